@@ -1,0 +1,60 @@
+"""The calling app's own settings (webhook target), for integrators without the dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from wagateway.apps import service
+from wagateway.apps.models import App
+from wagateway.core.deps import CurrentApp, GatewayDep
+
+router = APIRouter(prefix="/app", tags=["app"])
+
+
+class AppOut(BaseModel):
+    app_id: str
+    name: str
+    engine: str
+    webhook_url: str
+    domain_url: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, app: App) -> AppOut:
+        return cls(
+            app_id=app.id,
+            name=app.name,
+            engine=app.engine,
+            webhook_url=app.webhook_url,
+            domain_url=app.domain_url,
+            created_at=app.created_at,
+            updated_at=app.updated_at,
+        )
+
+
+class AppUpdate(BaseModel):
+    name: str | None = None
+    webhook_url: str | None = None
+    domain_url: str | None = None
+
+
+@router.get("", response_model=AppOut)
+async def get_app(app: CurrentApp) -> AppOut:
+    """The app the token belongs to (never its secrets)."""
+    return AppOut.of(app)
+
+
+@router.patch("", response_model=AppOut)
+async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut:
+    """Change the name or the webhook target: empty, an http(s) URL, or a path starting
+    with `/` joined to `domain_url` (or the server's WAGW_WEBHOOK_BASE_URL)."""
+    async with gw.db.transaction() as session:
+        row = await service.get_app(session, app.id)
+        await service.update_app(
+            session, row, name=body.name, webhook_url=body.webhook_url, domain_url=body.domain_url
+        )
+    return AppOut.of(row)

@@ -1,0 +1,201 @@
+"""Apps (tenants) and their credentials: the rules the REST API, CLI and dashboard share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.apps.models import App, AppToken
+from wagateway.core.db import utcnow
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.core.secrets import (
+    SecretBox,
+    looks_like_app_token,
+    new_app_token,
+    new_webhook_secret,
+    token_hash,
+)
+from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
+
+ENGINES = ("sandbox", "whatsmeow")
+_pin_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class CreatedApp:
+    app: App
+    app_token: str
+    webhook_secret: str
+
+
+def _validate_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise validation_error("name is required", "name")
+    if len(name) > 200:
+        raise validation_error("name is longer than 200 characters", "name")
+    return name
+
+
+async def create_app(
+    session: AsyncSession,
+    box: SecretBox,
+    name: str,
+    engine: str = "sandbox",
+    webhook_url: str = "",
+    domain_url: str = "",
+    rotation_pin: str | None = None,
+) -> CreatedApp:
+    if engine not in ENGINES:
+        raise validation_error(f"engine must be one of {', '.join(ENGINES)}", "engine")
+    token = new_app_token()
+    secret = new_webhook_secret()
+    app = App(
+        name=_validate_name(name),
+        engine=engine,
+        webhook_url=validate_webhook_target(webhook_url),
+        domain_url=validate_base_url(domain_url),
+        webhook_secret_enc=box.encrypt(secret),
+        rotation_enabled=True,
+        rotation_pin_hash=_pin_hasher.hash(rotation_pin) if rotation_pin else None,
+    )
+    session.add(app)
+    await session.flush()
+    session.add(AppToken(app_id=app.id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
+    await session.flush()
+    return CreatedApp(app=app, app_token=token, webhook_secret=secret)
+
+
+async def get_app(session: AsyncSession, app_id: str) -> App:
+    app = await session.get(App, app_id)
+    if app is None:
+        raise not_found("app")
+    return app
+
+
+async def app_for_token(
+    session: AsyncSession, token: str, now: datetime | None = None
+) -> App | None:
+    """The app a Bearer token belongs to, if the token is current or within its grace period."""
+    if not looks_like_app_token(token):
+        return None
+    now = now or utcnow()
+    stmt = (
+        select(App)
+        .join(AppToken, AppToken.app_id == App.id)
+        .where(AppToken.token_hash == token_hash(token))
+        .where(or_(AppToken.expires_at.is_(None), AppToken.expires_at > now))
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _current_token(session: AsyncSession, app_id: str) -> AppToken:
+    stmt = (
+        select(AppToken)
+        .where(AppToken.app_id == app_id, AppToken.expires_at.is_(None))
+        .order_by(AppToken.created_at.desc())
+        .limit(1)
+    )
+    current = (await session.execute(stmt)).scalar_one_or_none()
+    if current is None:
+        raise not_found("app token")
+    return current
+
+
+async def reveal_token(session: AsyncSession, box: SecretBox, app_id: str) -> str:
+    await get_app(session, app_id)
+    return box.decrypt((await _current_token(session, app_id)).token_enc)
+
+
+def _check_rotation_allowed(app: App, pin: str | None) -> None:
+    if not app.rotation_enabled:
+        raise ApiError(
+            403, "app_token_rotation_disabled", "token rotation is disabled for this app"
+        )
+    if app.rotation_pin_hash:
+        try:
+            _pin_hasher.verify(app.rotation_pin_hash, pin or "")
+        except (VerificationError, InvalidHashError) as exc:
+            raise ApiError(401, "invalid_rotation_pin", "rotation PIN is wrong") from exc
+
+
+async def rotate_token(
+    session: AsyncSession,
+    box: SecretBox,
+    app_id: str,
+    pin: str | None = None,
+    grace_seconds: int = 0,
+) -> str:
+    """Issue a new token; the old one stops working now, or after the grace period."""
+    app = await get_app(session, app_id)
+    _check_rotation_allowed(app, pin)
+    now = utcnow()
+    stmt = select(AppToken).where(
+        AppToken.app_id == app_id, or_(AppToken.expires_at.is_(None), AppToken.expires_at > now)
+    )
+    for old in (await session.execute(stmt)).scalars():
+        old.expires_at = now + timedelta(seconds=grace_seconds) if grace_seconds else now
+    token = new_app_token()
+    session.add(AppToken(app_id=app_id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
+    app.updated_at = now
+    await session.flush()
+    return token
+
+
+def reveal_webhook_secret(box: SecretBox, app: App) -> str:
+    return box.decrypt(app.webhook_secret_enc)
+
+
+def signing_secrets(box: SecretBox, app: App, now: datetime | None = None) -> list[str]:
+    """Secrets that sign a delivery now: the current one, plus the previous during its grace."""
+    now = now or utcnow()
+    secrets = [box.decrypt(app.webhook_secret_enc)]
+    if (
+        app.webhook_secret_prev_enc
+        and app.webhook_secret_prev_until
+        and app.webhook_secret_prev_until > now
+    ):
+        secrets.append(box.decrypt(app.webhook_secret_prev_enc))
+    return secrets
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, box: SecretBox, app_id: str, grace_seconds: int = 86400
+) -> str:
+    app = await get_app(session, app_id)
+    secret = new_webhook_secret()
+    app.webhook_secret_prev_enc = app.webhook_secret_enc if grace_seconds else None
+    app.webhook_secret_prev_until = (
+        utcnow() + timedelta(seconds=grace_seconds) if grace_seconds else None
+    )
+    app.webhook_secret_enc = box.encrypt(secret)
+    await session.flush()
+    return secret
+
+
+async def update_app(
+    session: AsyncSession,
+    app: App,
+    *,
+    name: str | None = None,
+    webhook_url: str | None = None,
+    domain_url: str | None = None,
+) -> App:
+    if name is not None:
+        app.name = _validate_name(name)
+    if webhook_url is not None:
+        app.webhook_url = validate_webhook_target(webhook_url)
+    if domain_url is not None:
+        app.domain_url = validate_base_url(domain_url)
+    app.updated_at = utcnow()
+    await session.flush()
+    return app
+
+
+async def list_apps(session: AsyncSession) -> list[App]:
+    return list((await session.execute(select(App).order_by(App.created_at))).scalars())

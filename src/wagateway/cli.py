@@ -1,0 +1,201 @@
+"""The `wagateway` command: run the server, manage apps from the host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from wagateway.apps import service as apps_service
+from wagateway.core.errors import ApiError
+from wagateway.core.logging import configure_logging
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings, get_settings
+from wagateway.gateway import Gateway
+
+cli = typer.Typer(
+    help="WA Gateway: a self-hosted, multi-tenant WhatsApp gateway.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+apps_cli = typer.Typer(help="Manage apps (tenants) and their credentials.", no_args_is_help=True)
+cli.add_typer(apps_cli, name="apps")
+
+T = TypeVar("T")
+
+
+def _prepare() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.resolved_database_url)
+    return settings
+
+
+def _run(work: Callable[[Gateway], Awaitable[T]]) -> T:
+    """Run one async operation against the database, with CLI-friendly errors."""
+    settings = _prepare()
+
+    async def main() -> T:
+        gateway = Gateway(settings)
+        try:
+            return await work(gateway)
+        finally:
+            await gateway.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+) -> None:
+    """Run the gateway: API, dashboard, engines and webhook workers in one process."""
+    import uvicorn
+
+    from wagateway.main import create_app
+
+    settings = _prepare()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations (serve does this by itself at start)."""
+    _prepare()
+    typer.echo("database is at the latest schema")
+
+
+@apps_cli.command("create")
+def apps_create(
+    name: str,
+    engine: Annotated[str, typer.Option(help="sandbox or whatsmeow")] = "sandbox",
+    webhook_url: Annotated[str, typer.Option(help="URL or /path for webhooks")] = "",
+    domain_url: Annotated[str, typer.Option(help="base URL for a relative webhook path")] = "",
+    rotation_pin: Annotated[
+        str | None, typer.Option(help="PIN required to rotate the token")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Create an app; prints its id, app token and webhook secret (shown once)."""
+
+    async def work(gw: Gateway) -> apps_service.CreatedApp:
+        async with gw.db.transaction() as session:
+            return await apps_service.create_app(
+                session, gw.box, name, engine, webhook_url, domain_url, rotation_pin
+            )
+
+    created = _run(work)
+    result = {
+        "app_id": created.app.id,
+        "app_token": created.app_token,
+        "webhook_secret": created.webhook_secret,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key}: {value}")
+
+
+@apps_cli.command("list")
+def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List apps (ids, names, engines; never secrets)."""
+
+    async def work(gw: Gateway) -> list[dict[str, str]]:
+        async with gw.db.transaction() as session:
+            apps = await apps_service.list_apps(session)
+        return [
+            {"app_id": a.id, "name": a.name, "engine": a.engine, "webhook_url": a.webhook_url}
+            for a in apps
+        ]
+
+    rows = _run(work)
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        for row in rows:
+            typer.echo(f"{row['app_id']}  {row['engine']:<9}  {row['name']}")
+
+
+@apps_cli.command("rotate-token")
+def apps_rotate_token(
+    app_id: str,
+    pin: Annotated[str | None, typer.Option(help="the app's rotation PIN, when it has one")] = None,
+    grace_seconds: Annotated[
+        int | None, typer.Option(help="keep the old token valid this long")
+    ] = None,
+) -> None:
+    """Issue a new app token; the old one stops working (after the grace period)."""
+
+    async def work(gw: Gateway) -> str:
+        grace = gw.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
+        async with gw.db.transaction() as session:
+            return await apps_service.rotate_token(session, gw.box, app_id, pin, grace)
+
+    typer.echo(_run(work))
+
+
+@apps_cli.command("reveal-token")
+def apps_reveal_token(app_id: str) -> None:
+    """Print the app's current token."""
+
+    async def work(gw: Gateway) -> str:
+        async with gw.db.transaction() as session:
+            return await apps_service.reveal_token(session, gw.box, app_id)
+
+    typer.echo(_run(work))
+
+
+@apps_cli.command("reveal-webhook-secret")
+def apps_reveal_webhook_secret(app_id: str) -> None:
+    """Print the app's webhook signing secret."""
+
+    async def work(gw: Gateway) -> str:
+        async with gw.db.transaction() as session:
+            return apps_service.reveal_webhook_secret(
+                gw.box, await apps_service.get_app(session, app_id)
+            )
+
+    typer.echo(_run(work))
+
+
+@apps_cli.command("set-webhook")
+def apps_set_webhook(
+    app_id: str,
+    webhook_url: str,
+    domain_url: Annotated[str | None, typer.Option(help="base URL for a relative path")] = None,
+) -> None:
+    """Set the webhook target: '' (none), an http(s) URL, or a /path."""
+
+    async def work(gw: Gateway) -> None:
+        async with gw.db.transaction() as session:
+            app = await apps_service.get_app(session, app_id)
+            await apps_service.update_app(
+                session, app, webhook_url=webhook_url, domain_url=domain_url
+            )
+
+    _run(work)
+    typer.echo("ok")
+
+
+def main() -> None:
+    cli(prog_name="wagateway")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

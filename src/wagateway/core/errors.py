@@ -1,0 +1,123 @@
+"""The contract's error envelope (CONTRACT §1) and the handlers that guarantee it everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ApiError(Exception):
+    """An error the client is meant to see: HTTP status, a fixed code, a plain message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def validation_error(message: str, field: str | None = None) -> ApiError:
+    return ApiError(400, "validation_error", message, {"field": field} if field else {})
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def error_body(
+    request: Request, code: str, message: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "error": {"code": code, "message": message, "details": details},
+        "request_id": getattr(request.state, "request_id", None),
+    }
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(request, code, message, details or {}), status_code=status, headers=headers
+    )
+
+
+_STATUS_CODES = {
+    400: "validation_error",
+    401: "invalid_api_key",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_canceled",
+    413: "request_too_large",
+    429: "rate_limit_exceeded",
+}
+
+
+def _field_from_loc(loc: tuple[Any, ...]) -> str | None:
+    # FastAPI locations look like ("body", "device_name") or ("query", "limit").
+    parts = (
+        [str(p) for p in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path", "header")
+        else [str(p) for p in loc]
+    )
+    return ".".join(parts) or None
+
+
+def _describe(err: dict[str, Any], field: str | None) -> str:
+    if err.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    if err.get("type") == "missing":
+        return f"{field} is required" if field else "request body is required"
+    msg = str(err.get("msg", "invalid value"))
+    return f"{field}: {msg}" if field else msg
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = tuple(first.get("loc", ()))
+        field = None if first.get("type") == "json_invalid" else _field_from_loc(loc)
+        details: dict[str, Any] = {"field": field} if field else {}
+        if first.get("type") == "json_invalid":
+            details["field"] = "body"
+        return error_response(request, 400, "validation_error", _describe(first, field), details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(
+            exc.status_code, "internal_error" if exc.status_code >= 500 else "error"
+        )
+        message = "route not found" if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return error_response(request, 500, "internal_error", "internal error")

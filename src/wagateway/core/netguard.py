@@ -1,0 +1,79 @@
+"""Outbound address rules for every connection the gateway makes on a tenant's behalf
+(webhooks, media URLs): refuse loopback, private, link-local, metadata and other
+non-public addresses unless the operator allowlisted them.
+
+The check runs on the addresses a host name resolves to at connect time, inside the
+connector, so a name that resolves to 127.0.0.1 (or is rebound to it between a check and
+the connect) is caught: the addresses checked are the ones connected to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata endpoints that are not covered by "private" or "link-local" ranges.
+_METADATA_ADDRESSES = {
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6
+}
+
+
+class OutboundAddressRefused(aiohttp.ClientError):
+    """The destination resolves to an address the outbound rules refuse."""
+
+
+def is_public_address(address: Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in _METADATA_ADDRESSES:
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def is_allowed(address: Address | str, allowlist: Sequence[Network]) -> bool:
+    address = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        address = ipaddress.ip_address(str(address).split("%", 1)[0])
+    if any(address in net for net in allowlist if net.version == address.version):
+        return True
+    return is_public_address(address)
+
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """A TCPConnector that refuses to connect to addresses outside the outbound rules."""
+
+    def __init__(self, allowlist: Sequence[Network], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._allowlist = list(allowlist)
+
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
+        results = await super()._resolve_host(host, port, traces=traces)
+        refused = [r["host"] for r in results if not is_allowed(r["host"], self._allowlist)]
+        if refused:
+            raise OutboundAddressRefused(
+                f"refusing to connect to {host}: it resolves to a non-public address "
+                f"({refused[0]}); allowlist it with WAGW_OUTBOUND_ALLOWLIST if intended"
+            )
+        return results
+
+
+def guarded_session(
+    allowlist: Sequence[Network], timeout: float, limit: int = 100
+) -> aiohttp.ClientSession:
+    connector = GuardedConnector(
+        allowlist, limit=limit, limit_per_host=limit, family=socket.AF_UNSPEC, ttl_dns_cache=10
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        auto_decompress=True,
+        trust_env=False,
+    )

@@ -1,0 +1,115 @@
+"""One typed settings object for the whole gateway (environment `WAGW_*` and `.env`)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CidrList = Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode]
+SecondsList = Annotated[list[float], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    # Operators write lists as comma-separated strings in env files; accept both forms.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAGW_", env_file=".env", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("wagateway-data"), description="SQLite, session stores, media, key file"
+    )
+    database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the data dir")
+    secret_key: str = Field("", description="Master key for secrets at rest; empty = key file")
+
+    # --- HTTP ------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    log_format: str = Field("console", description="console or json")
+
+    # --- sandbox engine --------------------------------------------------------------------
+    sandbox_time_scale: float = Field(1.0, ge=0)
+    sandbox_reconnect_delay: float = Field(
+        3.0, ge=0, description="seconds (before scaling) a dropped sandbox socket takes to return"
+    )
+
+    # --- devices ---------------------------------------------------------------------------
+    qr_wait_timeout: float = Field(
+        10.0, gt=0, description="bounded wait for an engine's first QR on create/regenerate"
+    )
+    device_name_max_length: int = 100
+
+    # --- webhooks --------------------------------------------------------------------------
+    webhook_retry_schedule: SecondsList = Field(
+        default_factory=lambda: [10, 30, 90, 300, 1800, 7200, 21600, 43200]
+    )
+    webhook_timeout: float = Field(10.0, gt=0)
+    webhook_base_url: str = ""
+    webhook_concurrency: int = Field(32, ge=1)
+    webhook_poll_interval: float = Field(1.0, gt=0)
+    webhook_response_log_bytes: int = 2048
+    outbound_allowlist: CidrList = Field(default_factory=list)
+
+    # --- apps / tokens ---------------------------------------------------------------------
+    token_rotation_grace_seconds: int = Field(
+        0, ge=0, description="how long a rotated-out app token keeps working"
+    )
+
+    # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
+    internal_allowlist: CidrList = Field(default_factory=list)
+    trusted_proxies: CidrList = Field(default_factory=list)
+    internal_token: str = ""
+
+    # --- media -----------------------------------------------------------------------------
+    media_max_bytes: int = 64 * 1024 * 1024
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("outbound_allowlist", "internal_allowlist", "trusted_proxies", mode="before")
+    @classmethod
+    def _parse_cidrs(cls, value: object) -> object:
+        parts = _split_csv(value)
+        if isinstance(parts, list):
+            return [ipaddress.ip_network(str(p), strict=False) for p in parts]
+        return parts
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: drivers are chosen here so operators can write plain URLs."""
+        url = self.database_url.strip()
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'wagateway.db').resolve()}"
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql+psycopg://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def sandbox_delay(self, seconds: float) -> float:
+        return seconds * self.sandbox_time_scale
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""Device lifecycle routes (CONTRACT §2). Thin: parse, authorise, call the service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.devices.schemas import DeviceCreate, DeviceList, DeviceOut, PairingCodeRequest
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceOut)
+async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """Create a device and open its first pairing window: answers with the first QR.
+
+    If the engine produces no QR within a bounded wait the device is still created,
+    `disconnected`, with `last_error` saying why.
+    """
+    return DeviceOut.of(await gw.devices.create(app.id, app.engine, body.device_name))
+
+
+@router.get("", response_model=DeviceList)
+async def list_devices(
+    app: CurrentApp, gw: GatewayDep, include_destroyed: bool = False
+) -> DeviceList:
+    """The app's devices; destroyed ones only with `include_destroyed=true`."""
+    devices = await gw.devices.list(app.id, include_destroyed)
+    return DeviceList(devices=[DeviceOut.of(d) for d in devices])
+
+
+@router.get("/{device_id}", response_model=DeviceOut)
+async def get_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """One device: its status, connection and, while pairing, the current QR."""
+    return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.post("/{device_id}/qr", response_model=DeviceOut)
+async def regenerate_qr(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """Start a new pairing window. 409 `qr_reset_not_allowed` while the current QR is valid
+    or the device is connected: disconnect first or wait until expiry."""
+    return DeviceOut.of(await gw.devices.regenerate_qr(app.id, device_id))
+
+
+@router.post("/{device_id}/pairing-code", response_model=DeviceOut)
+async def pairing_code(
+    device_id: str, body: PairingCodeRequest, app: CurrentApp, gw: GatewayDep
+) -> DeviceOut:
+    """Link by an 8-character code typed on the phone (WhatsApp → Linked devices →
+    Link with phone number). Same conflict rules as a QR reset."""
+    return DeviceOut.of(await gw.devices.request_pairing_code(app.id, device_id, body.phone))
+
+
+@router.post("/{device_id}/disconnect", response_model=DeviceOut)
+async def disconnect_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """Log the companion out of WhatsApp → `disconnected`. Relink with `POST /qr`."""
+    return DeviceOut.of(await gw.devices.disconnect(app.id, device_id))
+
+
+@router.delete("/{device_id}", response_model=DeviceOut)
+async def delete_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """Destroy the device: logged out, session erased, records archived. 410 afterwards."""
+    return DeviceOut.of(await gw.devices.delete(app.id, device_id))

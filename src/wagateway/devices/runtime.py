@@ -1,0 +1,207 @@
+"""The session runtime: owns live device sessions and turns engine events into state.
+
+Engine events arrive here (per device, in order). Each is applied to the device row through
+the state machine and written, in the same transaction, as an outbox event for webhooks.
+Events from a superseded session (an older epoch) are dropped, so a late QR from a window
+that was cancelled can never resurrect it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import Database, utcnow
+from wagateway.devices import events
+from wagateway.devices.models import Device
+from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
+from wagateway.engines.base import (
+    Connected,
+    ConnectionLost,
+    Engine,
+    EngineError,
+    EngineEvent,
+    PairingWindowEnded,
+    QrCode,
+    SessionEnded,
+    Warning,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class SessionRuntime:
+    def __init__(self, db: Database, engines: Iterable[Engine]) -> None:
+        self._db = db
+        self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
+            list
+        )
+        self.started = False
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for engine in self.engines.values():
+            await engine.start(self.handle)
+        self.started = True
+        await self._restore_devices()
+
+    async def shutdown(self) -> None:
+        self.started = False
+        for engine in self.engines.values():
+            await engine.shutdown()
+
+    def engine_for(self, name: str) -> Engine:
+        engine = self.engines.get(name)
+        if engine is None:
+            raise EngineError(
+                "engine_unavailable", f"the {name} engine is not available on this server"
+            )
+        return engine
+
+    async def _restore_devices(self) -> None:
+        """Bring back every linked device from its stored session; no scan needed.
+
+        A pairing window cannot survive a restart (its codes lived in the dead process), so
+        devices caught mid-pairing become `expired`: the integrator asks for a new QR.
+        """
+        async with self._db.transaction() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(Device).where(
+                            Device.status.in_([Status.CONNECTED, Status.QR_GENERATED])
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            to_restore: list[tuple[str, str, int]] = []
+            for device in rows:
+                if device.status == Status.QR_GENERATED:
+                    self._clear_pairing(device)
+                    device.session_epoch += 1
+                    device.status = check_transition(device.status, Status.EXPIRED)
+                    device.last_error = "pairing window interrupted by a gateway restart"
+                    events.expired(session, device)
+                else:
+                    device.session_epoch += 1
+                    device.connection = Connection.RECONNECTING
+                    to_restore.append((device.id, device.engine, device.session_epoch))
+        for device_id, engine_name, epoch in to_restore:
+            try:
+                await self.engine_for(engine_name).restore(device_id, epoch)
+            except EngineError as exc:
+                await self.handle(
+                    SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
+                )
+        log.info("devices_restored", count=len(to_restore))
+
+    # --- pairing helpers used by the device service ------------------------------------------
+
+    async def begin_pairing_and_wait(self, device: Device, timeout: float) -> None:
+        """Open a pairing window and wait for its first QR (raises EngineError/TimeoutError)."""
+        key = (device.id, device.session_epoch)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._qr_waiters[key].append(waiter)
+        try:
+            await self.engine_for(device.engine).begin_pairing(device.id, device.session_epoch)
+            await asyncio.wait_for(waiter, timeout)
+        finally:
+            waiters = self._qr_waiters.get(key, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._qr_waiters.pop(key, None)
+
+    def _settle_waiters(self, event: EngineEvent, error: Exception | None = None) -> None:
+        for waiter in self._qr_waiters.pop((event.device_id, event.epoch), []):
+            if not waiter.done():
+                if error:
+                    waiter.set_exception(error)
+                else:
+                    waiter.set_result(None)
+
+    # --- engine events ----------------------------------------------------------------------
+
+    async def handle(self, event: EngineEvent) -> None:
+        async with self._locks[event.device_id]:
+            try:
+                async with self._db.transaction() as session:
+                    device = await session.get(Device, event.device_id, with_for_update=True)
+                    if device is None or device.status == Status.DESTROYED:
+                        return
+                    if device.session_epoch != event.epoch:
+                        log.debug(
+                            "stale_engine_event",
+                            device_id=event.device_id,
+                            kind=type(event).__name__,
+                        )
+                        return
+                    self._apply(session, device, event)
+            except IllegalTransition as exc:
+                log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
+                return
+        if isinstance(event, QrCode):
+            self._settle_waiters(event)
+        elif isinstance(event, SessionEnded | PairingWindowEnded):
+            self._settle_waiters(
+                event, EngineError(getattr(event, "reason", "expired"), "pairing ended")
+            )
+
+    @staticmethod
+    def _clear_pairing(device: Device) -> None:
+        device.qr = None
+        device.qr_expires_at = None
+        device.pairing_code = None
+        device.pairing_phone = None
+
+    def _apply(self, session: AsyncSession, device: Device, event: EngineEvent) -> None:
+        match event:
+            case QrCode(code=code, expires_at=expires_at):
+                device.status = check_transition(device.status, Status.QR_GENERATED)
+                device.qr = code
+                device.qr_expires_at = expires_at
+                device.connection = Connection.OFFLINE
+                events.qr_generated(session, device)
+            case PairingWindowEnded():
+                device.status = check_transition(device.status, Status.EXPIRED)
+                self._clear_pairing(device)
+                events.expired(session, device)
+            case Connected(reconnected=reconnected):
+                was_linked = device.status == Status.CONNECTED
+                device.status = check_transition(device.status, Status.CONNECTED)
+                self._clear_pairing(device)
+                device.connection = Connection.ONLINE
+                device.wa_number = event.wa_number
+                device.wa_device_jid = event.wa_device_jid
+                device.linked_at = event.linked_at
+                device.last_error = None
+                events.connected(session, device, reconnected=reconnected and was_linked)
+            case ConnectionLost(error=error):
+                if device.status != Status.CONNECTED:
+                    raise IllegalTransition(device.status, "connected/reconnecting")
+                device.connection = Connection.RECONNECTING
+                device.last_error = error
+                events.warning(session, device, "connection_lost", f"{error}; reconnecting")
+            case SessionEnded(reason=reason, detail=detail):
+                device.status = check_transition(device.status, Status.DISCONNECTED)
+                self._clear_pairing(device)
+                device.connection = Connection.OFFLINE
+                device.last_error = f"{reason}: {detail}" if detail else reason
+                device.session_epoch += 1
+                events.disconnected(session, device, reason)
+            case Warning(code=code, message=message):
+                events.warning(session, device, code, message)
+            case _:
+                log.warning("unknown_engine_event", kind=type(event).__name__)
+                return
+        device.updated_at = utcnow()

@@ -1,0 +1,275 @@
+"""Device lifecycle rules (CONTRACT §2). Routes, the CLI and the dashboard all come here.
+
+Engines are only ever called outside a database transaction: an engine call may wait on
+the network, and its events come back through the runtime in transactions of their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import Database, utcnow
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.devices import events
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.devices.state import Connection, Status, check_transition
+from wagateway.engines.base import EngineError
+from wagateway.webhooks.models import Event
+
+log = structlog.get_logger(__name__)
+
+_PHONE_RE = re.compile(r"^\d{7,15}$")
+
+
+def device_destroyed_error() -> ApiError:
+    return ApiError(410, "device_destroyed", "this device was deleted; create a new one")
+
+
+def qr_reset_conflict(device: Device) -> ApiError:
+    if device.status == Status.CONNECTED:
+        reason = "the device is connected: disconnect it first"
+    else:
+        reason = "the current QR is still valid: wait until it expires or disconnect first"
+    return ApiError(409, "qr_reset_not_allowed", reason, {"status": device.status})
+
+
+def normalise_phone(raw: str, field: str = "phone") -> str:
+    """Digits only, country code first: accepts '+62 812-3456-7890' and the like."""
+    digits = re.sub(r"[\s\-().+]", "", raw or "")
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if not _PHONE_RE.match(digits):
+        raise validation_error(
+            f"{field} must be a phone number with country code (7-15 digits)", field
+        )
+    return digits
+
+
+class DeviceService:
+    def __init__(
+        self, db: Database, runtime: SessionRuntime, qr_wait_timeout: float, name_max: int
+    ) -> None:
+        self._db = db
+        self._runtime = runtime
+        self._qr_wait_timeout = qr_wait_timeout
+        self._name_max = name_max
+
+    # --- reads ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def load(
+        session: AsyncSession,
+        app_id: str,
+        device_id: str,
+        *,
+        for_update: bool = False,
+        allow_destroyed: bool = False,
+    ) -> Device:
+        """The app's device, or 404 (unknown or another app's) / 410 (destroyed)."""
+        stmt = select(Device).where(Device.id == device_id, Device.app_id == app_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        device = (await session.execute(stmt)).scalar_one_or_none()
+        if device is None:
+            raise not_found("device")
+        if device.status == Status.DESTROYED and not allow_destroyed:
+            raise device_destroyed_error()
+        return device
+
+    async def get(self, app_id: str, device_id: str) -> Device:
+        async with self._db.transaction() as session:
+            return await self.load(session, app_id, device_id)
+
+    async def list(self, app_id: str, include_destroyed: bool = False) -> list[Device]:
+        stmt = select(Device).where(Device.app_id == app_id).order_by(Device.created_at, Device.id)
+        if not include_destroyed:
+            stmt = stmt.where(Device.status != Status.DESTROYED)
+        async with self._db.transaction() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    # --- create / pairing --------------------------------------------------------------------
+
+    def _validate_name(self, name: str) -> str:
+        name = (name or "").strip()
+        if not name:
+            raise validation_error("device_name is required", "device_name")
+        if len(name) > self._name_max:
+            raise validation_error(
+                f"device_name is longer than {self._name_max} characters", "device_name"
+            )
+        if any(ord(ch) < 32 for ch in name):
+            raise validation_error("device_name must not contain control characters", "device_name")
+        return name
+
+    async def create(self, app_id: str, engine: str, device_name: str) -> Device:
+        """Create a device and open its first pairing window (201 with the first QR)."""
+        name = self._validate_name(device_name)
+        try:
+            async with self._db.transaction() as session:
+                taken = await session.execute(
+                    select(Device.id).where(
+                        Device.app_id == app_id,
+                        Device.name == name,
+                        Device.status != Status.DESTROYED,
+                    )
+                )
+                if taken.first() is not None:
+                    raise self._name_conflict(name)
+                device = Device(
+                    app_id=app_id,
+                    name=name,
+                    engine=engine,
+                    status=Status.QR_GENERATED,
+                    connection=Connection.OFFLINE,
+                    session_epoch=1,
+                )
+                session.add(device)
+        except IntegrityError as exc:  # a concurrent create won the race for the name
+            raise self._name_conflict(name) from exc
+        return await self._pair(device)
+
+    @staticmethod
+    def _name_conflict(name: str) -> ApiError:
+        return ApiError(
+            409,
+            "conflict",
+            f"a device named {name!r} already exists in this app",
+            {"field": "device_name"},
+        )
+
+    async def _pair(self, device: Device) -> Device:
+        """Open a pairing window for a device already in `qr_generated` without a QR.
+
+        If no QR arrives in the bounded wait, the device is kept, `disconnected`, with the
+        reason in last_error: never lost, never a hang.
+        """
+        try:
+            await self._runtime.begin_pairing_and_wait(device, self._qr_wait_timeout)
+        except (EngineError, TimeoutError) as exc:
+            reason = (
+                exc.message
+                if isinstance(exc, EngineError)
+                else (f"the engine produced no QR within {self._qr_wait_timeout:g} s")
+            )
+            await self._fail_pairing(device, reason)
+        return await self.get(device.app_id, device.id)
+
+    async def _fail_pairing(self, device: Device, reason: str) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(Device, device.id, with_for_update=True)
+            if (
+                row is None
+                or row.session_epoch != device.session_epoch
+                or row.status != Status.QR_GENERATED
+            ):
+                return
+            row.status = check_transition(row.status, Status.DISCONNECTED)
+            row.session_epoch += 1
+            row.last_error = reason
+            row.qr = row.qr_expires_at = None
+            events.disconnected(session, row, "pairing_failed")
+        try:
+            await self._runtime.engine_for(device.engine).close(device.id)
+        except EngineError:
+            pass
+
+    async def _start_new_window(self, app_id: str, device_id: str) -> Device:
+        """expired/disconnected → qr_generated with a fresh session epoch (409 otherwise)."""
+        async with self._db.transaction() as session:
+            device = await self.load(session, app_id, device_id, for_update=True)
+            if device.status in (Status.CONNECTED, Status.QR_GENERATED):
+                raise qr_reset_conflict(device)
+            device.status = check_transition(device.status, Status.QR_GENERATED)
+            device.session_epoch += 1
+            device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
+            device.last_error = None
+            device.connection = Connection.OFFLINE
+        return device
+
+    async def regenerate_qr(self, app_id: str, device_id: str) -> Device:
+        device = await self._start_new_window(app_id, device_id)
+        return await self._pair(device)
+
+    async def request_pairing_code(self, app_id: str, device_id: str, phone: str) -> Device:
+        """Link by an 8-character code typed on the phone.
+
+        Inside an open pairing window the code joins that window (as whatsmeow requires); from
+        `expired`/`disconnected` a new window is opened first. A window that already issued a
+        code, or a connected device, gets 409 like a QR reset.
+        """
+        phone = normalise_phone(phone)
+        async with self._db.transaction() as session:
+            device = await self.load(session, app_id, device_id)
+        if device.status == Status.CONNECTED or (
+            device.status == Status.QR_GENERATED and (device.pairing_code or device.qr is None)
+        ):
+            raise qr_reset_conflict(device)
+        if device.status != Status.QR_GENERATED:
+            device = await self._pair(await self._start_new_window(app_id, device_id))
+            if device.status != Status.QR_GENERATED:
+                return device
+        try:
+            code = await self._runtime.engine_for(device.engine).request_pairing_code(
+                device.id, device.session_epoch, phone
+            )
+        except EngineError as exc:
+            raise ApiError(
+                409, "qr_reset_not_allowed", f"cannot issue a pairing code: {exc.message}"
+            ) from exc
+        async with self._db.transaction() as session:
+            row = await self.load(session, app_id, device_id, for_update=True)
+            if row.session_epoch == device.session_epoch and row.status == Status.QR_GENERATED:
+                row.pairing_code = code
+                row.pairing_phone = phone
+                row.updated_at = utcnow()
+            return row
+
+    # --- disconnect / delete -----------------------------------------------------------------
+
+    async def disconnect(self, app_id: str, device_id: str) -> Device:
+        """Unlink the session (logout) → `disconnected`. Already unlinked: nothing to do."""
+        async with self._db.transaction() as session:
+            device = await self.load(session, app_id, device_id, for_update=True)
+            if device.status in (Status.DISCONNECTED, Status.EXPIRED):
+                return device
+            was_linked = device.status == Status.CONNECTED
+            device.status = check_transition(device.status, Status.DISCONNECTED)
+            device.session_epoch += 1
+            device.connection = Connection.OFFLINE
+            device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
+            device.last_error = None
+            device.updated_at = utcnow()
+            events.disconnected(session, device, "disconnect")
+        await self._end_engine_session(device, logout=was_linked)
+        return device
+
+    async def delete(self, app_id: str, device_id: str) -> Device:
+        """→ `destroyed`: logged out, key material erased, its records archived. 410 after."""
+        async with self._db.transaction() as session:
+            device = await self.load(session, app_id, device_id, for_update=True)
+            device.status = check_transition(device.status, Status.DESTROYED)
+            device.session_epoch += 1
+            device.connection = Connection.OFFLINE
+            device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
+            device.destroyed_at = device.updated_at = utcnow()
+            events.destroyed(session, device)
+            await session.flush()
+            # Archived: still stored and readable, but out of the live listings.
+            await session.execute(
+                update(Event).where(Event.device_id == device.id).values(archived=True)
+            )
+        await self._end_engine_session(device, logout=True)
+        return device
+
+    async def _end_engine_session(self, device: Device, *, logout: bool) -> None:
+        try:
+            engine = self._runtime.engine_for(device.engine)
+            await (engine.logout(device.id) if logout else engine.close(device.id))
+        except EngineError as exc:
+            log.warning("engine_session_end_failed", device_id=device.id, error=exc.message)

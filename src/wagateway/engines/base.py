@@ -1,0 +1,116 @@
+"""The engine boundary: what the gateway asks of WhatsApp, and what WhatsApp tells it.
+
+Domain code talks to engines only through `Engine` and receives only the event types
+below. The sandbox and the whatsmeow engine both implement it and both must pass
+tests/engine_conformance.py. Every event carries the device's `epoch`: the session it
+belongs to. The runtime drops events from a session that has since been replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    device_id: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class QrCode(EngineEvent):
+    """A new code in the pairing window (the first, or a rotation)."""
+
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PairingWindowEnded(EngineEvent):
+    """The pairing window ran out without a scan (whatsmeow itself sends no event for this)."""
+
+
+@dataclass(frozen=True)
+class Connected(EngineEvent):
+    """The device is linked and online: after pairing, a restore or a reconnect."""
+
+    wa_number: str
+    wa_device_jid: str
+    linked_at: datetime
+    reconnected: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionLost(EngineEvent):
+    """The socket dropped; the engine is reconnecting by itself."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class SessionEnded(EngineEvent):
+    """The session is over for good: the device needs a new link.
+
+    reason is one of `logged_out`, `banned`, `replaced`, `client_outdated`,
+    `session_missing`, `pairing_failed`, `engine_error`.
+    """
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Warning(EngineEvent):
+    code: str
+    message: str
+
+
+EventSink = Callable[[EngineEvent], Awaitable[None]]
+
+
+class EngineError(Exception):
+    """The engine could not do what was asked; `code` is safe to show to clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class EngineHealth:
+    ok: bool
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """What a WhatsApp engine offers the gateway. Methods return once the request is taken;
+    outcomes arrive as events through the sink given to `start`."""
+
+    name: str
+
+    async def start(self, sink: EventSink) -> None:
+        """Begin running; events flow to `sink`, awaited in order per device."""
+
+    async def shutdown(self) -> None:
+        """Close every session without logging out (a restart restores them)."""
+
+    async def begin_pairing(self, device_id: str, epoch: int) -> None:
+        """Open a pairing window: QR codes rotate until a scan or the window's end."""
+
+    async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
+        """Within the open pairing window, ask for an 8-character code for `phone`."""
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        """Reconnect a linked device from its stored session (no scan)."""
+
+    async def close(self, device_id: str) -> None:
+        """Stop this device's session without unlinking; no events follow."""
+
+    async def logout(self, device_id: str) -> None:
+        """Unlink the device from the phone and erase its session material; no events follow."""
+
+    async def health(self) -> EngineHealth: ...

@@ -1,0 +1,57 @@
+"""The gateway's parts wired together: one object per process, shared by API and CLI."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import structlog
+
+from wagateway.core.db import Database
+from wagateway.core.secrets import SecretBox, load_master_key
+from wagateway.core.settings import Settings
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.devices.service import DeviceService
+from wagateway.sandbox.engine import SandboxEngine
+from wagateway.webhooks.dispatcher import Dispatcher
+
+log = structlog.get_logger(__name__)
+
+
+def node_id(data_dir: Path) -> str:
+    """A stable id for this installation's process slot, kept in the data dir.
+
+    Webhook leases are tagged with it, so a restarted process can take its own leases back
+    at once instead of waiting for them to time out.
+    """
+    path = data_dir / "node-id"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(uuid.uuid4().hex)
+    return path.read_text().strip()
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
+        self.node_id = node_id(settings.data_dir)
+        self.sandbox = SandboxEngine(settings, self.db)
+        self.runtime = SessionRuntime(self.db, [self.sandbox])
+        self.devices = DeviceService(
+            self.db, self.runtime, settings.qr_wait_timeout, settings.device_name_max_length
+        )
+        self.dispatcher = Dispatcher(settings, self.db, self.box, self.node_id)
+
+    async def start(self) -> None:
+        """Start background work: engines (restoring linked devices) and webhook delivery."""
+        await self.dispatcher.start()
+        await self.runtime.start()
+        log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
+
+    async def stop(self) -> None:
+        await self.runtime.shutdown()
+        await self.dispatcher.stop()
+        await self.db.dispose()

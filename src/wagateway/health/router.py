@@ -1,0 +1,64 @@
+"""Liveness and readiness in one answer (CONTRACT §5), and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from wagateway.core.deps import GatewayDep
+from wagateway.devices.models import Device
+from wagateway.webhooks.models import Event
+
+router = APIRouter(tags=["health"])
+
+DEVICES = Gauge("wagateway_devices", "Devices by status", ["status"])
+WEBHOOK_QUEUE = Gauge("wagateway_webhook_queue_depth", "Webhook events waiting for delivery")
+
+
+@router.get("/health")
+async def health(gw: GatewayDep) -> JSONResponse:
+    """`ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503)."""
+    checks: dict[str, Any] = {}
+    try:
+        async with gw.db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True, "dialect": gw.db.dialect}
+    except Exception as exc:  # any failure means the database is unusable for us
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    for name, engine in gw.runtime.engines.items():
+        engine_health = await engine.health()
+        checks[f"engine:{name}"] = {"ok": engine_health.ok, **engine_health.detail}
+    stale = time.monotonic() - gw.dispatcher.last_loop_at > max(
+        30.0, gw.settings.webhook_poll_interval * 5
+    )
+    checks["webhook_dispatcher"] = {"ok": gw.dispatcher.alive and not stale}
+    checks["session_runtime"] = {"ok": gw.runtime.started}
+    if not checks["database"]["ok"]:
+        overall, code = "down", 503
+    elif all(c["ok"] for c in checks.values()):
+        overall, code = "ok", 200
+    else:
+        overall, code = "degraded", 200
+    return JSONResponse({"status": overall, "checks": checks}, status_code=code)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(gw: GatewayDep) -> Response:
+    async with gw.db.transaction() as session:
+        by_status = dict(
+            (
+                await session.execute(select(Device.status, func.count()).group_by(Device.status))
+            ).all()
+        )
+        queue = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.state == "pending")
+        )
+    for status in ("qr_generated", "connected", "disconnected", "expired", "destroyed"):
+        DEVICES.labels(status).set(by_status.get(status, 0))
+    WEBHOOK_QUEUE.set(queue or 0)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

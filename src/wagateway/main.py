@@ -1,0 +1,47 @@
+"""The ASGI application: routes, error envelope, request ids, and the gateway's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wagateway import __version__
+from wagateway.apps.router import router as app_router
+from wagateway.core.errors import install_error_handlers
+from wagateway.core.request_id import RequestIdMiddleware
+from wagateway.core.settings import Settings, get_settings
+from wagateway.devices.router import router as devices_router
+from wagateway.gateway import Gateway
+from wagateway.health.router import router as health_router
+from wagateway.sandbox.router import router as sandbox_router
+from wagateway.webhooks.router import router as webhooks_router
+
+API_DESCRIPTION = """
+WA Gateway's runtime API. Authenticate with `Authorization: Bearer <app_token>`.
+Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = Gateway(settings)
+        app.state.gateway = gateway
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = FastAPI(
+        title="WA Gateway", version=__version__, description=API_DESCRIPTION, lifespan=lifespan
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (health_router, app_router, devices_router, webhooks_router, sandbox_router):
+        app.include_router(router)
+    return app

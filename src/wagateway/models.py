@@ -1,0 +1,9 @@
+"""Every table, imported in one place so Alembic and the app see the same metadata."""
+
+from wagateway.apps.models import App, AppToken
+from wagateway.core.db import Base
+from wagateway.devices.models import Device
+from wagateway.sandbox.models import SandboxSession
+from wagateway.webhooks.models import Event, WebhookAttempt
+
+__all__ = ["App", "AppToken", "Base", "Device", "Event", "SandboxSession", "WebhookAttempt"]

@@ -1,0 +1,296 @@
+"""The sandbox engine: a simulated WhatsApp network inside the gateway (CONTRACT §6).
+
+It behaves like whatsmeow from the gateway's side of the Engine protocol: QR windows with
+WhatsApp's timings (scaled by WAGW_SANDBOX_TIME_SCALE), pairing by scan or by code, a
+session store it restores from, drops that reconnect by themselves, and logouts from the
+"phone". Its session store lives in the database so that a restart restores devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import delete
+
+from wagateway.core.db import Database, utcnow
+from wagateway.core.settings import Settings
+from wagateway.engines.base import (
+    Connected,
+    ConnectionLost,
+    EngineError,
+    EngineEvent,
+    EngineHealth,
+    EventSink,
+    PairingWindowEnded,
+    QrCode,
+    SessionEnded,
+)
+from wagateway.sandbox.models import SandboxSession
+
+log = structlog.get_logger(__name__)
+
+# WhatsApp's pairing window: the first code lives ~60 s, each next one ~20 s, ~160 s in all.
+QR_CODE_LIFETIMES = (60.0, 20.0, 20.0, 20.0, 20.0, 20.0)
+QR_WINDOW_FLOOR_SECONDS = 2.0
+# Pairing codes use an alphabet without look-alike characters, like WhatsApp's.
+PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
+
+
+def qr_lifetimes(time_scale: float) -> list[float]:
+    """Per-code lifetimes after scaling; the whole window never shrinks below the floor."""
+    total = sum(QR_CODE_LIFETIMES)
+    factor = max(time_scale, QR_WINDOW_FLOOR_SECONDS / total)
+    return [lifetime * factor for lifetime in QR_CODE_LIFETIMES]
+
+
+def _b64(n: int) -> str:
+    return base64.b64encode(secrets.token_bytes(n)).decode()
+
+
+def make_qr_string() -> str:
+    # Shaped like whatsmeow's: ref,noise public key,identity key,adv secret.
+    return f"2@{_b64(36)},{_b64(32)},{_b64(32)},{_b64(32)}"
+
+
+def make_pairing_code() -> str:
+    return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
+
+
+@dataclass
+class _Sim:
+    """What the simulated network knows about one device's current session."""
+
+    epoch: int
+    task: asyncio.Task[None] | None = None
+    qr: str | None = None
+    pairing: tuple[str, str] | None = None  # (code, phone)
+    online: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class SandboxEngine:
+    name = "sandbox"
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self._settings = settings
+        self._db = db
+        self._sink: EventSink | None = None
+        self._sims: dict[str, _Sim] = {}
+        self._qr_index: dict[str, str] = {}  # qr string → device_id
+        self._code_index: dict[str, str] = {}  # pairing code → device_id
+
+    # --- Engine protocol ----------------------------------------------------------------
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    async def shutdown(self) -> None:
+        for device_id in list(self._sims):
+            await self.close(device_id)
+
+    async def begin_pairing(self, device_id: str, epoch: int) -> None:
+        await self.close(device_id)
+        sim = _Sim(epoch=epoch)
+        self._sims[device_id] = sim
+        sim.task = asyncio.create_task(self._pairing_window(device_id, sim), name=f"qr:{device_id}")
+
+    async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
+        sim = self._sims.get(device_id)
+        if sim is None or sim.epoch != epoch or sim.qr is None:
+            raise EngineError("no_pairing_window", "no open pairing window for this device")
+        async with sim.lock:
+            if sim.pairing:
+                self._code_index.pop(sim.pairing[0], None)
+            code = make_pairing_code()
+            sim.pairing = (code, phone)
+            self._code_index[code] = device_id
+        return code
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        await self.close(device_id)
+        sim = _Sim(epoch=epoch)
+        self._sims[device_id] = sim
+        sim.task = asyncio.create_task(self._restore(device_id, sim), name=f"restore:{device_id}")
+
+    async def close(self, device_id: str) -> None:
+        sim = self._sims.pop(device_id, None)
+        if sim is None:
+            return
+        async with sim.lock:
+            await self._stop_task(sim)
+            self._forget_codes(sim)
+            sim.online = False
+
+    async def logout(self, device_id: str) -> None:
+        await self.close(device_id)
+        await self._erase_session(device_id)
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(ok=self._sink is not None, detail={"sessions": len(self._sims)})
+
+    # --- the simulated phone and network (sandbox controls) ----------------------------
+
+    def device_for_qr(self, qr: str) -> str | None:
+        return self._qr_index.get(qr)
+
+    def device_for_pairing_code(self, code: str) -> str | None:
+        return self._code_index.get(code.replace("-", "").strip().upper())
+
+    async def scan(self, device_id: str, qr: str, phone: str) -> None:
+        """A phone scans the device's current QR and links as `phone`."""
+        sim = self._sims.get(device_id)
+        if sim is None or sim.qr != qr:
+            raise EngineError("qr_not_active", "this QR is not the device's current code")
+        await self._link(device_id, sim, phone)
+
+    async def enter_pairing_code(self, device_id: str, code: str) -> None:
+        sim = self._sims.get(device_id)
+        code = code.replace("-", "").strip().upper()
+        if sim is None or sim.pairing is None or sim.pairing[0] != code:
+            raise EngineError("pairing_code_not_active", "this pairing code is not active")
+        await self._link(device_id, sim, sim.pairing[1])
+
+    async def drop(self, device_id: str) -> None:
+        """The socket drops; the device reconnects by itself after a (scaled) delay."""
+        sim = self._online_sim(device_id)
+        async with sim.lock:
+            if not sim.online:
+                raise EngineError("not_online", "the device is already reconnecting")
+            sim.online = False
+            await self._emit(ConnectionLost(device_id, sim.epoch, error="sandbox: socket dropped"))
+        sim.task = asyncio.create_task(
+            self._reconnect(device_id, sim), name=f"reconnect:{device_id}"
+        )
+
+    async def phone_logout(self, device_id: str) -> None:
+        """The user removes the device under "Linked devices" on the phone."""
+        sim = self._online_sim(device_id)
+        self._sims.pop(device_id, None)
+        async with sim.lock:
+            await self._stop_task(sim)
+            sim.online = False
+            await self._erase_session(device_id)
+            await self._emit(
+                SessionEnded(
+                    device_id, sim.epoch, reason="logged_out", detail="unlinked from the phone"
+                )
+            )
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _online_sim(self, device_id: str) -> _Sim:
+        sim = self._sims.get(device_id)
+        if sim is None or not (sim.online or (sim.task and not sim.task.done())):
+            raise EngineError("not_linked", "the device has no live sandbox session")
+        return sim
+
+    async def _emit(self, event: EngineEvent) -> None:
+        if self._sink is None:
+            raise EngineError("engine_not_started", "sandbox engine not started")
+        await self._sink(event)
+
+    @staticmethod
+    async def _stop_task(sim: _Sim) -> None:
+        # Called with sim.lock held: the task is then sleeping or waiting for the lock, never
+        # half-way through emitting an event, so cancelling it cannot cut an event in two.
+        task, sim.task = sim.task, None
+        if task and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _forget_codes(self, sim: _Sim) -> None:
+        if sim.qr:
+            self._qr_index.pop(sim.qr, None)
+            sim.qr = None
+        if sim.pairing:
+            self._code_index.pop(sim.pairing[0], None)
+            sim.pairing = None
+
+    async def _pairing_window(self, device_id: str, sim: _Sim) -> None:
+        for lifetime in qr_lifetimes(self._settings.sandbox_time_scale):
+            async with sim.lock:
+                if sim.qr:
+                    self._qr_index.pop(sim.qr, None)
+                sim.qr = make_qr_string()
+                self._qr_index[sim.qr] = device_id
+                expires_at = utcnow() + timedelta(seconds=lifetime)
+                await self._emit(QrCode(device_id, sim.epoch, code=sim.qr, expires_at=expires_at))
+            await asyncio.sleep(lifetime)
+        async with sim.lock:
+            self._forget_codes(sim)
+            if self._sims.get(device_id) is sim:
+                del self._sims[device_id]
+            await self._emit(PairingWindowEnded(device_id, sim.epoch))
+
+    async def _link(self, device_id: str, sim: _Sim, phone: str) -> None:
+        async with sim.lock:
+            await self._stop_task(sim)
+            self._forget_codes(sim)
+            device_jid = f"{phone}:{secrets.randbelow(60) + 2}@s.whatsapp.net"
+            linked_at = utcnow()
+            async with self._db.transaction() as session:
+                await session.execute(
+                    delete(SandboxSession).where(SandboxSession.device_id == device_id)
+                )
+                session.add(
+                    SandboxSession(
+                        device_id=device_id, phone=phone, device_jid=device_jid, linked_at=linked_at
+                    )
+                )
+            sim.online = True
+            await self._emit(Connected(device_id, sim.epoch, phone, device_jid, linked_at))
+
+    async def _restore(self, device_id: str, sim: _Sim) -> None:
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxSession, device_id)
+        async with sim.lock:
+            if stored is None:
+                if self._sims.get(device_id) is sim:
+                    del self._sims[device_id]
+                await self._emit(
+                    SessionEnded(
+                        device_id, sim.epoch, reason="session_missing", detail="no stored session"
+                    )
+                )
+                return
+            sim.online = True
+            await self._emit(
+                Connected(
+                    device_id,
+                    sim.epoch,
+                    stored.phone,
+                    stored.device_jid,
+                    stored.linked_at,
+                    reconnected=True,
+                )
+            )
+
+    async def _reconnect(self, device_id: str, sim: _Sim) -> None:
+        await asyncio.sleep(self._settings.sandbox_delay(self._settings.sandbox_reconnect_delay))
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxSession, device_id)
+        async with sim.lock:
+            if stored is None:
+                return
+            sim.online = True
+            await self._emit(
+                Connected(
+                    device_id,
+                    sim.epoch,
+                    stored.phone,
+                    stored.device_jid,
+                    stored.linked_at,
+                    reconnected=True,
+                )
+            )
+
+    async def _erase_session(self, device_id: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(SandboxSession).where(SandboxSession.device_id == device_id)
+            )

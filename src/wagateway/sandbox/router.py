@@ -1,0 +1,93 @@
+"""Sandbox controls (CONTRACT §6): play the phone and the network for sandbox apps."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from wagateway.apps.models import App
+from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.errors import ApiError, not_found
+from wagateway.devices.schemas import DeviceOut
+from wagateway.devices.service import normalise_phone
+from wagateway.devices.state import Status
+from wagateway.engines.base import EngineError
+from wagateway.gateway import Gateway
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+
+
+class ScanRequest(BaseModel):
+    qr: str
+    phone: str
+
+
+class PairRequest(BaseModel):
+    pairing_code: str
+
+
+def _require_sandbox(app: App) -> None:
+    if app.engine != "sandbox":
+        raise ApiError(403, "forbidden", "sandbox controls are only for apps on the sandbox engine")
+
+
+async def _connected_device(gw: Gateway, app: App, device_id: str) -> None:
+    _require_sandbox(app)
+    device = await gw.devices.get(app.id, device_id)
+    if device.status != Status.CONNECTED:
+        raise ApiError(
+            409, "device_not_connected", "the device is not connected", {"status": device.status}
+        )
+
+
+@router.post("/scan", response_model=DeviceOut)
+async def scan(body: ScanRequest, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
+    _require_sandbox(app)
+    phone = normalise_phone(body.phone)
+    device_id = gw.sandbox.device_for_qr(body.qr)
+    if device_id is None:
+        raise not_found("active QR")
+    await gw.devices.get(app.id, device_id)  # 404 when the QR belongs to another app
+    try:
+        await gw.sandbox.scan(device_id, body.qr, phone)
+    except EngineError as exc:
+        raise not_found("active QR") from exc
+    return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.post("/pair", response_model=DeviceOut)
+async def enter_pairing_code(body: PairRequest, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """The simulated phone types a pairing code: the device links as the code's phone."""
+    _require_sandbox(app)
+    device_id = gw.sandbox.device_for_pairing_code(body.pairing_code)
+    if device_id is None:
+        raise not_found("active pairing code")
+    await gw.devices.get(app.id, device_id)
+    try:
+        await gw.sandbox.enter_pairing_code(device_id, body.pairing_code)
+    except EngineError as exc:
+        raise not_found("active pairing code") from exc
+    return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.post("/devices/{device_id}/drop", response_model=DeviceOut)
+async def drop(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """The device's socket drops: `connection` goes `reconnecting`, then back `online`."""
+    await _connected_device(gw, app, device_id)
+    try:
+        await gw.sandbox.drop(device_id)
+    except EngineError as exc:
+        raise ApiError(409, "device_not_connected", exc.message) from exc
+    return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.post("/devices/{device_id}/logout", response_model=DeviceOut)
+async def phone_logout(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
+    await _connected_device(gw, app, device_id)
+    try:
+        await gw.sandbox.phone_logout(device_id)
+    except EngineError as exc:
+        raise ApiError(409, "device_not_connected", exc.message) from exc
+    return DeviceOut.of(await gw.devices.get(app.id, device_id))

@@ -1,0 +1,303 @@
+"""The webhook dispatcher: claims due events from the outbox, signs and POSTs them.
+
+Ordering: only the oldest pending event of each device is ever eligible (its "head"), so
+a device's events reach the receiver in the order they happened, retries included.
+Claims are leases (`claimed_by`, `claimed_until`) so several gateway processes can share
+the table; a process that restarts releases its own leases at once, and a crash mid-POST
+means the same event (same request_id) is sent again: receivers dedupe on it.
+
+aiohttp is the client because it sustained several times httpx's POST rate to a local
+receiver on a 2-core machine (see benchmarks/webhook_client.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiohttp
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy import and_, func, or_, select, update
+
+from wagateway.apps.models import App
+from wagateway.apps.service import signing_secrets
+from wagateway.core.db import Database, utcnow
+from wagateway.core.netguard import guarded_session
+from wagateway.core.secrets import SecretBox
+from wagateway.core.settings import Settings
+from wagateway.core.timefmt import rfc3339
+from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks.outbox import on_commit_with_events
+from wagateway.webhooks.signing import sign
+from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
+
+log = structlog.get_logger(__name__)
+
+WEBHOOK_ATTEMPTS = Counter(
+    "wagateway_webhook_attempts_total", "Webhook delivery attempts", ["outcome"]
+)
+WEBHOOK_LATENCY = Histogram("wagateway_webhook_latency_seconds", "Webhook attempt latency")
+USER_AGENT = "wagateway-webhooks/0.1"
+CLAIM_BATCH = 200
+
+
+@dataclass
+class Outcome:
+    url: str
+    status_code: int | None = None
+    latency_ms: int | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def envelope(event: Event) -> bytes:
+    body = {
+        "event": event.event,
+        "device_id": event.device_id,
+        "app_id": event.app_id,
+        "timestamp": rfc3339(event.occurred_at),
+        "request_id": event.id,
+        "payload": event.payload,
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, db: Database, box: SecretBox, node_id: str) -> None:
+        self._settings = settings
+        self._db = db
+        self._box = box
+        self._node_id = node_id
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._unregister = lambda: None
+        self.last_loop_at: float = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Event)
+                .where(Event.claimed_by == self._node_id)
+                .values(claimed_by=None, claimed_until=None)
+            )
+        self._http = guarded_session(
+            self._settings.outbound_allowlist,
+            self._settings.webhook_timeout,
+            self._settings.webhook_concurrency,
+        )
+        loop = asyncio.get_running_loop()
+        self._unregister = on_commit_with_events(lambda: loop.call_soon_threadsafe(self._wake.set))
+        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    async def stop(self) -> None:
+        self._unregister()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=self._settings.webhook_timeout)
+        if self._http:
+            await self._http.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self.last_loop_at = time.monotonic()
+            try:
+                claimed = await self._claim_due()
+            except Exception:
+                log.exception("webhook_claim_failed")
+                claimed = []
+            for event_seq in claimed:
+                task = asyncio.create_task(self._deliver(event_seq))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            if len(claimed) < CLAIM_BATCH:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def _claim_due(self) -> list[int]:
+        """Lease the due head event of every device that has nothing in flight."""
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self._settings.webhook_timeout + 30)
+        pending = Event.state == "pending"
+        heads = (
+            select(func.min(Event.seq)).where(pending).group_by(Event.device_id).scalar_subquery()
+        )
+        async with self._db.transaction() as session:
+            stmt = (
+                select(Event)
+                .where(
+                    pending,
+                    Event.seq.in_(heads),
+                    Event.next_attempt_at <= now,
+                    or_(Event.claimed_until.is_(None), Event.claimed_until < now),
+                )
+                .order_by(Event.seq)
+                .limit(CLAIM_BATCH)
+            )
+            if self._db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await session.execute(stmt)).scalars().all()
+            for row in rows:
+                row.claimed_by = self._node_id
+                row.claimed_until = lease_until
+            return [row.seq for row in rows]
+
+    # --- one delivery -----------------------------------------------------------------------
+
+    async def _deliver(self, event_seq: int) -> None:
+        async with self._semaphore:
+            try:
+                await self._deliver_one(event_seq)
+            except Exception:
+                log.exception("webhook_delivery_crashed", event_seq=event_seq)
+
+    async def _deliver_one(self, event_seq: int) -> None:
+        async with self._db.transaction() as session:
+            event = await session.get(Event, event_seq)
+            app = await session.get(App, event.app_id) if event else None
+        if event is None or app is None or event.state != "pending":
+            return
+        try:
+            url = resolve_webhook_target(
+                app.webhook_url, app.domain_url, self._settings.webhook_base_url
+            )
+        except UnresolvableTarget as exc:
+            await self._record(event, Outcome(url=app.webhook_url, error=str(exc)))
+            return
+        if url is None:
+            await self._mark_skipped(event)
+            return
+        outcome = await self._post(url, event, signing_secrets(self._box, app))
+        await self._record(event, outcome)
+
+    async def _post(self, url: str, event: Event, secrets: list[str]) -> Outcome:
+        assert self._http is not None
+        body = envelope(event)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-WA-Request-ID": event.id,
+            "X-WA-Event": event.event,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secrets, event.id, timestamp, body),
+        }
+        started = time.perf_counter()
+        outcome = Outcome(url=url)
+        try:
+            async with self._http.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as resp:
+                outcome.status_code = resp.status
+                raw = await resp.content.read(self._settings.webhook_response_log_bytes)
+                outcome.response_excerpt = raw.decode("utf-8", errors="replace")
+                if not outcome.succeeded:
+                    outcome.error = f"HTTP {resp.status}" + (
+                        " (redirects are not followed)" if 300 <= resp.status < 400 else ""
+                    )
+        except TimeoutError:
+            outcome.error = f"timed out after {self._settings.webhook_timeout:g} s"
+        except aiohttp.ClientError as exc:
+            outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
+        except OSError as exc:
+            outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
+        outcome.latency_ms = int((time.perf_counter() - started) * 1000)
+        WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)
+        WEBHOOK_ATTEMPTS.labels("success" if outcome.succeeded else "failure").inc()
+        return outcome
+
+    def _next_attempt(self, attempts_made: int, now: datetime) -> datetime | None:
+        schedule = self._settings.webhook_retry_schedule
+        if attempts_made > len(schedule):
+            return None
+        return now + timedelta(seconds=schedule[attempts_made - 1])
+
+    async def _record(self, event: Event, outcome: Outcome) -> None:
+        now = utcnow()
+        async with self._db.transaction() as session:
+            row = await session.get(Event, event.seq, with_for_update=True)
+            if row is None:
+                return
+            previous = await session.scalar(
+                select(func.count())
+                .select_from(WebhookAttempt)
+                .where(WebhookAttempt.event_seq == row.seq)
+            )
+            session.add(
+                WebhookAttempt(
+                    event_seq=row.seq,
+                    attempt=(previous or 0) + 1,
+                    url=outcome.url[:2000],
+                    started_at=now,
+                    status_code=outcome.status_code,
+                    latency_ms=outcome.latency_ms,
+                    response_excerpt=(outcome.response_excerpt or "")[:4000] or None,
+                    error=outcome.error,
+                    succeeded=outcome.succeeded,
+                )
+            )
+            row.attempt_count += 1
+            row.last_status_code = outcome.status_code
+            row.last_error = outcome.error
+            row.claimed_by = row.claimed_until = None
+            if outcome.succeeded:
+                row.state = "delivered"
+                row.delivered_at = now
+            else:
+                next_at = self._next_attempt(row.attempt_count, now)
+                if next_at is None:
+                    row.state = "failed"
+                else:
+                    row.next_attempt_at = next_at
+        log.info(
+            "webhook_attempt",
+            request_id=event.id,
+            webhook_event=event.event,
+            device_id=event.device_id,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            error=outcome.error,
+        )
+        if outcome.succeeded or row.state == "failed":
+            self._wake.set()  # the device's next event may now go
+
+    async def _mark_skipped(self, event: Event) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Event)
+                .where(and_(Event.seq == event.seq, Event.state == "pending"))
+                .values(
+                    state="skipped",
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_error="no webhook target",
+                )
+            )
+        self._wake.set()

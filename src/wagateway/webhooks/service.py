@@ -1,0 +1,128 @@
+"""The delivery log and redelivery, scoped to one app."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import utcnow
+from wagateway.core.errors import not_found, validation_error
+from wagateway.webhooks.models import Event, WebhookAttempt
+
+STATES = ("pending", "delivered", "failed", "skipped")
+MAX_PAGE = 200
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "seq":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise validation_error("cursor is not one this API returned", "cursor") from exc
+
+
+@dataclass
+class DeliveryPage:
+    events: list[Event]
+    next_cursor: str | None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    app_id: str,
+    *,
+    device_id: str | None = None,
+    event: str | None = None,
+    state: str | None = None,
+    include_archived: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> DeliveryPage:
+    if state is not None and state not in STATES:
+        raise validation_error(f"state must be one of {', '.join(STATES)}", "state")
+    if not 1 <= limit <= MAX_PAGE:
+        raise validation_error(f"limit must be between 1 and {MAX_PAGE}", "limit")
+    stmt = select(Event).where(Event.app_id == app_id).order_by(Event.seq.desc()).limit(limit + 1)
+    if device_id:
+        stmt = stmt.where(Event.device_id == device_id)
+    if event:
+        stmt = stmt.where(Event.event == event)
+    if state:
+        stmt = stmt.where(Event.state == state)
+    if not include_archived:
+        stmt = stmt.where(Event.archived.is_(False))
+    if cursor:
+        stmt = stmt.where(Event.seq < decode_cursor(cursor))
+    rows = list((await session.execute(stmt)).scalars())
+    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+    return DeliveryPage(events=rows[:limit], next_cursor=next_cursor)
+
+
+async def get_delivery(session: AsyncSession, app_id: str, request_id: str) -> Event:
+    event = (
+        await session.execute(select(Event).where(Event.id == request_id, Event.app_id == app_id))
+    ).scalar_one_or_none()
+    if event is None:
+        raise not_found("delivery")
+    return event
+
+
+async def attempts_of(
+    session: AsyncSession, event_seqs: list[int]
+) -> dict[int, list[WebhookAttempt]]:
+    if not event_seqs:
+        return {}
+    stmt = (
+        select(WebhookAttempt)
+        .where(WebhookAttempt.event_seq.in_(event_seqs))
+        .order_by(WebhookAttempt.id)
+    )
+    grouped: dict[int, list[WebhookAttempt]] = {seq: [] for seq in event_seqs}
+    for attempt in (await session.execute(stmt)).scalars():
+        grouped[attempt.event_seq].append(attempt)
+    return grouped
+
+
+async def redeliver(session: AsyncSession, app_id: str, request_id: str) -> Event:
+    """Queue a past event again, same request_id, with a fresh retry schedule.
+
+    It takes its place in its device's order: newer pending events of the device wait for it.
+    """
+    event = await get_delivery(session, app_id, request_id)
+    event.state = "pending"
+    event.attempt_count = 0
+    event.next_attempt_at = utcnow()
+    event.claimed_by = event.claimed_until = None
+    event.last_error = None
+    session.sync_session.info["wrote_events"] = True
+    await session.flush()
+    return event
+
+
+async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | None = None) -> int:
+    stmt = (
+        update(Event)
+        .where(Event.app_id == app_id, Event.state == "failed")
+        .values(
+            state="pending",
+            attempt_count=0,
+            next_attempt_at=utcnow(),
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    if device_id:
+        stmt = stmt.where(Event.device_id == device_id)
+    result = await session.execute(stmt)
+    session.sync_session.info["wrote_events"] = True
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.harness import GatewayServer, WebhookReceiver
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[DatabaseProvider]:
+    provider = provider_for(request.param)
+    yield provider
+    provider.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server(backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    """One real `wagateway serve` per module and backend; tests isolate themselves by app."""
+    data_dir = tmp_path_factory.mktemp(f"gw-{backend.backend}")
+    gateway = GatewayServer(data_dir, backend.new_url(data_dir)).start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def make_server(
+    backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., GatewayServer]]:
+    """Servers of a test's own, for restarts and crashes."""
+    started: list[GatewayServer] = []
+
+    def make(**extra_env: str) -> GatewayServer:
+        data_dir = tmp_path_factory.mktemp(f"gw-own-{backend.backend}")
+        gateway = GatewayServer(data_dir, backend.new_url(data_dir), extra_env=dict(extra_env))
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def app_creds(server: GatewayServer, receiver: WebhookReceiver) -> dict[str, str]:
+    return server.create_app("e2e app", receiver.url)
+
+
+@pytest.fixture
+def api(server: GatewayServer, app_creds: dict[str, str]) -> Iterator[httpx.Client]:
+    with server.client(app_creds["app_token"]) as client:
+        yield client
+
+
+def error_code(response: httpx.Response) -> Any:
+    return response.json()["error"]["code"]

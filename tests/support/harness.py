@@ -1,0 +1,209 @@
+"""Real parts for end-to-end tests: a `wagateway serve` process on a loopback port, a real
+HTTP webhook receiver, and a small API client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last={last!r}")
+
+
+# Fast but realistic timings for tests: QR window 8 s (3 s first code), quick retries.
+TEST_ENV = {
+    "WAGW_SANDBOX_TIME_SCALE": "0.05",
+    "WAGW_WEBHOOK_RETRY_SCHEDULE": "0.5,1,1.5",
+    "WAGW_WEBHOOK_TIMEOUT": "2",
+    "WAGW_WEBHOOK_POLL_INTERVAL": "0.1",
+    "WAGW_OUTBOUND_ALLOWLIST": "127.0.0.0/8",
+    "WAGW_LOG_FORMAT": "json",
+    "WAGW_QR_WAIT_TIMEOUT": "5",
+}
+
+
+@dataclass
+class GatewayServer:
+    data_dir: Path
+    database_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAGW_")}
+        env.update(TEST_ENV)
+        env["WAGW_DATA_DIR"] = str(self.data_dir)
+        if self.database_url:
+            env["WAGW_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [WAGATEWAY, *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"wagateway {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result
+
+    def create_app(self, name: str = "test app", webhook_url: str = "", *extra: str) -> dict[str, str]:
+        out = self.cli("apps", "create", name, "--webhook-url", webhook_url, "--json", *extra)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def start(self) -> GatewayServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "server.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
+        self.proc = subprocess.Popen(
+            [WAGATEWAY, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+        def healthy() -> bool:
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.logs()[-3000:]}")
+            try:
+                return httpx.get(self.base_url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout=30, interval=0.1, what="server health")
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=20)
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """A real HTTP server that records every POST; it can answer errors or be switched off."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.deliveries: list[Delivery] = []
+        self.status = 200
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/wa"
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = receiver.status
+                if 200 <= status < 300:
+                    with receiver._lock:
+                        receiver.deliveries.append(
+                            Delivery({k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                        )
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.url)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def events(self, device_id: str | None = None, event: str | None = None) -> list[Delivery]:
+        with self._lock:
+            found = list(self.deliveries)
+        return [
+            d
+            for d in found
+            if (device_id is None or d.json["device_id"] == device_id)
+            and (event is None or d.json["event"] == event)
+        ]
+
+    def wait_for(self, device_id: str, event: str, count: int = 1, timeout: float = 15) -> list[Delivery]:
+        return wait_until(
+            lambda: (found := self.events(device_id, event)) and len(found) >= count and found,
+            timeout=timeout,
+            what=f"{count}x {event} for {device_id}",
+        )
