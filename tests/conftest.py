@@ -18,7 +18,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[DatabaseProvider]:
 
 
 @pytest.fixture(scope="module")
-def server(backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+def server(
+    backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayServer]:
     """One real `wagateway serve` per module and backend; tests isolate themselves by app."""
     data_dir = tmp_path_factory.mktemp(f"gw-{backend.backend}")
     gateway = GatewayServer(data_dir, backend.new_url(data_dir)).start()

@@ -18,7 +18,9 @@ from wagateway.core.settings import Settings, get_settings
 from wagateway.gateway import Gateway
 
 cli = typer.Typer(
-    help="WA Gateway: a self-hosted, multi-tenant WhatsApp gateway.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="WA Gateway: a self-hosted, multi-tenant WhatsApp gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 apps_cli = typer.Typer(help="Manage apps (tenants) and their credentials.", no_args_is_help=True)
 cli.add_typer(apps_cli, name="apps")

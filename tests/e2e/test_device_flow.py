@@ -55,7 +55,11 @@ def test_integrator_flow(api: httpx.Client, receiver: WebhookReceiver, app_creds
 
     [connected] = receiver.wait_for(device_id, "device_connected")
     payload = verify(connected, app_creds["webhook_secret"])
-    assert connected.headers["x-wa-request-id"] == payload["request_id"] == connected.headers["webhook-id"]
+    assert (
+        connected.headers["x-wa-request-id"]
+        == payload["request_id"]
+        == connected.headers["webhook-id"]
+    )
     assert connected.headers["x-wa-event"] == "device_connected"
     assert payload["app_id"] == app_creds["app_id"] and payload["device_id"] == device_id
     assert payload["payload"]["wa_number"] == "6281234567890"
@@ -75,7 +79,9 @@ def test_integrator_flow(api: httpx.Client, receiver: WebhookReceiver, app_creds
 
     # The window (8 s at the test time scale) runs out unscanned.
     wait_until(
-        lambda: api.get(f"/devices/{device_id}").json()["status"] == "expired", timeout=15, what="expiry"
+        lambda: api.get(f"/devices/{device_id}").json()["status"] == "expired",
+        timeout=15,
+        what="expiry",
     )
     receiver.wait_for(device_id, "device_expired")
     qr_events = receiver.events(device_id, "device_qr_generated")
@@ -98,8 +104,14 @@ def test_integrator_flow(api: httpx.Client, receiver: WebhookReceiver, app_creds
 
     # Every lifecycle event arrived once, in the order it happened, each signed.
     names = [d.json["event"] for d in receiver.events(device_id)]
-    order = ["device_qr_generated", "device_connected", "device_disconnected", "device_qr_generated",
-             "device_expired", "device_destroyed"]
+    order = [
+        "device_qr_generated",
+        "device_connected",
+        "device_disconnected",
+        "device_qr_generated",
+        "device_expired",
+        "device_destroyed",
+    ]
     assert [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n] == order
     request_ids = [d.json["request_id"] for d in receiver.events(device_id)]
     assert len(request_ids) == len(set(request_ids))
@@ -118,7 +130,9 @@ def test_qr_rotates_with_whatsapp_timings(api: httpx.Client, receiver: WebhookRe
     # scale 0.05: first code 3 s, then 1 s each
     assert gaps[0] == pytest.approx(3.0, abs=0.6)
     assert all(g == pytest.approx(1.0, abs=0.6) for g in gaps[1:])
-    scan_late = api.post("/sandbox/scan", json={"qr": qrs[-1].json["payload"]["qr"], "phone": "62811"})
+    scan_late = api.post(
+        "/sandbox/scan", json={"qr": qrs[-1].json["payload"]["qr"], "phone": "62811"}
+    )
     assert scan_late.status_code in (400, 404)
 
 
@@ -158,15 +172,20 @@ def test_pairing_code_from_expired_opens_new_window(api: httpx.Client) -> None:
     assert coded.json()["status"] == "qr_generated" and len(coded.json()["pairing_code"]) == 8
 
 
-def test_drop_reconnects_and_phone_logout_disconnects(api: httpx.Client, receiver: WebhookReceiver) -> None:
+def test_drop_reconnects_and_phone_logout_disconnects(
+    api: httpx.Client, receiver: WebhookReceiver
+) -> None:
     device = create_device(api, "flaky")
     device_id = device["device_id"]
     scan(api, device["qr"])
     dropped = api.post(f"/sandbox/devices/{device_id}/drop")
     assert dropped.status_code == 200
-    assert dropped.json()["status"] == "connected" and dropped.json()["connection"] == "reconnecting"
+    assert (
+        dropped.json()["status"] == "connected" and dropped.json()["connection"] == "reconnecting"
+    )
     wait_until(
-        lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online", timeout=10,
+        lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online",
+        timeout=10,
         what="reconnect",
     )
     warning = receiver.wait_for(device_id, "device_warning")[0].json["payload"]
@@ -185,7 +204,9 @@ def test_drop_reconnects_and_phone_logout_disconnects(api: httpx.Client, receive
     assert not_connected.status_code == 409 and error_code(not_connected) == "device_not_connected"
 
 
-def test_disconnect_cancels_pending_qr_and_is_idempotent(api: httpx.Client, receiver: WebhookReceiver) -> None:
+def test_disconnect_cancels_pending_qr_and_is_idempotent(
+    api: httpx.Client, receiver: WebhookReceiver
+) -> None:
     device = create_device(api, "cancel me")
     device_id = device["device_id"]
     first = api.post(f"/devices/{device_id}/disconnect").json()
@@ -195,10 +216,15 @@ def test_disconnect_cancels_pending_qr_and_is_idempotent(api: httpx.Client, rece
     time.sleep(4.5)  # past the first code's lifetime: the cancelled window must stay silent
     assert len(receiver.events(device_id, "device_qr_generated")) == 1
     assert api.get(f"/devices/{device_id}").json()["status"] == "disconnected"
-    assert api.post("/sandbox/scan", json={"qr": device["qr"], "phone": "6281"}).status_code in (400, 404)
+    assert api.post("/sandbox/scan", json={"qr": device["qr"], "phone": "6281"}).status_code in (
+        400,
+        404,
+    )
 
 
-def test_restart_restores_linked_devices_without_scan(make_server, receiver: WebhookReceiver) -> None:
+def test_restart_restores_linked_devices_without_scan(
+    make_server, receiver: WebhookReceiver
+) -> None:
     gateway: GatewayServer = make_server()
     creds = gateway.create_app("restore", receiver.url)
     gateway.start()
@@ -210,7 +236,10 @@ def test_restart_restores_linked_devices_without_scan(make_server, receiver: Web
     gateway.start()
     with gateway.client(creds["app_token"]) as api:
         restored = wait_until(
-            lambda: (d := api.get(f"/devices/{linked['device_id']}").json())["connection"] == "online" and d,
+            lambda: (
+                (d := api.get(f"/devices/{linked['device_id']}").json())["connection"] == "online"
+                and d
+            ),
             what="restore",
         )
         assert restored["status"] == "connected" and restored["wa_number"] == "6281234567890"

@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
+def wait_until(
+    check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -84,7 +86,9 @@ class GatewayServer:
             raise AssertionError(f"wagateway {' '.join(args)} failed: {result.stderr[-2000:]}")
         return result
 
-    def create_app(self, name: str = "test app", webhook_url: str = "", *extra: str) -> dict[str, str]:
+    def create_app(
+        self, name: str = "test app", webhook_url: str = "", *extra: str
+    ) -> dict[str, str]:
         out = self.cli("apps", "create", name, "--webhook-url", webhook_url, "--json", *extra)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -126,7 +130,11 @@ class GatewayServer:
                 self.proc.wait()
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -151,6 +159,8 @@ class WebhookReceiver:
         self.port = free_port()
         self.deliveries: list[Delivery] = []
         self.status = 200
+        self.delay = 0.0  # seconds to stall before answering (a receiver caught mid-request)
+        self.seen: list[Delivery] = []  # every POST, whatever was answered
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -164,12 +174,16 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                delivery = Delivery(
+                    {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                )
                 status = receiver.status
-                if 200 <= status < 300:
-                    with receiver._lock:
-                        receiver.deliveries.append(
-                            Delivery({k.lower(): v for k, v in self.headers.items()}, body, time.time())
-                        )
+                with receiver._lock:
+                    receiver.seen.append(delivery)
+                    if 200 <= status < 300:  # accepted on receipt, even if the answer stalls
+                        receiver.deliveries.append(delivery)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", receiver.url)
@@ -201,7 +215,9 @@ class WebhookReceiver:
             and (event is None or d.json["event"] == event)
         ]
 
-    def wait_for(self, device_id: str, event: str, count: int = 1, timeout: float = 15) -> list[Delivery]:
+    def wait_for(
+        self, device_id: str, event: str, count: int = 1, timeout: float = 15
+    ) -> list[Delivery]:
         return wait_until(
             lambda: (found := self.events(device_id, event)) and len(found) >= count and found,
             timeout=timeout,

@@ -30,9 +30,29 @@ class OutboundAddressRefused(aiohttp.ClientError):
     """The destination resolves to an address the outbound rules refuse."""
 
 
+_NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one tunnels to (mapped, NAT64, 6to4, Teredo), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if any(address in prefix for prefix in _NAT64_PREFIXES):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
+
+
 def is_public_address(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in prefix for prefix in _NAT64_PREFIXES[1:]):
+            return False  # local-use NAT64 prefix: always site-specific
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
     if address in _METADATA_ADDRESSES:
         return False
     return address.is_global and not address.is_multicast

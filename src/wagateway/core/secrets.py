@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -59,7 +60,15 @@ def load_master_key(secret_key: str, data_dir: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-    return path.read_text().strip().encode()
+    # Another process may have created the file an instant ago and not written it yet.
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.02)
+    raise RuntimeError(
+        f"the key file {path} is empty: restore it from a backup or set WAGW_SECRET_KEY"
+    )
 
 
 class SecretBox:

@@ -8,7 +8,11 @@ from wagateway.core.errors import validation_error
 
 
 def _is_absolute_http_url(value: str) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that could never be connected to
+    except ValueError:  # e.g. "http://[::1" — a malformed URL is simply not a URL
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 

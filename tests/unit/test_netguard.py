@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from wagateway.core.netguard import OutboundAddressRefused, guarded_session, is_allowed
+
+REFUSED = [
+    "127.0.0.1",
+    "::1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "fe80::1",
+    "fc00::1",
+    "::ffff:127.0.0.1",
+    "224.0.0.1",
+    "100.100.100.200",
+    "fd00:ec2::254",
+]
+ALLOWED = ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"]
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert is_allowed(address, []) is False
+    assert is_allowed(ipaddress.ip_address(address), []) is False
+
+
+@pytest.mark.parametrize("address", ALLOWED)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert is_allowed(address, []) is True
+    assert is_allowed(ipaddress.ip_address(address), []) is True
+
+
+def test_link_local_with_scope_id_is_refused() -> None:
+    assert is_allowed("fe80::1%eth0", []) is False
+
+
+def test_ipv4_allowlist_opens_only_its_range() -> None:
+    allow = [ipaddress.ip_network("127.0.0.0/8")]
+    assert is_allowed("127.0.0.1", allow) is True
+    assert is_allowed("127.5.6.7", allow) is True
+    assert is_allowed("10.0.0.1", allow) is False
+    assert is_allowed("::1", allow) is False
+    # Public addresses stay allowed with an allowlist present.
+    assert is_allowed("8.8.8.8", allow) is True
+
+
+def test_ipv6_allowlist() -> None:
+    allow = [ipaddress.ip_network("::1/128")]
+    assert is_allowed("::1", allow) is True
+    assert is_allowed("127.0.0.1", allow) is False
+    assert is_allowed("fc00::1", allow) is False
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe"])
+def test_nat64_embedded_private_ipv4_is_refused(address: str) -> None:
+    assert is_allowed(address, []) is False
+
+
+# --- real sockets ----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _with_local_server(check: Callable[[int, list[str]], Awaitable[None]]) -> None:
+    hits: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.method)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        await check(port, hits)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_guarded_session_refuses_loopback(host: str) -> None:
+    async def check(port: int, hits: list[str]) -> None:
+        async with guarded_session([], timeout=5) as session:
+            with pytest.raises(OutboundAddressRefused):
+                async with session.post(f"http://{host}:{port}/", json={"x": 1}):
+                    pass
+        # The request never reached the server.
+        assert hits == []
+
+    asyncio.run(_with_local_server(check))
+
+
+def test_guarded_session_with_allowlist_connects() -> None:
+    async def check(port: int, hits: list[str]) -> None:
+        allow = [ipaddress.ip_network("127.0.0.0/8")]
+        async with guarded_session(allow, 5) as session:
+            async with session.post(f"http://127.0.0.1:{port}/", json={"x": 1}) as resp:
+                assert resp.status == 200
+                assert await resp.text() == "ok"
+        assert hits == ["POST"]
+
+    asyncio.run(_with_local_server(check))
