@@ -9,7 +9,6 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device
 from tests.support.harness import GatewayServer
 
@@ -51,7 +50,9 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict:
     return body
 
 
-def test_every_device_route_hides_other_apps_devices(server: GatewayServer, api: httpx.Client) -> None:
+def test_every_device_route_hides_other_apps_devices(
+    server: GatewayServer, api: httpx.Client
+) -> None:
     """Generated from the OpenAPI spec: a new device route that forgets scoping fails here."""
     spec = httpx.get(server.base_url + "/openapi.json").json()
     routes = device_routes(spec)
@@ -60,7 +61,9 @@ def test_every_device_route_hides_other_apps_devices(server: GatewayServer, api:
     intruder = server.create_app("intruder")
     with server.client(intruder["app_token"]) as other:
         for method, path, body in routes:
-            url = path.replace("{device_id}", victim["device_id"]).replace("{message_id}", str(uuid.uuid4()))
+            url = path.replace("{device_id}", victim["device_id"]).replace(
+                "{message_id}", str(uuid.uuid4())
+            )
             response = other.request(method, url, json=body)
             assert_envelope(response, 404, "not_found")
     # ...and the victim device was not touched by any of it.
@@ -71,15 +74,26 @@ def test_every_device_route_hides_other_apps_devices(server: GatewayServer, api:
     with server.client(intruder["app_token"]) as other:
         assert_envelope(other.get(f"/devices/{victim['device_id']}"), 404, "not_found")
         assert other.get("/devices").json()["devices"] == []
-        assert other.get("/webhooks/deliveries", params={"include_archived": "true"}).json()["deliveries"] == []
+        assert (
+            other.get("/webhooks/deliveries", params={"include_archived": "true"}).json()[
+                "deliveries"
+            ]
+            == []
+        )
     assert_envelope(api.get(f"/devices/{victim['device_id']}"), 410, "device_destroyed")
 
 
-def test_other_apps_qr_and_deliveries_are_invisible(server: GatewayServer, api: httpx.Client) -> None:
+def test_other_apps_qr_and_deliveries_are_invisible(
+    server: GatewayServer, api: httpx.Client
+) -> None:
     victim = create_device(api, "qr victim")
     intruder = server.create_app("intruder 2")
     with server.client(intruder["app_token"]) as other:
-        assert_envelope(other.post("/sandbox/scan", json={"qr": victim["qr"], "phone": "6281200000001"}), 404, "not_found")
+        assert_envelope(
+            other.post("/sandbox/scan", json={"qr": victim["qr"], "phone": "6281200000001"}),
+            404,
+            "not_found",
+        )
     assert api.get(f"/devices/{victim['device_id']}").json()["status"] == "qr_generated"
     rid = api.get("/webhooks/deliveries").json()["deliveries"][0]["request_id"]
     with server.client(intruder["app_token"]) as other:
@@ -133,7 +147,9 @@ def test_unknown_routes_methods_and_request_ids(api: httpx.Client) -> None:
 def test_health_and_docs(server: GatewayServer) -> None:
     health = httpx.get(server.base_url + "/health").json()
     assert health["status"] == "ok"
-    assert {"database", "webhook_dispatcher", "session_runtime", "engine:sandbox"} <= set(health["checks"])
+    assert {"database", "webhook_dispatcher", "session_runtime", "engine:sandbox"} <= set(
+        health["checks"]
+    )
     assert httpx.get(server.base_url + "/docs").status_code == 200
     spec = httpx.get(server.base_url + "/openapi.json").json()
     assert "/devices/{device_id}/pairing-code" in spec["paths"]
@@ -165,14 +181,18 @@ def test_rotation_grace_period_and_pin(server: GatewayServer) -> None:
     assert wrong.returncode == 2 and "invalid_rotation_pin" in wrong.stderr
     missing = server.cli("apps", "rotate-token", creds["app_id"], check=False)
     assert missing.returncode == 2 and "invalid_rotation_pin" in missing.stderr
-    new = server.cli("apps", "rotate-token", creds["app_id"], "--pin", "2468", "--grace-seconds", "60")
+    new = server.cli(
+        "apps", "rotate-token", creds["app_id"], "--pin", "2468", "--grace-seconds", "60"
+    )
     token = new.stdout.strip()
     for t in (creds["app_token"], token):  # both valid during the grace period
         with server.client(t) as client:
             assert client.get("/devices").status_code == 200
 
 
-def test_secrets_stay_out_of_logs(server: GatewayServer, api: httpx.Client, app_creds: dict) -> None:
+def test_secrets_stay_out_of_logs(
+    server: GatewayServer, api: httpx.Client, app_creds: dict
+) -> None:
     create_device(api, "log check")
     logs = server.logs()
     assert logs, "the server writes logs"

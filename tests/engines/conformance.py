@@ -1,0 +1,214 @@
+"""The engine conformance suite: what every Engine must do, whatever speaks to WhatsApp.
+
+An engine's test module subclasses `EngineConformance` and provides `harness()`: the engine
+plus a way to play the phone and the network (scan, type a code, unlink, drop the socket).
+The sandbox passes it against its simulated network; the whatsmeow engine will pass it
+against a fake at the neonize boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from wagateway.engines.base import (
+    Connected,
+    ConnectionLost,
+    Engine,
+    EngineError,
+    EngineEvent,
+    PairingWindowEnded,
+    QrCode,
+    SessionEnded,
+)
+
+PHONE = "6281234567890"
+
+
+class Harness(Protocol):
+    engine: Engine
+    events: list[EngineEvent]
+    # the whole pairing window, in seconds, at the harness's timings
+    window_seconds: float
+
+    async def phone_scan(self, device_id: str, qr: str, phone: str) -> None: ...
+    async def phone_enter_code(self, device_id: str, code: str) -> None: ...
+    async def phone_logout(self, device_id: str) -> None: ...
+    async def network_drop(self, device_id: str) -> None: ...
+
+
+async def wait_for(
+    harness: Harness, predicate: Callable[[EngineEvent], bool], timeout: float = 10.0
+) -> EngineEvent:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for event in harness.events:
+            if predicate(event):
+                return event
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no matching event within {timeout}s; got {harness.events!r}")
+
+
+def of(device_id: str, kind: type[EngineEvent]) -> Callable[[EngineEvent], bool]:
+    return lambda e: e.device_id == device_id and isinstance(e, kind)
+
+
+async def link(harness: Harness, device_id: str, epoch: int = 1) -> Connected:
+    await harness.engine.begin_pairing(device_id, epoch)
+    qr = await wait_for(harness, of(device_id, QrCode))
+    assert isinstance(qr, QrCode)
+    await harness.phone_scan(device_id, qr.code, PHONE)
+    connected = await wait_for(harness, of(device_id, Connected))
+    assert isinstance(connected, Connected)
+    return connected
+
+
+class EngineConformance:
+    """Subclass as `Test<Engine>Conformance` and implement `harness`."""
+
+    def harness(self) -> AbstractAsyncContextManager[Harness]:
+        raise NotImplementedError
+
+    def run(self, scenario: Callable[[Harness], Awaitable[None]]) -> None:
+        async def main() -> None:
+            async with self.harness() as h:
+                await scenario(h)
+
+        asyncio.run(main())
+
+    def test_pairing_window_rotates_then_ends(self) -> None:
+        async def scenario(h: Harness) -> None:
+            started = asyncio.get_running_loop().time()
+            await h.engine.begin_pairing("d1", 7)
+            await wait_for(h, of("d1", PairingWindowEnded), timeout=h.window_seconds + 5)
+            elapsed = asyncio.get_running_loop().time() - started
+            qrs = [e for e in h.events if isinstance(e, QrCode)]
+            assert len(qrs) >= 2, "a window rotates its codes"
+            assert len({q.code for q in qrs}) == len(qrs)
+            assert all(e.epoch == 7 and e.device_id == "d1" for e in h.events)
+            assert [q.expires_at for q in qrs] == sorted(q.expires_at for q in qrs)
+            assert isinstance(h.events[-1], PairingWindowEnded)
+            assert elapsed >= h.window_seconds * 0.9
+
+        self.run(scenario)
+
+    def test_scan_links_and_stops_the_window(self) -> None:
+        async def scenario(h: Harness) -> None:
+            connected = await link(h, "d1")
+            assert connected.wa_number == PHONE and connected.epoch == 1
+            assert connected.wa_device_jid.startswith(PHONE + ":")
+            assert connected.wa_device_jid.endswith("@s.whatsapp.net")
+            assert connected.reconnected is False
+            count = len(h.events)
+            await asyncio.sleep(h.window_seconds + 0.5)
+            assert h.events[count:] == [], "no QR or window end after linking"
+
+        self.run(scenario)
+
+    def test_pairing_code_links_as_its_phone(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await h.engine.begin_pairing("d1", 1)
+            await wait_for(h, of("d1", QrCode))
+            code = await h.engine.request_pairing_code("d1", 1, "6289876543210")
+            assert len(code) == 8 and code.isalnum()
+            await h.phone_enter_code("d1", code)
+            connected = await wait_for(h, of("d1", Connected))
+            assert isinstance(connected, Connected) and connected.wa_number == "6289876543210"
+
+        self.run(scenario)
+
+    def test_pairing_code_needs_an_open_window(self) -> None:
+        async def scenario(h: Harness) -> None:
+            try:
+                await h.engine.request_pairing_code("nobody", 1, PHONE)
+            except EngineError as exc:
+                assert exc.code
+            else:
+                raise AssertionError("a pairing code without a pairing window must be refused")
+
+        self.run(scenario)
+
+    def test_close_silences_the_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await h.engine.begin_pairing("d1", 1)
+            await wait_for(h, of("d1", QrCode))
+            await h.engine.close("d1")
+            count = len(h.events)
+            await asyncio.sleep(h.window_seconds + 0.5)
+            assert h.events[count:] == []
+
+        self.run(scenario)
+
+    def test_restore_reconnects_a_linked_device_only(self) -> None:
+        async def scenario(h: Harness) -> None:
+            first = await link(h, "d1")
+            await h.engine.close("d1")  # as at shutdown: no logout
+            h.events.clear()
+            await h.engine.restore("d1", 2)
+            restored = await wait_for(h, of("d1", Connected))
+            assert isinstance(restored, Connected)
+            assert restored.epoch == 2 and restored.reconnected is True
+            assert restored.wa_device_jid == first.wa_device_jid
+            await h.engine.restore("never-linked", 1)
+            missing = await wait_for(h, of("never-linked", SessionEnded))
+            assert isinstance(missing, SessionEnded) and missing.reason == "session_missing"
+
+        self.run(scenario)
+
+    def test_logout_erases_the_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            h.events.clear()
+            await h.engine.logout("d1")
+            await asyncio.sleep(0.2)
+            assert h.events == [], "logout is asked for, not reported"
+            await h.engine.restore("d1", 2)
+            ended = await wait_for(h, of("d1", SessionEnded))
+            assert isinstance(ended, SessionEnded) and ended.reason == "session_missing"
+
+        self.run(scenario)
+
+    def test_unlink_from_phone_ends_the_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.phone_logout("d1")
+            ended = await wait_for(h, of("d1", SessionEnded))
+            assert isinstance(ended, SessionEnded) and ended.reason == "logged_out"
+            await h.engine.restore("d1", 2)
+            again = await wait_for(h, lambda e: isinstance(e, SessionEnded) and e.epoch == 2)
+            assert isinstance(again, SessionEnded) and again.reason == "session_missing"
+
+        self.run(scenario)
+
+    def test_dropped_socket_reconnects_by_itself(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.network_drop("d1")
+            lost = await wait_for(h, of("d1", ConnectionLost))
+            assert isinstance(lost, ConnectionLost) and lost.error
+            back = await wait_for(h, lambda e: isinstance(e, Connected) and e.reconnected)
+            assert h.events.index(lost) < h.events.index(back)
+            assert not any(isinstance(e, SessionEnded) for e in h.events)
+
+        self.run(scenario)
+
+    def test_devices_are_independent_and_shutdown_stops_all(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "a")
+            await h.engine.begin_pairing("b", 1)
+            await wait_for(h, of("b", QrCode))
+            await h.engine.close("a")
+            qrs_before = len([e for e in h.events if isinstance(e, QrCode) and e.device_id == "b"])
+            await asyncio.sleep(min(1.0, h.window_seconds / 2))
+            assert not any(isinstance(e, SessionEnded) and e.device_id == "b" for e in h.events)
+            assert qrs_before >= 1
+            health = await h.engine.health()
+            assert health.ok
+            await h.engine.shutdown()
+            count = len(h.events)
+            await asyncio.sleep(h.window_seconds + 0.5)
+            assert h.events[count:] == []
+
+        self.run(scenario)

@@ -1,0 +1,61 @@
+"""The sandbox engine against the shared engine conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.engines.conformance import EngineConformance
+from wagateway.core.db import Database
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings
+from wagateway.engines.base import EngineEvent
+from wagateway.sandbox.engine import SandboxEngine, qr_lifetimes
+
+
+class SandboxHarness:
+    def __init__(self, engine: SandboxEngine, window_seconds: float) -> None:
+        self.engine = engine
+        self.events: list[EngineEvent] = []
+        self.window_seconds = window_seconds
+
+    async def sink(self, event: EngineEvent) -> None:
+        self.events.append(event)
+
+    async def phone_scan(self, device_id: str, qr: str, phone: str) -> None:
+        assert self.engine.device_for_qr(qr) == device_id
+        await self.engine.scan(device_id, qr, phone)
+
+    async def phone_enter_code(self, device_id: str, code: str) -> None:
+        assert self.engine.device_for_pairing_code(code) == device_id
+        await self.engine.enter_pairing_code(device_id, code)
+
+    async def phone_logout(self, device_id: str) -> None:
+        await self.engine.phone_logout(device_id)
+
+    async def network_drop(self, device_id: str) -> None:
+        await self.engine.drop(device_id)
+
+
+class TestSandboxConformance(EngineConformance):
+    @pytest.fixture(autouse=True)
+    def _database(self, tmp_path: Path) -> None:
+        self.settings = Settings(
+            data_dir=tmp_path, sandbox_time_scale=0, sandbox_reconnect_delay=0.2, _env_file=None
+        )
+        upgrade_to_head(self.settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def harness(self) -> AsyncIterator[SandboxHarness]:
+        db = Database(self.settings.resolved_database_url)
+        engine = SandboxEngine(self.settings, db)
+        h = SandboxHarness(engine, sum(qr_lifetimes(self.settings.sandbox_time_scale)))
+        await engine.start(h.sink)
+        try:
+            yield h
+        finally:
+            await engine.shutdown()
+            await db.dispose()
