@@ -25,7 +25,12 @@ def sample_body(spec: dict, operation: dict) -> dict | None:
     schema = content["schema"]
     if "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    samples = {"phone": "6281234567890", "qr": "2@x", "pairing_code": "ABCDEFGH"}
+    samples = {
+        "phone": "6281234567890",
+        "from": "6281234567890",
+        "qr": "2@x",
+        "pairing_code": "ABCDEFGH",
+    }
     return {name: samples.get(name, "sample") for name in schema.get("required", [])}
 
 
@@ -56,7 +61,7 @@ def test_every_device_route_hides_other_apps_devices(
     """Generated from the OpenAPI spec: a new device route that forgets scoping fails here."""
     spec = httpx.get(server.base_url + "/openapi.json").json()
     routes = device_routes(spec)
-    assert len(routes) >= 7, routes  # get, qr, pairing-code, disconnect, delete, 2 sandbox controls
+    assert len(routes) >= 8, routes  # get, qr, pairing-code, disconnect, delete, 3 sandbox controls
     victim = create_device(api, "victim")
     intruder = server.create_app("intruder")
     with server.client(intruder["app_token"]) as other:

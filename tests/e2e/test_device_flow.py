@@ -248,3 +248,31 @@ def test_restart_restores_linked_devices_without_scan(
         assert "restart" in interrupted["last_error"]
         assert api.post(f"/devices/{pending['device_id']}/qr").status_code == 200
     receiver.wait_for(pending["device_id"], "device_expired")
+
+
+def test_sandbox_inbound_text_becomes_message_event(
+    api: httpx.Client, receiver: WebhookReceiver, app_creds: dict
+) -> None:
+    device = create_device(api, "inbox")
+    device_id = device["device_id"]
+    early = api.post(
+        f"/sandbox/devices/{device_id}/inbound", json={"from": "6285550001111", "text": "hi"}
+    )
+    assert early.status_code == 409 and error_code(early) == "device_not_connected"
+    scan(api, device["qr"])
+    bad = api.post(f"/sandbox/devices/{device_id}/inbound", json={"from": "x", "text": "hi"})
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "from"
+    accepted = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": "+62 855-5000-1111", "text": "ada stok?"},
+    )
+    assert accepted.status_code == 202, accepted.text
+    [message] = receiver.wait_for(device_id, "message")
+    event = verify(message, app_creds["webhook_secret"])["payload"]
+    assert (
+        event["direction"] == "inbound" and event["type"] == "text" and event["text"] == "ada stok?"
+    )
+    assert event["from"] == event["sender_phone"] == "6285550001111"
+    assert event["to"] == "6281234567890" and event["chat"] == "6285550001111@s.whatsapp.net"
+    assert event["wa_message_id"] == accepted.json()["wa_message_id"]
+    assert event["mentions"] == [] and event["forwarded"] is False and event["reply_to"] is None

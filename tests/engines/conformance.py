@@ -19,6 +19,7 @@ from wagateway.engines.base import (
     Engine,
     EngineError,
     EngineEvent,
+    InboundMessage,
     PairingWindowEnded,
     QrCode,
     SessionEnded,
@@ -37,6 +38,7 @@ class Harness(Protocol):
     async def phone_enter_code(self, device_id: str, code: str) -> None: ...
     async def phone_logout(self, device_id: str) -> None: ...
     async def network_drop(self, device_id: str) -> None: ...
+    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
 
 
 async def wait_for(
@@ -210,5 +212,18 @@ class EngineConformance:
             count = len(h.events)
             await asyncio.sleep(h.window_seconds + 0.5)
             assert h.events[count:] == []
+
+        self.run(scenario)
+
+    def test_inbound_text_arrives_with_sender(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "halo, ada stok?")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage)
+            assert message.type == "text" and message.content == {"text": "halo, ada stok?"}
+            assert message.sender_phone == "6285550001111"
+            assert message.chat == "6285550001111@s.whatsapp.net"
+            assert message.wa_message_id and message.epoch == 1
 
         self.run(scenario)

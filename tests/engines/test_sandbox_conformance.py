@@ -39,6 +39,9 @@ class SandboxHarness:
     async def network_drop(self, device_id: str) -> None:
         await self.engine.drop(device_id)
 
+    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.engine.contact_writes(device_id, sender_phone, text)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

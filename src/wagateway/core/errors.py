@@ -115,7 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "internal_error" if exc.status_code >= 500 else "error"
         )
         message = "route not found" if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, exc.status_code, code, message, headers=exc.headers)
+        return error_response(
+            request, exc.status_code, code, message, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

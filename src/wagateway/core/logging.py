@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 _REDACTED_KEYS = {"token", "app_token", "secret", "webhook_secret", "qr", "authorization", "pin"}
 
 
-def _redact(_logger: object, _method: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _redact(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in _REDACTED_KEYS:
             event_dict[key] = "[redacted]"

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     # --- webhooks --------------------------------------------------------------------------
     webhook_retry_schedule: SecondsList = Field(
-        default_factory=lambda: [10, 30, 90, 300, 1800, 7200, 21600, 43200]
+        default_factory=lambda: [10.0, 30.0, 90.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0]
     )
     webhook_timeout: float = Field(10.0, gt=0)
     webhook_base_url: str = ""

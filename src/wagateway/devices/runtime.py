@@ -26,6 +26,7 @@ from wagateway.engines.base import (
     Engine,
     EngineError,
     EngineEvent,
+    InboundMessage,
     PairingWindowEnded,
     QrCode,
     SessionEnded,
@@ -199,6 +200,11 @@ class SessionRuntime:
                 device.last_error = f"{reason}: {detail}" if detail else reason
                 device.session_epoch += 1
                 events.disconnected(session, device, reason)
+            case InboundMessage():
+                if device.status != Status.CONNECTED:
+                    raise IllegalTransition(device.status, "inbound message")
+                events.inbound_message(session, device, event)
+                return  # a message is not a change of the device itself
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)
             case _:

@@ -63,6 +63,24 @@ class SessionEnded(EngineEvent):
 
 
 @dataclass(frozen=True)
+class InboundMessage(EngineEvent):
+    """A contact's message arrived on the device. `content` holds the type's fields
+    (e.g. {"text": …}); phone and LID of the sender are given where WhatsApp tells them."""
+
+    wa_message_id: str
+    chat: str
+    sender_phone: str | None
+    sender_lid: str | None
+    type: str
+    content: dict[str, object]
+    sent_at: datetime
+    push_name: str | None = None
+    forwarded: bool = False
+    reply_to: str | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Warning(EngineEvent):
     code: str
     message: str

@@ -26,6 +26,7 @@ from wagateway.engines.base import (
     EngineEvent,
     EngineHealth,
     EventSink,
+    InboundMessage,
     PairingWindowEnded,
     QrCode,
     SessionEnded,
@@ -167,6 +168,28 @@ class SandboxEngine:
             self._reconnect(device_id, sim), name=f"reconnect:{device_id}"
         )
 
+    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> str:
+        """A contact sends the device a text message; returns its WhatsApp message id."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        wa_message_id = "3EB0" + secrets.token_hex(8).upper()
+        async with sim.lock:
+            await self._emit(
+                InboundMessage(
+                    device_id,
+                    sim.epoch,
+                    wa_message_id=wa_message_id,
+                    chat=f"{sender_phone}@s.whatsapp.net",
+                    sender_phone=sender_phone,
+                    sender_lid=None,
+                    type="text",
+                    content={"text": text},
+                    sent_at=utcnow(),
+                )
+            )
+        return wa_message_id
+
     async def phone_logout(self, device_id: str) -> None:
         """The user removes the device under "Linked devices" on the phone."""
         sim = self._online_sim(device_id)
@@ -246,10 +269,8 @@ class SandboxEngine:
             await self._emit(Connected(device_id, sim.epoch, phone, device_jid, linked_at))
 
     async def _restore(self, device_id: str, sim: _Sim) -> None:
-        async with self._db.transaction() as session:
-            stored = await session.get(SandboxSession, device_id)
-        async with sim.lock:
-            if stored is None:
+        if not await self._come_back_online(device_id, sim):
+            async with sim.lock:
                 if self._sims.get(device_id) is sim:
                     del self._sims[device_id]
                 await self._emit(
@@ -257,26 +278,18 @@ class SandboxEngine:
                         device_id, sim.epoch, reason="session_missing", detail="no stored session"
                     )
                 )
-                return
-            sim.online = True
-            await self._emit(
-                Connected(
-                    device_id,
-                    sim.epoch,
-                    stored.phone,
-                    stored.device_jid,
-                    stored.linked_at,
-                    reconnected=True,
-                )
-            )
 
     async def _reconnect(self, device_id: str, sim: _Sim) -> None:
         await asyncio.sleep(self._settings.sandbox_delay(self._settings.sandbox_reconnect_delay))
+        await self._come_back_online(device_id, sim)
+
+    async def _come_back_online(self, device_id: str, sim: _Sim) -> bool:
+        """Reconnect from the stored session; False when there is none to reconnect from."""
         async with self._db.transaction() as session:
             stored = await session.get(SandboxSession, device_id)
+        if stored is None:
+            return False
         async with sim.lock:
-            if stored is None:
-                return
             sim.online = True
             await self._emit(
                 Connected(
@@ -288,6 +301,7 @@ class SandboxEngine:
                     reconnected=True,
                 )
             )
+        return True
 
     async def _erase_session(self, device_id: str) -> None:
         async with self._db.transaction() as session:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
@@ -24,6 +27,16 @@ class ScanRequest(BaseModel):
 
 class PairRequest(BaseModel):
     pairing_code: str
+
+
+class InboundRequest(BaseModel):
+    from_: str = Field(alias="from", description="the contact's phone number")
+    type: Literal["text"] = Field("text", description="only text until the messaging pipeline")
+    text: str = Field(min_length=1, max_length=65536)
+
+
+class InboundAccepted(BaseModel):
+    wa_message_id: str
 
 
 def _require_sandbox(app: App) -> None:
@@ -71,23 +84,39 @@ async def enter_pairing_code(body: PairRequest, app: CurrentApp, gw: GatewayDep)
     return DeviceOut.of(await gw.devices.get(app.id, device_id))
 
 
-@router.post("/devices/{device_id}/drop", response_model=DeviceOut)
-async def drop(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
-    """The device's socket drops: `connection` goes `reconnecting`, then back `online`."""
+async def _on_connected_device(
+    gw: Gateway, app: App, device_id: str, action: Callable[[str], Awaitable[object]]
+) -> DeviceOut:
+    """Run a sandbox action that needs a connected device; answer with the device after it."""
     await _connected_device(gw, app, device_id)
     try:
-        await gw.sandbox.drop(device_id)
+        await action(device_id)
     except EngineError as exc:
         raise ApiError(409, "device_not_connected", exc.message) from exc
     return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.post("/devices/{device_id}/drop", response_model=DeviceOut)
+async def drop(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
+    """The device's socket drops: `connection` goes `reconnecting`, then back `online`."""
+    return await _on_connected_device(gw, app, device_id, gw.sandbox.drop)
 
 
 @router.post("/devices/{device_id}/logout", response_model=DeviceOut)
 async def phone_logout(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
+    return await _on_connected_device(gw, app, device_id, gw.sandbox.phone_logout)
+
+
+@router.post("/devices/{device_id}/inbound", response_model=InboundAccepted, status_code=202)
+async def inbound(
+    device_id: str, body: InboundRequest, app: CurrentApp, gw: GatewayDep
+) -> InboundAccepted:
+    """A contact writes to the device: a `message` event (direction inbound) follows."""
     await _connected_device(gw, app, device_id)
+    sender = normalise_phone(body.from_, "from")
     try:
-        await gw.sandbox.phone_logout(device_id)
+        wa_message_id = await gw.sandbox.contact_writes(device_id, sender, body.text)
     except EngineError as exc:
         raise ApiError(409, "device_not_connected", exc.message) from exc
-    return DeviceOut.of(await gw.devices.get(app.id, device_id))
+    return InboundAccepted(wa_message_id=wa_message_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,7 +82,7 @@ class Dispatcher:
         self._http: aiohttp.ClientSession | None = None
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
-        self._unregister = lambda: None
+        self._unregister: Callable[[], None] = lambda: None
         self.last_loop_at: float = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -99,7 +100,11 @@ class Dispatcher:
             self._settings.webhook_concurrency,
         )
         loop = asyncio.get_running_loop()
-        self._unregister = on_commit_with_events(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+        def wake_from_any_thread() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self._unregister = on_commit_with_events(wake_from_any_thread)
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
