@@ -12,6 +12,9 @@ from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
+from wagateway.media.store import LocalMediaStore
+from wagateway.messages.queue import OutboundQueue
+from wagateway.messages.service import MessageService
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.webhooks.dispatcher import Dispatcher
 
@@ -40,18 +43,27 @@ class Gateway:
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)
         self.runtime = SessionRuntime(self.db, [self.sandbox])
+        self.media = LocalMediaStore(settings.data_dir / "media-store")
         self.devices = DeviceService(
-            self.db, self.runtime, settings.qr_wait_timeout, settings.device_name_max_length
+            self.db,
+            self.runtime,
+            settings.qr_wait_timeout,
+            settings.device_name_max_length,
+            self.media,
         )
         self.dispatcher = Dispatcher(settings, self.db, self.box, self.node_id)
+        self.queue = OutboundQueue(settings, self.db, self.runtime, self.media, self.node_id)
+        self.messages = MessageService(settings, self.db, self.media, self.queue)
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""
         await self.dispatcher.start()
         await self.runtime.start()
+        await self.queue.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def stop(self) -> None:
+        await self.queue.stop()
         await self.runtime.shutdown()
         await self.dispatcher.stop()
         await self.db.dispose()

@@ -15,6 +15,7 @@ from wagateway.core.settings import Settings, get_settings
 from wagateway.devices.router import router as devices_router
 from wagateway.gateway import Gateway
 from wagateway.health.router import router as health_router
+from wagateway.messages.router import router as messages_router
 from wagateway.sandbox.router import router as sandbox_router
 from wagateway.webhooks.router import router as webhooks_router
 
@@ -42,6 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for router in (health_router, app_router, devices_router, webhooks_router, sandbox_router):
+    for router in (
+        health_router,
+        app_router,
+        devices_router,
+        messages_router,
+        webhooks_router,
+        sandbox_router,
+    ):
         app.include_router(router)
     return app

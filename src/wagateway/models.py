@@ -3,7 +3,19 @@
 from wagateway.apps.models import App, AppToken
 from wagateway.core.db import Base
 from wagateway.devices.models import Device
-from wagateway.sandbox.models import SandboxSession
+from wagateway.messages.models import IdempotencyKey, Message
+from wagateway.sandbox.models import SandboxReceived, SandboxSession
 from wagateway.webhooks.models import Event, WebhookAttempt
 
-__all__ = ["App", "AppToken", "Base", "Device", "Event", "SandboxSession", "WebhookAttempt"]
+__all__ = [
+    "App",
+    "AppToken",
+    "Base",
+    "Device",
+    "Event",
+    "IdempotencyKey",
+    "Message",
+    "SandboxReceived",
+    "SandboxSession",
+    "WebhookAttempt",
+]

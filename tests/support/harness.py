@@ -52,6 +52,9 @@ TEST_ENV = {
     "WAGW_OUTBOUND_ALLOWLIST": "127.0.0.0/8",
     "WAGW_LOG_FORMAT": "json",
     "WAGW_QR_WAIT_TIMEOUT": "5",
+    "WAGW_PACING_RATE_PER_SECOND": "0",  # unpaced unless a test sets pacing
+    "WAGW_SEND_POLL_INTERVAL": "0.2",
+    "WAGW_SEND_MEDIA_MAX_BYTES": str(1024 * 1024),  # 1 MiB keeps the 413 test quick
 }
 
 

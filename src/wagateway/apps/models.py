@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, UtcDateTime, new_id, utcnow
@@ -25,6 +26,8 @@ class App(Base):
     rotation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     rotation_pin_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     max_devices: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Send pacing overrides (rate_per_second, jitter, typing_seconds, daily_cap); None = inherit.
+    pacing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

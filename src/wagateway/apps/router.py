@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wagateway.apps import service
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.messages.pacing import PacingUpdate
 
 router = APIRouter(prefix="/app", tags=["app"])
 
@@ -20,6 +22,7 @@ class AppOut(BaseModel):
     engine: str
     webhook_url: str
     domain_url: str
+    pacing: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
@@ -31,6 +34,7 @@ class AppOut(BaseModel):
             engine=app.engine,
             webhook_url=app.webhook_url,
             domain_url=app.domain_url,
+            pacing=app.pacing,
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -40,6 +44,7 @@ class AppUpdate(BaseModel):
     name: str | None = None
     webhook_url: str | None = None
     domain_url: str | None = None
+    pacing: PacingUpdate | None = Field(None, description="send pacing defaults for its devices")
 
 
 @router.get("", response_model=AppOut)
@@ -55,6 +60,11 @@ async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut
     async with gw.db.transaction() as session:
         row = await service.get_app(session, app.id)
         await service.update_app(
-            session, row, name=body.name, webhook_url=body.webhook_url, domain_url=body.domain_url
+            session,
+            row,
+            name=body.name,
+            webhook_url=body.webhook_url,
+            domain_url=body.domain_url,
+            pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
         )
     return AppOut.of(row)

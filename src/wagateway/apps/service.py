@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -185,7 +186,10 @@ async def update_app(
     name: str | None = None,
     webhook_url: str | None = None,
     domain_url: str | None = None,
+    pacing: dict[str, Any] | None = None,
 ) -> App:
+    if pacing is not None:
+        app.pacing = {**(app.pacing or {}), **pacing}
     if name is not None:
         app.name = _validate_name(name)
     if webhook_url is not None:

@@ -70,6 +70,28 @@ class Settings(BaseSettings):
     trusted_proxies: CidrList = Field(default_factory=list)
     internal_token: str = ""
 
+    # --- messaging ---------------------------------------------------------------------------
+    message_ttl_seconds: float = Field(
+        86400.0, gt=0, description="a queued message not sent by then fails with `expired`"
+    )
+    send_wait_timeout: float = Field(30.0, gt=0, description="bound of POST …/messages?wait=true")
+    send_media_max_bytes: int = Field(64 * 1024 * 1024, description="outbound media cap (413)")
+    send_max_attempts: int = Field(5, ge=1, description="tries before a message fails")
+    send_poll_interval: float = Field(1.0, gt=0)
+    # Pacing defaults (apps and devices may override): see docs/pacing.md for why.
+    pacing_rate_per_second: float = Field(1.0, ge=0, description="0 = unpaced")
+    pacing_jitter: float = Field(0.5, ge=0, le=5, description="extra random delay, as a fraction")
+    pacing_typing_seconds: float = Field(0.0, ge=0, le=30)
+    pacing_daily_cap: int = Field(0, ge=0, description="0 = no cap")
+    provider_backoff_seconds: float = Field(30.0, ge=0)
+
+    # --- sandbox messaging -------------------------------------------------------------------
+    sandbox_delivered_delay: float = Field(1.0, ge=0, description="seconds (before scaling)")
+    sandbox_read_delay: float = Field(2.0, ge=0, description="seconds after delivered")
+    sandbox_rate_limit_per_minute: int = Field(
+        0, ge=0, description="simulated WhatsApp throttling per device; 0 = off"
+    )
+
     # --- media -----------------------------------------------------------------------------
     media_max_bytes: int = 64 * 1024 * 1024
 

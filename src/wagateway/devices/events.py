@@ -6,10 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import new_id
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage
 from wagateway.webhooks.outbox import record_event
 
 
@@ -71,35 +69,3 @@ def destroyed(session: AsyncSession, device: Device) -> None:
 
 def warning(session: AsyncSession, device: Device, code: str, message: str) -> None:
     _emit(session, device, "device_warning", {"code": code, "message": message})
-
-
-def inbound_message(session: AsyncSession, device: Device, message: InboundMessage) -> None:
-    """A `message` event with direction inbound (CONTRACT §4).
-
-    Until the messaging pipeline stores messages, `message_id` identifies the event's message
-    only; `wa_message_id` is WhatsApp's own id.
-    """
-    record_event(
-        session,
-        app_id=device.app_id,
-        device_id=device.id,
-        event="message",
-        payload={
-            "message_id": new_id(),
-            "wa_message_id": message.wa_message_id,
-            "direction": "inbound",
-            "from": message.sender_phone or message.sender_lid,
-            "to": device.wa_number,
-            "chat": message.chat,
-            "type": message.type,
-            **message.content,
-            "media_path": None,
-            "mentions": list(message.mentions),
-            "forwarded": message.forwarded,
-            "reply_to": message.reply_to,
-            "sender_phone": message.sender_phone,
-            "sender_lid": message.sender_lid,
-            "push_name": message.push_name,
-            "sent_at": rfc3339(message.sent_at),
-        },
-    )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, UtcDateTime, new_id, utcnow
@@ -41,6 +42,8 @@ class Device(Base):
     # Bumped whenever a new engine session starts (pairing, restore, logout): engine events
     # carry the epoch they belong to, so a late event from an abandoned session is ignored.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Send pacing overrides (rate_per_second, jitter, typing_seconds, daily_cap); None = inherit.
+    pacing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

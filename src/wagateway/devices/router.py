@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from wagateway.core.deps import CurrentApp, GatewayDep
-from wagateway.devices.schemas import DeviceCreate, DeviceList, DeviceOut, PairingCodeRequest
+from wagateway.devices.schemas import (
+    DeviceCreate,
+    DeviceList,
+    DeviceOut,
+    DeviceUpdate,
+    PairingCodeRequest,
+)
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -17,7 +23,8 @@ async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> 
     If the engine produces no QR within a bounded wait the device is still created,
     `disconnected`, with `last_error` saying why.
     """
-    return DeviceOut.of(await gw.devices.create(app.id, app.engine, body.device_name))
+    pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
+    return DeviceOut.of(await gw.devices.create(app.id, app.engine, body.device_name, pacing))
 
 
 @router.get("", response_model=DeviceList)
@@ -33,6 +40,15 @@ async def list_devices(
 async def get_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """One device: its status, connection and, while pairing, the current QR."""
     return DeviceOut.of(await gw.devices.get(app.id, device_id))
+
+
+@router.patch("/{device_id}", response_model=DeviceOut)
+async def update_device(
+    device_id: str, body: DeviceUpdate, app: CurrentApp, gw: GatewayDep
+) -> DeviceOut:
+    """Rename the device or change its send pacing (rate, jitter, typing, daily cap)."""
+    pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
+    return DeviceOut.of(await gw.devices.update(app.id, device_id, body.device_name, pacing))
 
 
 @router.post("/{device_id}/qr", response_model=DeviceOut)

@@ -29,9 +29,11 @@ from wagateway.engines.base import (
     InboundMessage,
     PairingWindowEnded,
     QrCode,
+    Receipt,
     SessionEnded,
     Warning,
 )
+from wagateway.messages import ingest
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,11 @@ class SessionRuntime:
         self.started = False
         for engine in self.engines.values():
             await engine.shutdown()
+
+    def device_lock(self, device_id: str) -> asyncio.Lock:
+        """Held while a device's engine events are applied; the sender holds it around a send
+        and its bookkeeping, so a receipt is never applied before its message is `sent`."""
+        return self._locks[device_id]
 
     def engine_for(self, name: str) -> Engine:
         engine = self.engines.get(name)
@@ -147,7 +154,7 @@ class SessionRuntime:
                             kind=type(event).__name__,
                         )
                         return
-                    self._apply(session, device, event)
+                    await self._apply(session, device, event)
             except IllegalTransition as exc:
                 log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
                 return
@@ -165,7 +172,7 @@ class SessionRuntime:
         device.pairing_code = None
         device.pairing_phone = None
 
-    def _apply(self, session: AsyncSession, device: Device, event: EngineEvent) -> None:
+    async def _apply(self, session: AsyncSession, device: Device, event: EngineEvent) -> None:
         match event:
             case QrCode(code=code, expires_at=expires_at):
                 device.status = check_transition(device.status, Status.QR_GENERATED)
@@ -203,8 +210,11 @@ class SessionRuntime:
             case InboundMessage():
                 if device.status != Status.CONNECTED:
                     raise IllegalTransition(device.status, "inbound message")
-                events.inbound_message(session, device, event)
+                await ingest.store_inbound(session, device, event)
                 return  # a message is not a change of the device itself
+            case Receipt():
+                await ingest.apply_receipt(session, device, event)
+                return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)
             case _:

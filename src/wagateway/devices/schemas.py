@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from wagateway.devices.models import Device
 from wagateway.devices.qr_image import qr_png_data_url
+from wagateway.messages.pacing import PacingUpdate
 
 
 class DeviceCreate(BaseModel):
     device_name: str = Field(description="unique among the app's devices that are not destroyed")
+    pacing: PacingUpdate | None = Field(None, description="send pacing overrides for this device")
+
+
+class DeviceUpdate(BaseModel):
+    device_name: str | None = None
+    pacing: PacingUpdate | None = Field(
+        None, description="send pacing overrides; fields left out inherit the app's"
+    )
 
 
 class PairingCodeRequest(BaseModel):
@@ -31,6 +41,7 @@ class DeviceOut(BaseModel):
     linked_at: datetime | None
     last_error: str | None
     engine: str
+    pacing: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
@@ -51,6 +62,7 @@ class DeviceOut(BaseModel):
             linked_at=device.linked_at,
             last_error=device.last_error,
             engine=device.engine,
+            pacing=device.pacing,
             created_at=device.created_at,
             updated_at=device.updated_at,
         )

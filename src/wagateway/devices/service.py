@@ -7,6 +7,7 @@ the network, and its events come back through the runtime in transactions of the
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -20,6 +21,8 @@ from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.state import Connection, Status, check_transition
 from wagateway.engines.base import EngineError
+from wagateway.media.store import MediaStore
+from wagateway.messages.archive import retire_device_messages
 from wagateway.webhooks.models import Event
 
 log = structlog.get_logger(__name__)
@@ -53,12 +56,18 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
 
 class DeviceService:
     def __init__(
-        self, db: Database, runtime: SessionRuntime, qr_wait_timeout: float, name_max: int
+        self,
+        db: Database,
+        runtime: SessionRuntime,
+        qr_wait_timeout: float,
+        name_max: int,
+        media: MediaStore | None = None,
     ) -> None:
         self._db = db
         self._runtime = runtime
         self._qr_wait_timeout = qr_wait_timeout
         self._name_max = name_max
+        self._media = media
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -107,7 +116,38 @@ class DeviceService:
             raise validation_error("device_name must not contain control characters", "device_name")
         return name
 
-    async def create(self, app_id: str, engine: str, device_name: str) -> Device:
+    async def update(
+        self,
+        app_id: str,
+        device_id: str,
+        device_name: str | None = None,
+        pacing: dict[str, Any] | None = None,
+    ) -> Device:
+        name = self._validate_name(device_name) if device_name is not None else None
+        try:
+            async with self._db.transaction() as session:
+                device = await self.load(session, app_id, device_id, for_update=True)
+                if name is not None and name != device.name:
+                    taken = await session.execute(
+                        select(Device.id).where(
+                            Device.app_id == app_id,
+                            Device.name == name,
+                            Device.status != Status.DESTROYED,
+                        )
+                    )
+                    if taken.first() is not None:
+                        raise self._name_conflict(name)
+                    device.name = name
+                if pacing is not None:
+                    device.pacing = {**(device.pacing or {}), **pacing}
+                device.updated_at = utcnow()
+        except IntegrityError as exc:
+            raise self._name_conflict(name or "") from exc
+        return device
+
+    async def create(
+        self, app_id: str, engine: str, device_name: str, pacing: dict[str, Any] | None = None
+    ) -> Device:
         """Create a device and open its first pairing window (201 with the first QR)."""
         name = self._validate_name(device_name)
         try:
@@ -128,6 +168,7 @@ class DeviceService:
                     status=Status.QR_GENERATED,
                     connection=Connection.OFFLINE,
                     session_epoch=1,
+                    pacing=pacing or None,
                 )
                 session.add(device)
         except IntegrityError as exc:  # a concurrent create won the race for the name
@@ -259,12 +300,18 @@ class DeviceService:
             device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
             device.destroyed_at = device.updated_at = utcnow()
             events.destroyed(session, device)
-            await session.flush()
+            media_keys = await retire_device_messages(session, device.id)
             # Archived: still stored and readable, but out of the live listings.
             await session.execute(
                 update(Event).where(Event.device_id == device.id).values(archived=True)
             )
         await self._end_engine_session(device, logout=True)
+        if self._media is not None:
+            for key in media_keys:
+                try:
+                    await self._media.delete(key)
+                except (OSError, ValueError) as exc:
+                    log.warning("media_delete_failed", device_id=device.id, error=str(exc))
         return device
 
     async def _end_engine_session(self, device: Device, *, logout: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,20 @@ class InboundMessage(EngineEvent):
 
 
 @dataclass(frozen=True)
+class Receipt(EngineEvent):
+    """Recipients' phones acknowledged messages the device sent.
+
+    status is `delivered`, `read` or `played`; in groups `participant` names who did.
+    """
+
+    wa_message_ids: tuple[str, ...]
+    status: str
+    chat: str
+    participant: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Warning(EngineEvent):
     code: str
     message: str
@@ -96,6 +110,38 @@ class EngineError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message to send, as the engine needs it: recipient JID, type, content fields, and
+    the media bytes already fetched (engines never read a path or URL a user gave)."""
+
+    wa_message_id: str  # chosen by the gateway, so a resend after a crash reuses it
+    to_jid: str
+    type: str
+    content: dict[str, Any]
+    media: bytes | None = None
+    reply_to: str | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    wa_message_id: str
+    sent_at: datetime
+
+
+class SendError(EngineError):
+    """A send failed. `retry_after` is set for WhatsApp's rate limiting; `permanent` means
+    retrying cannot help (e.g. not_on_whatsapp)."""
+
+    def __init__(
+        self, code: str, message: str, *, permanent: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(code, message)
+        self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -130,5 +176,12 @@ class Engine(Protocol):
 
     async def logout(self, device_id: str) -> None:
         """Unlink the device from the phone and erase its session material; no events follow."""
+
+    async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
+        """Send on a connected device; raises SendError. Sending the same wa_message_id again
+        must not show the recipient a second message (WhatsApp dedupes by id)."""
+
+    async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
+        """Show "typing…" to the recipient for about `seconds` before a message."""
 
     async def health(self) -> EngineHealth: ...

@@ -38,6 +38,7 @@ async def health(gw: GatewayDep) -> JSONResponse:
     )
     checks["webhook_dispatcher"] = {"ok": gw.dispatcher.alive and not stale}
     checks["session_runtime"] = {"ok": gw.runtime.started}
+    checks["outbound_queue"] = {"ok": gw.queue.alive}
     if not checks["database"]["ok"]:
         overall, code = "down", 503
     elif all(c["ok"] for c in checks.values()):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from wagateway.core.db import Database, utcnow
 from wagateway.core.settings import Settings
@@ -27,11 +28,15 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     InboundMessage,
+    OutboundMessage,
     PairingWindowEnded,
     QrCode,
+    Receipt,
+    SendError,
+    SentMessage,
     SessionEnded,
 )
-from wagateway.sandbox.models import SandboxSession
+from wagateway.sandbox.models import SandboxReceived, SandboxSession
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +45,11 @@ QR_CODE_LIFETIMES = (60.0, 20.0, 20.0, 20.0, 20.0, 20.0)
 QR_WINDOW_FLOOR_SECONDS = 2.0
 # Pairing codes use an alphabet without look-alike characters, like WhatsApp's.
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
+# Simulated recipients (CONTRACT §6): numbers starting 999 are not on WhatsApp; numbers
+# ending 00 receive but never read (so integrators can test a message stuck at delivered).
+NOT_ON_WHATSAPP_PREFIX = "999"
+NEVER_READS_SUFFIX = "00"
+GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
 
 
 def qr_lifetimes(time_scale: float) -> list[float]:
@@ -72,6 +82,8 @@ class _Sim:
     pairing: tuple[str, str] | None = None  # (code, phone)
     online: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    receipt_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    recent_sends: list[float] = field(default_factory=list)
 
 
 class SandboxEngine:
@@ -130,6 +142,99 @@ class SandboxEngine:
     async def logout(self, device_id: str) -> None:
         await self.close(device_id)
         await self._erase_session(device_id)
+
+    async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
+        """Deliver to the simulated network: recorded durably (deduped by wa_message_id, as
+        WhatsApp recipients do), then receipts follow on the configured delays."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise SendError("not_connected", "the device is not online", permanent=False)
+        recipient = message.to_jid.partition("@")[0]
+        if message.to_jid.endswith("@s.whatsapp.net") and recipient.startswith(
+            NOT_ON_WHATSAPP_PREFIX
+        ):
+            raise SendError("not_on_whatsapp", f"{recipient} is not on WhatsApp", permanent=True)
+        self._throttle(sim)
+        now = utcnow()
+        async with self._db.transaction() as session:
+            seen = await session.get(SandboxReceived, message.wa_message_id, with_for_update=True)
+            if seen is None:
+                session.add(
+                    SandboxReceived(
+                        wa_message_id=message.wa_message_id,
+                        device_id=device_id,
+                        to_jid=message.to_jid,
+                        type=message.type,
+                        first_received_at=now,
+                    )
+                )
+            else:
+                seen.times_received += 1
+        task = asyncio.create_task(self._receipts(device_id, sim, message))
+        sim.receipt_tasks.add(task)
+        task.add_done_callback(sim.receipt_tasks.discard)
+        return SentMessage(wa_message_id=message.wa_message_id, sent_at=now)
+
+    async def received_from(self, device_id: str) -> list[SandboxReceived]:
+        async with self._db.transaction() as session:
+            stmt = (
+                select(SandboxReceived)
+                .where(SandboxReceived.device_id == device_id)
+                .order_by(SandboxReceived.first_received_at)
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
+        if device_id not in self._sims:
+            raise EngineError("not_connected", "the device is not online")
+
+    def _throttle(self, sim: _Sim) -> None:
+        limit = self._settings.sandbox_rate_limit_per_minute
+        if not limit:
+            return
+        now = time.monotonic()
+        window = max(60.0 * self._settings.sandbox_time_scale, 1.0)
+        sim.recent_sends[:] = [t for t in sim.recent_sends if now - t < window]
+        if len(sim.recent_sends) >= limit:
+            retry_after = window - (now - sim.recent_sends[0])
+            raise SendError(
+                "provider_rate_limit",
+                "sandbox: too many messages from this device (simulated WhatsApp throttling)",
+                permanent=False,
+                retry_after=max(retry_after, 0.05),
+            )
+        sim.recent_sends.append(now)
+
+    async def _receipts(self, device_id: str, sim: _Sim, message: OutboundMessage) -> None:
+        """delivered, then read (then played for voice notes), unless the recipient never
+        reads. In a group two simulated participants answer, the second one late."""
+        recipient = message.to_jid.partition("@")[0]
+        reads = not recipient.endswith(NEVER_READS_SUFFIX)
+        plays = message.type == "audio" and bool(message.content.get("ptt"))
+        participants: list[str | None] = (
+            list(GROUP_PARTICIPANTS) if message.to_jid.endswith("@g.us") else [None]
+        )
+        steps: list[tuple[str, float, str | None]] = []
+        for participant in participants:
+            steps.append(("delivered", self._settings.sandbox_delivered_delay, participant))
+            if reads:
+                steps.append(("read", self._settings.sandbox_read_delay, participant))
+                if plays:
+                    steps.append(("played", self._settings.sandbox_read_delay, participant))
+        for status, delay, participant in steps:
+            await asyncio.sleep(self._settings.sandbox_delay(delay))
+            async with sim.lock:
+                await self._emit(
+                    Receipt(
+                        device_id,
+                        sim.epoch,
+                        wa_message_ids=(message.wa_message_id,),
+                        status=status,
+                        chat=message.to_jid,
+                        participant=participant,
+                        at=utcnow(),
+                    )
+                )
 
     async def health(self) -> EngineHealth:
         return EngineHealth(ok=self._sink is not None, detail={"sessions": len(self._sims)})
@@ -222,9 +327,10 @@ class SandboxEngine:
         # Called with sim.lock held: the task is then sleeping or waiting for the lock, never
         # half-way through emitting an event, so cancelling it cannot cut an event in two.
         task, sim.task = sim.task, None
-        if task and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        tasks = [t for t in (task, *sim.receipt_tasks) if t and t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _forget_codes(self, sim: _Sim) -> None:
         if sim.qr:

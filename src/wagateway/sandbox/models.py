@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, UtcDateTime, utcnow
@@ -20,3 +20,20 @@ class SandboxSession(Base):
     phone: Mapped[str] = mapped_column(String(32))
     device_jid: Mapped[str] = mapped_column(String(100))
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SandboxReceived(Base):
+    """The simulated network's durable record of every message it received from a device.
+
+    WhatsApp recipients dedupe by message id; so does this record: a resend of the same
+    wa_message_id only increments `times_received`. Tests read it across crashes.
+    """
+
+    __tablename__ = "sandbox_received"
+
+    wa_message_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(36), index=True)
+    to_jid: Mapped[str] = mapped_column(String(120))
+    type: Mapped[str] = mapped_column(String(20))
+    first_received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    times_received: Mapped[int] = mapped_column(Integer, default=1)

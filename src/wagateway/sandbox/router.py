@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -120,3 +121,36 @@ async def inbound(
     except EngineError as exc:
         raise ApiError(409, "device_not_connected", exc.message) from exc
     return InboundAccepted(wa_message_id=wa_message_id)
+
+
+class ReceivedOut(BaseModel):
+    wa_message_id: str
+    to: str
+    type: str
+    first_received_at: datetime
+    times_received: int
+
+
+class ReceivedList(BaseModel):
+    received: list[ReceivedOut]
+
+
+@router.get("/devices/{device_id}/received", response_model=ReceivedList)
+async def received(device_id: str, app: CurrentApp, gw: GatewayDep) -> ReceivedList:
+    """What the simulated network received from this device, once per WhatsApp message id
+    (a resend of the same id counts in `times_received`, as recipients dedupe it)."""
+    _require_sandbox(app)
+    await gw.devices.get(app.id, device_id)
+    rows = await gw.sandbox.received_from(device_id)
+    return ReceivedList(
+        received=[
+            ReceivedOut(
+                wa_message_id=r.wa_message_id,
+                to=r.to_jid,
+                type=r.type,
+                first_received_at=r.first_received_at,
+                times_received=r.times_received,
+            )
+            for r in rows
+        ]
+    )

@@ -1,0 +1,42 @@
+"""What happens to a device's messages when the device is deleted (CONTRACT §2)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import utcnow
+from wagateway.messages import events
+from wagateway.messages.models import Message
+
+
+async def retire_device_messages(session: AsyncSession, device_id: str) -> list[str]:
+    """Fail what is still queued (`device_destroyed`), archive everything, and return the
+    media keys to delete once the transaction has committed."""
+    pending = (
+        await session.execute(
+            select(Message).where(
+                Message.device_id == device_id, Message.status.in_(["queued", "sending"])
+            )
+        )
+    ).scalars()
+    for message in pending:
+        message.status = "failed"
+        message.error_code = "device_destroyed"
+        message.error_message = "the device was deleted before the message was sent"
+        message.claimed_by = message.claimed_until = None
+        message.updated_at = utcnow()
+        events.receipt_event(session, message)
+    await session.flush()
+    keys = (
+        await session.execute(
+            select(Message.media_key).where(
+                Message.device_id == device_id, Message.media_key.is_not(None)
+            )
+        )
+    ).scalars()
+    media = [k for k in keys if k]
+    await session.execute(
+        update(Message).where(Message.device_id == device_id).values(archived=True)
+    )
+    return media

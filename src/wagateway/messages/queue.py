@@ -1,0 +1,379 @@
+"""The outbound queue: one paced sender per device, fed from the messages table.
+
+A message row is claimed (`sending`, with a lease), paced, sent through the engine and
+marked `sent` with its `message` and `receipt` events in one transaction. A crash between
+the claim and that transaction leaves the row `sending`; at start the node takes its own
+leases back and the message is sent again *with the same wa_message_id*, which WhatsApp
+(and the sandbox) dedupe. One device's sender never waits for another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.apps.models import App
+from wagateway.core.db import Database, utcnow
+from wagateway.core.netguard import guarded_session
+from wagateway.core.settings import Settings
+from wagateway.devices import events as device_events
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.devices.state import Connection, Status
+from wagateway.engines.base import EngineError, OutboundMessage, SendError
+from wagateway.media.store import MediaStore
+from wagateway.messages import events, pacing
+from wagateway.messages.models import Message
+
+log = structlog.get_logger(__name__)
+
+MESSAGES_SENT = Counter("wagateway_messages_total", "Outbound messages by outcome", ["outcome"])
+SEND_LATENCY = Histogram("wagateway_send_latency_seconds", "Engine send latency")
+LEASE_SECONDS = 120
+
+
+class MediaFetchError(Exception):
+    pass
+
+
+class OutboundQueue:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        runtime: SessionRuntime,
+        media: MediaStore,
+        node_id: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._runtime = runtime
+        self._media = media
+        self._node_id = node_id
+        self._pacer = pacing.Pacer(rng)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._capped_until: dict[str, datetime] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._status_listeners: list[Callable[[str], None]] = []
+        self.last_loop_at = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self._db.transaction() as session:
+            # Our own leases from before a crash: send again, same wa_message_id.
+            await session.execute(
+                update(Message)
+                .where(Message.status == "sending", Message.claimed_by == self._node_id)
+                .values(status="queued", claimed_by=None, claimed_until=None)
+            )
+        self._http = guarded_session(
+            self._settings.outbound_allowlist, self._settings.webhook_timeout * 3
+        )
+        self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._workers.values()) if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http:
+            await self._http.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def on_status_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        self._status_listeners.append(listener)
+        return lambda: self._status_listeners.remove(listener)
+
+    def _announce(self, message_id: str) -> None:
+        for listener in list(self._status_listeners):
+            listener(message_id)
+
+    # --- supervisor: expire, and start a sender for every device with due work -----------
+
+    async def _supervise(self) -> None:
+        while True:
+            self.last_loop_at = time.monotonic()
+            try:
+                await self._expire_overdue()
+                for device_id in await self._devices_with_due_work():
+                    worker = self._workers.get(device_id)
+                    if worker is None or worker.done():
+                        self._workers[device_id] = asyncio.create_task(
+                            self._device_worker(device_id), name=f"sender:{device_id}"
+                        )
+            except Exception:
+                log.exception("outbound_supervisor_failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._settings.send_poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _devices_with_due_work(self) -> list[str]:
+        now = utcnow()
+        stmt = (
+            select(Message.device_id)
+            .join(Device, Device.id == Message.device_id)
+            .where(
+                Message.status == "queued",
+                Message.next_attempt_at <= now,
+                Device.status == Status.CONNECTED,
+                Device.connection == Connection.ONLINE,
+            )
+            .distinct()
+        )
+        async with self._db.transaction() as session:
+            ids = list((await session.execute(stmt)).scalars())
+        return [d for d in ids if self._capped_until.get(d, now) <= now]
+
+    async def _expire_overdue(self) -> None:
+        now = utcnow()
+        async with self._db.transaction() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(Message)
+                        .where(Message.status == "queued", Message.expires_at < now)
+                        .limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for message in rows:
+                self._fail(session, message, "expired", "not sent before its TTL ran out")
+        for message in rows:
+            self._announce(message.id)
+
+    # --- one device's sender ----------------------------------------------------------------
+
+    async def _device_worker(self, device_id: str) -> None:
+        while True:
+            # Wait for our turn *before* claiming: a message waiting on pacing stays `queued`.
+            await self._pacer.wait_turn(device_id)
+            claimed = await self._claim_next(device_id)
+            if claimed is None:
+                return
+            message, device, app = claimed
+            plan = pacing.resolve(self._settings, app.pacing, device.pacing)
+            if plan.daily_cap and await self._sent_today(device_id) >= plan.daily_cap:
+                await self._release(message, utcnow(), count_attempt=False)
+                await self._cap_reached(device, plan.daily_cap)
+                return
+            outcome = await self._send(message, device, plan)
+            if outcome == "stop":
+                return
+
+    async def _claim_next(self, device_id: str) -> tuple[Message, Device, App] | None:
+        now = utcnow()
+        async with self._db.transaction() as session:
+            device = await session.get(Device, device_id)
+            if (
+                device is None
+                or device.status != Status.CONNECTED
+                or device.connection != Connection.ONLINE
+            ):
+                return None
+            stmt = (
+                select(Message)
+                .where(
+                    Message.device_id == device_id,
+                    Message.status == "queued",
+                    Message.next_attempt_at <= now,
+                    or_(Message.expires_at.is_(None), Message.expires_at >= now),
+                )
+                .order_by(Message.seq)
+                .limit(1)
+            )
+            if self._db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            message = (await session.execute(stmt)).scalar_one_or_none()
+            if message is None:
+                return None
+            app = await session.get(App, device.app_id)
+            assert app is not None
+            message.status = "sending"
+            message.claimed_by = self._node_id
+            message.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
+            message.attempts += 1
+            return message, device, app
+
+    async def _send(self, message: Message, device: Device, plan: pacing.Pacing) -> str:
+        try:
+            media = await self._load_media(message)
+        except MediaFetchError as exc:
+            await self._finish_failed(message, "media_error", str(exc))
+            return "next"
+        engine = self._runtime.engine_for(device.engine)
+        outbound = OutboundMessage(
+            wa_message_id=message.wa_message_id or "",
+            to_jid=message.chat,
+            type=message.type,
+            content=message.content,
+            media=media,
+            reply_to=message.reply_to,
+            mentions=tuple(message.mentions or ()),
+        )
+        if plan.typing_seconds > 0:
+            try:
+                await engine.send_typing(device.id, message.chat, plan.typing_seconds)
+            except EngineError:
+                pass  # typing is courtesy; never a reason not to send
+            await asyncio.sleep(plan.typing_seconds)
+        started = time.perf_counter()
+        async with self._runtime.device_lock(device.id):
+            try:
+                sent = await engine.send(device.id, outbound)
+            except SendError as exc:
+                SEND_LATENCY.observe(time.perf_counter() - started)
+                return await self._send_failed(message, device, exc)
+            SEND_LATENCY.observe(time.perf_counter() - started)
+            self._pacer.sent(device.id, plan)
+            await self._mark_sent(message.seq, sent.wa_message_id, sent.sent_at)
+        MESSAGES_SENT.labels("sent").inc()
+        self._announce(message.id)
+        return "next"
+
+    async def _mark_sent(self, seq: int, wa_message_id: str, sent_at: datetime) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(Message, seq, with_for_update=True)
+            device = await session.get(Device, row.device_id) if row else None
+            if row is None or device is None or row.status != "sending":
+                return  # failed meanwhile (device deleted): its receipt already went out
+            row.status = "sent"
+            row.wa_message_id = wa_message_id
+            row.sent_at = sent_at
+            row.claimed_by = row.claimed_until = None
+            row.error_code = row.error_message = None
+            events.message_event(session, device, row)
+            events.receipt_event(session, row)
+
+    async def _send_failed(self, message: Message, device: Device, exc: SendError) -> str:
+        now = utcnow()
+        if exc.code == "provider_rate_limit":
+            backoff = exc.retry_after or self._settings.provider_backoff_seconds * (
+                2 ** max(message.attempts - 1, 0)
+            )
+            self._pacer.hold(device.id, backoff)
+            async with self._db.transaction() as session:
+                row = await session.get(Device, device.id)
+                if row is not None:
+                    device_events.warning(
+                        session,
+                        row,
+                        "provider_rate_limit",
+                        f"WhatsApp is throttling this device; sending paused for {backoff:g} s",
+                    )
+        if exc.permanent or message.attempts >= self._settings.send_max_attempts:
+            MESSAGES_SENT.labels("failed").inc()
+            await self._finish_failed(message, exc.code, exc.message)
+            return "next"
+        retry_in = exc.retry_after or min(60.0, 2.0**message.attempts)
+        await self._release(message, now + timedelta(seconds=retry_in), error=exc)
+        return "stop" if exc.code in ("not_connected", "provider_rate_limit") else "next"
+
+    async def _release(
+        self,
+        message: Message,
+        next_attempt_at: datetime,
+        error: EngineError | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(Message, message.seq, with_for_update=True)
+            if row is None or row.status != "sending":
+                return
+            row.status = "queued"
+            row.next_attempt_at = next_attempt_at
+            row.claimed_by = row.claimed_until = None
+            if not count_attempt:
+                row.attempts = max(row.attempts - 1, 0)
+            if error is not None:
+                row.error_code, row.error_message = error.code, error.message
+
+    async def _finish_failed(self, message: Message, code: str, detail: str) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(Message, message.seq, with_for_update=True)
+            if row is None or row.status not in ("queued", "sending"):
+                return
+            self._fail(session, row, code, detail)
+        self._announce(message.id)
+
+    @staticmethod
+    def _fail(session: AsyncSession, row: Message, code: str, detail: str) -> None:
+        row.status = "failed"
+        row.error_code = code
+        row.error_message = detail[:1000]
+        row.claimed_by = row.claimed_until = None
+        row.updated_at = utcnow()
+        events.receipt_event(session, row)
+
+    async def _sent_today(self, device_id: str) -> int:
+        midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        async with self._db.transaction() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.device_id == device_id,
+                    Message.direction == "outbound",
+                    Message.sent_at >= midnight,
+                )
+            )
+        return int(count or 0)
+
+    async def _cap_reached(self, device: Device, cap: int) -> None:
+        tomorrow = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        if self._capped_until.get(device.id) == tomorrow:
+            return
+        self._capped_until[device.id] = tomorrow
+        async with self._db.transaction() as session:
+            row = await session.get(Device, device.id)
+            if row is not None:
+                device_events.warning(
+                    session,
+                    row,
+                    "daily_cap_reached",
+                    f"{cap} messages sent today; the rest wait until 00:00 UTC",
+                )
+
+    async def _load_media(self, message: Message) -> bytes | None:
+        if message.media_key:
+            try:
+                return await self._media.get(message.media_key)
+            except (OSError, ValueError) as exc:
+                raise MediaFetchError(f"stored media is missing: {exc}") from exc
+        url = message.content.get("url")
+        if not url:
+            return None
+        assert self._http is not None
+        limit = self._settings.send_media_max_bytes
+        try:
+            async with self._http.get(url, allow_redirects=False) as resp:
+                if resp.status != 200:
+                    raise MediaFetchError(f"fetching media answered HTTP {resp.status}")
+                data = await resp.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaFetchError(f"fetching media failed: {exc}") from exc
+        if len(data) > limit:
+            raise MediaFetchError(f"media is larger than {limit} bytes")
+        return data

@@ -1,0 +1,48 @@
+"""`to` in any form an integrator has (CONTRACT §3) → one JID."""
+
+from __future__ import annotations
+
+import re
+
+from wagateway.core.errors import validation_error
+
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
+_DIGITS = re.compile(r"^\d{7,15}$")
+_LID = re.compile(r"^\d{5,25}$")
+_GROUP = re.compile(r"^(\d{5,25}|\d{7,15}-\d{9,12})$")
+
+USER_SERVER = "s.whatsapp.net"
+
+
+def phone_digits(raw: str) -> str | None:
+    digits = _PHONE_PUNCTUATION.sub("", raw)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    return digits if _DIGITS.match(digits) else None
+
+
+def normalise_recipient(raw: str, field: str = "to") -> str:
+    """A phone number, phone JID, LID JID or group JID → the canonical JID."""
+    value = (raw or "").strip()
+    if not value:
+        raise validation_error(f"{field} is required", field)
+    user, at, server = value.partition("@")
+    if not at:
+        digits = phone_digits(value)
+        if digits is None:
+            raise validation_error(
+                f"{field} must be a phone number with country code or a JID", field
+            )
+        return f"{digits}@{USER_SERVER}"
+    user = user.split(":", 1)[0]  # a device suffix ("…:12@s.whatsapp.net") addresses the user
+    if server == USER_SERVER and _DIGITS.match(user):
+        return f"{user}@{server}"
+    if server == "lid" and _LID.match(user):
+        return f"{user}@lid"
+    if server == "g.us" and _GROUP.match(user):
+        return f"{user}@g.us"
+    raise validation_error(f"{field} is not a valid phone, phone JID, LID JID or group JID", field)
+
+
+def jid_user(jid: str) -> str:
+    return jid.partition("@")[0]

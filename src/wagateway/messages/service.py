@@ -1,0 +1,242 @@
+"""Sending and reading messages (CONTRACT §3): the rules the REST API and the ops CLI share."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from wagateway.core.db import Database, new_id, utcnow
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.core.settings import Settings
+from wagateway.devices.service import DeviceService
+from wagateway.devices.state import Status
+from wagateway.media.store import MediaStore
+from wagateway.messages.models import IdempotencyKey, Message
+from wagateway.messages.queue import OutboundQueue
+from wagateway.messages.schemas import SendAccepted, SendMessageRequest, error_of
+from wagateway.messages.validation import prepare
+from wagateway.webhooks.service import decode_cursor, encode_cursor
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+FINAL_FOR_WAIT = {"sent", "delivered", "read", "played", "failed"}
+MAX_PAGE = 200
+
+
+def new_wa_message_id() -> str:
+    # Shaped like whatsmeow's GenerateMessageID: chosen before sending, reused on a resend.
+    return "3EB0" + secrets.token_hex(9).upper()
+
+
+def request_fingerprint(device_id: str, body: SendMessageRequest) -> str:
+    canonical = json.dumps(
+        {"device_id": device_id, **body.model_dump(mode="json", exclude_none=True)}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class SendResult:
+    status_code: int
+    body: SendAccepted
+
+
+def accepted_of(message: Message) -> SendAccepted:
+    return SendAccepted(
+        message_id=message.id,
+        status=message.status,
+        device_id=message.device_id,
+        to=message.chat,
+        type=message.type,
+        created_at=message.created_at,
+        wa_message_id=message.wa_message_id if message.status != "queued" else None,
+        error=error_of(message),
+    )
+
+
+class MessageService:
+    def __init__(
+        self, settings: Settings, db: Database, media: MediaStore, queue: OutboundQueue
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._media = media
+        self._queue = queue
+
+    async def send(
+        self,
+        app_id: str,
+        device_id: str,
+        body: SendMessageRequest,
+        idempotency_key: str | None = None,
+        wait: bool = False,
+    ) -> SendResult:
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
+        prepared = prepare(body, self._settings.send_media_max_bytes)
+        fingerprint = request_fingerprint(device_id, body)
+        message_id = new_id()
+        media_key = None
+        if prepared.media is not None:
+            media_key = f"outbound/{app_id}/{message_id}"
+            await self._media.put(media_key, prepared.media)
+        try:
+            async with self._db.transaction() as session:
+                device = await DeviceService.load(session, app_id, device_id)
+                if idempotency_key is not None:
+                    earlier = await session.get(IdempotencyKey, (app_id, idempotency_key))
+                    if earlier is not None and earlier.created_at > utcnow() - IDEMPOTENCY_WINDOW:
+                        if earlier.request_hash != fingerprint:
+                            raise ApiError(
+                                409,
+                                "conflict",
+                                "this Idempotency-Key was used with a different request",
+                                {"field": "Idempotency-Key"},
+                            )
+                        return SendResult(202, SendAccepted.model_validate(earlier.response))
+                    if earlier is not None:
+                        await session.delete(earlier)
+                        await session.flush()
+                if device.status != Status.CONNECTED:
+                    raise ApiError(
+                        409,
+                        "device_not_connected",
+                        f"the device is {device.status}; messages need a connected device",
+                        {"status": device.status},
+                    )
+                now = utcnow()
+                content = dict(prepared.content)
+                if prepared.media_url:
+                    content["url"] = prepared.media_url
+                message = Message(
+                    id=message_id,
+                    app_id=app_id,
+                    device_id=device_id,
+                    direction="outbound",
+                    status="queued",
+                    type=prepared.type,
+                    chat=prepared.chat,
+                    sender=device.wa_number,
+                    content=content,
+                    media_key=media_key,
+                    reply_to=prepared.reply_to,
+                    mentions=prepared.mentions,
+                    wa_message_id=new_wa_message_id(),
+                    next_attempt_at=now,
+                    expires_at=now + timedelta(seconds=self._settings.message_ttl_seconds),
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(message)
+                answer = accepted_of(message)
+                if idempotency_key is not None:
+                    session.add(
+                        IdempotencyKey(
+                            app_id=app_id,
+                            key=idempotency_key,
+                            request_hash=fingerprint,
+                            message_id=message_id,
+                            response=answer.model_dump(mode="json"),
+                        )
+                    )
+        except IntegrityError:
+            # The same key raced in from another request: answer as its twin would.
+            if idempotency_key is None:
+                raise
+            return await self.send(app_id, device_id, body, idempotency_key, wait)
+        self._queue.wake()
+        if wait:
+            return await self._wait_until_sent(app_id, device_id, message_id)
+        return SendResult(202, answer)
+
+    async def _wait_until_sent(self, app_id: str, device_id: str, message_id: str) -> SendResult:
+        changed = asyncio.Event()
+        unsubscribe = self._queue.on_status_change(
+            lambda mid: changed.set() if mid == message_id else None
+        )
+        deadline = asyncio.get_running_loop().time() + self._settings.send_wait_timeout
+        try:
+            while True:
+                message = await self.get(app_id, device_id, message_id)
+                if message.status in FINAL_FOR_WAIT:
+                    return SendResult(200, accepted_of(message))
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise ApiError(
+                        408,
+                        "request_canceled",
+                        "the message did not leave the device in time; it is still queued",
+                        {"message_id": message_id, "status": message.status},
+                    )
+                changed.clear()
+                try:  # woken by the queue here; polling covers a sender on another node
+                    await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
+                except TimeoutError:
+                    pass
+        finally:
+            unsubscribe()
+
+    async def get(self, app_id: str, device_id: str, message_id: str) -> Message:
+        async with self._db.transaction() as session:
+            await DeviceService.load(session, app_id, device_id)
+            message = (
+                await session.execute(
+                    select(Message).where(
+                        Message.id == message_id,
+                        Message.device_id == device_id,
+                        Message.app_id == app_id,
+                    )
+                )
+            ).scalar_one_or_none()
+        if message is None:
+            raise not_found("message")
+        return message
+
+    async def list(
+        self,
+        app_id: str,
+        device_id: str,
+        *,
+        direction: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Message], str | None]:
+        if direction is not None and direction not in ("inbound", "outbound"):
+            raise validation_error("direction must be inbound or outbound", "direction")
+        if not 1 <= limit <= MAX_PAGE:
+            raise validation_error(f"limit must be between 1 and {MAX_PAGE}", "limit")
+        stmt = (
+            select(Message)
+            .where(Message.app_id == app_id, Message.device_id == device_id)
+            .order_by(Message.seq.desc())
+            .limit(limit + 1)
+        )
+        if direction:
+            stmt = stmt.where(Message.direction == direction)
+        if status:
+            stmt = stmt.where(Message.status == status)
+        if since:
+            stmt = stmt.where(Message.created_at >= since)
+        if cursor:
+            stmt = stmt.where(Message.seq < decode_cursor(cursor))
+        async with self._db.transaction() as session:
+            await DeviceService.load(session, app_id, device_id)
+            rows = list((await session.execute(stmt)).scalars())
+        next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    async def purge_idempotency_keys(self) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW
+                )
+            )
