@@ -28,6 +28,7 @@ def sample_body(spec: dict, operation: dict) -> dict | None:
     samples = {
         "phone": "6281234567890",
         "from": "6281234567890",
+        "to": "6281234567890",
         "qr": "2@x",
         "pairing_code": "ABCDEFGH",
     }

@@ -7,9 +7,11 @@ later writes never dies with "database is locked" half-way through a transaction
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +89,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_in_transaction: ContextVar[bool] = ContextVar("wagateway_in_transaction", default=False)
+
+
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
@@ -94,6 +99,11 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer. Letting tasks race for it inside SQLite means sleeping in its
+        # busy handler (up to 100 ms a try) while holding nothing useful; queueing them here
+        # hands the database over the moment the previous transaction ends. The busy timeout
+        # still covers other processes (the CLI).
+        self._writer = asyncio.Lock() if url.startswith("sqlite") else None
 
     @property
     def dialect(self) -> str:
@@ -101,9 +111,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction, committed on success and rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        """A session inside one transaction, committed on success and rolled back on error.
+
+        Transactions never nest: one inside another would deadlock on SQLite's single writer,
+        so it is refused loudly everywhere.
+        """
+        if _in_transaction.get():
+            raise RuntimeError("nested Database.transaction(): finish the outer one first")
+        token = _in_transaction.set(True)
+        try:
+            if self._writer is None:
+                async with self.sessionmaker() as session, session.begin():
+                    yield session
+            else:
+                async with self._writer, self.sessionmaker() as session, session.begin():
+                    yield session
+        finally:
+            _in_transaction.reset(token)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -79,6 +79,9 @@ class MessageService:
     ) -> SendResult:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
+        async with self._db.transaction() as session:
+            # Scoping first: another app's (or an unknown) device is 404 whatever the body.
+            await DeviceService.load(session, app_id, device_id)
         prepared = prepare(body, self._settings.send_media_max_bytes)
         fingerprint = request_fingerprint(device_id, body)
         message_id = new_id()
