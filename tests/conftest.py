@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.harness import GatewayServer, WebhookReceiver
+from tests.support.harness import GatewayServer, WebhookReceiver, free_port
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -44,6 +44,27 @@ def make_server(
     yield make
     for gateway in started:
         gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto's server) on a loopback port, with the bucket `wagw-media`."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    s3.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="wagw-media")
+    yield endpoint
+    s3.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
-from wagateway.media.store import LocalMediaStore
+from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
 from wagateway.sandbox.engine import SandboxEngine
@@ -34,6 +34,21 @@ def node_id(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def media_store_for(settings: Settings) -> MediaStore:
+    if settings.media_store == "s3":
+        if not settings.s3_bucket:
+            raise RuntimeError("WAGW_MEDIA_STORE=s3 needs WAGW_S3_BUCKET")
+        return S3MediaStore(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
+    return LocalMediaStore(settings.data_dir / "store")
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -42,8 +57,8 @@ class Gateway:
         self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)
-        self.runtime = SessionRuntime(self.db, [self.sandbox])
-        self.media = LocalMediaStore(settings.data_dir / "media-store")
+        self.media = media_store_for(settings)
+        self.runtime = SessionRuntime(self.db, [self.sandbox], self.media, settings.media_max_bytes)
         self.devices = DeviceService(
             self.db,
             self.runtime,
@@ -66,4 +81,5 @@ class Gateway:
         await self.queue.stop()
         await self.runtime.shutdown()
         await self.dispatcher.stop()
+        await self.media.close()
         await self.db.dispose()

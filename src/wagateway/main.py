@@ -9,12 +9,15 @@ from fastapi import FastAPI
 
 from wagateway import __version__
 from wagateway.apps.router import router as app_router
+from wagateway.archive.router import router as archive_router
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
+from wagateway.devices.queries import router as queries_router
 from wagateway.devices.router import router as devices_router
 from wagateway.gateway import Gateway
 from wagateway.health.router import router as health_router
+from wagateway.media.router import router as media_router
 from wagateway.messages.router import router as messages_router
 from wagateway.sandbox.router import router as sandbox_router
 from wagateway.webhooks.router import router as webhooks_router
@@ -47,7 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         app_router,
         devices_router,
+        queries_router,
         messages_router,
+        media_router,
+        archive_router,
         webhooks_router,
         sandbox_router,
     ):

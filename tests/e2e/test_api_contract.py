@@ -35,13 +35,24 @@ def sample_body(spec: dict, operation: dict) -> dict | None:
     return {name: samples.get(name, "sample") for name in schema.get("required", [])}
 
 
-def device_routes(spec: dict) -> list[tuple[str, str, dict | None]]:
+def sample_query(operation: dict) -> dict[str, str]:
+    samples = {"jid": "6281234567890", "phone": "6281234567890"}
+    return {
+        p["name"]: samples.get(p["name"], "sample")
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
+    }
+
+
+def device_routes(spec: dict) -> list[tuple[str, str, dict | None, dict[str, str]]]:
     routes = []
     for path, operations in spec["paths"].items():
         if "{device_id}" not in path:
             continue
         for method, operation in operations.items():
-            routes.append((method.upper(), path, sample_body(spec, operation)))
+            routes.append(
+                (method.upper(), path, sample_body(spec, operation), sample_query(operation))
+            )
     return routes
 
 
@@ -62,15 +73,16 @@ def test_every_device_route_hides_other_apps_devices(
     """Generated from the OpenAPI spec: a new device route that forgets scoping fails here."""
     spec = httpx.get(server.base_url + "/openapi.json").json()
     routes = device_routes(spec)
-    assert len(routes) >= 8, routes  # get, qr, pairing-code, disconnect, delete, 3 sandbox controls
+    # lifecycle, messages, runtime queries, archive and sandbox controls
+    assert len(routes) >= 20, routes
     victim = create_device(api, "victim")
     intruder = server.create_app("intruder")
     with server.client(intruder["app_token"]) as other:
-        for method, path, body in routes:
+        for method, path, body, query in routes:
             url = path.replace("{device_id}", victim["device_id"]).replace(
                 "{message_id}", str(uuid.uuid4())
             )
-            response = other.request(method, url, json=body)
+            response = other.request(method, url, json=body, params=query)
             assert_envelope(response, 404, "not_found")
     # ...and the victim device was not touched by any of it.
     after = api.get(f"/devices/{victim['device_id']}").json()

@@ -40,7 +40,7 @@ class SandboxHarness:
         await self.engine.drop(device_id)
 
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
-        await self.engine.contact_writes(device_id, sender_phone, text)
+        await self.engine.contact_writes(device_id, sender_phone, content={"text": text})
 
 
 class TestSandboxConformance(EngineConformance):

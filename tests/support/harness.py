@@ -55,6 +55,7 @@ TEST_ENV = {
     "WAGW_PACING_RATE_PER_SECOND": "0",  # unpaced unless a test sets pacing
     "WAGW_SEND_POLL_INTERVAL": "0.2",
     "WAGW_SEND_MEDIA_MAX_BYTES": str(1024 * 1024),  # 1 MiB keeps the 413 test quick
+    "WAGW_MEDIA_MAX_BYTES": "200000",  # inbound cap, small so "too large" is testable
 }
 
 

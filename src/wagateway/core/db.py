@@ -62,15 +62,15 @@ class Base(DeclarativeBase):
     pass
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -82,11 +82,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")  # a write here is a bug: fail at once
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take a WAL snapshot and never wait for the writer; writers go IMMEDIATE.
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 _in_transaction: ContextVar[bool] = ContextVar("wagateway_in_transaction", default=False)
@@ -104,6 +107,9 @@ class Database:
         # hands the database over the moment the previous transaction ends. The busy timeout
         # still covers other processes (the CLI).
         self._writer = asyncio.Lock() if url.startswith("sqlite") else None
+        # Reads get their own pool on SQLite so they run beside the single writer.
+        self._read_engine = create_engine(url, read_only=True) if self._writer else self.engine
+        self._read_sessionmaker = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -129,5 +135,14 @@ class Database:
         finally:
             _in_transaction.reset(token)
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A consistent read-only snapshot that never waits for writers (SQLite WAL) and may
+        be used anywhere, also while a transaction is open. Writing through it fails."""
+        async with self._read_sessionmaker() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()

@@ -48,7 +48,7 @@ async def current_app(request: Request, gateway: GatewayDep) -> App:
             "missing or malformed Bearer app token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with gateway.db.transaction() as session:
+    async with gateway.db.read() as session:
         app = await app_for_token(session, token)
     if app is None:
         raise ApiError(

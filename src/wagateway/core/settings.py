@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -94,6 +94,15 @@ class Settings(BaseSettings):
 
     # --- media -----------------------------------------------------------------------------
     media_max_bytes: int = 64 * 1024 * 1024
+    media_store: Literal["local", "s3"] = Field(
+        "local", description="local: the data dir's store/ folder; s3: an S3-compatible bucket"
+    )
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = Field("", description="for MinIO & co; empty = AWS")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

@@ -27,20 +27,33 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageRevoked,
     PairingWindowEnded,
+    PresenceUpdate,
     QrCode,
     Receipt,
     SessionEnded,
     Warning,
 )
+from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
 
 log = structlog.get_logger(__name__)
 
 
 class SessionRuntime:
-    def __init__(self, db: Database, engines: Iterable[Engine]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        engines: Iterable[Engine],
+        media: MediaStore,
+        media_max_bytes: int,
+    ) -> None:
         self._db = db
+        self._media = media
+        self._media_max_bytes = media_max_bytes
+        # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
+        self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
@@ -210,8 +223,17 @@ class SessionRuntime:
             case InboundMessage():
                 if device.status != Status.CONNECTED:
                     raise IllegalTransition(device.status, "inbound message")
-                await ingest.store_inbound(session, device, event)
+                await ingest.store_inbound(
+                    session, device, event, self._media, self._media_max_bytes
+                )
                 return  # a message is not a change of the device itself
+            case MessageRevoked():
+                await ingest.apply_revoke(session, device, event)
+                return
+            case PresenceUpdate():
+                self.presence[(device.id, event.jid)] = event
+                ingest.presence_event(session, device, event)
+                return
             case Receipt():
                 await ingest.apply_receipt(session, device, event)
                 return

@@ -92,14 +92,14 @@ class DeviceService:
         return device
 
     async def get(self, app_id: str, device_id: str) -> Device:
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             return await self.load(session, app_id, device_id)
 
     async def list(self, app_id: str, include_destroyed: bool = False) -> list[Device]:
         stmt = select(Device).where(Device.app_id == app_id).order_by(Device.created_at, Device.id)
         if not include_destroyed:
             stmt = stmt.where(Device.status != Status.DESTROYED)
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             return list((await session.execute(stmt)).scalars())
 
     # --- create / pairing --------------------------------------------------------------------

@@ -78,6 +78,26 @@ class InboundMessage(EngineEvent):
     forwarded: bool = False
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # Attachments: the engine downloads them (up to the media cap) and passes the bytes;
+    # media_size is the size WhatsApp announced, known even when the bytes were not fetched.
+    media: bytes | None = None
+    media_size: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageRevoked(EngineEvent):
+    """A sender deleted a message for everyone."""
+
+    wa_message_id: str
+    chat: str
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class PresenceUpdate(EngineEvent):
+    jid: str
+    presence: str  # available | unavailable | composing | recording | paused
+    last_seen: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,31 @@ class SendError(EngineError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class GroupInfo:
+    jid: str
+    name: str
+    participants: tuple[str, ...]
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    jid: str
+    phone: str | None
+    name: str | None
+    about: str | None
+    picture_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactCheck:
+    query: str
+    on_whatsapp: bool
+    jid: str | None = None
+    lid: str | None = None
+
+
 @dataclass
 class EngineHealth:
     ok: bool
@@ -183,5 +228,14 @@ class Engine(Protocol):
 
     async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
         """Show "typing…" to the recipient for about `seconds` before a message."""
+
+    async def groups(self, device_id: str) -> list[GroupInfo]:
+        """Groups the device's account is in."""
+
+    async def profile(self, device_id: str, jid: str) -> Profile:
+        """Name, about text and picture of a user (EngineError `not_found` if unknown)."""
+
+    async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
+        """Which numbers are on WhatsApp, with their phone JID and LID where known."""
 
     async def health(self) -> EngineHealth: ...

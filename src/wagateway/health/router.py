@@ -25,7 +25,7 @@ async def health(gw: GatewayDep) -> JSONResponse:
     """`ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503)."""
     checks: dict[str, Any] = {}
     try:
-        async with gw.db.transaction() as session:
+        async with gw.db.read() as session:
             await session.execute(text("SELECT 1"))
         checks["database"] = {"ok": True, "dialect": gw.db.dialect}
     except Exception as exc:  # any failure means the database is unusable for us
@@ -50,7 +50,7 @@ async def health(gw: GatewayDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(gw: GatewayDep) -> Response:
-    async with gw.db.transaction() as session:
+    async with gw.db.read() as session:
         by_status = dict(
             (
                 await session.execute(select(Device.status, func.count()).group_by(Device.status))

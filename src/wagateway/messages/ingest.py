@@ -4,16 +4,20 @@ messages are stored and announced."""
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import utcnow
+from wagateway.core.db import new_id, utcnow
+from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, Receipt
+from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
+from wagateway.webhooks.outbox import record_event
 
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5}
 
@@ -50,8 +54,15 @@ async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt)
         events.receipt_event(session, message, receipt.participant)
 
 
-async def store_inbound(session: AsyncSession, device: Device, inbound: InboundMessage) -> Message:
+async def store_inbound(
+    session: AsyncSession,
+    device: Device,
+    inbound: InboundMessage,
+    media_store: MediaStore,
+    media_max_bytes: int,
+) -> Message:
     message = Message(
+        id=new_id(),
         app_id=device.app_id,
         device_id=device.id,
         direction="inbound",
@@ -69,7 +80,65 @@ async def store_inbound(session: AsyncSession, device: Device, inbound: InboundM
     )
     if inbound.push_name:
         message.content["push_name"] = inbound.push_name
+    size = (
+        inbound.media_size
+        if inbound.media_size is not None
+        else (len(inbound.media) if inbound.media is not None else None)
+    )
+    if size is not None:
+        message.content["media_size"] = size
+        if size > media_max_bytes or inbound.media is None:
+            # Not stored: the event says so instead of pointing at a file.
+            message.content["media_error"] = (
+                f"media of {size} bytes is over MEDIA_MAX_BYTES ({media_max_bytes})"
+                if size > media_max_bytes
+                else "media could not be downloaded"
+            )
+        else:
+            path = media_path_for(device, message.id, str(message.content.get("mime_type", "")))
+            await media_store.put(path, inbound.media)
+            message.media_path = path
+            message.media_key = path
     session.add(message)
     await session.flush()
     events.message_event(session, device, message)
     return message
+
+
+def media_path_for(device: Device, message_id: str, mime_type: str) -> str:
+    """`media/{app_id}/{device_id}-{message_id}.{ext}` (CONTRACT §3)."""
+    ext = (mimetypes.guess_extension(mime_type.split(";")[0].strip()) or ".bin").lstrip(".")
+    return f"media/{device.app_id}/{device.id}-{message_id}.{ext}"
+
+
+async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRevoked) -> None:
+    stmt = select(Message).where(
+        Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id
+    )
+    for message in (await session.execute(stmt)).scalars():
+        message.content = {**message.content, "revoked": True}
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="message_revoked",
+        payload={
+            "wa_message_id": revoke.wa_message_id,
+            "chat": revoke.chat,
+            "sender": revoke.sender,
+        },
+    )
+
+
+def presence_event(session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="presence",
+        payload={
+            "jid": update.jid,
+            "presence": update.presence,
+            "last_seen": rfc3339(update.last_seen),
+        },
+    )

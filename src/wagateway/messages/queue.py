@@ -141,7 +141,7 @@ class OutboundQueue:
             )
             .distinct()
         )
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             ids = list((await session.execute(stmt)).scalars())
         return [d for d in ids if self._capped_until.get(d, now) <= now]
 
@@ -329,7 +329,7 @@ class OutboundQueue:
 
     async def _sent_today(self, device_id: str) -> int:
         midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(Message)

@@ -79,7 +79,7 @@ class MessageService:
     ) -> SendResult:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             # Scoping first: another app's (or an unknown) device is 404 whatever the body.
             await DeviceService.load(session, app_id, device_id)
         prepared = prepare(body, self._settings.send_media_max_bytes)
@@ -186,7 +186,7 @@ class MessageService:
             unsubscribe()
 
     async def get(self, app_id: str, device_id: str, message_id: str) -> Message:
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             await DeviceService.load(session, app_id, device_id)
             message = (
                 await session.execute(
@@ -230,7 +230,7 @@ class MessageService:
             stmt = stmt.where(Message.created_at >= since)
         if cursor:
             stmt = stmt.where(Message.seq < decode_cursor(cursor))
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             await DeviceService.load(session, app_id, device_id)
             rows = list((await session.execute(stmt)).scalars())
         next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None

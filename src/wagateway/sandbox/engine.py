@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -23,13 +24,18 @@ from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     Connected,
     ConnectionLost,
+    ContactCheck,
     EngineError,
     EngineEvent,
     EngineHealth,
     EventSink,
+    GroupInfo,
     InboundMessage,
+    MessageRevoked,
     OutboundMessage,
     PairingWindowEnded,
+    PresenceUpdate,
+    Profile,
     QrCode,
     Receipt,
     SendError,
@@ -49,6 +55,7 @@ PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
 # ending 00 receive but never read (so integrators can test a message stuck at delivered).
 NOT_ON_WHATSAPP_PREFIX = "999"
 NEVER_READS_SUFFIX = "00"
+SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
 
 
@@ -66,6 +73,12 @@ def _b64(n: int) -> str:
 def make_qr_string() -> str:
     # Shaped like whatsmeow's: ref,noise public key,identity key,adv secret.
     return f"2@{_b64(36)},{_b64(32)},{_b64(32)},{_b64(32)}"
+
+
+def sandbox_lid(phone: str) -> str:
+    """A stable, made-up LID for a phone number (real LIDs are opaque numbers too)."""
+    digest = hashlib.sha256(phone.encode()).hexdigest()
+    return f"{int(digest[:12], 16) % 10**14:014d}@lid"
 
 
 def make_pairing_code() -> str:
@@ -176,7 +189,7 @@ class SandboxEngine:
         return SentMessage(wa_message_id=message.wa_message_id, sent_at=now)
 
     async def received_from(self, device_id: str) -> list[SandboxReceived]:
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             stmt = (
                 select(SandboxReceived)
                 .where(SandboxReceived.device_id == device_id)
@@ -273,27 +286,108 @@ class SandboxEngine:
             self._reconnect(device_id, sim), name=f"reconnect:{device_id}"
         )
 
-    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> str:
-        """A contact sends the device a text message; returns its WhatsApp message id."""
+    async def contact_writes(
+        self,
+        device_id: str,
+        sender_phone: str,
+        type: str = "text",
+        content: dict[str, object] | None = None,
+        media: bytes | None = None,
+        forwarded: bool = False,
+        reply_to: str | None = None,
+        mentions: tuple[str, ...] = (),
+    ) -> str:
+        """A contact sends the device a message; returns its WhatsApp message id."""
         sim = self._sims.get(device_id)
         if sim is None or not sim.online:
             raise EngineError("not_online", "the device is not online")
-        wa_message_id = "3EB0" + secrets.token_hex(8).upper()
+        wa_message_id = "3EB0" + secrets.token_hex(9).upper()
+        chat = f"{sender_phone}@s.whatsapp.net"
         async with sim.lock:
+            await self._emit(
+                PresenceUpdate(
+                    device_id, sim.epoch, jid=chat, presence="available", last_seen=utcnow()
+                )
+            )
             await self._emit(
                 InboundMessage(
                     device_id,
                     sim.epoch,
                     wa_message_id=wa_message_id,
-                    chat=f"{sender_phone}@s.whatsapp.net",
+                    chat=chat,
                     sender_phone=sender_phone,
-                    sender_lid=None,
-                    type="text",
-                    content={"text": text},
+                    sender_lid=sandbox_lid(sender_phone),
+                    type=type,
+                    content=dict(content or {}),
                     sent_at=utcnow(),
+                    push_name=f"Sandbox {sender_phone[-4:]}",
+                    forwarded=forwarded,
+                    reply_to=reply_to,
+                    mentions=mentions,
+                    media=media,
+                    media_size=len(media) if media is not None else None,
                 )
             )
         return wa_message_id
+
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        """The contact deletes one of its messages for everyone."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                MessageRevoked(
+                    device_id,
+                    sim.epoch,
+                    wa_message_id=wa_message_id,
+                    chat=f"{sender_phone}@s.whatsapp.net",
+                    sender=sender_phone,
+                )
+            )
+
+    # --- runtime queries ------------------------------------------------------------------
+
+    def _require_online(self, device_id: str) -> _Sim:
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_connected", "the device is not online")
+        return sim
+
+    async def groups(self, device_id: str) -> list[GroupInfo]:
+        self._require_online(device_id)
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+        own = f"{stored.phone}@s.whatsapp.net" if stored else None
+        members = tuple(p for p in (own, *GROUP_PARTICIPANTS) if p)
+        return [
+            GroupInfo(jid=SANDBOX_GROUP_JID, name="Sandbox Group", participants=members, owner=own)
+        ]
+
+    async def profile(self, device_id: str, jid: str) -> Profile:
+        self._require_online(device_id)
+        user = jid.partition("@")[0]
+        if jid.endswith("@s.whatsapp.net") and user.startswith(NOT_ON_WHATSAPP_PREFIX):
+            raise EngineError("not_found", f"{user} is not on WhatsApp")
+        phone = user if jid.endswith("@s.whatsapp.net") else None
+        return Profile(
+            jid=jid,
+            phone=phone,
+            name=f"Sandbox {user[-4:]}",
+            about="Hey there! I am using WhatsApp.",
+            picture_url=None,
+        )
+
+    async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
+        self._require_online(device_id)
+        return [
+            ContactCheck(query=p, on_whatsapp=False)
+            if p.startswith(NOT_ON_WHATSAPP_PREFIX)
+            else ContactCheck(
+                query=p, on_whatsapp=True, jid=f"{p}@s.whatsapp.net", lid=sandbox_lid(p)
+            )
+            for p in phones
+        ]
 
     async def phone_logout(self, device_id: str) -> None:
         """The user removes the device under "Linked devices" on the phone."""
@@ -391,7 +485,7 @@ class SandboxEngine:
 
     async def _come_back_online(self, device_id: str, sim: _Sim) -> bool:
         """Reconnect from the stored session; False when there is none to reconnect from."""
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             stored = await session.get(SandboxSession, device_id)
         if stored is None:
             return False

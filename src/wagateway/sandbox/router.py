@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal
 
+import segno
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
-from wagateway.core.errors import ApiError, not_found
+from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices.schemas import DeviceOut
 from wagateway.devices.service import normalise_phone
 from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError
 from wagateway.gateway import Gateway
+from wagateway.messages.recipients import normalise_recipient
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
@@ -32,8 +35,23 @@ class PairRequest(BaseModel):
 
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
-    type: Literal["text"] = Field("text", description="only text until the messaging pipeline")
-    text: str = Field(min_length=1, max_length=65536)
+    type: Literal["text", "image", "document", "location"] = "text"
+    text: str | None = Field(None, max_length=65536)
+    caption: str | None = Field(None, max_length=3000)
+    file_name: str | None = Field(None, max_length=255)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    media_size: int | None = Field(
+        None, ge=1, le=16 * 1024 * 1024, description="pad the generated document to this size"
+    )
+    forwarded: bool = False
+    reply_to: str | None = None
+    mentions: list[str] = Field(default_factory=list)
+
+
+class RevokeRequest(BaseModel):
+    from_: str = Field(alias="from")
+    wa_message_id: str
 
 
 class InboundAccepted(BaseModel):
@@ -113,14 +131,71 @@ async def phone_logout(device_id: str, app: CurrentApp, gw: GatewayDep) -> Devic
 async def inbound(
     device_id: str, body: InboundRequest, app: CurrentApp, gw: GatewayDep
 ) -> InboundAccepted:
-    """A contact writes to the device: a `message` event (direction inbound) follows."""
+    """A contact writes to the device: a `message` event (direction inbound) follows. Images
+    and documents are generated (a small PNG, a small PDF) and land in the media store."""
     await _connected_device(gw, app, device_id)
     sender = normalise_phone(body.from_, "from")
+    content, media = sandbox_content(body)
     try:
-        wa_message_id = await gw.sandbox.contact_writes(device_id, sender, body.text)
+        wa_message_id = await gw.sandbox.contact_writes(
+            device_id,
+            sender,
+            body.type,
+            content,
+            media,
+            forwarded=body.forwarded,
+            reply_to=body.reply_to,
+            mentions=tuple(normalise_recipient(m, "mentions") for m in body.mentions),
+        )
     except EngineError as exc:
         raise ApiError(409, "device_not_connected", exc.message) from exc
     return InboundAccepted(wa_message_id=wa_message_id)
+
+
+@router.post("/devices/{device_id}/revoke", status_code=202)
+async def revoke(
+    device_id: str, body: RevokeRequest, app: CurrentApp, gw: GatewayDep
+) -> dict[str, str]:
+    """The contact deletes a message for everyone: a `message_revoked` event follows."""
+    await _connected_device(gw, app, device_id)
+    sender = normalise_phone(body.from_, "from")
+    try:
+        await gw.sandbox.contact_revokes(device_id, sender, body.wa_message_id)
+    except EngineError as exc:
+        raise ApiError(409, "device_not_connected", exc.message) from exc
+    return {"wa_message_id": body.wa_message_id}
+
+
+def sandbox_content(body: InboundRequest) -> tuple[dict[str, object], bytes | None]:
+    """The content fields and generated media of a simulated inbound message."""
+    if body.type == "text":
+        if not body.text:
+            raise validation_error("text is required for type text", "text")
+        return {"text": body.text}, None
+    if body.type == "location":
+        if body.latitude is None or body.longitude is None:
+            raise validation_error("latitude and longitude are required", "latitude")
+        return {"latitude": body.latitude, "longitude": body.longitude}, None
+    if body.type == "image":
+        image = segno.make(body.caption or "WA Gateway sandbox").png_data_uri(scale=4)
+        data = base64.b64decode(image.split(",", 1)[1])
+        content: dict[str, object] = {"mime_type": "image/png"}
+    else:
+        data = SAMPLE_PDF
+        if body.media_size:
+            data = data + b"%" + b"0" * max(body.media_size - len(data) - 1, 0)
+        content = {"mime_type": "application/pdf", "file_name": body.file_name or "sample.pdf"}
+    if body.caption is not None:
+        content["caption"] = body.caption
+    return content, data
+
+
+SAMPLE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 class ReceivedOut(BaseModel):

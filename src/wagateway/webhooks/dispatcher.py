@@ -183,7 +183,7 @@ class Dispatcher:
                 log.exception("webhook_delivery_crashed", event_seq=event_seq)
 
     async def _deliver_one(self, event_seq: int) -> None:
-        async with self._db.transaction() as session:
+        async with self._db.read() as session:
             event = await session.get(Event, event_seq)
             app = await session.get(App, event.app_id) if event else None
         if event is None or app is None or event.state != "pending":

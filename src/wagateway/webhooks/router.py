@@ -27,7 +27,7 @@ async def list_deliveries(
     Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
     Events of deleted devices are archived: add `include_archived=true` to see them.
     """
-    async with gw.db.transaction() as session:
+    async with gw.db.read() as session:
         page = await service.list_deliveries(
             session,
             app.id,
@@ -48,7 +48,7 @@ async def list_deliveries(
 @router.get("/deliveries/{request_id}", response_model=DeliveryOut)
 async def get_delivery(request_id: str, app: CurrentApp, gw: GatewayDep) -> DeliveryOut:
     """One event by its request_id, with its payload and every attempt."""
-    async with gw.db.transaction() as session:
+    async with gw.db.read() as session:
         event = await service.get_delivery(session, app.id, request_id)
         attempts = await service.attempts_of(session, [event.seq])
     return DeliveryOut.of(event, attempts[event.seq])

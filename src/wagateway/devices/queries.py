@@ -1,0 +1,144 @@
+"""Runtime queries on a connected device (CONTRACT §2): groups, profile, presence, contacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.devices.models import Device
+from wagateway.devices.service import normalise_phone
+from wagateway.devices.state import Status
+from wagateway.engines.base import Engine, EngineError
+from wagateway.gateway import Gateway
+from wagateway.messages.recipients import normalise_recipient
+
+router = APIRouter(prefix="/devices/{device_id}", tags=["runtime queries"])
+MAX_CONTACTS = 50
+
+
+class GroupOut(BaseModel):
+    jid: str
+    name: str
+    participants: list[str]
+    owner: str | None
+
+
+class GroupList(BaseModel):
+    groups: list[GroupOut]
+
+
+class ProfileOut(BaseModel):
+    jid: str
+    phone: str | None
+    name: str | None
+    about: str | None
+    picture_url: str | None
+
+
+class PresenceOut(BaseModel):
+    jid: str
+    presence: str
+    last_seen: datetime | None
+    observed_at: datetime | None
+
+
+class ContactOut(BaseModel):
+    phone: str
+    on_whatsapp: bool
+    jid: str | None
+    lid: str | None
+
+
+class ContactList(BaseModel):
+    contacts: list[ContactOut]
+
+
+async def _connected(gw: Gateway, app_id: str, device_id: str) -> tuple[Device, Engine]:
+    device = await gw.devices.get(app_id, device_id)
+    if device.status != Status.CONNECTED:
+        raise ApiError(
+            409,
+            "device_not_connected",
+            "runtime queries need a connected device",
+            {"status": device.status},
+        )
+    return device, gw.runtime.engine_for(device.engine)
+
+
+def _engine_failure(exc: EngineError) -> ApiError:
+    if exc.code == "not_found":
+        return not_found("WhatsApp user")
+    return ApiError(409, "device_not_connected", exc.message)
+
+
+@router.get("/groups", response_model=GroupList)
+async def groups(device_id: str, app: CurrentApp, gw: GatewayDep) -> GroupList:
+    """Groups the device's WhatsApp account is in."""
+    device, engine = await _connected(gw, app.id, device_id)
+    try:
+        found = await engine.groups(device.id)
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    return GroupList(
+        groups=[
+            GroupOut(jid=g.jid, name=g.name, participants=list(g.participants), owner=g.owner)
+            for g in found
+        ]
+    )
+
+
+@router.get("/profile", response_model=ProfileOut)
+async def profile(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> ProfileOut:
+    """A user's name, about text and picture (`jid`: phone, phone JID or LID JID)."""
+    target = normalise_recipient(jid, "jid")
+    device, engine = await _connected(gw, app.id, device_id)
+    try:
+        p = await engine.profile(device.id, target)
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    return ProfileOut(
+        jid=p.jid, phone=p.phone, name=p.name, about=p.about, picture_url=p.picture_url
+    )
+
+
+@router.get("/presence", response_model=PresenceOut)
+async def presence(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> PresenceOut:
+    """Last presence WhatsApp pushed for `jid` (a cache: may be stale; `unknown` if none)."""
+    target = normalise_recipient(jid, "jid")
+    device, _ = await _connected(gw, app.id, device_id)
+    seen = gw.runtime.presence.get((device.id, target))
+    if seen is None:
+        return PresenceOut(jid=target, presence="unknown", last_seen=None, observed_at=None)
+    return PresenceOut(
+        jid=target, presence=seen.presence, last_seen=seen.last_seen, observed_at=seen.last_seen
+    )
+
+
+@router.get("/contacts/check", response_model=ContactList)
+async def check_contacts(
+    device_id: str,
+    app: CurrentApp,
+    gw: GatewayDep,
+    phone: list[str] = Query(
+        description=f"phone numbers (repeat the parameter, up to {MAX_CONTACTS})"
+    ),
+) -> ContactList:
+    """Are these numbers on WhatsApp? With their phone JID and LID where WhatsApp says."""
+    if len(phone) > MAX_CONTACTS:
+        raise validation_error(f"at most {MAX_CONTACTS} phone numbers per call", "phone")
+    phones = [normalise_phone(p) for p in phone]
+    device, engine = await _connected(gw, app.id, device_id)
+    try:
+        found = await engine.check_contacts(device.id, phones)
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    return ContactList(
+        contacts=[
+            ContactOut(phone=c.query, on_whatsapp=c.on_whatsapp, jid=c.jid, lid=c.lid)
+            for c in found
+        ]
+    )

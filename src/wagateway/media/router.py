@@ -1,0 +1,48 @@
+"""`GET /media?path=` (CONTRACT §3): an app's stored media, and nothing else."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.errors import not_found, validation_error
+from wagateway.messages.models import Message
+
+router = APIRouter(tags=["media"])
+
+# The only shape a media path has: media/{app_id}/{device_id}-{message_id}.{ext}. Matching it
+# whole leaves no room for "..", slashes, backslashes, encodings or absolute paths.
+_MEDIA_PATH = re.compile(
+    r"^media/([0-9a-f-]{36})/([0-9a-f-]{36})-([0-9a-f-]{36})\.([a-z0-9]{1,10})$"
+)
+
+
+@router.get("/media", responses={200: {"content": {"application/octet-stream": {}}}})
+async def get_media(path: str, app: CurrentApp, gw: GatewayDep) -> Response:
+    """Download an inbound attachment by the `media_path` its `message` event gave."""
+    match = _MEDIA_PATH.match(path)
+    if match is None:
+        raise validation_error("path must be a media_path given by this API", "path")
+    if match.group(1) != app.id:
+        raise not_found("media")  # another app's media: as if it did not exist
+    async with gw.db.read() as session:
+        message = (
+            await session.execute(
+                select(Message).where(Message.media_path == path, Message.app_id == app.id)
+            )
+        ).scalar_one_or_none()
+    if message is None:
+        raise not_found("media")
+    try:
+        data = await gw.media.get(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise not_found("media") from exc
+    filename = str(message.content.get("file_name") or path.rsplit("/", 1)[1]).replace('"', "")
+    return Response(
+        data,
+        media_type=str(message.content.get("mime_type") or "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
