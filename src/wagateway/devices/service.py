@@ -128,15 +128,7 @@ class DeviceService:
             async with self._db.transaction() as session:
                 device = await self.load(session, app_id, device_id, for_update=True)
                 if name is not None and name != device.name:
-                    taken = await session.execute(
-                        select(Device.id).where(
-                            Device.app_id == app_id,
-                            Device.name == name,
-                            Device.status != Status.DESTROYED,
-                        )
-                    )
-                    if taken.first() is not None:
-                        raise self._name_conflict(name)
+                    await self._ensure_name_free(session, app_id, name)
                     device.name = name
                 if pacing is not None:
                     device.pacing = {**(device.pacing or {}), **pacing}
@@ -152,15 +144,7 @@ class DeviceService:
         name = self._validate_name(device_name)
         try:
             async with self._db.transaction() as session:
-                taken = await session.execute(
-                    select(Device.id).where(
-                        Device.app_id == app_id,
-                        Device.name == name,
-                        Device.status != Status.DESTROYED,
-                    )
-                )
-                if taken.first() is not None:
-                    raise self._name_conflict(name)
+                await self._ensure_name_free(session, app_id, name)
                 device = Device(
                     app_id=app_id,
                     name=name,
@@ -174,6 +158,15 @@ class DeviceService:
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
         return await self._pair(device)
+
+    async def _ensure_name_free(self, session: AsyncSession, app_id: str, name: str) -> None:
+        taken = await session.execute(
+            select(Device.id).where(
+                Device.app_id == app_id, Device.name == name, Device.status != Status.DESTROYED
+            )
+        )
+        if taken.first() is not None:
+            raise self._name_conflict(name)
 
     @staticmethod
     def _name_conflict(name: str) -> ApiError:

@@ -41,6 +41,10 @@ SEND_LATENCY = Histogram("wagateway_send_latency_seconds", "Engine send latency"
 LEASE_SECONDS = 120
 
 
+def _utc_midnight() -> datetime:
+    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 class MediaFetchError(Exception):
     pass
 
@@ -274,15 +278,11 @@ class OutboundQueue:
                 2 ** max(message.attempts - 1, 0)
             )
             self._pacer.hold(device.id, backoff)
-            async with self._db.transaction() as session:
-                row = await session.get(Device, device.id)
-                if row is not None:
-                    device_events.warning(
-                        session,
-                        row,
-                        "provider_rate_limit",
-                        f"WhatsApp is throttling this device; sending paused for {backoff:g} s",
-                    )
+            await self._warn(
+                device.id,
+                "provider_rate_limit",
+                f"WhatsApp is throttling this device; sending paused for {backoff:g} s",
+            )
         if exc.permanent or message.attempts >= self._settings.send_max_attempts:
             MESSAGES_SENT.labels("failed").inc()
             await self._finish_failed(message, exc.code, exc.message)
@@ -328,7 +328,7 @@ class OutboundQueue:
         events.receipt_event(session, row)
 
     async def _sent_today(self, device_id: str) -> int:
-        midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = _utc_midnight()
         async with self._db.read() as session:
             count = await session.scalar(
                 select(func.count())
@@ -342,19 +342,21 @@ class OutboundQueue:
         return int(count or 0)
 
     async def _cap_reached(self, device: Device, cap: int) -> None:
-        tomorrow = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        tomorrow = _utc_midnight() + timedelta(days=1)
         if self._capped_until.get(device.id) == tomorrow:
             return
         self._capped_until[device.id] = tomorrow
+        await self._warn(
+            device.id,
+            "daily_cap_reached",
+            f"{cap} messages sent today; the rest wait until 00:00 UTC",
+        )
+
+    async def _warn(self, device_id: str, code: str, message: str) -> None:
         async with self._db.transaction() as session:
-            row = await session.get(Device, device.id)
+            row = await session.get(Device, device_id)
             if row is not None:
-                device_events.warning(
-                    session,
-                    row,
-                    "daily_cap_reached",
-                    f"{cap} messages sent today; the rest wait until 00:00 UTC",
-                )
+                device_events.warning(session, row, code, message)
 
     async def _load_media(self, message: Message) -> bytes | None:
         if message.media_key:
