@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
@@ -83,6 +83,9 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._unregister: Callable[[], None] = lambda: None
+        self._results: list[tuple[Event, Outcome | None, asyncio.Future[None]]] = []
+        self._results_ready = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
         self.last_loop_at: float = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -105,6 +108,7 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._wake.set)
 
         self._unregister = on_commit_with_events(wake_from_any_thread)
+        self._recorder = asyncio.create_task(self._run_recorder(), name="webhook-recorder")
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
@@ -112,14 +116,17 @@ class Dispatcher:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._inflight:
+        if self._inflight:  # let deliveries under way finish and be recorded
             await asyncio.wait(self._inflight, timeout=self._settings.webhook_timeout)
+        if self._recorder:
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
         if self._http:
             await self._http.close()
 
     @property
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return all(t is not None and not t.done() for t in (self._task, self._recorder))
 
     def wake(self) -> None:
         self._wake.set()
@@ -244,65 +251,99 @@ class Dispatcher:
             return None
         return now + timedelta(seconds=schedule[attempts_made - 1])
 
-    async def _record(self, event: Event, outcome: Outcome) -> None:
+    async def _record(self, event: Event, outcome: Outcome | None) -> None:
+        """Hand an attempt's outcome (None: nothing to deliver, `skipped`) to the recorder and
+        wait until it is written; the event stays leased to us until then."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((event, outcome, written))
+        self._results_ready.set()
+        await written
+
+    async def _mark_skipped(self, event: Event) -> None:
+        await self._record(event, None)
+
+    async def _run_recorder(self) -> None:
+        """Write outcomes in batches: one transaction for everything that finished meanwhile.
+        At volume this turns one write per webhook into one write per burst."""
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if not batch:
+                continue
+            try:
+                await self._write_outcomes(batch)
+            except Exception:  # the leases expire and the events are retried: nothing lost
+                log.exception("webhook_record_failed", events=len(batch))
+            for _, _, written in batch:
+                if not written.done():
+                    written.set_result(None)
+            self._wake.set()  # the devices' next events may now go
+
+    async def _write_outcomes(
+        self, batch: list[tuple[Event, Outcome | None, asyncio.Future[None]]]
+    ) -> None:
         now = utcnow()
+        seqs = [event.seq for event, _, _ in batch]
         async with self._db.transaction() as session:
-            row = await session.get(Event, event.seq, with_for_update=True)
-            if row is None:
-                return
-            previous = await session.scalar(
-                select(func.count())
-                .select_from(WebhookAttempt)
-                .where(WebhookAttempt.event_seq == row.seq)
+            rows = {
+                row.seq: row
+                for row in (
+                    await session.execute(
+                        select(Event).where(Event.seq.in_(seqs)).with_for_update()
+                    )
+                ).scalars()
+            }
+            previous = dict(
+                (
+                    await session.execute(
+                        select(WebhookAttempt.event_seq, func.count())
+                        .where(WebhookAttempt.event_seq.in_(seqs))
+                        .group_by(WebhookAttempt.event_seq)
+                    )
+                ).all()
             )
-            session.add(
-                WebhookAttempt(
-                    event_seq=row.seq,
-                    attempt=(previous or 0) + 1,
-                    url=outcome.url[:2000],
-                    started_at=now,
-                    status_code=outcome.status_code,
-                    latency_ms=outcome.latency_ms,
-                    response_excerpt=(outcome.response_excerpt or "")[:4000] or None,
-                    error=outcome.error,
-                    succeeded=outcome.succeeded,
+            for event, outcome, _ in batch:
+                row = rows.get(event.seq)
+                if row is None or row.state != "pending":
+                    continue
+                row.claimed_by = row.claimed_until = None
+                if outcome is None:
+                    row.state = "skipped"
+                    row.last_error = "no webhook target"
+                    continue
+                previous[row.seq] = previous.get(row.seq, 0) + 1
+                session.add(
+                    WebhookAttempt(
+                        event_seq=row.seq,
+                        attempt=previous[row.seq],
+                        url=outcome.url[:2000],
+                        started_at=now,
+                        status_code=outcome.status_code,
+                        latency_ms=outcome.latency_ms,
+                        response_excerpt=(outcome.response_excerpt or "")[:4000] or None,
+                        error=outcome.error,
+                        succeeded=outcome.succeeded,
+                    )
                 )
-            )
-            row.attempt_count += 1
-            row.last_status_code = outcome.status_code
-            row.last_error = outcome.error
-            row.claimed_by = row.claimed_until = None
-            if outcome.succeeded:
-                row.state = "delivered"
-                row.delivered_at = now
-            else:
+                row.attempt_count += 1
+                row.last_status_code = outcome.status_code
+                row.last_error = outcome.error
+                if outcome.succeeded:
+                    row.state = "delivered"
+                    row.delivered_at = now
+                    continue
                 next_at = self._next_attempt(row.attempt_count, now)
                 if next_at is None:
                     row.state = "failed"
                 else:
                     row.next_attempt_at = next_at
-        log.info(
-            "webhook_attempt",
-            request_id=event.id,
-            webhook_event=event.event,
-            device_id=event.device_id,
-            status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms,
-            error=outcome.error,
-        )
-        if outcome.succeeded or row.state == "failed":
-            self._wake.set()  # the device's next event may now go
-
-    async def _mark_skipped(self, event: Event) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(Event)
-                .where(and_(Event.seq == event.seq, Event.state == "pending"))
-                .values(
-                    state="skipped",
-                    claimed_by=None,
-                    claimed_until=None,
-                    last_error="no webhook target",
+                log.info(
+                    "webhook_attempt_failed",
+                    request_id=row.id,
+                    webhook_event=row.event,
+                    device_id=row.device_id,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    state=row.state,
                 )
-            )
-        self._wake.set()
