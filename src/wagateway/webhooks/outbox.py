@@ -32,6 +32,11 @@ def _after_commit(session: Session) -> None:
             waker()
 
 
+def mark_events_written(session: AsyncSession) -> None:
+    """Wake the dispatcher once this session commits (new or requeued events)."""
+    session.sync_session.info["wrote_events"] = True
+
+
 def record_event(
     session: AsyncSession,
     *,
@@ -42,5 +47,5 @@ def record_event(
 ) -> Event:
     row = Event(app_id=app_id, device_id=device_id, event=event, payload=payload)
     session.add(row)
-    session.sync_session.info["wrote_events"] = True
+    mark_events_written(session)
     return row

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import utcnow
 from wagateway.core.errors import not_found, validation_error
 from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks.outbox import mark_events_written
 
 STATES = ("pending", "delivered", "failed", "skipped")
 MAX_PAGE = 200
@@ -104,7 +105,7 @@ async def redeliver(session: AsyncSession, app_id: str, request_id: str) -> Even
     event.next_attempt_at = utcnow()
     event.claimed_by = event.claimed_until = None
     event.last_error = None
-    session.sync_session.info["wrote_events"] = True
+    mark_events_written(session)
     await session.flush()
     return event
 
@@ -124,5 +125,5 @@ async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | 
     if device_id:
         stmt = stmt.where(Event.device_id == device_id)
     result = await session.execute(stmt)
-    session.sync_session.info["wrote_events"] = True
+    mark_events_written(session)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
