@@ -73,8 +73,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from loopback import HOST, bound_socket, serve_until_stopped
 
-HOST = "127.0.0.1"
 HOOK_PATH = "/hooks/wa"
 WAGATEWAY = Path(sys.executable).parent / "wagateway"
 PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
@@ -181,19 +181,7 @@ async def _serve_receiver(port_conn: Connection, stop: MpEvent) -> None:
     app.router.add_post(HOOK_PATH, recorder.hook)
     app.router.add_get("/stats", recorder.stats)
     app.router.add_get("/reads", recorder.reads)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    site = web.SockSite(runner, sock, backlog=1024)
-    await site.start()
-    port_conn.send(sock.getsockname()[1])
-    port_conn.close()
-    try:
-        await asyncio.to_thread(stop.wait)
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(app, port_conn, stop)
 
 
 def _receiver_main(port_conn: Connection, stop: MpEvent) -> None:
@@ -266,9 +254,7 @@ def _baseline_main(port_conn: Connection) -> None:
     _ignore_sigint()
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
+    sock = bound_socket()
     port_conn.send(sock.getsockname()[1])
     port_conn.close()
     # The settings `wagateway serve` passes to uvicorn.run; the rest are uvicorn's defaults.

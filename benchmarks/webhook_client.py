@@ -36,7 +36,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import socket
 import sys
 import time
 import uuid
@@ -50,8 +49,8 @@ import aiohttp
 import httpcore
 import httpx
 from aiohttp import web
+from loopback import HOST, serve_until_stopped
 
-HOST = "127.0.0.1"
 PATH = "/webhook"
 BODY_TARGET_BYTES = 600
 REQUEST_TIMEOUT_S = 10.0
@@ -74,19 +73,7 @@ async def _handle(request: web.Request) -> web.Response:
 async def _serve(port_conn: Connection, stop: MpEvent) -> None:
     app = web.Application()
     app.router.add_post(PATH, _handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    site = web.SockSite(runner, sock, backlog=1024)
-    await site.start()
-    port_conn.send(sock.getsockname()[1])
-    port_conn.close()
-    try:
-        await asyncio.to_thread(stop.wait)
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(app, port_conn, stop)
 
 
 def _receiver_main(port_conn: Connection, stop: MpEvent) -> None:

@@ -1,0 +1,35 @@
+"""Shared by the benchmarks: serve an aiohttp app on a free loopback port from a child
+process, report the port to the parent over a pipe, and run until the parent says stop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as MpEvent
+
+from aiohttp import web
+
+HOST = "127.0.0.1"
+
+
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port (the server keeps it: no port race)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    return sock
+
+
+async def serve_until_stopped(app: web.Application, port_conn: Connection, stop: MpEvent) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = bound_socket()
+    site = web.SockSite(runner, sock, backlog=1024)
+    await site.start()
+    port_conn.send(sock.getsockname()[1])
+    port_conn.close()
+    try:
+        await asyncio.to_thread(stop.wait)
+    finally:
+        await runner.cleanup()
