@@ -66,6 +66,7 @@ class OutboundQueue:
         self._node_id = node_id
         self._pacer = pacing.Pacer(rng)
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._recheck: set[str] = set()
         self._capped_until: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -116,6 +117,8 @@ class OutboundQueue:
     async def _supervise(self) -> None:
         while True:
             self.last_loop_at = time.monotonic()
+            # Clear before looking: a message accepted while we look must not wait a poll.
+            self._wake.clear()
             try:
                 await self._expire_overdue()
                 for device_id in await self._devices_with_due_work():
@@ -124,9 +127,11 @@ class OutboundQueue:
                         self._workers[device_id] = asyncio.create_task(
                             self._device_worker(device_id), name=f"sender:{device_id}"
                         )
+                    else:
+                        # It may be about to find its queue empty and stop: make it look again.
+                        self._recheck.add(device_id)
             except Exception:
                 log.exception("outbound_supervisor_failed")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self._settings.send_poll_interval)
             except TimeoutError:
@@ -174,8 +179,11 @@ class OutboundQueue:
         while True:
             # Wait for our turn *before* claiming: a message waiting on pacing stays `queued`.
             await self._pacer.wait_turn(device_id)
+            self._recheck.discard(device_id)
             claimed = await self._claim_next(device_id)
             if claimed is None:
+                if device_id in self._recheck:
+                    continue
                 return
             message, device, app = claimed
             plan = pacing.resolve(self._settings, app.pacing, device.pacing)

@@ -136,6 +136,9 @@ class Dispatcher:
     async def _run(self) -> None:
         while True:
             self.last_loop_at = time.monotonic()
+            # Clear before looking, never after: a wake-up that arrives while we claim must
+            # send us round again at once, not wait for the next poll.
+            self._wake.clear()
             try:
                 claimed = await self._claim_due()
             except Exception:
@@ -146,7 +149,6 @@ class Dispatcher:
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
             if len(claimed) < CLAIM_BATCH:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
                 except TimeoutError:

@@ -1,0 +1,1046 @@
+"""Benchmark: end-to-end throughput and latency of the messaging pipeline.
+
+Why this exists: the target for the messaging pipeline is ">= 500 messages/s end to end on
+one node, p99 under 1 s at half that load". This script measures both halves of that
+sentence against the real thing, on the machine you run it on: a real `wagateway serve`
+process (sandbox engine, SQLite or PostgreSQL), driven through its public REST API, with a
+real HTTP webhook receiver. A message counts as done when its `receipt` webhook with status
+`read` has arrived at the receiver, so the figure includes the API, the durable send queue,
+the sandbox engine, the receipts and the ordered webhook dispatcher.
+
+Method:
+- A webhook receiver (`aiohttp.web`) runs in a separate process (multiprocessing, spawn) on
+  a free loopback port. It answers 200 to every POST and records the arrival time (wall
+  clock) of each event; the parent reads `GET /stats` (counts) and `GET /reads`
+  ({message_id: arrival of its `read` receipt}, plus failed receipts).
+- `wagateway serve` runs as a subprocess on a free port with a fresh temporary data dir and
+  WAGW_SANDBOX_TIME_SCALE=0 (receipts at once), WAGW_PACING_RATE_PER_SECOND=0 (unpaced),
+  WAGW_OUTBOUND_ALLOWLIST=127.0.0.0/8, WAGW_LOG_LEVEL=warning and 0.2 s webhook/send poll
+  intervals. `--postgres` creates a fresh PostgreSQL database for it (dropped afterwards);
+  `--database-url` points it at a database of your own.
+- Setup (not timed): one app (the receiver as its webhook) made with `wagateway apps create`,
+  `--devices` devices linked with `POST /sandbox/scan`, and one warm-up message per device
+  whose read receipt is awaited.
+- Saturation mode (default): `--concurrency` client workers (one `aiohttp.ClientSession`)
+  send `--devices` x `--messages` text messages, devices interleaved, as fast as the API
+  accepts them. Each 202's arrival time is recorded. Then the script waits (at most
+  `--timeout` s) for every accepted message's read receipt.
+- Load mode (`--load-fraction F --rate R`): an open-loop schedule sends message i at
+  t0 + i / (F x R), whatever the previous requests are doing (so a slow server cannot slow
+  the offered load down and hide its own latency). Latency is reported both from the 202 and
+  from the scheduled send time.
+- Baseline, same run, before the gateway starts: a bare ASGI app (`async def app(scope,
+  receive, send)` answering 200 "hello") served by uvicorn with the same settings `wagateway
+  serve` uses (uvicorn's defaults: uvloop/httptools when installed), in a separate process,
+  hit with the same number of POSTs (small JSON body, Authorization header) at the same
+  concurrency by the same client code, in `--baseline-rounds` rounds (default 3; the median
+  round is shown). accepted msg/s / baseline req/s says how much of this machine's plain
+  HTTP capacity the gateway's send API achieves.
+- The client runs in this process on the default asyncio event loop; on a small machine the
+  client, the receiver and the server share the cores (the CPU columns show who used what).
+- Traffic is loopback only. Every subprocess is stopped and the temp dir removed on exit,
+  Ctrl-C or error (`--keep-data` keeps the data dir and server log).
+
+Run: `.venv/bin/python benchmarks/messaging.py [--quick]` (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from loopback import HOST, bound_socket, serve_until_stopped
+
+HOOK_PATH = "/hooks/wa"
+WAGATEWAY = Path("/tmp/wgprof")
+PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+REQUEST_TIMEOUT_S = 60.0
+SERVER_START_TIMEOUT_S = 60.0
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+SERVER_ENV = {
+    "WAGW_SANDBOX_TIME_SCALE": "0",  # receipts follow at once
+    "WAGW_PACING_RATE_PER_SECOND": "0",  # unpaced
+    "WAGW_OUTBOUND_ALLOWLIST": "127.0.0.0/8",  # the receiver is on loopback
+    "WAGW_LOG_LEVEL": "warning",
+    "WAGW_WEBHOOK_POLL_INTERVAL": "0.2",
+    "WAGW_SEND_POLL_INTERVAL": "0.2",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux /proc); None elsewhere or once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _ignore_sigint() -> None:
+    # Children are stopped by the parent, in order; Ctrl-C in the terminal must not race it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --- webhook receiver (child process) ----------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str]] = []  # (unix time, event name)
+        self.read: dict[str, float] = {}  # message_id -> first `read` receipt arrival
+        self.failed: dict[str, str] = {}  # message_id -> error code of a `failed` receipt
+        self.request_ids: set[str] = set()
+        self.duplicates = 0
+        self.bad_bodies = 0
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        try:
+            event = json.loads(body)
+            name = str(event.get("event"))
+            payload = event.get("payload") or {}
+        except (ValueError, AttributeError):
+            self.bad_bodies += 1
+            return web.Response(text="ok")
+        self.arrivals.append((now, name))
+        request_id = event.get("request_id") or request.headers.get("X-WA-Request-ID")
+        if request_id:
+            if request_id in self.request_ids:
+                self.duplicates += 1
+            self.request_ids.add(request_id)
+        if name == "receipt" and isinstance(payload, dict):
+            message_id = payload.get("message_id")
+            status = payload.get("status")
+            if message_id and status == "read":
+                self.read.setdefault(message_id, now)
+            elif message_id and status == "failed":
+                error = payload.get("error") or {}
+                self.failed.setdefault(message_id, str(error.get("code", "unknown")))
+        return web.Response(text="ok")
+
+    async def stats(self, request: web.Request) -> web.Response:
+        since = float(request.query.get("since", "0"))
+        until = float(request.query.get("until", "inf"))
+        events: dict[str, int] = {}
+        window = 0
+        for at, name in self.arrivals:
+            if since <= at <= until:
+                window += 1
+                events[name] = events.get(name, 0) + 1
+        return web.json_response(
+            {
+                "posts": len(self.arrivals),
+                "window_posts": window,
+                "window_events": events,
+                "read": len(self.read),
+                "failed": len(self.failed),
+                "duplicates": self.duplicates,
+                "bad_bodies": self.bad_bodies,
+            }
+        )
+
+    async def reads(self, request: web.Request) -> web.Response:
+        return web.json_response({"read": self.read, "failed": self.failed})
+
+
+async def _serve_receiver(port_conn: Connection, stop: MpEvent) -> None:
+    recorder = _Recorder()
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_post(HOOK_PATH, recorder.hook)
+    app.router.add_get("/stats", recorder.stats)
+    app.router.add_get("/reads", recorder.reads)
+    await serve_until_stopped(app, port_conn, stop)
+
+
+def _receiver_main(port_conn: Connection, stop: MpEvent) -> None:
+    _ignore_sigint()
+    asyncio.run(_serve_receiver(port_conn, stop))
+
+
+class Receiver:
+    """The webhook receiver in its own process; use as a context manager."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._stop = ctx.Event()
+        self._parent_conn, self._child_conn = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=_receiver_main,
+            args=(self._child_conn, self._stop),
+            name="webhook-receiver",
+            daemon=True,
+        )
+        self.port = 0
+
+    def __enter__(self) -> Receiver:
+        self.process.start()
+        self._child_conn.close()
+        if not self._parent_conn.poll(30):
+            self.__exit__()
+            raise RuntimeError("the webhook receiver did not start within 30 s")
+        self.port = int(self._parent_conn.recv())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + HOOK_PATH
+
+
+# --- baseline: a bare ASGI app under uvicorn (child process) -----------------------------
+
+
+async def hello_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The smallest useful ASGI app: read the request body, answer 200 "hello"."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def _baseline_main(port_conn: Connection) -> None:
+    _ignore_sigint()
+    import uvicorn
+
+    sock = bound_socket()
+    port_conn.send(sock.getsockname()[1])
+    port_conn.close()
+    # The settings `wagateway serve` passes to uvicorn.run; the rest are uvicorn's defaults.
+    config = uvicorn.Config(
+        hello_app, log_config=None, access_log=False, lifespan="off", log_level="warning"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class BaselineServer:
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._parent_conn, self._child_conn = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=_baseline_main, args=(self._child_conn,), name="baseline-asgi", daemon=True
+        )
+        self.port = 0
+
+    def __enter__(self) -> BaselineServer:
+        self.process.start()
+        self._child_conn.close()
+        if not self._parent_conn.poll(30):
+            self.__exit__()
+            raise RuntimeError("the baseline server did not start within 30 s")
+        self.port = int(self._parent_conn.recv())
+        _wait_http(f"http://{HOST}:{self.port}/", lambda: not self.process.is_alive(), 30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.is_alive():
+            self.process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+            self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/hello"
+
+
+def _wait_http(url: str, died: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if died():
+            raise RuntimeError(f"the server for {url} exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:g} s")
+
+
+# --- the gateway (subprocess) ------------------------------------------------------------
+
+
+async def _pg_execute(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Gateway:
+    data_dir: Path
+    database_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAGW_")}
+        env.update(SERVER_ENV)
+        env["WAGW_DATA_DIR"] = str(self.data_dir)
+        if self.database_url:
+            env["WAGW_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(WAGATEWAY), "serve", "--host", HOST, "--port", str(self.port)],
+                env=self.env,
+                cwd=self.data_dir,  # no stray `.env` from the caller's directory
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches this script only; it stops the server
+            )
+
+        def died() -> bool:
+            return self.proc is not None and self.proc.poll() is not None
+
+        try:
+            _wait_http(self.base_url + "/health", died, SERVER_START_TIMEOUT_S)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n--- server log ---\n{self.logs()[-3000:]}") from exc
+
+    def create_app(self, name: str, webhook_url: str) -> dict[str, str]:
+        result = subprocess.run(
+            [str(WAGATEWAY), "apps", "create", name, "--webhook-url", webhook_url, "--json"],
+            env=self.env,
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"wagateway apps create failed: {result.stderr[-2000:]}")
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- percentiles and results -------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); nan when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+@dataclass
+class Sent:
+    index: int
+    device_id: str
+    scheduled: float  # unix time the schedule wanted it sent (load mode) or its POST start
+    started: float  # unix time the POST began
+    accepted: float = math.nan  # unix time its 202 arrived
+    message_id: str = ""
+    status: int = 0
+    error: str = ""
+
+
+@dataclass
+class BaselineResult:
+    ok: int
+    errors: int
+    seconds: float
+    server_cpu: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class GatewayResult:
+    mode: str
+    target_rate: float | None
+    sent: list[Sent]
+    reads: dict[str, float]
+    failed: dict[str, str]
+    webhooks: int
+    webhook_events: dict[str, int]
+    duplicates: int
+    timed_out: bool
+    waited: float
+    server_cpu: float | None
+    max_in_flight: int
+    stuck_sample: list[str]
+
+    @property
+    def accepted(self) -> list[Sent]:
+        return [s for s in self.sent if s.message_id]
+
+    @property
+    def first_post(self) -> float:
+        return min(s.started for s in self.sent)
+
+    @property
+    def last_accept(self) -> float:
+        return max((s.accepted for s in self.accepted), default=math.nan)
+
+    @property
+    def read_times(self) -> list[float]:
+        return [self.reads[s.message_id] for s in self.accepted if s.message_id in self.reads]
+
+    @property
+    def last_read(self) -> float:
+        return max(self.read_times, default=math.nan)
+
+
+# --- the client side ---------------------------------------------------------------------
+
+
+def _session(limit: int, token: str | None = None) -> aiohttp.ClientSession:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+        headers=headers,
+        trust_env=False,
+    )
+
+
+async def run_baseline(
+    url: str, requests: int, concurrency: int, pid: int, rounds: int
+) -> BaselineResult:
+    """`rounds` timed rounds of `requests` POSTs each, after a warm-up; the median round by
+    rate is returned (one round of 1000 requests lasts well under a second, so it is noisy)."""
+    body = {"to": "+6281300000001", "text": "bench message 0"}
+    results: list[BaselineResult] = []
+    async with _session(concurrency, token="wag_" + "x" * 40) as session:
+
+        async def one() -> bool:
+            try:
+                async with session.post(url, json=body) as response:
+                    await response.read()
+                    return response.status == 200
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                return False
+
+        await asyncio.gather(*(one() for _ in range(2 * concurrency)))  # warm-up, not timed
+        for _round in range(rounds):
+            remaining = requests
+            ok = errors = 0
+            cpu_before = _cpu_seconds(pid)
+            started = time.perf_counter()
+
+            async def worker() -> None:
+                nonlocal remaining, ok, errors
+                while remaining > 0:
+                    remaining -= 1
+                    if await one():
+                        ok += 1
+                    else:
+                        errors += 1
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            seconds = time.perf_counter() - started
+            cpu_after = _cpu_seconds(pid)
+            cpu = (
+                cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+            )
+            results.append(BaselineResult(ok, errors, seconds, cpu))
+    results.sort(key=lambda r: r.rate)
+    return results[len(results) // 2]
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str) -> Any:
+    async with session.get(url) as response:
+        response.raise_for_status()
+        return await response.json()
+
+
+async def _link_device(
+    api: aiohttp.ClientSession, base: str, index: int, phone: str
+) -> dict[str, Any]:
+    """Create a device and scan its QR. At time scale 0 a QR window is only ~2 s, so a scan
+    that misses retries with the device's current QR (or a fresh one)."""
+    async with api.post(f"{base}/devices", json={"device_name": f"bench-{index:04d}"}) as r:
+        created = await r.json()
+        if r.status != 201:
+            raise RuntimeError(f"POST /devices answered {r.status}: {created}")
+    device_id = created["device_id"]
+    qr = created.get("qr")
+    last: Any = created
+    for _attempt in range(10):
+        if qr:
+            async with api.post(f"{base}/sandbox/scan", json={"qr": qr, "phone": phone}) as r:
+                last = await r.json()
+                if r.status == 200 and last.get("status") == "connected":
+                    return dict(last)
+        async with api.get(f"{base}/devices/{device_id}") as r:
+            last = await r.json()
+        if last.get("status") == "connected":
+            return dict(last)
+        if last.get("status") == "qr_generated" and last.get("qr") and last["qr"] != qr:
+            qr = last["qr"]
+            continue
+        async with api.post(f"{base}/devices/{device_id}/qr") as r:
+            last = await r.json()
+            qr = last.get("qr") if r.status == 200 else None
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"could not link device {device_id}: {last}")
+
+
+def _recipient(index: int) -> str:
+    # Sandbox recipients: numbers starting 999 are not on WhatsApp and numbers ending 00 never
+    # read; these end in 1 and all read.
+    return f"628130{index % 1_000_000:06d}1"
+
+
+async def _post_message(api: aiohttp.ClientSession, base: str, item: Sent) -> None:
+    body = {"to": _recipient(item.index), "text": f"bench message {item.index}"}
+    item.started = time.time()
+    try:
+        async with api.post(f"{base}/devices/{item.device_id}/messages", json=body) as r:
+            answer = await r.read()
+            item.status = r.status
+            if r.status == 202:
+                item.accepted = time.time()
+                item.message_id = json.loads(answer)["message_id"]
+            else:
+                item.error = f"HTTP {r.status}: {answer[:200].decode(errors='replace')}"
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError) as exc:
+        item.error = f"{type(exc).__name__}: {exc}"
+
+
+async def _wait_reads(
+    hooks: aiohttp.ClientSession,
+    receiver_base: str,
+    message_ids: set[str],
+    timeout: float,
+    progress: bool,
+) -> tuple[dict[str, float], dict[str, str], bool]:
+    """Poll the receiver until every message has a read (or failed) receipt, or timeout."""
+    deadline = time.monotonic() + timeout
+    last_print = time.monotonic()
+    while True:
+        data = await _get_json(hooks, receiver_base + "/reads")
+        reads = {m: t for m, t in data["read"].items() if m in message_ids}
+        failed = {m: c for m, c in data["failed"].items() if m in message_ids}
+        if len(reads) + len(failed) >= len(message_ids):
+            return reads, failed, False
+        if time.monotonic() >= deadline:
+            return reads, failed, True
+        if progress and time.monotonic() - last_print >= 10:
+            last_print = time.monotonic()
+            print(f"  ... {len(reads)}/{len(message_ids)} read receipts so far", flush=True)
+        await asyncio.sleep(0.1)
+
+
+async def run_gateway(
+    args: argparse.Namespace, gateway: Gateway, receiver: Receiver
+) -> GatewayResult:
+    assert gateway.proc is not None
+    creds = gateway.create_app("messaging benchmark", receiver.url)
+    base = gateway.base_url
+    limit = args.concurrency if args.load_fraction is None else max(args.concurrency, 512)
+    async with (
+        _session(limit, token=creds["app_token"]) as api,
+        _session(4) as hooks,
+    ):
+        # Setup: devices, linked; wait for their device_connected webhooks so the measured
+        # window starts with a quiet outbox.
+        devices: list[str] = []
+        for i in range(args.devices):
+            linked = await _link_device(api, base, i, f"62812000{i + 1:05d}")
+            devices.append(linked["device_id"])
+        deadline = time.monotonic() + 60
+        while True:
+            stats = await _get_json(hooks, receiver.base_url + "/stats")
+            if stats["window_events"].get("device_connected", 0) >= args.devices:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"device_connected webhooks missing after 60 s: {stats}")
+            await asyncio.sleep(0.1)
+
+        # Warm-up (not measured): one message per device, read receipt awaited.
+        warm = [Sent(-1 - i, d, 0.0, 0.0) for i, d in enumerate(devices)]
+        await asyncio.gather(*(_post_message(api, base, w) for w in warm))
+        bad = [w.error for w in warm if not w.message_id]
+        if bad:
+            raise RuntimeError(f"warm-up sends failed: {bad[:3]}")
+        _, _, warm_timed_out = await _wait_reads(
+            hooks, receiver.base_url, {w.message_id for w in warm}, 60, False
+        )
+        if warm_timed_out:
+            raise RuntimeError("warm-up messages got no read receipt within 60 s")
+
+        total = args.devices * args.messages
+        items = [Sent(i, devices[i % len(devices)], 0.0, 0.0) for i in range(total)]
+        in_flight = max_in_flight = 0
+
+        async def tracked(item: Sent) -> None:
+            nonlocal in_flight, max_in_flight
+            in_flight += 1
+            max_in_flight = max(max_in_flight, in_flight)
+            try:
+                await _post_message(api, base, item)
+            finally:
+                in_flight -= 1
+
+        cpu_before = _cpu_seconds(gateway.proc.pid)
+        target_rate: float | None = None
+        if args.load_fraction is None:
+            queue = iter(items)
+
+            async def worker() -> None:
+                for item in queue:
+                    await tracked(item)
+                    item.scheduled = item.started
+
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        else:
+            target_rate = args.load_fraction * args.rate
+            loop = asyncio.get_running_loop()
+            t0_loop = loop.time() + 0.05
+            t0_wall = time.time() + (t0_loop - loop.time())
+            tasks = []
+            for item in items:
+                due = t0_loop + item.index / target_rate
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                item.scheduled = t0_wall + item.index / target_rate
+                tasks.append(asyncio.create_task(tracked(item)))
+            await asyncio.gather(*tasks)
+
+        accepted_ids = {s.message_id for s in items if s.message_id}
+        wait_started = time.monotonic()
+        reads, failed, timed_out = await _wait_reads(
+            hooks, receiver.base_url, accepted_ids, args.timeout, True
+        )
+        waited = time.monotonic() - wait_started
+        cpu_after = _cpu_seconds(gateway.proc.pid)
+
+        first_post = min(s.started for s in items)
+        last_read = max(reads.values(), default=time.time())
+        stats = await _get_json(
+            hooks, f"{receiver.base_url}/stats?since={first_post}&until={last_read}"
+        )
+
+        stuck_sample: list[str] = []
+        if timed_out:
+            missing = [s for s in items if s.message_id and s.message_id not in reads]
+            for s in missing[:5]:
+                url = f"{base}/devices/{s.device_id}/messages/{s.message_id}"
+                try:
+                    async with api.get(url) as r:
+                        m = await r.json()
+                    stuck_sample.append(
+                        f"{s.message_id}: status={m.get('status')} error={m.get('error')}"
+                    )
+                except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                    stuck_sample.append(f"{s.message_id}: GET failed ({exc})")
+
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return GatewayResult(
+        mode="saturation" if target_rate is None else "open-loop",
+        target_rate=target_rate,
+        sent=items,
+        reads=reads,
+        failed=failed,
+        webhooks=int(stats["window_posts"]),
+        webhook_events=dict(stats["window_events"]),
+        duplicates=int(stats["duplicates"]),
+        timed_out=timed_out,
+        waited=waited,
+        server_cpu=cpu,
+        max_in_flight=max_in_flight,
+        stuck_sample=stuck_sample,
+    )
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _fmt_rate(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}"
+
+
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value * 1000:.0f}"
+
+
+def _print_report(
+    args: argparse.Namespace, baseline: BaselineResult | None, result: GatewayResult
+) -> None:
+    accepted = result.accepted
+    n_acc = len(accepted)
+    n_read = len(result.read_times)
+    errors = len(result.sent) - n_acc
+    accept_span = result.last_accept - result.first_post
+    e2e_span = result.last_read - result.first_post
+    accept_rate = n_acc / accept_span if accept_span > 0 else math.nan
+    e2e_rate = n_read / e2e_span if e2e_span > 0 else math.nan
+    hook_rate = result.webhooks / e2e_span if e2e_span > 0 else math.nan
+
+    def cpu_pct(cpu: float | None, seconds: float) -> str:
+        if cpu is None or not seconds or math.isnan(seconds):
+            return "n/a"
+        return f"{cpu / seconds * 100:.0f}%"
+
+    header = (
+        f"{'measure':<38} {'count':>7} {'errors':>7} {'seconds':>8} {'rate/s':>9} "
+        f"{'server CPU':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    if baseline is not None:
+        print(
+            f"{'baseline: bare ASGI hello (median)':<38} {baseline.ok:>7} "
+            f"{baseline.errors:>7} {baseline.seconds:>8.2f} {_fmt_rate(baseline.rate):>9} "
+            f"{cpu_pct(baseline.server_cpu, baseline.seconds):>10}"
+        )
+    print(
+        f"{'gateway: accepted (POST -> 202)':<38} {n_acc:>7} {errors:>7} "
+        f"{accept_span:>8.2f} {_fmt_rate(accept_rate):>9} {'':>10}"
+    )
+    print(
+        f"{'gateway: end to end (POST -> read)':<38} {n_read:>7} "
+        f"{n_acc - n_read:>7} {e2e_span:>8.2f} {_fmt_rate(e2e_rate):>9} "
+        f"{cpu_pct(result.server_cpu, e2e_span + 0.0):>10}"
+    )
+    print(
+        f"{'gateway: webhooks received':<38} {result.webhooks:>7} {'':>7} "
+        f"{e2e_span:>8.2f} {_fmt_rate(hook_rate):>9} {'':>10}"
+    )
+    print()
+
+    lat_202 = [
+        result.reads[s.message_id] - s.accepted for s in accepted if s.message_id in result.reads
+    ]
+    lat_sched = [
+        result.reads[s.message_id] - s.scheduled for s in accepted if s.message_id in result.reads
+    ]
+    lat_api = [s.accepted - s.started for s in accepted]
+    rows = [("POST -> 202 (API)", lat_api), ("202 -> read receipt", lat_202)]
+    if result.mode == "open-loop":
+        rows.append(("scheduled send -> read receipt", lat_sched))
+    lheader = f"{'latency (ms)':<32} {'n':>6} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}"
+    print(lheader)
+    print("-" * len(lheader))
+    for name, values in rows:
+        print(
+            f"{name:<32} {len(values):>6} {_ms(percentile(values, 50)):>7} "
+            f"{_ms(percentile(values, 90)):>7} {_ms(percentile(values, 99)):>7} "
+            f"{_ms(max(values, default=math.nan)):>7}"
+        )
+    print()
+
+    if result.mode == "open-loop" and result.target_rate:
+        lag = [s.started - s.scheduled for s in result.sent]
+        offered = len(result.sent) / (max(s.started for s in result.sent) - result.first_post)
+        print(
+            f"open-loop: target {result.target_rate:.1f} msg/s "
+            f"({args.load_fraction:g} x {args.rate:g}), offered {offered:.1f} msg/s, "
+            f"send lag p99 {_ms(percentile(lag, 99))} ms, max in flight {result.max_in_flight}"
+        )
+    events = ", ".join(f"{k} {v}" for k, v in sorted(result.webhook_events.items()))
+    print(f"webhooks in the window by event: {events or 'none'}")
+    if result.server_cpu is not None and n_read:
+        print(
+            f"gateway CPU: {result.server_cpu:.1f} s for {n_read} messages = "
+            f"{result.server_cpu / n_read * 1000:.0f} ms per message (sends to last receipt, "
+            "including idle polling)"
+        )
+    if baseline is not None and baseline.rate > 0 and not math.isnan(accept_rate):
+        print(
+            f"ratio accepted msg/s / baseline req/s = {accept_rate / baseline.rate:.3f} "
+            f"({_fmt_rate(accept_rate)} / {_fmt_rate(baseline.rate)})"
+        )
+    print(
+        f"summary: accepted {_fmt_rate(accept_rate)} msg/s, end to end {_fmt_rate(e2e_rate)} "
+        f"msg/s, 202->read p50 {_ms(percentile(lat_202, 50))} ms / p99 "
+        f"{_ms(percentile(lat_202, 99))} ms"
+        + (f" at {result.target_rate:.1f} msg/s offered" if result.target_rate else "")
+    )
+
+    problems = []
+    if errors:
+        sample = next(s.error for s in result.sent if not s.message_id)
+        codes: dict[str, int] = {}
+        for s in result.sent:
+            if not s.message_id:
+                key = str(s.status or s.error.split(":")[0])
+                codes[key] = codes.get(key, 0) + 1
+        problems.append(f"{errors} sends not accepted {codes}; e.g. {sample}")
+    if result.failed:
+        problems.append(f"{len(result.failed)} messages got a failed receipt: {result.failed}")
+    if result.timed_out:
+        problems.append(
+            f"timed out after {args.timeout:g} s: {n_acc - n_read - len(result.failed)} "
+            "accepted messages still without a read receipt"
+        )
+        problems.extend("  " + line for line in result.stuck_sample)
+    if result.duplicates:
+        problems.append(f"{result.duplicates} webhook deliveries repeated a request_id")
+    for problem in problems:
+        print("WARNING: " + problem)
+
+
+def _report_server_log(gateway: Gateway) -> None:
+    lines = [line for line in gateway.logs().splitlines() if line.strip()]
+    if not lines:
+        print("server log (level warning): empty")
+        return
+    print(f"server log (level warning): {len(lines)} lines; first ones:")
+    for line in lines[:10]:
+        print("  " + line[:300])
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith("WAGW_"):
+        raise argparse.ArgumentTypeError("expected WAGW_NAME=value")
+    return key, value
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="End-to-end throughput and latency of the messaging pipeline "
+        "(real wagateway serve, sandbox engine, real webhook receiver)."
+    )
+    parser.add_argument("--devices", type=int, default=10, help="linked devices (default 10)")
+    parser.add_argument(
+        "--messages", type=int, default=100, help="messages per device (default 100)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="client workers sending (default 32)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for all read receipts after the last send (default 300)",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 devices x 50 messages")
+    db = parser.add_mutually_exclusive_group()
+    db.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run the gateway on a fresh PostgreSQL database, dropped afterwards",
+    )
+    db.add_argument(
+        "--database-url", default="", help="WAGW_DATABASE_URL for the gateway (default SQLite)"
+    )
+    parser.add_argument(
+        "--postgres-admin-url",
+        default=os.environ.get("WAGW_TEST_POSTGRES_URL", PG_ADMIN_URL_DEFAULT),
+        help=f"where --postgres creates its database (default {PG_ADMIN_URL_DEFAULT})",
+    )
+    parser.add_argument(
+        "--load-fraction",
+        type=float,
+        default=None,
+        help="open-loop mode: send at F x --rate msg/s instead of as fast as possible",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="the full rate (msg/s) --load-fraction scales"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare ASGI baseline")
+    parser.add_argument(
+        "--baseline-rounds",
+        type=int,
+        default=3,
+        help="timed baseline rounds of the same request count; the median is shown (default 3)",
+    )
+    parser.add_argument(
+        "--server-env",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="WAGW_NAME=VALUE",
+        help="extra environment for the gateway (repeatable), e.g. WAGW_WEBHOOK_CONCURRENCY=64",
+    )
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the temp data dir (and server log)"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.devices, args.messages = 2, 50
+    if args.devices < 1 or args.messages < 1 or args.concurrency < 1:
+        parser.error("--devices, --messages and --concurrency must be at least 1")
+    if args.baseline_rounds < 1:
+        parser.error("--baseline-rounds must be at least 1")
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    if args.load_fraction is not None:
+        if args.rate is None or args.rate <= 0:
+            parser.error("--load-fraction needs a positive --rate")
+        if args.load_fraction <= 0:
+            parser.error("--load-fraction must be positive")
+    elif args.rate is not None:
+        parser.error("--rate is only used with --load-fraction")
+    return args
+
+
+@contextlib.contextmanager
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"wagw_bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        try:
+            asyncio.run(_pg_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:  # best effort: say so, leave it
+            print(f"note: could not drop database {name}: {exc}", file=sys.stderr)
+
+
+def _sigterm_to_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    total = args.devices * args.messages
+    backend = "postgresql (fresh db)" if args.postgres else (args.database_url or "sqlite")
+    mode = (
+        "saturation (as fast as the API accepts)"
+        if args.load_fraction is None
+        else f"open-loop at {args.load_fraction:g} x {args.rate:g} = "
+        f"{args.load_fraction * args.rate:.1f} msg/s"
+    )
+    print(
+        f"python {platform.python_version()} | aiohttp {aiohttp.__version__} | "
+        f"cpus {os.cpu_count()} | client loop: default asyncio"
+    )
+    print(
+        f"database {backend} | {args.devices} devices x {args.messages} messages = {total} "
+        f"| concurrency {args.concurrency} | mode {mode}"
+    )
+    print(
+        "server env: "
+        + " ".join(f"{k}={v}" for k, v in {**SERVER_ENV, **dict(args.server_env)}.items())
+    )
+
+    with contextlib.ExitStack() as stack:
+        try:
+            baseline: BaselineResult | None = None
+            if not args.no_baseline:
+                with BaselineServer() as hello:
+                    baseline = asyncio.run(
+                        run_baseline(
+                            hello.url,
+                            total,
+                            args.concurrency,
+                            hello.process.pid or 0,
+                            args.baseline_rounds,
+                        )
+                    )
+            tmp = Path(tempfile.mkdtemp(prefix="wagw-bench-"))
+            if args.keep_data:
+                print(f"data dir (kept): {tmp}")
+            else:
+                stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+            database_url = args.database_url
+            if args.postgres:
+                database_url = stack.enter_context(_postgres_database(args.postgres_admin_url))
+            receiver = stack.enter_context(Receiver())
+            gateway = Gateway(tmp / "data", database_url, dict(args.server_env))
+            stack.callback(gateway.stop)
+            gateway.start()
+            print(f"gateway {gateway.base_url} | receiver {receiver.url}\n", flush=True)
+            result = asyncio.run(run_gateway(args, gateway, receiver))
+            gateway.stop()
+            _print_report(args, baseline, result)
+            print()
+            _report_server_log(gateway)
+        except KeyboardInterrupt:
+            print("\ninterrupted; cleaning up", file=sys.stderr)
+            return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
