@@ -1,16 +1,28 @@
-"""Shared by the benchmarks: serve an aiohttp app on a free loopback port from a child
+"""Shared by the benchmarks: a process's CPU time, and serving an aiohttp app on a free loopback port from a child
 process, report the port to the parent over a pipe, and run until the parent says stop."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
 
 from aiohttp import web
 
 HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux /proc); None elsewhere or once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def bound_socket() -> socket.socket:

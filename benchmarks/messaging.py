@@ -73,14 +73,15 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from loopback import HOST, bound_socket, serve_until_stopped
+from floor import WebhookFloor, ceilings, measure_webhook_floor
+from loopback import HOST, bound_socket, cpu_seconds, serve_until_stopped
 
 HOOK_PATH = "/hooks/wa"
+FLOOR_PATH = "/floor"  # the webhook floor's POSTs: answered, not recorded
 WAGATEWAY = Path(sys.executable).parent / "wagateway"
 PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REQUEST_TIMEOUT_S = 60.0
 SERVER_START_TIMEOUT_S = 60.0
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 SERVER_ENV = {
     "WAGW_SANDBOX_TIME_SCALE": "0",  # receipts follow at once
@@ -96,15 +97,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (Linux /proc); None elsewhere or once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def _ignore_sigint() -> None:
@@ -175,10 +167,16 @@ class _Recorder:
         return web.json_response({"read": self.read, "failed": self.failed})
 
 
+async def _floor_hook(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(text="ok")
+
+
 async def _serve_receiver(port_conn: Connection, stop: MpEvent) -> None:
     recorder = _Recorder()
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post(HOOK_PATH, recorder.hook)
+    app.router.add_post(FLOOR_PATH, _floor_hook)
     app.router.add_get("/stats", recorder.stats)
     app.router.add_get("/reads", recorder.reads)
     await serve_until_stopped(app, port_conn, stop)
@@ -429,6 +427,7 @@ class BaselineResult:
     errors: int
     seconds: float
     server_cpu: float | None
+    client_cpu: float = math.nan  # this process (the load client) during the round
 
     @property
     def rate(self) -> float:
@@ -506,7 +505,8 @@ async def run_baseline(
         for _round in range(rounds):
             remaining = requests
             ok = errors = 0
-            cpu_before = _cpu_seconds(pid)
+            cpu_before = cpu_seconds(pid)
+            client_before = time.process_time()
             started = time.perf_counter()
 
             async def worker() -> None:
@@ -520,11 +520,12 @@ async def run_baseline(
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             seconds = time.perf_counter() - started
-            cpu_after = _cpu_seconds(pid)
+            cpu_after = cpu_seconds(pid)
             cpu = (
                 cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
             )
-            results.append(BaselineResult(ok, errors, seconds, cpu))
+            client_cpu = time.process_time() - client_before
+            results.append(BaselineResult(ok, errors, seconds, cpu, client_cpu))
     results.sort(key=lambda r: r.rate)
     return results[len(results) // 2]
 
@@ -664,7 +665,7 @@ async def run_gateway(
             finally:
                 in_flight -= 1
 
-        cpu_before = _cpu_seconds(gateway.proc.pid)
+        cpu_before = cpu_seconds(gateway.proc.pid)
         target_rate: float | None = None
         if args.load_fraction is None:
             queue = iter(items)
@@ -696,7 +697,7 @@ async def run_gateway(
             hooks, receiver.base_url, accepted_ids, args.timeout, True
         )
         waited = time.monotonic() - wait_started
-        cpu_after = _cpu_seconds(gateway.proc.pid)
+        cpu_after = cpu_seconds(gateway.proc.pid)
 
         first_post = min(s.started for s in items)
         last_read = max(reads.values(), default=time.time())
@@ -747,8 +748,50 @@ def _ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 1000:.0f}"
 
 
+def _print_ceilings(
+    baseline: BaselineResult | None, floor: WebhookFloor | None, e2e_rate: float
+) -> None:
+    """What the HTTP work alone allows on this machine, so the end-to-end figure can be read
+    against what is physically possible here, not only against the target."""
+    if floor is None:
+        return
+    us = 1e6
+    print(
+        f"webhook floor: {floor.posts} bare signed POSTs to the receiver at {floor.rate:.0f}/s; "
+        f"sender CPU {floor.sender_cpu_per_post * us:.0f} us/POST, receiver CPU "
+        + (
+            f"{floor.receiver_cpu_per_post * us:.0f} us/POST"
+            if floor.receiver_cpu_per_post is not None
+            else "n/a"
+        )
+    )
+    if baseline is None or baseline.server_cpu is None or not baseline.ok:
+        print("(no baseline: ceilings need the bare ASGI server's CPU per request)")
+        return
+    api = baseline.server_cpu / baseline.ok
+    client = baseline.client_cpu / baseline.ok
+    limit = ceilings(floor, api, client)
+    print(
+        f"bare ASGI: server CPU {api * us:.0f} us/request, client CPU {client * us:.0f} us/request"
+    )
+    print(
+        f"ceiling from HTTP work alone (1 send + 4 webhooks, no database, no logic): "
+        f"{limit.gateway_cpu_per_message * 1000:.2f} ms gateway CPU per message -> "
+        f"one gateway process <= {limit.one_process:.0f} msg/s; all parties on "
+        f"{os.cpu_count()} cores <= {limit.machine:.0f} msg/s"
+    )
+    if not math.isnan(e2e_rate):
+        print(
+            f"end to end reached {e2e_rate / limit.one_process * 100:.0f}% of the one-process "
+            "ceiling"
+        )
+
+
 def _print_report(
-    args: argparse.Namespace, baseline: BaselineResult | None, result: GatewayResult
+    args: argparse.Namespace,
+    baseline: BaselineResult | None,
+    result: GatewayResult,
+    floor: WebhookFloor | None = None,
 ) -> None:
     accepted = result.accepted
     n_acc = len(accepted)
@@ -834,6 +877,7 @@ def _print_report(
             f"ratio accepted msg/s / baseline req/s = {accept_rate / baseline.rate:.3f} "
             f"({_fmt_rate(accept_rate)} / {_fmt_rate(baseline.rate)})"
         )
+    _print_ceilings(baseline, floor, e2e_rate)
     print(
         f"summary: accepted {_fmt_rate(accept_rate)} msg/s, end to end {_fmt_rate(e2e_rate)} "
         f"msg/s, 202->read p50 {_ms(percentile(lat_202, 50))} ms / p99 "
@@ -926,7 +970,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rate", type=float, default=None, help="the full rate (msg/s) --load-fraction scales"
     )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the bare ASGI baseline")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the bare ASGI baseline and the webhook floor",
+    )
     parser.add_argument(
         "--baseline-rounds",
         type=int,
@@ -1027,13 +1075,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.postgres:
                 database_url = stack.enter_context(_postgres_database(args.postgres_admin_url))
             receiver = stack.enter_context(Receiver())
+            floor = None
+            if not args.no_baseline:
+                floor = measure_webhook_floor(
+                    receiver.base_url + FLOOR_PATH,
+                    receiver.process.pid or 0,
+                    posts=min(4 * total, 8000),
+                )
             gateway = Gateway(tmp / "data", database_url, dict(args.server_env))
             stack.callback(gateway.stop)
             gateway.start()
             print(f"gateway {gateway.base_url} | receiver {receiver.url}\n", flush=True)
             result = asyncio.run(run_gateway(args, gateway, receiver))
             gateway.stop()
-            _print_report(args, baseline, result)
+            _print_report(args, baseline, result, floor)
             print()
             _report_server_log(gateway)
         except KeyboardInterrupt:

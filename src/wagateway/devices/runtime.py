@@ -55,7 +55,6 @@ class SessionRuntime:
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
             list
         )
@@ -73,11 +72,6 @@ class SessionRuntime:
         self.started = False
         for engine in self.engines.values():
             await engine.shutdown()
-
-    def device_lock(self, device_id: str) -> asyncio.Lock:
-        """Held while a device's engine events are applied; the sender holds it around a send
-        and its bookkeeping, so a receipt is never applied before its message is `sent`."""
-        return self._locks[device_id]
 
     def engine_for(self, name: str) -> Engine:
         engine = self.engines.get(name)
@@ -154,29 +148,30 @@ class SessionRuntime:
     # --- engine events ----------------------------------------------------------------------
 
     async def handle(self, event: EngineEvent) -> None:
-        async with self._locks[event.device_id]:
-            try:
-                async with self._db.transaction() as session:
-                    device = await session.get(Device, event.device_id, with_for_update=True)
-                    if device is None or device.status == Status.DESTROYED:
-                        return
-                    if device.session_epoch != event.epoch:
-                        log.debug(
-                            "stale_engine_event",
-                            device_id=event.device_id,
-                            kind=type(event).__name__,
-                        )
-                        return
-                    await self._apply(session, device, event)
-            except IllegalTransition as exc:
-                log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
-                return
+        # Events share transactions with whatever else is being written (group commit); the
+        # group runs units in submission order, so one device's events stay in order.
+        try:
+            await self._db.grouped(lambda session: self._apply_event(session, event))
+        except IllegalTransition as exc:
+            log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
+            return
         if isinstance(event, QrCode):
             self._settle_waiters(event)
         elif isinstance(event, SessionEnded | PairingWindowEnded):
             self._settle_waiters(
                 event, EngineError(getattr(event, "reason", "expired"), "pairing ended")
             )
+
+    async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
+        device = await session.get(
+            Device, event.device_id, with_for_update=self._db.dialect == "postgresql"
+        )
+        if device is None or device.status == Status.DESTROYED:
+            return
+        if device.session_epoch != event.epoch:
+            log.debug("stale_engine_event", device_id=event.device_id, kind=type(event).__name__)
+            return
+        await self._apply(session, device, event)
 
     @staticmethod
     def _clear_pairing(device: Device) -> None:

@@ -81,11 +81,9 @@ class DeviceService:
         allow_destroyed: bool = False,
     ) -> Device:
         """The app's device, or 404 (unknown or another app's) / 410 (destroyed)."""
-        stmt = select(Device).where(Device.id == device_id, Device.app_id == app_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        device = (await session.execute(stmt)).scalar_one_or_none()
-        if device is None:
+        # By primary key: within one session (a group commit) a device is read only once.
+        device = await session.get(Device, device_id, with_for_update=for_update or None)
+        if device is None or device.app_id != app_id:
             raise not_found("device")
         if device.status == Status.DESTROYED and not allow_destroyed:
             raise device_destroyed_error()

@@ -38,6 +38,20 @@ def _stamp(message: Message, status: str, at: datetime) -> None:
         message.read_at = message.read_at or at
 
 
+def mark_sent(
+    session: AsyncSession, device: Device, message: Message, wa_message_id: str, sent_at: datetime
+) -> None:
+    """`sending` → `sent`, with the outbound `message` event and the `sent` receipt."""
+    message.status = "sent"
+    message.wa_message_id = wa_message_id
+    message.sent_at = sent_at
+    message.updated_at = utcnow()
+    message.claimed_by = message.claimed_until = None
+    message.error_code = message.error_message = None
+    events.message_event(session, device, message)
+    events.receipt_event(session, message)
+
+
 async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt) -> None:
     stmt = select(Message).where(
         Message.device_id == device.id,
@@ -46,6 +60,13 @@ async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt)
     )
     at = receipt.at or utcnow()
     for message in (await session.execute(stmt)).scalars():
+        if (
+            message.status == "sending"
+            and STATUS_RANK.get(receipt.status, 0) >= STATUS_RANK["sent"]
+        ):
+            # The recipient has it, so it was sent, even if the sender's own bookkeeping
+            # has not been written yet (it will then find the message already `sent`).
+            mark_sent(session, device, message, message.wa_message_id or "", at)
         if not advances(message.status, receipt.status):
             continue
         message.status = receipt.status
@@ -112,6 +133,7 @@ def media_path_for(device: Device, message_id: str, mime_type: str) -> str:
 
 
 async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRevoked) -> None:
+    await session.flush()  # the revoked message may have arrived in this same transaction
     stmt = select(Message).where(
         Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id
     )

@@ -21,7 +21,9 @@ class Message(Base):
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    # A client-made unique key marked as insert sentinel lets SQLite insert many rows in one
+    # statement and still match the generated seqs back to them (else: row by row).
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id, insert_sentinel=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     device_id: Mapped[str] = mapped_column(String(36))
     direction: Mapped[str] = mapped_column(String(10))  # outbound | inbound

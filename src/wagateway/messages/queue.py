@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -29,9 +30,9 @@ from wagateway.devices import events as device_events
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.state import Connection, Status
-from wagateway.engines.base import EngineError, OutboundMessage, SendError
+from wagateway.engines.base import EngineError, OutboundMessage, SendError, SentMessage
 from wagateway.media.store import MediaStore
-from wagateway.messages import events, pacing
+from wagateway.messages import events, ingest, pacing
 from wagateway.messages.models import Message
 
 log = structlog.get_logger(__name__)
@@ -39,6 +40,17 @@ log = structlog.get_logger(__name__)
 MESSAGES_SENT = Counter("wagateway_messages_total", "Outbound messages by outcome", ["outcome"])
 SEND_LATENCY = Histogram("wagateway_send_latency_seconds", "Engine send latency")
 LEASE_SECONDS = 120
+EXPIRY_SCAN_SECONDS = 1.0
+# Messages one claim takes for an unpaced device; sent back to back, bookkept in groups.
+UNPACED_RUN = 32
+
+
+@dataclass
+class Claim:
+    device: Device
+    app: App
+    plan: pacing.Pacing
+    messages: list[Message]
 
 
 def _utc_midnight() -> datetime:
@@ -67,6 +79,7 @@ class OutboundQueue:
         self._pacer = pacing.Pacer(rng)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._recheck: set[str] = set()
+        self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -120,7 +133,11 @@ class OutboundQueue:
             # Clear before looking: a message accepted while we look must not wait a poll.
             self._wake.clear()
             try:
-                await self._expire_overdue()
+                if time.monotonic() >= self._next_expiry_scan:
+                    # TTLs are hours long: once a second is plenty, and a wake-up per
+                    # accepted message must not cost a write transaction each.
+                    self._next_expiry_scan = time.monotonic() + EXPIRY_SCAN_SECONDS
+                    await self._expire_overdue()
                 for device_id in await self._devices_with_due_work():
                     worker = self._workers.get(device_id)
                     if worker is None or worker.done():
@@ -180,32 +197,40 @@ class OutboundQueue:
             # Wait for our turn *before* claiming: a message waiting on pacing stays `queued`.
             await self._pacer.wait_turn(device_id)
             self._recheck.discard(device_id)
-            claimed = await self._claim_next(device_id)
-            if claimed is None:
+            claim = await self._claim(device_id)
+            if claim is None:
                 if device_id in self._recheck:
                     continue
                 return
-            message, device, app = claimed
-            plan = pacing.resolve(self._settings, app.pacing, device.pacing)
-            if plan.daily_cap and await self._sent_today(device_id) >= plan.daily_cap:
-                await self._release(message, utcnow(), count_attempt=False)
-                await self._cap_reached(device, plan.daily_cap)
+            if claim.plan.daily_cap and await self._sent_today(device_id) >= claim.plan.daily_cap:
+                await self._release(claim.messages, utcnow(), count_attempt=False)
+                await self._cap_reached(claim.device, claim.plan.daily_cap)
                 return
-            outcome = await self._send(message, device, plan)
-            if outcome == "stop":
+            bookkeeping: list[asyncio.Future[None]] = []
+            stopped = False
+            for index, message in enumerate(claim.messages):
+                outcome = await self._send(message, claim.device, claim.plan, bookkeeping)
+                if outcome == "stop":
+                    await self._release(claim.messages[index + 1 :], utcnow(), count_attempt=False)
+                    stopped = True
+                    break
+            # The next claim must see this run's rows as written (and a failed write must not
+            # pass silently: the lease then expires and the message is sent again, same id).
+            for written in asyncio.as_completed(bookkeeping):
+                try:
+                    await written
+                except Exception:
+                    log.exception("mark_sent_failed", device_id=device_id)
+            if stopped:
                 return
 
-    async def _claim_next(self, device_id: str) -> tuple[Message, Device, App] | None:
+    async def _claim(self, device_id: str) -> Claim | None:
+        """Lease the device's next due messages: one when it is paced (each send waits its
+        turn), a run of them when it is not (one claim, then sends back to back)."""
         now = utcnow()
-        async with self._db.transaction() as session:
-            device = await session.get(Device, device_id)
-            if (
-                device is None
-                or device.status != Status.CONNECTED
-                or device.connection != Connection.ONLINE
-            ):
-                return None
-            stmt = (
+
+        async def unit(session: AsyncSession) -> Claim | None:
+            due = (
                 select(Message)
                 .where(
                     Message.device_id == device_id,
@@ -214,22 +239,44 @@ class OutboundQueue:
                     or_(Message.expires_at.is_(None), Message.expires_at >= now),
                 )
                 .order_by(Message.seq)
-                .limit(1)
             )
             if self._db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            message = (await session.execute(stmt)).scalar_one_or_none()
-            if message is None:
+                due = due.with_for_update(skip_locked=True)
+            # The first due message alone first: the common "nothing left" answer then
+            # costs one query, not three.
+            first = (await session.execute(due.limit(1))).scalar_one_or_none()
+            if first is None:
+                return None
+            device = await session.get(Device, device_id)
+            if (
+                device is None
+                or device.status != Status.CONNECTED
+                or device.connection != Connection.ONLINE
+            ):
                 return None
             app = await session.get(App, device.app_id)
             assert app is not None
-            message.status = "sending"
-            message.claimed_by = self._node_id
-            message.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
-            message.attempts += 1
-            return message, device, app
+            plan = pacing.resolve(self._settings, app.pacing, device.pacing)
+            unpaced = not (plan.rate_per_second or plan.typing_seconds or plan.daily_cap)
+            messages = [first]
+            if unpaced:
+                messages = list((await session.execute(due.limit(UNPACED_RUN))).scalars())
+            for message in messages:
+                message.status = "sending"
+                message.claimed_by = self._node_id
+                message.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
+                message.attempts += 1
+            return Claim(device, app, plan, messages)
 
-    async def _send(self, message: Message, device: Device, plan: pacing.Pacing) -> str:
+        return await self._db.grouped(unit)
+
+    async def _send(
+        self,
+        message: Message,
+        device: Device,
+        plan: pacing.Pacing,
+        bookkeeping: list[asyncio.Future[None]],
+    ) -> str:
         try:
             media = await self._load_media(message)
         except MediaFetchError as exc:
@@ -252,32 +299,32 @@ class OutboundQueue:
                 pass  # typing is courtesy; never a reason not to send
             await asyncio.sleep(plan.typing_seconds)
         started = time.perf_counter()
-        async with self._runtime.device_lock(device.id):
-            try:
-                sent = await engine.send(device.id, outbound)
-            except SendError as exc:
-                SEND_LATENCY.observe(time.perf_counter() - started)
-                return await self._send_failed(message, device, exc)
+        try:
+            sent = await engine.send(device.id, outbound)
+        except SendError as exc:
             SEND_LATENCY.observe(time.perf_counter() - started)
-            self._pacer.sent(device.id, plan)
-            await self._mark_sent(message.seq, sent.wa_message_id, sent.sent_at)
+            return await self._send_failed(message, device, exc)
+        SEND_LATENCY.observe(time.perf_counter() - started)
+        self._pacer.sent(device.id, plan)
+        # Submitted before anything else can run, so it is written before the receipts the
+        # engine reports for this message (and a receipt that wins anyway implies `sent`).
+        written = self._db.submit(self._mark_sent_unit(message.seq, sent))
+        written.add_done_callback(lambda _: self._announce(message.id))
+        bookkeeping.append(written)
         MESSAGES_SENT.labels("sent").inc()
-        self._announce(message.id)
         return "next"
 
-    async def _mark_sent(self, seq: int, wa_message_id: str, sent_at: datetime) -> None:
-        async with self._db.transaction() as session:
-            row = await session.get(Message, seq, with_for_update=True)
+    def _mark_sent_unit(
+        self, seq: int, sent: SentMessage
+    ) -> Callable[[AsyncSession], Awaitable[None]]:
+        async def unit(session: AsyncSession) -> None:
+            row = await session.get(Message, seq, with_for_update=self._db.dialect == "postgresql")
             device = await session.get(Device, row.device_id) if row else None
             if row is None or device is None or row.status != "sending":
-                return  # failed meanwhile (device deleted): its receipt already went out
-            row.status = "sent"
-            row.wa_message_id = wa_message_id
-            row.sent_at = sent_at
-            row.claimed_by = row.claimed_until = None
-            row.error_code = row.error_message = None
-            events.message_event(session, device, row)
-            events.receipt_event(session, row)
+                return  # failed meanwhile (device deleted), or a receipt already implied `sent`
+            ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
+
+        return unit
 
     async def _send_failed(self, message: Message, device: Device, exc: SendError) -> str:
         now = utcnow()
@@ -296,27 +343,30 @@ class OutboundQueue:
             await self._finish_failed(message, exc.code, exc.message)
             return "next"
         retry_in = exc.retry_after or min(60.0, 2.0**message.attempts)
-        await self._release(message, now + timedelta(seconds=retry_in), error=exc)
+        await self._release([message], now + timedelta(seconds=retry_in), error=exc)
         return "stop" if exc.code in ("not_connected", "provider_rate_limit") else "next"
 
     async def _release(
         self,
-        message: Message,
+        messages: list[Message],
         next_attempt_at: datetime,
         error: EngineError | None = None,
         count_attempt: bool = True,
     ) -> None:
+        if not messages:
+            return
         async with self._db.transaction() as session:
-            row = await session.get(Message, message.seq, with_for_update=True)
-            if row is None or row.status != "sending":
-                return
-            row.status = "queued"
-            row.next_attempt_at = next_attempt_at
-            row.claimed_by = row.claimed_until = None
-            if not count_attempt:
-                row.attempts = max(row.attempts - 1, 0)
-            if error is not None:
-                row.error_code, row.error_message = error.code, error.message
+            for message in messages:
+                row = await session.get(Message, message.seq, with_for_update=True)
+                if row is None or row.status != "sending":
+                    continue
+                row.status = "queued"
+                row.next_attempt_at = next_attempt_at
+                row.claimed_by = row.claimed_until = None
+                if not count_attempt:
+                    row.attempts = max(row.attempts - 1, 0)
+                if error is not None:
+                    row.error_code, row.error_message = error.code, error.message
 
     async def _finish_failed(self, message: Message, code: str, detail: str) -> None:
         async with self._db.transaction() as session:

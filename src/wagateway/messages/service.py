@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, new_id, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
@@ -79,84 +80,101 @@ class MessageService:
     ) -> SendResult:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
-        async with self._db.read() as session:
-            # Scoping first: another app's (or an unknown) device is 404 whatever the body.
-            await DeviceService.load(session, app_id, device_id)
-        prepared = prepare(body, self._settings.send_media_max_bytes)
+        # Scoping first: another app's (or an unknown) device is 404 whatever the body. The
+        # accepting unit checks it too, so the hot path (a valid body) reads it only there.
+        try:
+            prepared = prepare(body, self._settings.send_media_max_bytes)
+        except ApiError:
+            await self._check_device(app_id, device_id)
+            raise
+        if prepared.media is not None:  # about to store media: make sure it may
+            await self._check_device(app_id, device_id)
         fingerprint = request_fingerprint(device_id, body)
         message_id = new_id()
         media_key = None
         if prepared.media is not None:
             media_key = f"outbound/{app_id}/{message_id}"
             await self._media.put(media_key, prepared.media)
-        try:
-            async with self._db.transaction() as session:
-                device = await DeviceService.load(session, app_id, device_id)
-                if idempotency_key is not None:
-                    earlier = await session.get(IdempotencyKey, (app_id, idempotency_key))
-                    if earlier is not None and earlier.created_at > utcnow() - IDEMPOTENCY_WINDOW:
-                        if earlier.request_hash != fingerprint:
-                            raise ApiError(
-                                409,
-                                "conflict",
-                                "this Idempotency-Key was used with a different request",
-                                {"field": "Idempotency-Key"},
-                            )
-                        return SendResult(202, SendAccepted.model_validate(earlier.response))
-                    if earlier is not None:
-                        await session.delete(earlier)
-                        await session.flush()
-                if device.status != Status.CONNECTED:
-                    raise ApiError(
-                        409,
-                        "device_not_connected",
-                        f"the device is {device.status}; messages need a connected device",
-                        {"status": device.status},
-                    )
-                now = utcnow()
-                content = dict(prepared.content)
-                if prepared.media_url:
-                    content["url"] = prepared.media_url
-                message = Message(
-                    id=message_id,
-                    app_id=app_id,
-                    device_id=device_id,
-                    direction="outbound",
-                    status="queued",
-                    type=prepared.type,
-                    chat=prepared.chat,
-                    sender=device.wa_number,
-                    content=content,
-                    media_key=media_key,
-                    reply_to=prepared.reply_to,
-                    mentions=prepared.mentions,
-                    wa_message_id=new_wa_message_id(),
-                    next_attempt_at=now,
-                    expires_at=now + timedelta(seconds=self._settings.message_ttl_seconds),
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(message)
-                answer = accepted_of(message)
-                if idempotency_key is not None:
-                    session.add(
-                        IdempotencyKey(
-                            app_id=app_id,
-                            key=idempotency_key,
-                            request_hash=fingerprint,
-                            message_id=message_id,
-                            response=answer.model_dump(mode="json"),
+
+        async def accept(session: AsyncSession) -> SendResult | None:
+            """One group-committed unit; it raises only before writing anything."""
+            device = await DeviceService.load(session, app_id, device_id)
+            earlier = None
+            if idempotency_key is not None:
+                earlier = await session.get(IdempotencyKey, (app_id, idempotency_key))
+                if earlier is not None and earlier.created_at > utcnow() - IDEMPOTENCY_WINDOW:
+                    if earlier.request_hash != fingerprint:
+                        raise ApiError(
+                            409,
+                            "conflict",
+                            "this Idempotency-Key was used with a different request",
+                            {"field": "Idempotency-Key"},
                         )
+                    return SendResult(202, SendAccepted.model_validate(earlier.response))
+            if device.status != Status.CONNECTED:
+                raise ApiError(
+                    409,
+                    "device_not_connected",
+                    f"the device is {device.status}; messages need a connected device",
+                    {"status": device.status},
+                )
+            if earlier is not None:  # expired: the key may be used again
+                await session.delete(earlier)
+                await session.flush()
+            now = utcnow()
+            content = dict(prepared.content)
+            if prepared.media_url:
+                content["url"] = prepared.media_url
+            message = Message(
+                id=message_id,
+                app_id=app_id,
+                device_id=device_id,
+                direction="outbound",
+                status="queued",
+                type=prepared.type,
+                chat=prepared.chat,
+                sender=device.wa_number,
+                content=content,
+                media_key=media_key,
+                reply_to=prepared.reply_to,
+                mentions=prepared.mentions,
+                wa_message_id=new_wa_message_id(),
+                next_attempt_at=now,
+                expires_at=now + timedelta(seconds=self._settings.message_ttl_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(message)
+            answer = accepted_of(message)
+            if idempotency_key is not None:
+                session.add(
+                    IdempotencyKey(
+                        app_id=app_id,
+                        key=idempotency_key,
+                        request_hash=fingerprint,
+                        message_id=message_id,
+                        response=answer.model_dump(mode="json"),
                     )
+                )
+            return None if wait else SendResult(202, answer)
+
+        try:
+            result = await self._db.grouped(accept)
         except IntegrityError:
             # The same key raced in from another request: answer as its twin would.
             if idempotency_key is None:
                 raise
             return await self.send(app_id, device_id, body, idempotency_key, wait)
+        if result is not None and result.body.message_id != message_id:
+            return result  # an earlier request's answer, replayed
         self._queue.wake()
-        if wait:
+        if result is None:
             return await self._wait_until_sent(app_id, device_id, message_id)
-        return SendResult(202, answer)
+        return result
+
+    async def _check_device(self, app_id: str, device_id: str) -> None:
+        async with self._db.read() as session:
+            await DeviceService.load(session, app_id, device_id)
 
     async def _wait_until_sent(self, app_id: str, device_id: str, message_id: str) -> SendResult:
         changed = asyncio.Event()

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, utcnow
 from wagateway.core.settings import Settings
@@ -169,7 +170,8 @@ class SandboxEngine:
             raise SendError("not_on_whatsapp", f"{recipient} is not on WhatsApp", permanent=True)
         self._throttle(sim)
         now = utcnow()
-        async with self._db.transaction() as session:
+
+        async def record(session: AsyncSession) -> None:
             seen = await session.get(SandboxReceived, message.wa_message_id, with_for_update=True)
             if seen is None:
                 session.add(
@@ -183,6 +185,8 @@ class SandboxEngine:
                 )
             else:
                 seen.times_received += 1
+
+        await self._db.grouped(record)
         task = asyncio.create_task(self._receipts(device_id, sim, message))
         sim.receipt_tasks.add(task)
         task.add_done_callback(sim.receipt_tasks.discard)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
@@ -43,7 +43,30 @@ WEBHOOK_ATTEMPTS = Counter(
 )
 WEBHOOK_LATENCY = Histogram("wagateway_webhook_latency_seconds", "Webhook attempt latency")
 USER_AGENT = "wagateway-webhooks/0.1"
-CLAIM_BATCH = 200
+CLAIM_BATCH = 200  # devices per claim
+RUN_LENGTH = 50  # events of one device leased together and delivered one after another
+
+
+class Release:
+    """Outcome of an event that was leased but not attempted (behind a failed one)."""
+
+
+RELEASE = Release()
+
+
+@dataclass
+class Target:
+    """Where an app's events go, resolved once per claim: URL and the secrets that sign."""
+
+    url: str | None
+    secrets: list[str]
+    error: tuple[str, str] | None = None  # (configured target, why it cannot be used)
+
+
+@dataclass
+class Run:
+    target: Target
+    events: list[Event]
 
 
 @dataclass
@@ -83,7 +106,7 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._unregister: Callable[[], None] = lambda: None
-        self._results: list[tuple[Event, Outcome | None, asyncio.Future[None]]] = []
+        self._results: list[tuple[Event, Outcome | None | Release, asyncio.Future[None]]] = []
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self.last_loop_at: float = 0.0
@@ -140,75 +163,134 @@ class Dispatcher:
             # send us round again at once, not wait for the next poll.
             self._wake.clear()
             try:
-                claimed = await self._claim_due()
+                runs = await self._claim_due()
             except Exception:
                 log.exception("webhook_claim_failed")
-                claimed = []
-            for event_seq in claimed:
-                task = asyncio.create_task(self._deliver(event_seq))
+                runs = []
+            for run in runs:
+                task = asyncio.create_task(self._deliver(run))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
-            if len(claimed) < CLAIM_BATCH:
+            if len(runs) < CLAIM_BATCH:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
                 except TimeoutError:
                     pass
 
-    async def _claim_due(self) -> list[int]:
-        """Lease the due head event of every device that has nothing in flight."""
+    async def _claim_due(self) -> list[Run]:
+        """Lease, for every device whose oldest pending event is due and not leased, that
+        event and up to RUN_LENGTH-1 of its successors: a run delivered one after another.
+
+        Only a device's head can be a retry (a failed event blocks the ones behind it), so
+        the rest of a run is always due at once.
+        """
         now = utcnow()
         lease_until = now + timedelta(seconds=self._settings.webhook_timeout + 30)
         pending = Event.state == "pending"
         heads = (
             select(func.min(Event.seq)).where(pending).group_by(Event.device_id).scalar_subquery()
         )
+        head_stmt = (
+            select(Event.seq, Event.device_id)
+            .where(
+                pending,
+                Event.seq.in_(heads),
+                Event.next_attempt_at <= now,
+                or_(Event.claimed_until.is_(None), Event.claimed_until < now),
+            )
+            .order_by(Event.seq)
+            .limit(CLAIM_BATCH)
+        )
+        # Most wake-ups find nothing new: look from the read pool first, and take the
+        # writer (on SQLite, the one writer everything else waits for) only to claim.
+        async with self._db.read() as session:
+            if not (await session.execute(head_stmt.limit(1))).first():
+                return []
         async with self._db.transaction() as session:
+            if self._db.dialect == "postgresql":
+                head_stmt = head_stmt.with_for_update(skip_locked=True)
+            due = (await session.execute(head_stmt)).all()
+            if not due:
+                return []
+            position = (
+                func.row_number()
+                .over(partition_by=Event.device_id, order_by=Event.seq)
+                .label("position")
+            )
+            devices = {d for _, d in due if d is not None}
+            of_due_devices: ColumnElement[bool] = Event.device_id.in_(devices)
+            if len(devices) < len(due):  # app-level events (no device) form one stream too
+                of_due_devices = or_(of_due_devices, Event.device_id.is_(None))
+            ranked = select(Event.seq, position).where(pending, of_due_devices).subquery()
             stmt = (
                 select(Event)
-                .where(
-                    pending,
-                    Event.seq.in_(heads),
-                    Event.next_attempt_at <= now,
-                    or_(Event.claimed_until.is_(None), Event.claimed_until < now),
-                )
+                .join(ranked, ranked.c.seq == Event.seq)
+                .where(ranked.c.position <= RUN_LENGTH)
                 .order_by(Event.seq)
-                .limit(CLAIM_BATCH)
             )
-            if self._db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = (await session.execute(stmt)).scalars().all()
-            for row in rows:
-                row.claimed_by = self._node_id
-                row.claimed_until = lease_until
-            return [row.seq for row in rows]
+            rows = list((await session.execute(stmt)).scalars())
+            await session.execute(
+                update(Event)
+                .where(Event.seq.in_([row.seq for row in rows]))
+                .values(claimed_by=self._node_id, claimed_until=lease_until)
+            )
+            apps = {
+                app.id: app
+                for app in (
+                    await session.execute(select(App).where(App.id.in_({r.app_id for r in rows})))
+                ).scalars()
+            }
+        by_device: dict[str | None, list[Event]] = {}
+        for row in rows:
+            by_device.setdefault(row.device_id, []).append(row)
+        runs: list[Run] = []
+        targets: dict[str, Target] = {}
+        for events in by_device.values():
+            app = apps.get(events[0].app_id)
+            if app is None:
+                continue  # deleted with its events; the leases lapse harmlessly
+            if app.id not in targets:
+                targets[app.id] = self._target_of(app, now)
+            runs.append(Run(targets[app.id], events))
+        return runs
 
-    # --- one delivery -----------------------------------------------------------------------
-
-    async def _deliver(self, event_seq: int) -> None:
-        async with self._semaphore:
-            try:
-                await self._deliver_one(event_seq)
-            except Exception:
-                log.exception("webhook_delivery_crashed", event_seq=event_seq)
-
-    async def _deliver_one(self, event_seq: int) -> None:
-        async with self._db.read() as session:
-            event = await session.get(Event, event_seq)
-            app = await session.get(App, event.app_id) if event else None
-        if event is None or app is None or event.state != "pending":
-            return
+    def _target_of(self, app: App, now: datetime) -> Target:
         try:
             url = resolve_webhook_target(
                 app.webhook_url, app.domain_url, self._settings.webhook_base_url
             )
         except UnresolvableTarget as exc:
-            await self._record(event, Outcome(url=app.webhook_url, error=str(exc)))
-            return
+            return Target(url=None, secrets=[], error=(app.webhook_url, str(exc)))
         if url is None:
-            await self._mark_skipped(event)
-            return
-        outcome = await self._post(url, event, signing_secrets(self._box, app))
-        await self._record(event, outcome)
+            return Target(url=None, secrets=[])
+        return Target(url=url, secrets=signing_secrets(self._box, app, now))
+
+    # --- one device's run -------------------------------------------------------------------
+
+    async def _deliver(self, run: Run) -> None:
+        written: list[asyncio.Future[None]] = []
+        try:
+            for index, event in enumerate(run.events):
+                outcome = await self._attempt(run.target, event)
+                written.append(self._record(event, outcome))
+                if outcome is not None and not outcome.succeeded:
+                    # Its successors wait behind it (order): hand their leases back.
+                    written.extend(self._record(e, RELEASE) for e in run.events[index + 1 :])
+                    break
+        except Exception:
+            log.exception("webhook_delivery_crashed", device_id=run.events[0].device_id)
+        # The device's next claim must see this run written; until then its head is leased.
+        if written:
+            await asyncio.gather(*written, return_exceptions=True)
+
+    async def _attempt(self, target: Target, event: Event) -> Outcome | None:
+        if target.error is not None:
+            url, error = target.error
+            return Outcome(url=url, error=error)
+        if target.url is None:
+            return None  # no webhook target: `skipped`
+        async with self._semaphore:
+            return await self._post(target.url, event, target.secrets)
 
     async def _post(self, url: str, event: Event, secrets: list[str]) -> Outcome:
         assert self._http is not None
@@ -253,16 +335,14 @@ class Dispatcher:
             return None
         return now + timedelta(seconds=schedule[attempts_made - 1])
 
-    async def _record(self, event: Event, outcome: Outcome | None) -> None:
-        """Hand an attempt's outcome (None: nothing to deliver, `skipped`) to the recorder and
-        wait until it is written; the event stays leased to us until then."""
+    def _record(self, event: Event, outcome: Outcome | None | Release) -> asyncio.Future[None]:
+        """Hand an attempt's outcome (None: nothing to deliver, `skipped`; RELEASE: not
+        attempted, give the lease back) to the recorder; the future resolves once it is
+        written. The event stays leased to us until then."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._results.append((event, outcome, written))
         self._results_ready.set()
-        await written
-
-    async def _mark_skipped(self, event: Event) -> None:
-        await self._record(event, None)
+        return written
 
     async def _run_recorder(self) -> None:
         """Write outcomes in batches: one transaction for everything that finished meanwhile.
@@ -283,7 +363,7 @@ class Dispatcher:
             self._wake.set()  # the devices' next events may now go
 
     async def _write_outcomes(
-        self, batch: list[tuple[Event, Outcome | None, asyncio.Future[None]]]
+        self, batch: list[tuple[Event, Outcome | None | Release, asyncio.Future[None]]]
     ) -> None:
         now = utcnow()
         seqs = [event.seq for event, _, _ in batch]
@@ -305,28 +385,31 @@ class Dispatcher:
                     )
                 ).all()
             )
+            attempts: list[dict[str, object]] = []
             for event, outcome, _ in batch:
                 row = rows.get(event.seq)
                 if row is None or row.state != "pending":
                     continue
                 row.claimed_by = row.claimed_until = None
+                if isinstance(outcome, Release):
+                    continue
                 if outcome is None:
                     row.state = "skipped"
                     row.last_error = "no webhook target"
                     continue
                 previous[row.seq] = previous.get(row.seq, 0) + 1
-                session.add(
-                    WebhookAttempt(
-                        event_seq=row.seq,
-                        attempt=previous[row.seq],
-                        url=outcome.url[:2000],
-                        started_at=now,
-                        status_code=outcome.status_code,
-                        latency_ms=outcome.latency_ms,
-                        response_excerpt=(outcome.response_excerpt or "")[:4000] or None,
-                        error=outcome.error,
-                        succeeded=outcome.succeeded,
-                    )
+                attempts.append(
+                    {
+                        "event_seq": row.seq,
+                        "attempt": previous[row.seq],
+                        "url": outcome.url[:2000],
+                        "started_at": now,
+                        "status_code": outcome.status_code,
+                        "latency_ms": outcome.latency_ms,
+                        "response_excerpt": (outcome.response_excerpt or "")[:4000] or None,
+                        "error": outcome.error,
+                        "succeeded": outcome.succeeded,
+                    }
                 )
                 row.attempt_count += 1
                 row.last_status_code = outcome.status_code
@@ -349,3 +432,5 @@ class Dispatcher:
                     error=outcome.error,
                     state=row.state,
                 )
+            if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
+                await session.execute(insert(WebhookAttempt), attempts)
