@@ -1,0 +1,79 @@
+"""`WorkerEngine`: the gateway-side `Engine` whose sessions live in worker processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wagateway.engines.base import (
+    ContactCheck,
+    EngineHealth,
+    EventSink,
+    GroupInfo,
+    OutboundMessage,
+    Profile,
+    SentMessage,
+)
+from wagateway.engines.workers.supervisor import WorkerPool
+
+
+class WorkerEngine:
+    """Every call goes to the worker that holds the device; events come back through the
+    pool, in the order each worker sent them."""
+
+    def __init__(self, name: str, pool: WorkerPool) -> None:
+        self.name = name
+        self.pool = pool
+
+    async def start(self, sink: EventSink) -> None:
+        await self.pool.start(sink)
+
+    async def shutdown(self) -> None:
+        await self.pool.shutdown()
+
+    async def _call(self, device_id: str, op: str, **args: Any) -> Any:
+        return await self.pool.call(device_id, op, args)
+
+    async def begin_pairing(self, device_id: str, epoch: int) -> None:
+        await self._call(device_id, "begin_pairing", epoch=epoch)
+
+    async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
+        return str(await self._call(device_id, "request_pairing_code", epoch=epoch, phone=phone))
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        await self._call(device_id, "restore", epoch=epoch)
+
+    async def close(self, device_id: str) -> None:
+        if self.pool.worker_pid(device_id) is not None:
+            await self._call(device_id, "close")
+
+    async def logout(self, device_id: str) -> None:
+        if self.pool.worker_pid(device_id) is None:
+            # No live session (never linked here, or its worker is gone): a worker erases
+            # the stored session material all the same.
+            await self.pool.call(device_id, "logout", {}, place_anyway=True)
+        else:
+            await self._call(device_id, "logout")
+
+    async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
+        result = await self._call(device_id, "send", message=message)
+        assert isinstance(result, SentMessage)
+        return result
+
+    async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
+        await self._call(device_id, "send_typing", to_jid=to_jid, seconds=seconds)
+
+    async def groups(self, device_id: str) -> list[GroupInfo]:
+        return list(await self._call(device_id, "groups"))
+
+    async def profile(self, device_id: str, jid: str) -> Profile:
+        result = await self._call(device_id, "profile", jid=jid)
+        assert isinstance(result, Profile)
+        return result
+
+    async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
+        return list(await self._call(device_id, "check_contacts", phones=phones))
+
+    async def health(self) -> EngineHealth:
+        detail = self.pool.health()
+        workers = detail["workers"]
+        return EngineHealth(ok=all(w["alive"] for w in workers), detail=detail)

@@ -1,0 +1,125 @@
+"""A worker process: hosts one backend engine for many devices and serves the supervisor.
+
+Run by the supervisor as
+`python -m wagateway.engines.workers.host --fd N --backend module:factory --config JSON`.
+`factory(config)` returns the in-worker `Engine` (e.g. the whatsmeow backend). Requests are
+handled concurrently (one device's slow connect must not hold up another's send); a backend
+that must serialise some calls (whatsmeow's connect/stop) does so itself. When the
+supervisor's end of the socket closes, the worker shuts its backend down and exits, so a
+gateway that dies never leaves workers behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from wagateway.engines.base import Engine, EngineEvent
+from wagateway.engines.workers import protocol
+
+BackendFactory = Callable[[dict[str, Any]], Engine]
+
+
+def load_factory(spec: str) -> BackendFactory:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"backend must be 'module:factory', not {spec!r}")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    if not callable(factory):
+        raise ValueError(f"{spec} is not callable")
+    return factory  # type: ignore[no-any-return]
+
+
+class WorkerServer:
+    def __init__(
+        self, backend: Engine, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._backend = backend
+        self._reader = reader
+        self._writer = writer
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._write_lock = asyncio.Lock()
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        async with self._write_lock:
+            protocol.write_frame(self._writer, frame)
+            await self._writer.drain()
+
+    async def _sink(self, event: EngineEvent) -> None:
+        await self._send({"event": protocol.encode(event)})
+
+    async def serve(self) -> None:
+        await self._backend.start(self._sink)
+        await self._send(
+            {
+                "hello": {
+                    "version": protocol.PROTOCOL_VERSION,
+                    "backend": self._backend.name,
+                    "pid": os.getpid(),
+                }
+            }
+        )
+        try:
+            while True:
+                frame = await protocol.read_frame(self._reader)
+                if frame is None:
+                    return  # the supervisor is gone
+                task = asyncio.create_task(self._handle(frame))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await self._backend.shutdown()
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        request_id = frame.get("id")
+        op = frame.get("op")
+        if not isinstance(request_id, int):
+            return
+        try:
+            if op not in protocol.OPS:
+                raise protocol.ProtocolError(f"unknown op {op!r}")
+            args = protocol.decode(frame.get("args") or {})
+            if op == "ping":
+                result: Any = "pong"
+            else:
+                result = await getattr(self._backend, str(op))(**args)
+            reply = {"id": request_id, "ok": True, "result": protocol.encode(result)}
+        except Exception as exc:
+            reply = protocol.error_frame(request_id, exc)
+        await self._send(reply)
+
+
+async def run(fd: int, factory: BackendFactory, config: dict[str, Any]) -> None:
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=protocol.MAX_FRAME_BYTES)
+    backend = factory(config)
+    await WorkerServer(backend, reader, writer).serve()
+    writer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--config", default="{}")
+    args = parser.parse_args(argv)
+    # The supervisor decides when a worker ends (it closes the socket, then kills); Ctrl-C in
+    # a terminal running the gateway must not kill workers before the gateway has closed
+    # their sessions.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(run(args.fd, load_factory(args.backend), json.loads(args.config)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
