@@ -12,6 +12,10 @@ from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
+from wagateway.engines.base import Engine
+from wagateway.engines.whatsmeow import neonize_loader
+from wagateway.engines.workers.engine import WorkerEngine
+from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
@@ -49,6 +53,21 @@ def media_store_for(settings: Settings) -> MediaStore:
     return LocalMediaStore(settings.data_dir / "store")
 
 
+def whatsmeow_engine(settings: Settings) -> WorkerEngine:
+    """Real WhatsApp: neonize in supervised worker processes, one session store per device
+    under `<data dir>/whatsmeow/`."""
+    pool = WorkerPool(
+        "whatsmeow",
+        "wagateway.engines.whatsmeow.backend:factory",
+        {
+            "store_dir": str(settings.data_dir / "whatsmeow"),
+            "media_max_bytes": settings.media_max_bytes,
+        },
+        devices_per_worker=settings.whatsmeow_devices_per_worker,
+    )
+    return WorkerEngine("whatsmeow", pool)
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -58,7 +77,10 @@ class Gateway:
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)
         self.media = media_store_for(settings)
-        self.runtime = SessionRuntime(self.db, [self.sandbox], self.media, settings.media_max_bytes)
+        engines: list[Engine] = [self.sandbox]
+        if neonize_loader.available():
+            engines.append(whatsmeow_engine(settings))
+        self.runtime = SessionRuntime(self.db, engines, self.media, settings.media_max_bytes)
         self.devices = DeviceService(
             self.db,
             self.runtime,

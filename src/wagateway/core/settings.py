@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="bounded wait for an engine's first QR on create/regenerate"
     )
     device_name_max_length: int = 100
+    whatsmeow_devices_per_worker: int = Field(
+        50, ge=1, description="devices one whatsmeow worker process hosts before another starts"
+    )
 
     # --- webhooks --------------------------------------------------------------------------
     webhook_retry_schedule: SecondsList = Field(

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+# WhatsApp's pairing window (whatsmeow qrchan.go): the first code lives 60 s, each next one
+# 20 s, about 160 s in all. The sandbox simulates it; the whatsmeow engine times it itself.
+QR_CODE_LIFETIMES = (60.0, 20.0, 20.0, 20.0, 20.0, 20.0)
+
 
 @dataclass(frozen=True)
 class EngineEvent:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import Database, utcnow
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
+    QR_CODE_LIFETIMES,
     Connected,
     ConnectionLost,
     ContactCheck,
@@ -47,8 +48,6 @@ from wagateway.sandbox.models import SandboxReceived, SandboxSession
 
 log = structlog.get_logger(__name__)
 
-# WhatsApp's pairing window: the first code lives ~60 s, each next one ~20 s, ~160 s in all.
-QR_CODE_LIFETIMES = (60.0, 20.0, 20.0, 20.0, 20.0, 20.0)
 QR_WINDOW_FLOOR_SECONDS = 2.0
 # Pairing codes use an alphabet without look-alike characters, like WhatsApp's.
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"

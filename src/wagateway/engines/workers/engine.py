@@ -76,4 +76,8 @@ class WorkerEngine:
     async def health(self) -> EngineHealth:
         detail = self.pool.health()
         workers = detail["workers"]
+        # What each worker's backend says of itself (e.g. whatsmeow's connects and open
+        # descriptors, which neonize leaks one per connect).
+        for worker, own in zip(workers, await self.pool.backend_health(), strict=True):
+            worker["backend"] = own.detail if own is not None else None
         return EngineHealth(ok=all(w["alive"] for w in workers), detail=detail)

@@ -91,6 +91,8 @@ class WorkerServer:
             args = protocol.decode(frame.get("args") or {})
             if op == "ping":
                 result: Any = "pong"
+            elif op == "health":
+                result = await self._backend.health()
             else:
                 result = await getattr(self._backend, str(op))(**args)
             reply = {"id": request_id, "ok": True, "result": protocol.encode(result)}

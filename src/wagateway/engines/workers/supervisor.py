@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
+from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +152,17 @@ class WorkerPool:
                 answers.append(False)
         return answers
 
+    async def backend_health(self, timeout: float = 2.0) -> list[Any]:
+        """Each worker's own `health()` (its backend's view), in worker order; None for a
+        worker that is down or does not answer within `timeout`."""
+        answers: list[Any] = []
+        for worker in list(self._workers):
+            try:
+                answers.append(await self._request(worker, "health", {}, timeout))
+            except EngineError:
+                answers.append(None)
+        return answers
+
     def health(self) -> dict[str, Any]:
         return {
             "workers": [
@@ -254,8 +266,11 @@ class WorkerPool:
         worker.process, worker.writer, worker.pid = process, writer, process.pid
         worker.started_at = time.monotonic()
         worker.events = asyncio.Queue()
+        # Fresh contexts: these tasks outlive the request that happened to start the worker.
         worker.tasks = [
-            asyncio.create_task(self._forward_output(worker, process), name="worker-output")
+            asyncio.create_task(
+                self._forward_output(worker, process), name="worker-output", context=Context()
+            )
         ]
         try:
             hello = await asyncio.wait_for(protocol.read_frame(reader), self._spawn_timeout)
@@ -271,8 +286,12 @@ class WorkerPool:
         worker.alive = True
         worker.ready.set()
         worker.tasks += [
-            asyncio.create_task(self._read(worker, reader), name="worker-reader"),
-            asyncio.create_task(self._deliver_events(worker), name="worker-events"),
+            asyncio.create_task(
+                self._read(worker, reader), name="worker-reader", context=Context()
+            ),
+            asyncio.create_task(
+                self._deliver_events(worker), name="worker-events", context=Context()
+            ),
         ]
         self._update_gauges()
         log.info(

@@ -1,0 +1,534 @@
+"""The whatsmeow backend: neonize clients for many devices, inside one worker process.
+
+One neonize client per live device, each with a session store of its own
+(`<store_dir>/<device_id>.db`), so a device's session can be erased or moved without touching
+another's. A marker file (`<device_id>.linked`) records that the store holds a paired
+session: whatsmeow creates the database file before pairing, so the file alone says nothing.
+
+Hazards this module works around (see NEONIZE-NOTES.md):
+- connect/stop race with every other call on the Go side's unlocked client map and kill
+  the process: they take `_ffi` exclusively, every other client call takes it shared;
+- exceptions inside neonize event handlers vanish: every handler is wrapped and logs;
+- whatsmeow sends no event when a pairing window ends: we keep our own timer;
+- `get_me()` before connect panics: it is only called from the Connected handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from wagateway.engines.base import (
+    QR_CODE_LIFETIMES,
+    Connected,
+    ConnectionLost,
+    ContactCheck,
+    EngineError,
+    EngineEvent,
+    EngineHealth,
+    EventSink,
+    GroupInfo,
+    OutboundMessage,
+    PairingWindowEnded,
+    Profile,
+    QrCode,
+    SendError,
+    SentMessage,
+    SessionEnded,
+)
+from wagateway.engines.whatsmeow import mapping, neonize_loader, outbound
+
+log = structlog.get_logger(__name__)
+
+QR_LIFETIMES = QR_CODE_LIFETIMES
+
+DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+ClientFactory = Callable[[str, str, bool], Any]  # (store, uuid, new_device) -> NewAClient
+
+
+class SharedExclusiveLock:
+    """Many shared holders or one exclusive holder (connect/stop), writers first."""
+
+    def __init__(self) -> None:
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._writer and not self._waiting_writers)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._changed:
+            self._waiting_writers += 1
+            await self._changed.wait_for(lambda: not self._writer and not self._readers)
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._writer = False
+                self._changed.notify_all()
+
+
+@dataclass
+class _Session:
+    device_id: str
+    epoch: int
+    client: Any
+    pairing: bool
+    linked: bool = False
+    qr_count: int = 0
+    attempt: int = 1  # connect attempts of a restore so far
+    ended: bool = False
+    window: asyncio.Task[None] | None = None
+
+
+class WhatsmeowBackend:
+    name = "whatsmeow"
+
+    def __init__(self, config: dict[str, Any], client_factory: ClientFactory | None = None) -> None:
+        self._store_dir = Path(config["store_dir"])
+        scale = float(config.get("time_scale", 1.0))
+        self._qr_lifetimes = [lifetime * scale for lifetime in QR_LIFETIMES]
+        self._connect_timeout = float(config.get("connect_timeout", 30.0))
+        self._media_max_bytes = int(config.get("media_max_bytes", 64 * 1024 * 1024))
+        # A restore that cannot reach WhatsApp (network down) is retried after these delays,
+        # then the device ends `disconnected`. Pairing is not retried: its window is short and
+        # someone is looking at the QR.
+        self._retry_delays = [
+            float(d) for d in config.get("connect_retry_delays", DEFAULT_RETRY_DELAYS)
+        ]
+        self._connects = 0
+        self._new_client = client_factory or neonize_loader.new_client
+        self._events = neonize_loader.events()
+        self._sink: EventSink | None = None
+        self._sessions: dict[str, _Session] = {}
+        self._ffi = SharedExclusiveLock()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._store_dir.mkdir(parents=True, exist_ok=True)
+
+    async def shutdown(self) -> None:
+        for device_id in list(self._sessions):
+            await self._stop(device_id)
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(
+            ok=self._sink is not None,
+            detail={
+                "sessions": len(self._sessions),
+                "linked": self._linked_count(),
+                # neonize leaks a descriptor per connect: watch these two together
+                "connects": self._connects,
+                "open_fds": _open_fds(),
+            },
+        )
+
+    def _linked_count(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.linked)
+
+    # --- stores ------------------------------------------------------------------------------
+
+    def _store(self, device_id: str) -> Path:
+        if not device_id or "/" in device_id or device_id.startswith("."):
+            raise EngineError("invalid_device", "device ids name files: no slashes or dots")
+        return self._store_dir / f"{device_id}.db"
+
+    def _marker(self, device_id: str) -> Path:
+        return self._store(device_id).with_suffix(".linked")
+
+    def _erase(self, device_id: str) -> None:
+        store = self._store(device_id)
+        for path in (store, Path(f"{store}-wal"), Path(f"{store}-shm"), self._marker(device_id)):
+            path.unlink(missing_ok=True)
+
+    def _store_name(self, device_id: str) -> str:
+        # WAL and a busy timeout: several goroutines of one client write the same store.
+        store = self._store(device_id)
+        return f"{store}?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_x="
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    async def begin_pairing(self, device_id: str, epoch: int) -> None:
+        await self._stop(device_id)
+        self._erase(device_id)  # a new link never reuses an old (or half-made) session
+        session = self._open(device_id, epoch, pairing=True)
+        await self._connect(session)
+        session.window = asyncio.create_task(self._window(session))
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        await self._stop(device_id)
+        if not self._marker(device_id).exists():
+            await self._emit(
+                SessionEnded(device_id, epoch, reason="session_missing", detail="no stored session")
+            )
+            return
+        session = self._open(device_id, epoch, pairing=False)
+        await self._connect(session)
+
+    async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
+        session = self._sessions.get(device_id)
+        if session is None or session.epoch != epoch or not session.pairing or session.linked:
+            raise EngineError("no_pairing_window", "the device has no open pairing window")
+        if session.qr_count == 0:
+            # whatsmeow answers "client is nil" before its first QR
+            raise EngineError("pairing_not_ready", "the pairing window is not open yet")
+        async with self._ffi.shared():
+            try:
+                return str(await session.client.PairPhone(phone, True))
+            except Exception as exc:
+                raise EngineError("pairing_code_failed", _short(exc)) from exc
+
+    async def close(self, device_id: str) -> None:
+        await self._stop(device_id)
+
+    async def logout(self, device_id: str) -> None:
+        session = self._sessions.get(device_id)
+        if session is not None and session.linked:
+            async with self._ffi.shared():
+                try:
+                    await session.client.logout()
+                except Exception as exc:  # offline: unlink on our side anyway
+                    log.warning("whatsmeow_logout_failed", device_id=device_id, error=_short(exc))
+        await self._stop(device_id)
+        self._erase(device_id)
+
+    def _open(self, device_id: str, epoch: int, *, pairing: bool) -> _Session:
+        client = self._new_client(self._store_name(device_id), device_id, pairing)
+        session = _Session(device_id, epoch, client, pairing=pairing)
+        self._register(session)
+        self._sessions[device_id] = session
+        return session
+
+    async def _connect(self, session: _Session) -> None:
+        self._connects += 1
+        async with self._ffi.exclusive():
+            try:
+                task = await asyncio.wait_for(session.client.connect(), self._connect_timeout)
+            except Exception as exc:
+                self._sessions.pop(session.device_id, None)
+                raise EngineError("connect_failed", _short(exc)) from exc
+        if isinstance(task, asyncio.Future):
+            task.add_done_callback(lambda t: self._connect_ended(session, t))
+
+    def _connect_ended(self, session: _Session, task: asyncio.Future[Any]) -> None:
+        """neonize's connect task ends when the client stops, or at once when the first
+        connection fails (offline: 'failed to dial whatsapp web websocket')."""
+        if (
+            task.cancelled()
+            or session.ended
+            or self._sessions.get(session.device_id) is not session
+        ):
+            return
+        error = task.exception()
+        if error is None:
+            return
+        if not session.pairing and session.attempt <= len(self._retry_delays):
+            asyncio.create_task(self._retry(session, _short(error)))
+            return
+        tries = f" after {session.attempt} attempts" if session.attempt > 1 else ""
+        asyncio.create_task(
+            self._end(
+                session, "engine_error", f"could not connect to WhatsApp{tries}: {_short(error)}"
+            )
+        )
+
+    async def _retry(self, session: _Session, error: str) -> None:
+        if session.attempt == 1:
+            await self._emit(
+                ConnectionLost(session.device_id, session.epoch, f"could not connect: {error}")
+            )
+        await asyncio.sleep(self._retry_delays[session.attempt - 1])
+        if session.ended or self._sessions.get(session.device_id) is not session:
+            return  # closed or replaced meanwhile
+        await self._stop(session.device_id)
+        again = self._open(session.device_id, session.epoch, pairing=False)
+        again.attempt = session.attempt + 1
+        try:
+            await self._connect(again)
+        except EngineError as exc:
+            await self._emit(
+                SessionEnded(again.device_id, again.epoch, "engine_error", exc.message)
+            )
+
+    async def _window(self, session: _Session) -> None:
+        await asyncio.sleep(sum(self._qr_lifetimes))
+        if session.linked or session.ended:
+            return
+        await self._stop(session.device_id, keep_window=True)
+        self._erase(session.device_id)
+        await self._emit(PairingWindowEnded(session.device_id, session.epoch))
+
+    async def _end(self, session: _Session, reason: str, detail: str = "") -> None:
+        if session.ended:
+            return
+        await self._stop(session.device_id)
+        if reason == "logged_out":
+            self._erase(session.device_id)  # whatsmeow deleted the device's rows already
+        await self._emit(SessionEnded(session.device_id, session.epoch, reason, detail))
+
+    async def _stop(self, device_id: str, *, keep_window: bool = False) -> None:
+        session = self._sessions.pop(device_id, None)
+        if session is None:
+            return
+        session.ended = True
+        if session.window is not None and not keep_window:
+            session.window.cancel()
+        async with self._ffi.exclusive():
+            try:
+                await session.client.stop()
+            except Exception as exc:
+                log.warning("whatsmeow_stop_failed", device_id=device_id, error=_short(exc))
+
+    async def _emit(self, event: EngineEvent) -> None:
+        assert self._sink is not None
+        await self._sink(event)
+
+    # --- neonize events ----------------------------------------------------------------------
+
+    def _register(self, session: _Session) -> None:
+        ev = self._events
+        client = session.client
+
+        def on(event_type: Any, handler: Callable[[Any], Awaitable[None]]) -> None:
+            async def guarded(_client: Any, event: Any) -> None:
+                # neonize drops handler exceptions silently; a stale session's events too.
+                if session.ended:
+                    return
+                try:
+                    await handler(event)
+                except Exception:
+                    log.exception("whatsmeow_handler_failed", device_id=session.device_id)
+
+            client.event(event_type)(guarded)
+
+        async def on_qr(_client: Any, data: bytes) -> None:
+            if session.ended or session.linked:
+                return
+            lifetime = self._qr_lifetimes[min(session.qr_count, len(self._qr_lifetimes) - 1)]
+            session.qr_count += 1
+            expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
+            try:
+                await self._emit(
+                    QrCode(session.device_id, session.epoch, data.decode(), expires_at)
+                )
+            except Exception:
+                log.exception("whatsmeow_handler_failed", device_id=session.device_id)
+
+        client.event.qr(on_qr)
+        on(ev.ConnectedEv, lambda e: self._on_connected(session))
+        on(ev.PairStatusEv, lambda e: self._on_pair_status(session, e))
+        on(ev.LoggedOutEv, lambda e: self._end(session, "logged_out"))
+        on(ev.StreamReplacedEv, lambda e: self._end(session, "replaced"))
+        on(ev.TemporaryBanEv, lambda e: self._end(session, "banned", f"code {int(e.Code)}"))
+        on(ev.ClientOutdatedEv, lambda e: self._end(session, "client_outdated"))
+        on(ev.ConnectFailureEv, lambda e: self._on_connect_failure(session, e))
+        on(ev.DisconnectedEv, lambda e: self._on_disconnected(session))
+        on(ev.MessageEv, lambda e: self._on_message(session, e))
+        on(ev.ReceiptEv, lambda e: self._emit_mapped(mapping.receipt, session, e))
+
+    async def _emit_mapped(
+        self, mapper: Callable[[str, int, Any], EngineEvent | None], session: _Session, event: Any
+    ) -> None:
+        mapped = mapper(session.device_id, session.epoch, event)
+        if mapped is not None and session.linked:
+            await self._emit(mapped)
+
+    async def _on_message(self, session: _Session, event: Any) -> None:
+        inbound = mapping.inbound_message(session.device_id, session.epoch, event)
+        if inbound is None or not session.linked:
+            return
+        size = inbound.media_size
+        if size is not None and size <= self._media_max_bytes:
+            async with self._ffi.shared():
+                try:
+                    media = await session.client.download_any(event.Message)
+                except Exception as exc:  # the event still goes out, saying so
+                    log.warning(
+                        "whatsmeow_media_download_failed",
+                        device_id=session.device_id,
+                        error=_short(exc),
+                    )
+                else:
+                    inbound = dataclasses.replace(inbound, media=bytes(media))
+        await self._emit(inbound)
+
+    async def _on_pair_status(self, session: _Session, event: Any) -> None:
+        if event.Error:
+            await self._end(session, "pairing_failed", str(event.Error))
+
+    async def _on_connected(self, session: _Session) -> None:
+        reconnected = session.linked or not session.pairing
+        async with self._ffi.shared():
+            me = await session.client.get_me()
+        jid = me.JID
+        marker = {"wa_number": str(jid.User), "wa_device_jid": mapping.jid_string(jid)}
+        if not session.linked and session.pairing:
+            self._marker(session.device_id).write_text(json.dumps(marker))
+            if session.window is not None:
+                session.window.cancel()
+        session.linked = True
+        await self._emit(
+            Connected(
+                session.device_id,
+                session.epoch,
+                wa_number=marker["wa_number"],
+                wa_device_jid=marker["wa_device_jid"],
+                linked_at=datetime.now(UTC),
+                reconnected=reconnected,
+            )
+        )
+
+    async def _on_connect_failure(self, session: _Session, event: Any) -> None:
+        reason = mapping.TERMINAL_CONNECT_FAILURES.get(int(event.Reason))
+        if reason is not None:
+            await self._end(session, reason, str(event.Message))
+        elif session.linked:
+            await self._emit(
+                ConnectionLost(session.device_id, session.epoch, f"connect failure {event.Reason}")
+            )
+
+    async def _on_disconnected(self, session: _Session) -> None:
+        # whatsmeow reconnects a logged-in session by itself; a Connected follows.
+        if session.linked:
+            await self._emit(
+                ConnectionLost(session.device_id, session.epoch, "disconnected from WhatsApp")
+            )
+
+    # --- messaging ---------------------------------------------------------------------------
+
+    def _live(self, device_id: str) -> _Session:
+        session = self._sessions.get(device_id)
+        if session is None or not session.linked:
+            raise SendError("not_connected", "the device is not online", permanent=False)
+        return session
+
+    async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                built = await outbound.build(session.client, message)
+                response = await session.client.send_message(message.to_jid, built)
+            except SendError:
+                raise
+            except Exception as exc:
+                raise SendError("send_failed", _short(exc), permanent=False) from exc
+        sent_at = (
+            datetime.fromtimestamp(int(response.Timestamp), UTC) if response.Timestamp else None
+        )
+        # neonize 0.5.2 cannot send with a chosen message id: the id is whatsmeow's.
+        return SentMessage(str(response.ID), sent_at or datetime.now(UTC))
+
+    async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
+        self._live(device_id)  # typing is courtesy; not sent by this engine yet
+
+    async def groups(self, device_id: str) -> list[GroupInfo]:
+        session = self._live_for_query(device_id)
+        async with self._ffi.shared():
+            groups = await self._query(session.client.get_joined_groups())
+        return [
+            GroupInfo(
+                jid=mapping.jid_string(g.JID),
+                name=str(g.GroupName.Name),
+                participants=tuple(str(p.JID.User) for p in g.Participants),
+                owner=str(g.OwnerJID.User) or None,
+            )
+            for g in groups
+        ]
+
+    async def profile(self, device_id: str, jid: str) -> Profile:
+        session = self._live_for_query(device_id)
+        user, _, server = jid.partition("@")
+        target = self._pb().JID(User=user, Server=server or "s.whatsapp.net")
+        async with self._ffi.shared():
+            found = await self._query(session.client.get_user_info(target))
+        if not found:
+            raise EngineError("not_found", "WhatsApp knows no such user")
+        info = found[0].UserInfo
+        phone = user if (server or "s.whatsapp.net") == "s.whatsapp.net" else None
+        return Profile(
+            jid=jid,
+            phone=phone,
+            name=str(info.VerifiedName.Details.verifiedName) or None,
+            about=str(info.Status) or None,
+        )
+
+    async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
+        session = self._live_for_query(device_id)
+        async with self._ffi.shared():
+            answers = await self._query(session.client.is_on_whatsapp(*(f"+{p}" for p in phones)))
+        by_query = {str(a.Query).lstrip("+"): a for a in answers}
+        checks = []
+        for phone in phones:
+            answer = by_query.get(phone)
+            if answer is None or not answer.IsIn:
+                checks.append(ContactCheck(phone, False))
+                continue
+            lid = None
+            async with self._ffi.shared():
+                with contextlib.suppress(Exception):  # the LID is a bonus, not the answer
+                    found = await session.client.get_lid_from_pn(answer.JID)
+                    lid = f"{found.User}@lid" if found.User else None
+            checks.append(ContactCheck(phone, True, mapping.jid_string(answer.JID), lid))
+        return checks
+
+    def _live_for_query(self, device_id: str) -> _Session:
+        session = self._sessions.get(device_id)
+        if session is None or not session.linked:
+            raise EngineError("not_connected", "the device is not online")
+        return session
+
+    @staticmethod
+    async def _query(call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError("query_failed", _short(exc)) from exc
+
+    @staticmethod
+    def _pb() -> Any:
+        return neonize_loader._import_contained("neonize.proto.Neonize_pb2")
+
+
+def _open_fds() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def factory(config: dict[str, Any]) -> WhatsmeowBackend:
+    """The worker's backend factory (`wagateway.engines.whatsmeow.backend:factory`)."""
+    return WhatsmeowBackend(config)

@@ -1,0 +1,158 @@
+"""neonize's protobuf events → engine events (pure functions, no neonize import needed).
+
+The arguments are neonize's own message objects (`neonize.proto.Neonize_pb2` and the
+`waE2E` Message); only their attributes are read, so tests build them from the same classes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from wagateway.engines.base import InboundMessage, Receipt
+
+# whatsmeow's types.ReceiptType as neonize numbers it (Neonize.proto ReceiptEv.Type).
+RECEIPT_STATUS = {1: "delivered", 4: "read", 6: "played"}
+
+# neonize's ConnectFailureEv.Reason (its own numbering of whatsmeow's reasons): the ones
+# that end a session for good. The rest (GENERIC, INTERNAL_SERVER_ERROR, ...) are transient.
+TERMINAL_CONNECT_FAILURES = {
+    2: "logged_out",  # LOGGED_OUT
+    4: "logged_out",  # MAIN_DEVICE_GONE
+    5: "logged_out",  # UNKNOWN_LOGOUT
+    3: "banned",  # TEMP_BANNED
+    6: "client_outdated",  # CLIENT_OUTDATED
+}
+
+
+def jid_string(jid: Any) -> str:
+    """`user@server`, with `:device` when the JID names a device."""
+    user, server = str(jid.User), str(jid.Server)
+    device = int(getattr(jid, "Device", 0) or 0)
+    return f"{user}:{device}@{server}" if device else f"{user}@{server}"
+
+
+def _phone_and_lid(jid: Any, alt: Any) -> tuple[str | None, str | None]:
+    """A sender is addressed by phone number or by LID; whatsmeow gives the other form as
+    the `Alt` JID when it knows it."""
+    phone = lid = None
+    for candidate in (jid, alt):
+        if candidate is None or not getattr(candidate, "User", ""):
+            continue
+        if candidate.Server == "lid":
+            lid = lid or f"{candidate.User}@lid"
+        elif candidate.Server == "s.whatsapp.net":
+            phone = phone or str(candidate.User)
+    return phone, lid
+
+
+def _timestamp(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC) if seconds else datetime.now(UTC)
+
+
+MEDIA_FIELDS = {
+    "imageMessage": "image",
+    "videoMessage": "video",
+    "audioMessage": "audio",
+    "documentMessage": "document",
+    "stickerMessage": "sticker",
+}
+
+
+def media_of(message: Any) -> tuple[str, Any] | None:
+    """(type, the media sub-message) when the message carries an attachment."""
+    for field, kind in MEDIA_FIELDS.items():
+        if message.HasField(field):
+            return kind, getattr(message, field)
+    return None
+
+
+def message_content(message: Any) -> tuple[str, dict[str, object], str | None, tuple[str, ...]]:
+    """(type, content, reply_to, mentions) of a waE2E Message; type `unsupported` for what is
+    not mapped (protocol messages, polls, calls...)."""
+    if message.HasField("extendedTextMessage"):
+        ext = message.extendedTextMessage
+        context = ext.contextInfo
+        reply_to = context.stanzaID or None
+        return "text", {"text": ext.text}, reply_to, tuple(context.mentionedJID)
+    if message.conversation:
+        return "text", {"text": message.conversation}, None, ()
+    media = media_of(message)
+    if media is not None:
+        kind, sub = media
+        content: dict[str, object] = {"mime_type": sub.mimetype}
+        if kind in ("image", "video", "document") and sub.caption:
+            content["caption"] = sub.caption
+        if kind == "audio":
+            content["ptt"] = bool(sub.PTT)
+        if kind == "document" and sub.fileName:
+            content["file_name"] = sub.fileName
+        context = sub.contextInfo
+        return kind, content, context.stanzaID or None, tuple(context.mentionedJID)
+    if message.HasField("locationMessage"):
+        loc = message.locationMessage
+        content = {"latitude": loc.degreesLatitude, "longitude": loc.degreesLongitude}
+        if loc.name:
+            content["name"] = loc.name
+        if loc.address:
+            content["address"] = loc.address
+        return "location", content, None, ()
+    if message.HasField("contactMessage"):
+        contact = message.contactMessage
+        return "contact", {"contact_name": contact.displayName, "vcard": contact.vcard}, None, ()
+    if message.HasField("reactionMessage"):
+        reaction = message.reactionMessage
+        return "reaction", {"emoji": reaction.text, "message_id": reaction.key.ID}, None, ()
+    return "unsupported", {}, None, ()
+
+
+def announced_size(message: Any) -> int | None:
+    media = media_of(message)
+    return int(media[1].fileLength) if media is not None else None
+
+
+def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | None:
+    """A `MessageEv` from a contact; None for our own messages (echoes of what this account
+    sent from another device) and for protocol messages with nothing to show."""
+    info = event.Info
+    source = info.MessageSource
+    if source.IsFromMe:
+        return None
+    kind, content, reply_to, mentions = message_content(event.Message)
+    if kind == "unsupported":
+        return None
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    return InboundMessage(
+        device_id,
+        epoch,
+        wa_message_id=str(info.ID),
+        chat=jid_string(source.Chat),
+        sender_phone=phone,
+        sender_lid=lid,
+        type=kind,
+        content=content,
+        sent_at=_timestamp(int(info.Timestamp)),
+        push_name=str(info.Pushname) or None,
+        reply_to=reply_to,
+        mentions=mentions,
+        media_size=announced_size(event.Message),
+    )
+
+
+def receipt(device_id: str, epoch: int, event: Any) -> Receipt | None:
+    status = RECEIPT_STATUS.get(int(event.Type))
+    if status is None:
+        return None
+    source = event.MessageSource
+    participant = None
+    if source.IsGroup and source.Sender.User:
+        participant = str(source.Sender.User)
+    return Receipt(
+        device_id,
+        epoch,
+        wa_message_ids=tuple(str(i) for i in event.MessageIDs),
+        status=status,
+        chat=jid_string(source.Chat),
+        participant=participant,
+        at=_timestamp(int(event.Timestamp)),
+    )

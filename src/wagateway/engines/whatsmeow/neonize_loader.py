@@ -1,0 +1,46 @@
+"""Import neonize with its import-time side effects contained.
+
+Importing neonize calls `logging.basicConfig(level=INFO)` on the root logger (so every
+library's INFO lines would start printing) and starts a logging thread. We put the root
+logger back as it was; neonize's own loggers keep working under the name "whatsmeow" and
+"neonize". (The Go side printing to stdout cannot be contained in-process: that is one of
+the reasons neonize only ever runs in worker processes, whose stdout the supervisor reads.)
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+
+def _import_contained(name: str) -> ModuleType:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import importlib
+
+        return importlib.import_module(name)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def events() -> ModuleType:
+    """`neonize.aioze.events`: the event classes handlers are registered for."""
+    return _import_contained("neonize.aioze.events")
+
+
+def new_client(store: str, uuid: str, new_device: bool) -> Any:
+    """A real `NewAClient` on `store` (a SQLite path or a postgres URL)."""
+    module = _import_contained("neonize.aioze.client")
+    return module.NewAClient(store, uuid=uuid, new_device=new_device)
+
+
+def available() -> bool:
+    """Whether neonize is installed, without importing it (and its side effects)."""
+    import importlib.util
+
+    return importlib.util.find_spec("neonize") is not None

@@ -1,0 +1,145 @@
+"""OutboundMessage → neonize's waE2E `Message`, built from bytes only.
+
+Media is uploaded with `client.upload(bytes, MediaType)` and the message is assembled from
+the upload's keys and hashes here, instead of neonize's `build_*_message` helpers: those take
+`str` as a URL *or a local path* (a user-controlled path must never reach them) and the video,
+audio and sticker helpers shell out to ffmpeg. Reply and mentions go in `contextInfo`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from wagateway.engines.base import OutboundMessage, SendError
+from wagateway.engines.whatsmeow import neonize_loader
+
+# neonize.utils.enum.MediaType values
+MEDIA_IMAGE, MEDIA_VIDEO, MEDIA_AUDIO, MEDIA_DOCUMENT = 0, 1, 2, 3
+UPLOAD_KIND = {
+    "image": MEDIA_IMAGE,
+    "sticker": MEDIA_IMAGE,
+    "video": MEDIA_VIDEO,
+    "audio": MEDIA_AUDIO,
+    "document": MEDIA_DOCUMENT,
+}
+
+
+def _e2e() -> Any:
+    return neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+
+
+def _media_type(value: int) -> Any:
+    enum = neonize_loader._import_contained("neonize.utils.enum")
+    return enum.MediaType(value)
+
+
+def _context(e2e: Any, message: OutboundMessage) -> Any | None:
+    if not message.reply_to and not message.mentions:
+        return None
+    context = e2e.ContextInfo(mentionedJID=list(message.mentions))
+    if message.reply_to:
+        context.stanzaID = message.reply_to
+    return context
+
+
+def _media_fields(upload: Any, message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "URL": upload.url,
+        "directPath": upload.DirectPath,
+        "mediaKey": upload.MediaKey,
+        "fileEncSHA256": upload.FileEncSHA256,
+        "fileSHA256": upload.FileSHA256,
+        "fileLength": upload.FileLength,
+        "mimetype": str(message.content.get("mime_type") or ""),
+        "mediaKeyTimestamp": int(time.time()),
+    }
+
+
+async def build(client: Any, message: OutboundMessage) -> Any:
+    """The protobuf Message to hand to `client.send_message`. Raises SendError for what this
+    engine cannot send."""
+    e2e = _e2e()
+    content = message.content
+    context = _context(e2e, message)
+    kind = message.type
+
+    if kind == "text":
+        text = str(content.get("text", ""))
+        if context is None:
+            return e2e.Message(conversation=text)
+        return e2e.Message(
+            extendedTextMessage=e2e.ExtendedTextMessage(text=text, contextInfo=context)
+        )
+
+    if kind in UPLOAD_KIND:
+        if message.media is None:
+            raise SendError("media_error", "the media bytes are missing", permanent=True)
+        upload = await client.upload(message.media, _media_type(UPLOAD_KIND[kind]))
+        fields = _media_fields(upload, message)
+        if context is not None:
+            fields["contextInfo"] = context
+        caption = content.get("caption")
+        if kind == "image":
+            return e2e.Message(imageMessage=e2e.ImageMessage(caption=caption, **fields))
+        if kind == "video":
+            return e2e.Message(videoMessage=e2e.VideoMessage(caption=caption, **fields))
+        if kind == "audio":
+            audio = e2e.AudioMessage(PTT=bool(content.get("ptt")), **fields)
+            return e2e.Message(audioMessage=audio)
+        if kind == "sticker":
+            return e2e.Message(stickerMessage=e2e.StickerMessage(**fields))
+        name = content.get("file_name")
+        document = e2e.DocumentMessage(caption=caption, fileName=name, title=name, **fields)
+        return e2e.Message(documentMessage=document)
+
+    if kind == "contact":
+        contact = e2e.ContactMessage(
+            displayName=str(content.get("contact_name", "")), vcard=str(content.get("vcard", ""))
+        )
+        if context is not None:
+            contact.contextInfo.CopyFrom(context)
+        return e2e.Message(contactMessage=contact)
+
+    if kind == "location":
+        location = e2e.LocationMessage(
+            degreesLatitude=float(content["latitude"]),
+            degreesLongitude=float(content["longitude"]),
+            name=content.get("name"),
+            address=content.get("address"),
+        )
+        if context is not None:
+            location.contextInfo.CopyFrom(context)
+        return e2e.Message(locationMessage=location)
+
+    if kind == "reaction":
+        common = neonize_loader._import_contained("neonize.proto.waCommon.WACommon_pb2")
+        # The target is taken to be the contact's message (the usual case); reacting to
+        # one's own message needs fromMe=True, which the gateway does not pass on yet.
+        key = common.MessageKey(
+            remoteJID=message.to_jid, fromMe=False, ID=str(content.get("message_id", ""))
+        )
+        reaction = e2e.ReactionMessage(
+            key=key, text=str(content.get("emoji", "")), senderTimestampMS=int(time.time() * 1000)
+        )
+        return e2e.Message(reactionMessage=reaction)
+
+    if kind == "interactive" and content.get("poll_question"):
+        enum = neonize_loader._import_contained("neonize.utils.enum")
+        selectable = enum.VoteType.MULTIPLE if content.get("poll_multi") else enum.VoteType.SINGLE
+        return await client.build_poll_vote_creation(
+            str(content["poll_question"]),
+            [str(o) for o in content.get("poll_options", [])],
+            selectable,
+        )
+
+    raise SendError(
+        "unsupported_type",
+        f"{kind} messages cannot be sent by the whatsmeow engine"
+        + (
+            " (WhatsApp no longer shows buttons from companion devices)"
+            if kind == "interactive"
+            else ""
+        ),
+        permanent=True,
+    )

@@ -1,0 +1,67 @@
+"""The whatsmeow engine against the shared conformance suite, with a fake at the neonize
+boundary (tests/support/fake_neonize.py builds neonize's own protobuf event objects)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.engines.conformance import EngineConformance
+from wagateway.engines.base import EngineEvent
+
+fake_neonize = pytest.importorskip(
+    "tests.support.fake_neonize", reason="neonize is not installed (pip install -e '.[test]')"
+)
+
+from wagateway.engines.whatsmeow.backend import QR_LIFETIMES, WhatsmeowBackend  # noqa: E402
+
+TIME_SCALE = 0.02  # a 160 s pairing window lasts 3.2 s
+
+
+class WhatsmeowHarness:
+    def __init__(self, engine: WhatsmeowBackend, network: fake_neonize.FakeWhatsApp) -> None:
+        self.engine = engine
+        self.network = network
+        self.events: list[EngineEvent] = []
+        self.window_seconds = sum(QR_LIFETIMES) * TIME_SCALE
+
+    async def sink(self, event: EngineEvent) -> None:
+        self.events.append(event)
+
+    async def phone_scan(self, device_id: str, qr: str, phone: str) -> None:
+        await self.network.scan(qr, phone)
+
+    async def phone_enter_code(self, device_id: str, code: str) -> None:
+        await self.network.enter_code(code)
+
+    async def phone_logout(self, device_id: str) -> None:
+        await self.network.phone_logout(device_id)
+
+    async def network_drop(self, device_id: str) -> None:
+        await self.network.drop(device_id)
+
+    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.network.contact_writes(device_id, sender_phone, text)
+
+
+class TestWhatsmeowConformance(EngineConformance):
+    @pytest.fixture(autouse=True)
+    def _stores(self, tmp_path: Path) -> None:
+        self.store_dir = tmp_path / "stores"
+
+    @asynccontextmanager
+    async def harness(self) -> AsyncIterator[WhatsmeowHarness]:
+        network = fake_neonize.FakeWhatsApp([t * TIME_SCALE for t in QR_LIFETIMES])
+        engine = WhatsmeowBackend(
+            {"store_dir": str(self.store_dir), "time_scale": TIME_SCALE},
+            client_factory=network.factory,
+        )
+        h = WhatsmeowHarness(engine, network)
+        await engine.start(h.sink)
+        try:
+            yield h
+        finally:
+            await engine.shutdown()

@@ -1,0 +1,101 @@
+"""neonize event objects (built from neonize's own protobuf classes) → engine events."""
+
+from __future__ import annotations
+
+import pytest
+
+from wagateway.engines.base import InboundMessage, Receipt
+from wagateway.engines.whatsmeow import mapping, neonize_loader
+
+if not neonize_loader.available():
+    pytest.skip("neonize is not installed", allow_module_level=True)
+
+EV = neonize_loader.events()
+PB = neonize_loader._import_contained("neonize.proto.Neonize_pb2")
+E2E = neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+
+
+def jid(user: str, server: str = "s.whatsapp.net", device: int = 0):  # noqa: ANN201
+    return PB.JID(User=user, Server=server, Device=device)
+
+
+def message_ev(message, *, sender=None, alt=None, from_me=False, chat=None):  # noqa: ANN001, ANN201
+    sender = sender or jid("6285550001111")
+    source = PB.MessageSource(
+        Chat=chat or sender, Sender=sender, SenderAlt=alt or PB.JID(), IsFromMe=from_me
+    )
+    info = PB.MessageInfo(
+        MessageSource=source, ID="3EB0ABC", Timestamp=1_790_000_000, Pushname="Ana"
+    )
+    return EV.MessageEv(Info=info, Message=message)
+
+
+def test_plain_text_with_phone_sender() -> None:
+    event = mapping.inbound_message("d", 3, message_ev(E2E.Message(conversation="halo")))
+    assert isinstance(event, InboundMessage)
+    assert (event.type, event.content) == ("text", {"text": "halo"})
+    assert event.sender_phone == "6285550001111" and event.sender_lid is None
+    assert event.chat == "6285550001111@s.whatsapp.net"
+    assert event.wa_message_id == "3EB0ABC" and event.push_name == "Ana" and event.epoch == 3
+    assert event.sent_at.timestamp() == 1_790_000_000
+
+
+def test_lid_sender_with_its_phone_as_alt() -> None:
+    event = mapping.inbound_message(
+        "d",
+        1,
+        message_ev(E2E.Message(conversation="x"), sender=jid("12345", "lid"), alt=jid("6281999")),
+    )
+    assert event is not None
+    assert (event.sender_phone, event.sender_lid) == ("6281999", "12345@lid")
+
+
+def test_extended_text_carries_reply_and_mentions() -> None:
+    text = E2E.ExtendedTextMessage(
+        text="@6281 lihat ini",
+        contextInfo=E2E.ContextInfo(stanzaID="3EB0QUOTED", mentionedJID=["6281@s.whatsapp.net"]),
+    )
+    event = mapping.inbound_message("d", 1, message_ev(E2E.Message(extendedTextMessage=text)))
+    assert event is not None
+    assert event.reply_to == "3EB0QUOTED" and event.mentions == ("6281@s.whatsapp.net",)
+
+
+def test_location() -> None:
+    location = E2E.LocationMessage(degreesLatitude=-6.2, degreesLongitude=106.8, name="Toko")
+    event = mapping.inbound_message("d", 1, message_ev(E2E.Message(locationMessage=location)))
+    assert event is not None and event.type == "location"
+    assert event.content == {"latitude": -6.2, "longitude": 106.8, "name": "Toko"}
+
+
+def test_own_echoes_and_unmapped_types_are_not_inbound() -> None:
+    assert (
+        mapping.inbound_message("d", 1, message_ev(E2E.Message(conversation="x"), from_me=True))
+        is None
+    )
+    assert mapping.inbound_message("d", 1, message_ev(E2E.Message())) is None
+
+
+@pytest.mark.parametrize(("kind", "status"), [(1, "delivered"), (4, "read"), (6, "played")])
+def test_receipt_types(kind: int, status: str) -> None:
+    source = PB.MessageSource(Chat=jid("6281"), Sender=jid("6281"))
+    event = mapping.receipt(
+        "d", 2, EV.ReceiptEv(MessageSource=source, MessageIDs=["A", "B"], Timestamp=1, Type=kind)
+    )
+    assert isinstance(event, Receipt)
+    assert (event.status, event.wa_message_ids, event.participant) == (status, ("A", "B"), None)
+    assert event.chat == "6281@s.whatsapp.net"
+
+
+def test_group_receipts_name_the_participant_and_others_are_ignored() -> None:
+    source = PB.MessageSource(Chat=jid("1203", "g.us"), Sender=jid("6282"), IsGroup=True)
+    event = mapping.receipt(
+        "d", 1, EV.ReceiptEv(MessageSource=source, MessageIDs=["A"], Timestamp=1, Type=4)
+    )
+    assert event is not None and event.participant == "6282" and event.chat == "1203@g.us"
+    sender_receipt = EV.ReceiptEv(MessageSource=source, MessageIDs=["A"], Timestamp=1, Type=2)
+    assert mapping.receipt("d", 1, sender_receipt) is None
+
+
+def test_device_jids_keep_their_device_number() -> None:
+    assert mapping.jid_string(jid("6281", device=12)) == "6281:12@s.whatsapp.net"
+    assert mapping.jid_string(jid("6281")) == "6281@s.whatsapp.net"

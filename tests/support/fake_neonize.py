@@ -1,0 +1,259 @@
+"""A stand-in for neonize's `NewAClient`, at the neonize boundary, for the whatsmeow engine.
+
+It offers the surface the backend uses (`event(...)` registration, `event.qr`, `connect`
+returning a task, `PairPhone`, `get_me`, `send_message`, `logout`, `stop`) and emits the
+**same event objects neonize emits**, built from neonize's own protobuf classes
+(`Neonize_pb2`, `WAWebProtobufsE2E_pb2`). Like neonize, each event reaches its handler as a
+task of its own. `FakeWhatsApp` plays the phone and the servers: it knows which store holds
+a paired session (a small JSON file at the store path, so erasing the store erases the
+session), turns a scanned QR or an entered code into a link, and can unlink, drop the
+socket, or deliver a contact's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from wagateway.engines.whatsmeow import neonize_loader
+
+EV = neonize_loader.events()
+PB = neonize_loader._import_contained("neonize.proto.Neonize_pb2")
+E2E = neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+
+
+class FakeNeonizeError(Exception):
+    pass
+
+
+def _jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> Any:
+    return PB.JID(User=user, Server=server, Device=device, IsEmpty=False)
+
+
+class _EventRegistry:
+    def __init__(self) -> None:
+        self.handlers: dict[type[Any], Callable[[Any, Any], Awaitable[None]]] = {}
+        self.qr_handler: Callable[[Any, bytes], Awaitable[None]] | None = None
+
+    def __call__(self, event_type: type[Any]) -> Callable[[Any], None]:
+        def register(func: Callable[[Any, Any], Awaitable[None]]) -> None:
+            self.handlers[event_type] = func  # one handler per type, as in neonize
+
+        return register
+
+    def qr(self, func: Callable[[Any, bytes], Awaitable[None]]) -> None:
+        self.qr_handler = func
+
+
+class FakeWhatsApp:
+    """The phone and the servers for every fake client of a test."""
+
+    def __init__(self, qr_lifetimes: list[float], *, online: bool = True) -> None:
+        self.qr_lifetimes = qr_lifetimes
+        self.online = online
+        self.clients: dict[str, FakeClient] = {}  # uuid (device id) -> live client
+        self._device_numbers = itertools.count(11)
+        self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
+        self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
+
+    def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
+        client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
+        self.clients[uuid] = client
+        return client
+
+    # the phone
+    async def scan(self, qr: str, phone: str) -> None:
+        client = next(c for c in self.clients.values() if qr in c.shown_qrs)
+        await client.link(phone, next(self._device_numbers))
+
+    async def enter_code(self, code: str) -> None:
+        client = next(c for c in self.clients.values() if code in c.codes)
+        await client.link(client.codes[code], next(self._device_numbers))
+
+    async def phone_logout(self, device_id: str) -> None:
+        client = self.clients[device_id]
+        Path(client.store).unlink(missing_ok=True)  # whatsmeow deletes the device's rows
+        client.emit(EV.LoggedOutEv(OnConnect=False, Reason=2))  # LOGGED_OUT
+
+    async def drop(self, device_id: str) -> None:
+        client = self.clients[device_id]
+        client.emit(EV.DisconnectedEv(status=True))
+        await asyncio.sleep(0.05)
+        client.emit(EV.ConnectedEv(status=True))  # whatsmeow reconnects a linked session
+
+    async def contact_sends_image(
+        self, device_id: str, sender_phone: str, data: bytes, caption: str
+    ) -> None:
+        digest = hashlib.sha256(data).digest()
+        self.uploads[digest] = data
+        image = E2E.ImageMessage(
+            mimetype="image/png", caption=caption, fileSHA256=digest, fileLength=len(data)
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(imageMessage=image))
+
+    async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
+        self._deliver(device_id, sender_phone, E2E.Message(conversation=text))
+
+    def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
+        source = PB.MessageSource(
+            Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
+        )
+        info = PB.MessageInfo(
+            MessageSource=source,
+            ID="3EB0" + secrets.token_hex(8).upper(),
+            Timestamp=int(time.time()),
+            Pushname="Contact",
+        )
+        self.clients[device_id].emit(EV.MessageEv(Info=info, Message=message))
+
+
+class FakeClient:
+    def __init__(self, network: FakeWhatsApp, store: str, uuid: str, new_device: bool) -> None:
+        self.network = network
+        self.store = store
+        self.uuid = uuid
+        self.new_device = new_device
+        self.event = _EventRegistry()
+        self.shown_qrs: list[str] = []
+        self.codes: dict[str, str] = {}
+        self.stopped = False
+        self._stopped = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # neonize's surface
+    async def connect(self) -> asyncio.Task[None]:
+        Path(self.store).touch()  # whatsmeow creates the database before pairing
+        self._loop_task = asyncio.create_task(self._go_loop())
+        return self._loop_task
+
+    async def _go_loop(self) -> None:
+        if not self.network.online:
+            await asyncio.sleep(0.01)
+            raise FakeNeonizeError("failed to dial whatsapp web websocket: no such host")
+        session = self._session()
+        if session and not self.new_device:
+            self.emit(EV.ConnectedEv(status=True))
+        else:
+            for lifetime in self.network.qr_lifetimes:
+                code = f"2@{secrets.token_urlsafe(12)},{secrets.token_urlsafe(8)},x,y"
+                self.shown_qrs.append(code)
+                if self.event.qr_handler is not None:
+                    self._spawn(self.event.qr_handler(self, code.encode()))
+                await asyncio.sleep(lifetime)
+                if self._session():
+                    break
+        await self._stopped.wait()  # the Go loop runs until Stop
+
+    async def PairPhone(self, phone: str, show_push_notification: bool) -> str:  # noqa: N802
+        if not self.shown_qrs:
+            raise FakeNeonizeError("client is nil")
+        code = secrets.token_hex(4).upper()
+        self.codes[code] = phone
+        return code
+
+    async def get_me(self) -> Any:
+        session = self._session()
+        assert session, "get_me before pairing panics in neonize"
+        return PB.Device(JID=_jid(session["phone"], device=session["device"]), PushName="Shop")
+
+    async def send_message(self, to: str, message: Any) -> Any:
+        self.network.sent.append((self.uuid, to, message))
+        return PB.SendResponse(ID="3EB0" + secrets.token_hex(8).upper(), Timestamp=int(time.time()))
+
+    async def upload(self, data: bytes, media_type: Any) -> Any:
+        digest = hashlib.sha256(data).digest()
+        self.network.uploads[digest] = data
+        return PB.UploadResponse(
+            url=f"https://mmg.whatsapp.net/{digest.hex()[:16]}",
+            DirectPath=f"/v/t62/{digest.hex()[:16]}",
+            MediaKey=secrets.token_bytes(32),
+            FileEncSHA256=secrets.token_bytes(32),
+            FileSHA256=digest,
+            FileLength=len(data),
+        )
+
+    async def download_any(self, message: Any) -> bytes:
+        for field in ("imageMessage", "videoMessage", "audioMessage", "documentMessage"):
+            if message.HasField(field):
+                return self.network.uploads[getattr(message, field).fileSHA256]
+        raise FakeNeonizeError("no media in this message")
+
+    async def build_poll_vote_creation(self, name: str, options: list[str], selectable: Any) -> Any:
+        poll = E2E.PollCreationMessage(
+            name=name,
+            options=[E2E.PollCreationMessage.Option(optionName=o) for o in options],
+            selectableOptionsCount=0 if selectable.name == "MULTIPLE" else 1,
+        )
+        return E2E.Message(pollCreationMessage=poll)
+
+    async def get_joined_groups(self) -> list[Any]:
+        participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]
+        name = PB.GroupName(Name="Tim Toko")
+        return [
+            PB.GroupInfo(
+                JID=_jid("120363000", "g.us"),
+                OwnerJID=_jid("6281111"),
+                GroupName=name,
+                Participants=participants,
+            )
+        ]
+
+    async def get_user_info(self, *jids: Any) -> list[Any]:
+        return [
+            PB.GetUserInfoSingleReturnFunction(JID=j, UserInfo=PB.UserInfo(Status="Buka 9-5"))
+            for j in jids
+            if not j.User.startswith("999")
+        ]
+
+    async def is_on_whatsapp(self, *numbers: str) -> list[Any]:
+        return [
+            PB.IsOnWhatsAppResponse(
+                Query=n, JID=_jid(n.lstrip("+")), IsIn=not n.lstrip("+").startswith("999")
+            )
+            for n in numbers
+        ]
+
+    async def get_lid_from_pn(self, jid: Any) -> Any:
+        return _jid(str(int(jid.User) * 7)[:15], "lid")
+
+    async def logout(self) -> None:
+        Path(self.store).unlink(missing_ok=True)
+
+    async def stop(self) -> None:
+        self.stopped = True
+        self._stopped.set()  # no more events; handlers already running finish (as in neonize)
+
+    # the fake's insides
+    def _session(self) -> dict[str, Any] | None:
+        path = Path(self.store)
+        if not path.exists() or not path.stat().st_size:
+            return None
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+    async def link(self, phone: str, device_number: int) -> None:
+        Path(self.store).write_text(json.dumps({"phone": phone, "device": device_number}))
+        self.emit(
+            EV.PairStatusEv(ID=_jid(phone, device=device_number), Status=2, Platform="android")
+        )
+        await asyncio.sleep(0.01)
+        self.emit(EV.ConnectedEv(status=True))
+
+    def emit(self, event: Any) -> None:
+        if self.stopped:
+            return
+        handler = self.event.handlers.get(type(event))
+        if handler is not None:
+            self._spawn(handler(self, event))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
