@@ -64,6 +64,7 @@ def whatsmeow_engine(settings: Settings) -> WorkerEngine:
             "media_max_bytes": settings.media_max_bytes,
         },
         devices_per_worker=settings.whatsmeow_devices_per_worker,
+        max_worker_fds=settings.whatsmeow_max_worker_fds,
     )
     return WorkerEngine("whatsmeow", pool)
 

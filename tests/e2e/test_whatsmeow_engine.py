@@ -4,6 +4,7 @@ worker process shows in /health and goes away with the server."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,38 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_fifty_offline_whatsmeow_devices_at_once_leave_the_gateway_healthy(
+    make_server, receiver: WebhookReceiver
+) -> None:
+    """Real neonize, no network: 50 devices created at the same moment. None crashes a
+    process; every one ends `disconnected` with the dial error; /health stays ok."""
+    # 50 connects are serialised in the worker (connect/stop are exclusive): on a loaded
+    # 2-core machine the last ones can take longer than the default 5 s test QR wait.
+    server: GatewayServer = make_server(WAGW_QR_WAIT_TIMEOUT="60").start()
+    creds = server.create_app("fifty phones", receiver.url, "--engine", "whatsmeow")
+
+    def create(index: int) -> dict:
+        with server.client(creds["app_token"]) as api:
+            response = api.post("/devices", json={"device_name": f"desk {index}"})
+            assert response.status_code == 201, response.text
+            return response.json()
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        devices = list(pool.map(create, range(50)))
+    died = [line for line in server.logs().splitlines() if "engine_worker_died" in line]
+    assert not died, died
+    assert all(d["status"] == "disconnected" for d in devices), {d["status"] for d in devices}
+    assert all("dial" in (d["last_error"] or "") for d in devices), {
+        d["last_error"] for d in devices
+    }
+    with server.client(creds["app_token"]) as api:
+        listed = api.get("/devices").json()["devices"]
+    assert len(listed) == 50 and {d["status"] for d in listed} == {"disconnected"}
+    health = server.client().get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    workers = health.json()["checks"]["engine:whatsmeow"]["workers"]
+    assert all(w["alive"] and w["restarts"] == 0 for w in workers)
+    assert sum(w["backend"]["connects"] for w in workers) == 50
+    server.stop()

@@ -163,6 +163,8 @@ def test_queries_answer_from_whatsapp(tmp_path: Path) -> None:
         with pytest.raises(EngineError) as offline:
             await backend.groups("nobody")
         assert offline.value.code == "not_connected"
+        await backend.send_typing("d1", "6285550001111@s.whatsapp.net", 2.0)
+        assert network.presences == [("d1", "6285550001111", "CHAT_PRESENCE_COMPOSING")]
 
     run(tmp_path, scenario)
 

@@ -99,3 +99,44 @@ def test_group_receipts_name_the_participant_and_others_are_ignored() -> None:
 def test_device_jids_keep_their_device_number() -> None:
     assert mapping.jid_string(jid("6281", device=12)) == "6281:12@s.whatsapp.net"
     assert mapping.jid_string(jid("6281")) == "6281@s.whatsapp.net"
+
+
+def test_revoke_names_the_deleted_message() -> None:
+    common = neonize_loader._import_contained("neonize.proto.waCommon.WACommon_pb2")
+    protocol = E2E.ProtocolMessage(type=0, key=common.MessageKey(ID="3EB0GONE"))
+    event = mapping.revoke("d", 1, message_ev(E2E.Message(protocolMessage=protocol)))
+    assert event is not None
+    assert (event.wa_message_id, event.chat, event.sender) == (
+        "3EB0GONE",
+        "6285550001111@s.whatsapp.net",
+        "6285550001111",
+    )
+    assert mapping.revoke("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+
+
+def test_presence_and_chat_presence() -> None:
+    online = mapping.presence("d", 1, EV.PresenceEv(From=jid("6281"), Unavailable=False))
+    assert (online.jid, online.presence, online.last_seen) == (
+        "6281@s.whatsapp.net",
+        "available",
+        None,
+    )
+    away = mapping.presence(
+        "d", 1, EV.PresenceEv(From=jid("6281"), Unavailable=True, LastSeen=1_790_000_000)
+    )
+    assert away.presence == "unavailable" and away.last_seen is not None
+    source = PB.MessageSource(Chat=jid("6281"), Sender=jid("6281"))
+    typing = mapping.chat_presence(
+        "d", 1, EV.ChatPresenceEv(MessageSource=source, State=1, Media=1)
+    )
+    recording = mapping.chat_presence(
+        "d", 1, EV.ChatPresenceEv(MessageSource=source, State=1, Media=2)
+    )
+    paused = mapping.chat_presence(
+        "d", 1, EV.ChatPresenceEv(MessageSource=source, State=2, Media=1)
+    )
+    assert [typing.presence, recording.presence, paused.presence] == [
+        "composing",
+        "recording",
+        "paused",
+    ]

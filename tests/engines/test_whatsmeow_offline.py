@@ -4,6 +4,8 @@ WhatsApp: the failure path has to be clean (no crash, a clear reason, the worker
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,100 @@ def test_offline_restore_retries_then_ends_and_reports_its_descriptors(tmp_path:
             [health] = await pool.backend_health()
             assert health.detail["connects"] == 20
             assert isinstance(health.detail["open_fds"], int)
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_descriptors_stay_bounded_over_100_offline_retries(tmp_path: Path) -> None:
+    """neonize leaks a descriptor per connect; a worker past `max_worker_fds` is recycled
+    (its devices restored on the fresh process, the retry count carried over on disk), so
+    100 retries leave the descriptor count bounded instead of growing by 100."""
+    limit = 48
+
+    async def scenario() -> None:
+        events: list[EngineEvent] = []
+
+        async def sink(event: EngineEvent) -> None:
+            events.append(event)
+
+        stores = tmp_path / "stores"
+        stores.mkdir()
+        (stores / "d3.linked").write_text('{"wa_number": "6281", "wa_device_jid": "6281:3@s"}')
+        pool = WorkerPool(
+            "whatsmeow",
+            BACKEND,
+            {"store_dir": str(stores), "connect_retry_delays": [0.02] * 99},
+            max_worker_fds=limit,
+            check_interval=0.05,
+        )
+        await pool.start(sink)
+        peak = 0
+        try:
+            await pool.call("d3", "restore", {"epoch": 1})
+            deadline = asyncio.get_running_loop().time() + 120
+            while not any(isinstance(e, SessionEnded) for e in events):
+                assert asyncio.get_running_loop().time() < deadline, events[-3:]
+                for own in await pool.backend_health(timeout=1.0):
+                    if own is not None:
+                        peak = max(peak, int(own.detail["open_fds"]))
+                await asyncio.sleep(0.02)
+            ended = events[-1]
+            assert isinstance(ended, SessionEnded) and ended.reason == "engine_error"
+            assert "after 100 attempts" in ended.detail
+            worker = pool.health()["workers"][0]
+            assert worker["recycles"] >= 1 and worker["alive"]
+            # Without recycling the count would have grown by ~100 over its start (~20).
+            print(f"100 offline retries: peak open fds {peak}, recycles {worker['recycles']}")
+            assert peak <= limit + 20, peak
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_kill_9_of_a_whatsmeow_worker_restarts_it_and_restores_its_device(tmp_path: Path) -> None:
+    """SIGKILL a real neonize worker while a linked device waits between reconnect attempts:
+    the supervisor reports the device as reconnecting, starts a new worker process, restores
+    the device there, and the retry count carries on from where the dead worker left it."""
+
+    async def scenario() -> None:
+        events: list[EngineEvent] = []
+
+        async def sink(event: EngineEvent) -> None:
+            events.append(event)
+
+        stores = tmp_path / "stores"
+        stores.mkdir()
+        (stores / "d4.linked").write_text('{"wa_number": "6281", "wa_device_jid": "6281:4@s"}')
+        pool = WorkerPool(
+            "whatsmeow",
+            BACKEND,
+            {"store_dir": str(stores), "connect_retry_delays": [1.0, 1.0, 0.01]},
+            restart_backoff=(0.1,),
+        )
+        await pool.start(sink)
+        try:
+            await pool.call("d4", "restore", {"epoch": 2})
+            deadline = asyncio.get_running_loop().time() + 30
+            while not (stores / "d4.attempts").exists():  # first attempt failed, waiting
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.02)
+            first_pid = pool.worker_pid("d4")
+            assert first_pid is not None
+            os.kill(first_pid, signal.SIGKILL)
+            while not any(isinstance(e, SessionEnded) for e in events):
+                assert asyncio.get_running_loop().time() < deadline, events
+                await asyncio.sleep(0.05)
+            kinds = [type(e).__name__ for e in events]
+            # the backend's own ConnectionLost, the supervisor's on the kill, then the end
+            assert kinds == ["ConnectionLost", "ConnectionLost", "SessionEnded"], kinds
+            ended = events[-1]
+            assert isinstance(ended, SessionEnded) and "after 4 attempts" in ended.detail
+            [worker] = pool.health()["workers"]
+            assert worker["restarts"] == 1 and worker["alive"] and worker["pid"] != first_pid
+            assert "SIGKILL" in worker["last_exit"] or "-9" in worker["last_exit"]
         finally:
             await pool.shutdown()
 

@@ -62,6 +62,7 @@ class FakeWhatsApp:
         self._device_numbers = itertools.count(11)
         self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
         self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
+        self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -223,6 +224,9 @@ class FakeClient:
 
     async def get_lid_from_pn(self, jid: Any) -> Any:
         return _jid(str(int(jid.User) * 7)[:15], "lid")
+
+    async def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
+        self.network.presences.append((self.uuid, jid.User, state.name))
 
     async def logout(self) -> None:
         Path(self.store).unlink(missing_ok=True)

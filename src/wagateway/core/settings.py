@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     whatsmeow_devices_per_worker: int = Field(
         50, ge=1, description="devices one whatsmeow worker process hosts before another starts"
     )
+    whatsmeow_max_worker_fds: int = Field(
+        768,
+        ge=64,
+        description="open descriptors past which a whatsmeow worker is recycled (neonize leaks "
+        "one per connect); below the usual soft limit of 1024",
+    )
 
     # --- webhooks --------------------------------------------------------------------------
     webhook_retry_schedule: SecondsList = Field(

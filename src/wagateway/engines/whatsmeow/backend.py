@@ -163,9 +163,26 @@ class WhatsmeowBackend:
     def _marker(self, device_id: str) -> Path:
         return self._store(device_id).with_suffix(".linked")
 
+    def _attempts_file(self, device_id: str) -> Path:
+        # Failed connects of the current restore, on disk so a recycled worker continues
+        # the count instead of starting the back-off again.
+        return self._store(device_id).with_suffix(".attempts")
+
+    def _failed_attempts(self, device_id: str) -> int:
+        try:
+            return int(self._attempts_file(device_id).read_text())
+        except (OSError, ValueError):
+            return 0
+
     def _erase(self, device_id: str) -> None:
         store = self._store(device_id)
-        for path in (store, Path(f"{store}-wal"), Path(f"{store}-shm"), self._marker(device_id)):
+        for path in (
+            store,
+            Path(f"{store}-wal"),
+            Path(f"{store}-shm"),
+            self._marker(device_id),
+            self._attempts_file(device_id),
+        ):
             path.unlink(missing_ok=True)
 
     def _store_name(self, device_id: str) -> str:
@@ -190,6 +207,7 @@ class WhatsmeowBackend:
             )
             return
         session = self._open(device_id, epoch, pairing=False)
+        session.attempt = self._failed_attempts(device_id) + 1
         await self._connect(session)
 
     async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
@@ -240,19 +258,16 @@ class WhatsmeowBackend:
     def _connect_ended(self, session: _Session, task: asyncio.Future[Any]) -> None:
         """neonize's connect task ends when the client stops, or at once when the first
         connection fails (offline: 'failed to dial whatsapp web websocket')."""
-        if (
-            task.cancelled()
-            or session.ended
-            or self._sessions.get(session.device_id) is not session
-        ):
+        if task.cancelled():
             return
-        error = task.exception()
-        if error is None:
+        error = task.exception()  # retrieved in every case, or asyncio logs it as lost
+        if error is None or session.ended or self._sessions.get(session.device_id) is not session:
             return
         if not session.pairing and session.attempt <= len(self._retry_delays):
             asyncio.create_task(self._retry(session, _short(error)))
             return
         tries = f" after {session.attempt} attempts" if session.attempt > 1 else ""
+        self._attempts_file(session.device_id).unlink(missing_ok=True)
         asyncio.create_task(
             self._end(
                 session, "engine_error", f"could not connect to WhatsApp{tries}: {_short(error)}"
@@ -260,6 +275,7 @@ class WhatsmeowBackend:
         )
 
     async def _retry(self, session: _Session, error: str) -> None:
+        self._attempts_file(session.device_id).write_text(str(session.attempt))
         if session.attempt == 1:
             await self._emit(
                 ConnectionLost(session.device_id, session.epoch, f"could not connect: {error}")
@@ -352,6 +368,8 @@ class WhatsmeowBackend:
         on(ev.DisconnectedEv, lambda e: self._on_disconnected(session))
         on(ev.MessageEv, lambda e: self._on_message(session, e))
         on(ev.ReceiptEv, lambda e: self._emit_mapped(mapping.receipt, session, e))
+        on(ev.PresenceEv, lambda e: self._emit_mapped(mapping.presence, session, e))
+        on(ev.ChatPresenceEv, lambda e: self._emit_mapped(mapping.chat_presence, session, e))
 
     async def _emit_mapped(
         self, mapper: Callable[[str, int, Any], EngineEvent | None], session: _Session, event: Any
@@ -361,6 +379,11 @@ class WhatsmeowBackend:
             await self._emit(mapped)
 
     async def _on_message(self, session: _Session, event: Any) -> None:
+        revoked = mapping.revoke(session.device_id, session.epoch, event)
+        if revoked is not None:
+            if session.linked:
+                await self._emit(revoked)
+            return
         inbound = mapping.inbound_message(session.device_id, session.epoch, event)
         if inbound is None or not session.linked:
             return
@@ -394,6 +417,7 @@ class WhatsmeowBackend:
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
+        self._attempts_file(session.device_id).unlink(missing_ok=True)
         await self._emit(
             Connected(
                 session.device_id,
@@ -446,7 +470,21 @@ class WhatsmeowBackend:
         return SentMessage(str(response.ID), sent_at or datetime.now(UTC))
 
     async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
-        self._live(device_id)  # typing is courtesy; not sent by this engine yet
+        """ "typing…" in the recipient's chat; WhatsApp clears it by itself, or the message
+        that follows does."""
+        session = self._live(device_id)
+        enum = neonize_loader._import_contained("neonize.utils.enum")
+        user, _, server = to_jid.partition("@")
+        target = self._pb().JID(User=user, Server=server or "s.whatsapp.net")
+        async with self._ffi.shared():
+            try:
+                await session.client.send_chat_presence(
+                    target,
+                    enum.ChatPresence.CHAT_PRESENCE_COMPOSING,
+                    enum.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT,
+                )
+            except Exception as exc:
+                raise EngineError("presence_failed", _short(exc)) from exc
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         session = self._live_for_query(device_id)

@@ -9,7 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from wagateway.engines.base import InboundMessage, Receipt
+from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+
+REVOKE = 0  # waE2E ProtocolMessage.Type
+CHAT_PAUSED = 2  # ChatPresenceEv.State (COMPOSING = 1)
+MEDIA_AUDIO = 2  # ChatPresenceEv.Media (TEXT = 1)
 
 # whatsmeow's types.ReceiptType as neonize numbers it (Neonize.proto ReceiptEv.Type).
 RECEIPT_STATUS = {1: "delivered", 4: "read", 6: "played"}
@@ -155,4 +159,46 @@ def receipt(device_id: str, epoch: int, event: Any) -> Receipt | None:
         chat=jid_string(source.Chat),
         participant=participant,
         at=_timestamp(int(event.Timestamp)),
+    )
+
+
+def revoke(device_id: str, epoch: int, event: Any) -> MessageRevoked | None:
+    """A contact deleted a message for everyone: a `MessageEv` carrying a REVOKE protocol
+    message that names the deleted message's id."""
+    message = event.Message
+    if not message.HasField("protocolMessage") or message.protocolMessage.type != REVOKE:
+        return None
+    source = event.Info.MessageSource
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    return MessageRevoked(
+        device_id,
+        epoch,
+        wa_message_id=str(message.protocolMessage.key.ID),
+        chat=jid_string(source.Chat),
+        sender=phone or lid,
+    )
+
+
+def presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
+    """`PresenceEv` (online / last seen) of a contact whose presence the device follows."""
+    last_seen = int(event.LastSeen)
+    return PresenceUpdate(
+        device_id,
+        epoch,
+        jid=jid_string(event.From),
+        presence="unavailable" if event.Unavailable else "available",
+        last_seen=datetime.fromtimestamp(last_seen, UTC) if last_seen else None,
+    )
+
+
+def chat_presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
+    """`ChatPresenceEv`: typing (composing), recording (audio) or paused, in a chat."""
+    state = int(event.State)
+    kind = (
+        "paused"
+        if state == CHAT_PAUSED
+        else ("recording" if int(event.Media) == MEDIA_AUDIO else "composing")
+    )
+    return PresenceUpdate(
+        device_id, epoch, jid=jid_string(event.MessageSource.Sender), presence=kind
     )

@@ -15,6 +15,7 @@ their stored sessions. Devices on other workers never notice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sys
@@ -72,6 +73,8 @@ class _Worker:
     started_at: float = 0.0
     crashes: int = 0  # consecutive: reset once a worker stays up `stable_after` seconds
     restarts: int = 0
+    recycles: int = 0
+    recycling: bool = False  # stopped on purpose: restart at once, not counted as a crash
     last_exit: str | None = None
 
 
@@ -87,6 +90,8 @@ class WorkerPool:
         spawn_timeout: float = 30.0,
         restart_backoff: Sequence[float] = DEFAULT_BACKOFF,
         stable_after: float = 60.0,
+        max_worker_fds: int | None = None,
+        check_interval: float = 30.0,
     ) -> None:
         self.engine_name = engine_name
         self._backend = backend
@@ -103,15 +108,25 @@ class WorkerPool:
         self._next_id = 0
         self._placing = asyncio.Lock()
         self._closing = False
+        # A worker whose backend reports more open descriptors than this is recycled
+        # (neonize leaks one per connect); None: never.
+        self._max_fds = max_worker_fds
+        self._check_interval = check_interval
+        self._monitor: asyncio.Task[None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
+        if self._max_fds is not None:
+            self._monitor = asyncio.create_task(self._watch_descriptors(), context=Context())
 
     async def shutdown(self) -> None:
         """Stop every worker (their backends close sessions without logging out)."""
         self._closing = True
+        if self._monitor is not None:
+            self._monitor.cancel()
+            await asyncio.gather(self._monitor, return_exceptions=True)
         await asyncio.gather(*(self._stop_worker(w) for w in self._workers))
         self._update_gauges()
 
@@ -172,6 +187,7 @@ class WorkerPool:
                     "alive": w.alive,
                     "devices": len(w.devices),
                     "restarts": w.restarts,
+                    "recycles": w.recycles,
                     "last_exit": w.last_exit,
                 }
                 for w in self._workers
@@ -356,8 +372,9 @@ class WorkerPool:
         worker.alive = False
         worker.ready.clear()
         if worker.process is not None:
-            if worker.process.returncode is None and self._closing:
-                await asyncio.wait_for(worker.process.wait(), 10)
+            if worker.process.returncode is None and (self._closing or worker.recycling):
+                with contextlib.suppress(TimeoutError):  # let it close its sessions
+                    await asyncio.wait_for(worker.process.wait(), 10)
             if worker.process.returncode is None:
                 worker.process.kill()
             code = await worker.process.wait()
@@ -372,7 +389,10 @@ class WorkerPool:
         self._update_gauges()
         if self._closing:
             return
-        log.error("engine_worker_died", engine=self.engine_name, worker=worker.index, reason=reason)
+        if not worker.recycling:
+            log.error(
+                "engine_worker_died", engine=self.engine_name, worker=worker.index, reason=reason
+            )
         await self._report_losses(worker)
         await self._restart(worker)
 
@@ -394,8 +414,12 @@ class WorkerPool:
     async def _restart(self, worker: _Worker) -> None:
         if time.monotonic() - worker.started_at >= self._stable_after:
             worker.crashes = 0
-        worker.crashes += 1
-        delay = self._backoff[min(worker.crashes, len(self._backoff)) - 1]
+        if worker.recycling:
+            worker.recycling = False
+            delay = 0.0
+        else:
+            worker.crashes += 1
+            delay = self._backoff[min(worker.crashes, len(self._backoff)) - 1]
         while not self._closing:
             await asyncio.sleep(delay)
             if self._closing:
@@ -408,6 +432,9 @@ class WorkerPool:
                 worker.crashes += 1
         worker.restarts += 1
         WORKER_RESTARTS.labels(self.engine_name).inc()
+        await self._restore_linked(worker)
+
+    async def _restore_linked(self, worker: _Worker) -> None:
         for device_id in sorted(worker.devices):
             session = self._sessions.get(device_id)
             if session is None or not session.linked:
@@ -424,6 +451,31 @@ class WorkerPool:
                             device_id, session.epoch, reason="engine_error", detail=exc.message
                         )
                     )
+
+    async def _watch_descriptors(self) -> None:
+        assert self._max_fds is not None
+        while True:
+            await asyncio.sleep(self._check_interval)
+            for worker in list(self._workers):
+                if not worker.alive or worker.recycling:
+                    continue
+                try:
+                    own = await self._request(worker, "health", {}, 5.0)
+                except EngineError:
+                    continue
+                fds = own.detail.get("open_fds") if own is not None else None
+                if isinstance(fds, int) and fds > self._max_fds:
+                    log.warning(
+                        "engine_worker_recycled",
+                        engine=self.engine_name,
+                        worker=worker.index,
+                        open_fds=fds,
+                        limit=self._max_fds,
+                    )
+                    worker.recycling = True
+                    worker.recycles += 1
+                    if worker.writer is not None:
+                        worker.writer.close()  # it shuts its backend down and exits
 
     async def _stop_worker(self, worker: _Worker) -> None:
         if worker.writer is not None:
