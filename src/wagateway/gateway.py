@@ -62,6 +62,8 @@ def whatsmeow_engine(settings: Settings) -> WorkerEngine:
         {
             "store_dir": str(settings.data_dir / "whatsmeow"),
             "media_max_bytes": settings.media_max_bytes,
+            "client_factory": settings.whatsmeow_client_factory,
+            "executor_threads": settings.whatsmeow_devices_per_worker + 32,
         },
         devices_per_worker=settings.whatsmeow_devices_per_worker,
         max_worker_fds=settings.whatsmeow_max_worker_fds,

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,27 @@ E2E = neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb
 
 class FakeNeonizeError(Exception):
     pass
+
+
+def phone_of(device_id: str) -> str:
+    """The phone number an auto-linking fake pairs a device with (stable per device)."""
+    return "628" + str(int(hashlib.sha256(device_id.encode()).hexdigest(), 16))[:9]
+
+
+_AUTO_NETWORK: FakeWhatsApp | None = None
+
+
+def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
+    """`WAGW_WHATSMEOW_CLIENT_FACTORY` for whole-gateway tests: one auto-linking fake network
+    per worker process, recording sends under $FAKE_NEONIZE_DIR."""
+    global _AUTO_NETWORK
+    if _AUTO_NETWORK is None:
+        _AUTO_NETWORK = FakeWhatsApp(
+            [60.0, 20.0, 20.0, 20.0, 20.0, 20.0],
+            auto_link=True,
+            record_dir=Path(os.environ["FAKE_NEONIZE_DIR"]),
+        )
+    return _AUTO_NETWORK.factory(store, uuid, new_device)
 
 
 def _jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> Any:
@@ -55,11 +77,23 @@ class _EventRegistry:
 class FakeWhatsApp:
     """The phone and the servers for every fake client of a test."""
 
-    def __init__(self, qr_lifetimes: list[float], *, online: bool = True) -> None:
+    def __init__(
+        self,
+        qr_lifetimes: list[float],
+        *,
+        online: bool = True,
+        auto_link: bool = False,
+        record_dir: Path | None = None,
+    ) -> None:
         self.qr_lifetimes = qr_lifetimes
         self.online = online
+        # Whole-gateway tests: each pairing links by itself after its first QR (the phone is
+        # the device's own), every send is appended to record_dir/sent.jsonl (it survives a
+        # killed worker) and answered with delivered and read receipts.
+        self.auto_link = auto_link
+        self.record_dir = record_dir
         self.clients: dict[str, FakeClient] = {}  # uuid (device id) -> live client
-        self._device_numbers = itertools.count(11)
+        self.device_numbers = itertools.count(11)
         self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
         self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
         self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
@@ -72,11 +106,11 @@ class FakeWhatsApp:
     # the phone
     async def scan(self, qr: str, phone: str) -> None:
         client = next(c for c in self.clients.values() if qr in c.shown_qrs)
-        await client.link(phone, next(self._device_numbers))
+        await client.link(phone, next(self.device_numbers))
 
     async def enter_code(self, code: str) -> None:
         client = next(c for c in self.clients.values() if code in c.codes)
-        await client.link(client.codes[code], next(self._device_numbers))
+        await client.link(client.codes[code], next(self.device_numbers))
 
     async def phone_logout(self, device_id: str) -> None:
         client = self.clients[device_id]
@@ -148,6 +182,10 @@ class FakeClient:
                 self.shown_qrs.append(code)
                 if self.event.qr_handler is not None:
                     self._spawn(self.event.qr_handler(self, code.encode()))
+                if self.network.auto_link:
+                    await asyncio.sleep(0.1)
+                    await self.link(phone_of(self.uuid), next(self.network.device_numbers))
+                    break
                 await asyncio.sleep(lifetime)
                 if self._session():
                     break
@@ -167,7 +205,36 @@ class FakeClient:
 
     async def send_message(self, to: str, message: Any) -> Any:
         self.network.sent.append((self.uuid, to, message))
-        return PB.SendResponse(ID="3EB0" + secrets.token_hex(8).upper(), Timestamp=int(time.time()))
+        message_id = "3EB0" + secrets.token_hex(8).upper()
+        if self.network.record_dir is not None:
+            text = message if isinstance(message, str) else message.conversation
+            line = json.dumps(
+                {
+                    "device": self.uuid,
+                    "to": to,
+                    "id": message_id,
+                    "text": text,
+                    "pid": os.getpid(),
+                    "at": time.time(),
+                }
+            )
+            with open(self.network.record_dir / "sent.jsonl", "a") as record:
+                record.write(line + "\n")
+            self._spawn(self._receipts(to.partition("@")[0], message_id))
+        return PB.SendResponse(ID=message_id, Timestamp=int(time.time()))
+
+    async def _receipts(self, user: str, message_id: str) -> None:
+        source = PB.MessageSource(Chat=_jid(user), Sender=_jid(user))
+        for kind in (1, 4):  # DELIVERED, READ
+            await asyncio.sleep(0.05)
+            self.emit(
+                EV.ReceiptEv(
+                    MessageSource=source,
+                    MessageIDs=[message_id],
+                    Timestamp=int(time.time()),
+                    Type=kind,
+                )
+            )
 
     async def upload(self, data: bytes, media_type: Any) -> Any:
         digest = hashlib.sha256(data).digest()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     whatsmeow_devices_per_worker: int = Field(
         50, ge=1, description="devices one whatsmeow worker process hosts before another starts"
     )
+    whatsmeow_client_factory: str = Field(
+        "",
+        description="for tests: 'module:callable' standing in for neonize's NewAClient in "
+        "whatsmeow workers (empty: the real neonize)",
+    )
     whatsmeow_max_worker_fds: int = Field(
         768,
         ge=64,

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,6 +105,8 @@ class _Session:
     attempt: int = 1  # connect attempts of a restore so far
     ended: bool = False
     window: asyncio.Task[None] | None = None
+    # Set by the client's first sign of life (an event, a QR, or its connect task ending).
+    started: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 class WhatsmeowBackend:
@@ -114,6 +117,11 @@ class WhatsmeowBackend:
         scale = float(config.get("time_scale", 1.0))
         self._qr_lifetimes = [lifetime * scale for lifetime in QR_LIFETIMES]
         self._connect_timeout = float(config.get("connect_timeout", 30.0))
+        self._connect_settle = float(config.get("connect_settle", 15.0))
+        # Every live client blocks one thread of the default executor in `Neonize()`; with
+        # the default pool (CPUs + 4) the 7th device's calls would wait, then start outside
+        # the connect hold. Room for every device plus the ordinary calls.
+        self._threads = int(config.get("executor_threads", 128))
         self._media_max_bytes = int(config.get("media_max_bytes", 64 * 1024 * 1024))
         # A restore that cannot reach WhatsApp (network down) is retried after these delays,
         # then the device ends `disconnected`. Pairing is not retried: its window is short and
@@ -133,6 +141,9 @@ class WhatsmeowBackend:
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
         self._store_dir.mkdir(parents=True, exist_ok=True)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="neonize")
+        )
 
     async def shutdown(self) -> None:
         for device_id in list(self._sessions):
@@ -245,6 +256,15 @@ class WhatsmeowBackend:
         return session
 
     async def _connect(self, session: _Session) -> None:
+        """Start the client and hold every other call off until it has shown a sign of life.
+
+        neonize's `connect()` only *schedules* the blocking Go call (`Neonize()`, in a
+        thread); that call writes the Go client map when it starts and again when a first
+        connection fails. Both must not meet another client's connect or stop, or the whole
+        process dies ("fatal error: concurrent map writes", seen here with 50 devices at
+        once). So the exclusive hold lasts until the first event, QR or failure (bounded by
+        `connect_settle`). Parallelism comes from workers: each has its own map.
+        """
         self._connects += 1
         async with self._ffi.exclusive():
             try:
@@ -252,12 +272,15 @@ class WhatsmeowBackend:
             except Exception as exc:
                 self._sessions.pop(session.device_id, None)
                 raise EngineError("connect_failed", _short(exc)) from exc
-        if isinstance(task, asyncio.Future):
-            task.add_done_callback(lambda t: self._connect_ended(session, t))
+            if isinstance(task, asyncio.Future):
+                task.add_done_callback(lambda t: self._connect_ended(session, t))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.started.wait(), self._connect_settle)
 
     def _connect_ended(self, session: _Session, task: asyncio.Future[Any]) -> None:
         """neonize's connect task ends when the client stops, or at once when the first
         connection fails (offline: 'failed to dial whatsapp web websocket')."""
+        session.started.set()
         if task.cancelled():
             return
         error = task.exception()  # retrieved in every case, or asyncio logs it as lost
@@ -334,6 +357,7 @@ class WhatsmeowBackend:
 
         def on(event_type: Any, handler: Callable[[Any], Awaitable[None]]) -> None:
             async def guarded(_client: Any, event: Any) -> None:
+                session.started.set()  # first, or the handler would wait on _connect's hold
                 # neonize drops handler exceptions silently; a stale session's events too.
                 if session.ended:
                     return
@@ -345,6 +369,7 @@ class WhatsmeowBackend:
             client.event(event_type)(guarded)
 
         async def on_qr(_client: Any, data: bytes) -> None:
+            session.started.set()
             if session.ended or session.linked:
                 return
             lifetime = self._qr_lifetimes[min(session.qr_count, len(self._qr_lifetimes) - 1)]
@@ -568,5 +593,14 @@ def _short(exc: BaseException) -> str:
 
 
 def factory(config: dict[str, Any]) -> WhatsmeowBackend:
-    """The worker's backend factory (`wagateway.engines.whatsmeow.backend:factory`)."""
-    return WhatsmeowBackend(config)
+    """The worker's backend factory (`wagateway.engines.whatsmeow.backend:factory`).
+
+    `config["client_factory"]` ("module:callable") replaces neonize's `NewAClient`: the
+    end-to-end tests run whole gateways on a stand-in at the neonize boundary with it.
+    """
+    spec = config.get("client_factory")
+    if not spec:
+        return WhatsmeowBackend(config)
+    from wagateway.engines.workers.host import load_factory
+
+    return WhatsmeowBackend(config, client_factory=load_factory(str(spec)))

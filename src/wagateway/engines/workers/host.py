@@ -28,14 +28,15 @@ from wagateway.engines.workers import protocol
 BackendFactory = Callable[[dict[str, Any]], Engine]
 
 
-def load_factory(spec: str) -> BackendFactory:
+def load_factory(spec: str) -> Any:
+    """The callable named by `module:attribute`."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"backend must be 'module:factory', not {spec!r}")
     factory = getattr(importlib.import_module(module_name), attribute)
     if not callable(factory):
         raise ValueError(f"{spec} is not callable")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 class WorkerServer:
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     # a terminal running the gateway must not kill workers before the gateway has closed
     # their sessions.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(run(args.fd, load_factory(args.backend), json.loads(args.config)))
+    factory: BackendFactory = load_factory(args.backend)
+    asyncio.run(run(args.fd, factory, json.loads(args.config)))
     return 0
 
 
