@@ -23,6 +23,8 @@ cli = typer.Typer(
 )
 apps_cli = typer.Typer(help="Manage apps (tenants) and their credentials.", no_args_is_help=True)
 cli.add_typer(apps_cli, name="apps")
+devices_cli = typer.Typer(help="Devices, by device id alone (for the host).", no_args_is_help=True)
+cli.add_typer(devices_cli, name="devices")
 
 T = TypeVar("T")
 
@@ -192,6 +194,47 @@ def apps_set_webhook(
 
     _run(work)
     typer.echo("ok")
+
+
+@devices_cli.command("qr")
+def devices_qr(
+    device_id: str,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="show each new code until linked or expired")
+    ] = False,
+) -> None:
+    """Show a device's pairing QR in the terminal: WhatsApp > Linked devices > Link a device."""
+    import segno
+
+    from wagateway.core.errors import not_found
+    from wagateway.core.timefmt import rfc3339
+    from wagateway.devices.models import Device
+    from wagateway.devices.state import Status
+
+    async def work(gw: Gateway) -> None:
+        shown: str | None = None
+        while True:
+            async with gw.db.read() as session:
+                device = await session.get(Device, device_id)
+            if device is None:
+                raise not_found("device")
+            if device.status != Status.QR_GENERATED or not device.qr:
+                linked = f" as {device.wa_number}" if device.status == Status.CONNECTED else ""
+                hint = "" if linked else f"; POST /devices/{device_id}/qr opens a new window"
+                typer.echo(f"device {device_id} is {device.status}{linked}: no QR to show{hint}")
+                return
+            if device.qr != shown:
+                segno.make(device.qr, error="l").terminal(compact=True)
+                typer.echo(f"expires at {rfc3339(device.qr_expires_at)}; scan it with WhatsApp >")
+                typer.echo(
+                    "Linked devices > Link a device" + (" (new codes follow)" if follow else "")
+                )
+                shown = device.qr
+            if not follow:
+                return
+            await asyncio.sleep(1.0)
+
+    _run(work)
 
 
 def main() -> None:

@@ -276,3 +276,19 @@ def test_sandbox_inbound_text_becomes_message_event(
     assert event["to"] == "6281234567890" and event["chat"] == "6285550001111@s.whatsapp.net"
     assert event["wa_message_id"] == accepted.json()["wa_message_id"]
     assert event["mentions"] == [] and event["forwarded"] is False and event["reply_to"] is None
+
+
+def test_terminal_qr_for_the_host(server: GatewayServer, api: httpx.Client) -> None:
+    """`wagateway devices qr DEVICE_ID` prints the current code as a terminal QR (the host's
+    way to link a phone without the API), and says plainly when there is none."""
+    device = create_device(api, "Terminal QR")
+    shown = server.cli("devices", "qr", device["device_id"])
+    assert "expires at" in shown.stdout and "Linked devices" in shown.stdout
+    assert any(block in shown.stdout for block in ("█", "▀", "▄")), shown.stdout[:200]
+
+    scan(api, device["qr"])
+    linked = server.cli("devices", "qr", device["device_id"])
+    assert "is connected as 6281234567890: no QR to show" in linked.stdout
+
+    missing = server.cli("devices", "qr", "00000000-0000-0000-0000-000000000000", check=False)
+    assert missing.returncode == 2 and "not_found" in missing.stderr
