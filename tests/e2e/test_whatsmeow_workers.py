@@ -20,7 +20,7 @@ from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not neonize_loader.available(), reason="neonize is not installed"),
+    pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or ""),
 ]
 
 DEVICES = 20

@@ -8,7 +8,7 @@ from wagateway.engines.base import InboundMessage, Receipt
 from wagateway.engines.whatsmeow import mapping, neonize_loader
 
 if not neonize_loader.available():
-    pytest.skip("neonize is not installed", allow_module_level=True)
+    pytest.skip(neonize_loader.missing() or "", allow_module_level=True)
 
 EV = neonize_loader.events()
 PB = neonize_loader._import_contained("neonize.proto.Neonize_pb2")

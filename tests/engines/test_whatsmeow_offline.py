@@ -15,7 +15,7 @@ from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.workers.supervisor import WorkerPool
 
 pytestmark = pytest.mark.skipif(
-    not neonize_loader.available(), reason="neonize is not installed (pip install -e '.[test]')"
+    not neonize_loader.available(), reason=neonize_loader.missing() or ""
 )
 
 BACKEND = "wagateway.engines.whatsmeow.backend:factory"

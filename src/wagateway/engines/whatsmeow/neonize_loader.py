@@ -39,8 +39,19 @@ def new_client(store: str, uuid: str, new_device: bool) -> Any:
     return module.NewAClient(store, uuid=uuid, new_device=new_device)
 
 
-def available() -> bool:
-    """Whether neonize is installed, without importing it (and its side effects)."""
+def missing() -> str | None:
+    """Why the whatsmeow engine cannot run here, or None when it can; without importing
+    neonize (and its side effects). neonize imports python-magic at import time, which
+    needs the libmagic shared library from the system."""
+    import ctypes.util
     import importlib.util
 
-    return importlib.util.find_spec("neonize") is not None
+    if importlib.util.find_spec("neonize") is None:
+        return "neonize is not installed (the `whatsmeow` extra: pip install -e '.[whatsmeow]')"
+    if ctypes.util.find_library("magic") is None:
+        return "libmagic is missing (neonize needs it: apt-get install libmagic1)"
+    return None
+
+
+def available() -> bool:
+    return missing() is None
