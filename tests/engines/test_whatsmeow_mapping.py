@@ -11,8 +11,8 @@ if not neonize_loader.available():
     pytest.skip(neonize_loader.missing() or "", allow_module_level=True)
 
 EV = neonize_loader.events()
-PB = neonize_loader._import_contained("neonize.proto.Neonize_pb2")
-E2E = neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+PB = neonize_loader.module("neonize.proto.Neonize_pb2")
+E2E = neonize_loader.module("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
 
 
 def jid(user: str, server: str = "s.whatsapp.net", device: int = 0):  # noqa: ANN201
@@ -102,7 +102,7 @@ def test_device_jids_keep_their_device_number() -> None:
 
 
 def test_revoke_names_the_deleted_message() -> None:
-    common = neonize_loader._import_contained("neonize.proto.waCommon.WACommon_pb2")
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
     protocol = E2E.ProtocolMessage(type=0, key=common.MessageKey(ID="3EB0GONE"))
     event = mapping.revoke("d", 1, message_ev(E2E.Message(protocolMessage=protocol)))
     assert event is not None

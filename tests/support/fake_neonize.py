@@ -26,8 +26,8 @@ from typing import Any
 from wagateway.engines.whatsmeow import neonize_loader
 
 EV = neonize_loader.events()
-PB = neonize_loader._import_contained("neonize.proto.Neonize_pb2")
-E2E = neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+PB = neonize_loader.module("neonize.proto.Neonize_pb2")
+E2E = neonize_loader.module("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
 
 
 class FakeNeonizeError(Exception):

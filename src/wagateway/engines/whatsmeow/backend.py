@@ -473,6 +473,7 @@ class WhatsmeowBackend:
     # --- messaging ---------------------------------------------------------------------------
 
     def _live(self, device_id: str) -> _Session:
+        # A SendError is an EngineError: the queue and the query routes both understand it.
         session = self._sessions.get(device_id)
         if session is None or not session.linked:
             raise SendError("not_connected", "the device is not online", permanent=False)
@@ -498,13 +499,11 @@ class WhatsmeowBackend:
         """ "typing…" in the recipient's chat; WhatsApp clears it by itself, or the message
         that follows does."""
         session = self._live(device_id)
-        enum = neonize_loader._import_contained("neonize.utils.enum")
-        user, _, server = to_jid.partition("@")
-        target = self._pb().JID(User=user, Server=server or "s.whatsapp.net")
+        enum = neonize_loader.module("neonize.utils.enum")
         async with self._ffi.shared():
             try:
                 await session.client.send_chat_presence(
-                    target,
+                    self._jid(to_jid),
                     enum.ChatPresence.CHAT_PRESENCE_COMPOSING,
                     enum.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT,
                 )
@@ -512,7 +511,7 @@ class WhatsmeowBackend:
                 raise EngineError("presence_failed", _short(exc)) from exc
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
-        session = self._live_for_query(device_id)
+        session = self._live(device_id)
         async with self._ffi.shared():
             groups = await self._query(session.client.get_joined_groups())
         return [
@@ -526,15 +525,14 @@ class WhatsmeowBackend:
         ]
 
     async def profile(self, device_id: str, jid: str) -> Profile:
-        session = self._live_for_query(device_id)
-        user, _, server = jid.partition("@")
-        target = self._pb().JID(User=user, Server=server or "s.whatsapp.net")
+        session = self._live(device_id)
+        target = self._jid(jid)
         async with self._ffi.shared():
             found = await self._query(session.client.get_user_info(target))
         if not found:
             raise EngineError("not_found", "WhatsApp knows no such user")
         info = found[0].UserInfo
-        phone = user if (server or "s.whatsapp.net") == "s.whatsapp.net" else None
+        phone = str(target.User) if target.Server == "s.whatsapp.net" else None
         return Profile(
             jid=jid,
             phone=phone,
@@ -543,7 +541,7 @@ class WhatsmeowBackend:
         )
 
     async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
-        session = self._live_for_query(device_id)
+        session = self._live(device_id)
         async with self._ffi.shared():
             answers = await self._query(session.client.is_on_whatsapp(*(f"+{p}" for p in phones)))
         by_query = {str(a.Query).lstrip("+"): a for a in answers}
@@ -561,12 +559,6 @@ class WhatsmeowBackend:
             checks.append(ContactCheck(phone, True, mapping.jid_string(answer.JID), lid))
         return checks
 
-    def _live_for_query(self, device_id: str) -> _Session:
-        session = self._sessions.get(device_id)
-        if session is None or not session.linked:
-            raise EngineError("not_connected", "the device is not online")
-        return session
-
     @staticmethod
     async def _query(call: Awaitable[Any]) -> Any:
         try:
@@ -577,8 +569,12 @@ class WhatsmeowBackend:
             raise EngineError("query_failed", _short(exc)) from exc
 
     @staticmethod
-    def _pb() -> Any:
-        return neonize_loader._import_contained("neonize.proto.Neonize_pb2")
+    def _jid(jid: str) -> Any:
+        """neonize's JID for `user@server` (a bare user is a phone number)."""
+        user, _, server = jid.partition("@")
+        return neonize_loader.module("neonize.proto.Neonize_pb2").JID(
+            User=user, Server=server or "s.whatsapp.net"
+        )
 
 
 def _open_fds() -> int | None:

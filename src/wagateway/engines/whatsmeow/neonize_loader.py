@@ -9,17 +9,19 @@ the reasons neonize only ever runs in worker processes, whose stdout the supervi
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 from types import ModuleType
 from typing import Any
 
 
-def _import_contained(name: str) -> ModuleType:
+@functools.cache  # once per module: the hot paths (every send) ask for the protobuf modules
+def module(name: str) -> ModuleType:
+    """A neonize module, imported with the root logger put back as it was."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        import importlib
-
         return importlib.import_module(name)
     finally:
         for handler in list(root.handlers):
@@ -30,13 +32,13 @@ def _import_contained(name: str) -> ModuleType:
 
 def events() -> ModuleType:
     """`neonize.aioze.events`: the event classes handlers are registered for."""
-    return _import_contained("neonize.aioze.events")
+    return module("neonize.aioze.events")
 
 
 def new_client(store: str, uuid: str, new_device: bool) -> Any:
     """A real `NewAClient` on `store` (a SQLite path or a postgres URL)."""
-    module = _import_contained("neonize.aioze.client")
-    return module.NewAClient(store, uuid=uuid, new_device=new_device)
+    client = module("neonize.aioze.client")
+    return client.NewAClient(store, uuid=uuid, new_device=new_device)
 
 
 def missing() -> str | None:

@@ -26,11 +26,11 @@ UPLOAD_KIND = {
 
 
 def _e2e() -> Any:
-    return neonize_loader._import_contained("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+    return neonize_loader.module("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
 
 
 def _media_type(value: int) -> Any:
-    enum = neonize_loader._import_contained("neonize.utils.enum")
+    enum = neonize_loader.module("neonize.utils.enum")
     return enum.MediaType(value)
 
 
@@ -113,7 +113,7 @@ async def build(client: Any, message: OutboundMessage) -> Any:
         return e2e.Message(locationMessage=location)
 
     if kind == "reaction":
-        common = neonize_loader._import_contained("neonize.proto.waCommon.WACommon_pb2")
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
         # The target is taken to be the contact's message (the usual case); reacting to
         # one's own message needs fromMe=True, which the gateway does not pass on yet.
         key = common.MessageKey(
@@ -125,7 +125,7 @@ async def build(client: Any, message: OutboundMessage) -> Any:
         return e2e.Message(reactionMessage=reaction)
 
     if kind == "interactive" and content.get("poll_question"):
-        enum = neonize_loader._import_contained("neonize.utils.enum")
+        enum = neonize_loader.module("neonize.utils.enum")
         selectable = enum.VoteType.MULTIPLE if content.get("poll_multi") else enum.VoteType.SINGLE
         return await client.build_poll_vote_creation(
             str(content["poll_question"]),
