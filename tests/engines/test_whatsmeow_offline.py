@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,36 +21,68 @@ pytestmark = pytest.mark.skipif(
 )
 
 BACKEND = "wagateway.engines.whatsmeow.backend:factory"
+LINKED = '{"wa_number": "6281", "wa_device_jid": "6281:3@s"}'  # a stored session's marker
 
 
-def test_offline_pairing_ends_with_a_clear_error_and_the_worker_lives(tmp_path: Path) -> None:
-    async def scenario() -> None:
+def _run(
+    stores: Path,
+    config: dict[str, Any],
+    scenario: Callable[[WorkerPool, list[EngineEvent]], Awaitable[None]],
+    *,
+    linked: str | None = None,
+    **pool_options: Any,
+) -> None:
+    """A real whatsmeow worker pool on `stores` (with `linked` as a device that has a stored
+    session), its events collected, shut down afterwards."""
+    stores.mkdir(exist_ok=True)
+    if linked is not None:
+        (stores / f"{linked}.linked").write_text(LINKED)
+
+    async def main() -> None:
         events: list[EngineEvent] = []
 
         async def sink(event: EngineEvent) -> None:
             events.append(event)
 
-        pool = WorkerPool("whatsmeow", BACKEND, {"store_dir": str(tmp_path / "stores")})
+        pool = WorkerPool(
+            "whatsmeow", BACKEND, {"store_dir": str(stores), **config}, **pool_options
+        )
         await pool.start(sink)
         try:
-            await pool.call("d1", "begin_pairing", {"epoch": 1})
-            deadline = asyncio.get_running_loop().time() + 30
-            while not any(isinstance(e, SessionEnded) for e in events):
-                assert asyncio.get_running_loop().time() < deadline, events
-                await asyncio.sleep(0.05)
-            ended = next(e for e in events if isinstance(e, SessionEnded))
-            assert ended.device_id == "d1" and ended.epoch == 1
-            assert ended.reason == "engine_error"
-            assert "could not connect to WhatsApp" in ended.detail
-            assert "dial" in ended.detail  # neonize's own words: failed to dial ... websocket
-            assert not any(isinstance(e, QrCode) for e in events)
-            assert await pool.ping() == [True]
-            assert pool.health()["workers"][0]["restarts"] == 0
-            assert pool.worker_pid("d1") is None  # the ended session is no longer placed
+            await scenario(pool, events)
         finally:
             await pool.shutdown()
 
-    asyncio.run(scenario())
+    asyncio.run(main())
+
+
+async def _until_ended(
+    events: list[EngineEvent], timeout: float, also: Callable[[], Awaitable[None]] | None = None
+) -> SessionEnded:
+    """Wait for the session's end (running `also` on every poll); return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any(isinstance(e, SessionEnded) for e in events):
+        assert asyncio.get_running_loop().time() < deadline, events[-3:]
+        if also is not None:
+            await also()
+        await asyncio.sleep(0.02)
+    return next(e for e in events if isinstance(e, SessionEnded))
+
+
+def test_offline_pairing_ends_with_a_clear_error_and_the_worker_lives(tmp_path: Path) -> None:
+    async def scenario(pool: WorkerPool, events: list[EngineEvent]) -> None:
+        await pool.call("d1", "begin_pairing", {"epoch": 1})
+        ended = await _until_ended(events, 30)
+        assert ended.device_id == "d1" and ended.epoch == 1
+        assert ended.reason == "engine_error"
+        assert "could not connect to WhatsApp" in ended.detail
+        assert "dial" in ended.detail  # neonize's own words: failed to dial ... websocket
+        assert not any(isinstance(e, QrCode) for e in events)
+        assert await pool.ping() == [True]
+        assert pool.health()["workers"][0]["restarts"] == 0
+        assert pool.worker_pid("d1") is None  # the ended session is no longer placed
+
+    _run(tmp_path / "stores", {}, scenario)
 
 
 def test_offline_restore_retries_then_ends_and_reports_its_descriptors(tmp_path: Path) -> None:
@@ -57,40 +91,19 @@ def test_offline_restore_retries_then_ends_and_reports_its_descriptors(tmp_path:
     neonize connect leaks a descriptor (NEONIZE-NOTES), so the worker reports both counts
     in its health for the supervisor and operators to watch."""
 
-    async def scenario() -> None:
-        events: list[EngineEvent] = []
+    async def scenario(pool: WorkerPool, events: list[EngineEvent]) -> None:
+        await pool.call("d2", "restore", {"epoch": 5})
+        ended = await _until_ended(events, 60)
+        kinds = [type(e).__name__ for e in events]
+        assert kinds == ["ConnectionLost", "SessionEnded"], kinds
+        assert ended.reason == "engine_error"
+        assert "after 20 attempts" in ended.detail and "dial" in ended.detail
+        assert await pool.ping() == [True]
+        [health] = await pool.backend_health()
+        assert health.detail["connects"] == 20
+        assert isinstance(health.detail["open_fds"], int)
 
-        async def sink(event: EngineEvent) -> None:
-            events.append(event)
-
-        stores = tmp_path / "stores"
-        stores.mkdir()
-        (stores / "d2.linked").write_text('{"wa_number": "6281", "wa_device_jid": "6281:3@s"}')
-        pool = WorkerPool(
-            "whatsmeow",
-            BACKEND,
-            {"store_dir": str(stores), "connect_retry_delays": [0.01] * 19},
-        )
-        await pool.start(sink)
-        try:
-            await pool.call("d2", "restore", {"epoch": 5})
-            deadline = asyncio.get_running_loop().time() + 60
-            while not any(isinstance(e, SessionEnded) for e in events):
-                assert asyncio.get_running_loop().time() < deadline, events
-                await asyncio.sleep(0.05)
-            kinds = [type(e).__name__ for e in events]
-            assert kinds == ["ConnectionLost", "SessionEnded"], kinds
-            ended = events[-1]
-            assert isinstance(ended, SessionEnded) and ended.reason == "engine_error"
-            assert "after 20 attempts" in ended.detail and "dial" in ended.detail
-            assert await pool.ping() == [True]
-            [health] = await pool.backend_health()
-            assert health.detail["connects"] == 20
-            assert isinstance(health.detail["open_fds"], int)
-        finally:
-            await pool.shutdown()
-
-    asyncio.run(scenario())
+    _run(tmp_path / "stores", {"connect_retry_delays": [0.01] * 19}, scenario, linked="d2")
 
 
 def test_descriptors_stay_bounded_over_100_offline_retries(tmp_path: Path) -> None:
@@ -99,45 +112,33 @@ def test_descriptors_stay_bounded_over_100_offline_retries(tmp_path: Path) -> No
     100 retries leave the descriptor count bounded instead of growing by 100."""
     limit = 48
 
-    async def scenario() -> None:
-        events: list[EngineEvent] = []
-
-        async def sink(event: EngineEvent) -> None:
-            events.append(event)
-
-        stores = tmp_path / "stores"
-        stores.mkdir()
-        (stores / "d3.linked").write_text('{"wa_number": "6281", "wa_device_jid": "6281:3@s"}')
-        pool = WorkerPool(
-            "whatsmeow",
-            BACKEND,
-            {"store_dir": str(stores), "connect_retry_delays": [0.02] * 99},
-            max_worker_fds=limit,
-            check_interval=0.05,
-        )
-        await pool.start(sink)
+    async def scenario(pool: WorkerPool, events: list[EngineEvent]) -> None:
         peak = 0
-        try:
-            await pool.call("d3", "restore", {"epoch": 1})
-            deadline = asyncio.get_running_loop().time() + 120
-            while not any(isinstance(e, SessionEnded) for e in events):
-                assert asyncio.get_running_loop().time() < deadline, events[-3:]
-                for own in await pool.backend_health(timeout=1.0):
-                    if own is not None:
-                        peak = max(peak, int(own.detail["open_fds"]))
-                await asyncio.sleep(0.02)
-            ended = events[-1]
-            assert isinstance(ended, SessionEnded) and ended.reason == "engine_error"
-            assert "after 100 attempts" in ended.detail
-            worker = pool.health()["workers"][0]
-            assert worker["recycles"] >= 1 and worker["alive"]
-            # Without recycling the count would have grown by ~100 over its start (~20).
-            print(f"100 offline retries: peak open fds {peak}, recycles {worker['recycles']}")
-            assert peak <= limit + 20, peak
-        finally:
-            await pool.shutdown()
 
-    asyncio.run(scenario())
+        async def sample() -> None:
+            nonlocal peak
+            for own in await pool.backend_health(timeout=1.0):
+                if own is not None:
+                    peak = max(peak, int(own.detail["open_fds"]))
+
+        await pool.call("d3", "restore", {"epoch": 1})
+        ended = await _until_ended(events, 120, also=sample)
+        assert ended.reason == "engine_error"
+        assert "after 100 attempts" in ended.detail
+        worker = pool.health()["workers"][0]
+        assert worker["recycles"] >= 1 and worker["alive"]
+        # Without recycling the count would have grown by ~100 over its start (~20).
+        print(f"100 offline retries: peak open fds {peak}, recycles {worker['recycles']}")
+        assert peak <= limit + 20, peak
+
+    _run(
+        tmp_path / "stores",
+        {"connect_retry_delays": [0.02] * 99},
+        scenario,
+        linked="d3",
+        max_worker_fds=limit,
+        check_interval=0.05,
+    )
 
 
 def test_kill_9_of_a_whatsmeow_worker_restarts_it_and_restores_its_device(tmp_path: Path) -> None:
@@ -145,43 +146,30 @@ def test_kill_9_of_a_whatsmeow_worker_restarts_it_and_restores_its_device(tmp_pa
     the supervisor reports the device as reconnecting, starts a new worker process, restores
     the device there, and the retry count carries on from where the dead worker left it."""
 
-    async def scenario() -> None:
-        events: list[EngineEvent] = []
+    stores = tmp_path / "stores"
 
-        async def sink(event: EngineEvent) -> None:
-            events.append(event)
+    async def scenario(pool: WorkerPool, events: list[EngineEvent]) -> None:
+        await pool.call("d4", "restore", {"epoch": 2})
+        deadline = asyncio.get_running_loop().time() + 30
+        while not (stores / "d4.attempts").exists():  # first attempt failed, waiting
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        first_pid = pool.worker_pid("d4")
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        ended = await _until_ended(events, deadline - asyncio.get_running_loop().time())
+        kinds = [type(e).__name__ for e in events]
+        # the backend's own ConnectionLost, the supervisor's on the kill, then the end
+        assert kinds == ["ConnectionLost", "ConnectionLost", "SessionEnded"], kinds
+        assert "after 4 attempts" in ended.detail
+        [worker] = pool.health()["workers"]
+        assert worker["restarts"] == 1 and worker["alive"] and worker["pid"] != first_pid
+        assert "SIGKILL" in worker["last_exit"] or "-9" in worker["last_exit"]
 
-        stores = tmp_path / "stores"
-        stores.mkdir()
-        (stores / "d4.linked").write_text('{"wa_number": "6281", "wa_device_jid": "6281:4@s"}')
-        pool = WorkerPool(
-            "whatsmeow",
-            BACKEND,
-            {"store_dir": str(stores), "connect_retry_delays": [1.0, 1.0, 0.01]},
-            restart_backoff=(0.1,),
-        )
-        await pool.start(sink)
-        try:
-            await pool.call("d4", "restore", {"epoch": 2})
-            deadline = asyncio.get_running_loop().time() + 30
-            while not (stores / "d4.attempts").exists():  # first attempt failed, waiting
-                assert asyncio.get_running_loop().time() < deadline
-                await asyncio.sleep(0.02)
-            first_pid = pool.worker_pid("d4")
-            assert first_pid is not None
-            os.kill(first_pid, signal.SIGKILL)
-            while not any(isinstance(e, SessionEnded) for e in events):
-                assert asyncio.get_running_loop().time() < deadline, events
-                await asyncio.sleep(0.05)
-            kinds = [type(e).__name__ for e in events]
-            # the backend's own ConnectionLost, the supervisor's on the kill, then the end
-            assert kinds == ["ConnectionLost", "ConnectionLost", "SessionEnded"], kinds
-            ended = events[-1]
-            assert isinstance(ended, SessionEnded) and "after 4 attempts" in ended.detail
-            [worker] = pool.health()["workers"]
-            assert worker["restarts"] == 1 and worker["alive"] and worker["pid"] != first_pid
-            assert "SIGKILL" in worker["last_exit"] or "-9" in worker["last_exit"]
-        finally:
-            await pool.shutdown()
-
-    asyncio.run(scenario())
+    _run(
+        stores,
+        {"connect_retry_delays": [1.0, 1.0, 0.01]},
+        scenario,
+        linked="d4",
+        restart_backoff=(0.1,),
+    )
