@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.worker_backend import LAST_WORDS
 from wagateway.engines import base
 from wagateway.engines.base import (
     Connected,
@@ -116,10 +117,13 @@ def test_frames_over_the_limit_are_refused() -> None:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.events: list[EngineEvent] = []
+        self._delay = delay  # a slow gateway: events back up in the supervisor
 
     async def sink(self, event: EngineEvent) -> None:
+        if self._delay:
+            await asyncio.sleep(self._delay)
         self.events.append(event)
 
     async def wait(self, predicate: Callable[[EngineEvent], bool], timeout: float = 20.0) -> None:
@@ -139,6 +143,7 @@ def _run(
     *,
     devices_per_worker: int = 50,
     never_link: tuple[str, ...] = (),
+    sink_delay: float = 0.0,
 ) -> None:
     async def main() -> None:
         pool = WorkerPool(
@@ -149,7 +154,7 @@ def _run(
             restart_backoff=(0.1, 0.2),
         )
         engine = WorkerEngine("scripted", pool)
-        recorder = Recorder()
+        recorder = Recorder(sink_delay)
         await engine.start(recorder.sink)
         try:
             await scenario(engine, recorder)
@@ -219,6 +224,30 @@ def test_a_crashing_worker_takes_only_its_devices_and_they_come_back(tmp_path: P
         assert sorted(restarts) == [0, 1]
 
     _run(tmp_path, scenario, devices_per_worker=1)
+
+
+def test_what_a_worker_said_before_dying_arrives_first_and_whole(tmp_path: Path) -> None:
+    """A receipt the dead worker wrote is in the socket: it must reach the gateway, before
+    the news of the death and before anything the restarted worker says (it was lost once:
+    the old delivery task switched to the new worker's queue and dropped the rest)."""
+
+    async def scenario(engine: WorkerEngine, recorder: Recorder) -> None:
+        await _link(engine, recorder, "a")
+        with pytest.raises(EngineError):
+            await engine.send("a", _text("crash-6281"))
+        await recorder.wait(
+            lambda e: e.device_id == "a" and isinstance(e, Connected) and e.reconnected
+        )
+        events = recorder.of("a")
+        linked = next(i for i, e in enumerate(events) if isinstance(e, Connected))
+        after_link = events[linked + 1 :]
+        last_words = [e for e in after_link if isinstance(e, Receipt)]
+        assert [e.wa_message_ids[0] for e in last_words] == [f"last-{i}" for i in range(LAST_WORDS)]
+        kinds = [type(e).__name__ for e in after_link]
+        assert kinds == ["Receipt"] * LAST_WORDS + ["ConnectionLost", "Connected"], kinds
+
+    # 50 ms per event: the 20 receipts take a second to hand on, the restart takes less
+    _run(tmp_path, scenario, devices_per_worker=1, sink_delay=0.05)
 
 
 def test_a_pairing_window_on_a_crashed_worker_ends(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 It runs inside real worker processes and behaves like a tiny WhatsApp engine: pairing
 emits a QR and, after `link_after` seconds, links; a linked session is "stored" as a file
 in `store_dir`, so a restarted worker can restore it; `restore` without a stored session
-fails like whatsmeow's missing session; sending to a JID starting with `crash` ends the
-process with a fatal exit, as a Go `fatal error` in whatsmeow would.
+fails like whatsmeow's missing session; sending to a JID starting with `crash` emits a few
+receipts and then ends the process with a fatal exit, as a Go `fatal error` in whatsmeow
+would.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from wagateway.engines.base import (
 )
 
 CRASH_PREFIX = "crash"
+LAST_WORDS = 20  # receipts a crashing worker sends just before it dies
 
 
 class ScriptedBackend:
@@ -105,6 +107,12 @@ class ScriptedBackend:
         if epoch is None:
             raise SendError("not_connected", "no session", permanent=False)
         if message.to_jid.startswith(CRASH_PREFIX):
+            # Say a few things first, as whatsmeow would have before it died: the supervisor
+            # must still hand every one of them on.
+            for index in range(LAST_WORDS):
+                await self._emit(
+                    Receipt(device_id, epoch, (f"last-{index}",), "read", message.to_jid)
+                )
             os._exit(134)  # what `fatal error: concurrent map writes` does to a process
         await self._emit(
             Receipt(device_id, epoch, (message.wa_message_id,), "delivered", message.to_jid)

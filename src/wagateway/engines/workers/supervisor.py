@@ -68,7 +68,10 @@ class _Worker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     devices: set[str] = field(default_factory=set)
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    # This process's events, in order; a restarted worker gets a new queue (and delivery
+    # task), so nothing the dead one sent is dropped or overtaken by its successor's.
     events: asyncio.Queue[EngineEvent | None] = field(default_factory=asyncio.Queue)
+    delivery: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     started_at: float = 0.0
     crashes: int = 0  # consecutive: reset once a worker stays up `stable_after` seconds
@@ -301,13 +304,14 @@ class WorkerPool:
             raise EngineError("engine_unavailable", "the engine worker did not start") from exc
         worker.alive = True
         worker.ready.set()
+        worker.delivery = asyncio.create_task(
+            self._deliver_events(worker.events), name="worker-events", context=Context()
+        )
         worker.tasks += [
             asyncio.create_task(
-                self._read(worker, reader), name="worker-reader", context=Context()
+                self._read(worker, reader, worker.events), name="worker-reader", context=Context()
             ),
-            asyncio.create_task(
-                self._deliver_events(worker), name="worker-events", context=Context()
-            ),
+            worker.delivery,
         ]
         self._update_gauges()
         log.info(
@@ -325,7 +329,12 @@ class WorkerPool:
                 line=line.decode(errors="replace").rstrip()[:2000],
             )
 
-    async def _read(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
+    async def _read(
+        self,
+        worker: _Worker,
+        reader: asyncio.StreamReader,
+        events: asyncio.Queue[EngineEvent | None],
+    ) -> None:
         reason = "its connection closed"
         try:
             while True:
@@ -333,7 +342,7 @@ class WorkerPool:
                 if frame is None:
                     break
                 if "event" in frame:
-                    worker.events.put_nowait(protocol.decode(frame["event"]))
+                    events.put_nowait(protocol.decode(frame["event"]))
                     continue
                 future = worker.pending.get(frame.get("id", -1))
                 if future is None or future.done():
@@ -346,10 +355,10 @@ class WorkerPool:
             reason = f"protocol error: {exc}"
         await self._on_death(worker, reason)
 
-    async def _deliver_events(self, worker: _Worker) -> None:
+    async def _deliver_events(self, events: asyncio.Queue[EngineEvent | None]) -> None:
         """Events in the order the worker sent them, without holding up its answers."""
         while True:
-            event = await worker.events.get()
+            event = await events.get()
             if event is None:
                 return
             self._track(event)
@@ -389,6 +398,10 @@ class WorkerPool:
         self._update_gauges()
         if self._closing:
             return
+        # Receipts and messages the dead worker sent reach the gateway before the news of
+        # its death, and before anything its successor says.
+        if worker.delivery is not None:
+            await asyncio.gather(worker.delivery, return_exceptions=True)
         if not worker.recycling:
             log.error(
                 "engine_worker_died", engine=self.engine_name, worker=worker.index, reason=reason
