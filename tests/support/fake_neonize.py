@@ -51,8 +51,16 @@ def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
             [60.0, 20.0, 20.0, 20.0, 20.0, 20.0],
             auto_link=True,
             record_dir=Path(os.environ["FAKE_NEONIZE_DIR"]),
+            receipts_first=os.environ.get("FAKE_NEONIZE_RECEIPTS_FIRST") == "1",
         )
     return _AUTO_NETWORK.factory(store, uuid, new_device)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The lines of a record file the fake network keeps (none yet: empty)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> Any:
@@ -84,8 +92,12 @@ class FakeWhatsApp:
         online: bool = True,
         auto_link: bool = False,
         record_dir: Path | None = None,
+        receipts_first: bool = False,
     ) -> None:
         self.qr_lifetimes = qr_lifetimes
+        # The recipient reads before the sender's own send call returns (it can, on a busy
+        # host): the gateway hears of the receipt before it knows the message id.
+        self.receipts_first = receipts_first
         self.online = online
         # Whole-gateway tests: each pairing links by itself after its first QR (the phone is
         # the device's own), every send is appended to record_dir/sent.jsonl (it survives a
@@ -176,6 +188,8 @@ class FakeClient:
         session = self._session()
         if session and not self.new_device:
             self.emit(EV.ConnectedEv(status=True))
+            await asyncio.sleep(0.05)
+            self._spawn(self._replay_unacked())
         else:
             for lifetime in self.network.qr_lifetimes:
                 code = f"2@{secrets.token_urlsafe(12)},{secrets.token_urlsafe(8)},x,y"
@@ -204,6 +218,11 @@ class FakeClient:
         return PB.Device(JID=_jid(session["phone"], device=session["device"]), PushName="Shop")
 
     async def send_message(self, to: str, message: Any) -> Any:
+        if self.network.record_dir is not None:
+            # A test holds every send (the queue stays full) while record_dir/hold exists.
+            # (A file, not an Event: the test and this worker are different processes.)
+            while (self.network.record_dir / "hold").exists():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         self.network.sent.append((self.uuid, to, message))
         message_id = "3EB0" + secrets.token_hex(8).upper()
         if self.network.record_dir is not None:
@@ -220,21 +239,44 @@ class FakeClient:
             )
             with open(self.network.record_dir / "sent.jsonl", "a") as record:
                 record.write(line + "\n")
-            self._spawn(self._receipts(to.partition("@")[0], message_id))
+            if self.network.receipts_first:  # read at once, before this call returns
+                await self._deliver_receipt(to.partition("@")[0], message_id, 4)
+            else:
+                self._spawn(self._receipts(to.partition("@")[0], message_id))
         return PB.SendResponse(ID=message_id, Timestamp=int(time.time()))
 
     async def _receipts(self, user: str, message_id: str) -> None:
-        source = PB.MessageSource(Chat=_jid(user), Sender=_jid(user))
         for kind in (1, 4):  # DELIVERED, READ
             await asyncio.sleep(0.05)
-            self.emit(
-                EV.ReceiptEv(
-                    MessageSource=source,
-                    MessageIDs=[message_id],
-                    Timestamp=int(time.time()),
-                    Type=kind,
-                )
-            )
+            await self._deliver_receipt(user, message_id, kind)
+
+    async def _deliver_receipt(self, user: str, message_id: str, kind: int) -> None:
+        """As WhatsApp's server does: a receipt counts once the client's handler has returned
+        (whatsmeow acknowledges it then); until then it is offered again at the next
+        connect, so a worker killed in between loses nothing (see `_replay_unacked`)."""
+        handler = self.event.handlers.get(EV.ReceiptEv)
+        if self.stopped or handler is None:
+            return
+        source = PB.MessageSource(Chat=_jid(user), Sender=_jid(user))
+        receipt = EV.ReceiptEv(
+            MessageSource=source, MessageIDs=[message_id], Timestamp=int(time.time()), Type=kind
+        )
+        await handler(self, receipt)
+        if self.network.record_dir is not None:
+            with open(self.network.record_dir / "receipts-acked.jsonl", "a") as acked:
+                acked.write(json.dumps({"id": message_id, "kind": kind}) + "\n")
+
+    async def _replay_unacked(self) -> None:
+        if self.network.record_dir is None:
+            return
+        acked = {
+            (line["id"], line["kind"])
+            for line in read_jsonl(self.network.record_dir / "receipts-acked.jsonl")
+        }
+        for sent in read_jsonl(self.network.record_dir / "sent.jsonl"):
+            for kind in (1, 4):
+                if sent["device"] == self.uuid and (sent["id"], kind) not in acked:
+                    await self._deliver_receipt(sent["to"].partition("@")[0], sent["id"], kind)
 
     async def upload(self, data: bytes, media_type: Any) -> Any:
         digest = hashlib.sha256(data).digest()

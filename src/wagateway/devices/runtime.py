@@ -37,6 +37,7 @@ from wagateway.engines.base import (
 )
 from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
+from wagateway.messages.early_receipts import EarlyReceipts
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,7 @@ class SessionRuntime:
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
+        self.early_receipts = EarlyReceipts()
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
             list
         )
@@ -230,7 +232,8 @@ class SessionRuntime:
                 ingest.presence_event(session, device, event)
                 return
             case Receipt():
-                await ingest.apply_receipt(session, device, event)
+                for wa_message_id in await ingest.apply_receipt(session, device, event):
+                    self.early_receipts.hold(device.id, wa_message_id, event)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

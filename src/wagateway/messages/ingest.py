@@ -44,6 +44,10 @@ def mark_sent(
     """`sending` → `sent`, with the outbound `message` event and the `sent` receipt."""
     message.status = "sent"
     message.wa_message_id = wa_message_id
+    if wa_message_id:
+        # A receipt applied later in the same group commit looks its message up by this
+        # id, which is not flushed yet: leave the row where `apply_receipt` finds it.
+        _sent_in_session(session)[wa_message_id] = message
     message.sent_at = sent_at
     message.updated_at = utcnow()
     message.claimed_by = message.claimed_until = None
@@ -52,27 +56,48 @@ def mark_sent(
     events.receipt_event(session, message)
 
 
-async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt) -> None:
+def _sent_in_session(session: AsyncSession) -> dict[str, Message]:
+    sent: dict[str, Message] = session.info.setdefault("sent_by_wa_message_id", {})
+    return sent
+
+
+async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt) -> list[str]:
+    """Advance every message the receipt names; return the ids that matched none (yet)."""
     stmt = select(Message).where(
         Message.device_id == device.id,
         Message.direction == "outbound",
         Message.wa_message_id.in_(receipt.wa_message_ids),
     )
+    found = list((await session.execute(stmt)).scalars())
+    # Sent earlier in this same transaction (group commit: not flushed yet, so the query
+    # above cannot see the new wa_message_id).
+    unflushed = _sent_in_session(session)
+    found += [
+        unflushed[wa_id]
+        for wa_id in receipt.wa_message_ids
+        if wa_id in unflushed
+        and unflushed[wa_id].device_id == device.id
+        and all(unflushed[wa_id] is not m for m in found)
+    ]
+    for message in found:
+        advance(session, device, message, receipt)
+    matched = {message.wa_message_id for message in found}
+    return [wa_id for wa_id in receipt.wa_message_ids if wa_id not in matched]
+
+
+def advance(session: AsyncSession, device: Device, message: Message, receipt: Receipt) -> None:
+    """Move one message forward by one receipt (never back)."""
     at = receipt.at or utcnow()
-    for message in (await session.execute(stmt)).scalars():
-        if (
-            message.status == "sending"
-            and STATUS_RANK.get(receipt.status, 0) >= STATUS_RANK["sent"]
-        ):
-            # The recipient has it, so it was sent, even if the sender's own bookkeeping
-            # has not been written yet (it will then find the message already `sent`).
-            mark_sent(session, device, message, message.wa_message_id or "", at)
-        if not advances(message.status, receipt.status):
-            continue
-        message.status = receipt.status
-        message.updated_at = utcnow()
-        _stamp(message, receipt.status, at)
-        events.receipt_event(session, message, receipt.participant)
+    if message.status == "sending" and STATUS_RANK.get(receipt.status, 0) >= STATUS_RANK["sent"]:
+        # The recipient has it, so it was sent, even if the sender's own bookkeeping
+        # has not been written yet (it will then find the message already `sent`).
+        mark_sent(session, device, message, message.wa_message_id or "", at)
+    if not advances(message.status, receipt.status):
+        return
+    message.status = receipt.status
+    message.updated_at = utcnow()
+    _stamp(message, receipt.status, at)
+    events.receipt_event(session, message, receipt.participant)
 
 
 async def store_inbound(

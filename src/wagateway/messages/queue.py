@@ -310,9 +310,19 @@ class OutboundQueue:
         # engine reports for this message (and a receipt that wins anyway implies `sent`).
         written = self._db.submit(self._mark_sent_unit(message.seq, sent))
         written.add_done_callback(lambda _: self._announce(message.id))
+        written.add_done_callback(
+            lambda done: self._forget_early_receipts(done, device.id, sent.wa_message_id)
+        )
         bookkeeping.append(written)
         MESSAGES_SENT.labels("sent").inc()
         return "next"
+
+    def _forget_early_receipts(
+        self, written: asyncio.Future[None], device_id: str, wa_message_id: str
+    ) -> None:
+        # Only once committed: a group that failed retries this unit, which needs them again.
+        if not written.cancelled() and written.exception() is None:
+            self._runtime.early_receipts.discard(device_id, wa_message_id)
 
     def _mark_sent_unit(
         self, seq: int, sent: SentMessage
@@ -323,6 +333,9 @@ class OutboundQueue:
             if row is None or device is None or row.status != "sending":
                 return  # failed meanwhile (device deleted), or a receipt already implied `sent`
             ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
+            # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
+            for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
+                ingest.advance(session, device, row, receipt)
 
         return unit
 
