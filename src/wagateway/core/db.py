@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from wagateway.core.sqlite_driver import async_creator
 
 # Sequence columns: BIGINT on PostgreSQL, but SQLite only autoincrements "INTEGER PRIMARY KEY".
 SeqType = BigInteger().with_variant(Integer, "sqlite")
@@ -65,7 +67,11 @@ class Base(DeclarativeBase):
 
 def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        path = make_url(url).database
+        if path and path != ":memory:":
+            engine = create_async_engine(url, async_creator=async_creator(path, timeout=30))
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, read_only=read_only)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
