@@ -45,9 +45,11 @@ class EarlyReceipts:
         held = self._held.get(device_id)
         if not held:
             return []
+        # Held in deadline order (`hold` moves a renewed entry to the end), so the expired
+        # ones are at the front: this runs on every send's bookkeeping, never scan them all.
         now = time.monotonic()
-        for stale in [key for key, (until, _) in held.items() if until < now]:
-            del held[stale]
+        while held and next(iter(held.values()))[0] < now:
+            held.popitem(last=False)
         entry = held.get(wa_message_id)
         return list(entry[1]) if entry else []
 

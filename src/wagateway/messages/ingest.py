@@ -68,20 +68,17 @@ async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt)
         Message.direction == "outbound",
         Message.wa_message_id.in_(receipt.wa_message_ids),
     )
-    found = list((await session.execute(stmt)).scalars())
+    found = {message.id: message for message in (await session.execute(stmt)).scalars()}
     # Sent earlier in this same transaction (group commit: not flushed yet, so the query
     # above cannot see the new wa_message_id).
     unflushed = _sent_in_session(session)
-    found += [
-        unflushed[wa_id]
-        for wa_id in receipt.wa_message_ids
-        if wa_id in unflushed
-        and unflushed[wa_id].device_id == device.id
-        and all(unflushed[wa_id] is not m for m in found)
-    ]
-    for message in found:
+    for wa_id in receipt.wa_message_ids:
+        message = unflushed.get(wa_id)
+        if message is not None and message.device_id == device.id:
+            found.setdefault(message.id, message)
+    for message in found.values():
         advance(session, device, message, receipt)
-    matched = {message.wa_message_id for message in found}
+    matched = {message.wa_message_id for message in found.values()}
     return [wa_id for wa_id in receipt.wa_message_ids if wa_id not in matched]
 
 
