@@ -469,12 +469,10 @@ class WorkerPool:
         assert self._max_fds is not None
         while True:
             await asyncio.sleep(self._check_interval)
-            for worker in list(self._workers):
+            # Workers are only ever appended: one started meanwhile waits for the next round.
+            answers = await self.backend_health(5.0)
+            for worker, own in zip(self._workers, answers, strict=False):
                 if not worker.alive or worker.recycling:
-                    continue
-                try:
-                    own = await self._request(worker, "health", {}, 5.0)
-                except EngineError:
                     continue
                 fds = own.detail.get("open_fds") if own is not None else None
                 if isinstance(fds, int) and fds > self._max_fds:
