@@ -14,6 +14,7 @@ import pytest
 
 from tests.engines.conformance import wait_for
 from wagateway.engines.base import (
+    QR_CODE_LIFETIMES,
     Connected,
     EngineError,
     EngineEvent,
@@ -25,11 +26,7 @@ from wagateway.engines.base import (
 
 fake_neonize = pytest.importorskip("tests.support.fake_neonize", reason="neonize is not installed")
 
-from wagateway.engines.whatsmeow.backend import (  # noqa: E402
-    QR_LIFETIMES,
-    SharedExclusiveLock,
-    WhatsmeowBackend,
-)
+from wagateway.engines.whatsmeow.backend import SharedExclusiveLock, WhatsmeowBackend  # noqa: E402
 
 SCALE = 0.02
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
@@ -45,7 +42,7 @@ def run(
     **config: Any,
 ) -> None:
     async def main() -> None:
-        network = fake_neonize.FakeWhatsApp([t * SCALE for t in QR_LIFETIMES])
+        network = fake_neonize.FakeWhatsApp([t * SCALE for t in QR_CODE_LIFETIMES])
         backend = WhatsmeowBackend(
             {"store_dir": str(tmp_path), "time_scale": SCALE, **config},
             client_factory=network.factory,

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.engines.conformance import EngineConformance
-from wagateway.engines.base import EngineEvent
+from wagateway.engines.base import QR_CODE_LIFETIMES, EngineEvent
 
 fake_neonize = pytest.importorskip(
     "tests.support.fake_neonize", reason="neonize is not installed (pip install -e '.[test]')"
 )
 
-from wagateway.engines.whatsmeow.backend import QR_LIFETIMES, WhatsmeowBackend  # noqa: E402
+from wagateway.engines.whatsmeow.backend import WhatsmeowBackend  # noqa: E402
 
 TIME_SCALE = 0.02  # a 160 s pairing window lasts 3.2 s
 
@@ -26,7 +26,7 @@ class WhatsmeowHarness:
         self.engine = engine
         self.network = network
         self.events: list[EngineEvent] = []
-        self.window_seconds = sum(QR_LIFETIMES) * TIME_SCALE
+        self.window_seconds = sum(QR_CODE_LIFETIMES) * TIME_SCALE
 
     async def sink(self, event: EngineEvent) -> None:
         self.events.append(event)
@@ -54,7 +54,7 @@ class TestWhatsmeowConformance(EngineConformance):
 
     @asynccontextmanager
     async def harness(self) -> AsyncIterator[WhatsmeowHarness]:
-        network = fake_neonize.FakeWhatsApp([t * TIME_SCALE for t in QR_LIFETIMES])
+        network = fake_neonize.FakeWhatsApp([t * TIME_SCALE for t in QR_CODE_LIFETIMES])
         engine = WhatsmeowBackend(
             {"store_dir": str(self.store_dir), "time_scale": TIME_SCALE},
             client_factory=network.factory,

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from wagateway.engines.base import QR_CODE_LIFETIMES
 from wagateway.engines.whatsmeow import neonize_loader
 
 EV = neonize_loader.events()
@@ -48,7 +49,7 @@ def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
     global _AUTO_NETWORK
     if _AUTO_NETWORK is None:
         _AUTO_NETWORK = FakeWhatsApp(
-            [60.0, 20.0, 20.0, 20.0, 20.0, 20.0],
+            list(QR_CODE_LIFETIMES),
             auto_link=True,
             record_dir=Path(os.environ["FAKE_NEONIZE_DIR"]),
             receipts_first=os.environ.get("FAKE_NEONIZE_RECEIPTS_FIRST") == "1",

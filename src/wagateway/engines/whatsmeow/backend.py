@@ -51,8 +51,6 @@ from wagateway.engines.whatsmeow import mapping, neonize_loader, outbound
 
 log = structlog.get_logger(__name__)
 
-QR_LIFETIMES = QR_CODE_LIFETIMES
-
 DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 ClientFactory = Callable[[str, str, bool], Any]  # (store, uuid, new_device) -> NewAClient
@@ -115,7 +113,7 @@ class WhatsmeowBackend:
     def __init__(self, config: dict[str, Any], client_factory: ClientFactory | None = None) -> None:
         self._store_dir = Path(config["store_dir"])
         scale = float(config.get("time_scale", 1.0))
-        self._qr_lifetimes = [lifetime * scale for lifetime in QR_LIFETIMES]
+        self._qr_lifetimes = [lifetime * scale for lifetime in QR_CODE_LIFETIMES]
         self._connect_timeout = float(config.get("connect_timeout", 30.0))
         self._connect_settle = float(config.get("connect_settle", 15.0))
         # Every live client blocks one thread of the default executor in `Neonize()`; with
@@ -355,8 +353,8 @@ class WhatsmeowBackend:
         ev = self._events
         client = session.client
 
-        def on(event_type: Any, handler: Callable[[Any], Awaitable[None]]) -> None:
-            async def guarded(_client: Any, event: Any) -> None:
+        def guarded(handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any, Any], Any]:
+            async def run(_client: Any, event: Any) -> None:
                 session.started.set()  # first, or the handler would wait on _connect's hold
                 # neonize drops handler exceptions silently; a stale session's events too.
                 if session.ended:
@@ -366,23 +364,20 @@ class WhatsmeowBackend:
                 except Exception:
                     log.exception("whatsmeow_handler_failed", device_id=session.device_id)
 
-            client.event(event_type)(guarded)
+            return run
 
-        async def on_qr(_client: Any, data: bytes) -> None:
-            session.started.set()
-            if session.ended or session.linked:
+        def on(event_type: Any, handler: Callable[[Any], Awaitable[None]]) -> None:
+            client.event(event_type)(guarded(handler))
+
+        async def on_qr(data: bytes) -> None:
+            if session.linked:
                 return
             lifetime = self._qr_lifetimes[min(session.qr_count, len(self._qr_lifetimes) - 1)]
             session.qr_count += 1
             expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
-            try:
-                await self._emit(
-                    QrCode(session.device_id, session.epoch, data.decode(), expires_at)
-                )
-            except Exception:
-                log.exception("whatsmeow_handler_failed", device_id=session.device_id)
+            await self._emit(QrCode(session.device_id, session.epoch, data.decode(), expires_at))
 
-        client.event.qr(on_qr)
+        client.event.qr(guarded(on_qr))
         on(ev.ConnectedEv, lambda e: self._on_connected(session))
         on(ev.PairStatusEv, lambda e: self._on_pair_status(session, e))
         on(ev.LoggedOutEv, lambda e: self._end(session, "logged_out"))
