@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,18 +43,14 @@ def _messages(api: httpx.Client, device_id: str) -> list[dict]:
 def test_sigkill_of_one_worker_of_four_while_twenty_devices_send(
     make_server, tmp_path: Path
 ) -> None:
-    network = tmp_path / "fake-network"
-    network.mkdir()
-    server: GatewayServer = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+    server, api, network = _gateway_on_fake_phones(
+        make_server,
+        tmp_path,
+        "twenty phones",
         WAGW_WHATSMEOW_DEVICES_PER_WORKER="5",
         WAGW_PACING_RATE_PER_SECOND=str(RATE),
         WAGW_PACING_JITTER="0",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-    ).start()
-    creds = server.create_app("twenty phones", "", "--engine", "whatsmeow")
-    api = server.client(creds["app_token"])
+    )
     device_ids = _linked_devices(api, DEVICES)
     workers = _workers(server)
     assert [w["devices"] for w in workers] == [5, 5, 5, 5]
@@ -147,16 +144,9 @@ def test_receipts_that_overtake_the_send_still_count(make_server, tmp_path: Path
     """The recipient's receipts reach the gateway before the answer to the send that
     tells it the WhatsApp message id (neonize cannot send with an id chosen in advance):
     they are held and applied when the id is written, so every message still ends `read`."""
-    network = tmp_path / "fake-network"
-    network.mkdir()
-    server: GatewayServer = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-        FAKE_NEONIZE_RECEIPTS_FIRST="1",
-    ).start()
-    creds = server.create_app("quick readers", "", "--engine", "whatsmeow")
-    api = server.client(creds["app_token"])
+    server, api, network = _gateway_on_fake_phones(
+        make_server, tmp_path, "quick readers", FAKE_NEONIZE_RECEIPTS_FIRST="1"
+    )
     [device_id] = _linked_devices(api, 1)
     for index in range(20):
         response = api.post(
@@ -172,6 +162,23 @@ def test_receipts_that_overtake_the_send_still_count(make_server, tmp_path: Path
     assert len(acked) == 20, "each read receipt was given once, before its send returned"
     api.close()
     server.stop()
+
+
+def _gateway_on_fake_phones(
+    make_server: Callable[..., GatewayServer], tmp_path: Path, app_name: str, **env: str
+) -> tuple[GatewayServer, httpx.Client, Path]:
+    """A real server whose whatsmeow workers run on the auto-linking fake neonize network
+    (recording under the returned directory), and a client of a whatsmeow app on it."""
+    network = tmp_path / "fake-network"
+    network.mkdir()
+    server = make_server(
+        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+        WAGW_QR_WAIT_TIMEOUT="60",
+        FAKE_NEONIZE_DIR=str(network),
+        **env,
+    ).start()
+    creds = server.create_app(app_name, "", "--engine", "whatsmeow")
+    return server, server.client(creds["app_token"]), network
 
 
 def _linked_devices(api: httpx.Client, count: int) -> list[str]:
