@@ -19,6 +19,7 @@ from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
+from wagateway.sandbox.controls import SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.webhooks.dispatcher import Dispatcher
 
@@ -91,6 +92,7 @@ class Gateway:
             settings.device_name_max_length,
             self.media,
         )
+        self.sandbox_controls = SandboxControls(self.sandbox, self.devices)
         self.dispatcher = Dispatcher(settings, self.db, self.box, self.node_id)
         self.queue = OutboundQueue(settings, self.db, self.runtime, self.media, self.node_id)
         self.messages = MessageService(settings, self.db, self.media, self.queue)

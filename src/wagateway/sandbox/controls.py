@@ -1,0 +1,180 @@
+"""Playing the phone and the network for sandbox apps (CONTRACT §6): the rules the REST
+routes and the dashboard's sandbox buttons share."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import segno
+from pydantic import BaseModel, Field
+
+from wagateway.apps.models import App
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.devices.models import Device
+from wagateway.devices.service import DeviceService, normalise_phone
+from wagateway.devices.state import Status
+from wagateway.engines.base import EngineError
+from wagateway.messages.recipients import normalise_recipient
+from wagateway.sandbox.engine import SandboxEngine
+from wagateway.sandbox.models import SandboxReceived
+
+
+class InboundRequest(BaseModel):
+    from_: str = Field(alias="from", description="the contact's phone number")
+    type: Literal["text", "image", "document", "location"] = "text"
+    text: str | None = Field(None, max_length=65536)
+    caption: str | None = Field(None, max_length=3000)
+    file_name: str | None = Field(None, max_length=255)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    media_size: int | None = Field(
+        None, ge=1, le=16 * 1024 * 1024, description="pad the generated document to this size"
+    )
+    forwarded: bool = False
+    reply_to: str | None = None
+    mentions: list[str] = Field(default_factory=list)
+
+
+def require_sandbox(app: App) -> None:
+    if app.engine != "sandbox":
+        raise ApiError(403, "forbidden", "sandbox controls are only for apps on the sandbox engine")
+
+
+class SandboxControls:
+    def __init__(self, sandbox: SandboxEngine, devices: DeviceService) -> None:
+        self._sandbox = sandbox
+        self._devices = devices
+
+    async def scan(self, app: App, qr: str, phone: str) -> Device:
+        """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
+        require_sandbox(app)
+        phone = normalise_phone(phone)
+        device_id = self._sandbox.device_for_qr(qr)
+        if device_id is None:
+            raise not_found("active QR")
+        await self._devices.get(app.id, device_id)  # 404 when the QR belongs to another app
+        try:
+            await self._sandbox.scan(device_id, qr, phone)
+        except EngineError as exc:
+            raise not_found("active QR") from exc
+        return await self._devices.get(app.id, device_id)
+
+    async def scan_current_qr(self, app: App, device_id: str, phone: str) -> Device:
+        """Scan whatever QR the device shows right now (the dashboard's button)."""
+        device = await self._devices.get(app.id, device_id)
+        if device.status != Status.QR_GENERATED or not device.qr:
+            raise ApiError(
+                409,
+                "qr_reset_not_allowed",
+                f"the device is {device.status} and shows no QR to scan",
+                {"status": device.status},
+            )
+        return await self.scan(app, device.qr, phone)
+
+    async def enter_pairing_code(self, app: App, code: str) -> Device:
+        """The simulated phone types a pairing code: the device links as the code's phone."""
+        require_sandbox(app)
+        device_id = self._sandbox.device_for_pairing_code(code)
+        if device_id is None:
+            raise not_found("active pairing code")
+        await self._devices.get(app.id, device_id)
+        try:
+            await self._sandbox.enter_pairing_code(device_id, code)
+        except EngineError as exc:
+            raise not_found("active pairing code") from exc
+        return await self._devices.get(app.id, device_id)
+
+    async def _connected_device(self, app: App, device_id: str) -> None:
+        require_sandbox(app)
+        device = await self._devices.get(app.id, device_id)
+        if device.status != Status.CONNECTED:
+            raise ApiError(
+                409,
+                "device_not_connected",
+                "the device is not connected",
+                {"status": device.status},
+            )
+
+    async def _on_connected_device(
+        self, app: App, device_id: str, action: Callable[[str], Awaitable[object]]
+    ) -> Device:
+        await self._connected_device(app, device_id)
+        try:
+            await action(device_id)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return await self._devices.get(app.id, device_id)
+
+    async def drop(self, app: App, device_id: str) -> Device:
+        """The device's socket drops: `connection` goes `reconnecting`, then back `online`."""
+        return await self._on_connected_device(app, device_id, self._sandbox.drop)
+
+    async def phone_logout(self, app: App, device_id: str) -> Device:
+        """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
+        return await self._on_connected_device(app, device_id, self._sandbox.phone_logout)
+
+    async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str:
+        """A contact writes to the device; returns the new message's wa_message_id."""
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        content, media = sandbox_content(body)
+        try:
+            return await self._sandbox.contact_writes(
+                device_id,
+                sender,
+                body.type,
+                content,
+                media,
+                forwarded=body.forwarded,
+                reply_to=body.reply_to,
+                mentions=tuple(normalise_recipient(m, "mentions") for m in body.mentions),
+            )
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def revoke(self, app: App, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(sender_phone, "from")
+        try:
+            await self._sandbox.contact_revokes(device_id, sender, wa_message_id)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def received(self, app: App, device_id: str) -> list[SandboxReceived]:
+        require_sandbox(app)
+        await self._devices.get(app.id, device_id)
+        return await self._sandbox.received_from(device_id)
+
+
+def sandbox_content(body: InboundRequest) -> tuple[dict[str, object], bytes | None]:
+    """The content fields and generated media of a simulated inbound message."""
+    if body.type == "text":
+        if not body.text:
+            raise validation_error("text is required for type text", "text")
+        return {"text": body.text}, None
+    if body.type == "location":
+        if body.latitude is None or body.longitude is None:
+            raise validation_error("latitude and longitude are required", "latitude")
+        return {"latitude": body.latitude, "longitude": body.longitude}, None
+    if body.type == "image":
+        image = segno.make(body.caption or "WA Gateway sandbox").png_data_uri(scale=4)
+        data = base64.b64decode(image.split(",", 1)[1])
+        content: dict[str, object] = {"mime_type": "image/png"}
+    else:
+        data = SAMPLE_PDF
+        if body.media_size:
+            data = data + b"%" + b"0" * max(body.media_size - len(data) - 1, 0)
+        content = {"mime_type": "application/pdf", "file_name": body.file_name or "sample.pdf"}
+    if body.caption is not None:
+        content["caption"] = body.caption
+    return content, data
+
+
+SAMPLE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
