@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -25,6 +26,8 @@ apps_cli = typer.Typer(help="Manage apps (tenants) and their credentials.", no_a
 cli.add_typer(apps_cli, name="apps")
 devices_cli = typer.Typer(help="Devices, by device id alone (for the host).", no_args_is_help=True)
 cli.add_typer(devices_cli, name="devices")
+users_cli = typer.Typer(help="Dashboard operators.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
 
 T = TypeVar("T")
 
@@ -194,6 +197,36 @@ def apps_set_webhook(
 
     _run(work)
     typer.echo("ok")
+
+
+@users_cli.command("create")
+def users_create(
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="sees and manages every project")] = False,
+) -> None:
+    """Create a dashboard operator. The password is asked for twice on a terminal, or read
+    from the first line of stdin (`echo "$PASSWORD" | wagateway users create …`)."""
+    from wagateway.audit.service import Actor, record
+    from wagateway.operators.service import create_operator
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(gw: Gateway) -> str:
+        async with gw.db.transaction() as session:
+            operator = await create_operator(session, gw.settings, email, password, is_admin=admin)
+            record(
+                session,
+                Actor("cli", "cli"),
+                "operator.create",
+                detail={"email": operator.email, "admin": admin},
+            )
+            return operator.email
+
+    created = _run(work)
+    typer.echo(f"operator {created} created" + (" (admin)" if admin else ""))
 
 
 @devices_cli.command("qr")

@@ -13,6 +13,8 @@ from wagateway.archive.router import router as archive_router
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
+from wagateway.dashboard.router import mount_dashboard
+from wagateway.dashboard.web import DashboardHeadersMiddleware, page_for_error
 from wagateway.devices.queries import router as queries_router
 from wagateway.devices.router import router as devices_router
 from wagateway.gateway import Gateway
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="WA Gateway", version=__version__, description=API_DESCRIPTION, lifespan=lifespan
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_for_error)
+    app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health_router,
@@ -58,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sandbox_router,
     ):
         app.include_router(router)
+    mount_dashboard(app)
     return app

@@ -82,9 +82,16 @@ class GatewayServer:
         env.update(self.extra_env)
         return env
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [WAGATEWAY, *args], env=self.env, capture_output=True, text=True, timeout=60
+            [WAGATEWAY, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input=stdin,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"wagateway {' '.join(args)} failed: {result.stderr[-2000:]}")

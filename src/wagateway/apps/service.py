@@ -187,8 +187,13 @@ async def update_app(
     webhook_url: str | None = None,
     domain_url: str | None = None,
     pacing: dict[str, Any] | None = None,
+    replace_pacing: bool = False,
 ) -> App:
-    if pacing is not None:
+    """Change what is given; `pacing` is merged into the app's overrides, or replaces them
+    all with `replace_pacing` (fields left out then inherit the server's defaults)."""
+    if replace_pacing:
+        app.pacing = dict(pacing) if pacing else None
+    elif pacing is not None:
         app.pacing = {**(app.pacing or {}), **pacing}
     if name is not None:
         app.name = _validate_name(name)
@@ -198,6 +203,46 @@ async def update_app(
         app.domain_url = validate_base_url(domain_url)
     app.updated_at = utcnow()
     await session.flush()
+    return app
+
+
+async def change_engine(session: AsyncSession, app: App, engine: str) -> App:
+    """Only while the app has no devices: a device keeps the engine it was made with, and
+    an app's sandbox controls must not point at devices of another engine."""
+    from wagateway.devices.models import Device
+    from wagateway.devices.state import Status
+
+    if engine not in ENGINES:
+        raise validation_error(f"engine must be one of {', '.join(ENGINES)}", "engine")
+    if engine == app.engine:
+        return app
+    live = await session.scalar(
+        select(Device.id).where(Device.app_id == app.id, Device.status != Status.DESTROYED)
+    )
+    if live is not None:
+        raise ApiError(
+            409,
+            "conflict",
+            "the engine can only change while the app has no devices",
+            {"field": "engine"},
+        )
+    app.engine = engine
+    app.updated_at = utcnow()
+    return app
+
+
+def set_rotation_policy(
+    app: App, *, enabled: bool, new_pin: str | None = None, clear_pin: bool = False
+) -> App:
+    """Whether the token may be rotated, and the PIN that rotation then asks for."""
+    if new_pin is not None and not 4 <= len(new_pin) <= 64:
+        raise validation_error("the rotation PIN must have 4 to 64 characters", "rotation_pin")
+    app.rotation_enabled = enabled
+    if clear_pin:
+        app.rotation_pin_hash = None
+    elif new_pin:
+        app.rotation_pin_hash = _pin_hasher.hash(new_pin)
+    app.updated_at = utcnow()
     return app
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -93,10 +94,21 @@ def _describe(err: dict[str, Any], field: str | None) -> str:
     return f"{field}: {msg}" if field else msg
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+# Given a request and an error, a page to show instead of the JSON envelope (the dashboard's
+# pages), or None for the envelope.
+PageForError = Callable[[Request, "ApiError"], Response | None]
+
+
+def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
+    def respond(request: Request, exc: ApiError) -> Response:
+        page = page_for_error(request, exc) if page_for_error else None
+        if page is not None:
+            return page
         return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,13 +122,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 400, "validation_error", _describe(first, field), details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _STATUS_CODES.get(
             exc.status_code, "internal_error" if exc.status_code >= 500 else "error"
         )
         message = "route not found" if exc.status_code == 404 else str(exc.detail)
-        return error_response(
-            request, exc.status_code, code, message, headers=dict(exc.headers or {})
+        return respond(
+            request, ApiError(exc.status_code, code, message, headers=dict(exc.headers or {}))
         )
 
     @app.exception_handler(Exception)

@@ -79,6 +79,26 @@ class Settings(BaseSettings):
         0, ge=0, description="how long a rotated-out app token keeps working"
     )
 
+    # --- dashboard operators -------------------------------------------------------------
+    dashboard_session_hours: float = Field(
+        12.0, gt=0, description="how long a dashboard login lasts before asking again"
+    )
+    dashboard_cookie_secure: bool | None = Field(
+        None,
+        description="mark the session cookie Secure; empty = when the request came over HTTPS "
+        "(directly or, from a trusted proxy, X-Forwarded-Proto)",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="wrong passwords per e-mail within the window before throttling"
+    )
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, description="wrong passwords from one address within the window"
+    )
+    login_throttle_seconds: float = Field(
+        900.0, gt=0, description="the throttling window (and the longest wait it imposes)"
+    )
+    operator_password_min_length: int = Field(10, ge=8)
+
     # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
     internal_allowlist: CidrList = Field(default_factory=list)
     trusted_proxies: CidrList = Field(default_factory=list)

@@ -229,6 +229,7 @@ class MessageService:
         since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        allow_destroyed: bool = False,
     ) -> tuple[list[Message], str | None]:
         if direction is not None and direction not in ("inbound", "outbound"):
             raise validation_error("direction must be inbound or outbound", "direction")
@@ -249,7 +250,7 @@ class MessageService:
         if cursor:
             stmt = stmt.where(Message.seq < decode_cursor(cursor))
         async with self._db.read() as session:
-            await DeviceService.load(session, app_id, device_id)
+            await DeviceService.load(session, app_id, device_id, allow_destroyed=allow_destroyed)
             rows = list((await session.execute(stmt)).scalars())
         next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
         return rows[:limit], next_cursor

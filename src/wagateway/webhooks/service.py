@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import utcnow
 from wagateway.core.errors import not_found, validation_error
+from wagateway.core.timefmt import rfc3339
 from wagateway.webhooks.models import Event, WebhookAttempt
-from wagateway.webhooks.outbox import mark_events_written
+from wagateway.webhooks.outbox import mark_events_written, record_event
 
 STATES = ("pending", "delivered", "failed", "skipped")
 MAX_PAGE = 200
@@ -127,3 +128,18 @@ async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | 
     result = await session.execute(stmt)
     mark_events_written(session)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+TEST_EVENT = "webhook_test"
+
+
+def send_test_event(session: AsyncSession, app_id: str) -> Event:
+    """A `webhook_test` event (no device) through the normal outbox: signed, retried and
+    logged like any other, so an operator can check the receiver end to end."""
+    return record_event(
+        session,
+        app_id=app_id,
+        device_id=None,
+        event=TEST_EVENT,
+        payload={"message": "a test event sent from the dashboard", "sent_at": rfc3339(utcnow())},
+    )

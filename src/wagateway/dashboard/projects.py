@@ -1,0 +1,317 @@
+"""Projects (apps): the overview, creating one, its settings, its keys and members, and
+the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+
+from wagateway.apps import service as apps
+from wagateway.apps.models import App
+from wagateway.audit import service as audit
+from wagateway.core.deps import GatewayDep
+from wagateway.core.errors import ApiError, validation_error
+from wagateway.dashboard.stats import project_overviews
+from wagateway.dashboard.web import (
+    PREFIX,
+    ActingViewerDep,
+    Viewer,
+    ViewerDep,
+    back_to,
+    flash,
+    render,
+)
+from wagateway.gateway import Gateway
+from wagateway.messages.pacing import PacingUpdate
+from wagateway.operators import service as operators
+from wagateway.operators.models import ProjectMember
+
+router = APIRouter()
+PACING_FIELDS = ("rate_per_second", "jitter", "typing_seconds", "daily_cap")
+
+
+async def project_of(gw: Gateway, viewer: Viewer, app_id: str) -> App:
+    """The project if this operator may see it, else 404 (for pages and actions alike)."""
+    async with gw.db.read() as session:
+        return await operators.project_for(session, viewer.operator, app_id)
+
+
+def project_url(app_id: str, rest: str = "") -> str:
+    return f"{PREFIX}/projects/{app_id}{rest}"
+
+
+async def reconfirm_password(gw: Gateway, viewer: Viewer, password: str) -> None:
+    async with gw.db.transaction() as session:
+        ok = await operators.reconfirm(session, gw.settings, viewer.operator, password, viewer.ip)
+    if not ok:
+        raise ApiError(403, "forbidden", "the password is wrong", {"field": "password"})
+
+
+def secret_answer(**values: str) -> JSONResponse:
+    """A key for the reveal dialog only: never cached, never part of a page."""
+    return JSONResponse(values, headers={"Cache-Control": "no-store"})
+
+
+# --- overview -------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def overview(request: Request, viewer: ViewerDep, gw: GatewayDep) -> HTMLResponse:
+    async with gw.db.read() as session:
+        projects = await operators.visible_projects(session, viewer.operator)
+        figures = await project_overviews(session, gw.db.dialect, [p.id for p in projects])
+    return render(
+        request,
+        "overview.html",
+        viewer,
+        projects=projects,
+        figures=figures,
+        engines=apps.ENGINES,
+    )
+
+
+@router.post("/projects", include_in_schema=False)
+async def create_project(
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    name: Annotated[str, Form()] = "",
+    engine: Annotated[str, Form()] = "sandbox",
+) -> Response:
+    try:
+        async with gw.db.transaction() as session:
+            created = await apps.create_app(session, gw.box, name, engine)
+            session.add(ProjectMember(app_id=created.app.id, operator_id=viewer.operator.id))
+            audit.record(
+                session,
+                viewer.actor,
+                "project.create",
+                app_id=created.app.id,
+                detail={"name": created.app.name, "engine": engine},
+            )
+    except ApiError as exc:
+        await flash(gw, viewer, exc.message, "error")
+        return back_to(f"{PREFIX}/")
+    # The new token is not shown here: the operator reveals it when (if) it is needed.
+    await flash(gw, viewer, f"Project “{created.app.name}” created.")
+    return back_to(project_url(created.app.id))
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@router.get("/projects/{app_id}/settings", response_class=HTMLResponse, include_in_schema=False)
+async def settings_page(
+    request: Request, app_id: str, viewer: ViewerDep, gw: GatewayDep
+) -> HTMLResponse:
+    project = await project_of(gw, viewer, app_id)
+    async with gw.db.read() as session:
+        members = await operators.members_of(session, app_id)
+    return render(
+        request,
+        "settings.html",
+        viewer,
+        project=project,
+        members=members,
+        engines=apps.ENGINES,
+        pacing=project.pacing or {},
+        defaults={
+            "rate_per_second": gw.settings.pacing_rate_per_second,
+            "jitter": gw.settings.pacing_jitter,
+            "typing_seconds": gw.settings.pacing_typing_seconds,
+            "daily_cap": gw.settings.pacing_daily_cap,
+        },
+        webhook_base_url=gw.settings.webhook_base_url,
+        token_grace=gw.settings.token_rotation_grace_seconds,
+    )
+
+
+def _pacing_from_form(form: dict[str, Any]) -> dict[str, Any]:
+    given = {k: form[k] for k in PACING_FIELDS if str(form.get(k, "")).strip() != ""}
+    try:
+        return PacingUpdate.model_validate(given).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else None
+        raise validation_error(f"{field}: {first['msg']}", field) from exc
+
+
+@router.post("/projects/{app_id}/settings", include_in_schema=False)
+async def save_settings(
+    request: Request, app_id: str, viewer: ActingViewerDep, gw: GatewayDep
+) -> Response:
+    await project_of(gw, viewer, app_id)
+    form = dict(await request.form())
+    try:
+        pacing = _pacing_from_form(form)
+        async with gw.db.transaction() as session:
+            project = await apps.get_app(session, app_id)
+            await apps.change_engine(session, project, str(form.get("engine", project.engine)))
+            await apps.update_app(
+                session,
+                project,
+                name=str(form.get("name", project.name)),
+                webhook_url=str(form.get("webhook_url", "")),
+                domain_url=str(form.get("domain_url", "")),
+                pacing=pacing,
+                replace_pacing=True,
+            )
+            audit.record(
+                session,
+                viewer.actor,
+                "project.settings",
+                app_id=app_id,
+                detail={"webhook_url": project.webhook_url, "pacing": pacing},
+            )
+    except ApiError as exc:
+        await flash(gw, viewer, exc.message, "error")
+    else:
+        await flash(gw, viewer, "Settings saved.")
+    return back_to(project_url(app_id, "/settings"))
+
+
+@router.post("/projects/{app_id}/rotation-policy", include_in_schema=False)
+async def save_rotation_policy(
+    app_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    password: Annotated[str, Form()] = "",
+    rotation_enabled: Annotated[str, Form()] = "",
+    rotation_pin: Annotated[str, Form()] = "",
+    clear_pin: Annotated[str, Form()] = "",
+) -> Response:
+    await project_of(gw, viewer, app_id)
+    try:
+        await reconfirm_password(gw, viewer, password)
+        async with gw.db.transaction() as session:
+            project = await apps.get_app(session, app_id)
+            apps.set_rotation_policy(
+                project,
+                enabled=bool(rotation_enabled),
+                new_pin=rotation_pin or None,
+                clear_pin=bool(clear_pin),
+            )
+            audit.record(
+                session,
+                viewer.actor,
+                "project.rotation_policy",
+                app_id=app_id,
+                detail={
+                    "enabled": bool(rotation_enabled),
+                    "pin_set": bool(project.rotation_pin_hash),
+                },
+            )
+    except ApiError as exc:
+        await flash(gw, viewer, exc.message, "error")
+    else:
+        await flash(gw, viewer, "Key rotation policy saved.")
+    return back_to(project_url(app_id, "/settings"))
+
+
+@router.post("/projects/{app_id}/members", include_in_schema=False)
+async def add_member(
+    app_id: str, viewer: ActingViewerDep, gw: GatewayDep, email: Annotated[str, Form()] = ""
+) -> Response:
+    await project_of(gw, viewer, app_id)
+    try:
+        if not viewer.operator.is_admin:
+            raise ApiError(403, "forbidden", "only admins add members to a project")
+        async with gw.db.transaction() as session:
+            member = await operators.add_member(session, app_id, email)
+            audit.record(
+                session,
+                viewer.actor,
+                "project.add_member",
+                app_id=app_id,
+                detail={"email": member.email},
+            )
+    except ApiError as exc:
+        await flash(gw, viewer, exc.message, "error")
+    else:
+        await flash(gw, viewer, f"{member.email} can now see this project.")
+    return back_to(project_url(app_id, "/settings"))
+
+
+# --- keys: JSON for the reveal dialog, never rendered into a page --------------------------
+
+
+@router.post("/projects/{app_id}/api-key/reveal", include_in_schema=False)
+async def reveal_api_key(
+    app_id: str, viewer: ActingViewerDep, gw: GatewayDep, password: Annotated[str, Form()] = ""
+) -> JSONResponse:
+    await project_of(gw, viewer, app_id)
+    await reconfirm_password(gw, viewer, password)
+    async with gw.db.transaction() as session:
+        token = await apps.reveal_token(session, gw.box, app_id)
+        audit.record(session, viewer.actor, "api_key.reveal", app_id=app_id)
+    return secret_answer(app_token=token)
+
+
+@router.post("/projects/{app_id}/api-key/rotate", include_in_schema=False)
+async def rotate_api_key(
+    app_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    password: Annotated[str, Form()] = "",
+    pin: Annotated[str, Form()] = "",
+) -> JSONResponse:
+    await project_of(gw, viewer, app_id)
+    await reconfirm_password(gw, viewer, password)
+    async with gw.db.transaction() as session:
+        token = await apps.rotate_token(
+            session, gw.box, app_id, pin or None, gw.settings.token_rotation_grace_seconds
+        )
+        audit.record(session, viewer.actor, "api_key.rotate", app_id=app_id)
+    return secret_answer(app_token=token)
+
+
+@router.post("/projects/{app_id}/webhook-secret/reveal", include_in_schema=False)
+async def reveal_webhook_secret(
+    app_id: str, viewer: ActingViewerDep, gw: GatewayDep, password: Annotated[str, Form()] = ""
+) -> JSONResponse:
+    await project_of(gw, viewer, app_id)
+    await reconfirm_password(gw, viewer, password)
+    async with gw.db.transaction() as session:
+        secret = apps.reveal_webhook_secret(gw.box, await apps.get_app(session, app_id))
+        audit.record(session, viewer.actor, "webhook_secret.reveal", app_id=app_id)
+    return secret_answer(webhook_secret=secret)
+
+
+@router.post("/projects/{app_id}/webhook-secret/rotate", include_in_schema=False)
+async def rotate_webhook_secret(
+    app_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    password: Annotated[str, Form()] = "",
+    grace_hours: Annotated[float, Form(ge=0, le=720)] = 24,
+) -> JSONResponse:
+    await project_of(gw, viewer, app_id)
+    await reconfirm_password(gw, viewer, password)
+    async with gw.db.transaction() as session:
+        secret = await apps.rotate_webhook_secret(
+            session, gw.box, app_id, grace_seconds=int(grace_hours * 3600)
+        )
+        audit.record(
+            session,
+            viewer.actor,
+            "webhook_secret.rotate",
+            app_id=app_id,
+            detail={"grace_hours": grace_hours},
+        )
+    return secret_answer(webhook_secret=secret)
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+async def audit_page(request: Request, viewer: ViewerDep, gw: GatewayDep) -> HTMLResponse:
+    async with gw.db.read() as session:
+        projects = await operators.visible_projects(session, viewer.operator)
+        entries = await audit.recent(
+            session, None if viewer.operator.is_admin else [p.id for p in projects], limit=200
+        )
+    names = {p.id: p.name for p in projects}
+    return render(request, "audit.html", viewer, entries=entries, names=names)

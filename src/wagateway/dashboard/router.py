@@ -1,0 +1,31 @@
+"""Everything under /dashboard: pages, actions, the live stream, and static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from wagateway.dashboard import auth, devices, projects, webhooks
+from wagateway.dashboard.web import PREFIX
+
+# Every part of the dashboard (tests walk these to prove each project route is scoped).
+PARTS = (auth.router, projects.router, devices.router, webhooks.router)
+router = APIRouter(prefix=PREFIX)
+for part in PARTS:
+    router.include_router(part)
+
+
+def mount_dashboard(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount(
+        f"{PREFIX}/static",
+        StaticFiles(directory=Path(__file__).parent / "static"),
+        name="dashboard-static",
+    )
+
+    @app.get(PREFIX, include_in_schema=False)
+    async def dashboard_root() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=307)

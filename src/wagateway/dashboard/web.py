@@ -1,0 +1,207 @@
+"""Plumbing every dashboard page shares: who is looking (session cookie), CSRF, templates,
+flash messages, security headers, and HTML error pages."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wagateway.audit.service import Actor
+from wagateway.core.client_address import client_address
+from wagateway.core.deps import GatewayDep
+from wagateway.core.errors import ApiError
+from wagateway.core.secrets import constant_time_equals, token_hash
+from wagateway.core.timefmt import rfc3339
+from wagateway.gateway import Gateway
+from wagateway.operators import service as operators
+from wagateway.operators.models import Operator
+
+PREFIX = "/dashboard"
+SESSION_COOKIE = "wagw_session"
+LOGIN_CSRF_COOKIE = "wagw_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["ts"] = lambda value: rfc3339(value) or "—"
+templates.env.globals["PREFIX"] = PREFIX
+
+# Pages may load only what the gateway serves: no inline script, no CDN, no framing.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class DashboardHeadersMiddleware:
+    """Security headers on every dashboard response; `no-store` on all but static files, so
+    a page that once showed project data is not kept in the browser's cache."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        static = path.startswith(PREFIX + "/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(SECURITY_HEADERS)
+                if not static and not any(name == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass
+class Viewer:
+    """The logged-in operator looking at a page, with what the page needs to act."""
+
+    operator: Operator
+    session_key: str
+    csrf_token: str
+    ip: str
+    flash: tuple[str, str] | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("operator", self.operator.email, self.operator.id, self.ip)
+
+
+def caller_ip(request: Request, gw: Gateway) -> str:
+    return client_address(request, gw.settings.trusted_proxies)
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+async def current_viewer(request: Request, gw: GatewayDep) -> Viewer:
+    """The operator behind the session cookie (401 otherwise: pages turn it into the login)."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    async with gw.db.read() as session:
+        found = await operators.session_for(session, cookie)
+    if found is None:
+        raise ApiError(401, "unauthorized", "please log in to the dashboard")
+    row, operator = found
+    viewer = Viewer(operator, row.token_hash, row.csrf_token, caller_ip(request, gw))
+    if row.flash:
+        viewer.flash = (row.flash_kind or "ok", row.flash)
+        async with gw.db.transaction() as session:
+            await operators.clear_flash(session, row.token_hash)
+    return viewer
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None  # no Origin (older browsers, curl) relies on the token alone
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+async def _submitted_csrf(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # cached on the request: the route reads it again
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+async def acting_viewer(
+    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]
+) -> Viewer:
+    """For every state change: the viewer, once the CSRF token and the Origin check out."""
+    submitted = await _submitted_csrf(request)
+    if not submitted or not constant_time_equals(submitted, viewer.csrf_token):
+        raise ApiError(
+            403, "forbidden", "the form's CSRF token is missing or wrong; reload the page"
+        )
+    if not _same_origin(request):
+        raise ApiError(403, "forbidden", "cross-origin request refused")
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+ActingViewerDep = Annotated[Viewer, Depends(acting_viewer)]
+
+
+def render(
+    request: Request, template: str, viewer: Viewer | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"viewer": viewer, "csrf_token": viewer.csrf_token if viewer else "", **context},
+        status_code=status_code,
+    )
+
+
+async def flash(gw: Gateway, viewer: Viewer, text: str, kind: str = "ok") -> None:
+    async with gw.db.transaction() as session:
+        await operators.set_flash(session, viewer.session_key, text, kind)
+
+
+def back_to(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(next_path: str) -> str:
+    """A dashboard path of this site, or "": the login's `next` is never an open redirect."""
+    if next_path.startswith(PREFIX + "/") and "//" not in next_path and "\\" not in next_path:
+        return next_path
+    return ""
+
+
+def login_url(next_path: str = "") -> str:
+    target = safe_next(next_path)
+    return f"{PREFIX}/login" + (f"?next={quote(target)}" if target else "")
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def session_key_of(cookie_token: str) -> str:
+    return token_hash(cookie_token)
+
+
+def page_for_error(request: Request, exc: ApiError) -> Response | None:
+    """Dashboard pages show errors as pages (and a lapsed login as the login form); fetch
+    calls from the dashboard's scripts keep the JSON envelope."""
+    path = request.url.path
+    if not (path == PREFIX or path.startswith(PREFIX + "/")) or wants_json(request):
+        return None
+    if exc.status == 401:
+        next_path = path if request.method == "GET" else ""
+        return RedirectResponse(login_url(next_path), status_code=303)
+    response = render(request, "error.html", None, status_code=exc.status, error=exc)
+    for name, value in exc.headers.items():
+        response.headers[name] = value
+    return response

@@ -1,0 +1,129 @@
+"""The webhooks page: the delivery log with filters, one delivery's payload and attempts,
+redelivery (one, or every failed one), and a test event."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from wagateway.audit import service as audit
+from wagateway.core.deps import GatewayDep
+from wagateway.core.errors import ApiError
+from wagateway.dashboard.projects import project_of, project_url
+from wagateway.dashboard.web import ActingViewerDep, ViewerDep, back_to, flash, render
+from wagateway.webhooks import service as deliveries
+
+router = APIRouter()
+PAGE = 50
+
+
+@router.get("/projects/{app_id}/webhooks", response_class=HTMLResponse, include_in_schema=False)
+async def deliveries_page(
+    request: Request,
+    app_id: str,
+    viewer: ViewerDep,
+    gw: GatewayDep,
+    device_id: str = "",
+    event: str = "",
+    state: str = "",
+    cursor: str = "",
+) -> HTMLResponse:
+    project = await project_of(gw, viewer, app_id)
+    async with gw.db.read() as session:
+        page = await deliveries.list_deliveries(
+            session,
+            app_id,
+            device_id=device_id or None,
+            event=event or None,
+            state=state or None,
+            include_archived=True,
+            limit=PAGE,
+            cursor=cursor or None,
+        )
+        attempts = await deliveries.attempts_of(session, [e.seq for e in page.events])
+    devices = await gw.devices.list(app_id, include_destroyed=True)
+    return render(
+        request,
+        "webhooks.html",
+        viewer,
+        project=project,
+        page=page,
+        devices=devices,
+        device_names={d.id: d.name for d in devices},
+        last_attempts={seq: tried[-1] for seq, tried in attempts.items() if tried},
+        filters={"device_id": device_id, "event": event, "state": state},
+        states=deliveries.STATES,
+    )
+
+
+@router.get(
+    "/projects/{app_id}/webhooks/{request_id}", response_class=HTMLResponse, include_in_schema=False
+)
+async def delivery_page(
+    request: Request, app_id: str, request_id: str, viewer: ViewerDep, gw: GatewayDep
+) -> HTMLResponse:
+    project = await project_of(gw, viewer, app_id)
+    async with gw.db.read() as session:
+        event = await deliveries.get_delivery(session, app_id, request_id)
+        attempts = (await deliveries.attempts_of(session, [event.seq]))[event.seq]
+    return render(
+        request,
+        "delivery.html",
+        viewer,
+        project=project,
+        event=event,
+        attempts=attempts,
+        payload=json.dumps(event.payload, indent=2, ensure_ascii=False),
+    )
+
+
+@router.post("/projects/{app_id}/webhooks/{request_id}/redeliver", include_in_schema=False)
+async def redeliver(
+    app_id: str, request_id: str, viewer: ActingViewerDep, gw: GatewayDep
+) -> Response:
+    await project_of(gw, viewer, app_id)
+    try:
+        async with gw.db.transaction() as session:
+            event = await deliveries.redeliver(session, app_id, request_id)
+            audit.record(
+                session,
+                viewer.actor,
+                "webhook.redeliver",
+                app_id=app_id,
+                device_id=event.device_id,
+                detail={"request_id": request_id},
+            )
+    except ApiError as exc:
+        await flash(gw, viewer, exc.message, "error")
+    else:
+        await flash(gw, viewer, f"Event {request_id} queued for delivery again.")
+    return back_to(project_url(app_id, f"/webhooks/{request_id}"))
+
+
+@router.post("/projects/{app_id}/webhooks-redeliver-failed", include_in_schema=False)
+async def redeliver_failed(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
+    await project_of(gw, viewer, app_id)
+    async with gw.db.transaction() as session:
+        count = await deliveries.redeliver_failed(session, app_id)
+        audit.record(
+            session,
+            viewer.actor,
+            "webhook.redeliver_failed",
+            app_id=app_id,
+            detail={"requeued": count},
+        )
+    await flash(gw, viewer, f"{count} failed event(s) queued for delivery again.")
+    return back_to(project_url(app_id, "/webhooks"))
+
+
+@router.post("/projects/{app_id}/webhooks-test", include_in_schema=False)
+async def send_test_event(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
+    project = await project_of(gw, viewer, app_id)
+    async with gw.db.transaction() as session:
+        event = deliveries.send_test_event(session, app_id)
+        audit.record(session, viewer.actor, "webhook.test", app_id=app_id)
+    note = "" if project.webhook_url else " No webhook target is set, so it will be skipped."
+    await flash(gw, viewer, f"Test event {event.id} queued.{note}")
+    return back_to(project_url(app_id, "/webhooks"))

@@ -1,0 +1,1 @@
+"""Dashboard operators: accounts, sessions, project membership and login throttling."""

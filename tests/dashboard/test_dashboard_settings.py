@@ -1,0 +1,169 @@
+"""Project settings from the dashboard, through the same rules as the API and the CLI:
+the rotation policy (PIN, disabled rotation), the webhook secret's grace period, members,
+pacing and engine changes, and the overview's figures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.dashboard import PASSWORD, DashboardClient, create_operator, logged_in_admin
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def admin(server: GatewayServer) -> Iterator[DashboardClient]:
+    with logged_in_admin(server) as client:
+        yield client
+
+
+def _project(client: DashboardClient, name: str) -> str:
+    created = client.post("/dashboard/projects", {"name": name, "engine": "sandbox"})
+    return created.headers["location"].rsplit("/", 1)[1]
+
+
+def test_rotation_policy_pin_and_disabling_hold_for_the_dashboard(admin: DashboardClient) -> None:
+    app_id = _project(admin, "Policy")
+    settings = f"/dashboard/projects/{app_id}"
+    kind, text = admin.flash_after(
+        admin.post(
+            f"{settings}/rotation-policy",
+            {"rotation_enabled": "1", "rotation_pin": "4321", "password": PASSWORD},
+        )
+    )
+    assert (kind, text) == ("ok", "Key rotation policy saved.")
+    no_pin = admin.fetch_json(f"{settings}/api-key/rotate", {"password": PASSWORD})
+    assert no_pin.status_code == 401 and no_pin.json()["error"]["code"] == "invalid_rotation_pin"
+    rotated = admin.fetch_json(f"{settings}/api-key/rotate", {"password": PASSWORD, "pin": "4321"})
+    assert rotated.status_code == 200 and rotated.json()["app_token"].startswith("wag_")
+    # The policy itself is behind the password.
+    kind, text = admin.flash_after(
+        admin.post(f"{settings}/rotation-policy", {"rotation_enabled": "", "password": "wrong"})
+    )
+    assert kind == "error" and "password is wrong" in text
+    admin.flash_after(admin.post(f"{settings}/rotation-policy", {"password": PASSWORD}))
+    disabled = admin.fetch_json(f"{settings}/api-key/rotate", {"password": PASSWORD, "pin": "4321"})
+    assert disabled.status_code == 403
+    assert disabled.json()["error"]["code"] == "app_token_rotation_disabled"
+    page = admin.page(f"{settings}/settings").text
+    assert 'title="rotation is disabled for this project"' in page
+
+
+def test_a_rotated_webhook_secret_signs_beside_the_old_one_during_the_grace(
+    server: GatewayServer, admin: DashboardClient, receiver: WebhookReceiver
+) -> None:
+    from standardwebhooks import Webhook
+
+    app_id = _project(admin, "Grace")
+    base = f"/dashboard/projects/{app_id}"
+    admin.flash_after(
+        admin.post(
+            f"{base}/settings", {"name": "Grace", "engine": "sandbox", "webhook_url": receiver.url}
+        )
+    )
+    old = admin.fetch_json(f"{base}/webhook-secret/reveal", {"password": PASSWORD}).json()
+    new = admin.fetch_json(
+        f"{base}/webhook-secret/rotate", {"password": PASSWORD, "grace_hours": "1"}
+    ).json()
+    assert old["webhook_secret"] != new["webhook_secret"]
+    admin.post(f"{base}/webhooks-test")
+    delivery = wait_until(
+        lambda: [d for d in receiver.deliveries if d.json["app_id"] == app_id], what="test event"
+    )[0]
+    assert delivery.json["event"] == "webhook_test" and delivery.json["device_id"] is None
+    assert len(delivery.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old["webhook_secret"], new["webhook_secret"]):
+        Webhook(secret).verify(delivery.body, delivery.headers)  # both sign during the grace
+
+
+def test_settings_validate_and_apply_like_the_api(
+    server: GatewayServer, admin: DashboardClient
+) -> None:
+    app_id = _project(admin, "Tuned")
+    base = f"/dashboard/projects/{app_id}"
+    kind, text = admin.flash_after(
+        admin.post(
+            f"{base}/settings",
+            {"name": "Tuned", "engine": "sandbox", "webhook_url": "/https://evil"},
+        )
+    )
+    assert kind == "error" and "webhook" in text.lower()
+    kind, text = admin.flash_after(
+        admin.post(
+            f"{base}/settings", {"name": "Tuned", "engine": "sandbox", "rate_per_second": "-1"}
+        )
+    )
+    assert kind == "error" and "rate_per_second" in text
+    admin.flash_after(
+        admin.post(
+            f"{base}/settings",
+            {"name": "Tuned 2", "engine": "sandbox", "rate_per_second": "2", "daily_cap": "500"},
+        )
+    )
+    token = admin.fetch_json(f"{base}/api-key/reveal", {"password": PASSWORD}).json()["app_token"]
+    with server.client(token) as api:
+        app = api.get("/app").json()
+    assert app["name"] == "Tuned 2" and app["pacing"] == {"rate_per_second": 2.0, "daily_cap": 500}
+    # Blank fields go back to the server's defaults.
+    admin.flash_after(admin.post(f"{base}/settings", {"name": "Tuned 2", "engine": "sandbox"}))
+    with server.client(token) as api:
+        assert api.get("/app").json()["pacing"] is None
+        # With a device, the engine is fixed.
+        api.post("/devices", json={"device_name": "desk"})
+    kind, text = admin.flash_after(
+        admin.post(f"{base}/settings", {"name": "Tuned 2", "engine": "whatsmeow"})
+    )
+    assert kind == "error" and "no devices" in text
+
+
+def test_members_are_added_by_admins_only(server: GatewayServer, admin: DashboardClient) -> None:
+    app_id = _project(admin, "Team")
+    email = create_operator(server, f"team-{app_id[:8]}@example.com")
+    kind, _ = admin.flash_after(
+        admin.post(f"/dashboard/projects/{app_id}/members", {"email": email})
+    )
+    assert kind == "ok"
+    assert email in admin.page(f"/dashboard/projects/{app_id}/settings").text
+    member = DashboardClient(server)
+    try:
+        member.login(email)
+        member.page(f"/dashboard/projects/{app_id}/settings")
+        stranger = create_operator(server, f"stranger-{app_id[:8]}@example.com")
+        kind, text = member.flash_after(
+            member.post(f"/dashboard/projects/{app_id}/members", {"email": stranger})
+        )
+        assert kind == "error" and "only admins" in text
+    finally:
+        member.close()
+
+
+def test_the_overview_counts_what_happened(server: GatewayServer, admin: DashboardClient) -> None:
+    app_id = _project(admin, "Counted")
+    created = admin.post(f"/dashboard/projects/{app_id}/devices", {"device_name": "desk"})
+    device = created.headers["location"]
+    admin.page(device)
+    scanned = admin.http.post(
+        f"{device}/sandbox/scan",
+        data={"phone": "6281234567890"},
+        headers={"X-CSRF-Token": admin.csrf, "Accept": "application/json"},
+    )
+    assert scanned.status_code == 200 and "linked as 6281234567890" in scanned.json()["message"]
+    for to in ("6285550001", "9995550002"):  # the second is "not on WhatsApp": fails
+        admin.flash_after(admin.post(f"{device}/messages", {"to": to, "text": "hi"}))
+
+    def figures() -> dict[str, str] | None:
+        html = admin.page("/dashboard/").text
+        card = html[html.index(f'data-project-id="{app_id}"') :]
+        sent = re.search(r'data-figure="sent">(\d+)<', card)
+        failed = re.search(r'data-figure="failed">(\d+)<', card)
+        got = {"sent": sent.group(1) if sent else "", "failed": failed.group(1) if failed else ""}
+        return got if got == {"sent": "1", "failed": "1"} else None
+
+    wait_until(figures, timeout=20, what="overview figures")
+    html = admin.page("/dashboard/").text
+    card = html[html.index(f'data-project-id="{app_id}"') :]
+    assert "1 connected" in card[:2000]
