@@ -68,6 +68,14 @@ class Journey:
         )
         page.on("load", lambda p: self.visited.append(p.url))
 
+    @staticmethod
+    def expect(locator: Any) -> Any:
+        # Imported here, not at the top: without playwright the module must still import,
+        # so that the browser tests skip (or fail under CI) with the reason.
+        from playwright.sync_api import expect
+
+        return expect(locator)
+
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -96,9 +104,7 @@ class Journey:
         self.secrets.add(value)
         self.scan_for_secrets()  # the key is in the dialog, and only there
         dialog.locator("[data-close-dialog]").click()
-        from playwright.sync_api import expect  # imported here: see tests/support/browser.py
-
-        expect(output).to_have_value("")  # a closed dialog does not keep the key
+        self.expect(output).to_have_value("")  # a closed dialog does not keep the key
         return value
 
 
@@ -198,6 +204,22 @@ def test_an_operator_runs_a_project_from_the_browser(
     assert _api_status(gateway, old_key) == 401
     assert _api_status(gateway, new_key) == 200
     assert journey.reveal("reveal-key-dialog") == new_key
+
+    # The delivery log keeps itself current: a message sent through the API (another
+    # actor) shows up on the open page, which does not reload.
+    page.click("nav.projectnav >> text=Webhooks")
+    page.evaluate("window.__sameDocument = true")
+    message_rows = page.locator("table.deliveries tr:has(td > a:text-is('message'))")
+    before = message_rows.count()
+    sent = httpx.post(
+        f"{base}/devices/{device_id}/messages",
+        json={"to": "6281112223334", "text": "sent through the API"},
+        headers={"Authorization": f"Bearer {new_key}"},
+        timeout=10,
+    )
+    assert sent.status_code == 202
+    journey.expect(message_rows).to_have_count(before + 1, timeout=TIMEOUT_MS)
+    assert page.evaluate("window.__sameDocument") is True
 
     # Disconnect, regenerate the QR, be told plainly why a second one is refused, delete.
     page.goto(device_url)

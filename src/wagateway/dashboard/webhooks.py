@@ -53,7 +53,7 @@ async def deliveries_page(
         devices=devices,
         device_names={d.id: d.name for d in devices},
         last_attempts={seq: tried[-1] for seq, tried in attempts.items() if tried},
-        filters={"device_id": device_id, "event": event, "state": state},
+        filters={"device_id": device_id, "event": event, "state": state, "cursor": cursor},
         states=deliveries.STATES,
     )
 

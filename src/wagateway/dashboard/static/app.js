@@ -171,3 +171,25 @@ if (liveUrl && window.EventSource) {
   const source = new EventSource(liveUrl);
   source.onmessage = (message) => applySnapshot(JSON.parse(message.data));
 }
+
+// --- regions that refresh themselves (delivery log, recent messages and events, overview) ---
+// The page asks for itself again and swaps in the regions' new content: the same HTML the
+// server renders, so there is one template per view and no client-side rendering.
+const refreshed = document.querySelectorAll("[data-refresh-region]");
+if (refreshed.length) {
+  const every = Number(document.body.dataset.refreshSeconds || 3) * 1000;
+  setInterval(async () => {
+    if (document.hidden) return;
+    let html;
+    try {
+      const response = await fetch(window.location.href, { credentials: "same-origin", cache: "no-store" });
+      if (!response.ok || response.redirected) return;
+      html = await response.text();
+    } catch { return; }
+    const fresh = new DOMParser().parseFromString(html, "text/html");
+    refreshed.forEach((region) => {
+      const next = fresh.querySelector(`[data-refresh-region="${region.dataset.refreshRegion}"]`);
+      if (next && next.innerHTML !== region.innerHTML) region.innerHTML = next.innerHTML;
+    });
+  }, every);
+}
