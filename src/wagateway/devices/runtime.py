@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
@@ -42,6 +43,15 @@ from wagateway.messages.early_receipts import EarlyReceipts
 log = structlog.get_logger(__name__)
 
 
+@dataclass
+class _ReceiptBatch:
+    """Receipts of one device written together (see SessionRuntime.handle)."""
+
+    device_id: str
+    receipts: list[Receipt] = field(default_factory=list)
+    written: asyncio.Future[None] | None = None
+
+
 class SessionRuntime:
     def __init__(
         self,
@@ -57,6 +67,7 @@ class SessionRuntime:
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
         self.early_receipts = EarlyReceipts()
+        self._open_receipts: dict[str, _ReceiptBatch] = {}
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
             list
         )
@@ -149,11 +160,27 @@ class SessionRuntime:
 
     # --- engine events ----------------------------------------------------------------------
 
-    async def handle(self, event: EngineEvent) -> None:
-        # Events share transactions with whatever else is being written (group commit); the
-        # group runs units in submission order, so one device's events stay in order.
+    def handle(self, event: EngineEvent) -> Awaitable[None]:
+        """Take an engine event: its write is submitted before this returns (so the order in
+        which a device's events are handed over is the order they are written in), and the
+        awaitable completes once it is committed.
+
+        Events share transactions with whatever else is being written (group commit).
+        Receipts of one device that arrive while their write waits for its turn join that
+        same write: one device read and one message query for the lot instead of per
+        receipt. Any other event of the device closes that batch first, so receipts never
+        overtake it.
+        """
+        if isinstance(event, Receipt):
+            written = self._receipt_batch_for(event)
+        else:
+            self._open_receipts.pop(event.device_id, None)
+            written = self._db.submit(lambda session: self._apply_event(session, event))
+        return self._after_write(event, written)
+
+    async def _after_write(self, event: EngineEvent, written: Awaitable[None]) -> None:
         try:
-            await self._db.grouped(lambda session: self._apply_event(session, event))
+            await written
         except IllegalTransition as exc:
             log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
             return
@@ -163,6 +190,31 @@ class SessionRuntime:
             self._settle_waiters(
                 event, EngineError(getattr(event, "reason", "expired"), "pairing ended")
             )
+
+    def _receipt_batch_for(self, receipt: Receipt) -> asyncio.Future[None]:
+        batch = self._open_receipts.get(receipt.device_id)
+        if batch is None:
+            batch = _ReceiptBatch(receipt.device_id)
+            self._open_receipts[receipt.device_id] = batch
+            unit_batch = batch
+            batch.written = self._db.submit(
+                lambda session: self._apply_receipts(session, unit_batch)
+            )
+        batch.receipts.append(receipt)
+        assert batch.written is not None
+        return batch.written
+
+    async def _apply_receipts(self, session: AsyncSession, batch: _ReceiptBatch) -> None:
+        if self._open_receipts.get(batch.device_id) is batch:
+            del self._open_receipts[batch.device_id]  # from now on receipts start a new batch
+        device = await session.get(
+            Device, batch.device_id, with_for_update=self._db.dialect == "postgresql"
+        )
+        if device is None or device.status == Status.DESTROYED:
+            return
+        current = [r for r in batch.receipts if r.epoch == device.session_epoch]
+        for wa_message_id, receipt in await ingest.apply_receipts(session, device, current):
+            self.early_receipts.hold(device.id, wa_message_id, receipt)
 
     async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
         device = await session.get(
@@ -232,8 +284,8 @@ class SessionRuntime:
                 ingest.presence_event(session, device, event)
                 return
             case Receipt():
-                for wa_message_id in await ingest.apply_receipt(session, device, event):
-                    self.early_receipts.hold(device.id, wa_message_id, event)
+                for wa_message_id, receipt in await ingest.apply_receipts(session, device, [event]):
+                    self.early_receipts.hold(device.id, wa_message_id, receipt)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

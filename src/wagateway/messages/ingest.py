@@ -46,7 +46,7 @@ def mark_sent(
     message.wa_message_id = wa_message_id
     if wa_message_id:
         # A receipt applied later in the same group commit looks its message up by this
-        # id, which is not flushed yet: leave the row where `apply_receipt` finds it.
+        # id, which is not flushed yet: leave the row where `apply_receipts` finds it.
         _sent_in_session(session)[wa_message_id] = message
     message.sent_at = sent_at
     message.updated_at = utcnow()
@@ -61,25 +61,39 @@ def _sent_in_session(session: AsyncSession) -> dict[str, Message]:
     return sent
 
 
-async def apply_receipt(session: AsyncSession, device: Device, receipt: Receipt) -> list[str]:
-    """Advance every message the receipt names; return the ids that matched none (yet)."""
+async def apply_receipts(
+    session: AsyncSession, device: Device, receipts: list[Receipt]
+) -> list[tuple[str, Receipt]]:
+    """Advance every message the receipts name, in the receipts' order, with one query for
+    all of them; return the (wa_message_id, receipt) pairs that matched no message (yet)."""
+    wanted = {wa_id for receipt in receipts for wa_id in receipt.wa_message_ids}
+    if not wanted:
+        return []
     stmt = select(Message).where(
         Message.device_id == device.id,
         Message.direction == "outbound",
-        Message.wa_message_id.in_(receipt.wa_message_ids),
+        Message.wa_message_id.in_(wanted),
     )
-    found = {message.id: message for message in (await session.execute(stmt)).scalars()}
+    by_wa_id: dict[str, dict[str, Message]] = {}
+    for message in (await session.execute(stmt)).scalars():
+        by_wa_id.setdefault(message.wa_message_id or "", {})[message.id] = message
     # Sent earlier in this same transaction (group commit: not flushed yet, so the query
     # above cannot see the new wa_message_id).
     unflushed = _sent_in_session(session)
-    for wa_id in receipt.wa_message_ids:
-        message = unflushed.get(wa_id)
-        if message is not None and message.device_id == device.id:
-            found.setdefault(message.id, message)
-    for message in found.values():
-        advance(session, device, message, receipt)
-    matched = {message.wa_message_id for message in found.values()}
-    return [wa_id for wa_id in receipt.wa_message_ids if wa_id not in matched]
+    for wa_id in wanted:
+        sent = unflushed.get(wa_id)
+        if sent is not None and sent.device_id == device.id:
+            by_wa_id.setdefault(wa_id, {}).setdefault(sent.id, sent)
+    unmatched: list[tuple[str, Receipt]] = []
+    for receipt in receipts:
+        for wa_id in receipt.wa_message_ids:
+            messages = by_wa_id.get(wa_id)
+            if not messages:
+                unmatched.append((wa_id, receipt))
+                continue
+            for message in messages.values():
+                advance(session, device, message, receipt)
+    return unmatched
 
 
 def advance(session: AsyncSession, device: Device, message: Message, receipt: Receipt) -> None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -240,7 +241,10 @@ class SandboxEngine:
         for status, delay, participant in steps:
             await asyncio.sleep(self._settings.sandbox_delay(delay))
             async with sim.lock:
-                await self._emit(
+                # Handed over under the lock (its place in the device's order, and its
+                # epoch, are fixed here), but written without holding it: the next
+                # message's receipts need not wait for this one's commit, and can share it.
+                written = self._hand_over(
                     Receipt(
                         device_id,
                         sim.epoch,
@@ -251,6 +255,7 @@ class SandboxEngine:
                         at=utcnow(),
                     )
                 )
+            await written
 
     async def health(self) -> EngineHealth:
         return EngineHealth(ok=self._sink is not None, detail={"sessions": len(self._sims)})
@@ -415,9 +420,15 @@ class SandboxEngine:
         return sim
 
     async def _emit(self, event: EngineEvent) -> None:
+        await self._hand_over(event)
+
+    def _hand_over(self, event: EngineEvent) -> Awaitable[None]:
+        """The sink's awaitable for `event`. The gateway's sink (SessionRuntime.handle)
+        takes the event's place in the order on the call itself, and a coroutine sink does
+        so as soon as it is awaited, before anything else runs."""
         if self._sink is None:
             raise EngineError("engine_not_started", "sandbox engine not started")
-        await self._sink(event)
+        return self._sink(event)
 
     @staticmethod
     async def _stop_task(sim: _Sim) -> None:

@@ -1,0 +1,113 @@
+"""Receipts of one device that arrive while their write waits join that write (one device
+read, one message query), and never overtake another event of the device handed over
+between them. Against the real store (SQLite), through SessionRuntime.handle."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+
+from wagateway.apps.models import App
+from wagateway.core.db import Database
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.engines.base import Receipt, SessionEnded
+from wagateway.media.store import LocalMediaStore
+from wagateway.messages.models import Message
+
+CHAT = "6285550001111@s.whatsapp.net"
+
+
+async def _store(tmp_path: Path, messages: int) -> tuple[Database, SessionRuntime, list[str]]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    db = Database(url)
+    wa_ids = [f"3EB0{n:04d}" for n in range(messages)]
+    async with db.transaction() as session:
+        session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
+        session.add(
+            Device(
+                id="dev",
+                app_id="app",
+                name="desk",
+                engine="sandbox",
+                status="connected",
+                connection="online",
+                session_epoch=1,
+            )
+        )
+        for wa_id in wa_ids:
+            session.add(
+                Message(
+                    app_id="app",
+                    device_id="dev",
+                    direction="outbound",
+                    status="sent",
+                    type="text",
+                    chat=CHAT,
+                    content={"text": "hi"},
+                    wa_message_id=wa_id,
+                )
+            )
+    runtime = SessionRuntime(db, [], LocalMediaStore(tmp_path / "media"), 1024)
+    return db, runtime, wa_ids
+
+
+def _receipt(wa_id: str, status: str, epoch: int = 1) -> Receipt:
+    return Receipt("dev", epoch, (wa_id,), status, CHAT)
+
+
+async def _statuses(db: Database) -> dict[str, str]:
+    async with db.read() as session:
+        rows = await session.execute(select(Message.wa_message_id, Message.status))
+        return {wa_id or "": status for wa_id, status in rows}
+
+
+def test_receipts_waiting_for_their_write_share_it(tmp_path: Path) -> None:
+    async def scenario() -> tuple[dict[str, str], list[str]]:
+        db, runtime, wa_ids = await _store(tmp_path, 20)
+        statements: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        # Handed over one after another, as an engine does, before any is written.
+        writes = [runtime.handle(_receipt(wa_id, "delivered")) for wa_id in wa_ids]
+        writes += [runtime.handle(_receipt(wa_id, "read")) for wa_id in wa_ids]
+        await asyncio.gather(*writes)
+        statuses = await _statuses(db)
+        await db.dispose()
+        return statuses, statements
+
+    statuses, statements = asyncio.run(scenario())
+    assert set(statuses.values()) == {"read"}
+    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
+    device_reads = [s for s in statements if re.match(r"\s*SELECT .*\sFROM devices\b", s, re.S)]
+    assert len(message_queries) == 1, statements
+    assert len(device_reads) == 1, device_reads
+
+
+def test_a_receipt_never_overtakes_an_event_handed_over_before_it(tmp_path: Path) -> None:
+    async def scenario() -> dict[str, str]:
+        db, runtime, (first, second) = await _store(tmp_path, 2)
+        writes = [
+            runtime.handle(_receipt(first, "delivered")),
+            # The session ends (epoch 1 is over): anything of epoch 1 after this is stale.
+            runtime.handle(SessionEnded("dev", 1, reason="logged_out")),
+            runtime.handle(_receipt(second, "delivered")),
+        ]
+        await asyncio.gather(*writes)
+        statuses = await _statuses(db)
+        await db.dispose()
+        return statuses
+
+    statuses = asyncio.run(scenario())
+    # Had the late receipt joined the first one's write, it would have run before the
+    # session ended and counted.
+    assert statuses == {"3EB00000": "delivered", "3EB00001": "sent"}
