@@ -60,6 +60,11 @@ SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
 
 
+def _log_failed_record(recorded: asyncio.Future[None]) -> None:
+    if not recorded.cancelled() and recorded.exception() is not None:
+        log.error("sandbox_record_failed", error=str(recorded.exception()))
+
+
 def qr_lifetimes(time_scale: float) -> list[float]:
     """Per-code lifetimes after scaling; the whole window never shrinks below the floor."""
     total = sum(QR_CODE_LIFETIMES)
@@ -186,7 +191,12 @@ class SandboxEngine:
             else:
                 seen.times_received += 1
 
-        await self._db.grouped(record)
+        # Not awaited: the send's own bookkeeping (OutboundQueue) is submitted after this
+        # returns, so it commits in the same group or a later one, never before the record.
+        # A crash before that commit leaves the message `sending`, resent with the same id
+        # and recorded once; and the next message need not wait for this commit.
+        recorded = self._db.submit(record)
+        recorded.add_done_callback(_log_failed_record)
         task = asyncio.create_task(self._receipts(device_id, sim, message))
         sim.receipt_tasks.add(task)
         task.add_done_callback(sim.receipt_tasks.discard)
