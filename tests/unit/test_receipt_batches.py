@@ -1,6 +1,7 @@
-"""Receipts of one device that arrive while their write waits join that write (one device
-read, one message query), and never overtake another event of the device handed over
-between them. Against the real store (SQLite), through SessionRuntime.handle."""
+"""Writes that wait for their turn take company: receipts of one device that arrive while
+their write waits join it (one device read, one message query) and never overtake another
+event of the device handed over between them; sends of one device that finish while their
+`sent` bookkeeping waits share its write too. Against the real store (SQLite)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,43 @@ def test_a_receipt_never_overtakes_an_event_handed_over_before_it(tmp_path: Path
     # Had the late receipt joined the first one's write, it would have run before the
     # session ended and counted.
     assert statuses == {"3EB00000": "delivered", "3EB00001": "sent"}
+
+
+def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path: Path) -> None:
+    from wagateway.core.db import utcnow
+    from wagateway.core.settings import Settings
+    from wagateway.engines.base import SentMessage
+    from wagateway.messages.queue import OutboundQueue
+    from wagateway.webhooks.models import Event
+
+    async def scenario() -> tuple[dict[str, str], list[str], int]:
+        db, runtime, wa_ids = await _store(tmp_path, 20)
+        async with db.transaction() as session:
+            for message in (await session.execute(select(Message))).scalars():
+                message.status = "sending"
+            seqs = {
+                m.wa_message_id: m.seq for m in (await session.execute(select(Message))).scalars()
+            }
+        queue = OutboundQueue(Settings(), db, runtime, LocalMediaStore(tmp_path / "m"), "node")
+        statements: list[str] = []
+        event.listen(
+            db.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_a: statements.append(statement),
+        )
+        writes = [
+            queue._bookkeeping_for("dev", seqs[wa_id], SentMessage(wa_id, utcnow()))
+            for wa_id in wa_ids
+        ]
+        await asyncio.gather(*writes)
+        statuses = await _statuses(db)
+        async with db.read() as session:
+            events = len((await session.execute(select(Event))).scalars().all())
+        await db.dispose()
+        return statuses, statements, events
+
+    statuses, statements, events = asyncio.run(scenario())
+    assert set(statuses.values()) == {"sent"}
+    assert events == 40  # each: the outbound `message` event and the `sent` receipt
+    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
+    assert len(message_queries) == 1, statements

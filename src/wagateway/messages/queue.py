@@ -13,7 +13,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -43,6 +43,15 @@ LEASE_SECONDS = 120
 EXPIRY_SCAN_SECONDS = 1.0
 # Messages one claim takes for an unpaced device; sent back to back, bookkept in groups.
 UNPACED_RUN = 32
+
+
+@dataclass
+class _SentBatch:
+    """Sends of one device whose `sent` bookkeeping is written together."""
+
+    device_id: str
+    sent: list[tuple[int, SentMessage]] = field(default_factory=list)
+    written: asyncio.Future[None] | None = None
 
 
 @dataclass
@@ -81,6 +90,7 @@ class OutboundQueue:
         self._recheck: set[str] = set()
         self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
+        self._open_bookkeeping: dict[str, _SentBatch] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -308,7 +318,7 @@ class OutboundQueue:
         self._pacer.sent(device.id, plan)
         # Submitted before anything else can run, so it is written before the receipts the
         # engine reports for this message (and a receipt that wins anyway implies `sent`).
-        written = self._db.submit(self._mark_sent_unit(message.seq, sent))
+        written = self._bookkeeping_for(device.id, message.seq, sent)
         written.add_done_callback(lambda _: self._announce(message.id))
         written.add_done_callback(
             lambda done: self._forget_early_receipts(done, device.id, sent.wa_message_id)
@@ -324,18 +334,38 @@ class OutboundQueue:
         if not written.cancelled() and written.exception() is None:
             self._runtime.early_receipts.discard(device_id, wa_message_id)
 
-    def _mark_sent_unit(
-        self, seq: int, sent: SentMessage
-    ) -> Callable[[AsyncSession], Awaitable[None]]:
+    def _bookkeeping_for(self, device_id: str, seq: int, sent: SentMessage) -> asyncio.Future[None]:
+        """Mark a sent message `sent`. Sends of one device that finish while their
+        bookkeeping waits for its write join that write: one query for the lot. Joining an
+        earlier write only ever writes a message's `sent` sooner, never later."""
+        batch = self._open_bookkeeping.get(device_id)
+        if batch is None:
+            batch = _SentBatch(device_id)
+            self._open_bookkeeping[device_id] = batch
+            batch.written = self._db.submit(self._mark_sent_unit(batch))
+        batch.sent.append((seq, sent))
+        assert batch.written is not None
+        return batch.written
+
+    def _mark_sent_unit(self, batch: _SentBatch) -> Callable[[AsyncSession], Awaitable[None]]:
         async def unit(session: AsyncSession) -> None:
-            row = await session.get(Message, seq, with_for_update=self._db.dialect == "postgresql")
-            device = await session.get(Device, row.device_id) if row else None
-            if row is None or device is None or row.status != "sending":
-                return  # failed meanwhile (device deleted), or a receipt already implied `sent`
-            ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
-            # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
-            for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
-                ingest.advance(session, device, row, receipt)
+            if self._open_bookkeeping.get(batch.device_id) is batch:
+                del self._open_bookkeeping[batch.device_id]  # later sends start a new batch
+            stmt = select(Message).where(Message.seq.in_([seq for seq, _ in batch.sent]))
+            if self._db.dialect == "postgresql":
+                stmt = stmt.with_for_update()
+            rows = {row.seq: row for row in (await session.execute(stmt)).scalars()}
+            device = await session.get(Device, batch.device_id)
+            if device is None:
+                return
+            for seq, sent in batch.sent:
+                row = rows.get(seq)
+                if row is None or row.status != "sending":
+                    continue  # failed meanwhile (device deleted), or a receipt implied `sent`
+                ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
+                # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
+                for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
+                    ingest.advance(session, device, row, receipt)
 
         return unit
 
