@@ -89,7 +89,8 @@ class MessageService:
             raise
         if prepared.media is not None:  # about to store media: make sure it may
             await self._check_device(app_id, device_id)
-        fingerprint = request_fingerprint(device_id, body)
+        # Only a keyed request is ever compared with another one.
+        fingerprint = request_fingerprint(device_id, body) if idempotency_key is not None else ""
         message_id = new_id()
         media_key = None
         if prepared.media is not None:

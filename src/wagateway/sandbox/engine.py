@@ -19,6 +19,8 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, utcnow
@@ -177,19 +179,23 @@ class SandboxEngine:
         now = utcnow()
 
         async def record(session: AsyncSession) -> None:
-            seen = await session.get(SandboxReceived, message.wa_message_id, with_for_update=True)
-            if seen is None:
-                session.add(
-                    SandboxReceived(
-                        wa_message_id=message.wa_message_id,
-                        device_id=device_id,
-                        to_jid=message.to_jid,
-                        type=message.type,
-                        first_received_at=now,
-                    )
+            # One statement: first receipt of this id, or one more time the same id.
+            insert = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
+            await session.execute(
+                insert(SandboxReceived)
+                .values(
+                    wa_message_id=message.wa_message_id,
+                    device_id=device_id,
+                    to_jid=message.to_jid,
+                    type=message.type,
+                    first_received_at=now,
+                    times_received=1,
                 )
-            else:
-                seen.times_received += 1
+                .on_conflict_do_update(
+                    index_elements=[SandboxReceived.wa_message_id],
+                    set_={"times_received": SandboxReceived.times_received + 1},
+                )
+            )
 
         # Not awaited: the send's own bookkeeping (OutboundQueue) is submitted after this
         # returns, so it commits in the same group or a later one, never before the record.
