@@ -141,9 +141,8 @@ def test_members_are_added_by_admins_only(server: GatewayServer, admin: Dashboar
         member.close()
 
 
-def test_the_overview_counts_what_happened(server: GatewayServer, admin: DashboardClient) -> None:
-    app_id = _project(admin, "Counted")
-    created = admin.post(f"/dashboard/projects/{app_id}/devices", {"device_name": "desk"})
+def _linked_device(admin: DashboardClient, app_id: str, name: str) -> str:
+    created = admin.post(f"/dashboard/projects/{app_id}/devices", {"device_name": name})
     device = created.headers["location"]
     admin.page(device)
     scanned = admin.http.post(
@@ -151,7 +150,14 @@ def test_the_overview_counts_what_happened(server: GatewayServer, admin: Dashboa
         data={"phone": "6281234567890"},
         headers={"X-CSRF-Token": admin.csrf, "Accept": "application/json"},
     )
-    assert scanned.status_code == 200 and "linked as 6281234567890" in scanned.json()["message"]
+    assert scanned.status_code == 200, scanned.text
+    assert "linked as 6281234567890" in scanned.json()["message"]
+    return device
+
+
+def test_the_overview_counts_what_happened(server: GatewayServer, admin: DashboardClient) -> None:
+    app_id = _project(admin, "Counted")
+    device = _linked_device(admin, app_id, "desk")
     for to in ("6285550001", "9995550002"):  # the second is "not on WhatsApp": fails
         admin.flash_after(admin.post(f"{device}/messages", {"to": to, "text": "hi"}))
 
@@ -167,3 +173,66 @@ def test_the_overview_counts_what_happened(server: GatewayServer, admin: Dashboa
     html = admin.page("/dashboard/").text
     card = html[html.index(f'data-project-id="{app_id}"') :]
     assert "1 connected" in card[:2000]
+
+
+def test_pairing_code_inbound_and_drop_from_the_device_page(admin: DashboardClient) -> None:
+    app_id = _project(admin, "Phone play")
+    created = admin.post(f"/dashboard/projects/{app_id}/devices", {"device_name": "by code"})
+    by_code = created.headers["location"]
+    admin.page(by_code)
+    kind, text = admin.flash_after(admin.post(f"{by_code}/pairing-code", {"phone": "6281112223"}))
+    assert kind == "ok" and re.search(r"Pairing code [A-Z0-9-]{8,9}: enter it on the phone", text)
+    assert 'data-field="pairing_code">' in admin.page(by_code).text
+
+    device = _linked_device(admin, app_id, "desk")
+    as_script = {"X-CSRF-Token": admin.csrf, "Accept": "application/json"}
+    inbound = admin.http.post(
+        f"{device}/sandbox/inbound",
+        data={"sender": "6289876543210", "text": "Halo dari pelanggan"},
+        headers=as_script,
+    )
+    assert inbound.status_code == 200 and "wrote to the device" in inbound.json()["message"]
+    wait_until(lambda: "Halo dari pelanggan" in admin.page(device).text, what="inbound message")
+    dropped = admin.http.post(f"{device}/sandbox/drop", headers=as_script)
+    assert dropped.status_code == 200 and "reconnects by itself" in dropped.json()["message"]
+    wait_until(lambda: 'data-field="connection">online<' in admin.page(device).text, what="back")
+    # Refused actions answer the script in the contract's envelope, in plain words.
+    again = admin.http.post(f"{device}/qr", headers=as_script)
+    assert again.status_code == 409
+    assert "A new QR can be made only when" in again.json()["error"]["message"]
+
+
+def test_delivery_log_filters_and_redelivery(
+    server: GatewayServer, admin: DashboardClient, receiver: WebhookReceiver
+) -> None:
+    app_id = _project(admin, "Flaky receiver")
+    base = f"/dashboard/projects/{app_id}"
+    admin.flash_after(
+        admin.post(
+            f"{base}/settings",
+            {"name": "Flaky receiver", "engine": "sandbox", "webhook_url": receiver.url},
+        )
+    )
+    receiver.status = 500  # every attempt fails until the schedule (0.5, 1, 1.5 s) is spent
+    admin.post(f"{base}/webhooks-test")
+    admin.post(f"{base}/webhooks-test")
+
+    def failed_rows() -> list[str]:
+        html = admin.page(f"{base}/webhooks?state=failed").text
+        return re.findall(r'data-request-id="([^"]+)"', html)
+
+    failed = wait_until(lambda: len(failed_rows()) == 2 and failed_rows(), timeout=30)
+    assert admin.page(f"{base}/webhooks?state=delivered").text.count("data-request-id=") == 0
+    assert len(re.findall("data-request-id=", admin.page(f"{base}/webhooks?event=nope").text)) == 0
+    detail = admin.page(f"{base}/webhooks/{failed[0]}").text
+    assert detail.count("<td>500</td>") == 4 and "HTTP 500" in detail  # 1 try + 3 retries
+
+    receiver.status = 200
+    kind, text = admin.flash_after(admin.post(f"{base}/webhooks/{failed[0]}/redeliver"))
+    assert kind == "ok" and failed[0] in text
+    wait_until(lambda: failed_rows() == [failed[1]], timeout=20, what="one redelivered")
+    kind, text = admin.flash_after(admin.post(f"{base}/webhooks-redeliver-failed"))
+    assert (kind, text) == ("ok", "1 failed event(s) queued for delivery again.")
+    wait_until(lambda: failed_rows() == [], timeout=20, what="all redelivered")
+    delivered = [d for d in receiver.deliveries if d.json["app_id"] == app_id]
+    assert sorted(d.json["request_id"] for d in delivered) == sorted(failed)
