@@ -76,7 +76,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.resolved_database_url)
+        self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
         self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)

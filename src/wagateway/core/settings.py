@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the data dir")
     secret_key: str = Field("", description="Master key for secrets at rest; empty = key file")
+    database_read_pool_size: int = Field(
+        40,
+        ge=1,
+        description="SQLite: reader connections kept open (as many again may open for a burst); "
+        "size it to the requests in flight",
+    )
 
     # --- HTTP ------------------------------------------------------------------------------
     host: str = "127.0.0.1"
