@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -164,7 +165,10 @@ def test_kill_9_of_a_whatsmeow_worker_restarts_it_and_restores_its_device(tmp_pa
         assert "after 4 attempts" in ended.detail
         [worker] = pool.health()["workers"]
         assert worker["restarts"] == 1 and worker["alive"] and worker["pid"] != first_pid
-        assert "SIGKILL" in worker["last_exit"] or "-9" in worker["last_exit"]
+        # -9: killed by our signal. 255 is what asyncio reports when the child's status was
+        # reaped by another waiter first ("Unknown child process pid …, will report
+        # returncode 255"), seen once in CI; either way the death was noticed and reported.
+        assert re.search(r"exit code (-9|255)$", worker["last_exit"]), worker["last_exit"]
 
     _run(
         stores,
