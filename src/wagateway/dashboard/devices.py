@@ -6,26 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
-from wagateway.core.errors import ApiError, validation_error
+from wagateway.core.errors import ApiError
 from wagateway.core.timefmt import rfc3339
 from wagateway.dashboard.projects import project_of, project_url
 from wagateway.dashboard.web import (
     ActingViewerDep,
     Viewer,
     ViewerDep,
+    act,
     back_to,
     flash,
     render,
-    wants_json,
 )
 from wagateway.devices.models import Device
 from wagateway.devices.qr_image import qr_png_data_url
@@ -74,32 +73,6 @@ def device_snapshot(device: Device) -> dict[str, Any]:
         "pairing_code": device.pairing_code,
         "last_error": device.last_error,
     }
-
-
-async def _act(
-    request: Request,
-    gw: Gateway,
-    viewer: Viewer,
-    back: str,
-    action: Callable[[], Awaitable[str]],
-) -> Response:
-    """Run a page action through the services. From a plain form, its outcome is the next
-    page's message; from the page's script (the sandbox buttons, which must not reload the
-    page that is watching the device live), it is the JSON answer."""
-    try:
-        try:
-            message = await action()
-        except ValidationError as exc:
-            raise validation_error(str(exc.errors()[0]["msg"])) from exc
-    except ApiError as exc:
-        if wants_json(request):
-            raise ApiError(exc.status, exc.code, plain_words(exc), exc.details) from exc
-        await flash(gw, viewer, plain_words(exc), "error")
-    else:
-        if wants_json(request):
-            return JSONResponse({"message": message})
-        await flash(gw, viewer, message)
-    return back_to(back)
 
 
 async def _audit(
@@ -226,7 +199,7 @@ async def regenerate_qr(
         await _audit(gw, viewer, "device.regenerate_qr", app_id, device_id)
         return "A new QR is ready." if device.qr else f"No QR: {device.last_error}"
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/pairing-code", include_in_schema=False)
@@ -245,7 +218,7 @@ async def pairing_code(
         await _audit(gw, viewer, "device.pairing_code", app_id, device_id)
         return f"Pairing code {device.pairing_code}: enter it on the phone {device.pairing_phone}."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/disconnect", include_in_schema=False)
@@ -259,7 +232,7 @@ async def disconnect(
         await _audit(gw, viewer, "device.disconnect", app_id, device_id)
         return "Disconnected. Regenerate the QR to link a phone again."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/delete", include_in_schema=False)
@@ -283,7 +256,7 @@ async def delete(
         await _audit(gw, viewer, "device.delete", app_id, device_id, name=device.name)
         return f"Device “{device.name}” deleted; its messages and events are archived below."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/messages", include_in_schema=False)
@@ -307,7 +280,7 @@ async def send_test_message(
         )
         return f"Message {result.body.message_id} queued to {result.body.to}."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 # --- sandbox buttons ------------------------------------------------------------------------
@@ -329,7 +302,7 @@ async def sandbox_scan(
         await _audit(gw, viewer, "sandbox.scan", app_id, device_id)
         return f"Scanned: linked as {device.wa_number}."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/sandbox/inbound", include_in_schema=False)
@@ -350,7 +323,7 @@ async def sandbox_inbound(
         await _audit(gw, viewer, "sandbox.inbound", app_id, device_id)
         return f"{sender} wrote to the device."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/sandbox/drop", include_in_schema=False)
@@ -364,4 +337,4 @@ async def sandbox_drop(
         await _audit(gw, viewer, "sandbox.drop", app_id, device_id)
         return "The connection dropped; the device reconnects by itself."
 
-    return await _act(request, gw, viewer, device_url(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)

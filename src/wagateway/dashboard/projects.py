@@ -20,6 +20,7 @@ from wagateway.dashboard.web import (
     ActingViewerDep,
     Viewer,
     ViewerDep,
+    act,
     back_to,
     flash,
     render,
@@ -144,7 +145,8 @@ async def save_settings(
 ) -> Response:
     await project_of(gw, viewer, app_id)
     form = dict(await request.form())
-    try:
+
+    async def action() -> str:
         pacing = _pacing_from_form(form)
         async with gw.db.transaction() as session:
             project = await apps.get_app(session, app_id)
@@ -165,15 +167,14 @@ async def save_settings(
                 app_id=app_id,
                 detail={"webhook_url": project.webhook_url, "pacing": pacing},
             )
-    except ApiError as exc:
-        await flash(gw, viewer, exc.message, "error")
-    else:
-        await flash(gw, viewer, "Settings saved.")
-    return back_to(project_url(app_id, "/settings"))
+        return "Settings saved."
+
+    return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
 
 
 @router.post("/projects/{app_id}/rotation-policy", include_in_schema=False)
 async def save_rotation_policy(
+    request: Request,
     app_id: str,
     viewer: ActingViewerDep,
     gw: GatewayDep,
@@ -183,7 +184,8 @@ async def save_rotation_policy(
     clear_pin: Annotated[str, Form()] = "",
 ) -> Response:
     await project_of(gw, viewer, app_id)
-    try:
+
+    async def action() -> str:
         await reconfirm_password(gw, viewer, password)
         async with gw.db.transaction() as session:
             project = await apps.get_app(session, app_id)
@@ -203,19 +205,22 @@ async def save_rotation_policy(
                     "pin_set": bool(project.rotation_pin_hash),
                 },
             )
-    except ApiError as exc:
-        await flash(gw, viewer, exc.message, "error")
-    else:
-        await flash(gw, viewer, "Key rotation policy saved.")
-    return back_to(project_url(app_id, "/settings"))
+        return "Key rotation policy saved."
+
+    return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
 
 
 @router.post("/projects/{app_id}/members", include_in_schema=False)
 async def add_member(
-    app_id: str, viewer: ActingViewerDep, gw: GatewayDep, email: Annotated[str, Form()] = ""
+    request: Request,
+    app_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    email: Annotated[str, Form()] = "",
 ) -> Response:
     await project_of(gw, viewer, app_id)
-    try:
+
+    async def action() -> str:
         if not viewer.operator.is_admin:
             raise ApiError(403, "forbidden", "only admins add members to a project")
         async with gw.db.transaction() as session:
@@ -227,11 +232,9 @@ async def add_member(
                 app_id=app_id,
                 detail={"email": member.email},
             )
-    except ApiError as exc:
-        await flash(gw, viewer, exc.message, "error")
-    else:
-        await flash(gw, viewer, f"{member.email} can now see this project.")
-    return back_to(project_url(app_id, "/settings"))
+        return f"{member.email} can now see this project."
+
+    return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
 
 
 # --- keys: JSON for the reveal dialog, never rendered into a page --------------------------

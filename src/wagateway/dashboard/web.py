@@ -4,20 +4,22 @@ flash messages, security headers, and HTML error pages."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagateway.audit.service import Actor
 from wagateway.core.client_address import client_address
 from wagateway.core.deps import GatewayDep
-from wagateway.core.errors import ApiError
+from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.secrets import constant_time_equals, token_hash
 from wagateway.core.timefmt import rfc3339
 from wagateway.gateway import Gateway
@@ -166,6 +168,34 @@ def render(
 async def flash(gw: Gateway, viewer: Viewer, text: str, kind: str = "ok") -> None:
     async with gw.db.transaction() as session:
         await operators.set_flash(session, viewer.session_key, text, kind)
+
+
+async def act(
+    request: Request,
+    gw: Gateway,
+    viewer: Viewer,
+    back: str,
+    action: Callable[[], Awaitable[str]],
+    describe: Callable[[ApiError], str] = lambda exc: exc.message,
+) -> Response:
+    """Run a page action through the services. From a plain form, its outcome (or the
+    refusal, as `describe` words it) is the message of the page at `back`; from a page's
+    script (the sandbox buttons, which must not reload the page that is watching a device
+    live), it is the JSON answer."""
+    try:
+        try:
+            message = await action()
+        except ValidationError as exc:
+            raise validation_error(str(exc.errors()[0]["msg"])) from exc
+    except ApiError as exc:
+        if wants_json(request):
+            raise ApiError(exc.status, exc.code, describe(exc), exc.details) from exc
+        await flash(gw, viewer, describe(exc), "error")
+    else:
+        if wants_json(request):
+            return JSONResponse({"message": message})
+        await flash(gw, viewer, message)
+    return back_to(back)
 
 
 def back_to(url: str) -> RedirectResponse:

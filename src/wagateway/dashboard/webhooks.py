@@ -10,9 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
-from wagateway.core.errors import ApiError
 from wagateway.dashboard.projects import project_of, project_url
-from wagateway.dashboard.web import ActingViewerDep, ViewerDep, back_to, flash, render
+from wagateway.dashboard.web import ActingViewerDep, ViewerDep, act, back_to, flash, render
 from wagateway.webhooks import service as deliveries
 
 router = APIRouter()
@@ -81,10 +80,11 @@ async def delivery_page(
 
 @router.post("/projects/{app_id}/webhooks/{request_id}/redeliver", include_in_schema=False)
 async def redeliver(
-    app_id: str, request_id: str, viewer: ActingViewerDep, gw: GatewayDep
+    request: Request, app_id: str, request_id: str, viewer: ActingViewerDep, gw: GatewayDep
 ) -> Response:
     await project_of(gw, viewer, app_id)
-    try:
+
+    async def action() -> str:
         async with gw.db.transaction() as session:
             event = await deliveries.redeliver(session, app_id, request_id)
             audit.record(
@@ -95,11 +95,9 @@ async def redeliver(
                 device_id=event.device_id,
                 detail={"request_id": request_id},
             )
-    except ApiError as exc:
-        await flash(gw, viewer, exc.message, "error")
-    else:
-        await flash(gw, viewer, f"Event {request_id} queued for delivery again.")
-    return back_to(project_url(app_id, f"/webhooks/{request_id}"))
+        return f"Event {request_id} queued for delivery again."
+
+    return await act(request, gw, viewer, project_url(app_id, f"/webhooks/{request_id}"), action)
 
 
 @router.post("/projects/{app_id}/webhooks-redeliver-failed", include_in_schema=False)
