@@ -283,10 +283,6 @@ class SessionRuntime:
                 self.presence[(device.id, event.jid)] = event
                 ingest.presence_event(session, device, event)
                 return
-            case Receipt():
-                for wa_message_id, receipt in await ingest.apply_receipts(session, device, [event]):
-                    self.early_receipts.hold(device.id, wa_message_id, receipt)
-                return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)
             case _:
