@@ -7,6 +7,7 @@ from pathlib import Path
 
 import structlog
 
+from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
@@ -78,6 +79,7 @@ class Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
         self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
+        self.token_claims = TokenClaims()
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)
         self.media = media_store_for(settings)

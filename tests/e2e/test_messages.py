@@ -338,3 +338,51 @@ def test_deleting_device_fails_its_queue(api: httpx.Client, receiver: WebhookRec
     assert {p["message_id"] for p in failed} == set(ids[1:])
     assert all(p["error"]["code"] == "device_destroyed" for p in failed)
     assert send(api, device_id, {"to": TO, "text": "late"}).status_code == 410
+
+
+def test_a_rotated_token_is_refused_at_once_on_the_send_path(
+    server: GatewayServer, device: dict, app_creds: dict
+) -> None:
+    """The send route defers its token check into the message's write (apps/tokens.py).
+    A token just used, then rotated by another process (the CLI), must be refused on its
+    very next request, whatever the body, and nothing it sent may be kept. A refusal makes
+    the server forget the token, so each case gets a token of its own, used and rotated."""
+    device_id = device["device_id"]
+    messages = f"/devices/{device_id}/messages"
+    text = {"to": TO, "type": "text", "text": "after rotation"}
+    cases: list[tuple[str, dict, dict]] = [
+        (messages, text, {}),  # reaches the write
+        (messages, {"to": TO, "type": "text"}, {}),  # 400 from the body's model
+        (messages, {"to": TO, "type": "text", "text": "x" * 70_000}, {}),  # 400 from prepare
+        ("/devices/no-such-device/messages", text, {}),  # 404 in the write
+        (messages, {"to": TO, "type": "image", "data_base64": PNG, "mime_type": "image/png"}, {}),
+        (messages, text, {"Idempotency-Key": "k" * 300}),  # 400 before the write
+    ]
+    token = app_creds["app_token"]
+    for path, body, headers in cases:
+        with server.client(token) as client:
+            warm = send(client, device_id, {"to": TO, "type": "text", "text": "before rotation"})
+            assert warm.status_code == 202  # the server now remembers this token
+            token = server.cli("apps", "rotate-token", app_creds["app_id"]).stdout.strip()
+            stale = client.post(path, json=body, headers=headers)
+        assert stale.status_code == 401, (path, body, headers, stale.text)
+        assert error_code(stale) == "invalid_api_key"
+        assert stale.headers["www-authenticate"] == "Bearer"
+
+    with server.client(token) as fresh:
+        accepted = send(fresh, device_id, {"to": TO, "type": "text", "text": "new token"})
+        assert accepted.status_code == 202
+        texts = [m["content"].get("text") for m in fresh.get(messages).json()["messages"]]
+    assert sorted(texts) == ["before rotation"] * len(cases) + ["new token"]
+    stored_media = server.data_dir / "store" / "outbound" / app_creds["app_id"]
+    assert not stored_media.exists() or not any(stored_media.iterdir()), "a stale token's image"
+
+
+def test_a_token_in_its_grace_period_still_sends(
+    server: GatewayServer, api: httpx.Client, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    assert send(api, device_id, {"to": TO, "type": "text", "text": "warm"}).status_code == 202
+    server.cli("apps", "rotate-token", app_creds["app_id"], "--grace-seconds", "60")
+    during = send(api, device_id, {"to": TO, "type": "text", "text": "grace"})
+    assert during.status_code == 202, during.text

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App, AppToken
+from wagateway.apps.tokens import live_token
 from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.secrets import (
@@ -85,12 +86,10 @@ async def app_for_token(
     """The app a Bearer token belongs to, if the token is current or within its grace period."""
     if not looks_like_app_token(token):
         return None
-    now = now or utcnow()
     stmt = (
         select(App)
         .join(AppToken, AppToken.app_id == App.id)
-        .where(AppToken.token_hash == token_hash(token))
-        .where(or_(AppToken.expires_at.is_(None), AppToken.expires_at > now))
+        .where(live_token(token_hash(token), now or utcnow()))
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 

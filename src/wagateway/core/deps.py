@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from wagateway.apps.models import App
 from wagateway.apps.service import app_for_token
+from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
 from wagateway.core.errors import ApiError
+from wagateway.core.secrets import looks_like_app_token, token_hash
 from wagateway.gateway import Gateway
 
 
@@ -27,12 +30,9 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-async def current_app(request: Request, gateway: GatewayDep) -> App:
-    """The app whose Bearer token came with the request (401 otherwise).
-
-    Device-scoped routes called with no token at all answer `unauthorized` (CONTRACT §5:
-    only allowlisted internal callers may omit it); everything else `invalid_api_key`.
-    """
+def _required_bearer(request: Request) -> str:
+    """The Bearer token, or 401: `unauthorized` when a device-scoped route got no token at
+    all (CONTRACT §5: only allowlisted internal callers may omit it), else `invalid_api_key`."""
     token = _bearer(request)
     if token is None:
         if "authorization" not in request.headers and "device_id" in request.path_params:
@@ -42,23 +42,49 @@ async def current_app(request: Request, gateway: GatewayDep) -> App:
                 "a Bearer app token is required",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "missing or malformed Bearer app token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise invalid_api_key("missing or malformed Bearer app token")
+    return token
+
+
+async def current_app(request: Request, gateway: GatewayDep) -> App:
+    """The app whose Bearer token came with the request (401 otherwise), checked now."""
+    token = _required_bearer(request)
     async with gateway.db.read() as session:
         app = await app_for_token(session, token)
     if app is None:
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "unknown or rotated-out app token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise invalid_api_key()
+    gateway.token_claims.remember(token_hash(token), app.id)
     request.state.app_id = app.id
     return app
 
 
 CurrentApp = Annotated[App, Depends(current_app)]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The app a send acts for, and its token's check when that is deferred to the write."""
+
+    app_id: str
+    token_check: DeferredTokenCheck | None = None
+
+
+async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
+    """The app of the request's token for the send route (see `apps/tokens.py`).
+
+    A token verified recently gives its app at once with the check deferred into the
+    message's own write; any other token is checked now. Should the request end in an error
+    before that write, the error handlers settle the check first (`request.state`).
+    """
+    token = _required_bearer(request)
+    digest = token_hash(token) if looks_like_app_token(token) else None
+    app_id = gateway.token_claims.app_of(digest) if digest else None
+    if digest is None or app_id is None:
+        return Sender((await current_app(request, gateway)).id)
+    check = DeferredTokenCheck(gateway.token_claims, digest, app_id)
+    request.state.app_id = app_id
+    request.state.deferred_auth = lambda: check.confirm_now(gateway.db)
+    return Sender(app_id, check)
+
+
+SendingApp = Annotated[Sender, Depends(sending_app)]

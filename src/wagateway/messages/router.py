@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.deps import CurrentApp, GatewayDep, SendingApp
 from wagateway.messages.schemas import MessageList, MessageOut, SendAccepted, SendMessageRequest
 
 router = APIRouter(prefix="/devices/{device_id}/messages", tags=["messages"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/devices/{device_id}/messages", tags=["messages"])
 async def send_message(
     device_id: str,
     body: SendMessageRequest,
-    app: CurrentApp,
+    sender: SendingApp,
     gw: GatewayDep,
     wait: bool = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
@@ -29,7 +29,9 @@ async def send_message(
     or 408 `request_canceled` after the bounded wait (the message stays queued).
     The same `Idempotency-Key` with the same body within 24 h returns the first answer.
     """
-    result = await gw.messages.send(app.id, device_id, body, idempotency_key, wait)
+    result = await gw.messages.send(
+        sender.app_id, device_id, body, idempotency_key, wait, token_check=sender.token_check
+    )
     return JSONResponse(result.body.model_dump(mode="json"), status_code=result.status_code)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps.tokens import DeferredTokenCheck
 from wagateway.core.db import Database, new_id, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.settings import Settings
@@ -77,7 +78,15 @@ class MessageService:
         body: SendMessageRequest,
         idempotency_key: str | None = None,
         wait: bool = False,
+        *,
+        token_check: DeferredTokenCheck | None = None,
     ) -> SendResult:
+        """Accept a message into the device's queue (202), or answer once it left (`wait`).
+
+        `token_check`: the caller's token check, deferred to this write (`apps/tokens.py`).
+        It is settled before anything is stored; an error raised before the write is
+        settled by the error handlers.
+        """
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
         # Scoping first: another app's (or an unknown) device is 404 whatever the body. The
@@ -85,10 +94,10 @@ class MessageService:
         try:
             prepared = prepare(body, self._settings.send_media_max_bytes)
         except ApiError:
-            await self._check_device(app_id, device_id)
+            await self._check_device(app_id, device_id, token_check)
             raise
         if prepared.media is not None:  # about to store media: make sure it may
-            await self._check_device(app_id, device_id)
+            await self._check_device(app_id, device_id, token_check)
         # Only a keyed request is ever compared with another one.
         fingerprint = request_fingerprint(device_id, body) if idempotency_key is not None else ""
         message_id = new_id()
@@ -99,6 +108,8 @@ class MessageService:
 
         async def accept(session: AsyncSession) -> SendResult | None:
             """One group-committed unit; it raises only before writing anything."""
+            if token_check is not None:
+                await token_check.confirm(session)
             device = await DeviceService.load(session, app_id, device_id)
             earlier = None
             if idempotency_key is not None:
@@ -165,7 +176,9 @@ class MessageService:
             # The same key raced in from another request: answer as its twin would.
             if idempotency_key is None:
                 raise
-            return await self.send(app_id, device_id, body, idempotency_key, wait)
+            return await self.send(
+                app_id, device_id, body, idempotency_key, wait, token_check=token_check
+            )
         if result is not None and result.body.message_id != message_id:
             return result  # an earlier request's answer, replayed
         self._queue.wake()
@@ -173,8 +186,12 @@ class MessageService:
             return await self._wait_until_sent(app_id, device_id, message_id)
         return result
 
-    async def _check_device(self, app_id: str, device_id: str) -> None:
+    async def _check_device(
+        self, app_id: str, device_id: str, token_check: DeferredTokenCheck | None
+    ) -> None:
         async with self._db.read() as session:
+            if token_check is not None:
+                await token_check.confirm(session)
             await DeviceService.load(session, app_id, device_id)
 
     async def _wait_until_sent(self, app_id: str, device_id: str, message_id: str) -> SendResult:
