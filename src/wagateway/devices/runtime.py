@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, utcnow
+from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
 from wagateway.devices.models import Device
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
@@ -43,15 +43,6 @@ from wagateway.messages.early_receipts import EarlyReceipts
 log = structlog.get_logger(__name__)
 
 
-@dataclass
-class _ReceiptBatch:
-    """Receipts of one device written together (see SessionRuntime.handle)."""
-
-    device_id: str
-    receipts: list[Receipt] = field(default_factory=list)
-    written: asyncio.Future[None] | None = None
-
-
 class SessionRuntime:
     def __init__(
         self,
@@ -67,7 +58,8 @@ class SessionRuntime:
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
         self.early_receipts = EarlyReceipts()
-        self._open_receipts: dict[str, _ReceiptBatch] = {}
+        # Receipts of one device that arrive while their write waits join it (`handle`).
+        self._receipts: JoinedWrites[str, Receipt] = JoinedWrites(db, self._apply_receipts)
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
             list
         )
@@ -172,9 +164,9 @@ class SessionRuntime:
         overtake it.
         """
         if isinstance(event, Receipt):
-            written = self._receipt_batch_for(event)
+            written = self._receipts.add(event.device_id, event)
         else:
-            self._open_receipts.pop(event.device_id, None)
+            self._receipts.close(event.device_id)
             written = self._db.submit(lambda session: self._apply_event(session, event))
         return self._after_write(event, written)
 
@@ -191,28 +183,15 @@ class SessionRuntime:
                 event, EngineError(getattr(event, "reason", "expired"), "pairing ended")
             )
 
-    def _receipt_batch_for(self, receipt: Receipt) -> asyncio.Future[None]:
-        batch = self._open_receipts.get(receipt.device_id)
-        if batch is None:
-            batch = _ReceiptBatch(receipt.device_id)
-            self._open_receipts[receipt.device_id] = batch
-            unit_batch = batch
-            batch.written = self._db.submit(
-                lambda session: self._apply_receipts(session, unit_batch)
-            )
-        batch.receipts.append(receipt)
-        assert batch.written is not None
-        return batch.written
-
-    async def _apply_receipts(self, session: AsyncSession, batch: _ReceiptBatch) -> None:
-        if self._open_receipts.get(batch.device_id) is batch:
-            del self._open_receipts[batch.device_id]  # from now on receipts start a new batch
+    async def _apply_receipts(
+        self, session: AsyncSession, device_id: str, receipts: list[Receipt]
+    ) -> None:
         device = await session.get(
-            Device, batch.device_id, with_for_update=self._db.dialect == "postgresql"
+            Device, device_id, with_for_update=self._db.dialect == "postgresql"
         )
         if device is None or device.status == Status.DESTROYED:
             return
-        current = [r for r in batch.receipts if r.epoch == device.session_epoch]
+        current = [r for r in receipts if r.epoch == device.session_epoch]
         for wa_message_id, receipt in await ingest.apply_receipts(session, device, current):
             self.early_receipts.hold(device.id, wa_message_id, receipt)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
+from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.netguard import guarded_session
 from wagateway.core.settings import Settings
 from wagateway.devices import events as device_events
@@ -43,15 +44,6 @@ LEASE_SECONDS = 120
 EXPIRY_SCAN_SECONDS = 1.0
 # Messages one claim takes for an unpaced device; sent back to back, bookkept in groups.
 UNPACED_RUN = 32
-
-
-@dataclass
-class _SentBatch:
-    """Sends of one device whose `sent` bookkeeping is written together."""
-
-    device_id: str
-    sent: list[tuple[int, SentMessage]] = field(default_factory=list)
-    written: asyncio.Future[None] | None = None
 
 
 @dataclass
@@ -90,7 +82,10 @@ class OutboundQueue:
         self._recheck: set[str] = set()
         self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
-        self._open_bookkeeping: dict[str, _SentBatch] = {}
+        # Sends of one device that finish while their `sent` bookkeeping waits join it.
+        self._bookkeeping: JoinedWrites[str, tuple[int, SentMessage]] = JoinedWrites(
+            db, self._mark_sent
+        )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -336,38 +331,27 @@ class OutboundQueue:
 
     def _bookkeeping_for(self, device_id: str, seq: int, sent: SentMessage) -> asyncio.Future[None]:
         """Mark a sent message `sent`. Sends of one device that finish while their
-        bookkeeping waits for its write join that write: one query for the lot. Joining an
-        earlier write only ever writes a message's `sent` sooner, never later."""
-        batch = self._open_bookkeeping.get(device_id)
-        if batch is None:
-            batch = _SentBatch(device_id)
-            self._open_bookkeeping[device_id] = batch
-            batch.written = self._db.submit(self._mark_sent_unit(batch))
-        batch.sent.append((seq, sent))
-        assert batch.written is not None
-        return batch.written
+        bookkeeping waits for its write join that write: one query for the lot."""
+        return self._bookkeeping.add(device_id, (seq, sent))
 
-    def _mark_sent_unit(self, batch: _SentBatch) -> Callable[[AsyncSession], Awaitable[None]]:
-        async def unit(session: AsyncSession) -> None:
-            if self._open_bookkeeping.get(batch.device_id) is batch:
-                del self._open_bookkeeping[batch.device_id]  # later sends start a new batch
-            stmt = select(Message).where(Message.seq.in_([seq for seq, _ in batch.sent]))
-            if self._db.dialect == "postgresql":
-                stmt = stmt.with_for_update()
-            rows = {row.seq: row for row in (await session.execute(stmt)).scalars()}
-            device = await session.get(Device, batch.device_id)
-            if device is None:
-                return
-            for seq, sent in batch.sent:
-                row = rows.get(seq)
-                if row is None or row.status != "sending":
-                    continue  # failed meanwhile (device deleted), or a receipt implied `sent`
-                ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
-                # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
-                for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
-                    ingest.advance(session, device, row, receipt)
-
-        return unit
+    async def _mark_sent(
+        self, session: AsyncSession, device_id: str, sent_messages: list[tuple[int, SentMessage]]
+    ) -> None:
+        stmt = select(Message).where(Message.seq.in_([seq for seq, _ in sent_messages]))
+        if self._db.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = {row.seq: row for row in (await session.execute(stmt)).scalars()}
+        device = await session.get(Device, device_id)
+        if device is None:
+            return
+        for seq, sent in sent_messages:
+            row = rows.get(seq)
+            if row is None or row.status != "sending":
+                continue  # failed meanwhile (device deleted), or a receipt implied `sent`
+            ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
+            # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
+            for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
+                ingest.advance(session, device, row, receipt)
 
     async def _send_failed(self, message: Message, device: Device, exc: SendError) -> str:
         now = utcnow()

@@ -16,14 +16,16 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, utcnow
+from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     QR_CODE_LIFETIMES,
@@ -117,6 +119,9 @@ class SandboxEngine:
         self._sims: dict[str, _Sim] = {}
         self._qr_index: dict[str, str] = {}  # qr string → device_id
         self._code_index: dict[str, str] = {}  # pairing code → device_id
+        # The durable record of what the network received: every send recorded while the
+        # write waits joins it, whatever its device (one statement for the lot).
+        self._received: JoinedWrites[None, dict[str, Any]] = JoinedWrites(db, self._record_received)
 
     # --- Engine protocol ----------------------------------------------------------------
 
@@ -178,35 +183,39 @@ class SandboxEngine:
         self._throttle(sim)
         now = utcnow()
 
-        async def record(session: AsyncSession) -> None:
-            # One statement: first receipt of this id, or one more time the same id.
-            insert = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
-            await session.execute(
-                insert(SandboxReceived)
-                .values(
-                    wa_message_id=message.wa_message_id,
-                    device_id=device_id,
-                    to_jid=message.to_jid,
-                    type=message.type,
-                    first_received_at=now,
-                    times_received=1,
-                )
-                .on_conflict_do_update(
-                    index_elements=[SandboxReceived.wa_message_id],
-                    set_={"times_received": SandboxReceived.times_received + 1},
-                )
-            )
-
         # Not awaited: the send's own bookkeeping (OutboundQueue) is submitted after this
         # returns, so it commits in the same group or a later one, never before the record.
         # A crash before that commit leaves the message `sending`, resent with the same id
         # and recorded once; and the next message need not wait for this commit.
-        recorded = self._db.submit(record)
+        recorded = self._received.add(
+            None,
+            {
+                "wa_message_id": message.wa_message_id,
+                "device_id": device_id,
+                "to_jid": message.to_jid,
+                "type": message.type,
+                "first_received_at": now,
+                "times_received": 1,
+            },
+        )
         recorded.add_done_callback(_log_failed_record)
         task = asyncio.create_task(self._receipts(device_id, sim, message))
         sim.receipt_tasks.add(task)
         task.add_done_callback(sim.receipt_tasks.discard)
         return SentMessage(wa_message_id=message.wa_message_id, sent_at=now)
+
+    async def _record_received(
+        self, session: AsyncSession, _: None, rows: list[dict[str, Any]]
+    ) -> None:
+        """One statement for every send recorded in this write: the first receipt of an
+        id, or one more time the same id (a resend, which recipients dedupe)."""
+        insert = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
+        table = cast(Table, SandboxReceived.__table__)  # Core: no ORM work per row
+        upsert = insert(table).on_conflict_do_update(
+            index_elements=[table.c.wa_message_id],
+            set_={"times_received": table.c.times_received + 1},
+        )
+        await session.execute(upsert, rows)
 
     async def received_from(self, device_id: str) -> list[SandboxReceived]:
         async with self._db.read() as session:
