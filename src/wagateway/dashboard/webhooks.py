@@ -120,8 +120,8 @@ async def redeliver_failed(app_id: str, viewer: ActingViewerDep, gw: GatewayDep)
 async def send_test_event(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
     project = await project_of(gw, viewer, app_id)
     async with gw.db.transaction() as session:
-        event = deliveries.send_test_event(session, app_id)
+        event_id = deliveries.send_test_event(session, app_id)
         audit.record(session, viewer.actor, "webhook.test", app_id=app_id)
     note = "" if project.webhook_url else " No webhook target is set, so it will be skipped."
-    await flash(gw, viewer, f"Test event {event.id} queued.{note}")
+    await flash(gw, viewer, f"Test event {event_id} queued.{note}")
     return back_to(project_url(app_id, "/webhooks"))

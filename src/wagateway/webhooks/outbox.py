@@ -3,20 +3,30 @@
 An event row committed together with the state change that caused it is the whole
 durability story: if the transaction commits, the event will be delivered (after any
 crash); if it rolls back, the event never existed.
+
+Rows are collected on the session and inserted with one Core statement before the
+session's next statement or its commit, whichever comes first: the hot paths write four events per message, and as ORM objects they cost an
+instance, its state and a place in the flush each; none of that is ever used again (the
+dispatcher reads events back with queries of its own). The order of the list is the order
+of `seq`, so a device's events keep the order in which they were recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from wagateway.core.db import new_id, utcnow
 from wagateway.webhooks.models import Event
 
 _wakers: list[Callable[[], None]] = []
+_UNWRITTEN = "wagateway.outbox_rows"
+_EVENTS = cast(Table, Event.__table__)
 
 
 def on_commit_with_events(waker: Callable[[], None]) -> Callable[[], None]:
@@ -37,6 +47,24 @@ def mark_events_written(session: AsyncSession) -> None:
     session.sync_session.info["wrote_events"] = True
 
 
+def _write_recorded(session: Session) -> None:
+    rows = session.info.pop(_UNWRITTEN, None)
+    if rows:
+        session.connection().execute(insert(_EVENTS), rows)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    # Like an autoflush: a statement sees the events recorded before it (deleting a device
+    # archives its events, the `device_destroyed` it just recorded included).
+    _write_recorded(state.session)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _write_recorded(session)
+
+
 def record_event(
     session: AsyncSession,
     *,
@@ -44,8 +72,21 @@ def record_event(
     device_id: str | None,
     event: str,
     payload: dict[str, Any],
-) -> Event:
-    row = Event(app_id=app_id, device_id=device_id, event=event, payload=payload)
-    session.add(row)
+) -> str:
+    """Add an event to the outbox of `session`'s transaction; returns its id (request_id)."""
+    now = utcnow()
+    row = {
+        "id": new_id(),
+        "app_id": app_id,
+        "device_id": device_id,
+        "event": event,
+        "payload": payload,
+        "occurred_at": now,
+        "state": "pending",
+        "attempt_count": 0,
+        "next_attempt_at": now,
+        "archived": False,
+    }
+    session.sync_session.info.setdefault(_UNWRITTEN, []).append(row)
     mark_events_written(session)
-    return row
+    return str(row["id"])

@@ -133,7 +133,7 @@ async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | 
 TEST_EVENT = "webhook_test"
 
 
-def send_test_event(session: AsyncSession, app_id: str) -> Event:
+def send_test_event(session: AsyncSession, app_id: str) -> str:
     """A `webhook_test` event (no device) through the normal outbox: signed, retried and
     logged like any other, so an operator can check the receiver end to end."""
     return record_event(
