@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, func, insert, or_, select, update
 
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
@@ -63,10 +64,35 @@ class Target:
     error: tuple[str, str] | None = None  # (configured target, why it cannot be used)
 
 
+@dataclass(slots=True)
+class Leased:
+    """What delivering an event needs, read once when it is leased (no ORM instance: the
+    dispatcher writes its outcome back by `seq` with Core statements)."""
+
+    seq: int
+    id: str
+    app_id: str
+    device_id: str | None
+    event: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+LEASED_COLUMNS = (
+    Event.seq,
+    Event.id,
+    Event.app_id,
+    Event.device_id,
+    Event.event,
+    Event.payload,
+    Event.occurred_at,
+)
+
+
 @dataclass
 class Run:
     target: Target
-    events: list[Event]
+    events: list[Leased]
 
 
 @dataclass
@@ -82,7 +108,7 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def envelope(event: Event) -> bytes:
+def envelope(event: Leased) -> bytes:
     body = {
         "event": event.event,
         "device_id": event.device_id,
@@ -106,7 +132,7 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._unregister: Callable[[], None] = lambda: None
-        self._results: list[tuple[Event, Outcome | None | Release, asyncio.Future[None]]] = []
+        self._results: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]] = []
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self.last_loop_at: float = 0.0
@@ -223,16 +249,18 @@ class Dispatcher:
                 of_due_devices = or_(of_due_devices, Event.device_id.is_(None))
             ranked = select(Event.seq, position).where(pending, of_due_devices).subquery()
             stmt = (
-                select(Event)
+                select(*LEASED_COLUMNS)
                 .join(ranked, ranked.c.seq == Event.seq)
                 .where(ranked.c.position <= RUN_LENGTH)
                 .order_by(Event.seq)
             )
-            rows = list((await session.execute(stmt)).scalars())
+            rows = [Leased(*row) for row in await session.execute(stmt)]
             await session.execute(
                 update(Event)
                 .where(Event.seq.in_([row.seq for row in rows]))
                 .values(claimed_by=self._node_id, claimed_until=lease_until)
+                # Nothing of these rows is in the session: skip looking for it.
+                .execution_options(synchronize_session=False)
             )
             apps = {
                 app.id: app
@@ -240,7 +268,7 @@ class Dispatcher:
                     await session.execute(select(App).where(App.id.in_({r.app_id for r in rows})))
                 ).scalars()
             }
-        by_device: dict[str | None, list[Event]] = {}
+        by_device: dict[str | None, list[Leased]] = {}
         for row in rows:
             by_device.setdefault(row.device_id, []).append(row)
         runs: list[Run] = []
@@ -283,7 +311,7 @@ class Dispatcher:
         if written:
             await asyncio.gather(*written, return_exceptions=True)
 
-    async def _attempt(self, target: Target, event: Event) -> Outcome | None:
+    async def _attempt(self, target: Target, event: Leased) -> Outcome | None:
         if target.error is not None:
             url, error = target.error
             return Outcome(url=url, error=error)
@@ -292,7 +320,7 @@ class Dispatcher:
         async with self._semaphore:
             return await self._post(target.url, event, target.secrets)
 
-    async def _post(self, url: str, event: Event, secrets: list[str]) -> Outcome:
+    async def _post(self, url: str, event: Leased, secrets: list[str]) -> Outcome:
         assert self._http is not None
         body = envelope(event)
         timestamp = int(time.time())
@@ -335,7 +363,7 @@ class Dispatcher:
             return None
         return now + timedelta(seconds=schedule[attempts_made - 1])
 
-    def _record(self, event: Event, outcome: Outcome | None | Release) -> asyncio.Future[None]:
+    def _record(self, event: Leased, outcome: Outcome | None | Release) -> asyncio.Future[None]:
         """Hand an attempt's outcome (None: nothing to deliver, `skipped`; RELEASE: not
         attempted, give the lease back) to the recorder; the future resolves once it is
         written. The event stays leased to us until then."""
@@ -363,19 +391,19 @@ class Dispatcher:
             self._wake.set()  # the devices' next events may now go
 
     async def _write_outcomes(
-        self, batch: list[tuple[Event, Outcome | None | Release, asyncio.Future[None]]]
+        self, batch: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]]
     ) -> None:
+        """Each outcome as one row of an executemany UPDATE (and its attempt as one row of
+        an INSERT): Core statements, so a burst costs a few statements, not an ORM flush."""
         now = utcnow()
         seqs = [event.seq for event, _, _ in batch]
         async with self._db.transaction() as session:
-            rows = {
-                row.seq: row
-                for row in (
-                    await session.execute(
-                        select(Event).where(Event.seq.in_(seqs)).with_for_update()
-                    )
-                ).scalars()
-            }
+            current = select(Event.seq, Event.attempt_count).where(
+                Event.seq.in_(seqs), Event.state == "pending"
+            )
+            if self._db.dialect == "postgresql":
+                current = current.with_for_update()
+            attempt_counts: dict[int, int] = dict((await session.execute(current)).tuples().all())
             previous = dict(
                 (
                     await session.execute(
@@ -383,25 +411,31 @@ class Dispatcher:
                         .where(WebhookAttempt.event_seq.in_(seqs))
                         .group_by(WebhookAttempt.event_seq)
                     )
-                ).all()
+                )
+                .tuples()
+                .all()
             )
-            attempts: list[dict[str, object]] = []
+            released: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            attempts: list[dict[str, Any]] = []
             for event, outcome, _ in batch:
-                row = rows.get(event.seq)
-                if row is None or row.state != "pending":
-                    continue
-                row.claimed_by = row.claimed_until = None
+                if event.seq not in attempt_counts:
+                    continue  # no longer pending (redelivered, archived, deleted)
                 if isinstance(outcome, Release):
+                    released.append({"seq": event.seq, "claimed_by": None, "claimed_until": None})
                     continue
                 if outcome is None:
-                    row.state = "skipped"
-                    row.last_error = "no webhook target"
+                    changed.append(
+                        _new_state(event.seq, "skipped", attempt_counts[event.seq], None, now)
+                        | {"last_error": "no webhook target", "last_status_code": None}
+                    )
                     continue
-                previous[row.seq] = previous.get(row.seq, 0) + 1
+                count = attempt_counts[event.seq] = attempt_counts[event.seq] + 1
+                previous[event.seq] = previous.get(event.seq, 0) + 1
                 attempts.append(
                     {
-                        "event_seq": row.seq,
-                        "attempt": previous[row.seq],
+                        "event_seq": event.seq,
+                        "attempt": previous[event.seq],
                         "url": outcome.url[:2000],
                         "started_at": now,
                         "status_code": outcome.status_code,
@@ -411,26 +445,61 @@ class Dispatcher:
                         "succeeded": outcome.succeeded,
                     }
                 )
-                row.attempt_count += 1
-                row.last_status_code = outcome.status_code
-                row.last_error = outcome.error
                 if outcome.succeeded:
-                    row.state = "delivered"
-                    row.delivered_at = now
-                    continue
-                next_at = self._next_attempt(row.attempt_count, now)
-                if next_at is None:
-                    row.state = "failed"
+                    state, next_at = "delivered", None
                 else:
-                    row.next_attempt_at = next_at
-                log.info(
-                    "webhook_attempt_failed",
-                    request_id=row.id,
-                    webhook_event=row.event,
-                    device_id=row.device_id,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    state=row.state,
+                    next_at = self._next_attempt(count, now)
+                    state = "failed" if next_at is None else "pending"
+                    log.info(
+                        "webhook_attempt_failed",
+                        request_id=event.id,
+                        webhook_event=event.event,
+                        device_id=event.device_id,
+                        status_code=outcome.status_code,
+                        error=outcome.error,
+                        state=state,
+                    )
+                changed.append(
+                    _new_state(event.seq, state, count, next_at, now)
+                    | {"last_error": outcome.error, "last_status_code": outcome.status_code}
                 )
+            connection = await session.connection()
+            # One executemany per shape of change (the columns it sets).
+            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for change in released + changed:
+                shapes.setdefault(tuple(change), []).append(
+                    {f"v_{column}": value for column, value in change.items()}
+                )
+            for columns, rows in shapes.items():
+                await connection.execute(_set_by_seq(columns), rows)
             if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
-                await session.execute(insert(WebhookAttempt), attempts)
+                await connection.execute(insert(_ATTEMPTS), attempts)
+
+
+_EVENTS = cast(Table, Event.__table__)
+_ATTEMPTS = cast(Table, WebhookAttempt.__table__)
+
+
+def _set_by_seq(columns: tuple[str, ...]) -> Update:
+    """UPDATE events SET <columns> WHERE seq = :seq, for an executemany whose rows map
+    each column to its value (None for the lease columns clears them); `seq` is the key."""
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if c != "seq"}
+    return update(_EVENTS).where(_EVENTS.c.seq == bindparam("v_seq")).values(values)
+
+
+def _new_state(
+    seq: int, state: str, attempt_count: int, next_attempt_at: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The columns an outcome sets, by name (the lease is always handed back)."""
+    row: dict[str, Any] = {
+        "seq": seq,
+        "claimed_by": None,
+        "claimed_until": None,
+        "state": state,
+        "attempt_count": attempt_count,
+    }
+    if state == "delivered":
+        row["delivered_at"] = now
+    if next_attempt_at is not None:
+        row["next_attempt_at"] = next_attempt_at
+    return row
