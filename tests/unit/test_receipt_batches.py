@@ -114,6 +114,55 @@ def test_a_receipt_never_overtakes_an_event_handed_over_before_it(tmp_path: Path
     assert statuses == {"3EB00000": "delivered", "3EB00001": "sent"}
 
 
+def test_receipts_of_several_devices_share_one_write_unless_their_device_closed_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[dict[str, str], list[str]]:
+        db, runtime, (first, second, third) = await _store(tmp_path, 3)
+        async with db.transaction() as session:  # a second device with a message of its own
+            session.add(
+                Device(
+                    id="dev2",
+                    app_id="app",
+                    name="till",
+                    engine="sandbox",
+                    status="connected",
+                    connection="online",
+                    session_epoch=1,
+                )
+            )
+            message = (
+                await session.execute(select(Message).where(Message.wa_message_id == third))
+            ).scalar_one()
+            message.device_id = "dev2"
+        statements: list[str] = []
+        event.listen(
+            db.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_a: statements.append(statement),
+        )
+        writes = [
+            runtime.handle(_receipt(first, "delivered")),
+            runtime.handle(Receipt("dev2", 1, (third,), "read", CHAT)),
+            # "dev" ends its session: its later receipts must not join the open write, but
+            # another device's receipts still may.
+            runtime.handle(SessionEnded("dev", 1, reason="logged_out")),
+            runtime.handle(_receipt(second, "delivered")),
+            runtime.handle(Receipt("dev2", 1, (third,), "played", CHAT)),
+        ]
+        await asyncio.gather(*writes)
+        statuses = await _statuses(db)
+        await db.dispose()
+        return statuses, statements
+
+    statuses, statements = asyncio.run(scenario())
+    assert statuses == {"3EB00000": "delivered", "3EB00001": "sent", "3EB00002": "played"}
+    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
+    # The first write (both devices' first receipts), then the one opened by dev's receipt
+    # after its session ended (that receipt is stale, dropped) which dev2's last one joined.
+    assert len(message_queries) == 2, message_queries
+
+
 def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path: Path) -> None:
     from wagateway.core.db import utcnow
     from wagateway.core.settings import Settings

@@ -62,7 +62,7 @@ def _apply(receipt: Receipt, early: EarlyReceipts | None = None):  # type: ignor
     async def unit(session: AsyncSession) -> list[str]:
         device = await session.get(Device, "dev")
         assert device is not None
-        unmatched = [wa for wa, _ in await ingest.apply_receipts(session, device, [receipt])]
+        unmatched = [wa for _, wa, _ in await ingest.apply_receipts(session, [(device, [receipt])])]
         for wa_id in unmatched:
             if early is not None:
                 early.hold("dev", wa_id, receipt)

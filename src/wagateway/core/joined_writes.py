@@ -23,11 +23,12 @@ I = TypeVar("I")  # noqa: E741
 
 
 class _Batch(Generic[I]):
-    __slots__ = ("items", "written")
+    __slots__ = ("closed", "items", "written")
 
     def __init__(self) -> None:
         self.items: list[I] = []
         self.written: asyncio.Future[None] | None = None
+        self.closed: set[Hashable] = set()  # members whose later items may not join
 
 
 class JoinedWrites(Generic[K, I]):
@@ -45,21 +46,28 @@ class JoinedWrites(Generic[K, I]):
         self._write = write
         self._open: dict[K, _Batch[I]] = {}
 
-    def add(self, key: K, item: I) -> asyncio.Future[None]:
+    def add(self, key: K, item: I, member: Hashable = None) -> asyncio.Future[None]:
         """Submit `item` (synchronously: its place in the commit order is fixed on return);
-        the future completes once it is committed."""
+        the future completes once it is committed. `member`: what `close` may name."""
         batch = self._open.get(key)
-        if batch is None:
+        if batch is None or member in batch.closed:
             batch = self._open[key] = _Batch()
             batch.written = self._db.submit(self._unit(key, batch))
         batch.items.append(item)
         assert batch.written is not None
         return batch.written
 
-    def close(self, key: K) -> None:
-        """Let no later item join the open write of `key` (it must not overtake something
-        submitted in between)."""
-        self._open.pop(key, None)
+    def close(self, key: K, member: Hashable = None) -> None:
+        """Let no later item of `member` join the open write of `key` (it must not overtake
+        something submitted in between); other members' items still may. Without a member,
+        no later item at all."""
+        batch = self._open.get(key)
+        if batch is None:
+            return
+        if member is None:
+            del self._open[key]
+        else:
+            batch.closed.add(member)
 
     def _unit(self, key: K, batch: _Batch[I]) -> Callable[[AsyncSession], Awaitable[None]]:
         async def unit(session: AsyncSession) -> None:

@@ -58,8 +58,9 @@ class SessionRuntime:
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
         self.early_receipts = EarlyReceipts()
-        # Receipts of one device that arrive while their write waits join it (`handle`).
-        self._receipts: JoinedWrites[str, Receipt] = JoinedWrites(db, self._apply_receipts)
+        # Receipts that arrive while their write waits join it, whatever their device
+        # (`handle`): one device query and one message query for the lot.
+        self._receipts: JoinedWrites[None, Receipt] = JoinedWrites(db, self._apply_receipts)
         self._qr_waiters: defaultdict[tuple[str, int], list[asyncio.Future[None]]] = defaultdict(
             list
         )
@@ -164,9 +165,9 @@ class SessionRuntime:
         overtake it.
         """
         if isinstance(event, Receipt):
-            written = self._receipts.add(event.device_id, event)
+            written = self._receipts.add(None, event, member=event.device_id)
         else:
-            self._receipts.close(event.device_id)
+            self._receipts.close(None, member=event.device_id)
             written = self._db.submit(lambda session: self._apply_event(session, event))
         return self._after_write(event, written)
 
@@ -184,16 +185,25 @@ class SessionRuntime:
             )
 
     async def _apply_receipts(
-        self, session: AsyncSession, device_id: str, receipts: list[Receipt]
+        self, session: AsyncSession, _: None, receipts: list[Receipt]
     ) -> None:
-        device = await session.get(
-            Device, device_id, with_for_update=self._db.dialect == "postgresql"
-        )
-        if device is None or device.status == Status.DESTROYED:
-            return
-        current = [r for r in receipts if r.epoch == device.session_epoch]
-        for wa_message_id, receipt in await ingest.apply_receipts(session, device, current):
-            self.early_receipts.hold(device.id, wa_message_id, receipt)
+        by_device: dict[str, list[Receipt]] = {}
+        for receipt in receipts:
+            by_device.setdefault(receipt.device_id, []).append(receipt)
+        stmt = select(Device).where(Device.id.in_(by_device)).order_by(Device.id)
+        if self._db.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        devices = [
+            device
+            for device in (await session.execute(stmt)).scalars()
+            if device.status != Status.DESTROYED
+        ]
+        current = [
+            (device, [r for r in by_device[device.id] if r.epoch == device.session_epoch])
+            for device in devices
+        ]
+        for device_id, wa_message_id, receipt in await ingest.apply_receipts(session, current):
+            self.early_receipts.hold(device_id, wa_message_id, receipt)
 
     async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
         device = await session.get(

@@ -62,37 +62,42 @@ def _sent_in_session(session: AsyncSession) -> dict[str, Message]:
 
 
 async def apply_receipts(
-    session: AsyncSession, device: Device, receipts: list[Receipt]
-) -> list[tuple[str, Receipt]]:
-    """Advance every message the receipts name, in the receipts' order, with one query for
-    all of them; return the (wa_message_id, receipt) pairs that matched no message (yet)."""
-    wanted = {wa_id for receipt in receipts for wa_id in receipt.wa_message_ids}
+    session: AsyncSession, receipts_of: list[tuple[Device, list[Receipt]]]
+) -> list[tuple[str, str, Receipt]]:
+    """Advance every message the receipts name, each device's in its receipts' order, with
+    one query for all of them; return the (device_id, wa_message_id, receipt) triples that
+    matched no message (yet)."""
+    wanted = {
+        wa_id
+        for _, receipts in receipts_of
+        for receipt in receipts
+        for wa_id in receipt.wa_message_ids
+    }
     if not wanted:
         return []
     stmt = select(Message).where(
-        Message.device_id == device.id,
+        Message.device_id.in_([device.id for device, _ in receipts_of]),
         Message.direction == "outbound",
         Message.wa_message_id.in_(wanted),
     )
-    by_wa_id: dict[str, dict[str, Message]] = {}
+    found: dict[tuple[str, str], dict[str, Message]] = {}
     for message in (await session.execute(stmt)).scalars():
-        by_wa_id.setdefault(message.wa_message_id or "", {})[message.id] = message
+        found.setdefault((message.device_id, message.wa_message_id or ""), {})[message.id] = message
     # Sent earlier in this same transaction (group commit: not flushed yet, so the query
     # above cannot see the new wa_message_id).
-    unflushed = _sent_in_session(session)
-    for wa_id in wanted:
-        sent = unflushed.get(wa_id)
-        if sent is not None and sent.device_id == device.id:
-            by_wa_id.setdefault(wa_id, {}).setdefault(sent.id, sent)
-    unmatched: list[tuple[str, Receipt]] = []
-    for receipt in receipts:
-        for wa_id in receipt.wa_message_ids:
-            messages = by_wa_id.get(wa_id)
-            if not messages:
-                unmatched.append((wa_id, receipt))
-                continue
-            for message in messages.values():
-                advance(session, device, message, receipt)
+    for wa_id, sent in _sent_in_session(session).items():
+        if wa_id in wanted:
+            found.setdefault((sent.device_id, wa_id), {}).setdefault(sent.id, sent)
+    unmatched: list[tuple[str, str, Receipt]] = []
+    for device, receipts in receipts_of:
+        for receipt in receipts:
+            for wa_id in receipt.wa_message_ids:
+                messages = found.get((device.id, wa_id))
+                if not messages:
+                    unmatched.append((device.id, wa_id, receipt))
+                    continue
+                for message in messages.values():
+                    advance(session, device, message, receipt)
     return unmatched
 
 

@@ -4,8 +4,8 @@ An event row committed together with the state change that caused it is the whol
 durability story: if the transaction commits, the event will be delivered (after any
 crash); if it rolls back, the event never existed.
 
-Rows are collected on the session and inserted with one Core statement before the
-session's next statement or its commit, whichever comes first: the hot paths write four events per message, and as ORM objects they cost an
+Rows are collected on the session and inserted with one Core statement at its commit, or
+before a statement of the session that reads or writes events, whichever comes first: the hot paths write four events per message, and as ORM objects they cost an
 instance, its state and a place in the flush each; none of that is ever used again (the
 dispatcher reads events back with queries of its own). The order of the list is the order
 of `seq`, so a device's events keep the order in which they were recorded.
@@ -55,9 +55,19 @@ def _write_recorded(session: Session) -> None:
 
 @sa_event.listens_for(Session, "do_orm_execute")
 def _before_statement(state: ORMExecuteState) -> None:
-    # Like an autoflush: a statement sees the events recorded before it (deleting a device
-    # archives its events, the `device_destroyed` it just recorded included).
-    _write_recorded(state.session)
+    # Like an autoflush, for statements on events: they see the events recorded before them
+    # (deleting a device archives its events, the `device_destroyed` just recorded included).
+    if _UNWRITTEN in state.session.info and _reads_or_writes_events(state):
+        _write_recorded(state.session)
+
+
+def _reads_or_writes_events(state: ORMExecuteState) -> bool:
+    if any(mapper.local_table is _EVENTS for mapper in state.all_mappers):
+        return True
+    statement = state.statement
+    return getattr(statement, "table", None) is _EVENTS or any(
+        table is _EVENTS for table in getattr(statement, "get_final_froms", lambda: [])()
+    )
 
 
 @sa_event.listens_for(Session, "before_commit")
