@@ -15,7 +15,7 @@ from contextvars import Context, ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, event
+from sqlalchemy import BigInteger, DateTime, Integer, event, inspect, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -114,6 +114,9 @@ _in_transaction: ContextVar[bool] = ContextVar("wagateway_in_transaction", defau
 
 T = TypeVar("T")
 Unit = Callable[[AsyncSession], Awaitable[Any]]
+# A row a unit will `session.get`: (mapped class, primary key). The group loads the rows its
+# units name with one query per class before running them, instead of one query each.
+Preload = tuple[type[Any], Any]
 MAX_GROUP = 256
 
 
@@ -136,7 +139,7 @@ class Database:
             else self.engine
         )
         self._read_sessionmaker = async_sessionmaker(self._read_engine, expire_on_commit=False)
-        self._pending: list[tuple[Unit, asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Unit, asyncio.Future[Any], Preload | None]] = []
         self._pending_ready: asyncio.Event | None = None
         self._group_task: asyncio.Task[None] | None = None
 
@@ -171,7 +174,9 @@ class Database:
         async with self._read_sessionmaker() as session, session.begin():
             yield session
 
-    def submit(self, unit: Callable[[AsyncSession], Awaitable[T]]) -> asyncio.Future[T]:
+    def submit(
+        self, unit: Callable[[AsyncSession], Awaitable[T]], preload: Preload | None = None
+    ) -> asyncio.Future[T]:
         """Run `unit` in a transaction shared with every other unit submitted meanwhile, and
         return its result once that transaction has committed (group commit).
 
@@ -189,10 +194,11 @@ class Database:
         same group may have written must `await session.flush()` first.
 
         Units run in the order they were submitted (submitting is synchronous, so two
-        submissions from one task keep their order).
+        submissions from one task keep their order). `preload` names a row the unit will
+        `session.get` (see `Preload`).
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((unit, future))
+        self._pending.append((unit, future, preload))
         if self._group_task is None or self._group_task.done():
             self._pending_ready = asyncio.Event()
             # A fresh context: the task outlives this caller and must not carry its request id.
@@ -203,12 +209,14 @@ class Database:
         self._pending_ready.set()
         return future
 
-    async def grouped(self, unit: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def grouped(
+        self, unit: Callable[[AsyncSession], Awaitable[T]], preload: Preload | None = None
+    ) -> T:
         """`submit` and wait for the commit (never from inside a transaction: it would wait
         for a group that waits for the writer that transaction holds)."""
         if _in_transaction.get():
             raise RuntimeError("Database.grouped() inside a transaction: finish that first")
-        return await self.submit(unit)
+        return await self.submit(unit, preload)
 
     async def _run_groups(self) -> None:
         assert self._pending_ready is not None
@@ -219,8 +227,10 @@ class Database:
                 group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
                 await self._commit_group(group)
 
-    async def _commit_group(self, group: list[tuple[Unit, asyncio.Future[Any]]]) -> None:
-        live = [(unit, fut) for unit, fut in group if not fut.done()]
+    async def _commit_group(
+        self, group: list[tuple[Unit, asyncio.Future[Any], Preload | None]]
+    ) -> None:
+        live = [(unit, fut, preload) for unit, fut, preload in group if not fut.done()]
         if not live:
             return
         outcomes: list[tuple[bool, Any]] = []
@@ -230,7 +240,8 @@ class Database:
                 # multi-row statements instead of a flush before every unit's first query.
                 # A unit that must read rows written earlier in the group flushes first.
                 with session.no_autoflush:
-                    for unit, _ in live:
+                    await _preload(session, [p for _, _, p in live if p is not None])
+                    for unit, _, _ in live:
                         try:
                             outcomes.append((True, await unit(session)))
                         except SQLAlchemyError:
@@ -241,10 +252,10 @@ class Database:
             if len(live) == 1:
                 _settle(live[0][1], False, exc)
                 return
-            for unit, fut in live:  # find the culprit: each on its own
-                await self._commit_group([(unit, fut)])
+            for unit, fut, preload in live:  # find the culprit: each on its own
+                await self._commit_group([(unit, fut, preload)])
             return
-        for (_, fut), (ok, value) in zip(live, outcomes, strict=True):
+        for (_, fut, _), (ok, value) in zip(live, outcomes, strict=True):
             _settle(fut, ok, value)
 
     async def dispose(self) -> None:
@@ -254,6 +265,21 @@ class Database:
         await self.engine.dispose()
         if self._read_engine is not self.engine:
             await self._read_engine.dispose()
+
+
+async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
+    """Load the rows a group's units will `session.get` into the session, one query per
+    class; a single row is left to its unit's own `get` (the same one query)."""
+    keys_of: dict[type[Any], set[Any]] = {}
+    for entity, key in rows:
+        keys_of.setdefault(entity, set()).add(key)
+    held: list[Any] = session.info.setdefault("wagateway.preloaded", [])
+    for entity, keys in keys_of.items():
+        if len(keys) > 1:
+            primary_key = inspect(entity).primary_key[0]
+            rows = await session.execute(select(entity).where(primary_key.in_(keys)))
+            # The identity map holds clean rows weakly: keep them for the units' `get`.
+            held.extend(rows.scalars())
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

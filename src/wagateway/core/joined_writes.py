@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database
+from wagateway.core.db import Database, Preload
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741
@@ -40,10 +40,14 @@ class JoinedWrites(Generic[K, I]):
     """
 
     def __init__(
-        self, db: Database, write: Callable[[AsyncSession, K, list[I]], Awaitable[None]]
+        self,
+        db: Database,
+        write: Callable[[AsyncSession, K, list[I]], Awaitable[None]],
+        preload: Callable[[K], Preload] | None = None,
     ) -> None:
         self._db = db
         self._write = write
+        self._preload = preload  # the row a write of `key` will `session.get`
         self._open: dict[K, _Batch[I]] = {}
 
     def add(self, key: K, item: I, member: Hashable = None) -> asyncio.Future[None]:
@@ -52,7 +56,9 @@ class JoinedWrites(Generic[K, I]):
         batch = self._open.get(key)
         if batch is None or member in batch.closed:
             batch = self._open[key] = _Batch()
-            batch.written = self._db.submit(self._unit(key, batch))
+            batch.written = self._db.submit(
+                self._unit(key, batch), self._preload(key) if self._preload else None
+            )
         batch.items.append(item)
         assert batch.written is not None
         return batch.written

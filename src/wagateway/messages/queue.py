@@ -84,7 +84,7 @@ class OutboundQueue:
         self._capped_until: dict[str, datetime] = {}
         # Sends of one device that finish while their `sent` bookkeeping waits join it.
         self._bookkeeping: JoinedWrites[str, tuple[int, SentMessage]] = JoinedWrites(
-            db, self._mark_sent
+            db, self._mark_sent, preload=lambda device_id: (Device, device_id)
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -273,7 +273,7 @@ class OutboundQueue:
                 message.attempts += 1
             return Claim(device, app, plan, messages)
 
-        return await self._db.grouped(unit)
+        return await self._db.grouped(unit, preload=(Device, device_id))
 
     async def _send(
         self,

@@ -17,6 +17,7 @@ from wagateway.apps.tokens import DeferredTokenCheck
 from wagateway.core.db import Database, new_id, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.settings import Settings
+from wagateway.devices.models import Device
 from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
 from wagateway.media.store import MediaStore
@@ -171,7 +172,7 @@ class MessageService:
             return None if wait else SendResult(202, answer)
 
         try:
-            result = await self._db.grouped(accept)
+            result = await self._db.grouped(accept, preload=(Device, device_id))
         except IntegrityError:
             # The same key raced in from another request: answer as its twin would.
             if idempotency_key is None:
