@@ -62,12 +62,11 @@ def _before_statement(state: ORMExecuteState) -> None:
 
 
 def _reads_or_writes_events(state: ORMExecuteState) -> bool:
+    # ORM statements name their entities; a Core INSERT/UPDATE/DELETE its table. (A Core
+    # SELECT on the events table is not looked for: none runs in a session that records.)
     if any(mapper.local_table is _EVENTS for mapper in state.all_mappers):
         return True
-    statement = state.statement
-    return getattr(statement, "table", None) is _EVENTS or any(
-        table is _EVENTS for table in getattr(statement, "get_final_froms", lambda: [])()
-    )
+    return getattr(state.statement, "table", None) is _EVENTS
 
 
 @sa_event.listens_for(Session, "before_commit")
