@@ -25,6 +25,27 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and of its live descendants (the gateway's webhook and
+    engine workers are its children); None elsewhere or once it is gone."""
+    own = cpu_seconds(pid)
+    if own is None:
+        return None
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, pending = own, list(parents.get(pid, []))
+    while pending:
+        child = pending.pop()
+        total += cpu_seconds(child) or 0.0
+        pending.extend(parents.get(child, []))
+    return total
+
+
 def bound_socket() -> socket.socket:
     """A TCP socket bound to a free loopback port (the server keeps it: no port race)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -74,7 +74,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from floor import WebhookFloor, ceilings, measure_webhook_floor
-from loopback import HOST, bound_socket, cpu_seconds, serve_until_stopped
+from loopback import HOST, bound_socket, cpu_seconds, serve_until_stopped, tree_cpu_seconds
 
 HOOK_PATH = "/hooks/wa"
 FLOOR_PATH = "/floor"  # the webhook floor's POSTs: answered, not recorded
@@ -665,7 +665,7 @@ async def run_gateway(
             finally:
                 in_flight -= 1
 
-        cpu_before = cpu_seconds(gateway.proc.pid)
+        cpu_before = tree_cpu_seconds(gateway.proc.pid)
         target_rate: float | None = None
         if args.load_fraction is None:
             queue = iter(items)
@@ -697,7 +697,7 @@ async def run_gateway(
             hooks, receiver.base_url, accepted_ids, args.timeout, True
         )
         waited = time.monotonic() - wait_started
-        cpu_after = cpu_seconds(gateway.proc.pid)
+        cpu_after = tree_cpu_seconds(gateway.proc.pid)
 
         first_post = min(s.started for s in items)
         last_read = max(reads.values(), default=time.time())
@@ -868,8 +868,8 @@ def _print_report(
     print(f"webhooks in the window by event: {events or 'none'}")
     if result.server_cpu is not None and n_read:
         print(
-            f"gateway CPU: {result.server_cpu:.1f} s for {n_read} messages = "
-            f"{result.server_cpu / n_read * 1000:.0f} ms per message (sends to last receipt, "
+            f"gateway CPU (all its processes): {result.server_cpu:.1f} s for {n_read} messages "
+            f"= {result.server_cpu / n_read * 1000:.1f} ms per message (sends to last receipt, "
             "including idle polling)"
         )
     if baseline is not None and baseline.rate > 0 and not math.isnan(accept_rate):

@@ -23,6 +23,7 @@ from wagateway.messages.service import MessageService
 from wagateway.sandbox.controls import SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.webhooks.dispatcher import Dispatcher
+from wagateway.webhooks.worker_process import WebhookProcess, runs_in_own_process
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +96,11 @@ class Gateway:
             self.media,
         )
         self.sandbox_controls = SandboxControls(self.sandbox, self.devices)
-        self.dispatcher = Dispatcher(settings, self.db, self.box, self.node_id)
+        self.dispatcher: Dispatcher | WebhookProcess = (
+            WebhookProcess(settings)
+            if runs_in_own_process(settings)
+            else Dispatcher(settings, self.db, self.box, self.node_id)
+        )
         self.queue = OutboundQueue(settings, self.db, self.runtime, self.media, self.node_id)
         self.messages = MessageService(settings, self.db, self.media, self.queue)
 

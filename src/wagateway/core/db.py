@@ -8,6 +8,8 @@ later writes never dies with "database is locked" half-way through a transaction
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -110,6 +112,42 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+class WritersLock:
+    """An exclusive lock shared by every process that writes one SQLite file (`flock`).
+
+    Taken without leaving the event loop when free; otherwise the wait runs in a thread,
+    and a waiter that is cancelled hands the lock back as soon as that thread gets it. The
+    kernel wakes the waiting process when the holder lets go, so writers take turns instead
+    of polling.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    async def acquire(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self._fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(
+                lambda done: (
+                    self.release() if not done.cancelled() and not done.exception() else None
+                )
+            )
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 _in_transaction: ContextVar[bool] = ContextVar("wagateway_in_transaction", default=False)
 
 T = TypeVar("T")
@@ -132,6 +170,13 @@ class Database:
         # hands the database over the moment the previous transaction ends. The busy timeout
         # still covers other processes (the CLI).
         self._writer = asyncio.Lock() if url.startswith("sqlite") else None
+        # The same for the gateway's other processes (the webhook worker, the CLI): a lock
+        # file taken around every write transaction. SQLite's own busy handler only sleeps
+        # and retries, so a process that commits back to back starves the others.
+        path = make_url(url).database if self._writer else None
+        self._writers_lock = (
+            WritersLock(f"{path}-writers.lock") if path and path != ":memory:" else None
+        )
         # Reads get their own pool on SQLite so they run beside the single writer.
         self._read_engine = (
             create_engine(url, read_only=True, read_pool_size=read_pool_size)
@@ -162,10 +207,22 @@ class Database:
                 async with self.sessionmaker() as session, session.begin():
                     yield session
             else:
-                async with self._writer, self.sessionmaker() as session, session.begin():
-                    yield session
+                async with self._writer, self._other_writers(), self.sessionmaker() as session:
+                    async with session.begin():
+                        yield session
         finally:
             _in_transaction.reset(token)
+
+    @asynccontextmanager
+    async def _other_writers(self) -> AsyncIterator[None]:
+        if self._writers_lock is None:
+            yield
+            return
+        await self._writers_lock.acquire()
+        try:
+            yield
+        finally:
+            self._writers_lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -265,6 +322,8 @@ class Database:
         await self.engine.dispose()
         if self._read_engine is not self.engine:
             await self._read_engine.dispose()
+        if self._writers_lock is not None:
+            self._writers_lock.close()
 
 
 async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
@@ -277,9 +336,9 @@ async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
     for entity, keys in keys_of.items():
         if len(keys) > 1:
             primary_key = inspect(entity).primary_key[0]
-            rows = await session.execute(select(entity).where(primary_key.in_(keys)))
+            loaded = await session.execute(select(entity).where(primary_key.in_(keys)))
             # The identity map holds clean rows weakly: keep them for the units' `get`.
-            held.extend(rows.scalars())
+            held.extend(loaded.scalars())
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

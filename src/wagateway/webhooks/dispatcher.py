@@ -121,8 +121,16 @@ def envelope(event: Leased) -> bytes:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, db: Database, box: SecretBox, node_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        box: SecretBox,
+        node_id: str,
+        on_attempt: Callable[[Outcome], None] | None = None,
+    ) -> None:
         self._settings = settings
+        self._on_attempt = on_attempt  # told of every HTTP attempt (metrics in another process)
         self._db = db
         self._box = box
         self._node_id = node_id
@@ -176,6 +184,12 @@ class Dispatcher:
     @property
     def alive(self) -> bool:
         return all(t is not None and not t.done() for t in (self._task, self._recorder))
+
+    @property
+    def healthy(self) -> bool:
+        """Alive, and its loop went round recently (it polls at least every poll interval)."""
+        stale_after = max(30.0, self._settings.webhook_poll_interval * 5)
+        return self.alive and time.monotonic() - self.last_loop_at <= stale_after
 
     def wake(self) -> None:
         self._wake.set()
@@ -355,6 +369,8 @@ class Dispatcher:
         outcome.latency_ms = int((time.perf_counter() - started) * 1000)
         WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)
         WEBHOOK_ATTEMPTS.labels("success" if outcome.succeeded else "failure").inc()
+        if self._on_attempt is not None:
+            self._on_attempt(outcome)
         return outcome
 
     def _next_attempt(self, attempts_made: int, now: datetime) -> datetime | None:

@@ -1,0 +1,272 @@
+"""The webhook dispatcher in a process of its own (`WAGW_WEBHOOK_PROCESS`, on by default).
+
+Why: one Python process runs on one core, and at volume the gateway's process was the
+bottleneck at 100% of a core while the machine's other core sat idle. Signing and POSTing
+four webhooks per message, and writing their outcomes, was about a third of that process's
+work; here it runs beside it. The outbox is the only interface between them: the gateway
+writes events, this process claims, delivers and records them (leases, order and retries are
+the dispatcher's, unchanged). The two processes take turns writing SQLite through
+`core.db.WritersLock`.
+
+`WebhookProcess` (in the gateway) starts and supervises `python -m
+wagateway.webhooks.worker_process --fd N`, and speaks to it over a socketpair in the
+engine workers' frames (`engines/workers/protocol.py`):
+
+- gateway → worker: `{"settings": {...}}` first, then `{"wake": 1}` after every commit that
+  wrote events (polling remains the fallback);
+- worker → gateway: `{"ready": 1}` once delivering, then twice a second
+  `{"tick": {"healthy": bool, "attempts": {"success": n, "failure": n}, "latencies": [s]}}`,
+  which keeps the gateway's `/health` and `/metrics` true.
+
+Either end closing the socket stops the other: the gateway restarts a worker that died
+(back-off 0.5 s → 30 s), and a worker whose gateway died (even by `kill -9`) finishes what
+it is doing and exits. Leases it held are released by the next worker at its start, so an
+event caught mid-POST goes out again with the same request_id, as after any crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import Callable
+from contextvars import Context
+from typing import Any
+
+import structlog
+
+from wagateway.core.db import Database
+from wagateway.core.logging import configure_logging
+from wagateway.core.secrets import SecretBox, load_master_key
+from wagateway.core.settings import Settings
+from wagateway.engines.workers.protocol import read_frame, write_frame
+from wagateway.webhooks.dispatcher import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_LATENCY,
+    Dispatcher,
+    Outcome,
+)
+from wagateway.webhooks.outbox import on_commit_with_events
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 0.5
+START_TIMEOUT = 60.0
+RESTART_BACKOFF = (0.5, 30.0)
+MAX_BUFFERED_WAKES = 64 * 1024  # bytes of wake frames not yet read: one more adds nothing
+
+
+def runs_in_own_process(settings: Settings) -> bool:
+    """On unless disabled, and only for a database another process can open."""
+    return settings.webhook_process and ":memory:" not in settings.resolved_database_url
+
+
+class WebhookProcess:
+    """The gateway's side: the same surface as an in-process `Dispatcher`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._unregister: Callable[[], None] = lambda: None
+        self._wake_queued = False
+        self._ready = asyncio.Event()
+        self.last_loop_at = 0.0
+        self._worker_healthy = False
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    @property
+    def healthy(self) -> bool:
+        stale_after = max(30.0, self._settings.webhook_poll_interval * 5)
+        recent = time.monotonic() - self.last_loop_at <= stale_after
+        return self.alive and self._worker_healthy and recent
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def wake_from_any_thread() -> None:
+            loop.call_soon_threadsafe(self.wake)
+
+        self._unregister = on_commit_with_events(wake_from_any_thread)
+        # A fresh context: the supervisor outlives whatever started the gateway.
+        self._supervisor = asyncio.create_task(
+            self._supervise(), name="webhook-process", context=Context()
+        )
+        try:
+            await asyncio.wait_for(self._ready.wait(), START_TIMEOUT)
+        except TimeoutError:
+            log.error("webhook_process_not_ready", timeout=START_TIMEOUT)
+
+    def wake(self) -> None:
+        """Tell the worker there are new events (once per turn of the loop, however many
+        commits asked)."""
+        if not self._wake_queued:
+            self._wake_queued = True
+            asyncio.get_running_loop().call_soon(self._send_wake)
+
+    def _send_wake(self) -> None:
+        self._wake_queued = False
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        if writer.transport.get_write_buffer_size() < MAX_BUFFERED_WAKES:
+            write_frame(writer, {"wake": 1})
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._unregister()
+        if self._writer is not None:
+            self._writer.close()  # end of stream: the worker finishes its deliveries, exits
+        if self._process is not None and self._process.returncode is None:
+            try:
+                await asyncio.wait_for(self._process.wait(), self._settings.webhook_timeout + 5)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+
+    async def _supervise(self) -> None:
+        backoff = RESTART_BACKOFF[0]
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                await self._run_once()
+            except Exception:
+                log.exception("webhook_process_failed")
+            if self._stopping:
+                return
+            if time.monotonic() - started > 60:
+                backoff = RESTART_BACKOFF[0]  # it ran a good while: a fresh failure
+            log.error("webhook_process_exited", restart_in=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF[1])
+
+    async def _run_once(self) -> None:
+        parent, child = socket.socketpair()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "wagateway.webhooks.worker_process",
+                "--fd",
+                str(child.fileno()),
+                pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_connection(sock=parent)
+        self._writer = writer
+        write_frame(writer, {"settings": self._settings.model_dump(mode="json")})
+        await writer.drain()
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                if "tick" in frame:
+                    self._on_tick(frame["tick"])
+                elif "ready" in frame:
+                    self._worker_healthy = True
+                    self.last_loop_at = time.monotonic()
+                    self._ready.set()
+                    log.info("webhook_process_started", pid=self._process.pid)
+        except (ConnectionError, ValueError) as exc:
+            log.warning("webhook_process_stream_broken", error=str(exc))
+        finally:
+            self._writer = None
+            writer.close()
+            if self._process.returncode is None and not self._stopping:
+                self._process.kill()
+            await self._process.wait()
+            self._worker_healthy = False
+
+    def _on_tick(self, tick: dict[str, Any]) -> None:
+        self._worker_healthy = bool(tick.get("healthy"))
+        if self._worker_healthy:
+            self.last_loop_at = time.monotonic()
+        for outcome, count in (tick.get("attempts") or {}).items():
+            WEBHOOK_ATTEMPTS.labels(outcome).inc(count)
+        for seconds in tick.get("latencies") or ():
+            WEBHOOK_LATENCY.observe(seconds)
+
+
+class _AttemptTally:
+    """What the worker's dispatcher did since the last tick, for the gateway's metrics."""
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, int] = {}
+        self.latencies: list[float] = []
+
+    def __call__(self, outcome: Outcome) -> None:
+        key = "success" if outcome.succeeded else "failure"
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        if outcome.latency_ms is not None:
+            self.latencies.append(outcome.latency_ms / 1000)
+
+    def take(self) -> dict[str, Any]:
+        taken = {"attempts": self.attempts, "latencies": self.latencies}
+        self.attempts, self.latencies = {}, []
+        return taken
+
+
+async def _serve(fd: int) -> None:
+    from wagateway.gateway import node_id  # the gateway's id: its leases are ours (a cycle)
+
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
+    first = await read_frame(reader)
+    if not first or "settings" not in first:
+        return
+    settings = Settings(**first["settings"])
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database(settings.resolved_database_url, settings.database_read_pool_size)
+    tally = _AttemptTally()
+    dispatcher = Dispatcher(
+        settings,
+        db,
+        SecretBox(load_master_key(settings.secret_key, settings.data_dir)),
+        node_id(settings.data_dir),
+        on_attempt=tally,
+    )
+    await dispatcher.start()
+    write_frame(writer, {"ready": 1})
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            write_frame(writer, {"tick": {"healthy": dispatcher.healthy, **tally.take()}})
+            await writer.drain()
+
+    reporter = asyncio.create_task(report(), name="webhook-process-ticks")
+    try:
+        while (frame := await read_frame(reader)) is not None:
+            if "wake" in frame:
+                dispatcher.wake()
+    except (ConnectionError, ValueError):
+        pass  # the gateway is gone: stop like on a clean close
+    finally:
+        reporter.cancel()
+        await dispatcher.stop()
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args()
+    try:
+        import uvloop  # as `wagateway serve` runs (uvicorn picks it when installed)
+    except ImportError:
+        asyncio.run(_serve(args.fd))
+    else:
+        uvloop.run(_serve(args.fd))
+
+
+if __name__ == "__main__":
+    main()
