@@ -55,3 +55,55 @@ def test_preloaded_rows_serve_every_units_get_with_one_query(tmp_path: Path) -> 
     assert names == [f"d{n % 4}" for n in range(12)]
     device_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM devices\b", s, re.S)]
     assert len(device_queries) == 1, device_queries
+
+
+def test_write_at_once_takes_turns_with_the_async_writers_and_rolls_back_on_error(
+    tmp_path: Path,
+) -> None:
+    """`Database.write_at_once` runs a synchronous transaction in a thread (SQLite); it must
+    take turns with `transaction()` (no "database is locked"), commit, and roll back."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    async def scenario() -> tuple[int, bool]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+        await asyncio.to_thread(upgrade_to_head, url)
+        db = Database(url)
+
+        def add_in_thread(n: int):  # type: ignore[no-untyped-def]
+            def work(session: Session) -> int:
+                session.add(App(id=f"t{n}", name="t", engine="sandbox", webhook_secret_enc="x"))
+                session.flush()
+                return n
+
+            return work
+
+        async def add_async(n: int) -> None:
+            async with db.transaction() as session:
+                session.add(App(id=f"a{n}", name="a", engine="sandbox", webhook_secret_enc="x"))
+
+        done = await asyncio.gather(
+            *(db.write_at_once(add_in_thread(n)) for n in range(15)),
+            *(add_async(n) for n in range(15)),
+        )
+        assert done[:15] == list(range(15))
+
+        def refused(session: Session) -> None:
+            session.add(App(id="never", name="x", engine="sandbox", webhook_secret_enc="x"))
+            session.flush()
+            raise RuntimeError("refused after writing")
+
+        rolled_back = False
+        try:
+            await db.write_at_once(refused)
+        except RuntimeError:
+            rolled_back = True
+        async with db.read() as session:
+            count = (await session.execute(select(func.count()).select_from(App))).scalar_one()
+            never = await session.get(App, "never")
+        await db.dispose()
+        return count, rolled_back and never is None
+
+    count, rolled_back = asyncio.run(scenario())
+    assert count == 30
+    assert rolled_back

@@ -23,7 +23,19 @@ from typing import Any, cast
 import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import ColumnElement, Table, Update, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
@@ -246,42 +258,11 @@ class Dispatcher:
         async with self._db.read() as session:
             if not (await session.execute(head_stmt.limit(1))).first():
                 return []
-        async with self._db.transaction() as session:
-            if self._db.dialect == "postgresql":
-                head_stmt = head_stmt.with_for_update(skip_locked=True)
-            due = (await session.execute(head_stmt)).all()
-            if not due:
-                return []
-            position = (
-                func.row_number()
-                .over(partition_by=Event.device_id, order_by=Event.seq)
-                .label("position")
-            )
-            devices = {d for _, d in due if d is not None}
-            of_due_devices: ColumnElement[bool] = Event.device_id.in_(devices)
-            if len(devices) < len(due):  # app-level events (no device) form one stream too
-                of_due_devices = or_(of_due_devices, Event.device_id.is_(None))
-            ranked = select(Event.seq, position).where(pending, of_due_devices).subquery()
-            stmt = (
-                select(*LEASED_COLUMNS)
-                .join(ranked, ranked.c.seq == Event.seq)
-                .where(ranked.c.position <= RUN_LENGTH)
-                .order_by(Event.seq)
-            )
-            rows = [Leased(*row) for row in await session.execute(stmt)]
-            await session.execute(
-                update(Event)
-                .where(Event.seq.in_([row.seq for row in rows]))
-                .values(claimed_by=self._node_id, claimed_until=lease_until)
-                # Nothing of these rows is in the session: skip looking for it.
-                .execution_options(synchronize_session=False)
-            )
-            apps = {
-                app.id: app
-                for app in (
-                    await session.execute(select(App).where(App.id.in_({r.app_id for r in rows})))
-                ).scalars()
-            }
+        if self._db.dialect == "postgresql":
+            head_stmt = head_stmt.with_for_update(skip_locked=True)
+        rows, apps = await self._db.write_at_once(
+            lambda session: self._lease(session, head_stmt, lease_until)
+        )
         by_device: dict[str | None, list[Leased]] = {}
         for row in rows:
             by_device.setdefault(row.device_id, []).append(row)
@@ -295,6 +276,41 @@ class Dispatcher:
                 targets[app.id] = self._target_of(app, now)
             runs.append(Run(targets[app.id], events))
         return runs
+
+    def _lease(
+        self, session: Session, head_stmt: Select[int, str | None], lease_until: datetime
+    ) -> tuple[list[Leased], dict[str, App]]:
+        """Lease the due runs (synchronous: one transaction at once, see `_claim_due`)."""
+        pending = Event.state == "pending"
+        due = session.execute(head_stmt).all()
+        if not due:
+            return [], {}
+        position = (
+            func.row_number()
+            .over(partition_by=Event.device_id, order_by=Event.seq)
+            .label("position")
+        )
+        devices = {d for _, d in due if d is not None}
+        of_due_devices: ColumnElement[bool] = Event.device_id.in_(devices)
+        if len(devices) < len(due):  # app-level events (no device) form one stream too
+            of_due_devices = or_(of_due_devices, Event.device_id.is_(None))
+        ranked = select(Event.seq, position).where(pending, of_due_devices).subquery()
+        stmt = (
+            select(*LEASED_COLUMNS)
+            .join(ranked, ranked.c.seq == Event.seq)
+            .where(ranked.c.position <= RUN_LENGTH)
+            .order_by(Event.seq)
+        )
+        rows = [Leased(*row) for row in session.execute(stmt)]
+        session.execute(
+            update(Event)
+            .where(Event.seq.in_([row.seq for row in rows]))
+            .values(claimed_by=self._node_id, claimed_until=lease_until)
+            # Nothing of these rows is in the session: skip looking for it.
+            .execution_options(synchronize_session=False)
+        )
+        apps = session.execute(select(App).where(App.id.in_({r.app_id for r in rows})))
+        return rows, {app.id: app for app in apps.scalars()}
 
     def _target_of(self, app: App, now: datetime) -> Target:
         try:
@@ -409,87 +425,93 @@ class Dispatcher:
     async def _write_outcomes(
         self, batch: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]]
     ) -> None:
-        """Each outcome as one row of an executemany UPDATE (and its attempt as one row of
-        an INSERT): Core statements, so a burst costs a few statements, not an ORM flush."""
         now = utcnow()
+        await self._db.write_at_once(lambda session: self._record_outcomes(session, batch, now))
+
+    def _record_outcomes(
+        self,
+        session: Session,
+        batch: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]],
+        now: datetime,
+    ) -> None:
+        """Each outcome as one row of an executemany UPDATE (and its attempt as one row of
+        an INSERT): Core statements, so a burst costs a few statements, not an ORM flush.
+        Synchronous: one transaction at once (`Database.write_at_once`)."""
         seqs = [event.seq for event, _, _ in batch]
-        async with self._db.transaction() as session:
-            current = select(Event.seq, Event.attempt_count).where(
-                Event.seq.in_(seqs), Event.state == "pending"
+        current = select(Event.seq, Event.attempt_count).where(
+            Event.seq.in_(seqs), Event.state == "pending"
+        )
+        if self._db.dialect == "postgresql":
+            current = current.with_for_update()
+        attempt_counts: dict[int, int] = dict(session.execute(current).tuples().all())
+        previous = dict(
+            session.execute(
+                select(WebhookAttempt.event_seq, func.count())
+                .where(WebhookAttempt.event_seq.in_(seqs))
+                .group_by(WebhookAttempt.event_seq)
             )
-            if self._db.dialect == "postgresql":
-                current = current.with_for_update()
-            attempt_counts: dict[int, int] = dict((await session.execute(current)).tuples().all())
-            previous = dict(
-                (
-                    await session.execute(
-                        select(WebhookAttempt.event_seq, func.count())
-                        .where(WebhookAttempt.event_seq.in_(seqs))
-                        .group_by(WebhookAttempt.event_seq)
-                    )
-                )
-                .tuples()
-                .all()
-            )
-            released: list[dict[str, Any]] = []
-            changed: list[dict[str, Any]] = []
-            attempts: list[dict[str, Any]] = []
-            for event, outcome, _ in batch:
-                if event.seq not in attempt_counts:
-                    continue  # no longer pending (redelivered, archived, deleted)
-                if isinstance(outcome, Release):
-                    released.append({"seq": event.seq, "claimed_by": None, "claimed_until": None})
-                    continue
-                if outcome is None:
-                    changed.append(
-                        _new_state(event.seq, "skipped", attempt_counts[event.seq], None, now)
-                        | {"last_error": "no webhook target", "last_status_code": None}
-                    )
-                    continue
-                count = attempt_counts[event.seq] = attempt_counts[event.seq] + 1
-                previous[event.seq] = previous.get(event.seq, 0) + 1
-                attempts.append(
-                    {
-                        "event_seq": event.seq,
-                        "attempt": previous[event.seq],
-                        "url": outcome.url[:2000],
-                        "started_at": now,
-                        "status_code": outcome.status_code,
-                        "latency_ms": outcome.latency_ms,
-                        "response_excerpt": (outcome.response_excerpt or "")[:4000] or None,
-                        "error": outcome.error,
-                        "succeeded": outcome.succeeded,
-                    }
-                )
-                if outcome.succeeded:
-                    state, next_at = "delivered", None
-                else:
-                    next_at = self._next_attempt(count, now)
-                    state = "failed" if next_at is None else "pending"
-                    log.info(
-                        "webhook_attempt_failed",
-                        request_id=event.id,
-                        webhook_event=event.event,
-                        device_id=event.device_id,
-                        status_code=outcome.status_code,
-                        error=outcome.error,
-                        state=state,
-                    )
+            .tuples()
+            .all()
+        )
+        released: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        for event, outcome, _ in batch:
+            if event.seq not in attempt_counts:
+                continue  # no longer pending (redelivered, archived, deleted)
+            if isinstance(outcome, Release):
+                released.append({"seq": event.seq, "claimed_by": None, "claimed_until": None})
+                continue
+            if outcome is None:
                 changed.append(
-                    _new_state(event.seq, state, count, next_at, now)
-                    | {"last_error": outcome.error, "last_status_code": outcome.status_code}
+                    _new_state(event.seq, "skipped", attempt_counts[event.seq], None, now)
+                    | {"last_error": "no webhook target", "last_status_code": None}
                 )
-            connection = await session.connection()
-            # One executemany per shape of change (the columns it sets).
-            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for change in released + changed:
-                shapes.setdefault(tuple(change), []).append(
-                    {f"v_{column}": value for column, value in change.items()}
+                continue
+            count = attempt_counts[event.seq] = attempt_counts[event.seq] + 1
+            previous[event.seq] = previous.get(event.seq, 0) + 1
+            attempts.append(
+                {
+                    "event_seq": event.seq,
+                    "attempt": previous[event.seq],
+                    "url": outcome.url[:2000],
+                    "started_at": now,
+                    "status_code": outcome.status_code,
+                    "latency_ms": outcome.latency_ms,
+                    "response_excerpt": (outcome.response_excerpt or "")[:4000] or None,
+                    "error": outcome.error,
+                    "succeeded": outcome.succeeded,
+                }
+            )
+            if outcome.succeeded:
+                state, next_at = "delivered", None
+            else:
+                next_at = self._next_attempt(count, now)
+                state = "failed" if next_at is None else "pending"
+                log.info(
+                    "webhook_attempt_failed",
+                    request_id=event.id,
+                    webhook_event=event.event,
+                    device_id=event.device_id,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    state=state,
                 )
-            for columns, rows in shapes.items():
-                await connection.execute(_set_by_seq(columns), rows)
-            if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
-                await connection.execute(insert(_ATTEMPTS), attempts)
+            changed.append(
+                _new_state(event.seq, state, count, next_at, now)
+                | {"last_error": outcome.error, "last_status_code": outcome.status_code}
+            )
+        connection = session.connection()
+        # One executemany per shape of change (the columns it sets).
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for change in released + changed:
+            shapes.setdefault(tuple(change), []).append(
+                {f"v_{column}": value for column, value in change.items()}
+            )
+        for columns, rows in shapes.items():
+            connection.execute(_set_by_seq(columns), rows)
+        if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
+            connection.execute(insert(_ATTEMPTS), attempts)
 
 
 _EVENTS = cast(Table, Event.__table__)
