@@ -238,30 +238,14 @@ class Dispatcher:
         """
         now = utcnow()
         lease_until = now + timedelta(seconds=self._settings.webhook_timeout + 30)
-        pending = Event.state == "pending"
-        heads = (
-            select(func.min(Event.seq)).where(pending).group_by(Event.device_id).scalar_subquery()
-        )
-        head_stmt = (
-            select(Event.seq, Event.device_id)
-            .where(
-                pending,
-                Event.seq.in_(heads),
-                Event.next_attempt_at <= now,
-                or_(Event.claimed_until.is_(None), Event.claimed_until < now),
-            )
-            .order_by(Event.seq)
-            .limit(CLAIM_BATCH)
-        )
         # Most wake-ups find nothing new: look from the read pool first, and take the
         # writer (on SQLite, the one writer everything else waits for) only to claim.
         async with self._db.read() as session:
-            if not (await session.execute(head_stmt.limit(1))).first():
+            heads = list((await session.execute(_HEADS)).scalars())
+            if not heads or not (await session.execute(_due_heads(heads, now).limit(1))).first():
                 return []
-        if self._db.dialect == "postgresql":
-            head_stmt = head_stmt.with_for_update(skip_locked=True)
         rows, apps = await self._db.write_at_once(
-            lambda session: self._lease(session, head_stmt, lease_until)
+            lambda session: self._lease(session, now, lease_until)
         )
         by_device: dict[str | None, list[Leased]] = {}
         for row in rows:
@@ -278,10 +262,19 @@ class Dispatcher:
         return runs
 
     def _lease(
-        self, session: Session, head_stmt: Select[int, str | None], lease_until: datetime
+        self, session: Session, now: datetime, lease_until: datetime
     ) -> tuple[list[Leased], dict[str, App]]:
         """Lease the due runs (synchronous: one transaction at once, see `_claim_due`)."""
         pending = Event.state == "pending"
+        # The heads first, then which of them are due: two plain queries. As one (heads as
+        # an IN subquery) PostgreSQL planned a nested loop on a young table and took over
+        # 10 s per claim once thousands of events waited, which starved delivery.
+        heads = list(session.execute(_HEADS).scalars())
+        if not heads:
+            return [], {}
+        head_stmt = _due_heads(heads, now)
+        if self._db.dialect == "postgresql":
+            head_stmt = head_stmt.with_for_update(skip_locked=True)
         due = session.execute(head_stmt).all()
         if not due:
             return [], {}
@@ -512,6 +505,25 @@ class Dispatcher:
             connection.execute(_set_by_seq(columns), rows)
         if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
             connection.execute(insert(_ATTEMPTS), attempts)
+
+
+# Each device's oldest pending event: its head, the only one that may be delivered next.
+_HEADS = select(func.min(Event.seq)).where(Event.state == "pending").group_by(Event.device_id)
+
+
+def _due_heads(heads: list[int], now: datetime) -> Select[int, str | None]:
+    """Which of the heads are due and not leased, oldest first."""
+    return (
+        select(Event.seq, Event.device_id)
+        .where(
+            Event.seq.in_(heads),
+            Event.state == "pending",
+            Event.next_attempt_at <= now,
+            or_(Event.claimed_until.is_(None), Event.claimed_until < now),
+        )
+        .order_by(Event.seq)
+        .limit(CLAIM_BATCH)
+    )
 
 
 _EVENTS = cast(Table, Event.__table__)
