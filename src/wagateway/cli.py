@@ -63,7 +63,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
-    """Run the gateway: API, dashboard, engines and webhook workers in one process."""
+    """Run the gateway: API, dashboard and engines; webhooks from a supervised worker process."""
     import uvicorn
 
     from wagateway.main import create_app

@@ -5,10 +5,11 @@ durability story: if the transaction commits, the event will be delivered (after
 crash); if it rolls back, the event never existed.
 
 Rows are collected on the session and inserted with one Core statement at its commit, or
-before a statement of the session that reads or writes events, whichever comes first: the hot paths write four events per message, and as ORM objects they cost an
-instance, its state and a place in the flush each; none of that is ever used again (the
-dispatcher reads events back with queries of its own). The order of the list is the order
-of `seq`, so a device's events keep the order in which they were recorded.
+before a statement of the session that reads or writes events, whichever comes first: the
+hot paths write four events per message, and as ORM objects they cost an instance, its
+state and a place in the flush each; none of that is ever used again (the dispatcher reads
+events back with queries of its own). The order of the list is the order of `seq`, so a
+device's events keep the order in which they were recorded.
 """
 
 from __future__ import annotations
