@@ -60,6 +60,12 @@ CLAIM_BATCH = 200  # devices per claim
 RUN_LENGTH = 50  # events of one device leased together and delivered one after another
 
 
+def went_round_recently(settings: Settings, last_loop_at: float) -> bool:
+    """Whether a dispatcher loop last seen at `last_loop_at` (monotonic) still counts as
+    running: it goes round at least every poll interval."""
+    return time.monotonic() - last_loop_at <= max(30.0, settings.webhook_poll_interval * 5)
+
+
 class Release:
     """Outcome of an event that was leased but not attempted (behind a failed one)."""
 
@@ -171,12 +177,7 @@ class Dispatcher:
             self._settings.webhook_timeout,
             self._settings.webhook_concurrency,
         )
-        loop = asyncio.get_running_loop()
-
-        def wake_from_any_thread() -> None:
-            loop.call_soon_threadsafe(self._wake.set)
-
-        self._unregister = on_commit_with_events(wake_from_any_thread)
+        self._unregister = on_commit_with_events(self._wake.set)
         self._recorder = asyncio.create_task(self._run_recorder(), name="webhook-recorder")
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
@@ -199,9 +200,7 @@ class Dispatcher:
 
     @property
     def healthy(self) -> bool:
-        """Alive, and its loop went round recently (it polls at least every poll interval)."""
-        stale_after = max(30.0, self._settings.webhook_poll_interval * 5)
-        return self.alive and time.monotonic() - self.last_loop_at <= stale_after
+        return self.alive and went_round_recently(self._settings, self.last_loop_at)
 
     def wake(self) -> None:
         self._wake.set()

@@ -14,6 +14,7 @@ device's events keep the order in which they were recorded.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -31,9 +32,16 @@ _EVENTS = cast(Table, Event.__table__)
 
 
 def on_commit_with_events(waker: Callable[[], None]) -> Callable[[], None]:
-    """Call `waker` after any commit that wrote events; returns an unregister function."""
-    _wakers.append(waker)
-    return lambda: _wakers.remove(waker)
+    """Call `waker` on the caller's event loop after any commit that wrote events, whichever
+    thread committed (`Database.write_at_once` commits from a worker thread); returns an
+    unregister function."""
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(waker)
+
+    _wakers.append(wake)
+    return lambda: _wakers.remove(wake)
 
 
 @sa_event.listens_for(Session, "after_commit")

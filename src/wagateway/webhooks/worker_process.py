@@ -47,6 +47,7 @@ from wagateway.webhooks.dispatcher import (
     WEBHOOK_LATENCY,
     Dispatcher,
     Outcome,
+    went_round_recently,
 )
 from wagateway.webhooks.outbox import on_commit_with_events
 
@@ -84,17 +85,14 @@ class WebhookProcess:
 
     @property
     def healthy(self) -> bool:
-        stale_after = max(30.0, self._settings.webhook_poll_interval * 5)
-        recent = time.monotonic() - self.last_loop_at <= stale_after
-        return self.alive and self._worker_healthy and recent
+        return (
+            self.alive
+            and self._worker_healthy
+            and went_round_recently(self._settings, self.last_loop_at)
+        )
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake_from_any_thread() -> None:
-            loop.call_soon_threadsafe(self.wake)
-
-        self._unregister = on_commit_with_events(wake_from_any_thread)
+        self._unregister = on_commit_with_events(self.wake)
         # A fresh context: the supervisor outlives whatever started the gateway.
         self._supervisor = asyncio.create_task(
             self._supervise(), name="webhook-process", context=Context()
