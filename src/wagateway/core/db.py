@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import Context, ContextVar
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, event, inspect, select
+from sqlalchemy import BigInteger, DateTime, Integer, Table, event, inspect, select
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,6 +66,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements on hot paths (no ORM work per row)."""
+    return cast(Table, model.__table__)
 
 
 DEFAULT_READ_POOL_SIZE = 40

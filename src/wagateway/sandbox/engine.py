@@ -16,15 +16,15 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, table_of, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
@@ -210,7 +210,7 @@ class SandboxEngine:
         """One statement for every send recorded in this write: the first receipt of an
         id, or one more time the same id (a resend, which recipients dedupe)."""
         insert = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
-        table = cast(Table, SandboxReceived.__table__)  # Core: no ORM work per row
+        table = table_of(SandboxReceived)
         upsert = insert(table).on_conflict_do_update(
             index_elements=[table.c.wa_message_id],
             set_={"times_received": table.c.times_received + 1},

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 import structlog
@@ -26,7 +26,6 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Table,
     Update,
     bindparam,
     func,
@@ -39,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, table_of, utcnow
 from wagateway.core.netguard import guarded_session
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
@@ -525,8 +524,8 @@ def _due_heads(heads: list[int], now: datetime) -> Select[int, str | None]:
     )
 
 
-_EVENTS = cast(Table, Event.__table__)
-_ATTEMPTS = cast(Table, WebhookAttempt.__table__)
+_EVENTS = table_of(Event)
+_ATTEMPTS = table_of(WebhookAttempt)
 
 
 def _set_by_seq(columns: tuple[str, ...]) -> Update:

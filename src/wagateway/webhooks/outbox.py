@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from wagateway.core.db import new_id, utcnow
+from wagateway.core.db import new_id, table_of, utcnow
 from wagateway.webhooks.models import Event
 
 _wakers: list[Callable[[], None]] = []
 _UNWRITTEN = "wagateway.outbox_rows"
-_EVENTS = cast(Table, Event.__table__)
+_EVENTS = table_of(Event)
 
 
 def on_commit_with_events(waker: Callable[[], None]) -> Callable[[], None]:
