@@ -92,18 +92,15 @@ def record_event(
     payload: dict[str, Any],
 ) -> str:
     """Add an event to the outbox of `session`'s transaction; returns its id (request_id)."""
-    now = utcnow()
+    # The rest (pending, no attempts, due now, live) are the columns' defaults, applied by
+    # the INSERT as they were for ORM rows.
     row = {
         "id": new_id(),
         "app_id": app_id,
         "device_id": device_id,
         "event": event,
         "payload": payload,
-        "occurred_at": now,
-        "state": "pending",
-        "attempt_count": 0,
-        "next_attempt_at": now,
-        "archived": False,
+        "occurred_at": utcnow(),
     }
     session.sync_session.info.setdefault(_UNWRITTEN, []).append(row)
     mark_events_written(session)
