@@ -456,7 +456,7 @@ class Dispatcher:
             if outcome is None:
                 changed.append(
                     _new_state(event.seq, "skipped", attempt_counts[event.seq], None, now)
-                    | {"last_error": "no webhook target", "last_status_code": None}
+                    | {"last_error": "no webhook target"}
                 )
                 continue
             count = attempt_counts[event.seq] = attempt_counts[event.seq] + 1
