@@ -247,9 +247,12 @@ class Database:
         for each other. Here, on SQLite, the transaction runs in a thread from BEGIN to COMMIT
         (the statements release the GIL). Elsewhere it is an ordinary transaction.
         """
-        if self._sqlite_path is None or self._writer is None:
+        if _in_transaction.get():  # as `grouped`: the writer it waits for is held here
+            raise RuntimeError("Database.write_at_once() inside a transaction: finish that first")
+        if self._sqlite_path is None:
             async with self.transaction() as session:
                 return await session.run_sync(work)
+        assert self._writer is not None  # SQLite always has one
         if self._sync_engine is None:
             engine = create_sync_engine(
                 f"sqlite:///{self._sqlite_path}",
