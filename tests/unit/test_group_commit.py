@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import re
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.sql import recorded_statements, selects_from
 from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
@@ -29,12 +27,7 @@ def test_preloaded_rows_serve_every_units_get_with_one_query(tmp_path: Path) -> 
                 session.add(
                     Device(id=f"dev{n}", app_id="app", name=f"d{n}", engine="sandbox", status="new")
                 )
-        statements: list[str] = []
-
-        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(statement)
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        statements = recorded_statements(db)
 
         def reads(device_id: str):  # type: ignore[no-untyped-def]
             async def unit(session: AsyncSession) -> str:
@@ -53,7 +46,7 @@ def test_preloaded_rows_serve_every_units_get_with_one_query(tmp_path: Path) -> 
 
     names, statements = asyncio.run(scenario())
     assert names == [f"d{n % 4}" for n in range(12)]
-    device_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM devices\b", s, re.S)]
+    device_queries = selects_from("devices", statements)
     assert len(device_queries) == 1, device_queries
 
 

@@ -6,12 +6,11 @@ event of the device handed over between them; sends of one device that finish wh
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from tests.support.sql import recorded_statements, selects_from
 from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
@@ -24,6 +23,18 @@ from wagateway.messages.models import Message
 CHAT = "6285550001111@s.whatsapp.net"
 
 
+def _connected_device(device_id: str, name: str) -> Device:
+    return Device(
+        id=device_id,
+        app_id="app",
+        name=name,
+        engine="sandbox",
+        status="connected",
+        connection="online",
+        session_epoch=1,
+    )
+
+
 async def _store(tmp_path: Path, messages: int) -> tuple[Database, SessionRuntime, list[str]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
@@ -31,17 +42,7 @@ async def _store(tmp_path: Path, messages: int) -> tuple[Database, SessionRuntim
     wa_ids = [f"3EB0{n:04d}" for n in range(messages)]
     async with db.transaction() as session:
         session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
-        session.add(
-            Device(
-                id="dev",
-                app_id="app",
-                name="desk",
-                engine="sandbox",
-                status="connected",
-                connection="online",
-                session_epoch=1,
-            )
-        )
+        session.add(_connected_device("dev", "desk"))
         for wa_id in wa_ids:
             session.add(
                 Message(
@@ -72,12 +73,7 @@ async def _statuses(db: Database) -> dict[str, str]:
 def test_receipts_waiting_for_their_write_share_it(tmp_path: Path) -> None:
     async def scenario() -> tuple[dict[str, str], list[str]]:
         db, runtime, wa_ids = await _store(tmp_path, 20)
-        statements: list[str] = []
-
-        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(statement)
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        statements = recorded_statements(db)
         # Handed over one after another, as an engine does, before any is written.
         writes = [runtime.handle(_receipt(wa_id, "delivered")) for wa_id in wa_ids]
         writes += [runtime.handle(_receipt(wa_id, "read")) for wa_id in wa_ids]
@@ -88,8 +84,8 @@ def test_receipts_waiting_for_their_write_share_it(tmp_path: Path) -> None:
 
     statuses, statements = asyncio.run(scenario())
     assert set(statuses.values()) == {"read"}
-    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
-    device_reads = [s for s in statements if re.match(r"\s*SELECT .*\sFROM devices\b", s, re.S)]
+    message_queries = selects_from("messages", statements)
+    device_reads = selects_from("devices", statements)
     assert len(message_queries) == 1, statements
     assert len(device_reads) == 1, device_reads
 
@@ -120,27 +116,12 @@ def test_receipts_of_several_devices_share_one_write_unless_their_device_closed_
     async def scenario() -> tuple[dict[str, str], list[str]]:
         db, runtime, (first, second, third) = await _store(tmp_path, 3)
         async with db.transaction() as session:  # a second device with a message of its own
-            session.add(
-                Device(
-                    id="dev2",
-                    app_id="app",
-                    name="till",
-                    engine="sandbox",
-                    status="connected",
-                    connection="online",
-                    session_epoch=1,
-                )
-            )
+            session.add(_connected_device("dev2", "till"))
             message = (
                 await session.execute(select(Message).where(Message.wa_message_id == third))
             ).scalar_one()
             message.device_id = "dev2"
-        statements: list[str] = []
-        event.listen(
-            db.engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, statement, *_a: statements.append(statement),
-        )
+        statements = recorded_statements(db)
         writes = [
             runtime.handle(_receipt(first, "delivered")),
             runtime.handle(Receipt("dev2", 1, (third,), "read", CHAT)),
@@ -157,7 +138,7 @@ def test_receipts_of_several_devices_share_one_write_unless_their_device_closed_
 
     statuses, statements = asyncio.run(scenario())
     assert statuses == {"3EB00000": "delivered", "3EB00001": "sent", "3EB00002": "played"}
-    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
+    message_queries = selects_from("messages", statements)
     # The first write (both devices' first receipts), then the one opened by dev's receipt
     # after its session ended (that receipt is stale, dropped) which dev2's last one joined.
     assert len(message_queries) == 2, message_queries
@@ -179,12 +160,7 @@ def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path:
                 m.wa_message_id: m.seq for m in (await session.execute(select(Message))).scalars()
             }
         queue = OutboundQueue(Settings(), db, runtime, LocalMediaStore(tmp_path / "m"), "node")
-        statements: list[str] = []
-        event.listen(
-            db.engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, statement, *_a: statements.append(statement),
-        )
+        statements = recorded_statements(db)
         writes = [
             queue._bookkeeping_for("dev", seqs[wa_id], SentMessage(wa_id, utcnow()))
             for wa_id in wa_ids
@@ -199,5 +175,5 @@ def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path:
     statuses, statements, events = asyncio.run(scenario())
     assert set(statuses.values()) == {"sent"}
     assert events == 40  # each: the outbound `message` event and the `sent` receipt
-    message_queries = [s for s in statements if re.match(r"\s*SELECT .*\sFROM messages\b", s, re.S)]
+    message_queries = selects_from("messages", statements)
     assert len(message_queries) == 1, statements

@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
+from tests.support.sql import recorded_statements
 from wagateway.apps.service import create_app, rotate_token
 from wagateway.apps.tokens import DeferredTokenCheck, TokenClaims
 from wagateway.core.db import Database
@@ -49,18 +49,14 @@ async def _one_check_per_token_per_group(tmp_path: Path) -> None:
     db, _box, app_id, token = await _store(tmp_path)
     claims = TokenClaims()
     claims.remember(token_hash(token), app_id)
-    token_reads: list[str] = []
-    event.listen(
-        db.engine.sync_engine,
-        "before_cursor_execute",
-        lambda _c, _cur, sql, *_: token_reads.append(sql) if "app_tokens" in sql else None,
-    )
+    statements = recorded_statements(db)
     checks = [DeferredTokenCheck(claims, token_hash(token), app_id) for _ in range(20)]
 
     # Submitted together, they commit as one group: one read of the token for all twenty.
     results = await asyncio.gather(*(db.submit(check.confirm) for check in checks))
     assert results == [None] * 20
     assert all(check.settled for check in checks)
+    token_reads = [sql for sql in statements if "app_tokens" in sql]
     assert len(token_reads) == 1, token_reads
     await db.dispose()
 

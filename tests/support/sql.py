@@ -1,0 +1,25 @@
+"""Watching the SQL a database runs, for tests that count queries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import event
+
+from wagateway.core.db import Database
+
+
+def recorded_statements(db: Database) -> list[str]:
+    """Every SQL statement the writer runs from now on (a list that keeps filling)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    return statements
+
+
+def selects_from(table: str, statements: list[str]) -> list[str]:
+    return [s for s in statements if re.match(rf"\s*SELECT .*\sFROM {table}\b", s, re.S)]
