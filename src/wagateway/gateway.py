@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 import structlog
 
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
+from wagateway.core.node import node_id
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
@@ -26,19 +24,6 @@ from wagateway.webhooks.dispatcher import Dispatcher
 from wagateway.webhooks.worker_process import WebhookProcess, runs_in_own_process
 
 log = structlog.get_logger(__name__)
-
-
-def node_id(data_dir: Path) -> str:
-    """A stable id for this installation's process slot, kept in the data dir.
-
-    Webhook leases are tagged with it, so a restarted process can take its own leases back
-    at once instead of waiting for them to time out.
-    """
-    path = data_dir / "node-id"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(uuid.uuid4().hex)
-    return path.read_text().strip()
 
 
 def media_store_for(settings: Settings) -> MediaStore:

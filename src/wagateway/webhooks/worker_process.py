@@ -39,6 +39,7 @@ import structlog
 
 from wagateway.core.db import Database
 from wagateway.core.logging import configure_logging
+from wagateway.core.node import node_id  # the gateway's: its leases are ours
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.engines.workers.protocol import read_frame, write_frame
@@ -215,8 +216,6 @@ class _AttemptTally:
 
 
 async def _serve(fd: int) -> None:
-    from wagateway.gateway import node_id  # the gateway's id: its leases are ours (a cycle)
-
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
     first = await read_frame(reader)
     if not first or "settings" not in first:
