@@ -53,7 +53,7 @@ def test_preloaded_rows_serve_every_units_get_with_one_query(tmp_path: Path) -> 
 def test_write_at_once_takes_turns_with_the_async_writers_and_rolls_back_on_error(
     tmp_path: Path,
 ) -> None:
-    """`Database.write_at_once` runs a synchronous transaction in a thread (SQLite); it must
+    """`Database.write_at_once` runs a synchronous unit of work as one transaction; it must
     take turns with `transaction()` (no "database is locked"), commit, and roll back."""
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
@@ -63,7 +63,7 @@ def test_write_at_once_takes_turns_with_the_async_writers_and_rolls_back_on_erro
         await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
 
-        def add_in_thread(n: int):  # type: ignore[no-untyped-def]
+        def add_sync(n: int):  # type: ignore[no-untyped-def]
             def work(session: Session) -> int:
                 session.add(App(id=f"t{n}", name="t", engine="sandbox", webhook_secret_enc="x"))
                 session.flush()
@@ -76,7 +76,7 @@ def test_write_at_once_takes_turns_with_the_async_writers_and_rolls_back_on_erro
                 session.add(App(id=f"a{n}", name="a", engine="sandbox", webhook_secret_enc="x"))
 
         done = await asyncio.gather(
-            *(db.write_at_once(add_in_thread(n)) for n in range(15)),
+            *(db.write_at_once(add_sync(n)) for n in range(15)),
             *(add_async(n) for n in range(15)),
         )
         assert done[:15] == list(range(15))

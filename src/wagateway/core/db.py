@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Integer, Table, event, inspect, select
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -88,7 +87,8 @@ def create_engine(
         # The writer serves one transaction at a time (Database._writer): default pool.
         pool = {"pool_size": read_pool_size, "max_overflow": read_pool_size} if read_only else {}
         if path and path != ":memory:":
-            engine = create_async_engine(url, async_creator=async_creator(path, timeout=30), **pool)
+            creator = async_creator(path, inline=not read_only, timeout=30)
+            engine = create_async_engine(url, async_creator=creator, **pool)
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine.sync_engine, read_only=read_only)
@@ -148,10 +148,6 @@ class WritersLock:
     def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def hold_blocking(self) -> None:
-        """Take it from a thread that may block (see `Database.write_at_once`)."""
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
     def close(self) -> None:
         os.close(self._fd)
 
@@ -185,10 +181,6 @@ class Database:
         self._writers_lock = (
             WritersLock(f"{path}-writers.lock") if path and path != ":memory:" else None
         )
-        # `write_at_once` on SQLite: the same file through the plain sqlite3 driver, used
-        # from a worker thread (created on first use).
-        self._sqlite_path = path if self._writers_lock is not None else None
-        self._sync_engine: Engine | None = None
         # Reads get their own pool on SQLite so they run beside the single writer.
         self._read_engine = (
             create_engine(url, read_only=True, read_pool_size=read_pool_size)
@@ -219,8 +211,10 @@ class Database:
                 async with self.sessionmaker() as session, session.begin():
                     yield session
             else:
-                async with self._writer, self._other_writers(), self.sessionmaker() as session:
-                    async with session.begin():
+                # The lock file is let go right after COMMIT: returning the connection to
+                # the pool awaits, and other processes need not wait for that.
+                async with self._writer, self.sessionmaker() as session:
+                    async with self._other_writers(), session.begin():
                         yield session
         finally:
             _in_transaction.reset(token)
@@ -240,38 +234,15 @@ class Database:
         """Run `work` (synchronous, on an ORM Session) as one write transaction that does not
         interleave with the event loop.
 
-        In a transaction of `transaction()`, every statement awaits the driver and the event
-        loop runs other tasks meanwhile, so a busy process holds SQLite's one writer far
-        longer than its statements take; the gateway and its webhook worker, which share the
-        file, measured 18-25 ms per transaction that way and spent most of their time waiting
-        for each other. Here, on SQLite, the transaction runs in a thread from BEGIN to COMMIT
-        (the statements release the GIL). Elsewhere it is an ordinary transaction.
+        In a transaction of `transaction()`, a unit that awaits anything but the database lets
+        the event loop run other tasks while SQLite's one writer stays taken. `work` cannot
+        await: on SQLite, whose writer runs its statements inline (`InlineConnection`), the
+        transaction holds the writer for its own statements only, from BEGIN to COMMIT.
         """
         if _in_transaction.get():  # as `grouped`: the writer it waits for is held here
             raise RuntimeError("Database.write_at_once() inside a transaction: finish that first")
-        if self._sqlite_path is None:
-            async with self.transaction() as session:
-                return await session.run_sync(work)
-        assert self._writer is not None  # SQLite always has one
-        if self._sync_engine is None:
-            engine = create_sync_engine(
-                f"sqlite:///{self._sqlite_path}",
-                connect_args={"timeout": 30, "check_same_thread": False},
-            )
-            _configure_sqlite(engine)
-            self._sync_engine = engine
-        async with self._writer:  # this process's other writers first, as in `transaction`
-            return await asyncio.to_thread(self._write_in_thread, work)
-
-    def _write_in_thread(self, work: Callable[[Session], T]) -> T:
-        assert self._writers_lock is not None and self._sync_engine is not None
-        self._writers_lock.hold_blocking()
-        try:
-            with Session(self._sync_engine, expire_on_commit=False) as session:
-                with session.begin():
-                    return work(session)
-        finally:
-            self._writers_lock.release()
+        async with self.transaction() as session:
+            return await session.run_sync(work)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -371,8 +342,6 @@ class Database:
         await self.engine.dispose()
         if self._read_engine is not self.engine:
             await self._read_engine.dispose()
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
         if self._writers_lock is not None:
             self._writers_lock.close()
 

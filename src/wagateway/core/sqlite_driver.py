@@ -94,11 +94,35 @@ class OneTripConnection(aiosqlite.Connection):
         return self._execute(lambda: fn(self._conn, *args))  # type: ignore[no-untyped-call]
 
 
-def async_creator(path: str, **connect_kwargs: Any) -> Callable[[], Awaitable[OneTripConnection]]:
-    """For `create_async_engine(..., async_creator=...)`: a new connection to `path`."""
+class InlineConnection(OneTripConnection):
+    """Statements, commits and rollbacks run at once on the calling (event loop) thread.
+
+    For the SQLite writer only. Awaiting a trip to the connection's thread lets the event
+    loop run other tasks in the middle of a write transaction, and SQLite's one writer
+    stays taken all that time (measured: a group commit of 5 ms of SQL held it 25 ms).
+    Inline, a transaction holds it for its own work only. The writer never waits inside
+    SQLite: every writer of the file takes `WritersLock` before BEGIN.
+    """
+
+    async def run(self, fn: Callable[..., _Outcome], *args: Any) -> _Outcome:
+        return fn(self._conn, *args)
+
+    async def commit(self) -> None:
+        self._conn.commit()
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+
+def async_creator(
+    path: str, *, inline: bool = False, **connect_kwargs: Any
+) -> Callable[[], Awaitable[OneTripConnection]]:
+    """For `create_async_engine(..., async_creator=...)`: a new connection to `path`
+    (`inline`: see `InlineConnection`)."""
+    connection_class = InlineConnection if inline else OneTripConnection
 
     async def connect() -> OneTripConnection:
-        connection = OneTripConnection(
+        connection = connection_class(
             partial(sqlite3.connect, path, check_same_thread=False, **connect_kwargs),
             iter_chunk_size=64,
         )

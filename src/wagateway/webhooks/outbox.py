@@ -33,8 +33,7 @@ _EVENTS = table_of(Event)
 
 def on_commit_with_events(waker: Callable[[], None]) -> Callable[[], None]:
     """Call `waker` on the caller's event loop after any commit that wrote events, whichever
-    thread committed (`Database.write_at_once` commits from a worker thread); returns an
-    unregister function."""
+    thread committed; returns an unregister function."""
     loop = asyncio.get_running_loop()
 
     def wake() -> None:

@@ -257,10 +257,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args()
-    # Its database writes run in a thread (`Database.write_at_once`) while holding the
-    # writers' lock the gateway waits for; between statements that thread needs the GIL back
-    # from the event loop, which by default keeps it up to 5 ms.
-    sys.setswitchinterval(0.0005)
     try:
         import uvloop  # as `wagateway serve` runs (uvicorn picks it when installed)
     except ImportError:
