@@ -447,6 +447,7 @@ class GatewayResult:
     timed_out: bool
     waited: float
     server_cpu: float | None
+    server_own_cpu: float | None  # the server process alone, without its children
     max_in_flight: int
     stuck_sample: list[str]
 
@@ -666,6 +667,7 @@ async def run_gateway(
                 in_flight -= 1
 
         cpu_before = tree_cpu_seconds(gateway.proc.pid)
+        own_cpu_before = cpu_seconds(gateway.proc.pid)
         target_rate: float | None = None
         if args.load_fraction is None:
             queue = iter(items)
@@ -698,6 +700,7 @@ async def run_gateway(
         )
         waited = time.monotonic() - wait_started
         cpu_after = tree_cpu_seconds(gateway.proc.pid)
+        own_cpu_after = cpu_seconds(gateway.proc.pid)
 
         first_post = min(s.started for s in items)
         last_read = max(reads.values(), default=time.time())
@@ -720,6 +723,11 @@ async def run_gateway(
                     stuck_sample.append(f"{s.message_id}: GET failed ({exc})")
 
     cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    own_cpu = (
+        own_cpu_after - own_cpu_before
+        if own_cpu_before is not None and own_cpu_after is not None
+        else None
+    )
     return GatewayResult(
         mode="saturation" if target_rate is None else "open-loop",
         target_rate=target_rate,
@@ -732,6 +740,7 @@ async def run_gateway(
         timed_out=timed_out,
         waited=waited,
         server_cpu=cpu,
+        server_own_cpu=own_cpu,
         max_in_flight=max_in_flight,
         stuck_sample=stuck_sample,
     )
@@ -872,6 +881,13 @@ def _print_report(
             f"= {result.server_cpu / n_read * 1000:.1f} ms per message (sends to last receipt, "
             "including idle polling)"
         )
+        if result.server_own_cpu is not None:
+            children = result.server_cpu - result.server_own_cpu
+            print(
+                f"  of which the server process {result.server_own_cpu / n_read * 1000:.2f} ms "
+                f"and its children (webhook worker, engine workers) "
+                f"{children / n_read * 1000:.2f} ms per message"
+            )
     if baseline is not None and baseline.rate > 0 and not math.isnan(accept_rate):
         print(
             f"ratio accepted msg/s / baseline req/s = {accept_rate / baseline.rate:.3f} "
