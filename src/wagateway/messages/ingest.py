@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import mimetypes
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import new_id, utcnow
+from wagateway.core.db import new_id, table_of, utcnow
+from wagateway.core.deferred_writes import defer_update
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
 from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
@@ -19,6 +21,7 @@ from wagateway.messages import events
 from wagateway.messages.models import Message
 from wagateway.webhooks.outbox import record_event
 
+_MESSAGES = table_of(Message)
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5}
 
 
@@ -30,28 +33,40 @@ def advances(current: str, new: str) -> bool:
     return STATUS_RANK[new] > STATUS_RANK.get(current, -1)
 
 
-def _stamp(message: Message, status: str, at: datetime) -> None:
+def change(session: AsyncSession, message: Message, **values: Any) -> None:
+    """Set columns of a loaded message: the object shows them at once, the row gets them in
+    a deferred Core UPDATE (`core/deferred_writes.py`; hot path, no ORM flush)."""
+    defer_update(session, _MESSAGES, "seq", message.seq, values, mapped=message)
+
+
+def _stamps(message: Message, status: str, at: datetime) -> dict[str, Any]:
     if status == "delivered":
-        message.delivered_at = message.delivered_at or at
-    elif status in ("read", "played"):
-        message.delivered_at = message.delivered_at or at
-        message.read_at = message.read_at or at
+        return {"delivered_at": message.delivered_at or at}
+    if status in ("read", "played"):
+        return {"delivered_at": message.delivered_at or at, "read_at": message.read_at or at}
+    return {}
 
 
 def mark_sent(
     session: AsyncSession, device: Device, message: Message, wa_message_id: str, sent_at: datetime
 ) -> None:
     """`sending` → `sent`, with the outbound `message` event and the `sent` receipt."""
-    message.status = "sent"
-    message.wa_message_id = wa_message_id
+    change(
+        session,
+        message,
+        status="sent",
+        wa_message_id=wa_message_id,
+        sent_at=sent_at,
+        updated_at=utcnow(),
+        claimed_by=None,
+        claimed_until=None,
+        error_code=None,
+        error_message=None,
+    )
     if wa_message_id:
         # A receipt applied later in the same group commit looks its message up by this
-        # id, which is not flushed yet: leave the row where `apply_receipts` finds it.
+        # id: leave the row where `apply_receipts` finds it.
         _sent_in_session(session)[wa_message_id] = message
-    message.sent_at = sent_at
-    message.updated_at = utcnow()
-    message.claimed_by = message.claimed_until = None
-    message.error_code = message.error_message = None
     events.message_event(session, device, message)
     events.receipt_event(session, message)
 
@@ -110,9 +125,13 @@ def advance(session: AsyncSession, device: Device, message: Message, receipt: Re
         mark_sent(session, device, message, message.wa_message_id or "", at)
     if not advances(message.status, receipt.status):
         return
-    message.status = receipt.status
-    message.updated_at = utcnow()
-    _stamp(message, receipt.status, at)
+    change(
+        session,
+        message,
+        status=receipt.status,
+        updated_at=utcnow(),
+        **_stamps(message, receipt.status, at),
+    )
     events.receipt_event(session, message, receipt.participant)
 
 

@@ -267,10 +267,14 @@ class OutboundQueue:
             if unpaced:
                 messages = list((await session.execute(due.limit(UNPACED_RUN))).scalars())
             for message in messages:
-                message.status = "sending"
-                message.claimed_by = self._node_id
-                message.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
-                message.attempts += 1
+                ingest.change(
+                    session,
+                    message,
+                    status="sending",
+                    claimed_by=self._node_id,
+                    claimed_until=now + timedelta(seconds=LEASE_SECONDS),
+                    attempts=message.attempts + 1,
+                )
             return Claim(device, app, plan, messages)
 
         return await self._db.grouped(unit, preload=(Device, device_id))

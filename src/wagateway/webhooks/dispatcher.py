@@ -26,8 +26,6 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Update,
-    bindparam,
     func,
     insert,
     or_,
@@ -39,6 +37,7 @@ from sqlalchemy.orm import Session
 from wagateway.apps.models import App
 from wagateway.apps.service import signing_secrets
 from wagateway.core.db import Database, table_of, utcnow
+from wagateway.core.deferred_writes import update_by_key
 from wagateway.core.netguard import guarded_session
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
@@ -160,6 +159,7 @@ class Dispatcher:
         self._results: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]] = []
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
+        self._busy = False  # the last claim leased events
         self.last_loop_at: float = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -236,15 +236,19 @@ class Dispatcher:
         """
         now = utcnow()
         lease_until = now + timedelta(seconds=self._settings.webhook_timeout + 30)
-        # Most wake-ups find nothing new: look from the read pool first, and take the
-        # writer (on SQLite, the one writer everything else waits for) only to claim.
-        async with self._db.read() as session:
-            heads = list((await session.execute(_HEADS)).scalars())
-            if not heads or not (await session.execute(_due_heads(heads, now).limit(1))).first():
-                return []
+        # When idle, most wake-ups (polls) find nothing new: look from the read pool first,
+        # and take the writer (on SQLite, the one writer everything else waits for) only to
+        # claim. When the last claim found work, more is all but certain: claim at once.
+        if not self._busy:
+            async with self._db.read() as session:
+                heads = list((await session.execute(_HEADS)).scalars())
+                due = heads and (await session.execute(_due_heads(heads, now).limit(1))).first()
+                if not due:
+                    return []
         rows, apps = await self._db.write_at_once(
             lambda session: self._lease(session, now, lease_until)
         )
+        self._busy = bool(rows)
         by_device: dict[str | None, list[Leased]] = {}
         for row in rows:
             by_device.setdefault(row.device_id, []).append(row)
@@ -493,14 +497,7 @@ class Dispatcher:
                 | {"last_error": outcome.error, "last_status_code": outcome.status_code}
             )
         connection = session.connection()
-        # One executemany per shape of change (the columns it sets).
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for change in released + changed:
-            shapes.setdefault(tuple(change), []).append(
-                {f"v_{column}": value for column, value in change.items()}
-            )
-        for columns, rows in shapes.items():
-            connection.execute(_set_by_seq(columns), rows)
+        update_by_key(connection, _EVENTS, "seq", released + changed)
         if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
             connection.execute(insert(_ATTEMPTS), attempts)
 
@@ -526,13 +523,6 @@ def _due_heads(heads: list[int], now: datetime) -> Select[int, str | None]:
 
 _EVENTS = table_of(Event)
 _ATTEMPTS = table_of(WebhookAttempt)
-
-
-def _set_by_seq(columns: tuple[str, ...]) -> Update:
-    """UPDATE events SET <columns> WHERE seq = :seq, for an executemany whose rows map
-    each column to its value (None for the lease columns clears them); `seq` is the key."""
-    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if c != "seq"}
-    return update(_EVENTS).where(_EVENTS.c.seq == bindparam("v_seq")).values(values)
 
 
 def _new_state(

@@ -4,12 +4,12 @@ An event row committed together with the state change that caused it is the whol
 durability story: if the transaction commits, the event will be delivered (after any
 crash); if it rolls back, the event never existed.
 
-Rows are collected on the session and inserted with one Core statement at its commit, or
-before a statement of the session that reads or writes events, whichever comes first: the
-hot paths write four events per message, and as ORM objects they cost an instance, its
-state and a place in the flush each; none of that is ever used again (the dispatcher reads
-events back with queries of its own). The order of the list is the order of `seq`, so a
-device's events keep the order in which they were recorded.
+Rows are deferred (`core/deferred_writes.py`): inserted with one Core statement at the
+session's commit, or before a statement of the session that reads or writes events,
+whichever comes first. The hot paths write four events per message, and as ORM objects
+they cost an instance, its state and a place in the flush each; none of that is ever used
+again (the dispatcher reads events back with queries of its own). They are inserted in the
+order they were recorded, which is the order of `seq`, so a device's events keep it.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from wagateway.core.db import new_id, table_of, utcnow
+from wagateway.core.deferred_writes import defer_insert
 from wagateway.webhooks.models import Event
 
 _wakers: list[Callable[[], None]] = []
-_UNWRITTEN = "wagateway.outbox_rows"
 _EVENTS = table_of(Event)
 
 
@@ -55,33 +54,6 @@ def mark_events_written(session: AsyncSession) -> None:
     session.sync_session.info["wrote_events"] = True
 
 
-def _write_recorded(session: Session) -> None:
-    rows = session.info.pop(_UNWRITTEN, None)
-    if rows:
-        session.connection().execute(insert(_EVENTS), rows)
-
-
-@sa_event.listens_for(Session, "do_orm_execute")
-def _before_statement(state: ORMExecuteState) -> None:
-    # Like an autoflush, for statements on events: they see the events recorded before them
-    # (deleting a device archives its events, the `device_destroyed` just recorded included).
-    if _UNWRITTEN in state.session.info and _reads_or_writes_events(state):
-        _write_recorded(state.session)
-
-
-def _reads_or_writes_events(state: ORMExecuteState) -> bool:
-    # ORM statements name their entities; a Core INSERT/UPDATE/DELETE its table. (A Core
-    # SELECT on the events table is not looked for: none runs in a session that records.)
-    if any(mapper.local_table is _EVENTS for mapper in state.all_mappers):
-        return True
-    return getattr(state.statement, "table", None) is _EVENTS
-
-
-@sa_event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    _write_recorded(session)
-
-
 def record_event(
     session: AsyncSession,
     *,
@@ -101,6 +73,6 @@ def record_event(
         "payload": payload,
         "occurred_at": utcnow(),
     }
-    session.sync_session.info.setdefault(_UNWRITTEN, []).append(row)
+    defer_insert(session, _EVENTS, row)
     mark_events_written(session)
     return str(row["id"])

@@ -1,0 +1,135 @@
+"""Rows a session writes with one Core statement per shape instead of the ORM's unit of work.
+
+The messaging hot path writes a handful of rows per message many times a second: four
+outbox events and four status changes of the message row. As ORM work each costs an
+instance or a dirty state, history, and a place in the flush; in the profile of a group
+commit the ORM flush took more time than SQLite. Here a session collects them, and writes
+them as one INSERT (executemany) and one UPDATE per set of columns:
+
+- at its commit, and
+- before any statement of the same session that reads or writes their table, like an
+  autoflush, so a query sees what the session wrote before it.
+
+Updates of one row merge (later values win), so a message sent and then read in one group
+commit is one UPDATE. A table's inserts are written before its updates.
+
+The ORM object an update is about, when the caller has one, gets the new values as its
+*committed* state (`set_committed_value`): code that reads the object later in the
+transaction sees them, and the ORM has nothing left to flush for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+_PENDING = "wagateway.deferred_writes"
+
+
+@dataclass
+class _TableWrites:
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    key: str = ""
+    updates: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+
+def _pending(session: Session) -> dict[Table, _TableWrites]:
+    pending: dict[Table, _TableWrites] = session.info.setdefault(_PENDING, {})
+    return pending
+
+
+def defer_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> None:
+    """INSERT `row` into `table` within this session's transaction (columns it leaves out
+    get their defaults, as with the ORM)."""
+    _pending(_sync(session)).setdefault(table, _TableWrites()).inserts.append(row)
+
+
+def defer_update(
+    session: AsyncSession | Session,
+    table: Table,
+    key: str,
+    key_value: Any,
+    values: dict[str, Any],
+    mapped: object | None = None,
+) -> None:
+    """UPDATE `table` SET `values` WHERE `key` = `key_value`, within this session's
+    transaction; `mapped` (the row's ORM object, if loaded) takes the values at once."""
+    writes = _pending(_sync(session)).setdefault(table, _TableWrites())
+    assert writes.key in ("", key), f"{table.name}: one key column per session"
+    writes.key = key
+    writes.updates.setdefault(key_value, {}).update(values)
+    if mapped is not None:
+        for name, value in values.items():
+            set_committed_value(mapped, name, value)
+
+
+def update_by_key(
+    connection: Connection, table: Table, key: str, changes: Iterable[dict[str, Any]]
+) -> None:
+    """UPDATE `table` row by row (each change maps `key` and the columns it sets), as one
+    executemany per set of columns."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        shapes.setdefault(tuple(change), []).append(
+            {f"v_{column}": value for column, value in change.items()}
+        )
+    for columns, rows in shapes.items():
+        # Bind names differ from the columns': SQLAlchemy reserves those for SET.
+        values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if c != key}
+        statement = update(table).where(table.c[key] == bindparam(f"v_{key}")).values(values)
+        connection.execute(statement, rows)
+
+
+def write_deferred(session: Session, table: Table | None = None) -> None:
+    """Write what the session deferred (for `table` only, if given) now."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    for written in [table] if table is not None else list(pending):
+        writes = pending.pop(written, None)
+        if writes is None:
+            continue
+        connection = session.connection()
+        if writes.inserts:
+            connection.execute(insert(written), writes.inserts)
+        if writes.updates:
+            update_by_key(
+                connection,
+                written,
+                writes.key,
+                ({writes.key: key_value, **values} for key_value, values in writes.updates.items()),
+            )
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    pending = state.session.info.get(_PENDING)
+    if not pending:
+        return
+    for table in list(pending):
+        if _touches(state, table):
+            write_deferred(state.session, table)
+
+
+def _touches(state: ORMExecuteState, table: Table) -> bool:
+    # ORM statements name their entities; a Core INSERT/UPDATE/DELETE its table. (A Core
+    # SELECT on a deferred table is not looked for: none runs in a session that defers.)
+    if any(mapper.local_table is table for mapper in state.all_mappers):
+        return True
+    return getattr(state.statement, "table", None) is table
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_deferred(session)
