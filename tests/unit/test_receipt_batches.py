@@ -156,13 +156,13 @@ def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path:
         async with db.transaction() as session:
             for message in (await session.execute(select(Message))).scalars():
                 message.status = "sending"
-            seqs = {
-                m.wa_message_id: m.seq for m in (await session.execute(select(Message))).scalars()
+            claimed = {
+                m.wa_message_id: m for m in (await session.execute(select(Message))).scalars()
             }
         queue = OutboundQueue(Settings(), db, runtime, LocalMediaStore(tmp_path / "m"), "node")
         statements = recorded_statements(db)
         writes = [
-            queue._bookkeeping_for("dev", seqs[wa_id], SentMessage(wa_id, utcnow()))
+            queue._bookkeeping_for("dev", claimed[wa_id], SentMessage(wa_id, utcnow()))
             for wa_id in wa_ids
         ]
         await asyncio.gather(*writes)

@@ -83,7 +83,7 @@ class OutboundQueue:
         self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
         # Sends of one device that finish while their `sent` bookkeeping waits join it.
-        self._bookkeeping: JoinedWrites[str, tuple[int, SentMessage]] = JoinedWrites(
+        self._bookkeeping: JoinedWrites[str, tuple[Message, SentMessage]] = JoinedWrites(
             db, self._mark_sent, preload=lambda device_id: (Device, device_id)
         )
         self._wake = asyncio.Event()
@@ -317,7 +317,7 @@ class OutboundQueue:
         self._pacer.sent(device.id, plan)
         # Submitted before anything else can run, so it is written before the receipts the
         # engine reports for this message (and a receipt that wins anyway implies `sent`).
-        written = self._bookkeeping_for(device.id, message.seq, sent)
+        written = self._bookkeeping_for(device.id, message, sent)
         written.add_done_callback(lambda _: self._announce(message.id))
         written.add_done_callback(
             lambda done: self._forget_early_receipts(done, device.id, sent.wa_message_id)
@@ -333,29 +333,37 @@ class OutboundQueue:
         if not written.cancelled() and written.exception() is None:
             self._runtime.early_receipts.discard(device_id, wa_message_id)
 
-    def _bookkeeping_for(self, device_id: str, seq: int, sent: SentMessage) -> asyncio.Future[None]:
+    def _bookkeeping_for(
+        self, device_id: str, message: Message, sent: SentMessage
+    ) -> asyncio.Future[None]:
         """Mark a sent message `sent`. Sends of one device that finish while their
         bookkeeping waits for its write join that write: one query for the lot."""
-        return self._bookkeeping.add(device_id, (seq, sent))
+        return self._bookkeeping.add(device_id, (message, sent))
 
     async def _mark_sent(
-        self, session: AsyncSession, device_id: str, sent_messages: list[tuple[int, SentMessage]]
+        self,
+        session: AsyncSession,
+        device_id: str,
+        sent_messages: list[tuple[Message, SentMessage]],
     ) -> None:
-        stmt = select(Message).where(Message.seq.in_([seq for seq, _ in sent_messages]))
+        # The claimed objects carry everything the events need: only their status is read
+        # again (it may have moved on meanwhile), not the whole row.
+        stmt = select(Message.seq, Message.status).where(
+            Message.seq.in_([message.seq for message, _ in sent_messages])
+        )
         if self._db.dialect == "postgresql":
             stmt = stmt.with_for_update()
-        rows = {row.seq: row for row in (await session.execute(stmt)).scalars()}
+        status_of: dict[int, str] = dict((await session.execute(stmt)).all())
         device = await session.get(Device, device_id)
         if device is None:
             return
-        for seq, sent in sent_messages:
-            row = rows.get(seq)
-            if row is None or row.status != "sending":
+        for message, sent in sent_messages:
+            if status_of.get(message.seq) != "sending":
                 continue  # failed meanwhile (device deleted), or a receipt implied `sent`
-            ingest.mark_sent(session, device, row, sent.wa_message_id, sent.sent_at)
+            ingest.mark_sent(session, device, message, sent.wa_message_id, sent.sent_at)
             # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
             for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
-                ingest.advance(session, device, row, receipt)
+                ingest.advance(session, device, message, receipt)
 
     async def _send_failed(self, message: Message, device: Device, exc: SendError) -> str:
         now = utcnow()
