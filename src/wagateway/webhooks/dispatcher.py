@@ -217,15 +217,18 @@ class Dispatcher:
             except Exception:
                 log.exception("webhook_claim_failed")
                 runs = []
-            for run in runs:
-                task = asyncio.create_task(self._deliver(run))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+            self._start(runs)
             if len(runs) < CLAIM_BATCH:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
                 except TimeoutError:
                     pass
+
+    def _start(self, runs: list[Run]) -> None:
+        for run in runs:
+            task = asyncio.create_task(self._deliver(run))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
 
     async def _claim_due(self) -> list[Run]:
         """Lease, for every device whose oldest pending event is due and not leased, that
@@ -235,7 +238,7 @@ class Dispatcher:
         the rest of a run is always due at once.
         """
         now = utcnow()
-        lease_until = now + timedelta(seconds=self._settings.webhook_timeout + 30)
+        lease_until = self._lease_until(now)
         # When idle, most wake-ups (polls) find nothing new: look from the read pool first,
         # and take the writer (on SQLite, the one writer everything else waits for) only to
         # claim. When the last claim found work, more is all but certain: claim at once.
@@ -249,6 +252,12 @@ class Dispatcher:
             lambda session: self._lease(session, now, lease_until)
         )
         self._busy = bool(rows)
+        return self._runs_of(rows, apps, now)
+
+    def _lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self._settings.webhook_timeout + 30)
+
+    def _runs_of(self, rows: list[Leased], apps: dict[str, App], now: datetime) -> list[Run]:
         by_device: dict[str | None, list[Leased]] = {}
         for row in rows:
             by_device.setdefault(row.device_id, []).append(row)
@@ -397,20 +406,34 @@ class Dispatcher:
             batch, self._results = self._results, []
             if not batch:
                 continue
+            runs: list[Run] = []
+            failed = False
             try:
-                await self._write_outcomes(batch)
+                runs = await self._write_outcomes(batch)
             except Exception:  # the leases expire and the events are retried: nothing lost
                 log.exception("webhook_record_failed", events=len(batch))
+                failed = True
             for _, _, written in batch:
                 if not written.done():
                     written.set_result(None)
-            self._wake.set()  # the devices' next events may now go
+            self._start(runs)
+            if failed or len(runs) >= CLAIM_BATCH:
+                self._wake.set()  # the loop claims what this write did not
 
     async def _write_outcomes(
         self, batch: list[tuple[Leased, Outcome | None | Release, asyncio.Future[None]]]
-    ) -> None:
+    ) -> list[Run]:
+        """Record the outcomes and, in the same transaction, lease what is due now: the
+        devices whose runs just finished have their next events as heads. One write instead
+        of two, and the next run of a device starts without waiting for the writer again."""
         now = utcnow()
-        await self._db.write_at_once(lambda session: self._record_outcomes(session, batch, now))
+
+        def record_and_lease(session: Session) -> tuple[list[Leased], dict[str, App]]:
+            self._record_outcomes(session, batch, now)
+            return self._lease(session, now, self._lease_until(now))
+
+        rows, apps = await self._db.write_at_once(record_and_lease)
+        return self._runs_of(rows, apps, now)
 
     def _record_outcomes(
         self,
