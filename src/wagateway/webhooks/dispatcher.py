@@ -450,15 +450,15 @@ class Dispatcher:
         )
         if self._db.dialect == "postgresql":
             current = current.with_for_update()
-        attempt_counts: dict[int, int] = dict(session.execute(current).tuples().all())
-        previous = dict(
+        # Rows are tuples (`Result.tuples()` is deprecated in SQLAlchemy 2.1, and its
+        # warning was issued on every batch).
+        attempt_counts: dict[int, int] = dict(session.execute(current).all())
+        previous: dict[int, int] = dict(
             session.execute(
                 select(WebhookAttempt.event_seq, func.count())
                 .where(WebhookAttempt.event_seq.in_(seqs))
                 .group_by(WebhookAttempt.event_seq)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         released: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
