@@ -247,10 +247,9 @@ class OutboundQueue:
             )
             if self._db.dialect == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            # The first due message alone first: the common "nothing left" answer then
-            # costs one query, not three.
-            first = (await session.execute(due.limit(1))).scalar_one_or_none()
-            if first is None:
+            # The run at once (one query); "nothing left" is that one query too.
+            due_messages = list((await session.execute(due.limit(UNPACED_RUN))).scalars())
+            if not due_messages:
                 return None
             device = await session.get(Device, device_id)
             if (
@@ -263,9 +262,7 @@ class OutboundQueue:
             assert app is not None
             plan = pacing.resolve(self._settings, app.pacing, device.pacing)
             unpaced = not (plan.rate_per_second or plan.typing_seconds or plan.daily_cap)
-            messages = [first]
-            if unpaced:
-                messages = list((await session.execute(due.limit(UNPACED_RUN))).scalars())
+            messages = due_messages if unpaced else due_messages[:1]
             for message in messages:
                 ingest.change(
                     session,
