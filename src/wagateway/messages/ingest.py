@@ -63,17 +63,8 @@ def mark_sent(
         error_code=None,
         error_message=None,
     )
-    if wa_message_id:
-        # A receipt applied later in the same group commit looks its message up by this
-        # id: leave the row where `apply_receipts` finds it.
-        _sent_in_session(session)[wa_message_id] = message
     events.message_event(session, device, message)
     events.receipt_event(session, message)
-
-
-def _sent_in_session(session: AsyncSession) -> dict[str, Message]:
-    sent: dict[str, Message] = session.info.setdefault("sent_by_wa_message_id", {})
-    return sent
 
 
 async def apply_receipts(
@@ -98,11 +89,6 @@ async def apply_receipts(
     found: dict[tuple[str, str], dict[str, Message]] = {}
     for message in (await session.execute(stmt)).scalars():
         found.setdefault((message.device_id, message.wa_message_id or ""), {})[message.id] = message
-    # Sent earlier in this same transaction (group commit: not flushed yet, so the query
-    # above cannot see the new wa_message_id).
-    for wa_id, sent in _sent_in_session(session).items():
-        if wa_id in wanted:
-            found.setdefault((sent.device_id, wa_id), {}).setdefault(sent.id, sent)
     unmatched: list[tuple[str, str, Receipt]] = []
     for device, receipts in receipts_of:
         for receipt in receipts:

@@ -31,8 +31,8 @@ _EVENTS = table_of(Event)
 
 
 def on_commit_with_events(waker: Callable[[], None]) -> Callable[[], None]:
-    """Call `waker` on the caller's event loop after any commit that wrote events, whichever
-    thread committed; returns an unregister function."""
+    """Call `waker` on the caller's event loop soon after any commit that wrote events (as
+    a callback of its own, never inside the commit); returns an unregister function."""
     loop = asyncio.get_running_loop()
 
     def wake() -> None:
