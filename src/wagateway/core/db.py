@@ -26,7 +26,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from wagateway.core.sqlite_driver import async_creator
@@ -70,6 +73,40 @@ class Base(DeclarativeBase):
 def table_of(model: type[Base]) -> Table:
     """A mapped class's table, for Core statements on hot paths (no ORM work per row)."""
     return cast(Table, model.__table__)
+
+
+class _Unindexed(ColumnElement[Any]):
+    """See `unindexed`."""
+
+    inherit_cache = True
+    # Part of the statement cache key: two columns must never share compiled SQL.
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any] | QueryableAttribute[Any]) -> None:
+        if isinstance(column, QueryableAttribute):
+            column = column.__clause_element__()
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _compile_unindexed(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return cast(str, compiler.process(element.column, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _compile_unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + cast(str, compiler.process(element.column, **kw))
+
+
+def unindexed(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[Any]:
+    """`column`, kept from choosing the index on SQLite: there a unary `+` is a no-op that
+    disqualifies the term from index use (sqlite.org/optoverview.html, "Disqualifying
+    WHERE clause terms"). For `seq IN (a few keys) AND state = 'pending'` SQLite, with no
+    statistics, prefers the index on `state` and scans every pending row instead of
+    looking up the keys: milliseconds per query once thousands wait. PostgreSQL plans from
+    statistics and gets the column unchanged."""
+    return _Unindexed(column)
 
 
 DEFAULT_READ_POOL_SIZE = 40
