@@ -119,3 +119,36 @@ def test_guarded_session_with_allowlist_connects() -> None:
         assert hits == ["POST"]
 
     asyncio.run(_with_local_server(check))
+
+
+def test_guarded_session_keeps_no_cookies() -> None:
+    """Webhook receivers of different apps may share a host: a cookie set by one must not
+    be sent to the next request, whoever it is for."""
+    cookies_seen: list[str | None] = []
+
+    async def scenario() -> None:
+        async def handler(request: web.Request) -> web.Response:
+            cookies_seen.append(request.headers.get("Cookie"))
+            response = web.Response(text="ok")
+            response.set_cookie("session", "app-a-secret", path="/")
+            return response
+
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = _free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            allow = [ipaddress.ip_network("127.0.0.0/8")]
+            async with guarded_session(allow, 5) as session:
+                for path in ("/app-a", "/app-b"):
+                    # A host name: aiohttp's default jar ignores cookies of IP addresses.
+                    async with session.post(f"http://localhost:{port}{path}") as resp:
+                        assert resp.status == 200
+                        assert "session" in resp.cookies  # it was offered
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert cookies_seen == [None, None]

@@ -96,4 +96,8 @@ def guarded_session(
         timeout=aiohttp.ClientTimeout(total=timeout),
         auto_decompress=True,
         trust_env=False,
+        # One session serves every app's webhook receivers and media hosts: a cookie one
+        # of them sets must never travel to another (nor back: requests carry none). It
+        # also spares the cookie filtering aiohttp does on every request.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
