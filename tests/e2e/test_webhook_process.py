@@ -4,9 +4,12 @@ reports into the gateway's /health and /metrics, and can be turned off."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -14,6 +17,8 @@ import pytest
 
 from tests.e2e.test_webhook_delivery import deliveries, lifecycle_events
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +95,67 @@ def test_the_worker_stops_with_the_gateway_even_after_kill9(make_server) -> None
         timeout=20,
         what="the orphaned worker to exit",
     )
+
+
+# A stand-in gateway: starts a worker, hands the gateway's end of the socket to a sleeping
+# process as well (so the worker sees no end of stream when this one dies), and exits.
+_STAND_IN_GATEWAY = r"""
+import asyncio, json, socket, subprocess, sys
+from wagateway.core.settings import Settings
+from wagateway.engines.workers.protocol import read_frame, write_frame
+
+async def main():
+    parent, child = socket.socketpair()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "wagateway.webhooks.worker_process", "--fd", str(child.fileno())],
+        pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=open(sys.argv[1], "w"),
+    )
+    child.close()
+    keeper = subprocess.Popen(
+        ["sleep", "120"], pass_fds=(parent.fileno(),),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    reader, writer = await asyncio.open_connection(sock=parent)
+    write_frame(writer, {"settings": Settings().model_dump(mode="json")})
+    await writer.drain()
+    while (frame := await read_frame(reader)) is not None and "ready" not in frame:
+        pass
+    print(json.dumps({"worker": worker.pid, "keeper": keeper.pid, "ready": frame is not None}))
+
+asyncio.run(main())
+"""
+
+
+def test_an_orphaned_worker_exits_even_while_its_socket_stays_open(tmp_path: Path) -> None:
+    env = {**os.environ, "WAGW_DATA_DIR": str(tmp_path), "WAGW_LOG_FORMAT": "json"}
+    upgrade_to_head(Settings(data_dir=tmp_path).resolved_database_url)
+    worker_log = tmp_path / "worker.log"
+    started = subprocess.run(
+        [sys.executable, "-c", _STAND_IN_GATEWAY, str(worker_log)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pids = json.loads(started.stdout.strip().splitlines()[-1])
+    try:
+        assert pids["ready"], started.stderr
+        # Its gateway is gone but the socket is open (the keeper holds it): the worker
+        # notices it was orphaned and exits by itself.
+        wait_until(
+            lambda: not Path(f"/proc/{pids['worker']}").exists() or _zombie(pids["worker"]),
+            timeout=15,
+            what="the orphaned worker to exit",
+        )
+        assert "webhook_process_orphaned" in worker_log.read_text()
+    finally:
+        for pid in (pids["worker"], pids["keeper"]):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _zombie(pid: int) -> bool:

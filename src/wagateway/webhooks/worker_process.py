@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import sys
 import time
@@ -216,6 +217,7 @@ class _AttemptTally:
 
 
 async def _serve(fd: int) -> None:
+    gateway_pid = os.getppid()
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
     first = await read_frame(reader)
     if not first or "settings" not in first:
@@ -237,6 +239,14 @@ async def _serve(fd: int) -> None:
     async def report() -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            if os.getppid() != gateway_pid:
+                # Orphaned, yet the socket did not say so (its other end may live on in
+                # another process): stop as if the gateway had closed it. Seen once after
+                # a `kill -9` of the gateway, a worker that lingered for minutes.
+                log.warning("webhook_process_orphaned", gateway_pid=gateway_pid)
+                writer.close()
+                reader.feed_eof()
+                return
             write_frame(writer, {"tick": {"healthy": dispatcher.healthy, **tally.take()}})
             await writer.drain()
 
@@ -249,8 +259,17 @@ async def _serve(fd: int) -> None:
         pass  # the gateway is gone: stop like on a clean close
     finally:
         reporter.cancel()
-        await dispatcher.stop()
-        await db.dispose()
+        try:
+            # Bounded: the next worker releases whatever leases this one still holds, so
+            # a shutdown that hangs must not keep an orphan alive.
+            await asyncio.wait_for(_shut_down(dispatcher, db), settings.webhook_timeout + 10)
+        except TimeoutError:
+            log.error("webhook_process_shutdown_timed_out")
+
+
+async def _shut_down(dispatcher: Dispatcher, db: Database) -> None:
+    await dispatcher.stop()
+    await db.dispose()
 
 
 def main() -> None:
