@@ -11,6 +11,7 @@ from wagateway import __version__
 from wagateway.apps.router import router as app_router
 from wagateway.archive.router import router as archive_router
 from wagateway.core.errors import install_error_handlers
+from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
 from wagateway.dashboard.router import mount_dashboard
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway = Gateway(settings)
         app.state.gateway = gateway
         await gateway.start()
+        settle_after_startup()
         try:
             yield
         finally:

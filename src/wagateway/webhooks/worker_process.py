@@ -39,6 +39,7 @@ from typing import Any
 import structlog
 
 from wagateway.core.db import Database
+from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.logging import configure_logging
 from wagateway.core.node import node_id  # the gateway's: its leases are ours
 from wagateway.core.secrets import SecretBox, load_master_key
@@ -234,6 +235,7 @@ async def _serve(fd: int) -> None:
         on_attempt=tally,
     )
     await dispatcher.start()
+    settle_after_startup()
     write_frame(writer, {"ready": 1})
 
     async def report() -> None:
