@@ -76,6 +76,11 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+        # client address before the gateway sees it: a local caller could claim to be any
+        # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
+        # core/client_address.py), which reads the headers itself.
+        proxy_headers=False,
     )
 
 

@@ -22,6 +22,7 @@ from wagateway.core.secrets import (
     new_webhook_secret,
     token_hash,
 )
+from wagateway.devices.models import Device
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
@@ -91,6 +92,12 @@ async def app_for_token(
         .join(AppToken, AppToken.app_id == App.id)
         .where(live_token(token_hash(token), now or utcnow()))
     )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def app_of_device(session: AsyncSession, device_id: str) -> App | None:
+    """The app a device belongs to (internal calls name a device, not an app)."""
+    stmt = select(App).join(Device, Device.app_id == App.id).where(Device.id == device_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -1,8 +1,9 @@
 """The caller's address: the TCP peer, or what a trusted proxy says the client was.
 
-`X-Forwarded-For` is believed only when the direct peer is a trusted proxy, and then the
-right-most address that is not itself a trusted proxy is the client (anything left of it
-was written by the client and proves nothing)."""
+`Forwarded` (RFC 7239, its `for=` parameters) or, without it, `X-Forwarded-For` is believed
+only when the direct peer is a trusted proxy, and then the right-most address that is not
+itself a trusted proxy is the client (anything left of it was written by the client and
+proves nothing)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     elif value.count(":") == 1:  # v4:port
         value = value.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: compare them as IPv4.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _trusted(
@@ -36,14 +41,34 @@ def client_address(request: Request, trusted_proxies: list[Network]) -> str:
     peer_ip = _parse(peer)
     if peer_ip is None or not _trusted(peer_ip, trusted_proxies):
         return peer
-    hops = [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
+    for hop in reversed(_forwarded_hops(request)):
         hop_ip = _parse(hop)
         if hop_ip is None:
             return peer  # garbage from the proxy chain: trust nothing in it
         if not _trusted(hop_ip, trusted_proxies):
             return str(hop_ip)
     return peer
+
+
+def _forwarded_hops(request: Request) -> list[str]:
+    """The addresses the proxies recorded, oldest first: `Forwarded`'s `for=` values when
+    that header is present, else `X-Forwarded-For`'s."""
+    forwarded = request.headers.get("forwarded")
+    if forwarded:
+        hops = []
+        for element in forwarded.split(","):
+            for pair in element.split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name.strip().lower() == "for":
+                    hops.append(value.strip())
+        return hops
+    return [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+
+
+def address_in(address: str, networks: list[Network]) -> bool:
+    """Whether `address` (as `client_address` gives it) lies in one of `networks`."""
+    parsed = _parse(address)
+    return parsed is not None and _trusted(parsed, networks)
 
 
 def forwarded_proto(request: Request, trusted_proxies: list[Network]) -> str:

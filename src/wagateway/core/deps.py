@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from wagateway.apps.models import App
-from wagateway.apps.service import app_for_token
+from wagateway.apps.service import app_for_token, app_of_device
 from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
-from wagateway.core.errors import ApiError
+from wagateway.audit import service as audit
+from wagateway.core.client_address import address_in, client_address
+from wagateway.core.errors import ApiError, not_found
 from wagateway.core.secrets import looks_like_app_token, token_hash
 from wagateway.gateway import Gateway
 
@@ -48,8 +51,49 @@ def _required_bearer(request: Request) -> str:
     return token
 
 
+async def internal_app(request: Request, gateway: Gateway) -> App | None:
+    """For a token-less call of a device-scoped route from an allowlisted address (CONTRACT
+    §5, "internal callers"): the app of the device it names, the call audited. None when
+    the request is not such a call (it then needs a Bearer token as any other).
+
+    The caller's address is the TCP peer, or what a trusted proxy recorded
+    (`core/client_address.py`). With `WAGW_INTERNAL_TOKEN` set, the call must also carry it
+    in `X-Internal-Token`: a second factor for networks where an address proves little."""
+    settings = gateway.settings
+    device_id = request.path_params.get("device_id")
+    if device_id is None or "authorization" in request.headers or not settings.internal_allowlist:
+        return None
+    caller = client_address(request, settings.trusted_proxies)
+    if not address_in(caller, settings.internal_allowlist):
+        return None
+    if settings.internal_token and not hmac.compare_digest(
+        request.headers.get("x-internal-token", "").encode(), settings.internal_token.encode()
+    ):
+        raise ApiError(401, "unauthorized", "internal calls need a valid X-Internal-Token")
+    async with gateway.db.transaction() as session:
+        app = await app_of_device(session, device_id)
+        # Its own transaction: the entry records the access (who called what, from where),
+        # also when the action then fails or refuses, and a probe for unknown devices.
+        audit.record(
+            session,
+            audit.Actor(kind="internal", name=caller, ip=caller),
+            "internal_request",
+            app_id=app.id if app else None,
+            device_id=device_id,
+            detail={"method": request.method, "path": request.url.path},
+        )
+    if app is None:
+        raise not_found("device")
+    request.state.app_id = app.id
+    return app
+
+
 async def current_app(request: Request, gateway: GatewayDep) -> App:
-    """The app whose Bearer token came with the request (401 otherwise), checked now."""
+    """The app whose Bearer token came with the request (401 otherwise), checked now, or
+    the device's app for an allowlisted internal call (`internal_app`)."""
+    internal = await internal_app(request, gateway)
+    if internal is not None:
+        return internal
     token = _required_bearer(request)
     async with gateway.db.read() as session:
         app = await app_for_token(session, token)
@@ -78,6 +122,9 @@ async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     message's own write; any other token is checked now. Should the request end in an error
     before that write, the error handlers settle the check first (`request.state`).
     """
+    internal = await internal_app(request, gateway)
+    if internal is not None:
+        return Sender(internal.id)
     token = _required_bearer(request)
     digest = token_hash(token) if looks_like_app_token(token) else None
     app_id = gateway.token_claims.app_of(digest) if digest else None
