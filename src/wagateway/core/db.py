@@ -71,13 +71,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
         # The text SQLAlchemy's SQLite DATETIME stores ("YYYY-MM-DD HH:MM:SS.ffffff"), made
         # by datetime's C code: SQLAlchemy's processor fills a %-format from a dict per
-        # value, after this decorator's own step; bound datetimes are a dozen per message.
+        # value; bound datetimes are a dozen per message.
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UtcDateTime column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            naive = self.process_bind_param(value, dialect)  # the one place of the UTC rule
+            return None if naive is None else naive.isoformat(" ", "microseconds")
 
         return process
 
