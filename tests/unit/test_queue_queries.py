@@ -20,6 +20,7 @@ from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from wagateway.apps.models import App
 from wagateway.core.db import Database, table_of, unindexed, utcnow
 from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
 from wagateway.messages.queue import devices_with_due_messages
@@ -30,9 +31,9 @@ from wagateway.webhooks.models import Event
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     provider: DatabaseProvider = provider_for(request.param)
-    url = provider.new_url(tmp_path) or f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-    if url.startswith("postgresql://"):
-        url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    # The gateway's own resolution: SQLite in the data dir, or PostgreSQL with its driver.
+    settings = Settings(data_dir=tmp_path, database_url=provider.new_url(tmp_path))
+    url = settings.resolved_database_url
     upgrade_to_head(url)
     yield url
     provider.cleanup()
