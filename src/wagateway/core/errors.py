@@ -151,4 +151,8 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
-        return error_response(request, 500, "internal_error", "internal error")
+        # Starlette answers this one from its outermost middleware, outside the one that
+        # adds X-Request-ID to every other response: the header is set here.
+        request_id = getattr(request.state, "request_id", None)
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return error_response(request, 500, "internal_error", "internal error", headers=headers)
