@@ -12,6 +12,7 @@ from wagateway.apps.router import router as app_router
 from wagateway.archive.router import router as archive_router
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
+from wagateway.core.nul_guard import RefuseNulMiddleware
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
 from wagateway.dashboard.router import mount_dashboard
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Routes are matched in order, each included router costing a walk of its routes:

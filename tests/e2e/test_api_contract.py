@@ -78,6 +78,61 @@ def test_validation_errors_name_the_field(api: httpx.Client) -> None:
     assert api.get("/devices").json()["devices"] == []  # nothing half-created
 
 
+def test_nul_characters_are_refused_with_the_field_named(api: httpx.Client) -> None:
+    """U+0000 anywhere in a request is 400 on both databases (PostgreSQL cannot store it in
+    text: ids, filters, names and URLs with one were 500s there; found by the API fuzzer)."""
+    device = str(uuid.uuid4())
+    nul = "a\x00b"
+    cases = [
+        ("GET", "/devices/a%00b", {}, None, "path"),
+        ("GET", f"/devices/{device}/messages/a%00b", {}, None, "path"),
+        ("GET", f"/devices/{device}/messages", {"status": nul}, None, "status"),
+        ("GET", "/webhooks/deliveries", {"device_id": nul}, None, "device_id"),
+        (
+            "POST",
+            "/webhooks/deliveries/redeliver-failed",
+            {"event": "x", "device_id": nul},
+            None,
+            "device_id",
+        ),
+        ("PATCH", "/app", {}, {"name": nul}, "name"),
+        ("PATCH", "/app", {}, {"webhook_url": "https://example.com/" + nul}, "webhook_url"),
+        (
+            "POST",
+            f"/devices/{device}/messages",
+            {},
+            {"to": "6281211112222", "reply_to": nul},
+            "reply_to",
+        ),
+        (
+            "POST",
+            f"/devices/{device}/messages",
+            {},
+            {"to": "6281211112222", "type": "interactive", "buttons": [{"id": nul}]},
+            "buttons.0.id",
+        ),
+        (
+            "POST",
+            f"/sandbox/devices/{device}/revoke",
+            {},
+            {"from": "62812", "wa_message_id": nul},
+            "wa_message_id",
+        ),
+    ]
+    for method, path, params, body, field in cases:
+        response = api.request(method, path, params=params, json=body)
+        found = assert_envelope(response, 400, "validation_error")
+        assert found["error"]["details"] == {"field": field}, (path, body, found)
+    assert api.get("/app").json()["name"] == "e2e app"  # nothing half-applied
+    # The six characters "\u0000" (an escaped backslash, then "u0000") are no NUL.
+    created = api.post(
+        "/devices",
+        content=b'{"device_name": "a\\\\u0000b"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert created.status_code == 201 and created.json()["device_name"] == "a\\u0000b"
+
+
 def test_unknown_routes_methods_and_request_ids(api: httpx.Client) -> None:
     body = assert_envelope(api.get("/no/such/route"), 404, "not_found")
     assert UUID_RE.match(body["request_id"])
