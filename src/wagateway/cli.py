@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from wagateway.apps import service as apps_service
+from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
@@ -76,6 +77,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Connection limits (docs/limits.md): above max_connections uvicorn answers 503.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keepalive_timeout,
         # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
         # client address before the gateway sees it: a local caller could claim to be any
         # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
@@ -202,6 +206,57 @@ def apps_set_webhook(
 
     _run(work)
     typer.echo("ok")
+
+
+@apps_cli.command("set-limits")
+def apps_set_limits(
+    app_id: str,
+    requests_per_second: Annotated[
+        float | None, typer.Option(help="API requests per second for the app (0 = none)")
+    ] = None,
+    burst: Annotated[int | None, typer.Option(help="requests the app may make at once")] = None,
+    device_requests_per_second: Annotated[
+        float | None, typer.Option(help="API requests per second on one device (0 = none)")
+    ] = None,
+    device_burst: Annotated[int | None, typer.Option()] = None,
+    max_devices: Annotated[
+        int | None, typer.Option(help="device quota (0 = none, -1 = the server's default)")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="back to the server's defaults")] = False,
+) -> None:
+    """Give an app its own API rate limits or device quota; prints what applies now."""
+    from pydantic import ValidationError
+
+    from wagateway.apps import limits
+    from wagateway.audit.service import Actor, record
+
+    try:
+        override = limits.LimitsOverride(
+            requests_per_second=requests_per_second,
+            burst=burst,
+            device_requests_per_second=device_requests_per_second,
+            device_burst=device_burst,
+        )
+    except ValidationError as exc:
+        typer.echo(f"error: validation_error: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(gw: Gateway) -> limits.LimitsOut:
+        async with gw.db.transaction() as session:
+            app = await apps_service.get_app(session, app_id)
+            limits.set_limits(app, override, max_devices, reset)
+            app.updated_at = utcnow()
+            now = limits.effective(gw.settings, app)
+            record(
+                session,
+                Actor("cli", "cli"),
+                "app.set_limits",
+                app_id=app.id,
+                detail=now.model_dump(),
+            )
+            return now
+
+    typer.echo(_run(work).model_dump_json())
 
 
 @users_cli.command("create")

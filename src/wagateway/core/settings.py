@@ -108,6 +108,27 @@ class Settings(BaseSettings):
     )
     operator_password_min_length: int = Field(10, ge=8)
 
+    # --- limits (docs/limits.md); apps may be given their own (`wagateway apps set-limits`) --
+    rate_limit_per_second: float = Field(
+        1000.0, ge=0, description="API requests per second per app (token bucket); 0 = off"
+    )
+    rate_limit_burst: int = Field(2000, ge=1, description="requests an app may make at once")
+    device_rate_limit_per_second: float = Field(
+        200.0, ge=0, description="API requests per second on one device's routes; 0 = off"
+    )
+    device_rate_limit_burst: int = Field(400, ge=1)
+    max_devices_per_app: int = Field(100, ge=0, description="device quota per app; 0 = none")
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="body cap of API requests other than sends (a send's cap follows "
+        "WAGW_SEND_MEDIA_MAX_BYTES)",
+    )
+    max_connections: int | None = Field(
+        None, ge=1, description="concurrent connections and requests; above it, 503"
+    )
+    keepalive_timeout: int = Field(5, ge=1, description="seconds an idle keep-alive connection stays")
+
     # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
     internal_allowlist: CidrList = Field(default_factory=list)
     trusted_proxies: CidrList = Field(default_factory=list)
