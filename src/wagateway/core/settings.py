@@ -127,7 +127,9 @@ class Settings(BaseSettings):
     max_connections: int | None = Field(
         None, ge=1, description="concurrent connections and requests; above it, 503"
     )
-    keepalive_timeout: int = Field(5, ge=1, description="seconds an idle keep-alive connection stays")
+    keepalive_timeout: int = Field(
+        5, ge=1, description="seconds an idle keep-alive connection stays"
+    )
 
     # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
     internal_allowlist: CidrList = Field(default_factory=list)
