@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from wagateway.apps import service as apps_service
 from wagateway.core.errors import ApiError
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
-from wagateway.core.settings import Settings, get_settings
+from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.gateway import Gateway
 
 cli = typer.Typer(
@@ -33,7 +34,12 @@ T = TypeVar("T")
 
 
 def _prepare() -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for line in settings_problems(exc):
+            typer.echo(f"error: invalid setting {line}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.resolved_database_url)

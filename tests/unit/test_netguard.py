@@ -8,7 +8,12 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from wagateway.core.netguard import OutboundAddressRefused, guarded_session, is_allowed
+from wagateway.core.netguard import (
+    OutboundAddressRefused,
+    guarded_session,
+    is_allowed,
+    published_egress,
+)
 
 REFUSED = [
     "127.0.0.1",
@@ -152,3 +157,36 @@ def test_guarded_session_keeps_no_cookies() -> None:
 
     asyncio.run(scenario())
     assert cookies_seen == [None, None]
+
+
+def test_published_egress_shows_hosts_bare_and_ranges_as_cidr() -> None:
+    networks = [ipaddress.ip_network(n) for n in ("203.0.113.7/32", "2001:db8::/64", "::1/128")]
+    assert published_egress(networks) == ["203.0.113.7", "2001:db8::/64", "::1"]
+
+
+def test_guarded_session_binds_to_the_source_address() -> None:
+    peers: list[str | None] = []
+
+    async def scenario() -> None:
+        async def handler(request: web.Request) -> web.Response:
+            peers.append(request.remote)
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = _free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            allow = [ipaddress.ip_network("127.0.0.0/8")]
+            for source in (None, ipaddress.ip_address("127.0.0.3")):
+                async with guarded_session(allow, 5, source_address=source) as session:
+                    # A name: only the source address's family is tried (IPv4 here).
+                    async with session.get(f"http://localhost:{port}/") as resp:
+                        assert resp.status == 200
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert peers == ["127.0.0.1", "127.0.0.3"]

@@ -103,7 +103,9 @@ class OutboundQueue:
                 .values(status="queued", claimed_by=None, claimed_until=None)
             )
         self._http = guarded_session(
-            self._settings.outbound_allowlist, self._settings.webhook_timeout * 3
+            self._settings.outbound_allowlist,
+            self._settings.webhook_timeout * 3,
+            source_address=self._settings.outbound_source_address,
         )
         self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
 
