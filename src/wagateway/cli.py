@@ -87,6 +87,7 @@ def serve(
         # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
         # core/client_address.py), which reads the headers itself.
         proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
     )
 
 
