@@ -9,13 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from wagateway.apps import service as apps_service
 from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
-from wagateway.core.settings import Settings, get_settings
+from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.gateway import Gateway
 
 cli = typer.Typer(
@@ -38,7 +39,12 @@ T = TypeVar("T")
 
 
 def _prepare() -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for line in settings_problems(exc):
+            typer.echo(f"error: invalid setting {line}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.resolved_database_url)
@@ -94,6 +100,7 @@ def serve(
         # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
         # core/client_address.py), which reads the headers itself.
         proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
     )
 
 

@@ -12,6 +12,7 @@ from wagateway.apps import service
 from wagateway.apps.limits import LimitsOut, effective
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.netguard import published_egress
 from wagateway.core.settings import Settings
 from wagateway.messages.pacing import PacingUpdate
 
@@ -26,6 +27,10 @@ class AppOut(BaseModel):
     domain_url: str
     pacing: dict[str, Any] | None
     limits: LimitsOut = Field(description="API rate limits and device quota (set by the operator)")
+    egress_addresses: list[str] = Field(
+        description="the addresses webhooks and media fetches come from, for receivers that "
+        "filter by source (the server's WAGW_EGRESS_ADDRESSES; empty when not published)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -39,6 +44,7 @@ class AppOut(BaseModel):
             domain_url=app.domain_url,
             pacing=app.pacing,
             limits=effective(settings, app),
+            egress_addresses=published_egress(settings.egress_addresses),
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
