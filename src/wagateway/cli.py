@@ -6,15 +6,17 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from wagateway.apps import service as apps_service
+from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
-from wagateway.core.settings import Settings, get_settings
+from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.gateway import Gateway
 
 cli = typer.Typer(
@@ -28,12 +30,21 @@ devices_cli = typer.Typer(help="Devices, by device id alone (for the host).", no
 cli.add_typer(devices_cli, name="devices")
 users_cli = typer.Typer(help="Dashboard operators.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
+messages_cli = typer.Typer(
+    help="Messages, through the running gateway's API (for the host).", no_args_is_help=True
+)
+cli.add_typer(messages_cli, name="messages")
 
 T = TypeVar("T")
 
 
 def _prepare() -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for line in settings_problems(exc):
+            typer.echo(f"error: invalid setting {line}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings.resolved_database_url)
@@ -54,8 +65,13 @@ def _run(work: Callable[[Gateway], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except ApiError as exc:
-        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(exc)
+
+
+def _fail(exc: ApiError) -> NoReturn:
+    details = ", ".join(f"{key}={value}" for key, value in exc.details.items())
+    typer.echo(f"error: {exc.code}: {exc.message}" + (f" ({details})" if details else ""), err=True)
+    raise typer.Exit(2) from exc
 
 
 @cli.command()
@@ -76,11 +92,15 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Connection limits (docs/limits.md): above max_connections uvicorn answers 503.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keepalive_timeout,
         # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
         # client address before the gateway sees it: a local caller could claim to be any
         # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
         # core/client_address.py), which reads the headers itself.
         proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
     )
 
 
@@ -204,6 +224,57 @@ def apps_set_webhook(
     typer.echo("ok")
 
 
+@apps_cli.command("set-limits")
+def apps_set_limits(
+    app_id: str,
+    requests_per_second: Annotated[
+        float | None, typer.Option(help="API requests per second for the app (0 = none)")
+    ] = None,
+    burst: Annotated[int | None, typer.Option(help="requests the app may make at once")] = None,
+    device_requests_per_second: Annotated[
+        float | None, typer.Option(help="API requests per second on one device (0 = none)")
+    ] = None,
+    device_burst: Annotated[int | None, typer.Option()] = None,
+    max_devices: Annotated[
+        int | None, typer.Option(help="device quota (0 = none, -1 = the server's default)")
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="back to the server's defaults")] = False,
+) -> None:
+    """Give an app its own API rate limits or device quota; prints what applies now."""
+    from pydantic import ValidationError
+
+    from wagateway.apps import limits
+    from wagateway.audit.service import Actor, record
+
+    try:
+        override = limits.LimitsOverride(
+            requests_per_second=requests_per_second,
+            burst=burst,
+            device_requests_per_second=device_requests_per_second,
+            device_burst=device_burst,
+        )
+    except ValidationError as exc:
+        typer.echo(f"error: validation_error: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(gw: Gateway) -> limits.LimitsOut:
+        async with gw.db.transaction() as session:
+            app = await apps_service.get_app(session, app_id)
+            limits.set_limits(app, override, max_devices, reset)
+            app.updated_at = utcnow()
+            now = limits.effective(gw.settings, app)
+            record(
+                session,
+                Actor("cli", "cli"),
+                "app.set_limits",
+                app_id=app.id,
+                detail=now.model_dump(),
+            )
+            return now
+
+    typer.echo(_run(work).model_dump_json())
+
+
 @users_cli.command("create")
 def users_create(
     email: str,
@@ -273,6 +344,204 @@ def devices_qr(
             await asyncio.sleep(1.0)
 
     _run(work)
+
+
+# --- ops commands: through the running gateway's REST API (see local_api.py) -----------------
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="the running gateway; default http://<WAGW_HOST, or 127.0.0.1>:<WAGW_PORT>",
+        show_default=False,
+    ),
+]
+
+
+def _call_device(
+    device_id: str,
+    url: str | None,
+    method: str,
+    rest: str = "",
+    *,
+    audit_action: str | None = None,
+    confirm: Callable[[str], None] | None = None,
+    **request: Any,
+) -> Any:
+    """Call `/devices/{device_id}{rest}` on the running gateway with the device's app token;
+    a change is recorded in the audit log (actor `cli`) once the API has done it."""
+    from wagateway.audit.service import Actor, record
+    from wagateway.local_api import GatewayApi, default_url, device_access
+
+    async def work(gw: Gateway) -> Any:
+        access = await device_access(gw, device_id)
+        if confirm is not None:
+            confirm(access.device_name)
+        timeout = gw.settings.send_wait_timeout + 30.0
+        async with GatewayApi(url or default_url(gw.settings), access.token, timeout) as api:
+            answer = await api.call(method, access.path + rest, **request)
+        if audit_action is not None:
+            sent = isinstance(answer, dict) and "message_id" in answer
+            detail = {"message_id": answer["message_id"]} if sent else {"name": access.device_name}
+            async with gw.db.transaction() as session:
+                record(
+                    session,
+                    Actor("cli", "cli"),
+                    audit_action,
+                    app_id=access.app_id,
+                    device_id=device_id,
+                    detail=detail,
+                )
+        return answer
+
+    return _run(work)
+
+
+def _print_device(device: dict[str, Any]) -> None:
+    """The device object as `key: value` lines; the QR image (a long data URL) and the raw QR
+    are left out: `wagateway devices qr` draws the code in the terminal."""
+    for key, value in device.items():
+        if key in ("qr_image", "qr"):
+            continue
+        if isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True)
+        typer.echo(f"{key}: {'-' if value is None else value}")
+    if device.get("qr"):
+        typer.echo(f"qr: (scan it with `wagateway devices qr {device['device_id']}`)")
+
+
+@devices_cli.command("show")
+def devices_show(
+    device_id: str,
+    url: UrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's device object")] = False,
+) -> None:
+    """Show a device (GET /devices/{id} on the running gateway).
+
+    When the gateway is not running: the device as stored in the database, with a note on
+    stderr (its status and connection are then what the gateway last wrote)."""
+    from wagateway.devices.schemas import DeviceOut
+    from wagateway.devices.service import DeviceService
+    from wagateway.local_api import GatewayApi, ServerUnreachable, default_url, device_access
+
+    async def work(gw: Gateway) -> Any:
+        access = await device_access(gw, device_id)
+        try:
+            async with GatewayApi(url or default_url(gw.settings), access.token) as api:
+                return await api.call("GET", access.path)
+        except ServerUnreachable as exc:
+            typer.echo(
+                f"note: {exc.message}; showing the device as stored in the database "
+                "(status and connection as the gateway last wrote them)",
+                err=True,
+            )
+        async with gw.db.read() as session:  # the API's rules: 410 for a destroyed device
+            device = await DeviceService.load(session, access.app_id, device_id)
+            return DeviceOut.of(device).model_dump(mode="json")
+
+    device = _run(work)
+    if as_json:
+        typer.echo(json.dumps(device))
+    else:
+        _print_device(device)
+
+
+@devices_cli.command("disconnect")
+def devices_disconnect(device_id: str, url: UrlOption = None) -> None:
+    """Unlink the device's WhatsApp session → disconnected (POST /devices/{id}/disconnect).
+
+    Relink with a new QR: POST /devices/{id}/qr, then `wagateway devices qr`."""
+    device = _call_device(device_id, url, "POST", "/disconnect", audit_action="device.disconnect")
+    typer.echo(f"device {device_id}: {device['status']}")
+
+
+@devices_cli.command("delete")
+def devices_delete(
+    device_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Destroy the device (DELETE /devices/{id}); asks first unless --yes.
+
+    The device is logged out, its session erased, its messages and events archived. Terminal:
+    the id answers 410 afterwards."""
+
+    def confirm(name: str) -> None:
+        if not yes:
+            typer.confirm(
+                f"Delete device {device_id} ({name})? It is logged out of WhatsApp and its "
+                "session erased; this cannot be undone",
+                abort=True,
+            )
+
+    device = _call_device(device_id, url, "DELETE", audit_action="device.delete", confirm=confirm)
+    typer.echo(f"device {device_id}: {device['status']}; its messages and events are archived")
+
+
+@messages_cli.command("send")
+def messages_send(
+    device_id: str,
+    to: Annotated[
+        str | None, typer.Option(help="recipient: phone number, or a phone, LID or group JID")
+    ] = None,
+    text: Annotated[str | None, typer.Option(help="the text (type text)")] = None,
+    message_type: Annotated[
+        str | None, typer.Option("--type", help="text (default), image, document, location, …")
+    ] = None,
+    json_body: Annotated[
+        str | None,
+        typer.Option(
+            "--json-body",
+            help="the request body as JSON, or - to read it from stdin; --to, --type and "
+            "--text override its fields. E.g. --type image --json-body "
+            '\'{"url": "https://…/a.png", "mime_type": "image/png", "caption": "hi"}\'',
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="the same key and body within 24 h send nothing new")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="return once the message left the device (or failed)")
+    ] = False,
+    url: UrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's answer")] = False,
+) -> None:
+    """Send a message from the device (POST /devices/{id}/messages); prints its id and status.
+
+    Any message type of the API: --to/--text for text, --type with --json-body for the others.
+    Exit 2 when the API refuses it, or with --wait when it failed."""
+    body: dict[str, Any] = {}
+    if json_body is not None:
+        try:
+            parsed = json.loads(sys.stdin.read() if json_body == "-" else json_body)
+        except ValueError as exc:
+            _fail(ApiError(400, "validation_error", f"--json-body is not valid JSON: {exc}"))
+        if not isinstance(parsed, dict):
+            _fail(ApiError(400, "validation_error", "--json-body must be a JSON object"))
+        body.update(parsed)
+    for key, value in (("to", to), ("type", message_type), ("text", text)):
+        if value is not None:
+            body[key] = value
+
+    answer = _call_device(
+        device_id,
+        url,
+        "POST",
+        "/messages",
+        audit_action="message.send",
+        body=body,
+        params={"wait": "true"} if wait else None,
+        headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+    )
+    if as_json:
+        typer.echo(json.dumps(answer))
+    else:
+        for key in ("message_id", "status", "to", "wa_message_id"):
+            if answer.get(key):
+                typer.echo(f"{key}: {answer[key]}")
+    error = answer.get("error")
+    if answer.get("status") == "failed" and isinstance(error, dict):
+        _fail(ApiError(200, str(error.get("code", "failed")), str(error.get("message", ""))))
 
 
 def main() -> None:

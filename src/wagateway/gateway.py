@@ -7,6 +7,7 @@ import structlog
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
+from wagateway.core.rate_limit import RateLimiter
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
@@ -66,6 +67,7 @@ class Gateway:
         self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
         self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
         self.token_claims = TokenClaims()
+        self.rate_limiter = RateLimiter()
         self.node_id = node_id(settings.data_dir)
         self.sandbox = SandboxEngine(settings, self.db)
         self.media = media_store_for(settings)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from wagateway import __version__
 from wagateway.apps.router import router as app_router
 from wagateway.archive.router import router as archive_router
+from wagateway.core.body_limit import BodyLimitMiddleware
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.nul_guard import RefuseNulMiddleware
@@ -56,7 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)
+    # Innermost first: the body cap runs before the NUL check reads a body.
     app.add_middleware(RefuseNulMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        media_max_bytes=max(settings.send_media_max_bytes, settings.media_max_bytes),
+    )
     app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Routes are matched in order, each included router costing a walk of its routes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -121,6 +122,77 @@ def test_media_refuses_other_apps_and_traversal(
         assert response.json()["error"]["code"] in ("validation_error", "not_found")
     missing = f"media/{app_id}/{device['device_id']}-00000000-0000-0000-0000-000000000000.png"
     assert api.get("/media", params={"path": missing}).status_code == 404
+    # The same tricks encoded in the URL itself (the server decodes them before the check),
+    # a NUL, a trailing newline, and a second `path` parameter.
+    for raw in [
+        f"media/{app_id}/%2e%2e/%2e%2e/secret.key",
+        f"media/{app_id}/..%2f..%2fsecret.key",
+        f"media%2f{app_id}%2f..%2f..%2fwagateway.db",
+        f"media/{app_id}/..%5c..%5csecret.key",
+        "%2fetc%2fpasswd",
+        "%2e%2e%2fsecret.key",
+        "%c0%ae%c0%ae/secret.key",  # an overlong UTF-8 "."
+        "%EF%BC%8E%EF%BC%8E/secret.key",  # fullwidth dots
+        quote(path) + "%00",
+        quote(path) + "%00.png",
+        quote(path) + "%0a",
+        quote(path).upper(),
+        quote(path) + "&path=..%2fsecret.key",
+        "..%2fsecret.key&path=" + quote(path) + "/..",
+    ]:
+        response = api.get(f"/media?path={raw}")
+        assert response.status_code in (400, 404), raw
+        assert response.json()["error"]["code"] in ("validation_error", "not_found"), raw
+
+
+def test_media_never_follows_a_symlink_out_of_the_store(
+    server: GatewayServer, api: httpx.Client, receiver: WebhookReceiver, device: dict
+) -> None:
+    """Should anything plant a symlink in the data dir's media store (a file, or a whole
+    app's folder), the download is refused: the resolved path must stay in the store."""
+    outside = server.data_dir / "outside"
+    outside.mkdir(exist_ok=True)
+    paths = []
+    for _ in range(2):
+        wa_id = inbound(api, device["device_id"], {"type": "image"})
+        paths.append(message_event(receiver, device["device_id"], wa_id)["media_path"])
+    assert api.get("/media", params={"path": paths[0]}).status_code == 200
+
+    # A file replaced by a symlink to something outside the store.
+    stored = server.data_dir / "store" / paths[0]
+    (outside / "private.txt").write_text("not media")
+    stored.unlink()
+    stored.symlink_to(outside / "private.txt")
+    refused = api.get("/media", params={"path": paths[0]})
+    assert refused.status_code == 404 and b"not media" not in refused.content
+
+    # An app's folder replaced by a symlink to a folder outside holding the same name.
+    folder = stored.parent
+    (outside / paths[1].rsplit("/", 1)[1]).write_text("not media either")
+    folder.rename(folder.with_name(folder.name + ".moved"))
+    folder.symlink_to(outside, target_is_directory=True)
+    try:
+        refused = api.get("/media", params={"path": paths[1]})
+        assert refused.status_code == 404 and b"not media" not in refused.content
+    finally:
+        folder.unlink()
+        folder.with_name(folder.name + ".moved").rename(folder)
+
+
+def test_an_attachment_name_cannot_break_the_download_headers(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict
+) -> None:
+    """File names come from whoever sent the attachment: quotes, line breaks and non-ASCII
+    letters must neither split the header nor fail the download."""
+    name = 'faktur "Mei" — résumé\r\nX-Injected: 1.pdf'
+    wa_id = inbound(api, device["device_id"], {"type": "document", "file_name": name})
+    path = message_event(receiver, device["device_id"], wa_id)["media_path"]
+    got = api.get("/media", params={"path": path})
+    assert got.status_code == 200 and got.content.startswith(b"%PDF")
+    assert "x-injected" not in got.headers
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith("attachment; ") and "\r" not in disposition
+    assert "filename*=utf-8''" in disposition.lower()
 
 
 def test_runtime_queries(api: httpx.Client, device: dict) -> None:

@@ -23,9 +23,9 @@ WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
 T = TypeVar("T")
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -157,6 +157,8 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     received_at: float
+    peer: str = ""  # the address the request came from
+    path: str = ""
 
     @property
     def json(self) -> dict[str, Any]:
@@ -164,20 +166,26 @@ class Delivery:
 
 
 class WebhookReceiver:
-    """A real HTTP server that records every POST; it can answer errors or be switched off."""
+    """A real HTTP server that records every POST; it can answer errors or be switched off.
+    It also serves `media` on GET (a media URL for the gateway to fetch), recording each
+    fetch. `host` is the loopback address it listens on (all of 127/8 reaches it on Linux)."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = free_port(host)
         self.deliveries: list[Delivery] = []
         self.status = 200
         self.delay = 0.0  # seconds to stall before answering (a receiver caught mid-request)
+        self.location = ""  # where a 3xx answer points (default: this receiver itself)
+        self.media = b""  # what a GET answers with a 2xx status
+        self.fetches: list[Delivery] = []  # every GET
         self.seen: list[Delivery] = []  # every POST, whatever was answered
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/wa"
+        return f"http://{self.host}:{self.port}/hooks/wa"
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -186,7 +194,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 delivery = Delivery(
-                    {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.time(),
+                    self.client_address[0],
+                    self.path,
                 )
                 status = receiver.status
                 with receiver._lock:
@@ -197,16 +209,36 @@ class WebhookReceiver:
                     time.sleep(receiver.delay)
                 self.send_response(status)
                 if 300 <= status < 400:
-                    self.send_header("Location", receiver.url)
+                    self.send_header("Location", receiver.location or receiver.url)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                fetch = Delivery(
+                    {k.lower(): v for k, v in self.headers.items()},
+                    b"",
+                    time.time(),
+                    self.client_address[0],
+                    self.path,
+                )
+                with receiver._lock:
+                    receiver.fetches.append(fetch)
+                status = receiver.status
+                body = receiver.media if 200 <= status < 300 else b"no"
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.location or receiver.url)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

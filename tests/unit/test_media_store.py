@@ -10,7 +10,17 @@ import pytest
 
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 
-BAD_KEYS = ["../secret.key", "/etc/passwd", "media/../../x", "media//x", "media/./x", "a\\b", ""]
+BAD_KEYS = [
+    "../secret.key",
+    "/etc/passwd",
+    "media/../../x",
+    "media//x",
+    "media/./x",
+    "a\\b",
+    "",
+    "media/x.png\x00.txt",
+    "media/x.png\n",
+]
 
 
 def stores(tmp_path: Path, endpoint: str) -> list[MediaStore]:

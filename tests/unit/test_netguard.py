@@ -5,10 +5,18 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from wagateway.core.netguard import OutboundAddressRefused, guarded_session, is_allowed
+from wagateway.core.netguard import (
+    GuardedConnector,
+    OutboundAddressRefused,
+    guarded_session,
+    is_allowed,
+    published_egress,
+)
 
 REFUSED = [
     "127.0.0.1",
@@ -152,3 +160,105 @@ def test_guarded_session_keeps_no_cookies() -> None:
 
     asyncio.run(scenario())
     assert cookies_seen == [None, None]
+
+
+def test_published_egress_shows_hosts_bare_and_ranges_as_cidr() -> None:
+    networks = [ipaddress.ip_network(n) for n in ("203.0.113.7/32", "2001:db8::/64", "::1/128")]
+    assert published_egress(networks) == ["203.0.113.7", "2001:db8::/64", "::1"]
+
+
+def test_guarded_session_binds_to_the_source_address() -> None:
+    peers: list[str | None] = []
+
+    async def scenario() -> None:
+        async def handler(request: web.Request) -> web.Response:
+            peers.append(request.remote)
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = _free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            allow = [ipaddress.ip_network("127.0.0.0/8")]
+            for source in (None, ipaddress.ip_address("127.0.0.3")):
+                async with guarded_session(allow, 5, source_address=source) as session:
+                    # A name: only the source address's family is tried (IPv4 here).
+                    async with session.get(f"http://localhost:{port}/") as resp:
+                        assert resp.status == 200
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert peers == ["127.0.0.1", "127.0.0.3"]
+
+
+class _StubResolver(AbstractResolver):
+    """DNS as an attacker controls it: `rebind.example` answers what `answers` says now."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+        self.lookups = 0
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        assert host == "rebind.example"
+        self.lookups += 1
+        return [
+            ResolveResult(hostname=host, host=a, port=port, family=socket.AF_INET, proto=0, flags=0)
+            for a in self.answers
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_name_rebound_to_a_refused_address_is_refused_at_connect_time() -> None:
+    """The check runs on the addresses the connector is about to connect to, on every
+    lookup: a name that first resolved to an allowed address and then to loopback (DNS
+    rebinding) is refused on the second connect, and nothing reaches the loopback server.
+    An answer mixing an allowed and a refused address is refused whole."""
+    hits: dict[str, list[str]] = {"127.0.0.2": [], "127.0.0.1": []}
+
+    async def scenario() -> None:
+        runners = []
+        port = _free_port()
+        for address in hits:
+
+            async def handler(request: web.Request, address: str = address) -> web.Response:
+                hits[address].append(request.path)
+                return web.Response(text="ok")
+
+            app = web.Application()
+            app.router.add_get("/{tail:.*}", handler)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, address, port).start()
+            runners.append(runner)
+        resolver = _StubResolver()
+        allow = [ipaddress.ip_network("127.0.0.2/32")]  # stands for a public address
+        # No DNS cache and no kept-alive connections: every request looks up and connects
+        # anew, as after the cache's 10 s in guarded_session.
+        connector = GuardedConnector(
+            allow, resolver=resolver, use_dns_cache=False, force_close=True
+        )
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session:
+                resolver.answers = ["127.0.0.2"]
+                async with session.get(f"http://rebind.example:{port}/first") as resp:
+                    assert resp.status == 200
+                for answers in (["127.0.0.1"], ["127.0.0.2", "127.0.0.1"]):
+                    resolver.answers = answers
+                    with pytest.raises(OutboundAddressRefused, match="127.0.0.1"):
+                        async with session.get(f"http://rebind.example:{port}/second"):
+                            pass
+            assert resolver.lookups == 3
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert hits == {"127.0.0.2": ["/first"], "127.0.0.1": []}

@@ -128,3 +128,45 @@ def test_negative_time_scale_is_rejected(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("WAGW_SANDBOX_TIME_SCALE", "-1")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_outbound_source_address_and_egress_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().outbound_source_address is None
+    assert Settings().egress_addresses == []
+    monkeypatch.setenv("WAGW_OUTBOUND_SOURCE_ADDRESS", " 127.0.0.2 ")
+    monkeypatch.setenv("WAGW_EGRESS_ADDRESSES", "203.0.113.7, 2001:db8::/64")
+    s = Settings()
+    assert s.outbound_source_address == ipaddress.ip_address("127.0.0.2")
+    assert s.egress_addresses == [
+        ipaddress.ip_network("203.0.113.7/32"),
+        ipaddress.ip_network("2001:db8::/64"),
+    ]
+    # As the webhook worker process receives them.
+    again = Settings(**s.model_dump(mode="json"))
+    assert again.outbound_source_address == s.outbound_source_address
+    assert again.egress_addresses == s.egress_addresses
+    monkeypatch.setenv("WAGW_OUTBOUND_SOURCE_ADDRESS", "")
+    assert Settings().outbound_source_address is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("WAGW_OUTBOUND_SOURCE_ADDRESS", "gateway.example", "is not an IP address"),
+        ("WAGW_OUTBOUND_SOURCE_ADDRESS", "127.0.0.0/8", "is not an IP address"),
+        ("WAGW_OUTBOUND_SOURCE_ADDRESS", "192.0.2.1", "is not an address of this host"),
+        ("WAGW_EGRESS_ADDRESSES", "203.0.113.7,nat", "does not appear to be an IPv4 or IPv6"),
+    ],
+)
+def test_bad_address_settings_are_named_clearly(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    from pydantic import ValidationError
+
+    from wagateway.core.settings import settings_problems
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    [line] = settings_problems(caught.value)
+    assert line.startswith(f"{name}: ") and problem in line

@@ -25,7 +25,10 @@ class App(Base):
     webhook_secret_prev_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     rotation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     rotation_pin_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Device quota override (None = WAGW_MAX_DEVICES_PER_APP; 0 = no quota).
     max_devices: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # API rate limit overrides (see apps/limits.py); None = inherit the server's defaults.
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Send pacing overrides (rate_per_second, jitter, typing_seconds, daily_cap); None = inherit.
     pacing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -9,8 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from wagateway.apps import service
+from wagateway.apps.limits import LimitsOut, effective
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.netguard import published_egress
+from wagateway.core.settings import Settings
 from wagateway.messages.pacing import PacingUpdate
 
 router = APIRouter(prefix="/app", tags=["app"])
@@ -23,11 +26,16 @@ class AppOut(BaseModel):
     webhook_url: str
     domain_url: str
     pacing: dict[str, Any] | None
+    limits: LimitsOut = Field(description="API rate limits and device quota (set by the operator)")
+    egress_addresses: list[str] = Field(
+        description="the addresses webhooks and media fetches come from, for receivers that "
+        "filter by source (the server's WAGW_EGRESS_ADDRESSES; empty when not published)"
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, app: App) -> AppOut:
+    def of(cls, app: App, settings: Settings) -> AppOut:
         return cls(
             app_id=app.id,
             name=app.name,
@@ -35,6 +43,8 @@ class AppOut(BaseModel):
             webhook_url=app.webhook_url,
             domain_url=app.domain_url,
             pacing=app.pacing,
+            limits=effective(settings, app),
+            egress_addresses=published_egress(settings.egress_addresses),
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -48,9 +58,9 @@ class AppUpdate(BaseModel):
 
 
 @router.get("", response_model=AppOut)
-async def get_app(app: CurrentApp) -> AppOut:
+async def get_app(app: CurrentApp, gw: GatewayDep) -> AppOut:
     """The app the token belongs to (never its secrets)."""
-    return AppOut.of(app)
+    return AppOut.of(app, gw.settings)
 
 
 @router.patch("", response_model=AppOut)
@@ -67,4 +77,4 @@ async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut
             domain_url=body.domain_url,
             pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
         )
-    return AppOut.of(row)
+    return AppOut.of(row, gw.settings)

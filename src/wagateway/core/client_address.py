@@ -55,12 +55,9 @@ def _forwarded_hops(request: Request) -> list[str]:
     that header is present, else `X-Forwarded-For`'s."""
     forwarded = request.headers.get("forwarded")
     if forwarded:
-        hops = []
+        hops: list[str] = []
         for element in forwarded.split(","):
-            for pair in element.split(";"):
-                name, _, value = pair.strip().partition("=")
-                if name.strip().lower() == "for":
-                    hops.append(value.strip())
+            hops.extend(v for v in (_param(p, "for") for p in element.split(";")) if v)
         return hops
     return [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
 
@@ -72,10 +69,23 @@ def address_in(address: str, networks: list[Network]) -> bool:
 
 
 def forwarded_proto(request: Request, trusted_proxies: list[Network]) -> str:
-    """The scheme the client used: the proxy's X-Forwarded-Proto when the peer is trusted."""
+    """The scheme the client used: what a trusted proxy recorded (`Forwarded`'s `proto=` of
+    the element the nearest proxy added, else X-Forwarded-Proto), or the connection's own."""
     peer_ip = _parse(request.client.host) if request.client else None
     if peer_ip is not None and _trusted(peer_ip, trusted_proxies):
-        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        forwarded = request.headers.get("forwarded")
+        if forwarded:
+            nearest = forwarded.split(",")[-1]
+            values = [_param(pair, "proto") for pair in nearest.split(";")]
+            proto = next((v for v in values if v), "")
+        else:
+            proto = request.headers.get("x-forwarded-proto", "").split(",")[0]
+        proto = proto.strip().strip('"').lower()
         if proto in ("http", "https"):
             return proto
     return request.url.scheme
+
+
+def _param(pair: str, wanted: str) -> str:
+    name, _, value = pair.strip().partition("=")
+    return value.strip() if name.strip().lower() == wanted else ""

@@ -128,6 +128,8 @@ DEFAULT_READ_POOL_SIZE = 40
 def create_engine(
     url: str, *, read_only: bool = False, read_pool_size: int = DEFAULT_READ_POOL_SIZE
 ) -> AsyncEngine:
+    # hide_parameters: a database error's message would otherwise quote the statement's
+    # values (a session's CSRF token, a flash message…) into whatever logs the error.
     if url.startswith("sqlite"):
         path = make_url(url).database
         # Every API request reads (its token) while others are in flight. Past the pool's
@@ -138,12 +140,14 @@ def create_engine(
         pool = {"pool_size": read_pool_size, "max_overflow": read_pool_size} if read_only else {}
         if path and path != ":memory:":
             creator = async_creator(path, inline=not read_only, timeout=30)
-            engine = create_async_engine(url, async_creator=creator, **pool)
+            engine = create_async_engine(url, async_creator=creator, hide_parameters=True, **pool)
         else:
-            engine = create_async_engine(url, connect_args={"timeout": 30})
+            engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine.sync_engine, read_only=read_only)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _configure_sqlite(sync_engine: Engine, *, read_only: bool = False) -> None:

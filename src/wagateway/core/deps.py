@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from wagateway.apps.limits import rate_limits
 from wagateway.apps.models import App
 from wagateway.apps.service import app_for_token, app_of_device
 from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
 from wagateway.audit import service as audit
 from wagateway.core.client_address import address_in, client_address
 from wagateway.core.errors import ApiError, not_found
+from wagateway.core.rate_limit import Limits
 from wagateway.core.secrets import looks_like_app_token, token_hash
 from wagateway.gateway import Gateway
 
@@ -88,20 +90,53 @@ async def internal_app(request: Request, gateway: Gateway) -> App | None:
     return app
 
 
+def _admit(request: Request, gateway: Gateway, app_id: str, limits: Limits) -> None:
+    """Spend one request of the app's rate limit (and the device's, on a device route), or
+    429 `rate_limit_exceeded` with `Retry-After` (core/rate_limit.py)."""
+    refusal = gateway.rate_limiter.take(app_id, request.path_params.get("device_id"), limits)
+    if refusal is not None:
+        raise refusal.error()
+
+
+def _admit_app(request: Request, gateway: Gateway, app: App) -> App:
+    limits = rate_limits(gateway.settings, app)
+    gateway.rate_limiter.remember(app.id, limits)
+    _admit(request, gateway, app.id, limits)
+    return app
+
+
 async def current_app(request: Request, gateway: GatewayDep) -> App:
     """The app whose Bearer token came with the request (401 otherwise), checked now, or
-    the device's app for an allowlisted internal call (`internal_app`)."""
+    the device's app for an allowlisted internal call (`internal_app`); within its rate
+    limits (429 otherwise)."""
     internal = await internal_app(request, gateway)
     if internal is not None:
-        return internal
+        return _admit_app(request, gateway, internal)
     token = _required_bearer(request)
+    digest = token_hash(token)
+    _refuse_early(request, gateway, digest)
     async with gateway.db.read() as session:
         app = await app_for_token(session, token)
     if app is None:
         raise invalid_api_key()
-    gateway.token_claims.remember(token_hash(token), app.id)
+    gateway.token_claims.remember(digest, app.id)
     request.state.app_id = app.id
-    return app
+    return _admit_app(request, gateway, app)
+
+
+def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
+    """429 before the token's read when a token this process verified recently belongs to an
+    app (or device) over its limit: a flood of refused requests costs no database work, so it
+    does not slow other apps. Such a refusal does nothing; a token rotated out moments ago may
+    see it instead of 401 until its app's bucket refills, which tells it only that."""
+    app_id = gateway.token_claims.app_of(digest)
+    limits = gateway.rate_limiter.limits_of(app_id) if app_id else None
+    if app_id is None or limits is None:
+        return
+    device_id = request.path_params.get("device_id")
+    refusal = gateway.rate_limiter.take(app_id, device_id, limits, spend=False)
+    if refusal is not None:
+        raise refusal.error()
 
 
 CurrentApp = Annotated[App, Depends(current_app)]
@@ -122,17 +157,21 @@ async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     message's own write; any other token is checked now. Should the request end in an error
     before that write, the error handlers settle the check first (`request.state`).
     """
-    internal = await internal_app(request, gateway)
-    if internal is not None:
-        return Sender(internal.id)
+    if "authorization" not in request.headers:
+        return Sender((await current_app(request, gateway)).id)  # internal, or 401
     token = _required_bearer(request)
     digest = token_hash(token) if looks_like_app_token(token) else None
     app_id = gateway.token_claims.app_of(digest) if digest else None
-    if digest is None or app_id is None:
+    # The app's limits were read with its row by an earlier request; when that is too long
+    # ago (or never), this request reads the row (and checks the token) now.
+    limits = gateway.rate_limiter.limits_of(app_id) if app_id else None
+    if digest is None or app_id is None or limits is None:
         return Sender((await current_app(request, gateway)).id)
     check = DeferredTokenCheck(gateway.token_claims, digest, app_id)
     request.state.app_id = app_id
     request.state.deferred_auth = lambda: check.confirm_now(gateway.db)
+    # After deferred_auth is set: a refused stale token is answered 401, not 429.
+    _admit(request, gateway, app_id, limits)
     return Sender(app_id, check)
 
 

@@ -151,8 +151,10 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
-        # Starlette answers this one from its outermost middleware, outside the one that
-        # adds X-Request-ID to every other response: the header is set here.
+        # Answered from outside every middleware (Starlette's ServerErrorMiddleware): the
+        # headers they add to other responses are added here.
+        headers = {"X-Content-Type-Options": "nosniff"}
         request_id = getattr(request.state, "request_id", None)
-        headers = {"X-Request-ID": request_id} if request_id else None
+        if request_id:
+            headers["X-Request-ID"] = request_id
         return error_response(request, 500, "internal_error", "internal error", headers=headers)

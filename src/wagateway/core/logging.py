@@ -13,7 +13,22 @@ from typing import Any
 
 import structlog
 
-_REDACTED_KEYS = {"token", "app_token", "secret", "webhook_secret", "qr", "authorization", "pin"}
+_REDACTED_KEYS = {
+    "token",
+    "app_token",
+    "secret",
+    "webhook_secret",
+    "qr",
+    "authorization",
+    "pin",
+    "password",
+    "cookie",
+    "csrf_token",
+    "internal_token",
+    "x-internal-token",
+    "secret_key",
+    "s3_secret_access_key",
+}
 
 
 def _redact(
@@ -26,10 +41,17 @@ def _redact(
 
 
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+    # Tracebacks are plain text in both formats. Never with local variables: structlog's
+    # defaults show them (rich's traceback on the console, `dict_tracebacks` in JSON), and a
+    # frame's locals hold tokens, passwords and request headers.
+    renderers: list[structlog.types.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -47,7 +69,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
             foreign_pre_chain=shared,
         )
     )

@@ -67,6 +67,14 @@ def is_allowed(address: Address | str, allowlist: Sequence[Network]) -> bool:
     return is_public_address(address)
 
 
+def published_egress(networks: Sequence[Network]) -> list[str]:
+    """`WAGW_EGRESS_ADDRESSES` as app owners see it: one address as itself, a range as CIDR."""
+    return [
+        str(net.network_address) if net.num_addresses == 1 else net.with_prefixlen
+        for net in networks
+    ]
+
+
 class GuardedConnector(aiohttp.TCPConnector):
     """A TCPConnector that refuses to connect to addresses outside the outbound rules."""
 
@@ -86,10 +94,26 @@ class GuardedConnector(aiohttp.TCPConnector):
 
 
 def guarded_session(
-    allowlist: Sequence[Network], timeout: float, limit: int = 100
+    allowlist: Sequence[Network],
+    timeout: float,
+    limit: int = 100,
+    source_address: Address | None = None,
 ) -> aiohttp.ClientSession:
+    """The client session for a tenant's destinations. With `source_address`
+    (`WAGW_OUTBOUND_SOURCE_ADDRESS`) every connection is bound to that local address, and
+    only destinations of its family are tried (an IPv4 socket cannot reach an IPv6 host)."""
+    family = socket.AF_UNSPEC
+    local_addr = None
+    if source_address is not None:
+        family = socket.AF_INET if source_address.version == 4 else socket.AF_INET6
+        local_addr = (str(source_address), 0)
     connector = GuardedConnector(
-        allowlist, limit=limit, limit_per_host=limit, family=socket.AF_UNSPEC, ttl_dns_cache=10
+        allowlist,
+        limit=limit,
+        limit_per_host=limit,
+        family=family,
+        local_addr=local_addr,
+        ttl_dns_cache=10,
     )
     return aiohttp.ClientSession(
         connector=connector,

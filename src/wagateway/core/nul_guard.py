@@ -78,13 +78,16 @@ class RefuseNulMiddleware:
                 content_type = value.lower()
                 break
         if field is None and (b"json" in content_type or b"form-urlencoded" in content_type):
+            # Already held to its cap by BodyLimitMiddleware, outside this one; joined once,
+            # not grown chunk by chunk (a media send arrives in a thousand pieces).
             first = await receive()
-            body = first.get("body", b"")
+            chunks = [first.get("body", b"")]
             more = first.get("more_body", False)
             while more and first["type"] == "http.request":
                 message = await receive()
-                body += message.get("body", b"")
+                chunks.append(message.get("body", b""))
                 more = message.get("more_body", False)
+            body = b"".join(chunks)
             field = _in_body(content_type, body)
             receive = _replay(first["type"], body, receive)
         if field is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CidrList = Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode]
@@ -82,6 +83,18 @@ class Settings(BaseSettings):
     # uses a second core; off: in the gateway's process.
     webhook_process: bool = True
     outbound_allowlist: CidrList = Field(default_factory=list)
+    outbound_source_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = Field(
+        None,
+        description="local address every outbound connection made for a tenant (webhooks, "
+        "media URLs) is bound to, so a multi-homed host sends from a known IP; empty = the "
+        "system's choice",
+    )
+    egress_addresses: CidrList = Field(
+        default_factory=list,
+        description="the public addresses (IPs/CIDRs) receivers see deliveries come from, "
+        "published to app owners for their allowlists; the gateway cannot discover them "
+        "behind NAT",
+    )
 
     # --- apps / tokens ---------------------------------------------------------------------
     token_rotation_grace_seconds: int = Field(
@@ -107,6 +120,29 @@ class Settings(BaseSettings):
         900.0, gt=0, description="the throttling window (and the longest wait it imposes)"
     )
     operator_password_min_length: int = Field(10, ge=8)
+
+    # --- limits (docs/limits.md); apps may be given their own (`wagateway apps set-limits`) --
+    rate_limit_per_second: float = Field(
+        1000.0, ge=0, description="API requests per second per app (token bucket); 0 = off"
+    )
+    rate_limit_burst: int = Field(2000, ge=1, description="requests an app may make at once")
+    device_rate_limit_per_second: float = Field(
+        200.0, ge=0, description="API requests per second on one device's routes; 0 = off"
+    )
+    device_rate_limit_burst: int = Field(400, ge=1)
+    max_devices_per_app: int = Field(100, ge=0, description="device quota per app; 0 = none")
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="body cap of API requests other than sends (a send's cap follows "
+        "WAGW_SEND_MEDIA_MAX_BYTES)",
+    )
+    max_connections: int | None = Field(
+        None, ge=1, description="concurrent connections and requests; above it, 503"
+    )
+    keepalive_timeout: int = Field(
+        5, ge=1, description="seconds an idle keep-alive connection stays"
+    )
 
     # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
     internal_allowlist: CidrList = Field(default_factory=list)
@@ -152,13 +188,51 @@ class Settings(BaseSettings):
     def _parse_schedule(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("outbound_allowlist", "internal_allowlist", "trusted_proxies", mode="before")
+    @field_validator(
+        "outbound_allowlist",
+        "internal_allowlist",
+        "trusted_proxies",
+        "egress_addresses",
+        mode="before",
+    )
     @classmethod
     def _parse_cidrs(cls, value: object) -> object:
         parts = _split_csv(value)
         if isinstance(parts, list):
             return [ipaddress.ip_network(str(p), strict=False) for p in parts]
         return parts
+
+    @field_validator("outbound_source_address", mode="before")
+    @classmethod
+    def _parse_source_address(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is None:
+            return None
+        try:
+            return ipaddress.ip_address(str(value))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address (a host name is not accepted)"
+            ) from None
+
+    @field_validator("outbound_source_address")
+    @classmethod
+    def _check_source_address_is_local(
+        cls, value: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        # Caught at start, not on every delivery: an address this host does not have would
+        # make every outbound connection fail with "cannot assign requested address".
+        if value is not None:
+            family = socket.AF_INET if value.version == 4 else socket.AF_INET6
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as probe:
+                    probe.bind((str(value), 0))
+            except OSError as exc:
+                raise ValueError(
+                    f"{value} is not an address of this host ({exc.strerror or exc})"
+                ) from exc
+        return value
 
     @property
     def resolved_database_url(self) -> str:
@@ -182,6 +256,16 @@ class Settings(BaseSettings):
 
     def sandbox_delay(self, seconds: float) -> float:
         return seconds * self.sandbox_time_scale
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per bad setting, named as operators write it (`WAGW_…`)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"WAGW_{field.upper()}: {message}")
+    return lines
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from wagateway.apps.limits import device_quota
 from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError
@@ -114,7 +115,8 @@ async def create_device(
 ) -> Response:
     project = await project_of(gw, viewer, app_id)
     try:
-        device = await gw.devices.create(app_id, project.engine, device_name)
+        quota = device_quota(gw.settings, project)
+        device = await gw.devices.create(app_id, project.engine, device_name, quota=quota)
     except ApiError as exc:
         await flash(gw, viewer, plain_words(exc), "error")
         return back_to(project_url(app_id))

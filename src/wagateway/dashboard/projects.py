@@ -14,6 +14,7 @@ from wagateway.apps.models import App
 from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError, validation_error
+from wagateway.core.netguard import published_egress
 from wagateway.dashboard.stats import project_overviews
 from wagateway.dashboard.web import (
     PREFIX,
@@ -125,6 +126,7 @@ async def settings_page(
             "daily_cap": gw.settings.pacing_daily_cap,
         },
         webhook_base_url=gw.settings.webhook_base_url,
+        egress_addresses=published_egress(gw.settings.egress_addresses),
         token_grace=gw.settings.token_rotation_grace_seconds,
     )
 

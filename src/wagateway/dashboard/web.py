@@ -37,6 +37,7 @@ templates.env.filters["ts"] = lambda value: rfc3339(value) or "—"
 templates.env.globals["PREFIX"] = PREFIX
 
 # Pages may load only what the gateway serves: no inline script, no CDN, no framing.
+# (`X-Content-Type-Options: nosniff` is on every response: core/request_id.py.)
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -45,7 +46,6 @@ SECURITY_HEADERS = [
         b"frame-ancestors 'none'",
     ),
     (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]

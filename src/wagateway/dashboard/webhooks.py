@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
+from wagateway.core.netguard import published_egress
 from wagateway.dashboard.projects import project_of, project_url
 from wagateway.dashboard.web import ActingViewerDep, ViewerDep, act, back_to, flash, render
 from wagateway.webhooks import service as deliveries
@@ -54,6 +55,7 @@ async def deliveries_page(
         last_attempts={seq: tried[-1] for seq, tried in attempts.items() if tried},
         filters={"device_id": device_id, "event": event, "state": state, "cursor": cursor},
         states=deliveries.STATES,
+        egress_addresses=published_egress(gw.settings.egress_addresses),
     )
 
 

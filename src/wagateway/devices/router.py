@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from wagateway.apps.limits import device_quota
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.devices.schemas import (
     DeviceCreate,
@@ -24,7 +25,9 @@ async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> 
     `disconnected`, with `last_error` saying why.
     """
     pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
-    return DeviceOut.of(await gw.devices.create(app.id, app.engine, body.device_name, pacing))
+    quota = device_quota(gw.settings, app)
+    device = await gw.devices.create(app.id, app.engine, body.device_name, pacing, quota)
+    return DeviceOut.of(device)
 
 
 @router.get("", response_model=DeviceList)

@@ -10,10 +10,12 @@ import re
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps.limits import too_many_devices
+from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices import events
@@ -136,12 +138,20 @@ class DeviceService:
         return device
 
     async def create(
-        self, app_id: str, engine: str, device_name: str, pacing: dict[str, Any] | None = None
+        self,
+        app_id: str,
+        engine: str,
+        device_name: str,
+        pacing: dict[str, Any] | None = None,
+        quota: int | None = None,
     ) -> Device:
-        """Create a device and open its first pairing window (201 with the first QR)."""
+        """Create a device and open its first pairing window (201 with the first QR); 409
+        `too_many_devices` when the app already has `quota` devices that are not destroyed."""
         name = self._validate_name(device_name)
         try:
             async with self._db.transaction() as session:
+                if quota is not None:
+                    await self._ensure_below_quota(session, app_id, quota)
                 await self._ensure_name_free(session, app_id, name)
                 device = Device(
                     app_id=app_id,
@@ -156,6 +166,19 @@ class DeviceService:
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
         return await self._pair(device)
+
+    @staticmethod
+    async def _ensure_below_quota(session: AsyncSession, app_id: str, quota: int) -> None:
+        # Creates of one app take turns on its row (PostgreSQL; SQLite's writes already do),
+        # so two at once cannot both see room for one more.
+        await session.execute(select(App.id).where(App.id == app_id).with_for_update())
+        live = await session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(Device.app_id == app_id, Device.status != Status.DESTROYED)
+        )
+        if (live or 0) >= quota:
+            raise too_many_devices(quota)
 
     async def _ensure_name_free(self, session: AsyncSession, app_id: str, name: str) -> None:
         taken = await session.execute(

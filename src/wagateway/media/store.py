@@ -20,9 +20,16 @@ class MediaStore(Protocol):
 
 
 def check_key(key: str) -> str:
-    """Keys are relative, slash-separated, without empty, `.` or `..` parts."""
+    """Keys are relative, slash-separated, without empty, `.` or `..` parts, backslashes or
+    control characters (a NUL among them)."""
     parts = key.split("/")
-    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+    if (
+        not key
+        or key.startswith("/")
+        or "\\" in key
+        or not key.isprintable()
+        or any(p in ("", ".", "..") for p in parts)
+    ):
         raise ValueError(f"invalid media key: {key!r}")
     return key
 

@@ -103,7 +103,9 @@ class OutboundQueue:
                 .values(status="queued", claimed_by=None, claimed_until=None)
             )
         self._http = guarded_session(
-            self._settings.outbound_allowlist, self._settings.webhook_timeout * 3
+            self._settings.outbound_allowlist,
+            self._settings.webhook_timeout * 3,
+            source_address=self._settings.outbound_source_address,
         )
         self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
 
@@ -453,9 +455,12 @@ class OutboundQueue:
         assert self._http is not None
         limit = self._settings.send_media_max_bytes
         try:
+            # Redirects are not followed: the next hop would be a destination nobody checked
+            # against the outbound address rules (and a 3xx is a failure, as for webhooks).
             async with self._http.get(url, allow_redirects=False) as resp:
                 if resp.status != 200:
-                    raise MediaFetchError(f"fetching media answered HTTP {resp.status}")
+                    note = " (redirects are not followed)" if 300 <= resp.status < 400 else ""
+                    raise MediaFetchError(f"fetching media answered HTTP {resp.status}{note}")
                 data = await resp.content.read(limit + 1)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaFetchError(f"fetching media failed: {exc}") from exc

@@ -176,6 +176,7 @@ class Dispatcher:
             self._settings.outbound_allowlist,
             self._settings.webhook_timeout,
             self._settings.webhook_concurrency,
+            source_address=self._settings.outbound_source_address,
         )
         self._unregister = on_commit_with_events(self._wake.set)
         self._recorder = asyncio.create_task(self._run_recorder(), name="webhook-recorder")
