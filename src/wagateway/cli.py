@@ -241,8 +241,6 @@ def apps_set_limits(
     reset: Annotated[bool, typer.Option("--reset", help="back to the server's defaults")] = False,
 ) -> None:
     """Give an app its own API rate limits or device quota; prints what applies now."""
-    from pydantic import ValidationError
-
     from wagateway.apps import limits
     from wagateway.audit.service import Actor, record
 
@@ -254,8 +252,7 @@ def apps_set_limits(
             device_burst=device_burst,
         )
     except ValidationError as exc:
-        typer.echo(f"error: validation_error: {exc.errors()[0]['msg']}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(ApiError(400, "validation_error", exc.errors()[0]["msg"]))
 
     async def work(gw: Gateway) -> limits.LimitsOut:
         async with gw.db.transaction() as session:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from wagateway.apps.service import app_of_device, reveal_token
+from wagateway.apps.service import reveal_token
 from wagateway.core.errors import ApiError, not_found
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
@@ -72,12 +72,11 @@ async def device_access(gw: Gateway, device_id: str) -> DeviceAccess:
     """The device's app and that app's current token, from the database; 404 for an unknown
     device (a destroyed one is found: the API then answers 410)."""
     async with gw.db.read() as session:
-        app = await app_of_device(session, device_id)
         device = await session.get(Device, device_id)
-        if app is None or device is None:
+        if device is None:
             raise not_found("device")
-        token = await reveal_token(session, gw.box, app.id)
-        return DeviceAccess(device_id, device.name, app.id, token)
+        token = await reveal_token(session, gw.box, device.app_id)
+        return DeviceAccess(device_id, device.name, device.app_id, token)
 
 
 class GatewayApi:

@@ -90,10 +90,14 @@ async def internal_app(request: Request, gateway: Gateway) -> App | None:
     return app
 
 
-def _admit(request: Request, gateway: Gateway, app_id: str, limits: Limits) -> None:
+def _admit(
+    request: Request, gateway: Gateway, app_id: str, limits: Limits, spend: bool = True
+) -> None:
     """Spend one request of the app's rate limit (and the device's, on a device route), or
-    429 `rate_limit_exceeded` with `Retry-After` (core/rate_limit.py)."""
-    refusal = gateway.rate_limiter.take(app_id, request.path_params.get("device_id"), limits)
+    429 `rate_limit_exceeded` with `Retry-After` (core/rate_limit.py). With `spend` False,
+    only refuse when it would be refused."""
+    device_id = request.path_params.get("device_id")
+    refusal = gateway.rate_limiter.take(app_id, device_id, limits, spend=spend)
     if refusal is not None:
         raise refusal.error()
 
@@ -131,12 +135,8 @@ def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
     see it instead of 401 until its app's bucket refills, which tells it only that."""
     app_id = gateway.token_claims.app_of(digest)
     limits = gateway.rate_limiter.limits_of(app_id) if app_id else None
-    if app_id is None or limits is None:
-        return
-    device_id = request.path_params.get("device_id")
-    refusal = gateway.rate_limiter.take(app_id, device_id, limits, spend=False)
-    if refusal is not None:
-        raise refusal.error()
+    if app_id is not None and limits is not None:
+        _admit(request, gateway, app_id, limits, spend=False)
 
 
 CurrentApp = Annotated[App, Depends(current_app)]
