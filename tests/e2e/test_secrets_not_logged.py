@@ -212,7 +212,8 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
                         params={"wait": "true"},
                         json={"to": "6281211112222", **body},
                     )
-                    assert sent.json()["status"] == "sent", sent.text
+                    # ?wait=true answers once sent; the sandbox's receipts may be in already.
+                    assert sent.json()["status"] in ("sent", "delivered", "read"), sent.text
                 inbound = api.post(
                     f"/sandbox/devices/{device_id}/inbound",
                     json={"from": "6285550001111", "type": "image"},
