@@ -16,6 +16,7 @@ from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.secrets import create_private_dir
 from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.gateway import Gateway
 
@@ -46,7 +47,7 @@ def _prepare() -> Settings:
             typer.echo(f"error: invalid setting {line}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_dir(settings.data_dir)
     upgrade_to_head(settings.resolved_database_url)
     return settings
 

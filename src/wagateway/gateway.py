@@ -8,7 +8,7 @@ from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
-from wagateway.core.secrets import SecretBox, load_master_key
+from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
@@ -63,7 +63,8 @@ def whatsmeow_engine(settings: Settings) -> WorkerEngine:
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not create_private_dir(settings.data_dir):
+            log.warning("data_dir_open_to_other_users", data_dir=str(settings.data_dir))
         self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
         self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
         self.token_claims = TokenClaims()

@@ -39,7 +39,11 @@ def test_other_apps_qr_and_deliveries_are_invisible(
             404,
             "not_found",
         )
-    assert api.get(f"/devices/{victim['device_id']}").json()["status"] == "qr_generated"
+    # Not linked by the intruder's scan (its QR window may have ended meanwhile: 8 s here).
+    assert api.get(f"/devices/{victim['device_id']}").json()["status"] in (
+        "qr_generated",
+        "expired",
+    )
     rid = api.get("/webhooks/deliveries").json()["deliveries"][0]["request_id"]
     with server.client(intruder["app_token"]) as other:
         assert_envelope(other.get(f"/webhooks/deliveries/{rid}"), 404, "not_found")

@@ -194,9 +194,10 @@ def test_drop_reconnects_and_phone_logout_disconnects(
     scan(api, device["qr"])
     dropped = api.post(f"/sandbox/devices/{device_id}/drop")
     assert dropped.status_code == 200
-    assert (
-        dropped.json()["status"] == "connected" and dropped.json()["connection"] == "reconnecting"
-    )
+    # The socket returns after 0.15 s here: the answer may already show it back online. The
+    # connection_lost warning and the reconnected event below prove the drop either way.
+    assert dropped.json()["status"] == "connected"
+    assert dropped.json()["connection"] in ("reconnecting", "online")
     wait_until(
         lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online",
         timeout=10,

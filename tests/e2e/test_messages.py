@@ -233,6 +233,7 @@ BAD_INPUT = [
     ),
     ({"to": TO, "type": "interactive"}, 400, "buttons"),
     ({"to": TO, "text": "x", "mentions": ["nope"]}, 400, "mentions"),
+    ({"to": TO, "text": "x", "mentions": [TO] * 1025}, 400, "mentions"),
     ({"to": TO, "text": "x" * 70000}, 400, "text"),
 ]
 

@@ -91,7 +91,7 @@ def test_the_allowlisted_host_is_fetched(
     """The positive control: the same server fetches from the address it may reach."""
     before = len(allowed_host.fetches)
     sent = send_media(api, device_id, f"http://127.0.0.2:{allowed_host.port}/ok.png")
-    assert sent["status"] == "sent", sent
+    assert sent["status"] in ("sent", "delivered", "read"), sent  # receipts may have overtaken
     assert [f.path for f in allowed_host.fetches[before:]] == ["/ok.png"]
 
 

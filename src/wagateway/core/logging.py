@@ -25,6 +25,7 @@ _REDACTED_KEYS = {
     "cookie",
     "csrf_token",
     "internal_token",
+    "metrics_token",
     "x-internal-token",
     "secret_key",
     "s3_secret_access_key",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from wagateway.core.secrets import create_private_dir
+
 
 def node_id(data_dir: Path) -> str:
     """A stable id for this installation's process slot, kept in the data dir.
@@ -14,6 +16,6 @@ def node_id(data_dir: Path) -> str:
     """
     path = data_dir / "node-id"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        create_private_dir(data_dir)
         path.write_text(uuid.uuid4().hex)
     return path.read_text().strip()

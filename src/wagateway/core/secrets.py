@@ -45,13 +45,21 @@ def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def create_private_dir(path: Path) -> bool:
+    """Make the data dir, readable by this user only whatever the umask: it holds the key file,
+    the SQLite database, session stores and media. A dir that exists keeps the mode its
+    operator gave it; returns False when that mode lets other users in."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path.stat().st_mode & 0o077 == 0
+
+
 def load_master_key(secret_key: str, data_dir: Path) -> bytes:
     """32 bytes of key material: derived from WAGW_SECRET_KEY, else the data dir's key file."""
     if secret_key:
         return secret_key.encode()
     path = data_dir / KEY_FILE_NAME
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        create_private_dir(data_dir)
         # O_EXCL: two processes starting at once must not each write a different key.
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

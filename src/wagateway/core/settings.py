@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "info"
     log_format: str = Field("console", description="console or json")
+    metrics_token: str = Field(
+        "",
+        description="when set, /metrics (and the figures in /health) need "
+        "`Authorization: Bearer <this token>`",
+    )
 
     # --- sandbox engine --------------------------------------------------------------------
     sandbox_time_scale: float = Field(1.0, ge=0)

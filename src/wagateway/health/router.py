@@ -1,15 +1,23 @@
-"""Liveness and readiness in one answer (CONTRACT §5), and Prometheus metrics."""
+"""Liveness and readiness in one answer (CONTRACT §5), and Prometheus metrics.
+
+`/health` is open to anyone (load balancers, orchestrators) and says only whether each part
+works. The figures behind it (sessions, devices per worker, connects, process ids) add up every
+tenant's activity, so they go only to callers `/metrics` admits: everyone while
+`WAGW_METRICS_TOKEN` is unset, else those presenting it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
 from wagateway.core.deps import GatewayDep
+from wagateway.core.errors import ApiError
+from wagateway.core.secrets import constant_time_equals
 from wagateway.devices.models import Device
 from wagateway.webhooks.models import Event
 
@@ -19,9 +27,20 @@ DEVICES = Gauge("wagateway_devices", "Devices by status", ["status"])
 WEBHOOK_QUEUE = Gauge("wagateway_webhook_queue_depth", "Webhook events waiting for delivery")
 
 
+def _metrics_reader(request: Request, token: str) -> bool:
+    """Whether the caller may read cross-tenant figures: always without a metrics token."""
+    if not token:
+        return True
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and constant_time_equals(value.strip(), token)
+
+
 @router.get("/health")
-async def health(gw: GatewayDep) -> JSONResponse:
-    """`ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503)."""
+async def health(request: Request, gw: GatewayDep) -> JSONResponse:
+    """`ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
+
+    With `WAGW_METRICS_TOKEN` set, each check shows only `ok` unless that token comes as a
+    Bearer token."""
     checks: dict[str, Any] = {}
     try:
         async with gw.db.read() as session:
@@ -41,11 +60,21 @@ async def health(gw: GatewayDep) -> JSONResponse:
         overall, code = "ok", 200
     else:
         overall, code = "degraded", 200
+    if not _metrics_reader(request, gw.settings.metrics_token):
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return JSONResponse({"status": overall, "checks": checks}, status_code=code)
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(gw: GatewayDep) -> Response:
+async def metrics(request: Request, gw: GatewayDep) -> Response:
+    """Prometheus text; with `WAGW_METRICS_TOKEN` set, only for `Authorization: Bearer` it."""
+    if not _metrics_reader(request, gw.settings.metrics_token):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "/metrics needs the metrics token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     async with gw.db.read() as session:
         by_status = dict(
             (

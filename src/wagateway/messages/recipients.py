@@ -13,6 +13,10 @@ _GROUP = re.compile(r"^(\d{5,25}|\d{7,15}-\d{9,12})$")
 
 USER_SERVER = "s.whatsapp.net"
 
+# A message can mention at most everyone in the largest group WhatsApp allows; more is a
+# client bug, and each mention is resolved and stored.
+MAX_MENTIONS = 1024
+
 
 def phone_digits(raw: str) -> str | None:
     digits = _PHONE_PUNCTUATION.sub("", raw)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from wagateway.messages.models import Message
+from wagateway.messages.recipients import MAX_MENTIONS
 
 MessageType = Literal[
     "text",
@@ -53,7 +54,9 @@ class SendMessageRequest(BaseModel):
     poll_multi: bool | None = None
     footer: str | None = None
     reply_to: str | None = Field(None, description="a WhatsApp message id to quote")
-    mentions: list[str] | None = None
+    mentions: list[str] | None = Field(
+        None, max_length=MAX_MENTIONS, description="JIDs or numbers to mention (at most 1024)"
+    )
 
 
 class SendAccepted(BaseModel):

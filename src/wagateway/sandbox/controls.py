@@ -16,7 +16,7 @@ from wagateway.devices.models import Device
 from wagateway.devices.service import DeviceService, normalise_phone
 from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError
-from wagateway.messages.recipients import normalise_recipient
+from wagateway.messages.recipients import MAX_MENTIONS, normalise_recipient
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.sandbox.models import SandboxReceived
 
@@ -34,7 +34,7 @@ class InboundRequest(BaseModel):
     )
     forwarded: bool = False
     reply_to: str | None = None
-    mentions: list[str] = Field(default_factory=list)
+    mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS)
 
 
 def require_sandbox(app: App) -> None:
