@@ -447,8 +447,10 @@ class OutboundQueue:
         if message.media_key:
             try:
                 return await self._media.get(message.media_key)
-            except (OSError, ValueError) as exc:
+            except (FileNotFoundError, ValueError) as exc:
                 raise MediaFetchError(f"stored media is missing: {exc}") from exc
+            except OSError as exc:
+                raise MediaFetchError(f"stored media could not be read: {exc}") from exc
         url = message.content.get("url")
         if not url:
             return None
