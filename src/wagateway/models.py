@@ -6,7 +6,7 @@ from wagateway.core.db import Base
 from wagateway.devices.models import Device
 from wagateway.messages.models import IdempotencyKey, Message
 from wagateway.operators.models import LoginFailure, Operator, OperatorSession, ProjectMember
-from wagateway.sandbox.models import SandboxReceived, SandboxSession
+from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
 from wagateway.webhooks.models import Event, WebhookAttempt
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Operator",
     "OperatorSession",
     "ProjectMember",
+    "SandboxNetworkEntry",
     "SandboxReceived",
     "SandboxSession",
     "WebhookAttempt",

@@ -9,6 +9,7 @@ to the loopback interface."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -95,6 +96,20 @@ def test_the_allowlisted_host_is_fetched(
     assert [f.path for f in allowed_host.fetches[before:]] == ["/ok.png"]
 
 
+def test_the_allowlisted_address_is_fetched_in_its_ipv4_mapped_form(
+    api: httpx.Client, device_id: str, allowed_host: WebhookReceiver
+) -> None:
+    """`[::ffff:127.0.0.2]` is 127.0.0.2 itself to a dual-stack socket: allowlisted too."""
+    try:
+        socket.create_connection(("::ffff:127.0.0.2", allowed_host.port), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"this host has no dual-stack IPv6 sockets: {exc}")
+    before = len(allowed_host.fetches)
+    sent = send_media(api, device_id, f"http://[::ffff:127.0.0.2]:{allowed_host.port}/v6.png")
+    assert sent["status"] != "failed", sent
+    assert [f.path for f in allowed_host.fetches[before:]] == ["/v6.png"]
+
+
 @pytest.mark.parametrize(
     ("host", "refusal"),
     [
@@ -102,6 +117,10 @@ def test_the_allowlisted_host_is_fetched(
         ("localhost", "non-public address"),  # a name that resolves to loopback
         ("0.0.0.0", "non-public address"),  # connecting to it reaches the local host on Linux
         ("[::ffff:127.0.0.1]", "non-public address"),  # IPv4-mapped IPv6
+        ("[::127.0.0.1]", "non-public address"),  # IPv4-compatible IPv6
+        ("[::ffff:0:127.0.0.1]", "non-public address"),  # IPv4-translated IPv6
+        ("[2002:7f00:1::1]", "non-public address"),  # 6to4 of 127.0.0.1
+        ("[fec0::1]", "non-public address"),  # site-local
         # Forms the system resolver would turn into 127.0.0.1: the URL parser refuses them
         # before any lookup (and the guard would refuse what they resolve to).
         ("2130706433", "is not a canonical IPv4 address"),

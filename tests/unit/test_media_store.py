@@ -92,3 +92,56 @@ def test_s3_prefix_keeps_installations_apart(s3_endpoint: str) -> None:
         await b.close()
 
     asyncio.run(scenario())
+
+
+def test_s3_reads_that_fail_are_os_errors_never_partial_bytes() -> None:
+    """A bucket endpoint that promises more than it sends (the connection closes early) or
+    refuses access: `get` raises OSError, as the store's callers expect of any store (the
+    outbound queue turns it into `media_error`); never a partial body, never another type
+    that would escape them."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Bucket(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if "denied" in self.path:
+                body = b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>"
+                self.send_response(403)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    bucket = ThreadingHTTPServer(("127.0.0.1", 0), Bucket)
+    threading.Thread(target=bucket.serve_forever, daemon=True).start()
+
+    async def scenario() -> None:
+        store = S3MediaStore(
+            "wagw-media",
+            endpoint_url=f"http://127.0.0.1:{bucket.server_address[1]}",
+            access_key_id="test",
+            secret_access_key="test",
+        )
+        with pytest.raises(OSError, match="1000 of 100000"):
+            await store.get("media/app/cut.png")
+        with pytest.raises(OSError, match="AccessDenied"):
+            await store.get("media/app/denied.png")
+        await store.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        bucket.shutdown()
+        bucket.server_close()

@@ -31,13 +31,52 @@ REFUSED = [
     "fc00::1",
     "::ffff:127.0.0.1",
     "224.0.0.1",
+    "ff0e::1",  # global-scope multicast
     "100.100.100.200",
     "fd00:ec2::254",
 ]
-ALLOWED = ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"]
+# IPv6 forms that stand for (or tunnel to) an IPv4 address: judged as that address.
+REFUSED_EMBEDDED = [
+    "::127.0.0.1",  # IPv4-compatible (::/96, deprecated)
+    "::10.0.0.1",
+    "::169.254.169.254",
+    "::ffff:0:127.0.0.1",  # IPv4-translated (::ffff:0:0:0/96, SIIT)
+    "::ffff:0:192.168.1.1",
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "::ffff:100.100.100.200",
+    "64:ff9b::7f00:1",  # NAT64 well-known prefix
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::808:808",  # NAT64 local-use prefix: the site's own translator, never public
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+    "2001:0:a00:1:8000:63bf:f7f7:f7f7",  # Teredo, server 10.0.0.1, client 8.8.8.8
+]
+# Special-purpose ranges that are not globally reachable, though some Python versions'
+# `is_global` says they are.
+REFUSED_SPECIAL = [
+    "192.88.99.1",  # 6to4 relay anycast (deprecated)
+    "fec0::1",  # site-local (deprecated)
+    "feff:ffff::1",
+    "100:0:0:1::1",  # dummy prefix
+    "5f00::1",  # SRv6 SIDs
+    "3fff::1",  # documentation
+    "2001:db8::1",  # documentation
+]
+ALLOWED = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "2606:4700:4700::1111",
+    "::ffff:8.8.8.8",
+    "::8.8.8.8",
+    "::ffff:0:8.8.8.8",
+    "64:ff9b::808:808",  # NAT64 well-known prefix
+    "2002:808:808::1",  # 6to4 of 8.8.8.8
+    "2001:0:4136:e378:8000:63bf:f7f7:f7f7",  # Teredo, server 65.54.227.120, client 8.8.8.8
+]
 
 
-@pytest.mark.parametrize("address", REFUSED)
+@pytest.mark.parametrize("address", REFUSED + REFUSED_EMBEDDED + REFUSED_SPECIAL)
 def test_non_public_addresses_are_refused(address: str) -> None:
     assert is_allowed(address, []) is False
     assert is_allowed(ipaddress.ip_address(address), []) is False
@@ -61,6 +100,17 @@ def test_ipv4_allowlist_opens_only_its_range() -> None:
     assert is_allowed("::1", allow) is False
     # Public addresses stay allowed with an allowlist present.
     assert is_allowed("8.8.8.8", allow) is True
+
+
+def test_an_ipv4_allowlist_entry_covers_the_ipv4_mapped_form_only() -> None:
+    """`::ffff:a.b.c.d` is how a dual-stack socket names the IPv4 address itself: the same
+    destination, so the entry covers it. The other embeddings reach a translator or relay
+    (or nothing), another destination: they are judged on their own."""
+    allow = [ipaddress.ip_network("127.0.0.2/32")]
+    assert is_allowed("::ffff:127.0.0.2", allow) is True
+    assert is_allowed("::ffff:127.0.0.1", allow) is False
+    for address in ("::127.0.0.2", "::ffff:0:127.0.0.2", "64:ff9b::7f00:2", "2002:7f00:2::1"):
+        assert is_allowed(address, allow) is False, address
 
 
 def test_ipv6_allowlist() -> None:

@@ -9,11 +9,14 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
+
 
 class MediaStore(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
     async def get(self, key: str) -> bytes:
-        """The bytes; FileNotFoundError when there is nothing under `key`."""
+        """The whole bytes; FileNotFoundError when there is nothing under `key`, another
+        OSError when the store cannot give them (never a part of them)."""
 
     async def delete(self, key: str) -> None: ...
     async def close(self) -> None: ...
@@ -111,13 +114,20 @@ class S3MediaStore:
         await (await self._s3()).put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
 
     async def get(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         s3 = await self._s3()
         try:
             response = await s3.get_object(Bucket=self._bucket, Key=self._key(key))
+            async with response["Body"] as stream:
+                # read() without a size reads to the end and checks Content-Length.
+                data: bytes = await stream.read()
         except s3.exceptions.NoSuchKey as exc:
             raise FileNotFoundError(key) from exc
-        async with response["Body"] as stream:
-            data: bytes = await stream.read()
+        except (BotoCoreError, ClientError, aiohttp.ClientError, TimeoutError) as exc:
+            # The store's callers handle OSError; botocore's and aiohttp's own types would
+            # escape them (a send's worker would die with its message left `sending`).
+            raise OSError(f"reading {key} from the bucket failed: {exc}") from exc
         return data
 
     async def delete(self, key: str) -> None:

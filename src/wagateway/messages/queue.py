@@ -447,13 +447,14 @@ class OutboundQueue:
         if message.media_key:
             try:
                 return await self._media.get(message.media_key)
-            except (OSError, ValueError) as exc:
+            except (FileNotFoundError, ValueError) as exc:
                 raise MediaFetchError(f"stored media is missing: {exc}") from exc
+            except OSError as exc:
+                raise MediaFetchError(f"stored media could not be read: {exc}") from exc
         url = message.content.get("url")
         if not url:
             return None
         assert self._http is not None
-        limit = self._settings.send_media_max_bytes
         try:
             # Redirects are not followed: the next hop would be a destination nobody checked
             # against the outbound address rules (and a 3xx is a failure, as for webhooks).
@@ -461,12 +462,39 @@ class OutboundQueue:
                 if resp.status != 200:
                     note = " (redirects are not followed)" if 300 <= resp.status < 400 else ""
                     raise MediaFetchError(f"fetching media answered HTTP {resp.status}{note}")
-                data = await resp.content.read(limit + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                return await self._read_media(resp)
+        except TimeoutError as exc:
+            raise MediaFetchError(
+                f"fetching media timed out after {self._settings.webhook_timeout * 3:g} s"
+            ) from exc
+        except aiohttp.ClientError as exc:
             raise MediaFetchError(f"fetching media failed: {exc}") from exc
-        if len(data) > limit:
-            raise MediaFetchError(f"media is larger than {limit} bytes")
-        return data
+
+    async def _read_media(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, or MediaFetchError: over the cap (known from Content-Length, or
+        as soon as the bytes read pass it), or cut short (the connection closed before the
+        declared length or the final chunk). `read(n)` would return whatever had arrived."""
+        limit = self._settings.send_media_max_bytes
+        too_large = MediaFetchError(f"media is larger than {limit} bytes")
+        # Content-Length counts encoded bytes: only then is it the size of what we keep.
+        declared = resp.content_length if not resp.headers.get("Content-Encoding") else None
+        if declared is not None and declared > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                received += len(chunk)
+                if received > limit:
+                    raise too_large  # leaving the `async with` drops the connection
+                chunks.append(chunk)
+        except aiohttp.ClientPayloadError as exc:
+            of = f" of {declared}" if declared is not None else ""
+            raise MediaFetchError(
+                f"fetching media failed: the download broke off after {received}{of} bytes "
+                f"({type(exc.__cause__ or exc).__name__})"
+            ) from exc
+        return b"".join(chunks)
 
 
 def devices_with_due_messages(now: datetime) -> Select[str]:

@@ -18,7 +18,7 @@ from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError
 from wagateway.messages.recipients import MAX_MENTIONS, normalise_recipient
 from wagateway.sandbox.engine import SandboxEngine
-from wagateway.sandbox.models import SandboxReceived
+from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 
 class InboundRequest(BaseModel):
@@ -146,6 +146,11 @@ class SandboxControls:
         require_sandbox(app)
         await self._devices.get(app.id, device_id)
         return await self._sandbox.received_from(device_id)
+
+    async def network(self, app: App, device_id: str) -> list[SandboxNetworkEntry]:
+        require_sandbox(app)
+        await self._devices.get(app.id, device_id)
+        return await self._sandbox.network_of(device_id)
 
 
 def sandbox_content(body: InboundRequest) -> tuple[dict[str, object], bytes | None]:

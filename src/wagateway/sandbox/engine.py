@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,7 @@ from wagateway.engines.base import (
     SentMessage,
     SessionEnded,
 )
-from wagateway.sandbox.models import SandboxReceived, SandboxSession
+from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +62,17 @@ NOT_ON_WHATSAPP_PREFIX = "999"
 NEVER_READS_SUFFIX = "00"
 SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
+# Media above this is hashed off the event loop (the network log's sha256).
+HASH_INLINE_MAX_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One act on the simulated network: its network-log row and, for a message, its row
+    in the record of what recipients received (deduped by wa_message_id)."""
+
+    network: dict[str, Any]
+    received: dict[str, Any] | None = None
 
 
 def _log_failed_record(recorded: asyncio.Future[None]) -> None:
@@ -119,9 +130,11 @@ class SandboxEngine:
         self._sims: dict[str, _Sim] = {}
         self._qr_index: dict[str, str] = {}  # qr string → device_id
         self._code_index: dict[str, str] = {}  # pairing code → device_id
-        # The durable record of what the network received: every send recorded while the
-        # write waits joins it, whatever its device (one statement for the lot).
-        self._received: JoinedWrites[None, dict[str, Any]] = JoinedWrites(db, self._record_received)
+        # The durable record of what the network received and its log of every act: each
+        # act recorded while the write waits joins it, whatever its device (one statement
+        # per table for the lot).
+        self._records: JoinedWrites[None, _Record] = JoinedWrites(db, self._write_records)
+        self._last_recorded: asyncio.Future[None] | None = None
 
     # --- Engine protocol ----------------------------------------------------------------
 
@@ -131,6 +144,9 @@ class SandboxEngine:
     async def shutdown(self) -> None:
         for device_id in list(self._sims):
             await self.close(device_id)
+        if self._last_recorded is not None:
+            # Units commit in order: the last one done, the log (disconnects too) is written.
+            await asyncio.gather(self._last_recorded, return_exceptions=True)
 
     async def begin_pairing(self, device_id: str, epoch: int) -> None:
         await self.close(device_id)
@@ -157,17 +173,22 @@ class SandboxEngine:
         sim.task = asyncio.create_task(self._restore(device_id, sim), name=f"restore:{device_id}")
 
     async def close(self, device_id: str) -> None:
+        await self._end_session(device_id, "closed")
+
+    async def logout(self, device_id: str) -> None:
+        await self._end_session(device_id, "logged_out")
+        await self._erase_session(device_id)
+
+    async def _end_session(self, device_id: str, reason: str) -> None:
         sim = self._sims.pop(device_id, None)
         if sim is None:
             return
         async with sim.lock:
             await self._stop_task(sim)
             self._forget_codes(sim)
+            if sim.online:
+                self._log(device_id, "disconnect", reason=reason)
             sim.online = False
-
-    async def logout(self, device_id: str) -> None:
-        await self.close(device_id)
-        await self._erase_session(device_id)
 
     async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
         """Deliver to the simulated network: recorded durably (deduped by wa_message_id, as
@@ -181,41 +202,80 @@ class SandboxEngine:
         ):
             raise SendError("not_on_whatsapp", f"{recipient} is not on WhatsApp", permanent=True)
         self._throttle(sim)
+        detail: dict[str, Any] = {
+            "to": message.to_jid,
+            "wa_message_id": message.wa_message_id,
+            "type": message.type,
+        }
+        if message.media is not None:
+            detail["size"] = len(message.media)
+            detail["sha256"] = (
+                hashlib.sha256(message.media)
+                if len(message.media) <= HASH_INLINE_MAX_BYTES
+                else await asyncio.to_thread(hashlib.sha256, message.media)
+            ).hexdigest()
         now = utcnow()
 
         # Not awaited: the send's own bookkeeping (OutboundQueue) is submitted after this
         # returns, so it commits in the same group or a later one, never before the record.
         # A crash before that commit leaves the message `sending`, resent with the same id
-        # and recorded once; and the next message need not wait for this commit.
-        recorded = self._received.add(
-            None,
-            {
-                "wa_message_id": message.wa_message_id,
-                "device_id": device_id,
-                "to_jid": message.to_jid,
-                "type": message.type,
-                "first_received_at": now,
-                "times_received": 1,
-            },
+        # and recorded once more in the log (received once); and the next message need not
+        # wait for this commit.
+        self._add_record(
+            _Record(
+                network={"device_id": device_id, "kind": "message", "at": now, "detail": detail},
+                received={
+                    "wa_message_id": message.wa_message_id,
+                    "device_id": device_id,
+                    "to_jid": message.to_jid,
+                    "type": message.type,
+                    "first_received_at": now,
+                    "times_received": 1,
+                },
+            )
         )
-        recorded.add_done_callback(_log_failed_record)
         task = asyncio.create_task(self._receipts(device_id, sim, message))
         sim.receipt_tasks.add(task)
         task.add_done_callback(sim.receipt_tasks.discard)
         return SentMessage(wa_message_id=message.wa_message_id, sent_at=now)
 
-    async def _record_received(
-        self, session: AsyncSession, _: None, rows: list[dict[str, Any]]
-    ) -> None:
-        """One statement for every send recorded in this write: the first receipt of an
-        id, or one more time the same id (a resend, which recipients dedupe)."""
-        insert = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
-        table = table_of(SandboxReceived)
-        upsert = insert(table).on_conflict_do_update(
-            index_elements=[table.c.wa_message_id],
-            set_={"times_received": table.c.times_received + 1},
+    def _log(self, device_id: str, kind: str, **detail: Any) -> None:
+        """Record an act of the device other than a message in the network log."""
+        self._add_record(
+            _Record(
+                network={"device_id": device_id, "kind": kind, "at": utcnow(), "detail": detail}
+            )
         )
-        await session.execute(upsert, rows)
+
+    def _add_record(self, record: _Record) -> None:
+        recorded = self._records.add(None, record)
+        if recorded is not self._last_recorded:
+            recorded.add_done_callback(_log_failed_record)
+            self._last_recorded = recorded
+
+    async def _write_records(self, session: AsyncSession, _: None, records: list[_Record]) -> None:
+        """One statement per table for every act recorded in this write: the log gets a
+        row each; the record of what was received the first receipt of an id, or one more
+        time the same id (a resend, which recipients dedupe)."""
+        received = [r.received for r in records if r.received is not None]
+        if received:
+            upsert_into = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
+            table = table_of(SandboxReceived)
+            upsert = upsert_into(table).on_conflict_do_update(
+                index_elements=[table.c.wa_message_id],
+                set_={"times_received": table.c.times_received + 1},
+            )
+            await session.execute(upsert, received)
+        await session.execute(insert(table_of(SandboxNetworkEntry)), [r.network for r in records])
+
+    async def network_of(self, device_id: str) -> list[SandboxNetworkEntry]:
+        async with self._db.read() as session:
+            stmt = (
+                select(SandboxNetworkEntry)
+                .where(SandboxNetworkEntry.device_id == device_id)
+                .order_by(SandboxNetworkEntry.seq)
+            )
+            return list((await session.execute(stmt)).scalars())
 
     async def received_from(self, device_id: str) -> list[SandboxReceived]:
         async with self._db.read() as session:
@@ -314,6 +374,7 @@ class SandboxEngine:
             if not sim.online:
                 raise EngineError("not_online", "the device is already reconnecting")
             sim.online = False
+            self._log(device_id, "disconnect", reason="dropped")
             await self._emit(ConnectionLost(device_id, sim.epoch, error="sandbox: socket dropped"))
         sim.task = asyncio.create_task(
             self._reconnect(device_id, sim), name=f"reconnect:{device_id}"
@@ -428,6 +489,8 @@ class SandboxEngine:
         self._sims.pop(device_id, None)
         async with sim.lock:
             await self._stop_task(sim)
+            if sim.online:
+                self._log(device_id, "disconnect", reason="logged_out")
             sim.online = False
             await self._erase_session(device_id)
             await self._emit(
@@ -505,6 +568,7 @@ class SandboxEngine:
                     )
                 )
             sim.online = True
+            self._log(device_id, "connect", phone=phone, reconnected=False)
             await self._emit(Connected(device_id, sim.epoch, phone, device_jid, linked_at))
 
     async def _restore(self, device_id: str, sim: _Sim) -> None:
@@ -530,6 +594,7 @@ class SandboxEngine:
             return False
         async with sim.lock:
             sim.online = True
+            self._log(device_id, "connect", phone=stored.phone, reconnected=True)
             await self._emit(
                 Connected(
                     device_id,

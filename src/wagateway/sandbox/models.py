@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagateway.core.db import Base, UtcDateTime, utcnow
+from wagateway.core.db import Base, SeqType, UtcDateTime, utcnow
 
 
 class SandboxSession(Base):
@@ -37,3 +38,21 @@ class SandboxReceived(Base):
     type: Mapped[str] = mapped_column(String(20))
     first_received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     times_received: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SandboxNetworkEntry(Base):
+    """The simulated network's durable log of everything a device did on it (CONTRACT §8.5),
+    every attempt (a resend is one more entry with the same wa_message_id).
+
+    One row per act: its `kind` (message, connect, disconnect, and later read, presence,
+    group changes…) and what it says in `detail`, so a new kind needs no schema change.
+    `seq` orders the log."""
+
+    __tablename__ = "sandbox_network"
+    __table_args__ = (Index("ix_sandbox_network_device_seq", "device_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.devices.schemas import DeviceOut
@@ -104,3 +104,42 @@ async def received(device_id: str, app: CurrentApp, gw: GatewayDep) -> ReceivedL
             for r in rows
         ]
     )
+
+
+class NetworkEntryOut(BaseModel):
+    """One act of the device on the simulated network. Fields beyond `kind` and `at` depend
+    on the kind; a field that does not apply is absent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(
+        description="message, connect or disconnect (later also read, chat_presence, presence, "
+        "edit, revoke, reaction, group_create, group_update, group_participants, group_leave, "
+        "group_join, profile_update, block, unblock, call_reject)"
+    )
+    at: datetime
+    to: str | None = Field(None, description="message: the recipient's JID")
+    wa_message_id: str | None = Field(
+        None, description="message: its WhatsApp id (a resend repeats it)"
+    )
+    type: str | None = Field(None, description="message: its type")
+    size: int | None = Field(None, description="media message: bytes sent")
+    sha256: str | None = Field(None, description="media message: SHA-256 of the bytes, hex")
+    phone: str | None = Field(None, description="connect: the linked account's phone")
+    reconnected: bool | None = Field(None, description="connect: from the stored session")
+    reason: str | None = Field(None, description="disconnect: dropped, logged_out or closed")
+
+
+class NetworkLog(BaseModel):
+    network: list[NetworkEntryOut]
+
+
+@router.get(
+    "/devices/{device_id}/network", response_model=NetworkLog, response_model_exclude_none=True
+)
+async def network(device_id: str, app: CurrentApp, gw: GatewayDep) -> NetworkLog:
+    """Everything the device did on the simulated network, oldest first, every attempt (a
+    resend repeats its `wa_message_id`): its messages (with `size` and `sha256` of media),
+    connects and disconnects. The sandbox's durable record, like `/received`."""
+    rows = await gw.sandbox_controls.network(app, device_id)
+    return NetworkLog(network=[NetworkEntryOut(kind=r.kind, at=r.at, **r.detail) for r in rows])
