@@ -38,13 +38,16 @@ def _bearer(request: Request) -> str | None:
 
 
 def _internal_route(request: Request) -> bool:
-    """Whether the matched route is one internal callers may use without a token: the
+    """Whether the request is for a route internal callers may use without a token: the
     device-scoped runtime routes, `/devices/{device_id}…` (CONTRACT §5), not every route
-    that names a device (the archive, the sandbox's controls)."""
-    path = getattr(request.scope.get("route"), "path", "")
-    return isinstance(path, str) and (
-        path == "/devices/{device_id}" or path.startswith("/devices/{device_id}/")
-    )
+    that names a device (the archive's, the sandbox's controls). Told from the path and its
+    parameters (every route under `/devices/` that has a `device_id` starts with it), not from
+    the matched route: a caller may be checked before the router has run."""
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return "device_id" in request.path_params and path.startswith("/devices/")
 
 
 def _required_bearer(request: Request) -> str:
