@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
 from tests.e2e.test_internal_access import internal_audit
-from tests.support.dashboard import PASSWORD, create_operator
+from tests.support.dashboard import PASSWORD, create_operator, logged_in_admin
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, wait_until
 from tests.support.nginx import Nginx, nginx_path
@@ -120,13 +120,22 @@ def test_a_client_really_at_the_allowlisted_address_is_served_and_the_chain_audi
         gone = insider.post(f"/devices/{device_id}/disconnect", headers=claim)
         assert gone.status_code == 200, gone.text
         assert api.get(f"/devices/{device_id}").json()["status"] != "connected"
+        markup = insider.get(f"/devices/{device_id}", headers={"X-Forwarded-For": "<em>x</em>"})
+        assert markup.status_code == 200, markup.text
 
     entries = [e for e in internal_audit(gateway) if e[2] == device_id]
-    assert [(actor, ip) for actor, ip, _, _ in entries] == [(INSIDER, INSIDER)] * 3
+    assert [(actor, ip) for actor, ip, _, _ in entries] == [(INSIDER, INSIDER)] * 4
     for _, _, _, detail in entries:
         assert detail["peer"] == "127.0.0.1"
         assert detail["forwarded_header"] == "X-Forwarded-For"
-        assert detail["hops"] == ["198.51.100.7", INSIDER]
+    assert [e[3]["hops"] for e in entries] == [["198.51.100.7", INSIDER]] * 3 + [
+        ["<em>x</em>", INSIDER]
+    ]
+    # The audit page shows the chain, as text.
+    with logged_in_admin(gateway) as admin:
+        page = admin.page("/dashboard/audit").text
+    assert f"via 127.0.0.1, X-Forwarded-For: 198.51.100.7, {INSIDER}" in page
+    assert "&lt;em&gt;x&lt;/em&gt;" in page and "<em>x</em>" not in page
 
 
 def _login(client: httpx.Client, email: str, password: str, headers: dict[str, str]) -> int:
