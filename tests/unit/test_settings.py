@@ -170,3 +170,21 @@ def test_bad_address_settings_are_named_clearly(
         Settings()
     [line] = settings_problems(caught.value)
     assert line.startswith(f"{name}: ") and problem in line
+
+
+def test_forwarded_header_is_one_of_the_two_a_proxy_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from wagateway.core.settings import settings_problems
+
+    assert Settings().forwarded_header == "X-Forwarded-For"
+    for spelled, meant in (("forwarded", "Forwarded"), (" x-forwarded-for ", "X-Forwarded-For")):
+        monkeypatch.setenv("WAGW_FORWARDED_HEADER", spelled)
+        assert Settings().forwarded_header == meant
+    for wrong in ("X-Real-IP", "", "Forwarded, X-Forwarded-For"):
+        monkeypatch.setenv("WAGW_FORWARDED_HEADER", wrong)
+        with pytest.raises(ValidationError) as caught:
+            Settings()
+        [line] = settings_problems(caught.value)
+        assert line.startswith("WAGW_FORWARDED_HEADER: "), line
+        assert "neither X-Forwarded-For nor Forwarded" in line, line

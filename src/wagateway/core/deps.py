@@ -13,7 +13,7 @@ from wagateway.apps.models import App
 from wagateway.apps.service import app_for_token, app_of_device
 from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
 from wagateway.audit import service as audit
-from wagateway.core.client_address import address_in, client_address
+from wagateway.core.client_address import address_in, caller_of
 from wagateway.core.errors import ApiError, not_found
 from wagateway.core.rate_limit import Limits
 from wagateway.core.secrets import looks_like_app_token, token_hash
@@ -37,12 +37,25 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+def _internal_route(request: Request) -> bool:
+    """Whether the request is for a route internal callers may use without a token: the
+    device-scoped runtime routes, `/devices/{device_id}…` (CONTRACT §5), not every route
+    that names a device (the archive's, the sandbox's controls). Told from the path and its
+    parameters (every route under `/devices/` that has a `device_id` starts with it), not from
+    the matched route: a caller may be checked before the router has run."""
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return "device_id" in request.path_params and path.startswith("/devices/")
+
+
 def _required_bearer(request: Request) -> str:
-    """The Bearer token, or 401: `unauthorized` when a device-scoped route got no token at
-    all (CONTRACT §5: only allowlisted internal callers may omit it), else `invalid_api_key`."""
+    """The Bearer token, or 401: `unauthorized` when a route open to internal callers got no
+    token at all (CONTRACT §5: only allowlisted callers may omit it), else `invalid_api_key`."""
     token = _bearer(request)
     if token is None:
-        if "authorization" not in request.headers and "device_id" in request.path_params:
+        if "authorization" not in request.headers and _internal_route(request):
             raise ApiError(
                 401,
                 "unauthorized",
@@ -54,19 +67,26 @@ def _required_bearer(request: Request) -> str:
 
 
 async def internal_app(request: Request, gateway: Gateway) -> App | None:
-    """For a token-less call of a device-scoped route from an allowlisted address (CONTRACT
-    §5, "internal callers"): the app of the device it names, the call audited. None when
-    the request is not such a call (it then needs a Bearer token as any other).
+    """For a token-less call of a device-scoped runtime route from an allowlisted address
+    (CONTRACT §5, "internal callers"): the app of the device it names, the call audited with
+    the chain of addresses it came through. None when the request is not such a call (it
+    then needs a Bearer token as any other).
 
     The caller's address is the TCP peer, or what a trusted proxy recorded
-    (`core/client_address.py`). With `WAGW_INTERNAL_TOKEN` set, the call must also carry it
-    in `X-Internal-Token`: a second factor for networks where an address proves little."""
+    (`core/client_address.py`); a client the proxy did not name is not allowlisted. With
+    `WAGW_INTERNAL_TOKEN` set, the call must also carry it in `X-Internal-Token`: a second
+    factor for networks where an address proves little."""
     settings = gateway.settings
-    device_id = request.path_params.get("device_id")
-    if device_id is None or "authorization" in request.headers or not settings.internal_allowlist:
+    if (
+        "authorization" in request.headers
+        or not settings.internal_allowlist
+        or not _internal_route(request)
+    ):
         return None
-    caller = client_address(request, settings.trusted_proxies)
-    if not address_in(caller, settings.internal_allowlist):
+    device_id = request.path_params["device_id"]
+    caller = caller_of(request, settings.trusted_proxies, settings.forwarded_header)
+    address = caller.address
+    if address is None or not address_in(address, settings.internal_allowlist):
         return None
     if settings.internal_token and not hmac.compare_digest(
         request.headers.get("x-internal-token", "").encode(), settings.internal_token.encode()
@@ -78,11 +98,11 @@ async def internal_app(request: Request, gateway: Gateway) -> App | None:
         # also when the action then fails or refuses, and a probe for unknown devices.
         audit.record(
             session,
-            audit.Actor(kind="internal", name=caller, ip=caller),
+            audit.Actor(kind="internal", name=address, ip=address),
             "internal_request",
             app_id=app.id if app else None,
             device_id=device_id,
-            detail={"method": request.method, "path": request.url.path},
+            detail={"method": request.method, "path": request.url.path, **caller.chain()},
         )
     if app is None:
         raise not_found("device")

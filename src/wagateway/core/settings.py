@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CidrList = Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode]
 SecondsList = Annotated[list[float], NoDecode]
+# The header trusted proxies write the client's address in (core/client_address.py).
+ForwardedHeader = Literal["X-Forwarded-For", "Forwarded"]
 
 
 def _split_csv(value: object) -> object:
@@ -152,6 +154,11 @@ class Settings(BaseSettings):
     # --- internal access (CONTRACT §5; enforced fully by the internal-ops work) ------------
     internal_allowlist: CidrList = Field(default_factory=list)
     trusted_proxies: CidrList = Field(default_factory=list)
+    forwarded_header: ForwardedHeader = Field(
+        "X-Forwarded-For",
+        description="the header the trusted proxies write, the only one read: "
+        "X-Forwarded-For, or Forwarded (RFC 7239)",
+    )
     internal_token: str = ""
 
     # --- messaging ---------------------------------------------------------------------------
@@ -206,6 +213,17 @@ class Settings(BaseSettings):
         if isinstance(parts, list):
             return [ipaddress.ip_network(str(p), strict=False) for p in parts]
         return parts
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _parse_forwarded_header(cls, value: object) -> object:
+        # Header names are case-insensitive: accept them as operators happen to spell them.
+        if isinstance(value, str):
+            for name in ("X-Forwarded-For", "Forwarded"):
+                if value.strip().lower() == name.lower():
+                    return name
+            raise ValueError(f"{value!r} is neither X-Forwarded-For nor Forwarded")
+        return value
 
     @field_validator("outbound_source_address", mode="before")
     @classmethod

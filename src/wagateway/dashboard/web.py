@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagateway.audit.service import Actor
-from wagateway.core.client_address import client_address
+from wagateway.core.client_address import caller_of
 from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.secrets import constant_time_equals, token_hash
@@ -93,7 +93,13 @@ class Viewer:
 
 
 def caller_ip(request: Request, gw: Gateway) -> str:
-    return client_address(request, gw.settings.trusted_proxies)
+    """The address the login throttle and the audit know a dashboard caller by: the client
+    as the trusted proxies name it (core/client_address.py), or, when they do not name it,
+    the direct peer. That fallback is for throttling and the record only (the dashboard grants
+    nothing by address): clients a proxy leaves unnamed share its bucket, so none can dodge
+    the throttle by hiding, nor have another address throttled."""
+    caller = caller_of(request, gw.settings.trusted_proxies, gw.settings.forwarded_header)
+    return caller.address or caller.peer
 
 
 def wants_json(request: Request) -> bool:
