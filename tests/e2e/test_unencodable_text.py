@@ -1,0 +1,218 @@
+"""Text the gateway cannot store or send (issue 15, items 2 and 7), on a real server and both
+databases: a lone surrogate (`"\\ud83d"`, half an emoji) in a client's text is 400 naming the
+field; rows stored with one before that was refused are listed, exported and delivered; an
+event whose request cannot be built fails with its error instead of holding back its device;
+absurd nesting and out-of-range cursors are 400, not 500."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_api_contract import assert_envelope
+from tests.e2e.test_device_flow import create_device, scan
+from tests.support.dashboard import logged_in_admin
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+
+pytestmark = pytest.mark.e2e
+
+JSON = {"Content-Type": "application/json"}
+TO = "6281211112222"
+
+
+def raw_post(api: httpx.Client, path: str, raw: bytes, method: str = "POST") -> httpx.Response:
+    # httpx cannot encode a lone surrogate itself: the bytes a JavaScript client would send.
+    return api.request(method, path, content=raw, headers=JSON)
+
+
+@pytest.fixture
+def device(api: httpx.Client) -> dict[str, Any]:
+    return scan(api, create_device(api, "text")["qr"])
+
+
+def test_lone_surrogates_are_refused_with_the_field_named(
+    api: httpx.Client, device: dict[str, Any], receiver: WebhookReceiver
+) -> None:
+    device_id = device["device_id"]
+    send = f"/devices/{device_id}/messages"
+    cases = [
+        ("POST", send, b'{"to": "%s", "text": "trunc emoji \\ud83d"}' % TO.encode(), "text"),
+        ("POST", send, b'{"to": "%s", "text": "low first \\uDE00"}' % TO.encode(), "text"),
+        # Two halves in the wrong order are two lone surrogates, not an emoji.
+        ("POST", send, b'{"to": "%s", "text": "\\ude00\\ud83d"}' % TO.encode(), "text"),
+        # UTF-8-encoded surrogate bytes, which Python's JSON decoder lets through.
+        ("POST", send, b'{"to": "%s", "text": "cesu \xed\xa0\xbd"}' % TO.encode(), "text"),
+        (
+            "POST",
+            send,
+            b'{"to": "%s", "type": "interactive", "text": "t", "buttons": [{"id": "a\\udfff"}]}'
+            % TO.encode(),
+            "buttons.0.id",
+        ),
+        ("POST", "/devices", b'{"device_name": "half \\ud83d"}', "device_name"),
+        ("PATCH", "/app", b'{"name": "half \\ud83d"}', "name"),
+        ("PATCH", "/app", b'{"webhook_url": "https://example.com/\\ud83d"}', "webhook_url"),
+        (
+            "POST",
+            f"/sandbox/devices/{device_id}/inbound",
+            b'{"from": "6285550001111", "text": "x\\ud83d"}',
+            "text",
+        ),
+    ]
+    for method, path, raw, field in cases:
+        found = assert_envelope(raw_post(api, path, raw, method), 400, "validation_error")
+        assert found["error"]["details"] == {"field": field}, (raw, found)
+    assert api.get("/app").json()["name"] == "e2e app"  # nothing half-applied
+    assert [d["device_name"] for d in api.get("/devices").json()["devices"]] == ["text"]
+
+    # A pair, escaped as JSON escapes it, is the emoji: accepted, stored and delivered.
+    sent = raw_post(
+        api, send + "?wait=true", b'{"to": "%s", "text": "ok \\ud83d\\ude00"}' % TO.encode()
+    )
+    assert sent.status_code in (200, 202), sent.text
+    message_id = sent.json()["message_id"]
+    assert api.get(f"{send}/{message_id}").json()["content"]["text"] == "ok 😀"
+    wait_until(
+        lambda: any(
+            d.json["payload"].get("message_id") == message_id
+            and d.json["payload"].get("text") == "ok 😀"
+            for d in receiver.events(device_id, "message")
+        ),
+        what="the emoji message's webhook",
+    )
+
+
+def seq(value: object) -> str:
+    """A cursor as the API makes them, for any value."""
+    return base64.urlsafe_b64encode(f"seq:{value}".encode()).decode().rstrip("=")
+
+
+def test_nesting_and_cursors_out_of_range_are_400(
+    server: GatewayServer, api: httpx.Client, device: dict[str, Any]
+) -> None:
+    device_id = device["device_id"]
+    for raw in (
+        b'{"device_name": ' + b"[" * 100_000 + b'"\\u0000"' + b"]" * 100_000 + b"}",
+        b'{"device_name": ' + b"[" * 100_000 + b'"\\ud83d"' + b"]" * 100_000 + b"}",
+        b'{"a": ' + b'{"a": ' * 50_000 + b'"\\u0000"' + b"}" * 50_001,
+    ):
+        found = assert_envelope(raw_post(api, "/devices", raw), 400, "validation_error")
+        assert found["error"]["details"]["field"] in ("body", "device_name", "a"), found
+    bad_cursors = [
+        seq(2**63),
+        seq(2**64 + 5),
+        seq(-1),
+        seq("x"),
+        seq("9" * 5000),
+        "%%%",
+        "A" * 9000,
+    ]
+    for path in (f"/devices/{device_id}/messages", "/webhooks/deliveries"):
+        for cursor in bad_cursors:
+            found = assert_envelope(
+                api.get(path, params={"cursor": cursor}), 400, "validation_error"
+            )
+            assert found["error"]["details"] == {"field": "cursor"}, (path, cursor, found)
+        # The largest cursor that is a cursor still pages (nothing below it is missing).
+        assert api.get(path, params={"cursor": seq(2**63 - 1)}).status_code == 200
+    logs = server.logs()
+    assert "RecursionError" not in logs and "OverflowError" not in logs
+
+
+async def _store_old_rows(url: str, device_id: str, app_id: str) -> None:
+    """What a database written before the fix may hold: a message and its events with a lone
+    surrogate (inserted through the service layer, as the API once did), and an event whose
+    name cannot be an HTTP header (a request that cannot be built)."""
+    import wagateway.models  # noqa: F401 - every table, for the foreign keys
+    from wagateway.core.db import Database, new_id, utcnow
+    from wagateway.messages.models import Message
+    from wagateway.webhooks.outbox import record_event
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            message = Message(
+                id=new_id(),
+                app_id=app_id,
+                device_id=device_id,
+                direction="inbound",
+                status="received",
+                type="text",
+                chat="6285550001111@s.whatsapp.net",
+                sender="6285550001111",
+                content={"text": "old \ud83d row"},
+                mentions=[],
+                wa_message_id="3EB0OLDSURROGATE",
+                sent_at=utcnow(),
+            )
+            session.add(message)
+            payload = {"message_id": message.id, "text": "old \ud83d row", "type": "text"}
+            record_event(
+                session, app_id=app_id, device_id=device_id, event="message", payload=payload
+            )
+            record_event(
+                session,
+                app_id=app_id,
+                device_id=device_id,
+                event="bad\r\nname",
+                payload={"note": "cannot be a header"},
+            )
+    finally:
+        await db.dispose()
+
+
+def test_rows_stored_before_the_fix_neither_block_nor_break(
+    server: GatewayServer,
+    api: httpx.Client,
+    device: dict[str, Any],
+    receiver: WebhookReceiver,
+    app_creds: dict[str, str],
+) -> None:
+    from wagateway.core.settings import Settings
+
+    device_id, app_id = device["device_id"], app_creds["app_id"]
+    receiver.wait_for(device_id, "device_connected")
+    url = Settings(data_dir=server.data_dir, database_url=server.database_url).resolved_database_url
+    asyncio.run(_store_old_rows(url, device_id, app_id))
+    after = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": "after"}).json()
+
+    # The device's later events are delivered, in order, after the old ones.
+    wait_until(
+        lambda: any(
+            d.json["payload"].get("message_id") == after["message_id"]
+            for d in receiver.events(device_id, "message")
+        ),
+        timeout=30,
+        what="the message sent after the old rows",
+    )
+    messages = [d.json for d in receiver.events(device_id, "message")]
+    old = [m for m in messages if str(m["payload"].get("text")).startswith("old")]
+    assert [m["payload"]["text"] for m in old] == ["old \ufffd row"]
+    assert messages.index(old[0]) < [m["payload"].get("message_id") for m in messages].index(
+        after["message_id"]
+    )
+    bad = api.get("/webhooks/deliveries", params={"device_id": device_id, "event": "bad\r\nname"})
+    assert bad.status_code == 200, bad.text
+    [failed] = bad.json()["deliveries"]
+    assert failed["state"] == "failed" and failed["last_error"], failed
+    assert failed["attempt_log"] and failed["attempt_log"][-1]["error"] == failed["last_error"]
+
+    # Listings, exports and the dashboard answer 200 with the row.
+    listed = api.get(f"/devices/{device_id}/messages")
+    assert listed.status_code == 200, listed.text
+    assert "old \ufffd row" in [m["content"].get("text") for m in listed.json()["messages"]]
+    deliveries = api.get("/webhooks/deliveries", params={"device_id": device_id})
+    assert deliveries.status_code == 200, deliveries.text
+    for path in ("messages.jsonl", "events.jsonl"):
+        export = api.get(f"/archive/devices/{device_id}/{path}")
+        assert export.status_code == 200 and "old \ufffd row" in export.text, export.text[-500:]
+        assert all(json.loads(line) for line in export.text.splitlines())
+    with logged_in_admin(server) as dashboard:
+        page = dashboard.page(f"/dashboard/projects/{app_id}/devices/{device_id}")
+        assert "old \ufffd row" in page.text or device_id in page.text
+        dashboard.page(f"/dashboard/projects/{app_id}/webhooks")
