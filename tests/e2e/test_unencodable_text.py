@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ import pytest
 from tests.e2e.test_api_contract import assert_envelope
 from tests.e2e.test_device_flow import create_device, scan
 from tests.support.dashboard import logged_in_admin
-from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+from tests.support.databases import DatabaseProvider
+from tests.support.harness import WAGATEWAY, GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -216,3 +218,51 @@ def test_rows_stored_before_the_fix_neither_block_nor_break(
         page = dashboard.page(f"/dashboard/projects/{app_id}/devices/{device_id}")
         assert "old \ufffd row" in page.text or device_id in page.text
         dashboard.page(f"/dashboard/projects/{app_id}/webhooks")
+
+
+def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
+    backend: DatabaseProvider,
+    server: GatewayServer,
+    api: httpx.Client,
+    device: dict[str, Any],
+    app_creds: dict[str, str],
+) -> None:
+    """A shell hands the CLI bytes: those that are not UTF-8 reach typer surrogate-escaped
+    (`\\udcff` for 0xFF), and a --json-body may escape a lone surrogate. Exit 2 with the
+    argument named, like the CLI's other errors; nothing is created or sent."""
+    if backend.backend != "sqlite":
+        pytest.skip("refused before any database is opened: one backend shows it")
+    device_id, app_id = device["device_id"], app_creds["app_id"]
+    not_utf8 = b"caf\xe9".decode("utf-8", "surrogateescape")  # Latin-1 "café" from a shell
+    cases = [
+        (["apps", "create", not_utf8], "argument 3"),
+        (
+            ["apps", "create", "ok", "--webhook-url", "https://example.com/" + not_utf8],
+            "--webhook-url",
+        ),
+        (["apps", "set-webhook", app_id, f"https://example.com/{not_utf8}"], "argument 4"),
+        (["messages", "send", device_id, "--to", TO, f"--text={not_utf8}"], "--text"),
+        (
+            ["messages", "send", device_id, "--to", TO, "--json-body", '{"text": "x \\ud83d"}'],
+            "text",
+        ),
+    ]
+    apps_before = server.cli("apps", "list", "--json").stdout
+    for args, field in cases:
+        result = server.cli(*args, check=False)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.startswith("error: validation_error: "), result.stderr
+        assert f"field={field}" in result.stderr and "Traceback" not in result.stderr
+    # --json-body - reads stdin: bytes there that are not UTF-8 are the same clear error.
+    # So are they in what it reads from stdin: a --json-body of -, a new operator's password.
+    for args, stdin in (
+        (["messages", "send", device_id, "--to", TO, "--json-body", "-"], b'{"text": "caf\xe9"}'),
+        (["users", "create", "latin1@example.com"], b"a long password, caf\xe9\n"),
+    ):
+        piped = subprocess.run(
+            [WAGATEWAY, *args], input=stdin, env=server.env, capture_output=True, timeout=60
+        )
+        assert piped.returncode == 2 and b"Traceback" not in piped.stderr, piped.stderr
+        assert piped.stderr.startswith(b"error: validation_error: "), piped.stderr
+    assert server.cli("apps", "list", "--json").stdout == apps_before
+    assert api.get(f"/devices/{device_id}/messages").json()["messages"] == []
