@@ -122,8 +122,17 @@ def test_nesting_and_cursors_out_of_range_are_400(
             assert found["error"]["details"] == {"field": "cursor"}, (path, cursor, found)
         # The largest cursor that is a cursor still pages (nothing below it is missing).
         assert api.get(path, params={"cursor": seq(2**63 - 1)}).status_code == 200
+    # `since` out of what a UTC timestamp can be (year 1 east of UTC, year 9999 west of it).
+    messages = f"/devices/{device_id}/messages"
+    for since in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9" * 20):
+        found = assert_envelope(api.get(messages, params={"since": since}), 400, "validation_error")
+        assert found["error"]["details"] == {"field": "since"}, (since, found)
+    # A time without an offset is UTC, as every time the API gives out.
+    for since in ("0001-01-01T00:00:00", "2020-01-01T00:00:00", "9999-12-31T23:59:59Z"):
+        assert api.get(messages, params={"since": since}).status_code == 200, since
     logs = server.logs()
     assert "RecursionError" not in logs and "OverflowError" not in logs
+    assert "unhandled_error" not in logs, logs[-3000:]
 
 
 async def _store_old_rows(url: str, device_id: str, app_id: str) -> None:
