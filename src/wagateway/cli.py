@@ -238,7 +238,11 @@ def apps_set_limits(
     ] = None,
     device_burst: Annotated[int | None, typer.Option()] = None,
     max_devices: Annotated[
-        int | None, typer.Option(help="device quota (0 = none, -1 = the server's default)")
+        int | None,
+        # The column is a 32-bit INTEGER: past it the database refused it with a traceback.
+        typer.Option(
+            help="device quota (0 = none, -1 = the server's default)", min=-1, max=2**31 - 1
+        ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="back to the server's defaults")] = False,
 ) -> None:

@@ -273,5 +273,9 @@ def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
         )
         assert piped.returncode == 2 and b"Traceback" not in piped.stderr, piped.stderr
         assert piped.stderr.startswith(b"error: validation_error: "), piped.stderr
+    # A device quota past the INTEGER column: a usage error, not the database's traceback.
+    quota = server.cli("apps", "set-limits", app_id, "--max-devices", str(2**70), check=False)
+    assert quota.returncode == 2 and "Traceback" not in quota.stderr, quota.stderr
+    assert "--max-devices" in quota.stderr
     assert server.cli("apps", "list", "--json").stdout == apps_before
     assert api.get(f"/devices/{device_id}/messages").json()["messages"] == []
