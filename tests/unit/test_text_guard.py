@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from wagateway.core.text_guard import RefuseUnstorableTextMiddleware
+from wagateway.core.text_guard import RefuseUnstorableTextMiddleware, _suspect_escape
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,3 +113,19 @@ def test_absurd_nesting_is_400_without_recursion() -> None:
     nested = b'{"a":' * 500 + b'"\\ud800"' + b"}" * 500  # parses: named by the walk
     status, body = call([nested])
     assert status == 400 and body["error"]["details"]["field"] == ".".join(["a"] * 500)
+
+
+def test_escaped_backslashes_do_not_hide_or_invent_a_lone_half() -> None:
+    # The text "\ud83d" (escaped backslash), then a real low half: that one is alone.
+    assert call([b'{"a": "\\\\ud83d\\ude00"}'])[1]["error"]["details"] == {"field": "a"}
+    # An escaped backslash, then a real lone high half.
+    assert call([b'{"a": "\\\\\\ud83d"}'])[1]["error"]["details"] == {"field": "a"}
+    # Only text that looks like escapes: nothing to refuse.
+    assert call([b'{"a": "\\\\ud83d \\\\u0000 \\\\uDE00"}'])[0] == 200
+
+
+def test_the_cheap_look_parses_nothing_for_plain_text_and_media() -> None:
+    assert not _suspect_escape(b'{"to": "62812", "text": "Halo! \xf0\x9f\x98\x80 \\u00e9"}')
+    assert not _suspect_escape(b'{"data_base64": "' + b"QUJD" * 1000 + b'"}')
+    assert not _suspect_escape(b'{"data_base64": "' + b"QUJD\\/" * 1000 + b'"}')
+    assert _suspect_escape(b'{"t": "\\uD83D"}') and _suspect_escape(b'{"t": "x\\u0000"}')

@@ -24,7 +24,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def has_lone_surrogate(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def unstorable(text: str) -> bool:
@@ -129,8 +129,9 @@ def _rebuilt(value: Any) -> Any:
     return root[0]
 
 
-# A surrogate escape (`\ud83d`, any case) in JSON text, unless its backslash is escaped.
-_JSON_SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
+# A surrogate escape (`\ud83d`, any case) in JSON text, or the same after an escaped
+# backslash (the text "\ud83d"): then a closer look finds nothing to repair.
+_JSON_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def repaired_json_loads(text: str | bytes) -> Any:
@@ -140,6 +141,6 @@ def repaired_json_loads(text: str | bytes) -> Any:
     search for an escape."""
     value = json.loads(text)
     probe = text if isinstance(text, str) else text.decode("utf-8", "surrogatepass")
-    if _JSON_SURROGATE_ESCAPE.search(probe) is None:
+    if "\\u" not in probe or _JSON_SURROGATE_ESCAPE.search(probe) is None:
         return value
     return repaired(value)

@@ -24,10 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wagateway.core.errors import error_response
 from wagateway.core.text import printable_name, unstorable_field
 
-# `\u0000` or a surrogate escape (`\ud83d`, any case) in JSON text, unless its backslash is
-# itself escaped (`\\u0000` is the six characters "\u0000", harmless). A surrogate escape
-# only says "look closer": a pair (`\ud83d\ude00`) is one emoji, decoded whole.
-_JSON_SUSPECT = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F])")
+# `\u0000` or a surrogate escape (`\ud83d`, any case) in JSON text.
+_JSON_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 # UTF-8-encoded surrogates (ED A0..BF ..), which `json.loads(bytes)` decodes as surrogates.
 _RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 # A percent escape of a byte outside ASCII: the text must then decode as UTF-8.
@@ -68,9 +66,22 @@ def _in_path(scope: Scope) -> tuple[str, str] | None:
     return None
 
 
+def _suspect_escape(body: bytes) -> bool:
+    """Whether the JSON text may hold a NUL or a lone surrogate: it has an escape of one.
+    Only "look closer": the escape may follow an escaped backslash (`\\u0000` is the six
+    characters "\u0000") or be half of a pair (`\ud83d\ude00`, one emoji, as Python clients
+    send it); the parse that follows is exact. The body is scanned at memchr speed for a
+    backslash first: a media send's base64 has none."""
+    return b"\\" in body and _JSON_SUSPECT.search(body) is not None
+
+
 def _in_json(body: bytes) -> tuple[str, str] | None:
     looks_utf8 = b"\x00" not in body[:4]  # else json.loads detects UTF-16/32: look closer
-    if looks_utf8 and _JSON_SUSPECT.search(body) is None and _RAW_SURROGATE.search(body) is None:
+    if (
+        looks_utf8
+        and not _suspect_escape(body)
+        and (b"\xed" not in body or _RAW_SURROGATE.search(body) is None)
+    ):
         return None
     try:
         value = json.loads(body)

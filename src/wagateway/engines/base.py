@@ -9,6 +9,7 @@ belongs to. The runtime drops events from a session that has since been replaced
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,13 +139,19 @@ def with_valid_text(item: T) -> T:
     webhook could encode such a character (`core/text.py`). The item itself when it has none,
     which is all but always."""
     changes = {}
-    for f in dataclasses.fields(item):  # type: ignore[arg-type]
-        value = getattr(item, f.name)
+    kind: type = type(item)
+    for name in _field_names(kind):
+        value = getattr(item, name)
         if isinstance(value, str | dict | list | tuple):
             fixed = repaired(value)
             if fixed is not value:
-                changes[f.name] = fixed
+                changes[name] = fixed
     return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 class EngineError(Exception):
