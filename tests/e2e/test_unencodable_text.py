@@ -287,3 +287,26 @@ def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
     assert "--max-devices" in quota.stderr
     assert server.cli("apps", "list", "--json").stdout == apps_before
     assert api.get(f"/devices/{device_id}/messages").json()["messages"] == []
+
+
+def test_dashboard_forms_refuse_text_that_is_not_utf8(
+    server: GatewayServer, api: httpx.Client, app_creds: dict[str, str]
+) -> None:
+    """A form's percent-escaped bytes that are not UTF-8 (a surrogate half's ED A0 BD, Latin-1)
+    were made U+FFFD silently by the form parser; they are now refused, the field named."""
+    devices_before = api.get("/devices").json()["devices"]
+    with logged_in_admin(server) as dashboard:
+        path = f"/dashboard/projects/{app_creds['app_id']}/devices"
+        for name in (b"half%ED%A0%BD", b"caf%E9"):
+            response = dashboard.http.post(
+                path,
+                content=b"device_name=" + name + b"&csrf_token=" + dashboard.csrf.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            found = assert_envelope(response, 400, "validation_error")
+            assert found["error"]["details"] == {"field": "device_name"}, found
+        # A name in UTF-8 is taken as typed.
+        made = dashboard.post(path, {"device_name": "Kasir 😀"})
+        assert made.status_code == 303, made.text
+    names = [d["device_name"] for d in api.get("/devices").json()["devices"]]
+    assert names == [d["device_name"] for d in devices_before] + ["Kasir 😀"]
