@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -13,11 +14,12 @@ from pydantic import ValidationError
 
 from wagateway.apps import service as apps_service
 from wagateway.core.db import utcnow
-from wagateway.core.errors import ApiError
+from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.secrets import create_private_dir
 from wagateway.core.settings import Settings, get_settings, settings_problems
+from wagateway.core.text import has_lone_surrogate, unstorable_field
 from wagateway.gateway import Gateway
 
 cli = typer.Typer(
@@ -237,7 +239,11 @@ def apps_set_limits(
     ] = None,
     device_burst: Annotated[int | None, typer.Option()] = None,
     max_devices: Annotated[
-        int | None, typer.Option(help="device quota (0 = none, -1 = the server's default)")
+        int | None,
+        # The column is a 32-bit INTEGER: past it the database refused it with a traceback.
+        typer.Option(
+            help="device quota (0 = none, -1 = the server's default)", min=-1, max=2**31 - 1
+        ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="back to the server's defaults")] = False,
 ) -> None:
@@ -287,6 +293,8 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if has_lone_surrogate(password):  # bytes that are not UTF-8, surrogate-escaped by Python
+        _fail(validation_error("the password is not UTF-8 text", "password"))
 
     async def work(gw: Gateway) -> str:
         async with gw.db.transaction() as session:
@@ -511,11 +519,23 @@ def messages_send(
     body: dict[str, Any] = {}
     if json_body is not None:
         try:
-            parsed = json.loads(sys.stdin.read() if json_body == "-" else json_body)
-        except ValueError as exc:
+            raw = sys.stdin.buffer.read().decode() if json_body == "-" else json_body
+            parsed = json.loads(raw)
+        except UnicodeDecodeError as exc:
+            _fail(validation_error(f"--json-body is not UTF-8 text: {exc}", "--json-body"))
+        except (ValueError, RecursionError) as exc:
             _fail(ApiError(400, "validation_error", f"--json-body is not valid JSON: {exc}"))
         if not isinstance(parsed, dict):
             _fail(ApiError(400, "validation_error", "--json-body must be a JSON object"))
+        # The API would refuse it too, but a lone surrogate cannot even be put in a request.
+        unusable = unstorable_field(parsed)
+        if unusable is not None:
+            _fail(
+                validation_error(
+                    f"--json-body: {unusable} must be text without NUL or unpaired surrogates",
+                    unusable,
+                )
+            )
         body.update(parsed)
     for key, value in (("to", to), ("type", message_type), ("text", text)):
         if value is not None:
@@ -542,7 +562,30 @@ def messages_send(
         _fail(ApiError(200, str(error.get("code", "failed")), str(error.get("message", ""))))
 
 
+def _refuse_unencodable_arguments(argv: list[str]) -> None:
+    """A shell hands over bytes: Python gives those that are not UTF-8 to typer as lone
+    surrogates (`surrogateescape`), which no database or request can encode (a traceback
+    deep in the command, before). Refused first, naming the option or the argument."""
+    for position, arg in enumerate(argv[1:], start=1):
+        if not has_lone_surrogate(arg):
+            continue
+        option, equals, _ = arg.partition("=")
+        previous = argv[position - 1] if position > 1 else ""
+        if arg.startswith("--") and equals:
+            field = option
+        elif previous.startswith("--") and "=" not in previous:
+            field = previous
+        else:
+            field = f"argument {position}"  # as the shell numbers them: $1 is the first
+        shown = ascii(os.fsencode(arg))[1:]  # the bytes given, e.g. 'caf\xe9'
+        _fail(validation_error(f"{field} is not UTF-8 text: {shown}", field))
+
+
 def main() -> None:
+    try:
+        _refuse_unencodable_arguments(sys.argv)
+    except typer.Exit as exc:  # outside a command: no typer to turn it into the exit status
+        sys.exit(exc.exit_code)
     cli(prog_name="wagateway")
 
 

@@ -13,9 +13,9 @@ from wagateway.archive.router import router as archive_router
 from wagateway.core.body_limit import BodyLimitMiddleware
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
-from wagateway.core.nul_guard import RefuseNulMiddleware
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
+from wagateway.core.text_guard import RefuseUnstorableTextMiddleware
 from wagateway.dashboard.router import mount_dashboard
 from wagateway.dashboard.web import DashboardHeadersMiddleware, page_for_error
 from wagateway.devices.queries import router as queries_router
@@ -57,8 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)
-    # Innermost first: the body cap runs before the NUL check reads a body.
-    app.add_middleware(RefuseNulMiddleware)
+    # Innermost first: the body cap runs before the text check reads a body.
+    app.add_middleware(RefuseUnstorableTextMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,

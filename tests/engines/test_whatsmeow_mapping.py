@@ -140,3 +140,33 @@ def test_presence_and_chat_presence() -> None:
         "recording",
         "paused",
     ]
+
+
+def _with_bytes(message, placeholder: str, raw: bytes):  # noqa: ANN001, ANN201
+    """`message` as WhatsApp may send it: a string field holding bytes that are not UTF-8
+    (half an emoji, UTF-8-encoded on its own), which proto2 strings let through. `raw`
+    replaces `placeholder`, of the same length, in the wire bytes."""
+    assert len(placeholder.encode()) == len(raw)
+    parsed = type(message)()
+    parsed.MergeFromString(message.SerializePartialToString().replace(placeholder.encode(), raw))
+    return parsed
+
+
+def test_text_that_is_not_utf8_keeps_its_message_with_the_replacement_character() -> None:
+    half = b"\xed\xa0\xbd"  # the surrogate U+D83D, UTF-8-encoded: no character at all
+    ev = message_ev(E2E.Message(conversation="trunc HLF"))
+    ev.Info.Pushname = "Ana PSH"
+    ev = _with_bytes(_with_bytes(ev, "HLF", half), "PSH", half)
+    event = mapping.inbound_message("d", 1, ev)
+    assert event is not None
+    assert event.content == {"text": "trunc \ufffd\ufffd\ufffd"}
+    assert event.push_name == "Ana \ufffd\ufffd\ufffd"
+    document = E2E.DocumentMessage(mimetype="application/pdf", caption="CA", fileName="FILE.pdf")
+    ev = _with_bytes(message_ev(E2E.Message(documentMessage=document)), "CA", b"c\xff")
+    event = mapping.inbound_message("d", 1, _with_bytes(ev, "FILE.pdf", b"f\xed\xbf\xbf.pdf"))
+    assert event is not None
+    assert event.content == {
+        "mime_type": "application/pdf",
+        "caption": "c\ufffd",
+        "file_name": "f\ufffd\ufffd\ufffd.pdf",
+    }

@@ -33,6 +33,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from wagateway.core.sqlite_driver import async_creator
+from wagateway.core.text import repaired_json_loads
 
 # Sequence columns: BIGINT on PostgreSQL, but SQLite only autoincrements "INTEGER PRIMARY KEY".
 SeqType = BigInteger().with_variant(Integer, "sqlite")
@@ -130,6 +131,9 @@ def create_engine(
 ) -> AsyncEngine:
     # hide_parameters: a database error's message would otherwise quote the statement's
     # values (a session's CSRF token, a flash message…) into whatever logs the error.
+    # json_deserializer: rows stored before lone surrogates were refused read back repaired
+    # (`core/text.py`), so no listing, export or webhook of them fails to encode.
+    common = {"hide_parameters": True, "json_deserializer": repaired_json_loads}
     if url.startswith("sqlite"):
         path = make_url(url).database
         # Every API request reads (its token) while others are in flight. Past the pool's
@@ -140,14 +144,12 @@ def create_engine(
         pool = {"pool_size": read_pool_size, "max_overflow": read_pool_size} if read_only else {}
         if path and path != ":memory:":
             creator = async_creator(path, inline=not read_only, timeout=30)
-            engine = create_async_engine(url, async_creator=creator, hide_parameters=True, **pool)
+            engine = create_async_engine(url, async_creator=creator, **common, **pool)
         else:
-            engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+            engine = create_async_engine(url, connect_args={"timeout": 30}, **common)
         _configure_sqlite(engine.sync_engine, read_only=read_only)
         return engine
-    return create_async_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
-    )
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **common)
 
 
 def _configure_sqlite(sync_engine: Engine, *, read_only: bool = False) -> None:

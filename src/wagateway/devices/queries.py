@@ -12,7 +12,7 @@ from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices.models import Device
 from wagateway.devices.service import normalise_phone
 from wagateway.devices.state import Status
-from wagateway.engines.base import Engine, EngineError
+from wagateway.engines.base import Engine, EngineError, with_valid_text
 from wagateway.gateway import Gateway
 from wagateway.messages.recipients import normalise_recipient
 
@@ -80,7 +80,7 @@ async def groups(device_id: str, app: CurrentApp, gw: GatewayDep) -> GroupList:
     """Groups the device's WhatsApp account is in."""
     device, engine = await _connected(gw, app.id, device_id)
     try:
-        found = await engine.groups(device.id)
+        found = [with_valid_text(g) for g in await engine.groups(device.id)]
     except EngineError as exc:
         raise _engine_failure(exc) from exc
     return GroupList(
@@ -97,7 +97,7 @@ async def profile(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> 
     target = normalise_recipient(jid, "jid")
     device, engine = await _connected(gw, app.id, device_id)
     try:
-        p = await engine.profile(device.id, target)
+        p = with_valid_text(await engine.profile(device.id, target))
     except EngineError as exc:
         raise _engine_failure(exc) from exc
     return ProfileOut(
@@ -133,7 +133,7 @@ async def check_contacts(
     phones = [normalise_phone(p) for p in phone]
     device, engine = await _connected(gw, app.id, device_id)
     try:
-        found = await engine.check_contacts(device.id, phones)
+        found = [with_valid_text(c) for c in await engine.check_contacts(device.id, phones)]
     except EngineError as exc:
         raise _engine_failure(exc) from exc
     return ContactList(

@@ -35,6 +35,7 @@ from wagateway.engines.base import (
     Receipt,
     SessionEnded,
     Warning,
+    with_valid_text,
 )
 from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
@@ -163,7 +164,11 @@ class SessionRuntime:
         same write: one device read and one message query for the lot instead of per
         receipt. Any other event of the device closes that batch first, so receipts never
         overtake it.
+
+        This is where engine events enter the domain: their text is made storable here, once,
+        for every engine (a lone surrogate becomes U+FFFD; the message is kept).
         """
+        event = with_valid_text(event)
         if isinstance(event, Receipt):
             written = self._receipts.add(None, event, member=event.device_id)
         else:

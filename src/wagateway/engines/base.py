@@ -8,10 +8,14 @@ belongs to. The runtime drops events from a session that has since been replaced
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from wagateway.core.text import repaired
 
 # WhatsApp's pairing window (whatsmeow qrchan.go): the first code lives 60 s, each next one
 # 20 s, about 160 s in all. The sandbox simulates it; the whatsmeow engine times it itself.
@@ -125,6 +129,29 @@ class Warning(EngineEvent):
 
 
 EventSink = Callable[[EngineEvent], Awaitable[None]]
+
+T = TypeVar("T")
+
+
+def with_valid_text(item: T) -> T:
+    """An engine's event or answer (a frozen dataclass) with every unpaired surrogate in its
+    text replaced by U+FFFD: what WhatsApp sends is kept, but no database, API answer or
+    webhook could encode such a character (`core/text.py`). The item itself when it has none,
+    which is all but always."""
+    changes = {}
+    kind: type = type(item)
+    for name in _field_names(kind):
+        value = getattr(item, name)
+        if isinstance(value, str | dict | list | tuple):
+            fixed = repaired(value)
+            if fixed is not value:
+                changes[name] = fixed
+    return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 class EngineError(Exception):

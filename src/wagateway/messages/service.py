@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -329,7 +329,7 @@ class MessageService:
         if status:
             stmt = stmt.where(Message.status == status)
         if since:
-            stmt = stmt.where(Message.created_at >= since)
+            stmt = stmt.where(Message.created_at >= _as_utc(since))
         if cursor:
             stmt = stmt.where(Message.seq < decode_cursor(cursor))
         async with self._db.read() as session:
@@ -345,3 +345,13 @@ class MessageService:
                     IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW
                 )
             )
+
+
+def _as_utc(since: datetime) -> datetime:
+    """`since` in UTC (a time without an offset is UTC, as every time the API gives out), or
+    400 on `since` when UTC cannot hold it (year 1 east of UTC, year 9999 west of it): the
+    database column would have raised OverflowError, a 500."""
+    try:
+        return since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    except OverflowError as exc:
+        raise validation_error("since is out of range", "since") from exc

@@ -42,6 +42,7 @@ from wagateway.core.deferred_writes import update_by_key
 from wagateway.core.netguard import guarded_session
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
+from wagateway.core.text import repair_text
 from wagateway.core.timefmt import rfc3339
 from wagateway.webhooks.models import Event, WebhookAttempt
 from wagateway.webhooks.outbox import on_commit_with_events
@@ -119,6 +120,9 @@ class Outcome:
     latency_ms: int | None = None
     response_excerpt: str | None = None
     error: str | None = None
+    # The event itself cannot be sent (its request cannot be built): it fails at once, and
+    # its device's later events go on without it.
+    undeliverable: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -326,7 +330,7 @@ class Dispatcher:
             for index, event in enumerate(run.events):
                 outcome = await self._attempt(run.target, event)
                 written.append(self._record(event, outcome))
-                if outcome is not None and not outcome.succeeded:
+                if outcome is not None and not outcome.succeeded and not outcome.undeliverable:
                     # Its successors wait behind it (order): hand their leases back.
                     written.extend(self._record(e, RELEASE) for e in run.events[index + 1 :])
                     break
@@ -343,7 +347,21 @@ class Dispatcher:
         if target.url is None:
             return None  # no webhook target: `skipped`
         async with self._semaphore:
-            return await self._post(target.url, event, target.secrets)
+            try:
+                return await self._post(target.url, event, target.secrets)
+            except (ValueError, TypeError) as exc:
+                # Raised building this event's request (an envelope that cannot be encoded, a
+                # header value aiohttp refuses), never by the network: retrying cannot help.
+                # Before, the run crashed, the event stayed pending with no attempt and its
+                # device's every later event waited behind it for good.
+                error = repair_text(f"cannot be delivered: {type(exc).__name__}: {exc}")[:1000]
+                log.warning(
+                    "webhook_event_undeliverable",
+                    request_id=event.id,
+                    device_id=event.device_id,
+                    error=error,
+                )
+                return Outcome(url=target.url, error=error, undeliverable=True)
 
     async def _post(self, url: str, event: Leased, secrets: list[str]) -> Outcome:
         assert self._http is not None
@@ -495,7 +513,7 @@ class Dispatcher:
             if outcome.succeeded:
                 state, next_at = "delivered", None
             else:
-                next_at = self._next_attempt(count, now)
+                next_at = None if outcome.undeliverable else self._next_attempt(count, now)
                 state = "failed" if next_at is None else "pending"
                 log.info(
                     "webhook_attempt_failed",

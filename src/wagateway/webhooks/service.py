@@ -22,13 +22,26 @@ def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
 
 
+# Sequence numbers are BIGINT: a cursor past them is none this API returned, and asked of
+# the database it overflows (OverflowError on SQLite, DataError on PostgreSQL) into a 500.
+_MAX_SEQ = 2**63 - 1
+_MAX_CURSOR_CHARS = 64  # "seq:" and 19 digits, in base64
+
+
 def decode_cursor(cursor: str) -> int:
+    """The `seq` a page cursor stands for (the listings of deliveries, messages, and the
+    dashboard's), or 400 `validation_error` on `cursor` for anything this API did not hand out."""
     try:
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "seq":
+        if prefix != "seq" or not value.isascii() or not value.isdigit():
             raise ValueError
-        return int(value)
+        seq = int(value)
+        if not 0 < seq <= _MAX_SEQ:
+            raise ValueError
+        return seq
     except (ValueError, UnicodeDecodeError) as exc:
         raise validation_error("cursor is not one this API returned", "cursor") from exc
 

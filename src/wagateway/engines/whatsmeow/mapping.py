@@ -29,11 +29,24 @@ TERMINAL_CONNECT_FAILURES = {
 }
 
 
+def text(value: Any) -> str:
+    """A protobuf string field as text. WhatsApp's protos are proto2, which does not check
+    UTF-8: for invalid bytes (a surrogate half sent by a broken client) protobuf hands over
+    `bytes`, kept here with U+FFFD for what is not UTF-8 (`str()` would store "b'…'")."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def jid_string(jid: Any) -> str:
     """`user@server`, with `:device` when the JID names a device."""
-    user, server = str(jid.User), str(jid.Server)
+    user, server = text(jid.User), text(jid.Server)
     device = int(getattr(jid, "Device", 0) or 0)
     return f"{user}:{device}@{server}" if device else f"{user}@{server}"
+
+
+def _texts(values: Any) -> tuple[str, ...]:
+    return tuple(text(v) for v in values)
 
 
 def _phone_and_lid(jid: Any, alt: Any) -> tuple[str | None, str | None]:
@@ -44,9 +57,9 @@ def _phone_and_lid(jid: Any, alt: Any) -> tuple[str | None, str | None]:
         if candidate is None or not getattr(candidate, "User", ""):
             continue
         if candidate.Server == "lid":
-            lid = lid or f"{candidate.User}@lid"
+            lid = lid or f"{text(candidate.User)}@lid"
         elif candidate.Server == "s.whatsapp.net":
-            phone = phone or str(candidate.User)
+            phone = phone or text(candidate.User)
     return phone, lid
 
 
@@ -77,36 +90,38 @@ def message_content(message: Any) -> tuple[str, dict[str, object], str | None, t
     if message.HasField("extendedTextMessage"):
         ext = message.extendedTextMessage
         context = ext.contextInfo
-        reply_to = context.stanzaID or None
-        return "text", {"text": ext.text}, reply_to, tuple(context.mentionedJID)
+        reply_to = text(context.stanzaID) or None
+        return "text", {"text": text(ext.text)}, reply_to, _texts(context.mentionedJID)
     if message.conversation:
-        return "text", {"text": message.conversation}, None, ()
+        return "text", {"text": text(message.conversation)}, None, ()
     media = media_of(message)
     if media is not None:
         kind, sub = media
-        content: dict[str, object] = {"mime_type": sub.mimetype}
+        content: dict[str, object] = {"mime_type": text(sub.mimetype)}
         if kind in ("image", "video", "document") and sub.caption:
-            content["caption"] = sub.caption
+            content["caption"] = text(sub.caption)
         if kind == "audio":
             content["ptt"] = bool(sub.PTT)
         if kind == "document" and sub.fileName:
-            content["file_name"] = sub.fileName
+            content["file_name"] = text(sub.fileName)
         context = sub.contextInfo
-        return kind, content, context.stanzaID or None, tuple(context.mentionedJID)
+        return kind, content, text(context.stanzaID) or None, _texts(context.mentionedJID)
     if message.HasField("locationMessage"):
         loc = message.locationMessage
         content = {"latitude": loc.degreesLatitude, "longitude": loc.degreesLongitude}
         if loc.name:
-            content["name"] = loc.name
+            content["name"] = text(loc.name)
         if loc.address:
-            content["address"] = loc.address
+            content["address"] = text(loc.address)
         return "location", content, None, ()
     if message.HasField("contactMessage"):
         contact = message.contactMessage
-        return "contact", {"contact_name": contact.displayName, "vcard": contact.vcard}, None, ()
+        content = {"contact_name": text(contact.displayName), "vcard": text(contact.vcard)}
+        return "contact", content, None, ()
     if message.HasField("reactionMessage"):
         reaction = message.reactionMessage
-        return "reaction", {"emoji": reaction.text, "message_id": reaction.key.ID}, None, ()
+        content = {"emoji": text(reaction.text), "message_id": text(reaction.key.ID)}
+        return "reaction", content, None, ()
     return "unsupported", {}, None, ()
 
 
@@ -129,14 +144,14 @@ def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | 
     return InboundMessage(
         device_id,
         epoch,
-        wa_message_id=str(info.ID),
+        wa_message_id=text(info.ID),
         chat=jid_string(source.Chat),
         sender_phone=phone,
         sender_lid=lid,
         type=kind,
         content=content,
         sent_at=_timestamp(int(info.Timestamp)),
-        push_name=str(info.Pushname) or None,
+        push_name=text(info.Pushname) or None,
         reply_to=reply_to,
         mentions=mentions,
         media_size=announced_size(event.Message),
@@ -150,11 +165,11 @@ def receipt(device_id: str, epoch: int, event: Any) -> Receipt | None:
     source = event.MessageSource
     participant = None
     if source.IsGroup and source.Sender.User:
-        participant = str(source.Sender.User)
+        participant = text(source.Sender.User)
     return Receipt(
         device_id,
         epoch,
-        wa_message_ids=tuple(str(i) for i in event.MessageIDs),
+        wa_message_ids=_texts(event.MessageIDs),
         status=status,
         chat=jid_string(source.Chat),
         participant=participant,
@@ -173,7 +188,7 @@ def revoke(device_id: str, epoch: int, event: Any) -> MessageRevoked | None:
     return MessageRevoked(
         device_id,
         epoch,
-        wa_message_id=str(message.protocolMessage.key.ID),
+        wa_message_id=text(message.protocolMessage.key.ID),
         chat=jid_string(source.Chat),
         sender=phone or lid,
     )
