@@ -18,7 +18,6 @@ import pytest
 from tests.e2e.test_api_contract import assert_envelope
 from tests.e2e.test_device_flow import create_device, scan
 from tests.support.dashboard import logged_in_admin
-from tests.support.databases import DatabaseProvider
 from tests.support.harness import WAGATEWAY, GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -238,7 +237,6 @@ def test_rows_stored_before_the_fix_neither_block_nor_break(
 
 
 def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
-    backend: DatabaseProvider,
     server: GatewayServer,
     api: httpx.Client,
     device: dict[str, Any],
@@ -247,8 +245,6 @@ def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
     """A shell hands the CLI bytes: those that are not UTF-8 reach typer surrogate-escaped
     (`\\udcff` for 0xFF), and a --json-body may escape a lone surrogate. Exit 2 with the
     argument named, like the CLI's other errors; nothing is created or sent."""
-    if backend.backend != "sqlite":
-        pytest.skip("refused before any database is opened: one backend shows it")
     device_id, app_id = device["device_id"], app_creds["app_id"]
     not_utf8 = b"caf\xe9".decode("utf-8", "surrogateescape")  # Latin-1 "café" from a shell
     cases = [
