@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App, AppToken
 from wagateway.apps.tokens import live_token
-from wagateway.core.db import utcnow
+from wagateway.audit import service as audit
+from wagateway.audit.service import Actor
+from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.secrets import (
     SecretBox,
@@ -22,11 +24,14 @@ from wagateway.core.secrets import (
     new_webhook_secret,
     token_hash,
 )
+from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
+from wagateway.operators import throttle
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
 _pin_hasher = PasswordHasher()
+ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or one not tried yet
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,63 @@ async def rotate_token(
     session.add(AppToken(app_id=app_id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
     app.updated_at = now
     await session.flush()
+    return token
+
+
+async def refuse_rotation_while_throttled(
+    db: Database, settings: Settings, actor: Actor, app_id: str
+) -> None:
+    """Over HTTP, before anything else is checked: 429 while the app has had
+    `pin_max_failures` wrong PINs inside the window, from anyone, anywhere (PINs are short;
+    the host's CLI still rotates meanwhile). The refusal is audited like a wrong PIN."""
+    window = timedelta(seconds=settings.pin_throttle_seconds)
+    async with db.read() as session:
+        wait = await throttle.wait_needed(
+            session, throttle.PIN, settings.pin_max_failures, window, utcnow(), subject=app_id
+        )
+    if wait > 0:
+        async with db.transaction() as session:
+            audit.record(
+                session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "throttled"}
+            )
+        raise throttle.throttled("wrong rotation PINs", wait)
+
+
+async def rotate_token_as(
+    db: Database,
+    box: SecretBox,
+    settings: Settings,
+    actor: Actor,
+    app_id: str,
+    pin: str | None,
+    grace_seconds: int,
+    *,
+    throttle_guesses: bool,
+) -> str:
+    """`rotate_token` on behalf of `actor`, audited either way (never the PIN itself). Over
+    HTTP (`throttle_guesses`) a wrong PIN also counts towards the app's PIN throttle, which
+    is checked first. The CLI, the host's own tool that can reveal the token without any
+    PIN, passes False: its wrong PINs are audited but neither counted nor refused."""
+    if throttle_guesses:
+        await refuse_rotation_while_throttled(db, settings, actor, app_id)
+    try:
+        async with db.transaction() as session:
+            token = await rotate_token(session, box, app_id, pin, grace_seconds)
+            audit.record(session, actor, "api_key.rotate", app_id=app_id)
+    except ApiError as exc:
+        if exc.code != "invalid_rotation_pin":
+            raise
+        # The rotation's transaction is gone; the refusal is written on its own.
+        async with db.transaction() as session:
+            if throttle_guesses:
+                window = timedelta(seconds=settings.pin_throttle_seconds)
+                await throttle.record_failure(
+                    session, throttle.PIN, app_id, actor.ip or "", window, utcnow()
+                )
+            audit.record(
+                session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "wrong_pin"}
+            )
+        raise
     return token
 
 
