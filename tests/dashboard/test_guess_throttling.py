@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -23,6 +24,7 @@ LOGIN_LIMIT = 3
 PIN_LIMIT = 2
 PIN_WINDOW = 6
 RIGHT_PIN = "2468-right"
+_FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _AUDIT_ROW = re.compile(
     r"<tr><td>[^<]*</td><td>([^<]*) <small class=\"muted\">(\w+)</small></td><td>([^<]*)</td>\s*"
     r"<td>([^<]*)</td><td[^>]*>[^<]*</td><td>([^<]*)</td></tr>"
@@ -172,3 +174,40 @@ def test_an_attacker_cannot_get_another_address_throttled(guess_server: GatewayS
     finally:
         spoofer.close()
         owner.close()
+
+
+def test_guesses_sent_at_once_get_no_more_tries_than_guesses_sent_one_by_one(
+    guess_server: GatewayServer,
+) -> None:
+    name = f"burst-{uuid.uuid4().hex[:8]}"
+    app_id = guess_server.create_app(name, "", "--rotation-pin", RIGHT_PIN)["app_id"]
+    victim = create_operator(guess_server, f"burst-{uuid.uuid4().hex[:8]}@example.com")
+    with logged_in_admin(guess_server) as admin:
+        admin.page(f"/dashboard/projects/{app_id}/settings")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            pins = list(pool.map(lambda n: _rotate(admin, app_id, f"burst-{n}")[0], range(16)))
+    assert sorted(pins) == [401] * PIN_LIMIT + [429] * (16 - PIN_LIMIT), pins
+
+    guessers = [DashboardClient(guess_server, source="127.0.0.9") for _ in range(12)]
+    try:
+        forms = [g.http.get("/dashboard/login") for g in guessers]
+        tokens = [_FORM_TOKEN.search(form.text) for form in forms]
+
+        def guess(n: int) -> int:
+            found = tokens[n]
+            assert found
+            return (
+                guessers[n]
+                .http.post(
+                    "/dashboard/login",
+                    data={"email": victim, "password": f"guess {n}!", "csrf_token": found.group(1)},
+                )
+                .status_code
+            )
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            logins = list(pool.map(guess, range(12)))
+    finally:
+        for g in guessers:
+            g.close()
+    assert sorted(logins) == [401] * LOGIN_LIMIT + [429] * (12 - LOGIN_LIMIT), logins
