@@ -143,33 +143,42 @@ async def rotate_token(
     pin: str | None = None,
     grace_seconds: int = 0,
 ) -> str:
-    """Issue a new token; the old one stops working now, or after the grace period."""
+    """Issue a new token; the old one stops working now, or after the grace period. Callers
+    acting for someone use `rotate_token_as`, which audits and throttles PIN guesses."""
     app = await get_app(session, app_id)
     _check_rotation_allowed(app, pin)
+    return await _issue_token(session, box, app, grace_seconds)
+
+
+async def _issue_token(session: AsyncSession, box: SecretBox, app: App, grace_seconds: int) -> str:
     now = utcnow()
     stmt = select(AppToken).where(
-        AppToken.app_id == app_id, or_(AppToken.expires_at.is_(None), AppToken.expires_at > now)
+        AppToken.app_id == app.id, or_(AppToken.expires_at.is_(None), AppToken.expires_at > now)
     )
     for old in (await session.execute(stmt)).scalars():
         old.expires_at = now + timedelta(seconds=grace_seconds) if grace_seconds else now
     token = new_app_token()
-    session.add(AppToken(app_id=app_id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
+    session.add(AppToken(app_id=app.id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
     app.updated_at = now
     await session.flush()
     return token
 
 
+async def _pin_wait(session: AsyncSession, settings: Settings, app_id: str) -> float:
+    window = timedelta(seconds=settings.pin_throttle_seconds)
+    return await throttle.wait_needed(
+        session, throttle.PIN, settings.pin_max_failures, window, utcnow(), subject=app_id
+    )
+
+
 async def refuse_rotation_while_throttled(
     db: Database, settings: Settings, actor: Actor, app_id: str
 ) -> None:
-    """Over HTTP, before anything else is checked: 429 while the app has had
-    `pin_max_failures` wrong PINs inside the window, from anyone, anywhere (PINs are short;
-    the host's CLI still rotates meanwhile). The refusal is audited like a wrong PIN."""
-    window = timedelta(seconds=settings.pin_throttle_seconds)
+    """Over HTTP, before anything else is checked (the password costs a hash): 429 while
+    the app has had `pin_max_failures` wrong PINs inside the window, from anyone, anywhere
+    (PINs are short; the host's CLI still rotates meanwhile). Audited like a wrong PIN."""
     async with db.read() as session:
-        wait = await throttle.wait_needed(
-            session, throttle.PIN, settings.pin_max_failures, window, utcnow(), subject=app_id
-        )
+        wait = await _pin_wait(session, settings, app_id)
     if wait > 0:
         async with db.transaction() as session:
             audit.record(
@@ -190,29 +199,43 @@ async def rotate_token_as(
     throttle_guesses: bool,
 ) -> str:
     """`rotate_token` on behalf of `actor`, audited either way (never the PIN itself). Over
-    HTTP (`throttle_guesses`) a wrong PIN also counts towards the app's PIN throttle, which
-    is checked first. The CLI, the host's own tool that can reveal the token without any
-    PIN, passes False: its wrong PINs are audited but neither counted nor refused."""
-    if throttle_guesses:
-        await refuse_rotation_while_throttled(db, settings, actor, app_id)
-    try:
-        async with db.transaction() as session:
-            token = await rotate_token(session, box, app_id, pin, grace_seconds)
-            audit.record(session, actor, "api_key.rotate", app_id=app_id)
-    except ApiError as exc:
-        if exc.code != "invalid_rotation_pin":
-            raise
-        # The rotation's transaction is gone; the refusal is written on its own.
-        async with db.transaction() as session:
-            if throttle_guesses:
-                window = timedelta(seconds=settings.pin_throttle_seconds)
-                await throttle.record_failure(
-                    session, throttle.PIN, app_id, actor.ip or "", window, utcnow()
+    HTTP (`throttle_guesses`) the app's PIN throttle is checked, and a wrong PIN counted,
+    in the same transaction as the PIN is verified, one guess at a time per app. The CLI,
+    the host's own tool that can reveal the token without any PIN, passes False: its wrong
+    PINs are audited but neither counted nor refused."""
+    refusal: ApiError | None = None
+    token = ""
+    async with db.transaction() as session:
+        if throttle_guesses:
+            await throttle.serialise(session, throttle.PIN, app_id)
+            wait = await _pin_wait(session, settings, app_id)
+            if wait > 0:
+                refusal = throttle.throttled("wrong rotation PINs", wait)
+                audit.record(
+                    session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "throttled"}
                 )
-            audit.record(
-                session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "wrong_pin"}
-            )
-        raise
+        if refusal is None:
+            app = await get_app(session, app_id)
+            try:
+                _check_rotation_allowed(app, pin)
+            except ApiError as exc:
+                if exc.code != "invalid_rotation_pin":
+                    raise
+                # Committed with the refusal's audit entry: the refusal is the outcome.
+                refusal = exc
+                if throttle_guesses:
+                    window = timedelta(seconds=settings.pin_throttle_seconds)
+                    await throttle.record_failure(
+                        session, throttle.PIN, app_id, actor.ip or "", window, utcnow()
+                    )
+                audit.record(
+                    session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "wrong_pin"}
+                )
+            else:
+                token = await _issue_token(session, box, app, grace_seconds)
+                audit.record(session, actor, "api_key.rotate", app_id=app_id)
+    if refusal is not None:
+        raise refusal
     return token
 
 

@@ -130,8 +130,10 @@ async def reconfirm(
     session: AsyncSession, settings: Settings, operator: Operator, password: str, ip: str
 ) -> bool:
     """The logged-in operator's password again, before a key is revealed or rotated. Wrong
-    answers count towards the same throttling as logins (commit `session` either way)."""
+    answers count towards the same throttling as logins (commit `session` either way, and
+    call it in a transaction of its own: it serialises this address's guesses)."""
     now = utcnow()
+    await throttle.serialise(session, throttle.PASSWORD, ip)
     await _refuse_if_throttled(session, settings, operator.email, ip, now)
     if check_password(operator, password):
         return True
@@ -152,6 +154,8 @@ async def authenticate(
     for every e-mail, before looking at the password at all. Wait `login_delay` first."""
     now = now or utcnow()
     email = _login_email(email)
+    # Both refusing counts are per address: one lock on it orders a burst from it.
+    await throttle.serialise(session, throttle.PASSWORD, ip)
     await _refuse_if_throttled(session, settings, email, ip, now)
     operator = await session.scalar(select(Operator).where(Operator.email == email))
     if not _password_matches(operator.password_hash if operator else _dummy_hash(), password):

@@ -3,13 +3,17 @@
 Each refusal is a row in `login_failures` (what kind of secret, what was tried: the e-mail
 or the app, and from which address), so the count holds across restarts and across every
 process serving the same database. A caller asks how long to wait before a further guess
-is even looked at; rows older than their window are removed as new ones are written."""
+is even looked at; rows older than their window are removed as new ones are written.
+
+Checking, verifying and recording one guess happen in one transaction that `serialise`
+makes the only one for its key at a time: guesses sent at once are counted one after
+another, so a burst gets no more tries than guesses sent one by one."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.errors import ApiError
@@ -17,6 +21,17 @@ from wagateway.operators.models import LoginFailure
 
 PASSWORD = "password"  # noqa: S105 - a kind of secret, not one
 PIN = "pin"
+
+
+async def serialise(session: AsyncSession, kind: str, key: str) -> None:
+    """Make this transaction the only one checking guesses of `kind` for `key` until it
+    ends. SQLite's write transactions already run one at a time (core/db.py); PostgreSQL
+    gets a transaction-scoped advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"wagw-throttle:{kind}:{key}"},
+        )
 
 
 async def wait_needed(
