@@ -26,7 +26,7 @@ def test_upgrading_keeps_the_recorded_login_failures(backend: str, tmp_path: Pat
         url = Settings(
             data_dir=tmp_path, database_url=provider.new_url(tmp_path)
         ).resolved_database_url
-        command.upgrade(alembic_config(url), "0004")
+        command.upgrade(alembic_config(url), "0005")
         now = utcnow()
         rows = [("a@example.com", "10.0.0.1"), ("a@example.com", "10.0.0.1"), ("b@x.org", "::1")]
 
