@@ -31,7 +31,7 @@ from wagateway.webhooks.targets import validate_base_url, validate_webhook_targe
 
 ENGINES = ("sandbox", "whatsmeow")
 _pin_hasher = PasswordHasher()
-ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or one not tried yet
+ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
 
 
 @dataclass(frozen=True)
