@@ -177,9 +177,20 @@ def apps_rotate_token(
     """Issue a new app token; the old one stops working (after the grace period)."""
 
     async def work(gw: Gateway) -> str:
+        from wagateway.audit.service import Actor
+
         grace = gw.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
-        async with gw.db.transaction() as session:
-            return await apps_service.rotate_token(session, gw.box, app_id, pin, grace)
+        # Audited (a wrong PIN too), never throttled: the host's own tool.
+        return await apps_service.rotate_token_as(
+            gw.db,
+            gw.box,
+            gw.settings,
+            Actor("cli", "cli"),
+            app_id,
+            pin,
+            grace,
+            throttle_guesses=False,
+        )
 
     typer.echo(_run(work))
 

@@ -26,22 +26,29 @@ def create_operator(server: GatewayServer, email: str, *, admin: bool = False) -
 
 
 class DashboardClient:
-    def __init__(self, server: GatewayServer) -> None:
+    def __init__(self, server: GatewayServer, source: str | None = None) -> None:
+        """`source`: the loopback address to connect from (127.0.0.x), to be another client."""
         self.server = server
-        self.http = httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=20)
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        self.http = httpx.Client(
+            base_url=server.base_url, follow_redirects=False, timeout=20, transport=transport
+        )
         self.csrf = ""
         self.pages: dict[str, str] = {}  # every HTML page fetched, by path: scanned for secrets
 
     def close(self) -> None:
         self.http.close()
 
-    def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
-        form = self.http.get("/dashboard/login")
+    def login(
+        self, email: str, password: str = PASSWORD, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        form = self.http.get("/dashboard/login", headers=headers)
         token = _FORM_CSRF.search(form.text)
         assert token, form.text[:500]
         return self.http.post(
             "/dashboard/login",
             data={"email": email, "password": password, "csrf_token": token.group(1)},
+            headers=headers,
         )
 
     def page(self, path: str, expect: int = 200) -> httpx.Response:

@@ -58,7 +58,9 @@ def test_accounts_need_a_valid_email_a_long_password_and_a_free_address(tmp_path
     asyncio.run(scenario())
 
 
-def test_wrong_passwords_are_throttled_by_email_then_the_window_frees_it(tmp_path: Path) -> None:
+def test_wrong_passwords_throttle_the_address_for_that_email_then_the_window_frees_it(
+    tmp_path: Path,
+) -> None:
     async def scenario() -> None:
         db, settings = await _db(tmp_path), _settings()
         async with db.transaction() as session:
@@ -66,30 +68,75 @@ def test_wrong_passwords_are_throttled_by_email_then_the_window_frees_it(tmp_pat
                 session, settings, "a@example.com", PASSWORD, is_admin=False
             )
         now = utcnow()
-        for attempt in range(3):
+        for _ in range(3):
             async with db.transaction() as session:
                 assert (
                     await operators.authenticate(
-                        session, settings, "a@example.com", "wrong", f"10.0.0.{attempt}", now
+                        session, settings, "a@example.com", "wrong", "10.0.0.1", now
                     )
                     is None
                 )
-        # The fourth try is refused before the password is looked at: even the right one.
+        # The fourth try from that address is refused before the password is looked at:
+        # even the right one.
         with pytest.raises(ApiError) as throttled:
             async with db.transaction() as session:
                 await operators.authenticate(
-                    session, settings, "a@example.com", PASSWORD, "10.0.0.9", now
+                    session, settings, "a@example.com", PASSWORD, "10.0.0.1", now
                 )
         assert throttled.value.status == 429
         retry_after = int(throttled.value.headers["Retry-After"])
         assert 890 <= retry_after <= 900
-        # Once the window has passed, the right password works and clears the record.
+        # The owner, from an address that has not failed, is admitted.
+        async with db.transaction() as session:
+            owner = await operators.authenticate(
+                session, settings, "A@example.com", PASSWORD, "10.0.0.2", now
+            )
+        assert owner is not None
+        # Once the window has passed, the right password works from the first address too.
         later = now + timedelta(seconds=settings.login_throttle_seconds + 1)
         async with db.transaction() as session:
             operator = await operators.authenticate(
-                session, settings, "a@example.com", PASSWORD, "10.0.0.9", later
+                session, settings, "a@example.com", PASSWORD, "10.0.0.1", later
             )
         assert operator is not None and operator.last_login_at == later
+        await db.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_failures_from_many_addresses_only_slow_the_email_down(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db, settings = await _db(tmp_path), _settings(login_delay_max_seconds=4)
+        async with db.transaction() as session:
+            await operators.create_operator(
+                session, settings, "b@example.com", PASSWORD, is_admin=False
+            )
+        now = utcnow()
+        delays = []
+        for n in range(6):  # each address stays under its own limit of 3
+            async with db.read() as session:
+                delays.append(await operators.login_delay(session, settings, "b@example.com", now))
+            async with db.transaction() as session:
+                await operators.authenticate(
+                    session, settings, "b@example.com", "guess", f"198.51.100.{n}", now
+                )
+        # 3 failures in all before any delay, then 1 s doubling, capped.
+        assert delays == [0, 0, 0, 1, 2, 4]
+        async with db.read() as session:
+            assert await operators.login_delay(session, settings, "b@example.com", now) == 4
+            assert await operators.login_delay(session, settings, "c@example.com", now) == 0
+        # Slowed, never refused: the right password from a new address gets in, and does
+        # not wipe the guessers' record.
+        async with db.transaction() as session:
+            owner = await operators.authenticate(
+                session, settings, "b@example.com", PASSWORD, "203.0.113.9", now
+            )
+        assert owner is not None
+        async with db.read() as session:
+            assert await operators.login_delay(session, settings, "b@example.com", now) == 4
+        off = _settings(login_delay_max_seconds=0)
+        async with db.read() as session:
+            assert await operators.login_delay(session, off, "b@example.com", now) == 0
         await db.dispose()
 
     asyncio.run(scenario())

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App, AppToken
 from wagateway.apps.tokens import live_token
-from wagateway.core.db import utcnow
+from wagateway.audit import service as audit
+from wagateway.audit.service import Actor
+from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.secrets import (
     SecretBox,
@@ -22,11 +24,14 @@ from wagateway.core.secrets import (
     new_webhook_secret,
     token_hash,
 )
+from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
+from wagateway.operators import throttle
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
 _pin_hasher = PasswordHasher()
+ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
 
 
 @dataclass(frozen=True)
@@ -138,19 +143,99 @@ async def rotate_token(
     pin: str | None = None,
     grace_seconds: int = 0,
 ) -> str:
-    """Issue a new token; the old one stops working now, or after the grace period."""
+    """Issue a new token; the old one stops working now, or after the grace period. Callers
+    acting for someone use `rotate_token_as`, which audits and throttles PIN guesses."""
     app = await get_app(session, app_id)
     _check_rotation_allowed(app, pin)
+    return await _issue_token(session, box, app, grace_seconds)
+
+
+async def _issue_token(session: AsyncSession, box: SecretBox, app: App, grace_seconds: int) -> str:
     now = utcnow()
     stmt = select(AppToken).where(
-        AppToken.app_id == app_id, or_(AppToken.expires_at.is_(None), AppToken.expires_at > now)
+        AppToken.app_id == app.id, or_(AppToken.expires_at.is_(None), AppToken.expires_at > now)
     )
     for old in (await session.execute(stmt)).scalars():
         old.expires_at = now + timedelta(seconds=grace_seconds) if grace_seconds else now
     token = new_app_token()
-    session.add(AppToken(app_id=app_id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
+    session.add(AppToken(app_id=app.id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
     app.updated_at = now
     await session.flush()
+    return token
+
+
+async def _pin_wait(session: AsyncSession, settings: Settings, app_id: str) -> float:
+    window = timedelta(seconds=settings.pin_throttle_seconds)
+    return await throttle.wait_needed(
+        session, throttle.PIN, settings.pin_max_failures, window, utcnow(), subject=app_id
+    )
+
+
+async def refuse_rotation_while_throttled(
+    db: Database, settings: Settings, actor: Actor, app_id: str
+) -> None:
+    """Over HTTP, before anything else is checked (the password costs a hash): 429 while
+    the app has had `pin_max_failures` wrong PINs inside the window, from anyone, anywhere
+    (PINs are short; the host's CLI still rotates meanwhile). Audited like a wrong PIN."""
+    async with db.read() as session:
+        wait = await _pin_wait(session, settings, app_id)
+    if wait > 0:
+        async with db.transaction() as session:
+            audit.record(
+                session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "throttled"}
+            )
+        raise throttle.throttled("wrong rotation PINs", wait)
+
+
+async def rotate_token_as(
+    db: Database,
+    box: SecretBox,
+    settings: Settings,
+    actor: Actor,
+    app_id: str,
+    pin: str | None,
+    grace_seconds: int,
+    *,
+    throttle_guesses: bool,
+) -> str:
+    """`rotate_token` on behalf of `actor`, audited either way (never the PIN itself). Over
+    HTTP (`throttle_guesses`) the app's PIN throttle is checked, and a wrong PIN counted,
+    in the same transaction as the PIN is verified, one guess at a time per app. The CLI,
+    the host's own tool that can reveal the token without any PIN, passes False: its wrong
+    PINs are audited but neither counted nor refused."""
+    refusal: ApiError | None = None
+    token = ""
+    async with db.transaction() as session:
+        if throttle_guesses:
+            await throttle.serialise(session, throttle.PIN, app_id)
+            wait = await _pin_wait(session, settings, app_id)
+            if wait > 0:
+                refusal = throttle.throttled("wrong rotation PINs", wait)
+                audit.record(
+                    session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "throttled"}
+                )
+        if refusal is None:
+            app = await get_app(session, app_id)
+            try:
+                _check_rotation_allowed(app, pin)
+            except ApiError as exc:
+                if exc.code != "invalid_rotation_pin":
+                    raise
+                # Committed with the refusal's audit entry: the refusal is the outcome.
+                refusal = exc
+                if throttle_guesses:
+                    window = timedelta(seconds=settings.pin_throttle_seconds)
+                    await throttle.record_failure(
+                        session, throttle.PIN, app_id, actor.ip or "", window, utcnow()
+                    )
+                audit.record(
+                    session, actor, ROTATE_REFUSED, app_id=app_id, detail={"reason": "wrong_pin"}
+                )
+            else:
+                token = await _issue_token(session, box, app, grace_seconds)
+                audit.record(session, actor, "api_key.rotate", app_id=app_id)
+    if refusal is not None:
+        raise refusal
     return token
 
 

@@ -117,14 +117,35 @@ class Settings(BaseSettings):
         description="mark the session cookie Secure; empty = when the request came over HTTPS "
         "(directly or, from a trusted proxy, X-Forwarded-Proto)",
     )
+    # Login throttling (docs/dashboard.md): by address and account, and by address; an
+    # account's failures from everywhere only slow its logins down, never refuse them.
     login_max_failures: int = Field(
-        5, ge=1, description="wrong passwords per e-mail within the window before throttling"
+        5,
+        ge=1,
+        description="wrong passwords for one e-mail from one address within the window before "
+        "that address is refused for that e-mail",
     )
     login_max_failures_per_ip: int = Field(
-        20, ge=1, description="wrong passwords from one address within the window"
+        20, ge=1, description="wrong passwords from one address (any e-mail) within the window"
     )
     login_throttle_seconds: float = Field(
         900.0, gt=0, description="the throttling window (and the longest wait it imposes)"
+    )
+    login_delay_max_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=60,
+        description="once an e-mail has WAGW_LOGIN_MAX_FAILURES failures from all addresses "
+        "together, each login for it waits 1 s, doubling per further failure up to this (0: off)",
+    )
+    pin_max_failures: int = Field(
+        5,
+        ge=1,
+        description="wrong rotation PINs for one app over HTTP within the window before "
+        "rotating it over HTTP is refused (the CLI is never refused)",
+    )
+    pin_throttle_seconds: float = Field(
+        900.0, gt=0, description="the rotation-PIN throttling window"
     )
     operator_password_min_length: int = Field(10, ge=8)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -80,6 +81,11 @@ async def login(
     if not expected or not constant_time_equals(expected, csrf_token):
         raise ApiError(403, "forbidden", "the login form expired; reload the page")
     ip = caller_ip(request, gw)
+    async with gw.db.read() as session:
+        delay = await operators.login_delay(session, gw.settings, email)
+    # Waited outside any transaction: an e-mail under attack slows its logins down without
+    # holding a database connection or the writer.
+    await asyncio.sleep(delay)
     try:
         async with gw.db.transaction() as session:
             operator = await operators.authenticate(session, gw.settings, email, password, ip)

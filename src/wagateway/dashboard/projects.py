@@ -263,12 +263,19 @@ async def rotate_api_key(
     pin: Annotated[str, Form()] = "",
 ) -> JSONResponse:
     await project_of(gw, viewer, app_id)
+    # A throttled guesser is turned away before the password costs a hash.
+    await apps.refuse_rotation_while_throttled(gw.db, gw.settings, viewer.actor, app_id)
     await reconfirm_password(gw, viewer, password)
-    async with gw.db.transaction() as session:
-        token = await apps.rotate_token(
-            session, gw.box, app_id, pin or None, gw.settings.token_rotation_grace_seconds
-        )
-        audit.record(session, viewer.actor, "api_key.rotate", app_id=app_id)
+    token = await apps.rotate_token_as(
+        gw.db,
+        gw.box,
+        gw.settings,
+        viewer.actor,
+        app_id,
+        pin or None,
+        gw.settings.token_rotation_grace_seconds,
+        throttle_guesses=True,
+    )
     return secret_answer(app_token=token)
 
 

@@ -1,6 +1,7 @@
 """Operators' accounts, logins and what they may see: the rules the dashboard and the CLI
 share. Passwords are argon2id hashes; a session cookie is a random token whose SHA-256 is
-the stored key; every refused login counts towards throttling by e-mail and by address."""
+the stored key; every refused login counts towards throttling (operators/throttle.py) by
+address and e-mail, by address, and as a delay by e-mail."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from wagateway.apps.models import App
 from wagateway.core.db import utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.secrets import token_hash
 from wagateway.core.settings import Settings
-from wagateway.operators.models import LoginFailure, Operator, OperatorSession, ProjectMember
+from wagateway.operators import throttle
+from wagateway.operators.models import Operator, OperatorSession, ProjectMember
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -70,69 +71,69 @@ async def create_operator(
     return operator
 
 
-def _throttled(retry_after: float) -> ApiError:
-    seconds = max(1, int(retry_after + 0.999))
-    return ApiError(
-        429,
-        "rate_limit_exceeded",
-        f"too many failed logins; try again in {seconds} s",
-        {"retry_after": seconds},
-        headers={"Retry-After": str(seconds)},
-    )
-
-
-async def _wait_needed(
-    session: AsyncSession,
-    column: InstrumentedAttribute[str],
-    value: str,
-    limit: int,
-    window: timedelta,
-    now: datetime,
-) -> float:
-    """Seconds until fewer than `limit` failures for `value` remain inside the window."""
-    stmt = (
-        select(LoginFailure.at)
-        .where(column == value, LoginFailure.at > now - window)
-        .order_by(LoginFailure.at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )
-    oldest_that_counts = await session.scalar(stmt)
-    if oldest_that_counts is None:
-        return 0.0
-    return (oldest_that_counts + window - now).total_seconds()
-
-
 async def _refuse_if_throttled(
     session: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
 ) -> None:
+    """429 while this address has failed too often for this e-mail, or for any e-mail. The
+    e-mail's failures from other addresses never refuse it (see `login_delay`): else anyone
+    could lock an operator out by guessing at their e-mail."""
     window = timedelta(seconds=settings.login_throttle_seconds)
     wait = max(
-        await _wait_needed(
-            session, LoginFailure.email, email, settings.login_max_failures, window, now
+        await throttle.wait_needed(
+            session,
+            throttle.PASSWORD,
+            settings.login_max_failures,
+            window,
+            now,
+            subject=email,
+            ip=ip,
         ),
-        await _wait_needed(
-            session, LoginFailure.ip, ip, settings.login_max_failures_per_ip, window, now
+        await throttle.wait_needed(
+            session, throttle.PASSWORD, settings.login_max_failures_per_ip, window, now, ip=ip
         ),
     )
     if wait > 0:
-        raise _throttled(wait)
+        raise throttle.throttled("failed logins", wait)
 
 
 async def _record_failure(
     session: AsyncSession, settings: Settings, email: str, ip: str, now: datetime
 ) -> None:
-    session.add(LoginFailure(email=email, ip=ip, at=now))
     window = timedelta(seconds=settings.login_throttle_seconds)
-    await session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
+    await throttle.record_failure(session, throttle.PASSWORD, email, ip, window, now)
+
+
+def _login_email(raw: str) -> str:
+    return (raw or "").strip().lower()[:320]
+
+
+async def login_delay(
+    session: AsyncSession, settings: Settings, email: str, now: datetime | None = None
+) -> float:
+    """Seconds to wait before answering a login for this e-mail: 0 until it has
+    `login_max_failures` failures from all addresses together, then 1 s doubling with each
+    further one, up to `login_delay_max_seconds`. It slows guessing spread over many
+    addresses, for the owner too, but never refuses a right password."""
+    if settings.login_delay_max_seconds <= 0:
+        return 0.0
+    window = timedelta(seconds=settings.login_throttle_seconds)
+    count = await throttle.failures(
+        session, throttle.PASSWORD, _login_email(email), window, now or utcnow()
+    )
+    beyond = count - settings.login_max_failures
+    if beyond < 0:
+        return 0.0
+    return float(min(settings.login_delay_max_seconds, 2.0 ** min(beyond, 16)))
 
 
 async def reconfirm(
     session: AsyncSession, settings: Settings, operator: Operator, password: str, ip: str
 ) -> bool:
     """The logged-in operator's password again, before a key is revealed or rotated. Wrong
-    answers count towards the same throttling as logins (commit `session` either way)."""
+    answers count towards the same throttling as logins (commit `session` either way, and
+    call it in a transaction of its own: it serialises this address's guesses)."""
     now = utcnow()
+    await throttle.serialise(session, throttle.PASSWORD, ip)
     await _refuse_if_throttled(session, settings, operator.email, ip, now)
     if check_password(operator, password):
         return True
@@ -149,10 +150,12 @@ async def authenticate(
     now: datetime | None = None,
 ) -> Operator | None:
     """The operator, or None for a wrong e-mail or password (the failure is recorded in
-    `session`: commit it). Raises 429 while the e-mail or the address is throttled, before
-    looking at the password at all."""
+    `session`: commit it). Raises 429 while this address is throttled for this e-mail or
+    for every e-mail, before looking at the password at all. Wait `login_delay` first."""
     now = now or utcnow()
-    email = (email or "").strip().lower()[:320]
+    email = _login_email(email)
+    # Both refusing counts are per address: one lock on it orders a burst from it.
+    await throttle.serialise(session, throttle.PASSWORD, ip)
     await _refuse_if_throttled(session, settings, email, ip, now)
     operator = await session.scalar(select(Operator).where(Operator.email == email))
     if not _password_matches(operator.password_hash if operator else _dummy_hash(), password):
@@ -160,7 +163,7 @@ async def authenticate(
         return None
     assert operator is not None
     operator.last_login_at = now
-    await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    await throttle.forget(session, throttle.PASSWORD, email, ip)
     return operator
 
 
