@@ -166,12 +166,17 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             typer.echo(f"{row['app_id']}  {row['engine']:<9}  {row['name']}")
 
 
+MAX_GRACE = 7 * 86400
+
+
 @apps_cli.command("rotate-token")
 def apps_rotate_token(
     app_id: str,
     pin: Annotated[str | None, typer.Option(help="the app's rotation PIN, when it has one")] = None,
     grace_seconds: Annotated[
-        int | None, typer.Option(help="keep the old token valid this long")
+        int | None,
+        # A grace period is minutes; past a week is a typo (and past ~2^46 s a traceback).
+        typer.Option(help="keep the old token valid this long (seconds)", min=0, max=MAX_GRACE),
     ] = None,
 ) -> None:
     """Issue a new app token; the old one stops working (after the grace period)."""

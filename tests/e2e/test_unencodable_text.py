@@ -281,6 +281,15 @@ def test_cli_refuses_text_that_is_not_utf8_with_a_clear_error(
     quota = server.cli("apps", "set-limits", app_id, "--max-devices", str(2**70), check=False)
     assert quota.returncode == 2 and "Traceback" not in quota.stderr, quota.stderr
     assert "--max-devices" in quota.stderr
+    # So are a grace period past a week (a timedelta overflow far past it) and an infinite
+    # rate (JSON has no Infinity: PostgreSQL refused it with a traceback).
+    grace = server.cli("apps", "rotate-token", app_id, "--grace-seconds", str(2**70), check=False)
+    assert grace.returncode == 2 and "--grace-seconds" in grace.stderr, grace.stderr
+    infinite = server.cli(
+        "apps", "set-limits", app_id, "--requests-per-second", "1e400", check=False
+    )
+    assert infinite.returncode == 2 and "Traceback" not in infinite.stderr, infinite.stderr
+    assert "finite" in infinite.stderr
     assert server.cli("apps", "list", "--json").stdout == apps_before
     assert api.get(f"/devices/{device_id}/messages").json()["messages"] == []
 

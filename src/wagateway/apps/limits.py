@@ -16,9 +16,15 @@ from wagateway.core.settings import Settings
 class LimitsOverride(BaseModel):
     """Per-app overrides; a field left out (or null) inherits the server's default."""
 
-    requests_per_second: float | None = Field(None, ge=0, description="0 = no app limit")
+    # Finite only: an infinite rate is "no limit", which 0 already says, and JSON (the
+    # column's type) has no Infinity (PostgreSQL refused it with a traceback).
+    requests_per_second: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="0 = no app limit"
+    )
     burst: int | None = Field(None, ge=1)
-    device_requests_per_second: float | None = Field(None, ge=0, description="0 = none")
+    device_requests_per_second: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="0 = none"
+    )
     device_burst: int | None = Field(None, ge=1)
 
 

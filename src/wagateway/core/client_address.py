@@ -153,16 +153,15 @@ def address_in(address: str, networks: list[Network]) -> bool:
 
 
 def forwarded_proto(
-    request: Request, trusted_proxies: list[Network], header: ForwardedHeader | None = None
+    request: Request, trusted_proxies: list[Network], header: ForwardedHeader
 ) -> str:
     """The scheme the client used, as the proxies in front recorded it in the family of
-    `header` (None: the running gateway's WAGW_FORWARDED_HEADER), or the connection's own.
+    `header` (WAGW_FORWARDED_HEADER), or the connection's own.
 
     `Forwarded`: the `proto=` of the element that names the client (the proxy the client
     reached wrote both), else of the nearest element. `X-Forwarded-For`: the right-most
     `X-Forwarded-Proto` (proxies set or append it; the nearest is the one a client cannot
     have written). A client's own claim in the other family is not read."""
-    header = header or _configured_header(request)
     caller, named = _resolve(request, trusted_proxies, header)
     if caller.header is None:  # the peer is not a trusted proxy
         return request.url.scheme
@@ -174,15 +173,6 @@ def forwarded_proto(
         proto = ",".join(request.headers.getlist("x-forwarded-proto")).split(",")[-1]
     proto = proto.strip().strip('"').lower()
     return proto if proto in ("http", "https") else request.url.scheme
-
-
-def _configured_header(request: Request) -> ForwardedHeader:
-    # For callers that have the trusted proxies but not the header at hand: the running
-    # gateway's setting (app.state.gateway, see main.py), X-Forwarded-For without one.
-    gateway = getattr(request.app.state, "gateway", None) if "app" in request.scope else None
-    settings = getattr(gateway, "settings", None)
-    configured: ForwardedHeader = getattr(settings, "forwarded_header", X_FORWARDED_FOR)
-    return configured
 
 
 def _param(pair: str, wanted: str) -> str:

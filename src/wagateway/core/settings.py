@@ -105,7 +105,7 @@ class Settings(BaseSettings):
 
     # --- apps / tokens ---------------------------------------------------------------------
     token_rotation_grace_seconds: int = Field(
-        0, ge=0, description="how long a rotated-out app token keeps working"
+        0, ge=0, le=7 * 86400, description="how long a rotated-out app token keeps working"
     )
 
     # --- dashboard operators -------------------------------------------------------------

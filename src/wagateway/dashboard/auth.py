@@ -34,7 +34,10 @@ def _secure_cookies(request: Request, gw: Gateway) -> bool:
     configured = gw.settings.dashboard_cookie_secure
     if configured is not None:
         return configured
-    return forwarded_proto(request, gw.settings.trusted_proxies) == "https"
+    return (
+        forwarded_proto(request, gw.settings.trusted_proxies, gw.settings.forwarded_header)
+        == "https"
+    )
 
 
 def _login_page(
