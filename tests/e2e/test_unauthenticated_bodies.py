@@ -217,3 +217,13 @@ def test_an_internal_call_with_a_large_body_is_checked_and_audited_once(make_ser
             gateway, "POST", "/devices/no-such-device/messages", headers, False
         )
         assert response.status == 404 and payload["error"]["code"] == "not_found"
+
+
+def test_an_anonymous_dashboard_post_is_held_to_the_request_cap(server: GatewayServer) -> None:
+    # The login form takes a body from anyone: WAGW_MAX_REQUEST_BYTES bounds it, unread above.
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    for path in ("/dashboard/login", "/dashboard/projects"):
+        response, payload, _ = answer_while_sending(server, "POST", path, headers, False)
+        assert response.status == 413, (path, payload)
+        assert payload["error"]["details"] == {"max_bytes": MB}
+        assert response.getheader("connection") == "close"

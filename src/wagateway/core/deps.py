@@ -138,11 +138,12 @@ async def _app_of_bearer(request: Request, gateway: Gateway) -> App:
 
 
 # A body up to this size may be read before a remembered token's check (which the send path
-# defers into the message's own write, `apps/tokens.py`): no more than uvicorn buffers for
-# any connection before the app reads (64 KiB), and above every text send (a text's JSON is
-# a few hundred bytes; only media inline, base64, is larger). A larger body gets its token
-# read first: a token rotated out elsewhere cannot make this process hold a media-sized body,
-# for one indexed read beside a media send's megabytes of base64 and storage.
+# defers into the message's own write, `apps/tokens.py`): no more than uvicorn buffers of any
+# connection's body before the app reads (64 KiB), and above the sends of the hot path (a
+# text's JSON is usually a few hundred bytes; media inline, base64, and texts near their
+# 65,536-character limit are larger). A larger body gets its token read first, so a token
+# rotated out elsewhere cannot make this process hold a media-sized body: one indexed read,
+# beside a media send's megabytes of base64 to decode and store.
 DEFERRED_CHECK_MAX_BODY = 64 * 1024
 
 
