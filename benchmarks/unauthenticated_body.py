@@ -4,7 +4,8 @@ Starts a real `wagateway serve` (SQLite, the default media cap of 64 MiB, so a s
 be ~85 MB), then sends `POST /devices/{id}/messages` with a large JSON media body and no valid
 token: none, a malformed one, an unknown one, and one the server verified before it was
 rotated out (by the CLI, another process), each with `Content-Length` and chunked. Each case's
-requests go at once, each client sending its whole body unless the answer comes first. The
+requests go at once, each client sending its whole body unless the answer comes first; then
+the same size as one request header (`GET /health`), for the HTTP parser's cap. The
 server process's RSS (VmRSS) and its high-water mark (VmHWM) are read from /proc before and
 after each case.
 
@@ -92,6 +93,32 @@ def send_one(
     return Outcome(status, time.monotonic() - began, sent)
 
 
+def send_head(port: int, size: int) -> Outcome:
+    """A request whose one header is `size` bytes, sent in pieces until the answer comes."""
+    began = time.monotonic()
+    sent = 0
+    with socket.create_connection((HOST, port), timeout=120) as sock:
+        try:
+            sock.sendall(f"GET /health HTTP/1.1\r\nHost: {HOST}:{port}\r\nX-Filler: ".encode())
+            while sent < size:
+                if select.select([sock], [], [], 0)[0]:
+                    break
+                sock.sendall(b"a" * min(PIECE, size - sent))
+                sent += min(PIECE, size - sent)
+            else:
+                sock.sendall(b"\r\n\r\n")
+        except OSError:
+            pass
+        try:
+            response = http.client.HTTPResponse(sock, method="GET")
+            response.begin()
+            response.read()
+            status: int | None = response.status
+        except (OSError, http.client.HTTPException):
+            status = None
+    return Outcome(status, time.monotonic() - began, sent)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=80, help="body size in MiB (default 80)")
@@ -136,6 +163,18 @@ def main() -> int:
                 f"{'case':<28} {'statuses':<16} {'sent MB':>8} {'s':>6} {'RSS MiB':>8} {'HWM MiB':>8}"
             )
             total = 0
+
+            def print_row(label: str, outcomes: list[Outcome]) -> None:
+                time.sleep(0.3)
+                rss, hwm = memory_kb(pid)
+                statuses = ",".join(str(o.status) for o in outcomes)
+                sent = max(o.sent for o in outcomes) / 1e6
+                seconds = max(o.seconds for o in outcomes)
+                print(
+                    f"{label:<28} {statuses:<16} {sent:>8.2f} {seconds:>6.2f} "
+                    f"{rss / 1024:>8.1f} {hwm / 1024:>8.1f}"
+                )
+
             for name, authorization in cases.items():
                 for chunked in (False, True):
                     with ThreadPoolExecutor(args.per_case) as pool:
@@ -145,16 +184,14 @@ def main() -> int:
                         ]
                         outcomes = [future.result() for future in futures]
                     total += len(outcomes)
-                    time.sleep(0.3)
-                    rss, hwm = memory_kb(pid)
                     label = f"{name}, {'chunked' if chunked else 'content-length'}"
-                    statuses = ",".join(str(o.status) for o in outcomes)
-                    sent = max(o.sent for o in outcomes) / 1e6
-                    seconds = max(o.seconds for o in outcomes)
-                    print(
-                        f"{label:<28} {statuses:<16} {sent:>8.2f} {seconds:>6.2f} "
-                        f"{rss / 1024:>8.1f} {hwm / 1024:>8.1f}"
-                    )
+                    print_row(label, outcomes)
+            # And the same size in one header (no body, no route: the HTTP parser's cap).
+            with ThreadPoolExecutor(args.per_case) as pool:
+                futures = [pool.submit(send_head, gateway.port, size) for _ in range(args.per_case)]
+                outcomes = [future.result() for future in futures]
+            total += len(outcomes)
+            print_row("one header that size", outcomes)
             end_rss, end_hwm = memory_kb(pid)
             print()
             print(
