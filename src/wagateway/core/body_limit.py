@@ -103,8 +103,10 @@ class BodyLimitMiddleware:
             path = path[len(root) :]
         method = scope["method"]
         for route in self._route_table():
+            if route.methods is not None and method not in route.methods:
+                continue  # as the router, which goes on to a route that takes the method
             match = route.pattern.match(path)
-            if match is not None and (route.methods is None or method in route.methods):
+            if match is not None:
                 params = {
                     name: route.convertors[name].convert(value)
                     for name, value in match.groupdict().items()

@@ -155,12 +155,11 @@ async def verify_before_body(request: Request, body_length: int | None) -> None:
     up to `DEFERRED_CHECK_MAX_BODY`, is left to the route (the send path's deferred check).
     `body_length` is the declared `Content-Length`, None for a chunked body."""
     gateway = await get_gateway(request)
+    token = _bearer(request)  # with one, the call is not internal (`internal_app`)
+    small = body_length is not None and body_length <= DEFERRED_CHECK_MAX_BODY
+    if small and token is not None and gateway.token_claims.app_of(token_hash(token)):
+        return
     internal = await internal_app(request, gateway)
-    if internal is None:
-        token = _bearer(request)
-        small = body_length is not None and body_length <= DEFERRED_CHECK_MAX_BODY
-        if small and token is not None and gateway.token_claims.app_of(token_hash(token)):
-            return
     request.state.verified_app = internal or await _app_of_bearer(request, gateway)
 
 
