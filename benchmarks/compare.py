@@ -6,8 +6,9 @@ new, old, new, ...) and prints each run and the medians:
 
     .venv/bin/python benchmarks/compare.py b43d17c --pairs 4 -- --messages 300 --concurrency 64
 
-The old build is checked out with `git worktree` into a temporary directory and put first
-on `PYTHONPATH` (the gateway and its webhook worker inherit it); the benchmark script
+The old build is checked out with `git worktree` into a temporary directory; each build's
+`src` is put first on `PYTHONPATH` (the gateway and its webhook worker inherit it; the venv's
+editable install may point at another checkout); the benchmark script
 itself is this tree's, for both. Arguments after `--` go to `messaging.py`
 (`--no-baseline` is always added).
 """
@@ -38,12 +39,9 @@ class Run:
     children_ms: float
 
 
-def run_once(build: str, pythonpath: str | None, bench_args: list[str]) -> Run | None:
+def run_once(build: str, pythonpath: str, bench_args: list[str]) -> Run | None:
     env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    else:
-        env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = pythonpath
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "messaging.py"), "--no-baseline", *bench_args],
         cwd=ROOT,
@@ -86,7 +84,9 @@ def main() -> int:
             runs: list[Run] = []
             print("build  accepted  end-to-end  server ms/msg  children ms/msg")
             for _ in range(args.pairs):
-                for build, path in (("old", str(tree / "src")), ("new", None)):
+                # Each build first on PYTHONPATH: the venv's editable install may point at
+                # another checkout than this one (a git worktree of it, say).
+                for build, path in (("old", str(tree / "src")), ("new", str(ROOT / "src"))):
                     run = run_once(build, path, bench_args)
                     if run is not None:
                         runs.append(run)

@@ -85,6 +85,7 @@ def serve(
     """Run the gateway: API, dashboard and engines; webhooks from a supervised worker process."""
     import uvicorn
 
+    from wagateway.core.http_protocol import HeadCappedHttpToolsProtocol
     from wagateway.main import create_app
 
     settings = _prepare()
@@ -104,6 +105,8 @@ def serve(
         # core/client_address.py), which reads the headers itself.
         proxy_headers=False,
         server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
+        # httptools, as uvicorn would pick, with a cap on a request's head (docs/limits.md).
+        http=HeadCappedHttpToolsProtocol,
     )
 
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from wagateway import __version__
 from wagateway.apps.router import router as app_router
 from wagateway.archive.router import router as archive_router
-from wagateway.core.body_limit import BodyLimitMiddleware
+from wagateway.core.body_limit import BodyLimitMiddleware, media_body_cap
+from wagateway.core.deps import acts_for_an_app, verify_before_body
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.request_id import RequestIdMiddleware
@@ -57,12 +58,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)
-    # Innermost first: the body cap runs before the text check reads a body.
+    # Innermost first: the body's cap and its sender's check run before the text check reads
+    # a body (and before the route does).
     app.add_middleware(RefuseUnstorableTextMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
+        router=app.router,
         max_bytes=settings.max_request_bytes,
-        media_max_bytes=max(settings.send_media_max_bytes, settings.media_max_bytes),
+        # Only a send carries media inline; the sandbox's inbound route generates its own.
+        route_caps={
+            ("POST", "/devices/{device_id}/messages"): max(
+                settings.max_request_bytes, media_body_cap(settings.send_media_max_bytes)
+            )
+        },
+        verifies=acts_for_an_app,
+        verify=verify_before_body,
     )
     app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
 from wagateway.apps.limits import rate_limits
 from wagateway.apps.models import App
@@ -132,20 +133,73 @@ def _admit_app(request: Request, gateway: Gateway, app: App) -> App:
 async def current_app(request: Request, gateway: GatewayDep) -> App:
     """The app whose Bearer token came with the request (401 otherwise), checked now, or
     the device's app for an allowlisted internal call (`internal_app`); within its rate
-    limits (429 otherwise)."""
-    internal = await internal_app(request, gateway)
-    if internal is not None:
-        return _admit_app(request, gateway, internal)
+    limits (429 otherwise). A caller verified before its body was read
+    (`verify_before_body`) is not verified again."""
+    app = _verified_before_body(request)
+    if app is None:
+        app = await internal_app(request, gateway) or await _app_of_bearer(request, gateway)
+    return _admit_app(request, gateway, app)
+
+
+async def _app_of_bearer(request: Request, gateway: Gateway) -> App:
+    """The app of the request's Bearer token, read now (401 when there is none)."""
     token = _required_bearer(request)
     digest = token_hash(token)
     _refuse_early(request, gateway, digest)
+    if not looks_like_app_token(token):
+        raise invalid_api_key()  # no app token has this shape: nothing to read
     async with gateway.db.read() as session:
         app = await app_for_token(session, token)
     if app is None:
         raise invalid_api_key()
     gateway.token_claims.remember(digest, app.id)
     request.state.app_id = app.id
-    return _admit_app(request, gateway, app)
+    return app
+
+
+# A body up to this size may be read before a remembered token's check (which the send path
+# defers into the message's own write, `apps/tokens.py`): no more than uvicorn buffers of any
+# connection's body before the app reads (64 KiB), and above the sends of the hot path (a
+# text's JSON is usually a few hundred bytes; media inline, base64, and texts near their
+# 65,536-character limit are larger). A larger body gets its token read first, so a token
+# rotated out elsewhere cannot make this process hold a media-sized body: one indexed read,
+# beside a media send's megabytes of base64 to decode and store.
+DEFERRED_CHECK_MAX_BODY = 64 * 1024
+
+
+async def verify_before_body(request: Request, body_length: int | None) -> None:
+    """For a request that carries a body to a route that acts for an app (`acts_for_an_app`),
+    before the body is read (core/body_limit.py): the caller's check, as `current_app` makes
+    it, raising its 401 (or 404, 429) at once; the app found is kept on the request for the
+    route's dependency. A token this process verified recently, with a body of a known length
+    up to `DEFERRED_CHECK_MAX_BODY`, is left to the route (the send path's deferred check).
+    `body_length` is the declared `Content-Length`, None for a chunked body."""
+    gateway = await get_gateway(request)
+    token = _bearer(request)  # with one, the call is not internal (`internal_app`)
+    small = body_length is not None and body_length <= DEFERRED_CHECK_MAX_BODY
+    if small and token is not None and gateway.token_claims.app_of(token_hash(token)):
+        return
+    internal = await internal_app(request, gateway)
+    request.state.verified_app = internal or await _app_of_bearer(request, gateway)
+
+
+def _verified_before_body(request: Request) -> App | None:
+    app: App | None = request.scope.get("state", {}).get("verified_app")
+    return app
+
+
+def acts_for_an_app(route: object) -> bool:
+    """Whether a route (as FastAPI's `iter_route_contexts` gives it) acts for an app: its
+    dependencies include `current_app` or `sending_app`, so its caller is verified before
+    its body is read."""
+    dependant = getattr(route, "dependant", None)
+    pending: list[Dependant] = [dependant] if dependant is not None else []
+    while pending:
+        node = pending.pop()
+        if node.call in (current_app, sending_app):
+            return True
+        pending.extend(node.dependencies)
+    return False
 
 
 def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
@@ -177,8 +231,9 @@ async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     message's own write; any other token is checked now. Should the request end in an error
     before that write, the error handlers settle the check first (`request.state`).
     """
-    if "authorization" not in request.headers:
-        return Sender((await current_app(request, gateway)).id)  # internal, or 401
+    if "authorization" not in request.headers or _verified_before_body(request) is not None:
+        # Internal, 401, or a caller verified before its body: no check is left to defer.
+        return Sender((await current_app(request, gateway)).id)
     token = _required_bearer(request)
     digest = token_hash(token) if looks_like_app_token(token) else None
     app_id = gateway.token_claims.app_of(digest) if digest else None

@@ -1,0 +1,67 @@
+"""uvicorn's httptools protocol with a cap on a request's head (request line and headers).
+
+httptools has no such setting: it gathers a header of any size in memory before uvicorn sees
+it (a 50 MB header held 50 MB). uvicorn's other parser, h11, has one
+(`h11_max_incomplete_event_size`) but costs more CPU per request. This counts what arrives
+while a request's head is still incomplete and, past the cap, answers 431 in the contract's
+envelope and closes the connection, so the head's memory stays within the cap plus one read
+from the socket. Counting whole reads can overcount only when one read carries the end of a
+pipelined request's body and the start of the next head.
+"""
+
+from __future__ import annotations
+
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
+    max_head_bytes = MAX_HEAD_BYTES
+    _in_head = False
+    _head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._in_head or self.transport.is_closing():
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > self.max_head_bytes:
+            self._in_head = False
+            self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "request_too_large",
+                    "message": f"request line and headers are larger than {self.max_head_bytes} "
+                    "bytes",
+                    "details": {"max_bytes": self.max_head_bytes},
+                },
+                "request_id": None,
+            }
+        ).encode()
+        head = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
+        head += [
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        ]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"x-content-type-options: nosniff\r\n",
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
