@@ -83,13 +83,7 @@ def send_one(
                     sock.sendall(b"0\r\n\r\n")
         except OSError:
             pass  # the server closed while we were still sending: read what it answered
-        try:
-            response = http.client.HTTPResponse(sock, method="POST")
-            response.begin()
-            response.read()
-            status: int | None = response.status
-        except (OSError, http.client.HTTPException):
-            status = None
+        status = _answer_status(sock, "POST")
     return Outcome(status, time.monotonic() - began, sent)
 
 
@@ -109,14 +103,19 @@ def send_head(port: int, size: int) -> Outcome:
                 sock.sendall(b"\r\n\r\n")
         except OSError:
             pass
-        try:
-            response = http.client.HTTPResponse(sock, method="GET")
-            response.begin()
-            response.read()
-            status: int | None = response.status
-        except (OSError, http.client.HTTPException):
-            status = None
+        status = _answer_status(sock, "GET")
     return Outcome(status, time.monotonic() - began, sent)
+
+
+def _answer_status(sock: socket.socket, method: str) -> int | None:
+    """The status the server answered on `sock`, or None when it closed without one."""
+    try:
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def main() -> int:
