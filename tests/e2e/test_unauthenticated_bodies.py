@@ -245,6 +245,7 @@ def test_a_request_head_over_the_cap_is_refused_unread(server: GatewayServer) ->
     assert response.status == 431, payload
     assert payload["error"]["code"] == "request_too_large"
     assert payload["error"]["details"] == {"max_bytes": 64 * 1024}
+    assert response.getheader("x-request-id") == payload["request_id"] != ""
     # Heads within the cap, in one read or many, are served as ever.
     filler = {f"X-Filler-{i}": "b" * 1000 for i in range(40)}
     assert httpx.get(server.base_url + "/health", headers=filler).status_code == 200

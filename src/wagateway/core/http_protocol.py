@@ -12,6 +12,7 @@ pipelined request's body and the start of the next head.
 from __future__ import annotations
 
 import json
+import uuid
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -42,6 +43,9 @@ class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse_head()
 
     def _refuse_head(self) -> None:
+        # Every answer carries a request id (CONTRACT §1); the caller's own header may be the
+        # part that was cut off, so this one is always new.
+        request_id = str(uuid.uuid4())
         body = json.dumps(
             {
                 "error": {
@@ -50,7 +54,7 @@ class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
                     "bytes",
                     "details": {"max_bytes": self.max_head_bytes},
                 },
-                "request_id": None,
+                "request_id": request_id,
             }
         ).encode()
         head = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
@@ -61,6 +65,7 @@ class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
             b"x-content-type-options: nosniff\r\n",
+            b"x-request-id: " + request_id.encode() + b"\r\n",
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
