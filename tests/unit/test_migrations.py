@@ -1,102 +1,385 @@
-"""Schema migrations keep what a database already holds: a database at an earlier revision,
-with rows in it, is upgraded to head on both backends, and every row is still there, byte for
-byte (as `wagateway serve` does at every start, through core/migrate.py)."""
+"""Schema migrations users can trust, on SQLite and PostgreSQL.
+
+- A database filled at each revision with representative rows (every table that exists at
+  it) upgrades to head, as `wagateway serve` does at every start, and keeps every row: columns
+  that carry over are byte for byte the same, renamed ones keep their values, added ones hold
+  their defaults; and downgrading back gives the same bytes again.
+- At head, the models and the migrated schema agree (`alembic check`), also after a walk down
+  to an empty database and back up.
+
+A new migration adds one `Revision` entry to REVISIONS: the rows a gateway at it writes (a
+new table's rows, or more rows of an old one) and what it does to older rows (`renames`,
+`adds`). A new table without rows, or an entry missing, fails the tests below.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData
 
 from tests.support.databases import DatabaseProvider
-from wagateway.core.db import create_engine
+from tests.support.migrations import (
+    Added,
+    Revision,
+    fill,
+    raw_rows,
+    renamed_after,
+    revision_ids,
+    rows_after_upgrade,
+    rows_written_at,
+    schema_differences,
+    table_names,
+    typed_rows,
+)
+from wagateway.core.db import Database, utcnow
+from wagateway.core.errors import ApiError
 from wagateway.core.migrate import alembic_config, upgrade_to_head
 from wagateway.core.settings import Settings
+from wagateway.models import Base
+from wagateway.operators import service as operators
 
-AT = datetime(2026, 11, 30, 12, 0, 0)
+AT = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+LATER = AT + timedelta(hours=1)
+EMOJI_TEXT = "halo \u00e9\U0001f600 \u0645\u0631\u062d\u0628\u0627"
 
-# Rows as a 0004-era gateway wrote them: an app on the sandbox, a linked device, an outbound
-# message it sent (with media) and an inbound one, and the sandbox's record of what it received.
-ROWS_0004: dict[str, list[dict[str, Any]]] = {
-    "apps": [
-        {
-            "id": "app-1",
-            "name": "Shop",
-            "engine": "sandbox",
-            "webhook_url": "https://hooks.example/wa",
-            "domain_url": "",
-            "webhook_secret_enc": "enc:secret",
-            "rotation_enabled": False,
-            "created_at": AT,
-            "updated_at": AT,
-            "pacing": json.dumps({"rate_per_second": 1}),
-            "limits": json.dumps({"requests_per_minute": 600}),
+REVISIONS: dict[str, Revision] = {
+    # Two apps (one with every optional column set, one with none), a linked and a destroyed
+    # device, the sandbox's session, a token, two events and one delivery attempt.
+    "0001": Revision(
+        rows={
+            "apps": [
+                {
+                    "id": "app-1",
+                    "name": "Shop",
+                    "engine": "sandbox",
+                    "webhook_url": "https://hooks.example/wa",
+                    "domain_url": "https://shop.example",
+                    "webhook_secret_enc": "enc:secret",
+                    "webhook_secret_prev_enc": "enc:previous",
+                    "webhook_secret_prev_until": LATER,
+                    "rotation_enabled": True,
+                    "rotation_pin_hash": "$argon2id$pin",
+                    "max_devices": 3,
+                    "created_at": AT,
+                    "updated_at": LATER,
+                },
+                {
+                    "id": "app-2",
+                    "name": "Clinic \u00e9",
+                    "engine": "whatsmeow",
+                    "webhook_url": "",
+                    "domain_url": "",
+                    "webhook_secret_enc": "enc:other",
+                    "webhook_secret_prev_enc": None,
+                    "webhook_secret_prev_until": None,
+                    "rotation_enabled": False,
+                    "rotation_pin_hash": None,
+                    "max_devices": None,
+                    "created_at": AT,
+                    "updated_at": AT,
+                },
+            ],
+            "app_tokens": [
+                {
+                    "id": "tok-1",
+                    "app_id": "app-1",
+                    "token_hash": "a" * 64,
+                    "token_enc": "enc:token",
+                    "created_at": AT,
+                    "expires_at": LATER,
+                }
+            ],
+            "devices": [
+                {
+                    "id": "dev-1",
+                    "app_id": "app-1",
+                    "name": "Front desk",
+                    "engine": "sandbox",
+                    "status": "connected",
+                    "connection": "online",
+                    "qr": None,
+                    "qr_expires_at": None,
+                    "pairing_code": None,
+                    "pairing_phone": None,
+                    "wa_number": "6281234567890",
+                    "wa_device_jid": "6281234567890:7@s.whatsapp.net",
+                    "linked_at": AT,
+                    "last_error": None,
+                    "session_epoch": 3,
+                    "created_at": AT,
+                    "updated_at": LATER,
+                    "destroyed_at": None,
+                },
+                {
+                    "id": "dev-2",
+                    "app_id": "app-1",
+                    "name": "Front desk",  # a destroyed device's name may be reused
+                    "engine": "sandbox",
+                    "status": "destroyed",
+                    "connection": "offline",
+                    "qr": "2@qr-payload",
+                    "qr_expires_at": AT,
+                    "pairing_code": "ABCD-EFGH",
+                    "pairing_phone": "6289999999999",
+                    "wa_number": None,
+                    "wa_device_jid": None,
+                    "linked_at": None,
+                    "last_error": "logged out",
+                    "session_epoch": 0,
+                    "created_at": AT,
+                    "updated_at": AT,
+                    "destroyed_at": LATER,
+                },
+            ],
+            "sandbox_sessions": [
+                {
+                    "device_id": "dev-1",
+                    "phone": "6281234567890",
+                    "device_jid": "6281234567890:7@s.whatsapp.net",
+                    "linked_at": AT,
+                }
+            ],
+            "events": [
+                {
+                    "seq": seq,
+                    "id": f"evt-{seq}",
+                    "app_id": "app-1",
+                    "device_id": device_id,
+                    "event": event,
+                    "payload": payload,
+                    "occurred_at": AT,
+                    "state": state,
+                    "attempt_count": attempts,
+                    "next_attempt_at": LATER,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "last_status_code": status_code,
+                    "last_error": None,
+                    "delivered_at": delivered_at,
+                    "archived": False,
+                }
+                for seq, device_id, event, payload, state, attempts, status_code, delivered_at in (
+                    (1, "dev-1", "device.connected", {"n": 1}, "delivered", 1, 200, LATER),
+                    (2, None, "app.updated", {"text": EMOJI_TEXT}, "pending", 0, None, None),
+                )
+            ],
+            "webhook_attempts": [
+                {
+                    "id": 1,
+                    "event_seq": 1,
+                    "attempt": 1,
+                    "url": "https://hooks.example/wa",
+                    "started_at": AT,
+                    "status_code": 200,
+                    "latency_ms": 42,
+                    "response_excerpt": "ok",
+                    "error": None,
+                    "succeeded": True,
+                }
+            ],
         }
-    ],
-    "devices": [
-        {
-            "id": "dev-1",
-            "app_id": "app-1",
-            "name": "Front desk",
-            "engine": "sandbox",
-            "status": "connected",
-            "connection": "online",
-            "wa_number": "6281234567890",
-            "session_epoch": 3,
-            "created_at": AT,
-            "updated_at": AT,
+    ),
+    # Messages (an outbound one with media, an inbound one), idempotency keys, the sandbox's
+    # record of what it received; pacing on apps and devices.
+    "0002": Revision(
+        adds={
+            "apps": {"pacing": Added(carried=None, written={"rate_per_second": 1})},
+            "devices": {"pacing": Added(carried=None, written={"daily_cap": 500})},
+        },
+        rows={
+            "messages": [
+                {
+                    "seq": 1,
+                    "id": "msg-1",
+                    "app_id": "app-1",
+                    "device_id": "dev-1",
+                    "direction": "outbound",
+                    "status": "read",
+                    "type": "image",
+                    "chat": "6281211112222@s.whatsapp.net",
+                    "sender": None,
+                    "sender_lid": None,
+                    "content": {"url": "https://cdn.example/a.png", "caption": EMOJI_TEXT},
+                    "media_key": "media/app-1/a.png",
+                    "media_path": "/data/media/a.png",
+                    "reply_to": "3EB0PREVIOUS",
+                    "mentions": ["6281211112222@s.whatsapp.net"],
+                    "forwarded": True,
+                    "wa_message_id": "3EB00000000000000001",
+                    "error_code": None,
+                    "error_message": None,
+                    "attempts": 1,
+                    "next_attempt_at": AT,
+                    "expires_at": LATER,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "created_at": AT,
+                    "updated_at": LATER,
+                    "sent_at": AT,
+                    "delivered_at": AT,
+                    "read_at": LATER,
+                    "archived": False,
+                },
+                {
+                    "seq": 2,
+                    "id": "msg-2",
+                    "app_id": "app-1",
+                    "device_id": "dev-1",
+                    "direction": "inbound",
+                    "status": "received",
+                    "type": "text",
+                    "chat": "6281211112222@s.whatsapp.net",
+                    "sender": "6281211112222@s.whatsapp.net",
+                    "sender_lid": "123456789@lid",
+                    "content": {"text": EMOJI_TEXT},
+                    "media_key": None,
+                    "media_path": None,
+                    "reply_to": None,
+                    "mentions": [],
+                    "forwarded": False,
+                    "wa_message_id": "3EB00000000000000002",
+                    "error_code": "E_SOMETHING",
+                    "error_message": "kept for the record",
+                    "attempts": 0,
+                    "next_attempt_at": AT,
+                    "expires_at": None,
+                    "claimed_by": "node-a",
+                    "claimed_until": LATER,
+                    "created_at": AT,
+                    "updated_at": AT,
+                    "sent_at": None,
+                    "delivered_at": None,
+                    "read_at": None,
+                    "archived": True,
+                },
+            ],
+            "idempotency_keys": [
+                {
+                    "app_id": "app-1",
+                    "key": "order-17",
+                    "request_hash": "b" * 64,
+                    "message_id": "msg-1",
+                    "response": {"id": "msg-1", "status": "queued"},
+                    "created_at": AT,
+                }
+            ],
+            "sandbox_received": [
+                {
+                    "wa_message_id": "3EB00000000000000001",
+                    "device_id": "dev-1",
+                    "to_jid": "6281211112222@s.whatsapp.net",
+                    "type": "image",
+                    "first_received_at": AT,
+                    "times_received": 2,
+                }
+            ],
+        },
+    ),
+    # Operators (an admin and a member of app-1), a dashboard session, audit entries and
+    # refused logins.
+    "0003": Revision(
+        rows={
+            "operators": [
+                {
+                    "id": "op-1",
+                    "email": "admin@example.com",
+                    "password_hash": "$argon2id$admin",
+                    "is_admin": True,
+                    "created_at": AT,
+                    "last_login_at": LATER,
+                },
+                {
+                    "id": "op-2",
+                    "email": "member@example.com",
+                    "password_hash": "$argon2id$member",
+                    "is_admin": False,
+                    "created_at": AT,
+                    "last_login_at": None,
+                },
+            ],
+            "operator_sessions": [
+                {
+                    "token_hash": "c" * 64,
+                    "operator_id": "op-2",
+                    "csrf_token": "d" * 64,
+                    "created_at": AT,
+                    "expires_at": LATER,
+                    "flash": "Saved \u2713",
+                    "flash_kind": "ok",
+                }
+            ],
+            "project_members": [{"app_id": "app-1", "operator_id": "op-2", "created_at": AT}],
+            "audit_log": [
+                {
+                    "seq": 1,
+                    "at": AT,
+                    "actor_kind": "operator",
+                    "actor": "admin@example.com",
+                    "operator_id": "op-1",
+                    "action": "app.create",
+                    "app_id": "app-1",
+                    "device_id": None,
+                    "ip": "10.0.0.1",
+                    "detail": {"name": "Shop"},
+                },
+                {
+                    "seq": 2,
+                    "at": LATER,
+                    "actor_kind": "cli",
+                    "actor": "cli",
+                    "operator_id": None,
+                    "action": "operator.create",
+                    "app_id": None,
+                    "device_id": None,
+                    "ip": None,
+                    "detail": None,
+                },
+            ],
+            "login_failures": [
+                {"id": 1, "email": "a@example.com", "ip": "10.0.0.1", "at": AT},
+                {"id": 2, "email": "a@example.com", "ip": "10.0.0.1", "at": LATER},
+                {"id": 3, "email": "b@x.org", "ip": "::1", "at": AT},
+            ],
         }
-    ],
-    "sandbox_sessions": [
-        {
-            "device_id": "dev-1",
-            "phone": "6281234567890",
-            "device_jid": "6281234567890:7@s.whatsapp.net",
-            "linked_at": AT,
+    ),
+    "0004": Revision(
+        adds={"apps": {"limits": Added(carried=None, written={"requests_per_minute": 600})}}
+    ),
+    # The sandbox's network log starts empty at 0005; a gateway at 0005 writes entries.
+    "0005": Revision(
+        rows={
+            "sandbox_network": [
+                {
+                    "seq": 1,
+                    "device_id": "dev-1",
+                    "kind": "message",
+                    "at": AT,
+                    "detail": {"wa_message_id": "3EB00000000000000001", "to": "6281211112222"},
+                },
+                {"seq": 2, "device_id": "dev-1", "kind": "disconnect", "at": LATER, "detail": {}},
+            ]
         }
-    ],
-    "messages": [
-        {
-            "seq": seq,
-            "id": f"msg-{seq}",
-            "app_id": "app-1",
-            "device_id": "dev-1",
-            "direction": direction,
-            "status": status,
-            "type": type_,
-            "chat": "6281211112222@s.whatsapp.net",
-            "content": json.dumps(content),
-            "mentions": "[]",
-            "forwarded": False,
-            "wa_message_id": f"3EB0{seq:016X}",
-            "attempts": 1,
-            "next_attempt_at": AT,
-            "created_at": AT,
-            "updated_at": AT,
-            "archived": False,
-        }
-        for seq, direction, status, type_, content in (
-            (1, "outbound", "read", "image", {"url": "https://cdn.example/a.png"}),
-            (2, "inbound", "received", "text", {"text": "halo \u00e9\U0001f600"}),
-        )
-    ],
-    "sandbox_received": [
-        {
-            "wa_message_id": "3EB00000000000000001",
-            "device_id": "dev-1",
-            "to_jid": "6281211112222@s.whatsapp.net",
-            "type": "image",
-            "first_received_at": AT,
-            "times_received": 2,
-        }
-    ],
+    ),
+    # Failures recorded before 0006 were all passwords: they become "password" failures
+    # for the same e-mail, now called the subject; from 0006 a wrong rotation PIN counts too.
+    "0006": Revision(
+        renames={"login_failures": {"email": "subject"}},
+        adds={"login_failures": {"kind": Added(carried="password", written="password")}},
+        rows={
+            "login_failures": [
+                {"id": 4, "kind": "pin", "subject": "app-1", "ip": "10.0.0.2", "at": LATER}
+            ]
+        },
+    ),
 }
+
+REVISION_IDS = revision_ids()
+HEAD = REVISION_IDS[-1]
 
 
 def _database_url(backend: DatabaseProvider, tmp_path: Path) -> str:
@@ -104,65 +387,118 @@ def _database_url(backend: DatabaseProvider, tmp_path: Path) -> str:
     return settings.resolved_database_url
 
 
-async def _insert(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            for table, table_rows in rows.items():
-                columns = list(table_rows[0])
-                await conn.execute(
-                    text(
-                        f"INSERT INTO {table} ({', '.join(columns)}) "
-                        f"VALUES ({', '.join(':' + c for c in columns)})"
-                    ),
-                    table_rows,
-                )
-    finally:
-        await engine.dispose()
+def test_every_revision_has_an_entry_in_order() -> None:
+    assert list(REVISIONS) == REVISION_IDS
 
 
-async def _select(url: str, table: str, columns: list[str], order_by: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(
-                text(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order_by}")
-            )
-            return [tuple(row) for row in result]
-    finally:
-        await engine.dispose()
-
-
-def _snapshot(url: str) -> dict[str, list[tuple]]:
-    return {
-        table: asyncio.run(_select(url, table, list(rows[0]), next(iter(rows[0]))))
-        for table, rows in ROWS_0004.items()
-    }
-
-
-def test_upgrading_a_0004_database_keeps_its_rows(
-    backend: DatabaseProvider, tmp_path: Path
-) -> None:
-    url = _database_url(backend, tmp_path)
-    command.upgrade(alembic_config(url), "0004")
-    asyncio.run(_insert(url, ROWS_0004))
-    before = _snapshot(url)
-    assert {table: len(rows) for table, rows in before.items()} == {
-        table: len(rows) for table, rows in ROWS_0004.items()
-    }
-
-    upgrade_to_head(url)
-
-    assert _snapshot(url) == before
-    # The new table is there and empty: the log starts with the upgrade.
-    assert asyncio.run(_select(url, "sandbox_network", ["seq"], "seq")) == []
-
-
-@pytest.mark.parametrize("revision", ["0004"])
-def test_the_new_revisions_downgrade_cleanly(
+@pytest.mark.parametrize("revision", REVISION_IDS)
+def test_a_database_filled_at_a_revision_upgrades_to_head_with_every_row(
     backend: DatabaseProvider, tmp_path: Path, revision: str
 ) -> None:
     url = _database_url(backend, tmp_path)
+    command.upgrade(alembic_config(url), revision)
+    written = rows_written_at(REVISIONS, revision)
+    # Every table that exists at this revision holds rows, so every one is carried.
+    assert set(written) == table_names(url)
+    fill(url, written)
+    before = raw_rows(url)
+    assert {t: len(rows) for t, rows in before.items()} == {
+        t: len(rows) for t, rows in written.items()
+    }
+
     upgrade_to_head(url)
-    command.downgrade(alembic_config(url), revision)
+
+    # Read through today's models: every row, its values carried, new columns at their
+    # defaults, tables created since then empty.
+    expected = {table: [] for table in Base.metadata.tables} | rows_after_upgrade(
+        REVISIONS, revision
+    )
+    assert typed_rows(url, Base.metadata) == expected
+    # Columns the upgrade carries unchanged are the same bytes as before.
+    after = raw_rows(url)
+    renamed = renamed_after(REVISIONS, revision)
+    for table, rows in before.items():
+        names = renamed.get(table, {})
+        carried = [
+            (column, names.get(column, column))
+            for column in rows[0]
+            if all(
+                w[column] == e[names.get(column, column)]
+                for w, e in zip(written[table], expected[table], strict=True)
+            )
+        ]
+        assert [{new: row[new] for _, new in carried} for row in after[table]] == [
+            {new: row[old] for old, new in carried} for row in rows
+        ], table
+
+    # And back down: the rows are as they were written.
+    if revision != HEAD:
+        command.downgrade(alembic_config(url), revision)
+        assert raw_rows(url) == before
+
+
+def test_models_and_migrations_agree_also_after_a_walk_down_and_up(
+    backend: DatabaseProvider, tmp_path: Path
+) -> None:
+    url = _database_url(backend, tmp_path)
     upgrade_to_head(url)
+    assert schema_differences(url, Base.metadata) == []
+    command.check(alembic_config(url))  # the same comparison, as `alembic check` runs it
+
+    command.downgrade(alembic_config(url), "base")
+    assert table_names(url) == set()
+    upgrade_to_head(url)
+    assert schema_differences(url, Base.metadata) == []
+
+
+def test_the_schema_check_reports_a_model_the_migrations_lack(
+    backend: DatabaseProvider, tmp_path: Path
+) -> None:
+    url = _database_url(backend, tmp_path)
+    upgrade_to_head(url)
+    drifted = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["apps"].append_column(Column("not_migrated", Integer, nullable=True))
+
+    differences = schema_differences(url, drifted)
+
+    assert [(d[0], d[2], d[3].name) for d in differences] == [
+        ("add_column", "apps", "not_migrated")
+    ]
+
+
+def test_login_failures_recorded_before_0006_still_throttle(
+    backend: DatabaseProvider, tmp_path: Path
+) -> None:
+    """Failures carried through 0006 are password failures for the same e-mail and count."""
+    url = _database_url(backend, tmp_path)
+    command.upgrade(alembic_config(url), "0005")
+    recent = utcnow() - timedelta(seconds=5)
+    fill(
+        url,
+        {
+            "login_failures": [
+                {"email": "a@example.com", "ip": "10.0.0.1", "at": recent},
+                {"email": "a@example.com", "ip": "10.0.0.1", "at": recent},
+            ]
+        },
+    )
+    upgrade_to_head(url)
+
+    async def third_failure_throttles() -> None:
+        db = Database(url)
+        try:
+            settings = Settings(login_max_failures=3)  # type: ignore[call-arg]
+            async with db.transaction() as session:
+                await operators.authenticate(session, settings, "a@example.com", "x", "10.0.0.1")
+            with pytest.raises(ApiError) as throttled:
+                async with db.transaction() as session:
+                    await operators.authenticate(
+                        session, settings, "a@example.com", "x", "10.0.0.1"
+                    )
+            assert throttled.value.status == 429
+        finally:
+            await db.dispose()
+
+    asyncio.run(third_failure_throttles())
