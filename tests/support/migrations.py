@@ -124,15 +124,62 @@ def table_names(url: str) -> set[str]:
 
 def fill(url: str, rows: Rows) -> None:
     """Insert `rows` through Core against the tables as the database has them now, parents
-    before children (the reflected foreign keys give the order)."""
+    before children (the reflected foreign keys give the order).
+
+    A generated key (`seq`, `id`) is left to the database, as the gateway leaves it, so its
+    sequence stands where it would; the fixture gives the keys a fresh database assigns
+    (1, 2… in the order given), which other rows may refer to."""
 
     def work(conn: Connection) -> None:
         metadata = _reflected(conn)
         for table in metadata.sorted_tables:
-            if rows.get(table.name):
-                conn.execute(insert(table), rows[table.name])
+            table_rows = rows.get(table.name)
+            if not table_rows:
+                continue
+            key = table.autoincrement_column
+            if key is None:
+                conn.execute(insert(table), table_rows)
+                continue
+            conn.execute(
+                insert(table),
+                [{c: v for c, v in row.items() if c != key.name} for row in table_rows],
+            )
+            declared = [row[key.name] for row in table_rows if key.name in row]
+            if declared:
+                assigned = list(conn.execute(select(key).order_by(key)).scalars())
+                assert assigned == declared, f"{table.name}: give the keys a fresh database assigns"
 
     _run(url, work)
+
+
+def next_keys(url: str, metadata: MetaData, rows: Rows) -> dict[str, tuple[int, int]]:
+    """table → (the largest key it holds, the key a new row gets), for every table with a
+    generated key and rows: the new row copies the last one (unique columns made unique),
+    and is rolled back."""
+
+    def work(conn: Connection) -> dict[str, tuple[int, int]]:
+        keys: dict[str, tuple[int, int]] = {}
+        for name, table in metadata.tables.items():
+            key = table.autoincrement_column
+            if key is None or not rows.get(name):
+                continue
+            last = rows[name][-1]
+            new_row = {
+                column: f"{value}-next" if table.c[column].unique else value
+                for column, value in last.items()
+                if column != key.name
+            }
+            with conn.begin_nested() as savepoint:
+                result = conn.execute(insert(table), new_row)
+                assert result.inserted_primary_key is not None
+                keys[name] = (
+                    max(row[key.name] for row in rows[name]),
+                    result.inserted_primary_key[0],
+                )
+                savepoint.rollback()
+        return keys
+
+    return dict(_run(url, work))
 
 
 def _sorted_by_key(table: Table, rows: Iterable[Any]) -> list[Row]:

@@ -27,6 +27,7 @@ from tests.support.migrations import (
     Added,
     Revision,
     fill,
+    next_keys,
     raw_rows,
     renamed_after,
     revision_ids,
@@ -430,6 +431,9 @@ def test_a_database_filled_at_a_revision_upgrades_to_head_with_every_row(
         assert [{new: row[new] for _, new in carried} for row in after[table]] == [
             {new: row[old] for old, new in carried} for row in rows
         ], table
+
+    # Generated keys go on from where they were.
+    assert all(new > largest for largest, new in next_keys(url, Base.metadata, expected).values())
 
     # And back down: the rows are as they were written.
     if revision != HEAD:

@@ -23,8 +23,9 @@ def _run(connection: Connection) -> None:
         # Batch mode rebuilds a SQLite table by copy, drop and rename; with foreign keys on,
         # the drop deletes every row and ON DELETE CASCADE empties each table that refers
         # to it. The pragma is ignored inside a transaction: set it before Alembic's begins.
-        assert not connection.in_transaction()
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None and not connection.in_transaction()
+        cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()
     if connection.dialect.name == "postgresql":
@@ -32,7 +33,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
