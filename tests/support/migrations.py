@@ -99,6 +99,20 @@ def renamed_after(revisions: Mapping[str, Revision], written_at: str) -> dict[st
     return names
 
 
+def unchanged_columns(
+    written: list[Row], expected: list[Row], renames: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(name as written, name at head) of each column whose every value the upgrade keeps."""
+    return [
+        (column, renames.get(column, column))
+        for column in written[0]
+        if all(
+            w[column] == e[renames.get(column, column)]
+            for w, e in zip(written, expected, strict=True)
+        )
+    ]
+
+
 def _run(url: str, work: Any) -> Any:
     async def go() -> Any:
         engine = create_engine(url)

@@ -36,6 +36,7 @@ from tests.support.migrations import (
     schema_differences,
     table_names,
     typed_rows,
+    unchanged_columns,
 )
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError
@@ -414,20 +415,12 @@ def test_a_database_filled_at_a_revision_upgrades_to_head_with_every_row(
     expected = {table: [] for table in Base.metadata.tables} | rows_after_upgrade(
         REVISIONS, revision
     )
+    renamed = renamed_after(REVISIONS, revision)
     assert typed_rows(url, Base.metadata) == expected
     # Columns the upgrade carries unchanged are the same bytes as before.
     after = raw_rows(url)
-    renamed = renamed_after(REVISIONS, revision)
     for table, rows in before.items():
-        names = renamed.get(table, {})
-        carried = [
-            (column, names.get(column, column))
-            for column in rows[0]
-            if all(
-                w[column] == e[names.get(column, column)]
-                for w, e in zip(written[table], expected[table], strict=True)
-            )
-        ]
+        carried = unchanged_columns(written[table], expected[table], renamed.get(table, {}))
         assert [{new: row[new] for _, new in carried} for row in after[table]] == [
             {new: row[old] for old, new in carried} for row in rows
         ], table
@@ -435,10 +428,12 @@ def test_a_database_filled_at_a_revision_upgrades_to_head_with_every_row(
     # Generated keys go on from where they were.
     assert all(new > largest for largest, new in next_keys(url, Base.metadata, expected).values())
 
-    # And back down: the rows are as they were written.
+    # Back down: the rows are as they were written; and up again, as they were at head.
     if revision != HEAD:
         command.downgrade(alembic_config(url), revision)
         assert raw_rows(url) == before
+        upgrade_to_head(url)
+        assert typed_rows(url, Base.metadata) == expected
 
 
 def test_models_and_migrations_agree_also_after_a_walk_down_and_up(
