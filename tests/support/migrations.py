@@ -227,6 +227,19 @@ def raw_rows(url: str) -> Rows:
     return dict(_run(url, work))
 
 
+def dangling_references(url: str) -> list[Any]:
+    """Rows whose foreign key points at nothing. Migrations run with SQLite's foreign keys
+    off (migrations/env.py), so only this notices a migration that leaves one; PostgreSQL
+    checks every ALTER itself."""
+
+    def work(conn: Connection) -> list[Any]:
+        if conn.dialect.name != "sqlite":
+            return []
+        return [tuple(row) for row in conn.exec_driver_sql("PRAGMA foreign_key_check")]
+
+    return list(_run(url, work))
+
+
 def schema_differences(url: str, metadata: MetaData) -> list[Any]:
     """What `alembic check` reports: the models' metadata against the migrated schema."""
 

@@ -26,6 +26,7 @@ from tests.support.databases import DatabaseProvider
 from tests.support.migrations import (
     Added,
     Revision,
+    dangling_references,
     fill,
     next_keys,
     raw_rows,
@@ -432,6 +433,7 @@ def test_a_database_filled_at_a_revision_upgrades_to_head_with_every_row(
     if revision != HEAD:
         command.downgrade(alembic_config(url), revision)
         assert raw_rows(url) == before
+        assert dangling_references(url) == []
         upgrade_to_head(url)
         assert typed_rows(url, Base.metadata) == expected
 
