@@ -31,7 +31,8 @@ from wagateway.webhooks.router import router as webhooks_router
 
 API_DESCRIPTION = """
 WA Gateway's runtime API. Authenticate with `Authorization: Bearer <app_token>`.
-Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`.
+Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`;
+each operation lists the codes it can answer with at each of its error statuses.
 """
 
 
