@@ -41,7 +41,11 @@ def content_disposition(file_name: str) -> str:
         200: {
             "description": "The file, with the `Content-Type` it came with (or "
             "`application/octet-stream`) and `Content-Disposition: attachment`",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            # Listed first for generated clients (bytes); `*/*` for the file's own type.
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("application/octet-stream", "*/*")
+            },
         },
         **errors(APP_CALLER, "validation_error", "not_found"),
     },
