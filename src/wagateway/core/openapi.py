@@ -45,8 +45,9 @@ class ErrorCode:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-# The codes the REST API answers with (CONTRACT §1); the dashboard's and the CLI's
-# (`invalid_rotation_pin`, `app_token_rotation_disabled`) are not answered here.
+# The codes the REST API answers with (CONTRACT §1). Not here: the dashboard's and the CLI's
+# (`invalid_rotation_pin`, `app_token_rotation_disabled`), and two that no route answers:
+# `provider_rate_limit` (a failed message's `error.code`), `logged_out` (a disconnect's reason).
 CODES: dict[str, ErrorCode] = {
     "validation_error": ErrorCode(
         400,
