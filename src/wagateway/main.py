@@ -14,6 +14,7 @@ from wagateway.core.body_limit import BodyLimitMiddleware, media_body_cap
 from wagateway.core.deps import acts_for_an_app, verify_before_body
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
+from wagateway.core.openapi import describe_api
 from wagateway.core.request_id import RequestIdMiddleware
 from wagateway.core.settings import Settings, get_settings
 from wagateway.core.text_guard import RefuseUnstorableTextMiddleware
@@ -30,7 +31,8 @@ from wagateway.webhooks.router import router as webhooks_router
 
 API_DESCRIPTION = """
 WA Gateway's runtime API. Authenticate with `Authorization: Bearer <app_token>`.
-Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`.
+Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`;
+each operation lists the codes it can answer with at each of its error statuses.
 """
 
 
@@ -91,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     mount_dashboard(app)
+    describe_api(app, secured=acts_for_an_app, internal_callers=bool(settings.internal_allowlist))
     return app

@@ -1,6 +1,8 @@
 """Property-based fuzzing of the live API (schemathesis against the server's own
-`/openapi.json`): whatever a client sends, no 5xx, and every error is the contract's envelope
-with one of its codes (CONTRACT §1).
+`/openapi.json`): whatever a client sends, no 5xx, every error is the contract's envelope
+with one of its codes (CONTRACT §1), and every answer is one the description documents for the
+operation: its status, content type, headers and body schema (so the description cannot drift
+from what the API does: `core/openapi.py`).
 
 A real `wagateway serve` on loopback, an app token, and a connected sandbox device. Half of
 the generated requests get real values where the schema alone cannot give them: the device's,
@@ -24,6 +26,12 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.databases import DatabaseProvider
@@ -233,7 +241,16 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
     )
     @hypothesis.given(case=cases)
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=[not_a_server_error, contract_error_envelope])
+        case.call_and_validate(
+            checks=[
+                not_a_server_error,
+                contract_error_envelope,
+                status_code_conformance,
+                content_type_conformance,
+                response_headers_conformance,
+                response_schema_conformance,
+            ]
+        )
 
     try:
         run()

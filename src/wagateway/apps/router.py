@@ -13,6 +13,7 @@ from wagateway.apps.limits import LimitsOut, effective
 from wagateway.apps.models import App
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.netguard import published_egress
+from wagateway.core.openapi import APP_CALLER, WITH_BODY, errors
 from wagateway.core.settings import Settings
 from wagateway.messages.pacing import PacingUpdate
 
@@ -57,13 +58,13 @@ class AppUpdate(BaseModel):
     pacing: PacingUpdate | None = Field(None, description="send pacing defaults for its devices")
 
 
-@router.get("", response_model=AppOut)
+@router.get("", response_model=AppOut, responses=errors(APP_CALLER))
 async def get_app(app: CurrentApp, gw: GatewayDep) -> AppOut:
     """The app the token belongs to (never its secrets)."""
     return AppOut.of(app, gw.settings)
 
 
-@router.patch("", response_model=AppOut)
+@router.patch("", response_model=AppOut, responses=errors(APP_CALLER, WITH_BODY))
 async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut:
     """Change the name or the webhook target: empty, an http(s) URL, or a path starting
     with `/` joined to `domain_url` (or the server's WAGW_WEBHOOK_BASE_URL)."""

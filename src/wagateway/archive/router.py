@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from wagateway.core.db import Database
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.openapi import APP_CALLER, errors
 from wagateway.devices.service import DeviceService
 from wagateway.messages.models import Message
 from wagateway.messages.schemas import MessageOut
@@ -25,6 +26,15 @@ from wagateway.webhooks.service import attempts_of
 router = APIRouter(prefix="/archive/devices/{device_id}", tags=["archive"])
 BATCH = 500
 NDJSON = "application/x-ndjson"
+# A deleted device's archive stays readable: no 410 here.
+ARCHIVE_ROUTE = (*APP_CALLER, "validation_error", "not_found")
+
+
+def json_lines(what: str) -> dict[str, Any]:
+    return {
+        "description": f"JSON Lines, oldest first: {what}",
+        "content": {NDJSON: {"schema": {"type": "string"}}},
+    }
 
 
 async def _lines(
@@ -61,7 +71,14 @@ async def _check_device(gw: Any, app_id: str, device_id: str) -> None:
         await DeviceService.load(session, app_id, device_id, allow_destroyed=True)
 
 
-@router.get("/messages.jsonl", response_class=StreamingResponse)
+@router.get(
+    "/messages.jsonl",
+    response_class=StreamingResponse,
+    responses={
+        200: json_lines("a message a line, as `GET …/messages/{message_id}` gives it"),
+        **errors(ARCHIVE_ROUTE),
+    },
+)
 async def export_messages(device_id: str, app: CurrentApp, gw: GatewayDep) -> StreamingResponse:
     """Every message of the device (live or archived), oldest first, one JSON object a line."""
     await _check_device(gw, app.id, device_id)
@@ -70,7 +87,14 @@ async def export_messages(device_id: str, app: CurrentApp, gw: GatewayDep) -> St
     )
 
 
-@router.get("/events.jsonl", response_class=StreamingResponse)
+@router.get(
+    "/events.jsonl",
+    response_class=StreamingResponse,
+    responses={
+        200: json_lines("an event a line, as `GET /webhooks/deliveries/{request_id}` gives it"),
+        **errors(ARCHIVE_ROUTE),
+    },
+)
 async def export_events(device_id: str, app: CurrentApp, gw: GatewayDep) -> StreamingResponse:
     """Every event of the device with its webhook delivery log, oldest first, as JSON Lines."""
     await _check_device(gw, app.id, device_id)

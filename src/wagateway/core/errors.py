@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -39,6 +40,26 @@ def validation_error(message: str, field: str | None = None) -> ApiError:
 
 def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(
+        description="fixed, for programs (CONTRACT §1); each error status of an operation lists "
+        "the codes it answers with"
+    )
+    message: str = Field(description="for people: may change, never a stack trace")
+    details: dict[str, Any] = Field(
+        description="more about it, by code: `field` names the offending field of a "
+        "`validation_error`; often empty"
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, whatever the route (CONTRACT §1). The shape `error_body` writes: a model
+    only for the OpenAPI description, the answers are built as plain dicts."""
+
+    error: ErrorDetail
+    request_id: str = Field(description="the response's `X-Request-ID`")
 
 
 def error_body(

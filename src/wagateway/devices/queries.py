@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.core.openapi import DEVICE_ROUTE, errors
 from wagateway.devices.models import Device
 from wagateway.devices.service import normalise_phone
 from wagateway.devices.state import Status
@@ -18,6 +19,8 @@ from wagateway.messages.recipients import normalise_recipient
 
 router = APIRouter(prefix="/devices/{device_id}", tags=["runtime queries"])
 MAX_CONTACTS = 50
+# What a runtime query can answer: it needs a connected device.
+QUERY_ROUTE = (*DEVICE_ROUTE, "device_not_connected")
 
 
 class GroupOut(BaseModel):
@@ -75,7 +78,7 @@ def _engine_failure(exc: EngineError) -> ApiError:
     return ApiError(409, "device_not_connected", exc.message)
 
 
-@router.get("/groups", response_model=GroupList)
+@router.get("/groups", response_model=GroupList, responses=errors(QUERY_ROUTE))
 async def groups(device_id: str, app: CurrentApp, gw: GatewayDep) -> GroupList:
     """Groups the device's WhatsApp account is in."""
     device, engine = await _connected(gw, app.id, device_id)
@@ -91,7 +94,7 @@ async def groups(device_id: str, app: CurrentApp, gw: GatewayDep) -> GroupList:
     )
 
 
-@router.get("/profile", response_model=ProfileOut)
+@router.get("/profile", response_model=ProfileOut, responses=errors(QUERY_ROUTE))
 async def profile(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> ProfileOut:
     """A user's name, about text and picture (`jid`: phone, phone JID or LID JID)."""
     target = normalise_recipient(jid, "jid")
@@ -105,7 +108,7 @@ async def profile(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> 
     )
 
 
-@router.get("/presence", response_model=PresenceOut)
+@router.get("/presence", response_model=PresenceOut, responses=errors(QUERY_ROUTE))
 async def presence(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> PresenceOut:
     """Last presence WhatsApp pushed for `jid` (a cache: may be stale; `unknown` if none)."""
     target = normalise_recipient(jid, "jid")
@@ -118,7 +121,7 @@ async def presence(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) ->
     )
 
 
-@router.get("/contacts/check", response_model=ContactList)
+@router.get("/contacts/check", response_model=ContactList, responses=errors(QUERY_ROUTE))
 async def check_contacts(
     device_id: str,
     app: CurrentApp,

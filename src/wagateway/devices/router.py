@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from wagateway.apps.limits import device_quota
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.openapi import APP_CALLER, DEVICE_ROUTE, WITH_BODY, errors
 from wagateway.devices.schemas import (
     DeviceCreate,
     DeviceList,
@@ -17,7 +18,12 @@ from wagateway.devices.schemas import (
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceOut,
+    responses=errors(APP_CALLER, WITH_BODY, "conflict", "too_many_devices"),
+)
 async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """Create a device and open its first pairing window: answers with the first QR.
 
@@ -30,7 +36,7 @@ async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> 
     return DeviceOut.of(device)
 
 
-@router.get("", response_model=DeviceList)
+@router.get("", response_model=DeviceList, responses=errors(APP_CALLER, "validation_error"))
 async def list_devices(
     app: CurrentApp, gw: GatewayDep, include_destroyed: bool = False
 ) -> DeviceList:
@@ -39,13 +45,15 @@ async def list_devices(
     return DeviceList(devices=[DeviceOut.of(d) for d in devices])
 
 
-@router.get("/{device_id}", response_model=DeviceOut)
+@router.get("/{device_id}", response_model=DeviceOut, responses=errors(DEVICE_ROUTE))
 async def get_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """One device: its status, connection and, while pairing, the current QR."""
     return DeviceOut.of(await gw.devices.get(app.id, device_id))
 
 
-@router.patch("/{device_id}", response_model=DeviceOut)
+@router.patch(
+    "/{device_id}", response_model=DeviceOut, responses=errors(DEVICE_ROUTE, WITH_BODY, "conflict")
+)
 async def update_device(
     device_id: str, body: DeviceUpdate, app: CurrentApp, gw: GatewayDep
 ) -> DeviceOut:
@@ -54,14 +62,22 @@ async def update_device(
     return DeviceOut.of(await gw.devices.update(app.id, device_id, body.device_name, pacing))
 
 
-@router.post("/{device_id}/qr", response_model=DeviceOut)
+@router.post(
+    "/{device_id}/qr",
+    response_model=DeviceOut,
+    responses=errors(DEVICE_ROUTE, "qr_reset_not_allowed"),
+)
 async def regenerate_qr(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """Start a new pairing window. 409 `qr_reset_not_allowed` while the current QR is valid
     or the device is connected: disconnect first or wait until expiry."""
     return DeviceOut.of(await gw.devices.regenerate_qr(app.id, device_id))
 
 
-@router.post("/{device_id}/pairing-code", response_model=DeviceOut)
+@router.post(
+    "/{device_id}/pairing-code",
+    response_model=DeviceOut,
+    responses=errors(DEVICE_ROUTE, WITH_BODY, "qr_reset_not_allowed"),
+)
 async def pairing_code(
     device_id: str, body: PairingCodeRequest, app: CurrentApp, gw: GatewayDep
 ) -> DeviceOut:
@@ -70,13 +86,13 @@ async def pairing_code(
     return DeviceOut.of(await gw.devices.request_pairing_code(app.id, device_id, body.phone))
 
 
-@router.post("/{device_id}/disconnect", response_model=DeviceOut)
+@router.post("/{device_id}/disconnect", response_model=DeviceOut, responses=errors(DEVICE_ROUTE))
 async def disconnect_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """Log the companion out of WhatsApp → `disconnected`. Relink with `POST /qr`."""
     return DeviceOut.of(await gw.devices.disconnect(app.id, device_id))
 
 
-@router.delete("/{device_id}", response_model=DeviceOut)
+@router.delete("/{device_id}", response_model=DeviceOut, responses=errors(DEVICE_ROUTE))
 async def delete_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """Destroy the device: logged out, session erased, records archived. 410 afterwards."""
     return DeviceOut.of(await gw.devices.delete(app.id, device_id))

@@ -8,11 +8,12 @@ tenant's activity, so they go only to callers `/metrics` admits: everyone while
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, text
 
 from wagateway.core.deps import GatewayDep
@@ -35,7 +36,21 @@ def _metrics_reader(request: Request, token: str) -> bool:
     return scheme.lower() == "bearer" and constant_time_equals(value.strip(), token)
 
 
-@router.get("/health")
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    checks: dict[str, dict[str, Any]] = Field(
+        description="by part (`database`, `engine:<name>`, the background workers): `ok`, "
+        "and more only for callers `/metrics` admits"
+    )
+
+
+@router.get(
+    "/health",
+    responses={
+        200: {"model": HealthOut, "description": "`ok` or `degraded`"},
+        503: {"model": HealthOut, "description": "`down`: the database is unusable"},
+    },
+)
 async def health(request: Request, gw: GatewayDep) -> JSONResponse:
     """`ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.errors import not_found, validation_error
+from wagateway.core.openapi import APP_CALLER, errors
 from wagateway.messages.models import Message
 
 router = APIRouter(tags=["media"])
@@ -33,7 +34,22 @@ def content_disposition(file_name: str) -> str:
     return header
 
 
-@router.get("/media", responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/media",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, with the `Content-Type` it came with (or "
+            "`application/octet-stream`) and `Content-Disposition: attachment`",
+            # Listed first for generated clients (bytes); `*/*` for the file's own type.
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("application/octet-stream", "*/*")
+            },
+        },
+        **errors(APP_CALLER, "validation_error", "not_found"),
+    },
+)
 async def get_media(path: str, app: CurrentApp, gw: GatewayDep) -> Response:
     """Download an inbound attachment by the `media_path` its `message` event gave."""
     match = _MEDIA_PATH.fullmatch(path)  # not .match: "$" would let a trailing newline by

@@ -9,12 +9,27 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from wagateway.core.deps import CurrentApp, GatewayDep, SendingApp
+from wagateway.core.openapi import DEVICE_ROUTE, WITH_BODY, errors
 from wagateway.messages.schemas import MessageList, MessageOut, SendAccepted, SendMessageRequest
 
 router = APIRouter(prefix="/devices/{device_id}/messages", tags=["messages"])
 
 
-@router.post("", status_code=202, response_model=SendAccepted)
+@router.post(
+    "",
+    status_code=202,
+    response_model=SendAccepted,
+    responses={
+        200: {"model": SendAccepted, "description": "`?wait=true`: the message left the device"},
+        **errors(
+            DEVICE_ROUTE,
+            WITH_BODY,
+            "request_canceled",
+            "conflict",
+            "device_not_connected",
+        ),
+    },
+)
 async def send_message(
     device_id: str,
     body: SendMessageRequest,
@@ -35,7 +50,7 @@ async def send_message(
     return JSONResponse(result.body.model_dump(mode="json"), status_code=result.status_code)
 
 
-@router.get("", response_model=MessageList)
+@router.get("", response_model=MessageList, responses=errors(DEVICE_ROUTE))
 async def list_messages(
     device_id: str,
     app: CurrentApp,
@@ -59,7 +74,7 @@ async def list_messages(
     return MessageList(messages=[MessageOut.of(m) for m in rows], next_cursor=next_cursor)
 
 
-@router.get("/{message_id}", response_model=MessageOut)
+@router.get("/{message_id}", response_model=MessageOut, responses=errors(DEVICE_ROUTE))
 async def get_message(
     device_id: str, message_id: str, app: CurrentApp, gw: GatewayDep
 ) -> MessageOut:

@@ -8,10 +8,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.openapi import APP_CALLER, WITH_BODY, errors
 from wagateway.devices.schemas import DeviceOut
 from wagateway.sandbox.controls import InboundRequest
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+# Every control: only for an app on the sandbox engine.
+SANDBOX_CALLER = (*APP_CALLER, "forbidden")
+# A control on one device: unknown or deleted (not open to internal callers: not under
+# `/devices/`).
+SANDBOX_DEVICE = (*SANDBOX_CALLER, "validation_error", "not_found", "device_destroyed")
 
 
 class ScanRequest(BaseModel):
@@ -32,31 +38,48 @@ class InboundAccepted(BaseModel):
     wa_message_id: str
 
 
-@router.post("/scan", response_model=DeviceOut)
+@router.post(
+    "/scan", response_model=DeviceOut, responses=errors(SANDBOX_CALLER, WITH_BODY, "not_found")
+)
 async def scan(body: ScanRequest, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
     return DeviceOut.of(await gw.sandbox_controls.scan(app, body.qr, body.phone))
 
 
-@router.post("/pair", response_model=DeviceOut)
+@router.post(
+    "/pair", response_model=DeviceOut, responses=errors(SANDBOX_CALLER, WITH_BODY, "not_found")
+)
 async def enter_pairing_code(body: PairRequest, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """The simulated phone types a pairing code: the device links as the code's phone."""
     return DeviceOut.of(await gw.sandbox_controls.enter_pairing_code(app, body.pairing_code))
 
 
-@router.post("/devices/{device_id}/drop", response_model=DeviceOut)
+@router.post(
+    "/devices/{device_id}/drop",
+    response_model=DeviceOut,
+    responses=errors(SANDBOX_DEVICE, "device_not_connected"),
+)
 async def drop(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """The device's socket drops: `connection` goes `reconnecting`, then back `online`."""
     return DeviceOut.of(await gw.sandbox_controls.drop(app, device_id))
 
 
-@router.post("/devices/{device_id}/logout", response_model=DeviceOut)
+@router.post(
+    "/devices/{device_id}/logout",
+    response_model=DeviceOut,
+    responses=errors(SANDBOX_DEVICE, "device_not_connected"),
+)
 async def phone_logout(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceOut:
     """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
     return DeviceOut.of(await gw.sandbox_controls.phone_logout(app, device_id))
 
 
-@router.post("/devices/{device_id}/inbound", response_model=InboundAccepted, status_code=202)
+@router.post(
+    "/devices/{device_id}/inbound",
+    response_model=InboundAccepted,
+    status_code=202,
+    responses=errors(SANDBOX_DEVICE, WITH_BODY, "device_not_connected"),
+)
 async def inbound(
     device_id: str, body: InboundRequest, app: CurrentApp, gw: GatewayDep
 ) -> InboundAccepted:
@@ -66,7 +89,11 @@ async def inbound(
     return InboundAccepted(wa_message_id=wa_message_id)
 
 
-@router.post("/devices/{device_id}/revoke", status_code=202)
+@router.post(
+    "/devices/{device_id}/revoke",
+    status_code=202,
+    responses=errors(SANDBOX_DEVICE, WITH_BODY, "device_not_connected"),
+)
 async def revoke(
     device_id: str, body: RevokeRequest, app: CurrentApp, gw: GatewayDep
 ) -> dict[str, str]:
@@ -87,7 +114,9 @@ class ReceivedList(BaseModel):
     received: list[ReceivedOut]
 
 
-@router.get("/devices/{device_id}/received", response_model=ReceivedList)
+@router.get(
+    "/devices/{device_id}/received", response_model=ReceivedList, responses=errors(SANDBOX_DEVICE)
+)
 async def received(device_id: str, app: CurrentApp, gw: GatewayDep) -> ReceivedList:
     """What the simulated network received from this device, once per WhatsApp message id
     (a resend of the same id counts in `times_received`, as recipients dedupe it)."""
@@ -135,7 +164,10 @@ class NetworkLog(BaseModel):
 
 
 @router.get(
-    "/devices/{device_id}/network", response_model=NetworkLog, response_model_exclude_none=True
+    "/devices/{device_id}/network",
+    response_model=NetworkLog,
+    response_model_exclude_none=True,
+    responses=errors(SANDBOX_DEVICE),
 )
 async def network(device_id: str, app: CurrentApp, gw: GatewayDep) -> NetworkLog:
     """Everything the device did on the simulated network, oldest first, every attempt (a

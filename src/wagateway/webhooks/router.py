@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.core.openapi import APP_CALLER, errors
 from wagateway.webhooks import service
 from wagateway.webhooks.schemas import DeliveryList, DeliveryOut, RedeliverAllOut
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-@router.get("/deliveries", response_model=DeliveryList)
+@router.get(
+    "/deliveries", response_model=DeliveryList, responses=errors(APP_CALLER, "validation_error")
+)
 async def list_deliveries(
     app: CurrentApp,
     gw: GatewayDep,
@@ -45,7 +48,11 @@ async def list_deliveries(
     )
 
 
-@router.get("/deliveries/{request_id}", response_model=DeliveryOut)
+@router.get(
+    "/deliveries/{request_id}",
+    response_model=DeliveryOut,
+    responses=errors(APP_CALLER, "validation_error", "not_found"),
+)
 async def get_delivery(request_id: str, app: CurrentApp, gw: GatewayDep) -> DeliveryOut:
     """One event by its request_id, with its payload and every attempt."""
     async with gw.db.read() as session:
@@ -54,7 +61,12 @@ async def get_delivery(request_id: str, app: CurrentApp, gw: GatewayDep) -> Deli
     return DeliveryOut.of(event, attempts[event.seq])
 
 
-@router.post("/deliveries/{request_id}/redeliver", response_model=DeliveryOut, status_code=202)
+@router.post(
+    "/deliveries/{request_id}/redeliver",
+    response_model=DeliveryOut,
+    status_code=202,
+    responses=errors(APP_CALLER, "validation_error", "not_found"),
+)
 async def redeliver(request_id: str, app: CurrentApp, gw: GatewayDep) -> DeliveryOut:
     """Send a failed (or any past) event again, with the same request_id."""
     async with gw.db.transaction() as session:
@@ -63,7 +75,12 @@ async def redeliver(request_id: str, app: CurrentApp, gw: GatewayDep) -> Deliver
     return DeliveryOut.of(event, attempts[event.seq])
 
 
-@router.post("/deliveries/redeliver-failed", response_model=RedeliverAllOut, status_code=202)
+@router.post(
+    "/deliveries/redeliver-failed",
+    response_model=RedeliverAllOut,
+    status_code=202,
+    responses=errors(APP_CALLER, "validation_error"),
+)
 async def redeliver_failed(
     app: CurrentApp, gw: GatewayDep, device_id: str | None = None
 ) -> RedeliverAllOut:
