@@ -12,15 +12,17 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
+# Only what every database command needs: the server (FastAPI, engines, the webhook
+# dispatcher) is imported by `serve` alone, and the HTTP client by the ops commands.
 from wagateway.apps import service as apps_service
-from wagateway.core.db import utcnow
+from wagateway.cli_context import CliContext, cli_context
+from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.logging import configure_logging
-from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.migrate import SchemaAhead, bring_schema_to_head
 from wagateway.core.secrets import create_private_dir
 from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.core.text import has_lone_surrogate, unstorable_field
-from wagateway.gateway import Gateway
 
 cli = typer.Typer(
     help="WA Gateway: a self-hosted, multi-tenant WhatsApp gateway.",
@@ -49,26 +51,46 @@ def _prepare() -> Settings:
             typer.echo(f"error: invalid setting {line}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
-    create_private_dir(settings.data_dir)
-    upgrade_to_head(settings.resolved_database_url)
     return settings
 
 
-def _run(work: Callable[[Gateway], Awaitable[T]]) -> T:
+def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
     """Run one async operation against the database, with CLI-friendly errors."""
     settings = _prepare()
 
     async def main() -> T:
-        gateway = Gateway(settings)
-        try:
-            return await work(gateway)
-        finally:
-            await gateway.db.dispose()
+        async with cli_context(settings) as ctx:
+            return await work(ctx)
 
     try:
         return asyncio.run(main())
     except ApiError as exc:
         _fail(exc)
+    except SchemaAhead as exc:
+        _schema_ahead(exc)
+
+
+def _migrate_loudly(settings: Settings) -> None:
+    """`serve` and `migrate`: the schema brought to head, each applied migration logged (an
+    operator upgrading wants to see them); nothing is logged when there is nothing to do."""
+    create_private_dir(settings.data_dir)
+
+    async def main() -> None:
+        db = Database(settings.resolved_database_url, settings.database_read_pool_size)
+        try:
+            await bring_schema_to_head(db, quiet=False)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except SchemaAhead as exc:
+        _schema_ahead(exc)
+
+
+def _schema_ahead(exc: SchemaAhead) -> NoReturn:
+    typer.echo(f"error: schema_ahead: {exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 def _fail(exc: ApiError) -> NoReturn:
@@ -89,6 +111,7 @@ def serve(
     from wagateway.main import create_app
 
     settings = _prepare()
+    _migrate_loudly(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -113,7 +136,7 @@ def serve(
 @cli.command()
 def migrate() -> None:
     """Apply database migrations (serve does this by itself at start)."""
-    _prepare()
+    _migrate_loudly(_prepare())
     typer.echo("database is at the latest schema")
 
 
@@ -130,10 +153,10 @@ def apps_create(
 ) -> None:
     """Create an app; prints its id, app token and webhook secret (shown once)."""
 
-    async def work(gw: Gateway) -> apps_service.CreatedApp:
-        async with gw.db.transaction() as session:
+    async def work(ctx: CliContext) -> apps_service.CreatedApp:
+        async with ctx.db.transaction() as session:
             return await apps_service.create_app(
-                session, gw.box, name, engine, webhook_url, domain_url, rotation_pin
+                session, ctx.box, name, engine, webhook_url, domain_url, rotation_pin
             )
 
     created = _run(work)
@@ -153,8 +176,8 @@ def apps_create(
 def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List apps (ids, names, engines; never secrets)."""
 
-    async def work(gw: Gateway) -> list[dict[str, str]]:
-        async with gw.db.transaction() as session:
+    async def work(ctx: CliContext) -> list[dict[str, str]]:
+        async with ctx.db.transaction() as session:
             apps = await apps_service.list_apps(session)
         return [
             {"app_id": a.id, "name": a.name, "engine": a.engine, "webhook_url": a.webhook_url}
@@ -184,15 +207,17 @@ def apps_rotate_token(
 ) -> None:
     """Issue a new app token; the old one stops working (after the grace period)."""
 
-    async def work(gw: Gateway) -> str:
+    async def work(ctx: CliContext) -> str:
         from wagateway.audit.service import Actor
 
-        grace = gw.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
+        grace = (
+            ctx.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
+        )
         # Audited (a wrong PIN too), never throttled: the host's own tool.
         return await apps_service.rotate_token_as(
-            gw.db,
-            gw.box,
-            gw.settings,
+            ctx.db,
+            ctx.box,
+            ctx.settings,
             Actor("cli", "cli"),
             app_id,
             pin,
@@ -207,9 +232,9 @@ def apps_rotate_token(
 def apps_reveal_token(app_id: str) -> None:
     """Print the app's current token."""
 
-    async def work(gw: Gateway) -> str:
-        async with gw.db.transaction() as session:
-            return await apps_service.reveal_token(session, gw.box, app_id)
+    async def work(ctx: CliContext) -> str:
+        async with ctx.db.transaction() as session:
+            return await apps_service.reveal_token(session, ctx.box, app_id)
 
     typer.echo(_run(work))
 
@@ -218,10 +243,10 @@ def apps_reveal_token(app_id: str) -> None:
 def apps_reveal_webhook_secret(app_id: str) -> None:
     """Print the app's webhook signing secret."""
 
-    async def work(gw: Gateway) -> str:
-        async with gw.db.transaction() as session:
+    async def work(ctx: CliContext) -> str:
+        async with ctx.db.transaction() as session:
             return apps_service.reveal_webhook_secret(
-                gw.box, await apps_service.get_app(session, app_id)
+                ctx.box, await apps_service.get_app(session, app_id)
             )
 
     typer.echo(_run(work))
@@ -235,8 +260,8 @@ def apps_set_webhook(
 ) -> None:
     """Set the webhook target: '' (none), an http(s) URL, or a /path."""
 
-    async def work(gw: Gateway) -> None:
-        async with gw.db.transaction() as session:
+    async def work(ctx: CliContext) -> None:
+        async with ctx.db.transaction() as session:
             app = await apps_service.get_app(session, app_id)
             await apps_service.update_app(
                 session, app, webhook_url=webhook_url, domain_url=domain_url
@@ -280,12 +305,12 @@ def apps_set_limits(
     except ValidationError as exc:
         _fail(ApiError(400, "validation_error", exc.errors()[0]["msg"]))
 
-    async def work(gw: Gateway) -> limits.LimitsOut:
-        async with gw.db.transaction() as session:
+    async def work(ctx: CliContext) -> limits.LimitsOut:
+        async with ctx.db.transaction() as session:
             app = await apps_service.get_app(session, app_id)
             limits.set_limits(app, override, max_devices, reset)
             app.updated_at = utcnow()
-            now = limits.effective(gw.settings, app)
+            now = limits.effective(ctx.settings, app)
             record(
                 session,
                 Actor("cli", "cli"),
@@ -315,9 +340,9 @@ def users_create(
     if has_lone_surrogate(password):  # bytes that are not UTF-8, surrogate-escaped by Python
         _fail(validation_error("the password is not UTF-8 text", "password"))
 
-    async def work(gw: Gateway) -> str:
-        async with gw.db.transaction() as session:
-            operator = await create_operator(session, gw.settings, email, password, is_admin=admin)
+    async def work(ctx: CliContext) -> str:
+        async with ctx.db.transaction() as session:
+            operator = await create_operator(session, ctx.settings, email, password, is_admin=admin)
             record(
                 session,
                 Actor("cli", "cli"),
@@ -345,10 +370,10 @@ def devices_qr(
     from wagateway.devices.models import Device
     from wagateway.devices.state import Status
 
-    async def work(gw: Gateway) -> None:
+    async def work(ctx: CliContext) -> None:
         shown: str | None = None
         while True:
-            async with gw.db.read() as session:
+            async with ctx.db.read() as session:
                 device = await session.get(Device, device_id)
             if device is None:
                 raise not_found("device")
@@ -398,17 +423,17 @@ def _call_device(
     from wagateway.audit.service import Actor, record
     from wagateway.local_api import GatewayApi, default_url, device_access
 
-    async def work(gw: Gateway) -> Any:
-        access = await device_access(gw, device_id)
+    async def work(ctx: CliContext) -> Any:
+        access = await device_access(ctx, device_id)
         if confirm is not None:
             confirm(access.device_name)
-        timeout = gw.settings.send_wait_timeout + 30.0
-        async with GatewayApi(url or default_url(gw.settings), access.token, timeout) as api:
+        timeout = ctx.settings.send_wait_timeout + 30.0
+        async with GatewayApi(url or default_url(ctx.settings), access.token, timeout) as api:
             answer = await api.call(method, access.path + rest, **request)
         if audit_action is not None:
             sent = isinstance(answer, dict) and "message_id" in answer
             detail = {"message_id": answer["message_id"]} if sent else {"name": access.device_name}
-            async with gw.db.transaction() as session:
+            async with ctx.db.transaction() as session:
                 record(
                     session,
                     Actor("cli", "cli"),
@@ -449,10 +474,10 @@ def devices_show(
     from wagateway.devices.service import DeviceService
     from wagateway.local_api import GatewayApi, ServerUnreachable, default_url, device_access
 
-    async def work(gw: Gateway) -> Any:
-        access = await device_access(gw, device_id)
+    async def work(ctx: CliContext) -> Any:
+        access = await device_access(ctx, device_id)
         try:
-            async with GatewayApi(url or default_url(gw.settings), access.token) as api:
+            async with GatewayApi(url or default_url(ctx.settings), access.token) as api:
                 return await api.call("GET", access.path)
         except ServerUnreachable as exc:
             typer.echo(
@@ -460,7 +485,7 @@ def devices_show(
                 "(status and connection as the gateway last wrote them)",
                 err=True,
             )
-        async with gw.db.read() as session:  # the API's rules: 410 for a destroyed device
+        async with ctx.db.read() as session:  # the API's rules: 410 for a destroyed device
             device = await DeviceService.load(session, access.app_id, device_id)
             return DeviceOut.of(device).model_dump(mode="json")
 

@@ -21,10 +21,10 @@ from urllib.parse import quote
 import aiohttp
 
 from wagateway.apps.service import reveal_token
+from wagateway.cli_context import CliContext
 from wagateway.core.errors import ApiError, not_found
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
-from wagateway.gateway import Gateway
 
 
 class ServerUnreachable(ApiError):
@@ -68,14 +68,14 @@ class DeviceAccess:
         return f"/devices/{quote(self.device_id, safe='')}"
 
 
-async def device_access(gw: Gateway, device_id: str) -> DeviceAccess:
+async def device_access(ctx: CliContext, device_id: str) -> DeviceAccess:
     """The device's app and that app's current token, from the database; 404 for an unknown
     device (a destroyed one is found: the API then answers 410)."""
-    async with gw.db.read() as session:
+    async with ctx.db.read() as session:
         device = await session.get(Device, device_id)
         if device is None:
             raise not_found("device")
-        token = await reveal_token(session, gw.box, device.app_id)
+        token = await reveal_token(session, ctx.box, device.app_id)
         return DeviceAccess(device_id, device.name, device.app_id, token)
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    # The web framework is imported where the responses are made: the CLI raises and
+    # catches `ApiError` too, and needs no FastAPI to start.
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +81,8 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     return JSONResponse(
         error_body(request, code, message, details or {}), status_code=status, headers=headers
     )
@@ -117,7 +121,7 @@ def _describe(err: dict[str, Any], field: str | None) -> str:
 
 # Given a request and an error, a page to show instead of the JSON envelope (the dashboard's
 # pages), or None for the envelope.
-PageForError = Callable[[Request, "ApiError"], Response | None]
+PageForError = Callable[["Request", "ApiError"], "Response | None"]
 
 
 async def _unless_unauthorised(request: Request, error: ApiError) -> ApiError:
@@ -133,6 +137,9 @@ async def _unless_unauthorised(request: Request, error: ApiError) -> ApiError:
 
 
 def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     def respond(request: Request, exc: ApiError) -> Response:
         page = page_for_error(request, exc) if page_for_error else None
         if page is not None:
