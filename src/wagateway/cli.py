@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,6 @@ from wagateway.apps import service as apps_service
 from wagateway.cli_context import CliContext, cli_context
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, validation_error
-from wagateway.core.logging import configure_logging
 from wagateway.core.migrate import SchemaAhead, bring_schema_to_head
 from wagateway.core.secrets import create_private_dir
 from wagateway.core.settings import Settings, get_settings, settings_problems
@@ -43,20 +43,47 @@ cli.add_typer(messages_cli, name="messages")
 T = TypeVar("T")
 
 
-def _prepare() -> Settings:
+class _LoggingOnFirstRecord(logging.Handler):
+    """The root handler of a database command until something is logged: then the
+    gateway's logging (`configure_logging`) takes over and handles that record. Most
+    commands log nothing, and structlog's import (rich, pygments) is a good part of a
+    command's start."""
+
+    def __init__(self, level: str, fmt: str) -> None:
+        super().__init__()
+        self._configure = (level, fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from wagateway.core.logging import configure_logging
+
+        configure_logging(*self._configure)
+        for handler in logging.getLogger().handlers:
+            if handler is not self:
+                handler.handle(record)
+
+
+def _prepare(*, log_from_the_start: bool = True) -> Settings:
     try:
         settings = get_settings()
     except ValidationError as exc:
         for line in settings_problems(exc):
             typer.echo(f"error: invalid setting {line}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    if log_from_the_start:
+        from wagateway.core.logging import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+    else:
+        root = logging.getLogger()
+        root.handlers[:] = [_LoggingOnFirstRecord(settings.log_level, settings.log_format)]
+        root.setLevel(settings.log_level.upper())
+        logging.getLogger("aiosqlite").setLevel(logging.WARNING)  # as configure_logging
     return settings
 
 
 def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
     """Run one async operation against the database, with CLI-friendly errors."""
-    settings = _prepare()
+    settings = _prepare(log_from_the_start=False)
 
     async def main() -> T:
         async with cli_context(settings) as ctx:

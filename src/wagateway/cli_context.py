@@ -8,18 +8,18 @@ this context decrypts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-
-import structlog
 
 from wagateway.core.db import Database
 from wagateway.core.migrate import bring_schema_to_head
 from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key
 from wagateway.core.settings import Settings
 
-log = structlog.get_logger(__name__)
+# Standard logging: the CLI configures structlog only once something is logged (cli.py).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ async def cli_context(settings: Settings) -> AsyncIterator[CliContext]:
     it, and a database that is behind (or new: before the first `serve`) is migrated
     quietly. `SchemaAhead` for a database a newer wagateway migrated."""
     if not create_private_dir(settings.data_dir):
-        log.warning("data_dir_open_to_other_users", data_dir=str(settings.data_dir))
+        log.warning("data_dir_open_to_other_users data_dir=%s", settings.data_dir)
     db = Database(settings.resolved_database_url, settings.database_read_pool_size)
     try:
         await bring_schema_to_head(db, quiet=True)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    # The web framework is imported where the responses are made: the CLI raises and
-    # catches `ApiError` too, and needs no FastAPI to start.
+    # The web framework (and the logger) are imported where the responses are made: the
+    # CLI raises and catches `ApiError` too, and needs neither to start.
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, Response
-
-log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
@@ -137,6 +134,7 @@ async def _unless_unauthorised(request: Request, error: ApiError) -> ApiError:
 
 
 def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
+    import structlog
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -178,7 +176,7 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path)
+        structlog.get_logger(__name__).exception("unhandled_error", path=request.url.path)
         # Answered from outside every middleware (Starlette's ServerErrorMiddleware): the
         # headers they add to other responses are added here.
         headers = {"X-Content-Type-Options": "nosniff"}

@@ -1,12 +1,14 @@
 """Alembic migrations: the schema check every start makes, and the upgrade when it is behind.
 
-Reading the stored revision is one query; Alembic's environment (a second engine, its own
-event loop, the models' metadata) only runs when there is something to apply. Nothing is
-cached across processes: the head comes from the migration scripts each time.
+Reading the stored revision is one query; Alembic (its import alone is a good part of a CLI
+command's start) and its environment (a second engine, its own event loop, the models'
+metadata) are only loaded when the database is not at the scripts' head. Nothing is cached
+across processes: the head comes from the migration scripts each time.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 from collections.abc import Iterator
@@ -77,6 +79,38 @@ def upgrade_to_head(database_url: str, *, quiet: bool = False) -> None:
         command.upgrade(alembic_config(database_url), "head")
 
 
+def declared_head() -> str | None:
+    """The head revision as the version scripts declare it (`revision = "…"`,
+    `down_revision = …`), read without importing Alembic; None when a script declares them
+    in another form, or the scripts do not have one head (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        declared: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+            value = getattr(node, "value", None)
+            if isinstance(target, ast.Name) and value is not None:
+                try:
+                    declared[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    declared[target.id] = value  # not a literal: left to Alembic
+        revision, down = declared.get("revision"), declared.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple) and all(isinstance(item, str) for item in down):
+            parents.update(down)
+        elif down is not None:
+            return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 async def stored_revisions(db: Database) -> list[str]:
     """The revisions in `alembic_version`, with one query; none for a database that was
     never migrated (no table, or on SQLite no file yet)."""
@@ -94,6 +128,8 @@ async def bring_schema_to_head(db: Database, *, quiet: bool) -> bool:
     """Migrate `db` when its schema is behind the scripts' head (or absent); True if it did.
     `SchemaAhead` when the database holds a revision these scripts do not know."""
     stored = await stored_revisions(db)
+    if stored and stored == [declared_head()]:
+        return False
     scripts = migration_scripts()
     head = scripts.get_current_head()
     if head is not None and stored == [head]:
