@@ -98,7 +98,8 @@ def test_a_database_ahead_of_the_code_is_a_clear_error(gateway: GatewayServer) -
     upgrade_to_head(_url(gateway), quiet=True)
     asyncio.run(_query(_url(gateway), "UPDATE alembic_version SET version_num = '9999_future'"))
 
-    for args in (("apps", "list"), ("migrate",)):
+    serve = ("serve", "--host", "127.0.0.1", "--port", str(gateway.port))
+    for args in (("apps", "list"), ("migrate",), serve):
         result = gateway.cli(*args, check=False)
 
         assert result.returncode == 2, result.stderr
