@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,25 +80,24 @@ def upgrade_to_head(database_url: str, *, quiet: bool = False) -> None:
         command.upgrade(alembic_config(database_url), "head")
 
 
+# `revision = "0006"`, `down_revision: str | None = "0005"`: a script's module-level lines.
+_DECLARATION = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
 def declared_head() -> str | None:
-    """The head revision as the version scripts declare it (`revision = "…"`,
-    `down_revision = …`), read without importing Alembic; None when a script declares them
-    in another form, or the scripts do not have one head (then Alembic decides)."""
+    """The head revision as the version scripts declare it, read without importing Alembic;
+    None when a script declares it in a form not read here (not one literal on one line), or
+    the scripts do not have one head: then Alembic decides."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
         declared: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-            value = getattr(node, "value", None)
-            if isinstance(target, ast.Name) and value is not None:
-                try:
-                    declared[target.id] = ast.literal_eval(value)
-                except ValueError:
-                    declared[target.id] = value  # not a literal: left to Alembic
-        revision, down = declared.get("revision"), declared.get("down_revision")
+        for name, value in _DECLARATION.findall(path.read_text(encoding="utf-8")):
+            try:
+                declared[name] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return None
+        revision, down = declared.get("revision"), declared.get("down_revision", ...)
         if not isinstance(revision, str):
             return None
         revisions.add(revision)
