@@ -124,7 +124,12 @@ def test_receiver_down_then_back_delivers_everything_in_order(make_server) -> No
 def test_kill9_with_pending_events_loses_nothing(make_server) -> None:
     receiver = WebhookReceiver().start()
     receiver.status = 503  # accepting connections but refusing events: all stay pending
-    gateway: GatewayServer = make_server(WAGW_WEBHOOK_RETRY_SCHEDULE=",".join(["0.3"] * 100))
+    # An attempt outlives the receiver's stall (10 s > 3 s): an attempt that timed out before
+    # the crash would be retried and reach the receiver twice more, which is not what this
+    # test counts (it failed that way under load, with the suite's 2 s timeout).
+    gateway: GatewayServer = make_server(
+        WAGW_WEBHOOK_RETRY_SCHEDULE=",".join(["0.3"] * 100), WAGW_WEBHOOK_TIMEOUT="10"
+    )
     creds = gateway.create_app("crash", receiver.url)
     gateway.start()
     try:
