@@ -11,9 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+from tests.support.requirements import missing
 
-REQUIRE_BROWSER = os.environ.get("WAGW_TEST_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -45,8 +44,6 @@ def require_browser() -> str:
     if problem is None and path is None:
         problem = "no Chromium found (apt-get install chromium, or set WAGW_TEST_CHROMIUM)"
     if problem is not None:
-        if REQUIRE_BROWSER:
-            pytest.fail(problem + " — WAGW_TEST_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(problem)
+        missing(problem, "WAGW_TEST_REQUIRE_BROWSER")
     assert path is not None
     return path

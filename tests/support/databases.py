@@ -11,10 +11,9 @@ import os
 import uuid
 from pathlib import Path
 
-import pytest
+from tests.support.requirements import missing
 
 PG_ADMIN_URL = os.environ.get("WAGW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REQUIRE_PG = os.environ.get("WAGW_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -65,7 +64,5 @@ def provider_for(backend: str) -> DatabaseProvider:
         problem = _pg_reachable()
         if problem:
             message = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem}); set WAGW_TEST_POSTGRES_URL"
-            if REQUIRE_PG:
-                pytest.fail(message + " — WAGW_TEST_REQUIRE_POSTGRES=1 makes this a failure")
-            pytest.skip(message)
+            missing(message, "WAGW_TEST_REQUIRE_POSTGRES")
     return DatabaseProvider(backend)

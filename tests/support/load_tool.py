@@ -6,16 +6,13 @@ WAGW_TEST_REQUIRE_LOAD_TOOL=1, which turns that skip into a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-REQUIRE_LOAD_TOOL = os.environ.get("WAGW_TEST_REQUIRE_LOAD_TOOL") == "1"
+from tests.support.requirements import missing
 
 # Counts answers by status, and 429s that came without Retry-After, in wrk's one thread.
 _COUNTING_SCRIPT = """
@@ -54,9 +51,7 @@ def wrk_path() -> str:
     found = shutil.which("wrk")
     if found is None:
         problem = "wrk is not installed (apt-get install wrk)"
-        if REQUIRE_LOAD_TOOL:
-            pytest.fail(problem + " — WAGW_TEST_REQUIRE_LOAD_TOOL=1 makes this a failure")
-        pytest.skip(problem)
+        missing(problem, "WAGW_TEST_REQUIRE_LOAD_TOOL")
     return found
 
 

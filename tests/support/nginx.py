@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.harness import free_port, wait_until
-
-REQUIRE_NGINX = os.environ.get("WAGW_TEST_REQUIRE_NGINX") == "1"
+from tests.support.requirements import missing
 
 # What the proxy tells the gateway. "x-forwarded-for": nginx's usual
 # `$proxy_add_x_forwarded_for` (the client's own X-Forwarded-For, if any, with the address
@@ -80,9 +78,7 @@ def nginx_path() -> str:
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if found is None:
         problem = "nginx is not installed (apt-get install nginx)"
-        if REQUIRE_NGINX:
-            pytest.fail(problem + " — WAGW_TEST_REQUIRE_NGINX=1 makes this a failure")
-        pytest.skip(problem)
+        missing(problem, "WAGW_TEST_REQUIRE_NGINX")
     return found
 
 
