@@ -30,7 +30,8 @@ async def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header, or None."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -54,7 +55,7 @@ def _internal_route(request: Request) -> bool:
 def _required_bearer(request: Request) -> str:
     """The Bearer token, or 401: `unauthorized` when a route open to internal callers got no
     token at all (CONTRACT §5: only allowlisted callers may omit it), else `invalid_api_key`."""
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         if "authorization" not in request.headers and _internal_route(request):
             raise ApiError(
@@ -175,7 +176,7 @@ async def verify_before_body(request: Request, body_length: int | None) -> None:
     up to `DEFERRED_CHECK_MAX_BODY`, is left to the route (the send path's deferred check).
     `body_length` is the declared `Content-Length`, None for a chunked body."""
     gateway = await get_gateway(request)
-    token = _bearer(request)  # with one, the call is not internal (`internal_app`)
+    token = bearer_token(request)  # with one, the call is not internal (`internal_app`)
     small = body_length is not None and body_length <= DEFERRED_CHECK_MAX_BODY
     if small and token is not None and gateway.token_claims.app_of(token_hash(token)):
         return

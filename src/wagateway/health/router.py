@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, text
 
-from wagateway.core.deps import GatewayDep
+from wagateway.core.deps import GatewayDep, bearer_token
 from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
 from wagateway.devices.models import Device
@@ -32,8 +32,8 @@ def _metrics_reader(request: Request, token: str) -> bool:
     """Whether the caller may read cross-tenant figures: always without a metrics token."""
     if not token:
         return True
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and constant_time_equals(value.strip(), token)
+    given = bearer_token(request)
+    return given is not None and constant_time_equals(given, token)
 
 
 class HealthOut(BaseModel):
