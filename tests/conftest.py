@@ -87,3 +87,9 @@ def api(server: GatewayServer, app_creds: dict[str, str]) -> Iterator[httpx.Clie
 
 def error_code(response: httpx.Response) -> Any:
     return response.json()["error"]["code"]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from tests.support.scheduling import ModuleAndBackendScheduling
+
+    return ModuleAndBackendScheduling(config, log)

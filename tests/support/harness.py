@@ -3,6 +3,7 @@ HTTP webhook receiver, and a small API client."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -23,10 +24,33 @@ WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
 T = TypeVar("T")
 
 
+# Ports for test servers come from a block of their own per pytest-xdist worker, below the
+# kernel's ephemeral range (32768 and up on Linux): the kernel never hands these out to an
+# outgoing connection, and two workers never pick the same one. Asking the kernel for a free
+# port (bind to 0, close, reuse) races: another worker's bind to 0 may get the same number
+# before the server that wanted it has started.
+_PORT_BLOCK_START = 10000
+_PORT_BLOCK_SIZE = 2000
+_port_cursor = itertools.count()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
+    return int(worker[2:]) + 1 if worker.startswith("gw") else 0
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port on `host` nobody listens on, from this worker's own block."""
+    first = _PORT_BLOCK_START + _worker_index() * _PORT_BLOCK_SIZE
+    for _ in range(_PORT_BLOCK_SIZE):
+        port = first + next(_port_cursor) % _PORT_BLOCK_SIZE
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:  # taken (a server of this worker still up, or another program)
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + _PORT_BLOCK_SIZE - 1}")
 
 
 def wait_until(

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from tests.support.harness import free_port
 from wagateway.core.netguard import (
     GuardedConnector,
     OutboundAddressRefused,
@@ -128,12 +129,6 @@ def test_nat64_embedded_private_ipv4_is_refused(address: str) -> None:
 # --- real sockets ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _with_local_server(check: Callable[[int, list[str]], Awaitable[None]]) -> None:
     hits: list[str] = []
 
@@ -145,7 +140,7 @@ async def _with_local_server(check: Callable[[int, list[str]], Awaitable[None]])
     app.router.add_route("*", "/", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
@@ -195,7 +190,7 @@ def test_guarded_session_keeps_no_cookies() -> None:
         app.router.add_post("/{tail:.*}", handler)
         runner = web.AppRunner(app)
         await runner.setup()
-        port = _free_port()
+        port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             allow = [ipaddress.ip_network("127.0.0.0/8")]
@@ -229,7 +224,7 @@ def test_guarded_session_binds_to_the_source_address() -> None:
         app.router.add_get("/", handler)
         runner = web.AppRunner(app)
         await runner.setup()
-        port = _free_port()
+        port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             allow = [ipaddress.ip_network("127.0.0.0/8")]
@@ -275,7 +270,7 @@ def test_a_name_rebound_to_a_refused_address_is_refused_at_connect_time() -> Non
 
     async def scenario() -> None:
         runners = []
-        port = _free_port()
+        port = free_port()
         for address in hits:
 
             async def handler(request: web.Request, address: str = address) -> web.Response:
