@@ -19,7 +19,7 @@ from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
-from wagateway.engines.base import Receipt
+from wagateway.engines.base import Receipt, ReceiptStatus
 from wagateway.messages import ingest
 from wagateway.messages.models import Message
 from wagateway.messages.states import (
@@ -123,6 +123,11 @@ def test_receipts_move_forward_only() -> None:
     assert after_receipt("failed", "read") is None
     assert after_receipt("received", "read") is None
     assert after_receipt("sent", "retry") is None  # not a status receipts report
+
+
+def test_what_engines_report_is_a_status_a_receipt_moves_to() -> None:
+    for reported in ReceiptStatus:
+        assert after_receipt(S.SENT, reported) is S(reported.value)
 
 
 def test_every_move_a_receipt_makes_is_in_the_table() -> None:
