@@ -14,8 +14,8 @@ from tests.support.sql import recorded_statements
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.migrate import upgrade_to_head
-from wagateway.messages import ingest
 from wagateway.messages.models import Message
+from wagateway.messages.status_writes import change_status
 
 
 async def _store_with_messages(tmp_path: Path, count: int) -> Database:
@@ -58,8 +58,8 @@ def test_changes_show_at_once_merge_per_row_and_are_written_before_a_query(
             )
             statements = recorded_statements(db)
             for message in messages:
-                ingest.change(session, message, status="sending", attempts=1)
-            ingest.change(session, messages[0], status="sent", sent_at=utcnow())
+                change_status(session, message, status="sending", attempts=1)
+            change_status(session, messages[0], status="sent", sent_at=utcnow())
             seen_on_objects = [m.status for m in messages]
             nothing_written_yet = list(statements)
             # A query on messages sees what the session changed before it.
@@ -68,7 +68,7 @@ def test_changes_show_at_once_merge_per_row_and_are_written_before_a_query(
                     select(Message.status, Message.attempts).order_by(Message.seq)
                 )
             ).all()
-            ingest.change(session, messages[2], status="failed")  # written at commit
+            change_status(session, messages[2], status="failed")  # written at commit
             clean = not session.dirty
         updates = [s for s in statements if s.lstrip().startswith("UPDATE messages")]
         stored = await _statuses(db)
@@ -97,7 +97,7 @@ def test_a_rolled_back_transaction_writes_no_change(tmp_path: Path) -> None:
         try:
             async with db.transaction() as session:
                 message = (await session.execute(select(Message))).scalar_one()
-                ingest.change(session, message, status="sent")
+                change_status(session, message, status="sent")
                 raise RuntimeError("refused")
         except RuntimeError:
             pass

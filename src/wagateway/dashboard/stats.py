@@ -16,6 +16,7 @@ from wagateway.core.db import utcnow
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.messages.models import Message
+from wagateway.messages.states import PENDING, MessageStatus
 from wagateway.webhooks.models import Event
 
 HOURS = 24
@@ -91,7 +92,7 @@ async def project_overviews(
         .where(
             Message.app_id.in_(app_ids),
             Message.direction == "outbound",
-            Message.status == "failed",
+            Message.status == MessageStatus.FAILED,
             Message.updated_at >= since,
         )
         .group_by(Message.app_id, failed_hour)
@@ -125,7 +126,7 @@ async def project_overviews(
 
     queue = (
         select(Message.app_id, func.count())
-        .where(Message.app_id.in_(app_ids), Message.status.in_(["queued", "sending"]))
+        .where(Message.app_id.in_(app_ids), Message.status.in_(PENDING))
         .group_by(Message.app_id)
     )
     for app_id, count in await session.execute(queue):

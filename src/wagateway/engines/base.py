@@ -13,6 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from wagateway.core.text import repaired
@@ -108,11 +109,20 @@ class PresenceUpdate(EngineEvent):
     last_seen: datetime | None = None
 
 
+class ReceiptStatus(StrEnum):
+    """What a recipient's phone reported: the words of the message statuses it moves a
+    message to (`messages/states.py`, which decides whether it does)."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+
+
 @dataclass(frozen=True)
 class Receipt(EngineEvent):
     """Recipients' phones acknowledged messages the device sent.
 
-    status is `delivered`, `read` or `played`; in groups `participant` names who did.
+    status is a `ReceiptStatus`; in groups `participant` names who did.
     """
 
     wa_message_ids: tuple[str, ...]

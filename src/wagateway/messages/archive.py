@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import utcnow
 from wagateway.messages import events
 from wagateway.messages.models import Message
+from wagateway.messages.states import PENDING, MessageStatus
+from wagateway.messages.status_writes import change_status
 
 
 async def retire_device_messages(session: AsyncSession, device_id: str) -> list[str]:
@@ -15,17 +17,20 @@ async def retire_device_messages(session: AsyncSession, device_id: str) -> list[
     media keys to delete once the transaction has committed."""
     pending = (
         await session.execute(
-            select(Message).where(
-                Message.device_id == device_id, Message.status.in_(["queued", "sending"])
-            )
+            select(Message).where(Message.device_id == device_id, Message.status.in_(PENDING))
         )
     ).scalars()
     for message in pending:
-        message.status = "failed"
-        message.error_code = "device_destroyed"
-        message.error_message = "the device was deleted before the message was sent"
-        message.claimed_by = message.claimed_until = None
-        message.updated_at = utcnow()
+        change_status(
+            session,
+            message,
+            MessageStatus.FAILED,
+            error_code="device_destroyed",
+            error_message="the device was deleted before the message was sent",
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=utcnow(),
+        )
         events.receipt_event(session, message)
     await session.flush()
     keys = (

@@ -11,38 +11,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import new_id, table_of, utcnow
-from wagateway.core.deferred_writes import defer_update
+from wagateway.core.db import new_id, utcnow
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
 from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
 from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
+from wagateway.messages.states import MessageStatus, after_receipt
+from wagateway.messages.status_writes import change_status
 from wagateway.webhooks.outbox import record_event
 
-_MESSAGES = table_of(Message)
-STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5}
 
-
-def advances(current: str, new: str) -> bool:
-    """A receipt moves a message forward only: a late `delivered` after `read` is ignored,
-    as is a group's second participant reading what the first already read."""
-    if current == "failed" or new not in STATUS_RANK:
-        return False
-    return STATUS_RANK[new] > STATUS_RANK.get(current, -1)
-
-
-def change(session: AsyncSession, message: Message, **values: Any) -> None:
-    """Set columns of a loaded message: the object shows them at once, the row gets them in
-    a deferred Core UPDATE (`core/deferred_writes.py`; hot path, no ORM flush)."""
-    defer_update(session, _MESSAGES, "seq", message.seq, values, mapped=message)
-
-
-def _stamps(message: Message, status: str, at: datetime) -> dict[str, Any]:
-    if status == "delivered":
+def _stamps(message: Message, status: MessageStatus, at: datetime) -> dict[str, Any]:
+    if status == MessageStatus.DELIVERED:
         return {"delivered_at": message.delivered_at or at}
-    if status in ("read", "played"):
+    if status in (MessageStatus.READ, MessageStatus.PLAYED):
         return {"delivered_at": message.delivered_at or at, "read_at": message.read_at or at}
     return {}
 
@@ -51,10 +35,10 @@ def mark_sent(
     session: AsyncSession, device: Device, message: Message, wa_message_id: str, sent_at: datetime
 ) -> None:
     """`sending` → `sent`, with the outbound `message` event and the `sent` receipt."""
-    change(
+    if not change_status(
         session,
         message,
-        status="sent",
+        MessageStatus.SENT,
         wa_message_id=wa_message_id,
         sent_at=sent_at,
         updated_at=utcnow(),
@@ -62,7 +46,8 @@ def mark_sent(
         claimed_until=None,
         error_code=None,
         error_message=None,
-    )
+    ):
+        return
     events.message_event(session, device, message)
     events.receipt_event(session, message)
 
@@ -105,20 +90,15 @@ async def apply_receipts(
 def advance(session: AsyncSession, device: Device, message: Message, receipt: Receipt) -> None:
     """Move one message forward by one receipt (never back)."""
     at = receipt.at or utcnow()
-    if message.status == "sending" and STATUS_RANK.get(receipt.status, 0) >= STATUS_RANK["sent"]:
+    if message.status == MessageStatus.SENDING and after_receipt(message.status, receipt.status):
         # The recipient has it, so it was sent, even if the sender's own bookkeeping
         # has not been written yet (it will then find the message already `sent`).
         mark_sent(session, device, message, message.wa_message_id or "", at)
-    if not advances(message.status, receipt.status):
+    status = after_receipt(message.status, receipt.status)
+    if status is None:
         return
-    change(
-        session,
-        message,
-        status=receipt.status,
-        updated_at=utcnow(),
-        **_stamps(message, receipt.status, at),
-    )
-    events.receipt_event(session, message, receipt.participant)
+    if change_status(session, message, status, updated_at=utcnow(), **_stamps(message, status, at)):
+        events.receipt_event(session, message, receipt.participant)
 
 
 async def store_inbound(
@@ -133,7 +113,7 @@ async def store_inbound(
         app_id=device.app_id,
         device_id=device.id,
         direction="inbound",
-        status="received",
+        status=MessageStatus.RECEIVED,
         type=inbound.type,
         chat=inbound.chat,
         sender=inbound.sender_phone,

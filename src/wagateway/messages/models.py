@@ -27,7 +27,7 @@ class Message(Base):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     device_id: Mapped[str] = mapped_column(String(36))
     direction: Mapped[str] = mapped_column(String(10))  # outbound | inbound
-    # outbound: queued → sending → sent → delivered → read → played | failed; inbound: received
+    # A `messages.states.MessageStatus`; changed only through `messages/status_writes.py`.
     status: Mapped[str] = mapped_column(String(12))
     type: Mapped[str] = mapped_column(String(20))
     chat: Mapped[str] = mapped_column(String(120))  # the JID of the conversation

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
@@ -35,6 +36,8 @@ from wagateway.engines.base import EngineError, OutboundMessage, SendError, Sent
 from wagateway.media.store import MediaStore
 from wagateway.messages import events, ingest, pacing
 from wagateway.messages.models import Message
+from wagateway.messages.states import MessageStatus
+from wagateway.messages.status_writes import change_all_statuses, change_status
 
 log = structlog.get_logger(__name__)
 
@@ -97,10 +100,13 @@ class OutboundQueue:
     async def start(self) -> None:
         async with self._db.transaction() as session:
             # Our own leases from before a crash: send again, same wa_message_id.
-            await session.execute(
-                update(Message)
-                .where(Message.status == "sending", Message.claimed_by == self._node_id)
-                .values(status="queued", claimed_by=None, claimed_until=None)
+            await change_all_statuses(
+                session,
+                MessageStatus.SENDING,
+                MessageStatus.QUEUED,
+                Message.claimed_by == self._node_id,
+                claimed_by=None,
+                claimed_until=None,
             )
         self._http = guarded_session(
             self._settings.outbound_allowlist,
@@ -174,7 +180,7 @@ class OutboundQueue:
                 (
                     await session.execute(
                         select(Message)
-                        .where(Message.status == "queued", Message.expires_at < now)
+                        .where(Message.status == MessageStatus.QUEUED, Message.expires_at < now)
                         .limit(500)
                     )
                 )
@@ -230,7 +236,7 @@ class OutboundQueue:
                 select(Message)
                 .where(
                     Message.device_id == device_id,
-                    Message.status == "queued",
+                    Message.status == MessageStatus.QUEUED,
                     Message.next_attempt_at <= now,
                     or_(Message.expires_at.is_(None), Message.expires_at >= now),
                 )
@@ -255,10 +261,10 @@ class OutboundQueue:
             unpaced = not (plan.rate_per_second or plan.typing_seconds or plan.daily_cap)
             messages = due_messages if unpaced else due_messages[:1]
             for message in messages:
-                ingest.change(
+                change_status(
                     session,
                     message,
-                    status="sending",
+                    MessageStatus.SENDING,
                     claimed_by=self._node_id,
                     claimed_until=now + timedelta(seconds=LEASE_SECONDS),
                     attempts=message.attempts + 1,
@@ -346,7 +352,7 @@ class OutboundQueue:
         if device is None:
             return
         for message, sent in sent_messages:
-            if status_of.get(message.seq) != "sending":
+            if status_of.get(message.seq) != MessageStatus.SENDING:
                 continue  # failed meanwhile (device deleted), or a receipt implied `sent`
             ingest.mark_sent(session, device, message, sent.wa_message_id, sent.sent_at)
             # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
@@ -385,32 +391,48 @@ class OutboundQueue:
         async with self._db.transaction() as session:
             for message in messages:
                 row = await session.get(Message, message.seq, with_for_update=True)
-                if row is None or row.status != "sending":
+                if row is None:
                     continue
-                row.status = "queued"
-                row.next_attempt_at = next_attempt_at
-                row.claimed_by = row.claimed_until = None
+                values: dict[str, Any] = {}
                 if not count_attempt:
-                    row.attempts = max(row.attempts - 1, 0)
+                    values["attempts"] = max(row.attempts - 1, 0)
                 if error is not None:
-                    row.error_code, row.error_message = error.code, error.message
+                    values.update(error_code=error.code, error_message=error.message)
+                # Only a message still `sending` goes back: one failed or sent meanwhile
+                # stays as it is (the state machine refuses the move).
+                change_status(
+                    session,
+                    row,
+                    MessageStatus.QUEUED,
+                    next_attempt_at=next_attempt_at,
+                    claimed_by=None,
+                    claimed_until=None,
+                    **values,
+                )
 
     async def _finish_failed(self, message: Message, code: str, detail: str) -> None:
         async with self._db.transaction() as session:
             row = await session.get(Message, message.seq, with_for_update=True)
-            if row is None or row.status not in ("queued", "sending"):
+            # Only a message not yet out of the device fails (the state machine's rule).
+            if row is None or not self._fail(session, row, code, detail):
                 return
-            self._fail(session, row, code, detail)
         self._announce(message.id)
 
     @staticmethod
-    def _fail(session: AsyncSession, row: Message, code: str, detail: str) -> None:
-        row.status = "failed"
-        row.error_code = code
-        row.error_message = detail[:1000]
-        row.claimed_by = row.claimed_until = None
-        row.updated_at = utcnow()
+    def _fail(session: AsyncSession, row: Message, code: str, detail: str) -> bool:
+        if not change_status(
+            session,
+            row,
+            MessageStatus.FAILED,
+            error_code=code,
+            error_message=detail[:1000],
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=utcnow(),
+        ):
+            return False
         events.receipt_event(session, row)
+        return True
 
     async def _sent_today(self, device_id: str) -> int:
         midnight = _utc_midnight()
@@ -507,7 +529,7 @@ def devices_with_due_messages(now: datetime) -> Select[str]:
         select(Message.seq)
         .where(
             Message.device_id == Device.id,
-            Message.status == "queued",
+            Message.status == MessageStatus.QUEUED,
             Message.next_attempt_at <= now,
         )
         .exists()

@@ -26,11 +26,18 @@ from wagateway.media.store import MediaStore
 from wagateway.messages.models import IdempotencyKey, Message
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.schemas import SendAccepted, SendMessageRequest, error_of
+from wagateway.messages.states import MessageStatus
 from wagateway.messages.validation import prepare
 from wagateway.webhooks.service import decode_cursor, encode_cursor
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-FINAL_FOR_WAIT = {"sent", "delivered", "read", "played", "failed"}
+FINAL_FOR_WAIT = {
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+    MessageStatus.PLAYED,
+    MessageStatus.FAILED,
+}
 MAX_PAGE = 200
 _MESSAGES = table_of(Message)
 
@@ -77,7 +84,7 @@ def outbound_row(
         "app_id": app_id,
         "device_id": device_id,
         "direction": "outbound",
-        "status": "queued",
+        "status": MessageStatus.QUEUED,
         "type": type,
         "chat": chat,
         "sender": sender,
@@ -113,7 +120,7 @@ def accepted_of(message: Message) -> SendAccepted:
         to=message.chat,
         type=message.type,
         created_at=message.created_at,
-        wa_message_id=message.wa_message_id if message.status != "queued" else None,
+        wa_message_id=message.wa_message_id if message.status != MessageStatus.QUEUED else None,
         error=error_of(message),
     )
 
@@ -217,7 +224,7 @@ class MessageService:
             )
             answer = SendAccepted(
                 message_id=message_id,
-                status="queued",
+                status=MessageStatus.QUEUED,
                 device_id=device_id,
                 to=prepared.chat,
                 type=prepared.type,

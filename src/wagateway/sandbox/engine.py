@@ -45,6 +45,7 @@ from wagateway.engines.base import (
     Profile,
     QrCode,
     Receipt,
+    ReceiptStatus,
     SendError,
     SentMessage,
     SessionEnded,
@@ -316,13 +317,17 @@ class SandboxEngine:
         participants: list[str | None] = (
             list(GROUP_PARTICIPANTS) if message.to_jid.endswith("@g.us") else [None]
         )
-        steps: list[tuple[str, float, str | None]] = []
+        steps: list[tuple[ReceiptStatus, float, str | None]] = []
         for participant in participants:
-            steps.append(("delivered", self._settings.sandbox_delivered_delay, participant))
+            steps.append(
+                (ReceiptStatus.DELIVERED, self._settings.sandbox_delivered_delay, participant)
+            )
             if reads:
-                steps.append(("read", self._settings.sandbox_read_delay, participant))
+                steps.append((ReceiptStatus.READ, self._settings.sandbox_read_delay, participant))
                 if plays:
-                    steps.append(("played", self._settings.sandbox_read_delay, participant))
+                    steps.append(
+                        (ReceiptStatus.PLAYED, self._settings.sandbox_read_delay, participant)
+                    )
         for status, delay, participant in steps:
             await asyncio.sleep(self._settings.sandbox_delay(delay))
             async with sim.lock:

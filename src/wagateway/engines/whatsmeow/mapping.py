@@ -9,14 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    InboundMessage,
+    MessageRevoked,
+    PresenceUpdate,
+    Receipt,
+    ReceiptStatus,
+)
 
 REVOKE = 0  # waE2E ProtocolMessage.Type
 CHAT_PAUSED = 2  # ChatPresenceEv.State (COMPOSING = 1)
 MEDIA_AUDIO = 2  # ChatPresenceEv.Media (TEXT = 1)
 
 # whatsmeow's types.ReceiptType as neonize numbers it (Neonize.proto ReceiptEv.Type).
-RECEIPT_STATUS = {1: "delivered", 4: "read", 6: "played"}
+RECEIPT_STATUS = {1: ReceiptStatus.DELIVERED, 4: ReceiptStatus.READ, 6: ReceiptStatus.PLAYED}
 
 # neonize's ConnectFailureEv.Reason (its own numbering of whatsmeow's reasons): the ones
 # that end a session for good. The rest (GENERIC, INTERNAL_SERVER_ERROR, ...) are transient.
