@@ -17,6 +17,14 @@ The ORM object an update is about, when the caller has one, gets the new values 
 *committed* state (written into its `__dict__`, as a load would): code that reads the
 object later in the transaction sees them, and the ORM has nothing to flush for it. The
 object must have no unflushed ORM change of those columns.
+
+The session listeners that write them are installed explicitly (`install_deferred_writes`,
+called where the database is built); a deferred write before that is refused, as it would
+never be written. What they rely on: a statement that could read a deferred row is one
+they see coming, an ORM statement (its entities name the table) or a Core INSERT, UPDATE or
+DELETE (it names its table). A Core SELECT on a table with deferred writes pending would
+read the table without them; it is refused with an AssertionError (read the table through
+the ORM, or `write_deferred(session, table)` first). Plain SQL text is not looked into.
 """
 
 from __future__ import annotations
@@ -25,12 +33,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Select, Table, bindparam, insert, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.util import find_tables
 
 _PENDING = "wagateway.deferred_writes"
+_NOT_INSTALLED = (
+    "deferred writes need their session listeners: call install_deferred_writes() where "
+    "the database is built (core.db.Database does), or the rows are never written"
+)
 
 
 @dataclass
@@ -41,6 +54,7 @@ class _TableWrites:
 
 
 def _pending(session: Session) -> dict[Table, _TableWrites]:
+    assert _installed, _NOT_INSTALLED
     pending: dict[Table, _TableWrites] = session.info.setdefault(_PENDING, {})
     return pending
 
@@ -114,7 +128,6 @@ def _sync(session: AsyncSession | Session) -> Session:
     return session.sync_session if isinstance(session, AsyncSession) else session
 
 
-@sa_event.listens_for(Session, "do_orm_execute")
 def _before_statement(state: ORMExecuteState) -> None:
     pending = state.session.info.get(_PENDING)
     if not pending:
@@ -122,16 +135,36 @@ def _before_statement(state: ORMExecuteState) -> None:
     for table in list(pending):
         if _touches(state, table):
             write_deferred(state.session, table)
+    if pending and not state.all_mappers and isinstance(state.statement, Select):
+        read = set(find_tables(state.statement)).intersection(pending)
+        assert not read, (
+            f"a Core SELECT reads {', '.join(sorted(t.name for t in read))} while this "
+            "session holds deferred writes to it, which it would not see: select through "
+            "the ORM (its entity), or call write_deferred(session, table) first"
+        )
 
 
 def _touches(state: ORMExecuteState, table: Table) -> bool:
-    # ORM statements name their entities; a Core INSERT/UPDATE/DELETE its table. (A Core
-    # SELECT on a deferred table is not looked for: none runs in a session that defers.)
+    # ORM statements name their entities; a Core INSERT/UPDATE/DELETE its table.
     if any(mapper.local_table is table for mapper in state.all_mappers):
         return True
     return getattr(state.statement, "table", None) is table
 
 
-@sa_event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     write_deferred(session)
+
+
+_LISTENERS = (("do_orm_execute", _before_statement), ("before_commit", _before_commit))
+_installed = False
+
+
+def install_deferred_writes() -> None:
+    """Install the listeners that write deferred rows (before a statement of their session
+    on their table, and at its commit) on every ORM `Session`, the async sessions' own
+    included. Idempotent; `core.db.Database` calls it, so any session it makes may defer."""
+    global _installed
+    for name, listener in _LISTENERS:
+        if not sa_event.contains(Session, name, listener):
+            sa_event.listen(Session, name, listener)
+    _installed = True
