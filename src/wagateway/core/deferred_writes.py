@@ -29,11 +29,12 @@ the ORM, or `write_deferred(session, table)` first). Plain SQL text is not looke
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, insert, update
+from sqlalchemy import ColumnDefault, Connection, Select, Table, bindparam, insert, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -63,6 +64,45 @@ def defer_insert(session: AsyncSession | Session, table: Table, row: dict[str, A
     """INSERT `row` into `table` within this session's transaction (columns it leaves out
     get their defaults, as with the ORM)."""
     _pending(_sync(session)).setdefault(table, _TableWrites()).inserts.append(row)
+
+
+class RowDefaults:
+    """Complete rows for one executemany INSERT into `table` (`defer_insert`'s, where every
+    row must name the same columns) from the table's own column definitions: each column but
+    the autoincrement key, with its Python-side default (a value, or a callable called per
+    row) when a row leaves it out, else None. A column the database fills (a server default
+    and no other) is left out of every row. A new column of the model is in the rows at once."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._fixed: dict[str, Any] = {}
+        self._made: list[tuple[str, Callable[[], Any]]] = []
+        for column in table.columns:
+            default = column.default
+            if column is table.autoincrement_column:
+                continue
+            if default is None:
+                if column.server_default is None:
+                    self._fixed[column.key] = None
+            elif isinstance(default, ColumnDefault) and default.is_scalar:
+                self._fixed[column.key] = default.arg
+            elif isinstance(default, ColumnDefault) and default.is_callable:
+                # SQLAlchemy wraps a callable default to take the execution context, which
+                # no default of ours reads: None stands in for it.
+                self._made.append((column.key, partial(default.arg, None)))
+            else:
+                raise TypeError(f"{table.name}.{column.key}: a SQL default cannot go in a row")
+        self.columns = frozenset([*self._fixed, *(key for key, _ in self._made)])
+
+    def complete(self, values: dict[str, Any]) -> dict[str, Any]:
+        assert self.columns.issuperset(values), (
+            f"not columns of {self._table.name}: {sorted(set(values) - self.columns)}"
+        )
+        row = {**self._fixed, **values}
+        for key, make in self._made:
+            if key not in values:
+                row[key] = make()
+        return row
 
 
 def defer_update(
