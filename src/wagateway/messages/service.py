@@ -103,9 +103,10 @@ class MessageService:
     ) -> SendResult:
         """Accept a message into the device's queue (202), or answer once it left (`wait`).
 
-        `token_check`: the caller's token check, deferred to this write (`apps/tokens.py`).
-        It is settled before anything is stored; an error raised before the write is
-        settled by the error handlers.
+        `token_check`: the caller's token check, deferred to this send (`apps/tokens.py`).
+        Every transaction the send opens runs it first, so a refused token stores nothing
+        (no message, no media). The caller owes it until settled (`DeferredTokenCheck.owed`)
+        and settles it on any path that does not get this far.
         """
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")
