@@ -1,18 +1,28 @@
 """Deferred Core updates (core/deferred_writes.py) against the real store (SQLite): the
 object shows the new values at once, the row gets them before the session's next statement
 on its table or at commit, several changes of one row become one UPDATE, and a rollback
-writes nothing."""
+writes nothing. The listeners are installed explicitly, once, and what they cannot see (a
+Core SELECT around deferred rows) is refused."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.support.sql import recorded_statements
 from wagateway.apps.models import App
-from wagateway.core.db import Database, utcnow
+from wagateway.core import deferred_writes
+from wagateway.core.db import Database, table_of, utcnow
+from wagateway.core.deferred_writes import (
+    _before_commit,
+    _before_statement,
+    defer_insert,
+    install_deferred_writes,
+)
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.messages.models import Message
 from wagateway.messages.status_writes import change_status
@@ -106,3 +116,52 @@ def test_a_rolled_back_transaction_writes_no_change(tmp_path: Path) -> None:
         return stored
 
     assert asyncio.run(scenario()) == {"m0": ("queued", 0)}
+
+
+def test_the_listeners_are_installed_once_however_many_databases_are_built(
+    tmp_path: Path,
+) -> None:
+    first = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    second = Database(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    install_deferred_writes()
+    session = Session()
+    assert [f for f in session.dispatch.before_commit if f is _before_commit] == [_before_commit]
+    assert [f for f in session.dispatch.do_orm_execute if f is _before_statement] == [
+        _before_statement
+    ]
+    session.close()
+    asyncio.run(first.dispose())
+    asyncio.run(second.dispose())
+
+
+def test_a_deferred_write_is_refused_until_the_listeners_are_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deferred_writes, "_installed", False)
+    with Session() as session, pytest.raises(AssertionError, match="install_deferred_writes"):
+        defer_insert(session, table_of(Message), {"id": "m"})
+    assert deferred_writes._PENDING not in session.info
+
+
+def test_a_core_select_cannot_read_a_table_around_its_deferred_rows(tmp_path: Path) -> None:
+    """Deferred rows are written before the statements the listeners see coming (ORM ones,
+    Core DML); a Core SELECT would read the table without them, so it is refused loudly."""
+
+    async def scenario() -> tuple[str, dict[str, tuple[str, int]]]:
+        db = await _store_with_messages(tmp_path, 1)
+        messages = table_of(Message)
+        try:
+            async with db.transaction() as session:
+                message = (await session.execute(select(Message))).scalar_one()
+                ingest.change(session, message, status="sent")
+                await session.execute(select(App.id))  # another table: allowed
+                await session.execute(select(messages.c.status))
+        except AssertionError as refused:
+            stored = await _statuses(db)
+            await db.dispose()
+            return str(refused), stored
+        raise AssertionError("the Core SELECT was allowed")
+
+    refusal, stored = asyncio.run(scenario())
+    assert "a Core SELECT reads messages while this session holds deferred writes" in refusal
+    assert stored == {"m0": ("queued", 0)}

@@ -1,6 +1,7 @@
 """Deferred token checks (apps/tokens.py) against the real store (SQLite): a remembered
 token is checked inside the write that uses it, once per group commit, and a token rotated
-out meanwhile is refused and forgotten."""
+out meanwhile is refused and forgotten; a check still owed when its request ends settles
+itself then."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.sql import recorded_statements
+from wagateway.apps import tokens
 from wagateway.apps.service import create_app, rotate_token
-from wagateway.apps.tokens import DeferredTokenCheck, TokenClaims
+from wagateway.apps.tokens import DeferredTokenCheck, TokenClaims, app_id_of_token
 from wagateway.core.db import Database
 from wagateway.core.errors import ApiError
 from wagateway.core.migrate import upgrade_to_head
@@ -90,4 +93,65 @@ async def _a_token_claimed_for_another_app_is_refused(tmp_path: Path) -> None:
     check = DeferredTokenCheck(claims, token_hash(token), "some-other-app")
     with pytest.raises(ApiError):
         await check.confirm_now(db)
+    await db.dispose()
+
+
+def test_an_owed_check_settles_itself_however_the_span_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+
+    async def counted(session: AsyncSession, digest: str) -> str | None:
+        reads.append(digest)
+        return await app_id_of_token(session, digest)
+
+    monkeypatch.setattr(tokens, "app_id_of_token", counted)
+    asyncio.run(_an_owed_check_settles_itself(tmp_path, reads))
+
+
+async def _an_owed_check_settles_itself(tmp_path: Path, reads: list[str]) -> None:
+    db, box, app_id, token = await _store(tmp_path)
+    digest = token_hash(token)
+    claims = TokenClaims()
+
+    def owed_check() -> DeferredTokenCheck:
+        claims.remember(digest, app_id)
+        return DeferredTokenCheck(claims, digest, app_id)
+
+    # A live token: an error ending the span passes as it is, the check settled on the way.
+    check = owed_check()
+    with pytest.raises(ApiError) as ended:
+        async with check.owed(db):
+            raise ApiError(404, "not_found", "device not found")
+    assert ended.value.code == "not_found" and check.settled
+    # Settled by the write: nothing more is read at the end.
+    check = owed_check()
+    reads.clear()
+    async with check.owed(db):
+        await db.grouped(check.confirm)
+    assert reads == [digest]
+
+    async with db.transaction() as session:
+        await rotate_token(session, box, app_id)
+    # A stale token: whatever ends the span, the answer is invalid_api_key.
+    for ending in (ApiError(404, "not_found", "device not found"), ValueError("a body error")):
+        check = owed_check()
+        with pytest.raises(ApiError) as ended:
+            async with check.owed(db):
+                raise ending
+        assert (ended.value.status, ended.value.code) == (401, "invalid_api_key")
+        assert claims.app_of(digest) is None
+    # Also an end that never reached the write.
+    check = owed_check()
+    with pytest.raises(ApiError) as ended:
+        async with check.owed(db):
+            pass
+    assert ended.value.code == "invalid_api_key"
+    # A 401 ends the span as it is, without a read.
+    check = owed_check()
+    reads.clear()
+    with pytest.raises(ApiError) as ended:
+        async with check.owed(db):
+            raise ApiError(401, "unauthorized", "internal calls need a valid X-Internal-Token")
+    assert ended.value.code == "unauthorized" and reads == []
     await db.dispose()

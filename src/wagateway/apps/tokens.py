@@ -9,14 +9,19 @@ request carrying it names its app at once; the check itself is *deferred*, not s
 request's own write (the group-committed unit that accepts the message) re-runs it inside
 its transaction, before it writes anything, once per token per group. So a rotated-out or
 expired token is refused exactly when it would have been without the memory, whichever
-process or node rotated it, and nothing it sent is written. Every path that answers without
-reaching that write (a validation error, a 404) confirms the token first (`confirm_now`),
-so a stale token never learns more than `invalid_api_key`.
+process or node rotated it, and nothing it sent is written.
+
+The request owes the check until it is settled (`DeferredTokenCheck.owed`): however the
+request ends without reaching that write (a validation error, a 404, a 429), the check is
+settled then with a read of its own, before the answer is sent, and a token that fails it
+is answered `invalid_api_key` instead, so a stale token never learns more than that.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -100,3 +105,20 @@ class DeferredTokenCheck:
         if not self.settled:
             async with db.read() as session:
                 await self.confirm(session)
+
+    @asynccontextmanager
+    async def owed(self, db: Database) -> AsyncIterator[DeferredTokenCheck]:
+        """The span of the request that owes this check (the send route's dependency,
+        `core/deps.sending_app`). The write it was deferred to settles it (`confirm`, run
+        first in the write's transaction); however the span ends with the check still
+        unsettled (an error raised anywhere in it, or an end that never reached the write),
+        it is settled here with a read of its own (`confirm_now`), and a token that fails
+        raises `invalid_api_key` in place of whatever ended the span. A 401 ends it as is.
+        Cancellation (the client left) settles nothing: nobody is answered."""
+        try:
+            yield self
+        except Exception as ended:
+            if not (isinstance(ended, ApiError) and ended.status == 401):
+                await self.confirm_now(db)
+            raise
+        await self.confirm_now(db)

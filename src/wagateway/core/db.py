@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
+from wagateway.core.deferred_writes import install_deferred_writes
 from wagateway.core.sqlite_driver import async_creator
 from wagateway.core.text import repaired_json_loads
 
@@ -225,6 +226,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        install_deferred_writes()
         # SQLite has one writer. Letting tasks race for it inside SQLite means sleeping in its
         # busy handler (up to 100 ms a try) while holding nothing useful; queueing them here
         # hands the database over the moment the previous transaction ends. The busy timeout

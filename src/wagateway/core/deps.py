@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -225,16 +226,36 @@ class Sender:
     token_check: DeferredTokenCheck | None = None
 
 
-async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
+async def sending_app(request: Request, gateway: GatewayDep) -> AsyncIterator[Sender]:
     """The app of the request's token for the send route (see `apps/tokens.py`).
 
-    A token verified recently gives its app at once with the check deferred into the
-    message's own write; any other token is checked now. Should the request end in an error
-    before that write, the error handlers settle the check first (`request.state`).
+    A token verified recently gives its app at once, with its check deferred into the
+    message's own write (`Sender.token_check`); any other token is checked now. A deferred
+    check is owed for the rest of the request (`DeferredTokenCheck.owed`): an ending that
+    did not settle it (a validation error of the body, a 404, a 429) settles it then, and a
+    stale token is answered 401 `invalid_api_key` instead. Its end runs before the response
+    is sent (`scope="function"`, `SendingApp`), so it can still decide the answer.
     """
+    deferred = _deferrable_check(request, gateway)
+    if deferred is None:
+        yield Sender((await current_app(request, gateway)).id)
+        return
+    check, limits = deferred
+    request.state.app_id = check.app_id
+    async with check.owed(gateway.db):
+        # Inside the span: a stale token that its app's limit would refuse is answered 401.
+        _admit(request, gateway, check.app_id, limits)
+        yield Sender(check.app_id, check)
+
+
+def _deferrable_check(
+    request: Request, gateway: Gateway
+) -> tuple[DeferredTokenCheck, Limits] | None:
+    """The check of the request's token, to defer into the send's write, and its app's
+    limits; None when the caller is to be checked now."""
     if "authorization" not in request.headers or _verified_before_body(request) is not None:
         # Internal, 401, or a caller verified before its body: no check is left to defer.
-        return Sender((await current_app(request, gateway)).id)
+        return None
     token = _required_bearer(request)
     digest = token_hash(token) if looks_like_app_token(token) else None
     app_id = gateway.token_claims.app_of(digest) if digest else None
@@ -242,13 +263,9 @@ async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     # ago (or never), this request reads the row (and checks the token) now.
     limits = gateway.rate_limiter.limits_of(app_id) if app_id else None
     if digest is None or app_id is None or limits is None:
-        return Sender((await current_app(request, gateway)).id)
-    check = DeferredTokenCheck(gateway.token_claims, digest, app_id)
-    request.state.app_id = app_id
-    request.state.deferred_auth = lambda: check.confirm_now(gateway.db)
-    # After deferred_auth is set: a refused stale token is answered 401, not 429.
-    _admit(request, gateway, app_id, limits)
-    return Sender(app_id, check)
+        return None
+    return DeferredTokenCheck(gateway.token_claims, digest, app_id), limits
 
 
-SendingApp = Annotated[Sender, Depends(sending_app)]
+# Function scope: the dependency's end runs before the response is sent, not after it.
+SendingApp = Annotated[Sender, Depends(sending_app, scope="function")]

@@ -121,18 +121,6 @@ def _describe(err: dict[str, Any], field: str | None) -> str:
 PageForError = Callable[["Request", "ApiError"], "Response | None"]
 
 
-async def _unless_unauthorised(request: Request, error: ApiError) -> ApiError:
-    """`error`, or `invalid_api_key` if the request's token check was deferred to a write
-    it never reached (`apps/tokens.py`) and fails now: a stale token learns nothing more."""
-    settle = getattr(request.state, "deferred_auth", None)
-    if settle is not None and error.status != 401:
-        try:
-            await settle()
-        except ApiError as refused:
-            return refused
-    return error
-
-
 def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
     import structlog
     from fastapi.exceptions import RequestValidationError
@@ -146,7 +134,7 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return respond(request, await _unless_unauthorised(request, exc))
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -157,12 +145,7 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
         details: dict[str, Any] = {"field": field} if field else {}
         if first.get("type") == "json_invalid":
             details["field"] = "body"
-        error = await _unless_unauthorised(
-            request, ApiError(400, "validation_error", _describe(first, field), details)
-        )
-        return error_response(
-            request, error.status, error.code, error.message, error.details, error.headers
-        )
+        return error_response(request, 400, "validation_error", _describe(first, field), details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

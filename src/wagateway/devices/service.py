@@ -6,7 +6,6 @@ the network, and its events come back through the runtime in transactions of the
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import structlog
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.limits import too_many_devices
 from wagateway.apps.models import App
+from wagateway.core.addresses import normalise_phone
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices import events
@@ -29,8 +29,6 @@ from wagateway.webhooks.models import Event
 
 log = structlog.get_logger(__name__)
 
-_PHONE_RE = re.compile(r"^\d{7,15}$")
-
 
 def device_destroyed_error() -> ApiError:
     return ApiError(410, "device_destroyed", "this device was deleted; create a new one")
@@ -42,18 +40,6 @@ def qr_reset_conflict(device: Device) -> ApiError:
     else:
         reason = "the current QR is still valid: wait until it expires or disconnect first"
     return ApiError(409, "qr_reset_not_allowed", reason, {"status": device.status})
-
-
-def normalise_phone(raw: str, field: str = "phone") -> str:
-    """Digits only, country code first: accepts '+62 812-3456-7890' and the like."""
-    digits = re.sub(r"[\s\-().+]", "", raw or "")
-    if digits.startswith("00"):
-        digits = digits[2:]
-    if not _PHONE_RE.match(digits):
-        raise validation_error(
-            f"{field} must be a phone number with country code (7-15 digits)", field
-        )
-    return digits
 
 
 class DeviceService:

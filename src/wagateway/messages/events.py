@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.core.addresses import jid_user
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
-from wagateway.messages.recipients import jid_user
 from wagateway.messages.schemas import error_of
 from wagateway.webhooks.outbox import record_event
 

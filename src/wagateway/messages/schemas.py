@@ -5,8 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from wagateway.core.addresses import MAX_MENTIONS
 from wagateway.messages.models import Message
-from wagateway.messages.recipients import MAX_MENTIONS
 
 MessageType = Literal[
     "text",

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.tokens import DeferredTokenCheck
 from wagateway.core.db import Database, new_id, table_of, utcnow
-from wagateway.core.deferred_writes import defer_insert
+from wagateway.core.deferred_writes import RowDefaults, defer_insert
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
@@ -40,6 +40,7 @@ FINAL_FOR_WAIT = {
 }
 MAX_PAGE = 200
 _MESSAGES = table_of(Message)
+_OUTBOUND_ROW = RowDefaults(_MESSAGES)
 
 
 def new_wa_message_id() -> str:
@@ -60,56 +61,19 @@ class SendResult:
     body: SendAccepted
 
 
-def outbound_row(
-    *,
-    id: str,
-    app_id: str,
-    device_id: str,
-    type: str,
-    chat: str,
-    sender: str | None,
-    content: dict[str, Any],
-    media_key: str | None,
-    reply_to: str | None,
-    mentions: list[str],
-    wa_message_id: str,
-    next_attempt_at: datetime,
-    expires_at: datetime,
-    created_at: datetime,
-) -> dict[str, Any]:
+def outbound_row(*, created_at: datetime, **values: Any) -> dict[str, Any]:
     """A new queued outbound message as a row of every column but `seq` (one executemany
-    inserts a group's rows, and each row must name the same columns)."""
-    return {
-        "id": id,
-        "app_id": app_id,
-        "device_id": device_id,
-        "direction": "outbound",
-        "status": MessageStatus.QUEUED,
-        "type": type,
-        "chat": chat,
-        "sender": sender,
-        "sender_lid": None,
-        "content": content,
-        "media_key": media_key,
-        "media_path": None,
-        "reply_to": reply_to,
-        "mentions": mentions,
-        "forwarded": False,
-        "wa_message_id": wa_message_id,
-        "error_code": None,
-        "error_message": None,
-        "attempts": 0,
-        "next_attempt_at": next_attempt_at,
-        "expires_at": expires_at,
-        "claimed_by": None,
-        "claimed_until": None,
-        "created_at": created_at,
-        "updated_at": created_at,
-        "sent_at": None,
-        "delivered_at": None,
-        "read_at": None,
-        "archived": False,
-    }
+    inserts a group's rows, and each row must name the same columns): `values`, and the
+    column definitions' defaults for the columns they leave out."""
+    return _OUTBOUND_ROW.complete(
+        {
+            "direction": "outbound",
+            "status": MessageStatus.QUEUED,
+            **values,
+            "created_at": created_at,
+            "updated_at": created_at,
+        }
+    )
 
 
 def accepted_of(message: Message) -> SendAccepted:
@@ -146,9 +110,10 @@ class MessageService:
     ) -> SendResult:
         """Accept a message into the device's queue (202), or answer once it left (`wait`).
 
-        `token_check`: the caller's token check, deferred to this write (`apps/tokens.py`).
-        It is settled before anything is stored; an error raised before the write is
-        settled by the error handlers.
+        `token_check`: the caller's token check, deferred to this send (`apps/tokens.py`).
+        Every transaction the send opens runs it first, so a refused token stores nothing
+        (no message, no media). The caller owes it until settled (`DeferredTokenCheck.owed`)
+        and settles it on any path that does not get this far.
         """
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise validation_error("Idempotency-Key must be 1-255 characters", "Idempotency-Key")

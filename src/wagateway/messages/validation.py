@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from wagateway.core.addresses import normalise_recipient
 from wagateway.core.errors import ApiError, validation_error
-from wagateway.messages.recipients import normalise_recipient
 from wagateway.messages.schemas import SendMessageRequest
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}

@@ -11,12 +11,12 @@ import segno
 from pydantic import BaseModel, Field
 
 from wagateway.apps.models import App
+from wagateway.core.addresses import MAX_MENTIONS, normalise_phone, normalise_recipient
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices.models import Device
-from wagateway.devices.service import DeviceService, normalise_phone
+from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError
-from wagateway.messages.recipients import MAX_MENTIONS, normalise_recipient
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 

@@ -1,4 +1,8 @@
-"""`to` in any form an integrator has (CONTRACT §3) → one JID."""
+"""Phone numbers and WhatsApp addresses (JIDs) as clients write them → one canonical form.
+
+One digit rule for both: a recipient (`to`, mentions: any form an integrator has, CONTRACT
+§3, → one JID) and a bare phone number (pairing, contact checks, the sandbox's contacts →
+its digits). Low in the layers so that devices, messages and the sandbox share it."""
 
 from __future__ import annotations
 
@@ -19,10 +23,22 @@ MAX_MENTIONS = 1024
 
 
 def phone_digits(raw: str) -> str | None:
+    """The digits of a phone number with its country code, as people write it (spaces,
+    dashes, brackets, a leading `+` or `00`), or None when that is not one."""
     digits = _PHONE_PUNCTUATION.sub("", raw)
     if digits.startswith("00"):
         digits = digits[2:]
     return digits if _DIGITS.match(digits) else None
+
+
+def normalise_phone(raw: str, field: str = "phone") -> str:
+    """Digits only, country code first: accepts '+62 812-3456-7890' and the like."""
+    digits = phone_digits(raw or "")
+    if digits is None:
+        raise validation_error(
+            f"{field} must be a phone number with country code (7-15 digits)", field
+        )
+    return digits
 
 
 def normalise_recipient(raw: str, field: str = "to") -> str:
