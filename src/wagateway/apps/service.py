@@ -486,3 +486,10 @@ async def device_and_token(db: Database, box: SecretBox, device_id: str) -> tupl
         if device is None:
             raise not_found("device")
         return device, await reveal_token(session, box, device.app_id)
+
+
+async def find_device(db: Database, device_id: str) -> Device | None:
+    """A device by id alone, of any app, destroyed or not: for the host's CLI, which names a
+    device without its app (and without loading the device runtime)."""
+    async with db.read() as session:
+        return await session.get(Device, device_id)

@@ -395,12 +395,6 @@ async def stored_device(
         return await DeviceService.load(session, app_id, device_id, allow_destroyed=allow_destroyed)
 
 
-async def find_device(db: Database, device_id: str) -> Device | None:
-    """A device by id alone, of any app, destroyed or not: for the host's CLI."""
-    async with db.read() as session:
-        return await session.get(Device, device_id)
-
-
 async def change_project_settings(
     db: Database,
     actor: Actor,
