@@ -428,3 +428,10 @@ async def change_project_settings(
             detail={"webhook_url": app.webhook_url, "pacing": pacing},
         )
     return app
+
+
+async def device_counts(db: Database) -> dict[str, int]:
+    """Devices of every app by status (the metrics)."""
+    async with db.read() as session:
+        stmt = select(Device.status, func.count()).group_by(Device.status)
+        return {status: count for status, count in (await session.execute(stmt)).all()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.audit import service as audit
@@ -246,3 +246,28 @@ async def send_test_event_as(db: Database, actor: Actor, app_id: str) -> str:
         event_id = send_test_event(session, app_id)
         audit.record(session, actor, "webhook.test", app_id=app_id)
     return event_id
+
+
+async def events_after(
+    db: Database, app_id: str, device_id: str, after_seq: int, limit: int
+) -> DeliveriesWithAttempts:
+    """A batch of the device's events, archived or not, oldest first, after `after_seq`, with
+    their attempts (no cursor: the caller pages on by the last `seq`)."""
+    async with db.read() as session:
+        stmt = (
+            select(Event)
+            .where(Event.app_id == app_id, Event.device_id == device_id, Event.seq > after_seq)
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        return DeliveriesWithAttempts(
+            DeliveryPage(rows, None), await attempts_of(session, [e.seq for e in rows])
+        )
+
+
+async def pending_event_count(db: Database) -> int:
+    """Events of every app waiting for delivery (the metrics' queue depth)."""
+    async with db.read() as session:
+        stmt = select(func.count()).select_from(Event).where(Event.state == "pending")
+        return int(await session.scalar(stmt) or 0)
