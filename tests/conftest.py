@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.harness import GatewayServer, WebhookReceiver, free_port
+from tests.support.migrated import migrated_url
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -15,6 +17,13 @@ def backend(request: pytest.FixtureRequest) -> Iterator[DatabaseProvider]:
     provider = provider_for(request.param)
     yield provider
     provider.cleanup()
+
+
+@pytest.fixture
+def migrated_db_url(backend: DatabaseProvider, tmp_path: Path) -> str:
+    """A new database at the current schema, for the services run in process (make the
+    `Database` inside the test's event loop)."""
+    return migrated_url(backend, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 # Only what every database command needs: the server (FastAPI, engines, the webhook
 # dispatcher) is imported by `serve` alone, and the HTTP client by the ops commands.
 from wagateway.apps import service as apps_service
+from wagateway.audit.service import Actor
 from wagateway.cli_context import CliContext, cli_context
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.migrate import SchemaAhead, bring_schema_to_head
 from wagateway.core.secrets import create_private_dir
@@ -41,6 +42,8 @@ messages_cli = typer.Typer(
 cli.add_typer(messages_cli, name="messages")
 
 T = TypeVar("T")
+# Who the audit log names for a command: the host's own tool.
+CLI = Actor("cli", "cli")
 
 
 class _LoggingOnFirstRecord(logging.Handler):
@@ -181,10 +184,9 @@ def apps_create(
     """Create an app; prints its id, app token and webhook secret (shown once)."""
 
     async def work(ctx: CliContext) -> apps_service.CreatedApp:
-        async with ctx.db.transaction() as session:
-            return await apps_service.create_app(
-                session, ctx.box, name, engine, webhook_url, domain_url, rotation_pin
-            )
+        return await apps_service.create_app_as(
+            ctx.db, ctx.box, CLI, name, engine, webhook_url, domain_url, rotation_pin
+        )
 
     created = _run(work)
     result = {
@@ -204,8 +206,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List apps (ids, names, engines; never secrets)."""
 
     async def work(ctx: CliContext) -> list[dict[str, str]]:
-        async with ctx.db.transaction() as session:
-            apps = await apps_service.list_apps(session)
+        apps = await apps_service.all_apps(ctx.db)
         return [
             {"app_id": a.id, "name": a.name, "engine": a.engine, "webhook_url": a.webhook_url}
             for a in apps
@@ -235,8 +236,6 @@ def apps_rotate_token(
     """Issue a new app token; the old one stops working (after the grace period)."""
 
     async def work(ctx: CliContext) -> str:
-        from wagateway.audit.service import Actor
-
         grace = (
             ctx.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
         )
@@ -245,7 +244,7 @@ def apps_rotate_token(
             ctx.db,
             ctx.box,
             ctx.settings,
-            Actor("cli", "cli"),
+            CLI,
             app_id,
             pin,
             grace,
@@ -260,8 +259,7 @@ def apps_reveal_token(app_id: str) -> None:
     """Print the app's current token."""
 
     async def work(ctx: CliContext) -> str:
-        async with ctx.db.transaction() as session:
-            return await apps_service.reveal_token(session, ctx.box, app_id)
+        return await apps_service.reveal_token_as(ctx.db, ctx.box, CLI, app_id)
 
     typer.echo(_run(work))
 
@@ -271,10 +269,7 @@ def apps_reveal_webhook_secret(app_id: str) -> None:
     """Print the app's webhook signing secret."""
 
     async def work(ctx: CliContext) -> str:
-        async with ctx.db.transaction() as session:
-            return apps_service.reveal_webhook_secret(
-                ctx.box, await apps_service.get_app(session, app_id)
-            )
+        return await apps_service.reveal_webhook_secret_as(ctx.db, ctx.box, CLI, app_id)
 
     typer.echo(_run(work))
 
@@ -288,11 +283,9 @@ def apps_set_webhook(
     """Set the webhook target: '' (none), an http(s) URL, or a /path."""
 
     async def work(ctx: CliContext) -> None:
-        async with ctx.db.transaction() as session:
-            app = await apps_service.get_app(session, app_id)
-            await apps_service.update_app(
-                session, app, webhook_url=webhook_url, domain_url=domain_url
-            )
+        await apps_service.change_app(
+            ctx.db, CLI, app_id, webhook_url=webhook_url, domain_url=domain_url
+        )
 
     _run(work)
     typer.echo("ok")
@@ -320,7 +313,6 @@ def apps_set_limits(
 ) -> None:
     """Give an app its own API rate limits or device quota; prints what applies now."""
     from wagateway.apps import limits
-    from wagateway.audit.service import Actor, record
 
     try:
         override = limits.LimitsOverride(
@@ -333,19 +325,9 @@ def apps_set_limits(
         _fail(ApiError(400, "validation_error", exc.errors()[0]["msg"]))
 
     async def work(ctx: CliContext) -> limits.LimitsOut:
-        async with ctx.db.transaction() as session:
-            app = await apps_service.get_app(session, app_id)
-            limits.set_limits(app, override, max_devices, reset)
-            app.updated_at = utcnow()
-            now = limits.effective(ctx.settings, app)
-            record(
-                session,
-                Actor("cli", "cli"),
-                "app.set_limits",
-                app_id=app.id,
-                detail=now.model_dump(),
-            )
-            return now
+        return await apps_service.set_limits_as(
+            ctx.db, ctx.settings, CLI, app_id, override, max_devices, reset
+        )
 
     typer.echo(_run(work).model_dump_json())
 
@@ -357,8 +339,7 @@ def users_create(
 ) -> None:
     """Create a dashboard operator. The password is asked for twice on a terminal, or read
     from the first line of stdin (`echo "$PASSWORD" | wagateway users create …`)."""
-    from wagateway.audit.service import Actor, record
-    from wagateway.operators.service import create_operator
+    from wagateway.operators.service import create_operator_as
 
     if sys.stdin.isatty():
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -368,15 +349,10 @@ def users_create(
         _fail(validation_error("the password is not UTF-8 text", "password"))
 
     async def work(ctx: CliContext) -> str:
-        async with ctx.db.transaction() as session:
-            operator = await create_operator(session, ctx.settings, email, password, is_admin=admin)
-            record(
-                session,
-                Actor("cli", "cli"),
-                "operator.create",
-                detail={"email": operator.email, "admin": admin},
-            )
-            return operator.email
+        operator = await create_operator_as(
+            ctx.db, ctx.settings, CLI, email, password, is_admin=admin
+        )
+        return operator.email
 
     created = _run(work)
     typer.echo(f"operator {created} created" + (" (admin)" if admin else ""))
@@ -394,14 +370,12 @@ def devices_qr(
 
     from wagateway.core.errors import not_found
     from wagateway.core.timefmt import rfc3339
-    from wagateway.devices.models import Device
     from wagateway.devices.state import Status
 
     async def work(ctx: CliContext) -> None:
         shown: str | None = None
         while True:
-            async with ctx.db.read() as session:
-                device = await session.get(Device, device_id)
+            device = await apps_service.find_device(ctx.db, device_id)
             if device is None:
                 raise not_found("device")
             if device.status != Status.QR_GENERATED or not device.qr:
@@ -446,8 +420,9 @@ def _call_device(
     **request: Any,
 ) -> Any:
     """Call `/devices/{device_id}{rest}` on the running gateway with the device's app token;
-    a change is recorded in the audit log (actor `cli`) once the API has done it."""
-    from wagateway.audit.service import Actor, record
+    a change is recorded in the audit log (actor `cli`) once the API has done it: the serving
+    process committed it, so there is no transaction of the change to join."""
+    from wagateway.audit.service import record_done
     from wagateway.local_api import GatewayApi, default_url, device_access
 
     async def work(ctx: CliContext) -> Any:
@@ -460,15 +435,9 @@ def _call_device(
         if audit_action is not None:
             sent = isinstance(answer, dict) and "message_id" in answer
             detail = {"message_id": answer["message_id"]} if sent else {"name": access.device_name}
-            async with ctx.db.transaction() as session:
-                record(
-                    session,
-                    Actor("cli", "cli"),
-                    audit_action,
-                    app_id=access.app_id,
-                    device_id=device_id,
-                    detail=detail,
-                )
+            await record_done(
+                ctx.db, CLI, audit_action, app_id=access.app_id, device_id=device_id, detail=detail
+            )
         return answer
 
     return _run(work)
@@ -498,7 +467,7 @@ def devices_show(
     When the gateway is not running: the device as stored in the database, with a note on
     stderr (its status and connection are then what the gateway last wrote)."""
     from wagateway.devices.schemas import DeviceOut
-    from wagateway.devices.service import DeviceService
+    from wagateway.devices.service import stored_device
     from wagateway.local_api import GatewayApi, ServerUnreachable, default_url, device_access
 
     async def work(ctx: CliContext) -> Any:
@@ -512,9 +481,9 @@ def devices_show(
                 "(status and connection as the gateway last wrote them)",
                 err=True,
             )
-        async with ctx.db.read() as session:  # the API's rules: 410 for a destroyed device
-            device = await DeviceService.load(session, access.app_id, device_id)
-            return DeviceOut.of(device).model_dump(mode="json")
+        # The API's rules: 410 for a destroyed device.
+        device = await stored_device(ctx.db, access.app_id, device_id)
+        return DeviceOut.of(device).model_dump(mode="json")
 
     device = _run(work)
     if as_json:

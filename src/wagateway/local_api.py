@@ -20,11 +20,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from wagateway.apps.service import reveal_token
+from wagateway.apps.service import device_and_token
 from wagateway.cli_context import CliContext
-from wagateway.core.errors import ApiError, not_found
+from wagateway.core.errors import ApiError
 from wagateway.core.settings import Settings
-from wagateway.devices.models import Device
 
 
 class ServerUnreachable(ApiError):
@@ -71,12 +70,8 @@ class DeviceAccess:
 async def device_access(ctx: CliContext, device_id: str) -> DeviceAccess:
     """The device's app and that app's current token, from the database; 404 for an unknown
     device (a destroyed one is found: the API then answers 410)."""
-    async with ctx.db.read() as session:
-        device = await session.get(Device, device_id)
-        if device is None:
-            raise not_found("device")
-        token = await reveal_token(session, ctx.box, device.app_id)
-        return DeviceAccess(device_id, device.name, device.app_id, token)
+    device, token = await device_and_token(ctx.db, ctx.box, device_id)
+    return DeviceAccess(device_id, device.name, device.app_id, token)
 
 
 class GatewayApi:

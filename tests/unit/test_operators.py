@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.migrated import migrated_sqlite_url
 from wagateway.apps.service import create_app
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError
-from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
 from wagateway.operators import service as operators
@@ -22,9 +22,7 @@ PASSWORD = "correct horse battery"
 
 
 async def _db(tmp_path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    return Database(url)
+    return Database(await migrated_sqlite_url(tmp_path))
 
 
 def _settings(**overrides: object) -> Settings:

@@ -68,14 +68,13 @@ async def get_app(app: CurrentApp, gw: GatewayDep) -> AppOut:
 async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut:
     """Change the name or the webhook target: empty, an http(s) URL, or a path starting
     with `/` joined to `domain_url` (or the server's WAGW_WEBHOOK_BASE_URL)."""
-    async with gw.db.transaction() as session:
-        row = await service.get_app(session, app.id)
-        await service.update_app(
-            session,
-            row,
-            name=body.name,
-            webhook_url=body.webhook_url,
-            domain_url=body.domain_url,
-            pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
-        )
+    row = await service.change_app(
+        gw.db,
+        None,  # the app itself, by its own token: the request log is its record
+        app.id,
+        name=body.name,
+        webhook_url=body.webhook_url,
+        domain_url=body.domain_url,
+        pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
+    )
     return AppOut.of(row, gw.settings)

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps.limits import LimitsOut, LimitsOverride, effective, set_limits
 from wagateway.apps.models import App, AppToken
 from wagateway.apps.tokens import live_token
 from wagateway.audit import service as audit
@@ -339,3 +340,156 @@ def set_rotation_policy(
 
 async def list_apps(session: AsyncSession) -> list[App]:
     return list((await session.execute(select(App).order_by(App.created_at))).scalars())
+
+
+# --- actions for the dashboard, the CLI and the API: each opens its own transaction and
+# writes its audit entry (`actor`) in it, so a change never commits without its entry -------
+
+
+async def all_apps(db: Database) -> list[App]:
+    async with db.read() as session:
+        return await list_apps(session)
+
+
+async def create_app_as(
+    db: Database,
+    box: SecretBox,
+    actor: Actor,
+    name: str,
+    engine: str = "sandbox",
+    webhook_url: str = "",
+    domain_url: str = "",
+    rotation_pin: str | None = None,
+) -> CreatedApp:
+    async with db.transaction() as session:
+        created = await create_app(
+            session, box, name, engine, webhook_url, domain_url, rotation_pin
+        )
+        record_created(session, actor, created)
+    return created
+
+
+def record_created(session: AsyncSession, actor: Actor, created: CreatedApp) -> None:
+    audit.record(
+        session,
+        actor,
+        "project.create",
+        app_id=created.app.id,
+        detail={"name": created.app.name, "engine": created.app.engine},
+    )
+
+
+async def change_app(
+    db: Database,
+    actor: Actor | None,
+    app_id: str,
+    *,
+    name: str | None = None,
+    webhook_url: str | None = None,
+    domain_url: str | None = None,
+    pacing: dict[str, Any] | None = None,
+) -> App:
+    """`update_app` in a transaction of its own. Audited when an operator or the CLI acts
+    (`actor`); an app changing itself with its own token (None) is not."""
+    async with db.transaction() as session:
+        app = await get_app(session, app_id)
+        await update_app(
+            session, app, name=name, webhook_url=webhook_url, domain_url=domain_url, pacing=pacing
+        )
+        if actor is not None:
+            audit.record(
+                session,
+                actor,
+                "project.settings",
+                app_id=app_id,
+                detail={"webhook_url": app.webhook_url, "pacing": pacing},
+            )
+    return app
+
+
+async def set_rotation_policy_as(
+    db: Database,
+    actor: Actor,
+    app_id: str,
+    *,
+    enabled: bool,
+    new_pin: str | None = None,
+    clear_pin: bool = False,
+) -> App:
+    async with db.transaction() as session:
+        app = set_rotation_policy(
+            await get_app(session, app_id), enabled=enabled, new_pin=new_pin, clear_pin=clear_pin
+        )
+        audit.record(
+            session,
+            actor,
+            "project.rotation_policy",
+            app_id=app_id,
+            detail={"enabled": enabled, "pin_set": bool(app.rotation_pin_hash)},
+        )
+    return app
+
+
+async def reveal_token_as(db: Database, box: SecretBox, actor: Actor, app_id: str) -> str:
+    async with db.transaction() as session:
+        token = await reveal_token(session, box, app_id)
+        audit.record(session, actor, "api_key.reveal", app_id=app_id)
+    return token
+
+
+async def reveal_webhook_secret_as(db: Database, box: SecretBox, actor: Actor, app_id: str) -> str:
+    async with db.transaction() as session:
+        secret = reveal_webhook_secret(box, await get_app(session, app_id))
+        audit.record(session, actor, "webhook_secret.reveal", app_id=app_id)
+    return secret
+
+
+async def rotate_webhook_secret_as(
+    db: Database, box: SecretBox, actor: Actor, app_id: str, grace_seconds: int
+) -> str:
+    async with db.transaction() as session:
+        secret = await rotate_webhook_secret(session, box, app_id, grace_seconds=grace_seconds)
+        audit.record(
+            session,
+            actor,
+            "webhook_secret.rotate",
+            app_id=app_id,
+            detail={"grace_hours": grace_seconds / 3600},
+        )
+    return secret
+
+
+async def set_limits_as(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    app_id: str,
+    override: LimitsOverride,
+    max_devices: int | None,
+    reset: bool,
+) -> LimitsOut:
+    """An app's own rate limits or device quota (`limits.set_limits`); what applies now."""
+    async with db.transaction() as session:
+        app = await get_app(session, app_id)
+        set_limits(app, override, max_devices, reset)
+        app.updated_at = utcnow()
+        now = effective(settings, app)
+        audit.record(session, actor, "app.set_limits", app_id=app.id, detail=now.model_dump())
+    return now
+
+
+async def device_and_token(db: Database, box: SecretBox, device_id: str) -> tuple[Device, str]:
+    """A device (a destroyed one too) and the current token of its app; 404 for an unknown
+    device. For the host's CLI, which acts on a device through the running gateway's API."""
+    async with db.read() as session:
+        device = await session.get(Device, device_id)
+        if device is None:
+            raise not_found("device")
+        return device, await reveal_token(session, box, device.app_id)
+
+
+async def find_device(db: Database, device_id: str) -> Device | None:
+    """A device by id alone, of any app, destroyed or not: for the host's CLI, which names a
+    device without its app (and without loading the device runtime)."""
+    async with db.read() as session:
+        return await session.get(Device, device_id)

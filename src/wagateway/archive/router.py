@@ -6,22 +6,21 @@ Deleted devices answer 410 on their live routes; their records stay readable her
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from pydantic import BaseModel
 
 from wagateway.core.db import Database
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.openapi import APP_CALLER, errors
-from wagateway.devices.service import DeviceService
-from wagateway.messages.models import Message
+from wagateway.gateway import Gateway
+from wagateway.messages.archive import messages_after
 from wagateway.messages.schemas import MessageOut
-from wagateway.webhooks.models import Event, WebhookAttempt
 from wagateway.webhooks.schemas import DeliveryOut
-from wagateway.webhooks.service import attempts_of
+from wagateway.webhooks.service import events_after
 
 router = APIRouter(prefix="/archive/devices/{device_id}", tags=["archive"])
 BATCH = 500
@@ -37,38 +36,28 @@ def json_lines(what: str) -> dict[str, Any]:
     }
 
 
-async def _lines(
-    db: Database, model: Any, app_id: str, device_id: str, render: Callable[..., Any]
-) -> AsyncIterator[bytes]:
+def _line(item: BaseModel) -> bytes:
+    return (json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
+
+
+async def _message_lines(db: Database, app_id: str, device_id: str) -> AsyncIterator[bytes]:
     after = 0
-    while True:
-        async with db.read() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(model)
-                        .where(
-                            model.app_id == app_id, model.device_id == device_id, model.seq > after
-                        )
-                        .order_by(model.seq)
-                        .limit(BATCH)
-                    )
-                ).scalars()
-            )
-            attempts: dict[int, list[WebhookAttempt]] = (
-                await attempts_of(session, [r.seq for r in rows]) if model is Event else {}
-            )
-        if not rows:
-            return
+    while rows := await messages_after(db, app_id, device_id, after, BATCH):
         for row in rows:
-            item = render(row, attempts.get(row.seq, [])) if model is Event else render(row)
-            yield (json.dumps(item.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
+            yield _line(MessageOut.of(row))
         after = rows[-1].seq
 
 
-async def _check_device(gw: Any, app_id: str, device_id: str) -> None:
-    async with gw.db.read() as session:
-        await DeviceService.load(session, app_id, device_id, allow_destroyed=True)
+async def _event_lines(db: Database, app_id: str, device_id: str) -> AsyncIterator[bytes]:
+    after = 0
+    while (batch := await events_after(db, app_id, device_id, after, BATCH)).page.events:
+        for event in batch.page.events:
+            yield _line(DeliveryOut.of(event, batch.attempts[event.seq]))
+        after = batch.page.events[-1].seq
+
+
+async def _check_device(gw: Gateway, app_id: str, device_id: str) -> None:
+    await gw.devices.get(app_id, device_id, allow_destroyed=True)
 
 
 @router.get(
@@ -82,9 +71,7 @@ async def _check_device(gw: Any, app_id: str, device_id: str) -> None:
 async def export_messages(device_id: str, app: CurrentApp, gw: GatewayDep) -> StreamingResponse:
     """Every message of the device (live or archived), oldest first, one JSON object a line."""
     await _check_device(gw, app.id, device_id)
-    return StreamingResponse(
-        _lines(gw.db, Message, app.id, device_id, MessageOut.of), media_type=NDJSON
-    )
+    return StreamingResponse(_message_lines(gw.db, app.id, device_id), media_type=NDJSON)
 
 
 @router.get(
@@ -98,6 +85,4 @@ async def export_messages(device_id: str, app: CurrentApp, gw: GatewayDep) -> St
 async def export_events(device_id: str, app: CurrentApp, gw: GatewayDep) -> StreamingResponse:
     """Every event of the device with its webhook delivery log, oldest first, as JSON Lines."""
     await _check_device(gw, app.id, device_id)
-    return StreamingResponse(
-        _lines(gw.db, Event, app.id, device_id, DeliveryOut.of), media_type=NDJSON
-    )
+    return StreamingResponse(_event_lines(gw.db, app.id, device_id), media_type=NDJSON)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.audit.models import AuditEntry
+from wagateway.core.db import Database
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,29 @@ def record(
             detail=detail or None,
         )
     )
+
+
+async def record_done(
+    db: Database,
+    actor: Actor,
+    action: str,
+    *,
+    app_id: str | None = None,
+    device_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An entry in a transaction of its own, for an action whose change another process or
+    the engine committed (the running gateway's API for the CLI, a sandbox phone, the send
+    queue), so there is no transaction of the action to join: written once it is done."""
+    async with db.transaction() as session:
+        record(session, actor, action, app_id=app_id, device_id=device_id, detail=detail)
+
+
+async def recent_entries(
+    db: Database, app_ids: list[str] | None, limit: int = 100
+) -> list[AuditEntry]:
+    async with db.read() as session:
+        return await recent(session, app_ids, limit)
 
 
 async def recent(

@@ -17,7 +17,7 @@ from contextvars import Context, ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, Table, event, inspect, select
+from sqlalchemy import BigInteger, DateTime, Integer, Table, event, inspect, select, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -301,6 +301,11 @@ class Database:
             raise RuntimeError("Database.write_at_once() inside a transaction: finish that first")
         async with self.transaction() as session:
             return await session.run_sync(work)
+
+    async def ping(self) -> None:
+        """Raises unless the database answers a query."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

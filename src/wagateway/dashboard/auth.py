@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from wagateway.audit.service import Actor, record
 from wagateway.core.client_address import forwarded_proto
 from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError
@@ -84,25 +83,21 @@ async def login(
     if not expected or not constant_time_equals(expected, csrf_token):
         raise ApiError(403, "forbidden", "the login form expired; reload the page")
     ip = caller_ip(request, gw)
-    async with gw.db.read() as session:
-        delay = await operators.login_delay(session, gw.settings, email)
+    delay = await operators.login_delay_of(gw.db, gw.settings, email)
     # Waited outside any transaction: an e-mail under attack slows its logins down without
     # holding a database connection or the writer.
     await asyncio.sleep(delay)
     try:
-        async with gw.db.transaction() as session:
-            operator = await operators.authenticate(session, gw.settings, email, password, ip)
-            if operator is not None:
-                started = await operators.start_session(session, gw.settings, operator)
-                record(session, Actor("operator", operator.email, operator.id, ip), "login")
+        logged_in = await operators.log_in(gw.db, gw.settings, email, password, ip)
     except ApiError as exc:
         if exc.status != 429:
             raise
         response = _login_page(request, gw, next, exc.message, status_code=429)
         response.headers.update(exc.headers)
         return response
-    if operator is None:
+    if logged_in is None:
         return _login_page(request, gw, next, "Wrong e-mail or password.", status_code=401)
+    _, started = logged_in
     redirect = RedirectResponse(safe_next(next) or f"{PREFIX}/", status_code=303)
     redirect.set_cookie(
         SESSION_COOKIE,
@@ -119,9 +114,7 @@ async def login(
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
-    async with gw.db.transaction() as session:
-        await operators.end_session(session, request.cookies.get(SESSION_COOKIE, ""))
-        record(session, viewer.actor, "logout")
+    await operators.log_out(gw.db, viewer.actor, request.cookies.get(SESSION_COOKIE, ""))
     response = back_to(f"{PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response

@@ -29,7 +29,6 @@ from wagateway.dashboard.web import (
 )
 from wagateway.devices.models import Device
 from wagateway.devices.qr_image import qr_png_data_url
-from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
 from wagateway.gateway import Gateway
 from wagateway.messages.schemas import SendMessageRequest
@@ -76,15 +75,14 @@ def device_snapshot(device: Device) -> dict[str, Any]:
     }
 
 
-async def _audit(
+async def _audit_done(
     gw: Gateway, viewer: Viewer, action: str, app_id: str, device_id: str, **detail: Any
 ) -> None:
-    # Written once the service's own transaction has committed: the entry records an
-    # action that happened.
-    async with gw.db.transaction() as session:
-        audit.record(
-            session, viewer.actor, action, app_id=app_id, device_id=device_id, detail=detail
-        )
+    # For what the engine or the send queue commits (a sandbox phone, a queued message):
+    # there is no transaction of the action to join, so the entry follows it.
+    await audit.record_done(
+        gw.db, viewer.actor, action, app_id=app_id, device_id=device_id, detail=detail
+    )
 
 
 # --- the devices screen ---------------------------------------------------------------------
@@ -116,11 +114,12 @@ async def create_device(
     project = await project_of(gw, viewer, app_id)
     try:
         quota = device_quota(gw.settings, project)
-        device = await gw.devices.create(app_id, project.engine, device_name, quota=quota)
+        device = await gw.devices.create(
+            app_id, project.engine, device_name, quota=quota, actor=viewer.actor
+        )
     except ApiError as exc:
         await flash(gw, viewer, plain_words(exc), "error")
         return back_to(project_url(app_id))
-    await _audit(gw, viewer, "device.create", app_id, device.id, name=device.name)
     return back_to(device_url(app_id, device.id))
 
 
@@ -169,11 +168,10 @@ async def device_page(
     request: Request, app_id: str, device_id: str, viewer: ViewerDep, gw: GatewayDep
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    async with gw.db.read() as session:
-        device = await DeviceService.load(session, app_id, device_id, allow_destroyed=True)
-        events = await deliveries.list_deliveries(
-            session, app_id, device_id=device_id, include_archived=True, limit=20
-        )
+    device = await gw.devices.get(app_id, device_id, allow_destroyed=True)
+    events = await deliveries.deliveries_with_attempts(
+        gw.db, app_id, device_id=device_id, include_archived=True, limit=20
+    )
     messages, _ = await gw.messages.list(app_id, device_id, limit=20, allow_destroyed=True)
     return render(
         request,
@@ -184,7 +182,7 @@ async def device_page(
         snapshot=device_snapshot(device),
         qr_image=qr_png_data_url(device.qr) if device.qr else None,
         messages=messages,
-        events=events.events,
+        events=events.page.events,
         qr_rule=QR_RULE,
         archived=device.status == Status.DESTROYED,
     )
@@ -197,8 +195,7 @@ async def regenerate_qr(
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        device = await gw.devices.regenerate_qr(app_id, device_id)
-        await _audit(gw, viewer, "device.regenerate_qr", app_id, device_id)
+        device = await gw.devices.regenerate_qr(app_id, device_id, actor=viewer.actor)
         return "A new QR is ready." if device.qr else f"No QR: {device.last_error}"
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -216,8 +213,7 @@ async def pairing_code(
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        device = await gw.devices.request_pairing_code(app_id, device_id, phone)
-        await _audit(gw, viewer, "device.pairing_code", app_id, device_id)
+        device = await gw.devices.request_pairing_code(app_id, device_id, phone, actor=viewer.actor)
         return f"Pairing code {device.pairing_code}: enter it on the phone {device.pairing_phone}."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -230,8 +226,7 @@ async def disconnect(
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        await gw.devices.disconnect(app_id, device_id)
-        await _audit(gw, viewer, "device.disconnect", app_id, device_id)
+        await gw.devices.disconnect(app_id, device_id, actor=viewer.actor)
         return "Disconnected. Regenerate the QR to link a phone again."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -249,13 +244,9 @@ async def delete(
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        device = await gw.devices.get(app_id, device_id)
-        if confirm_name.strip() != device.name:
-            raise ApiError(
-                400, "validation_error", "type the device's name exactly to confirm the deletion"
-            )
-        await gw.devices.delete(app_id, device_id)
-        await _audit(gw, viewer, "device.delete", app_id, device_id, name=device.name)
+        device = await gw.devices.delete(
+            app_id, device_id, actor=viewer.actor, confirm_name=confirm_name
+        )
         return f"Device “{device.name}” deleted; its messages and events are archived below."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -277,7 +268,7 @@ async def send_test_message(
         result = await gw.messages.send(
             app_id, device_id, SendMessageRequest(to=to, type="text", text=text)
         )
-        await _audit(
+        await _audit_done(
             gw, viewer, "message.send", app_id, device_id, message_id=result.body.message_id
         )
         return f"Message {result.body.message_id} queued to {result.body.to}."
@@ -301,7 +292,7 @@ async def sandbox_scan(
 
     async def action() -> str:
         device = await gw.sandbox_controls.scan_current_qr(project, device_id, phone)
-        await _audit(gw, viewer, "sandbox.scan", app_id, device_id)
+        await _audit_done(gw, viewer, "sandbox.scan", app_id, device_id)
         return f"Scanned: linked as {device.wa_number}."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -322,7 +313,7 @@ async def sandbox_inbound(
     async def action() -> str:
         body = InboundRequest.model_validate({"from": sender, "type": "text", "text": text})
         await gw.sandbox_controls.inbound(project, device_id, body)
-        await _audit(gw, viewer, "sandbox.inbound", app_id, device_id)
+        await _audit_done(gw, viewer, "sandbox.inbound", app_id, device_id)
         return f"{sender} wrote to the device."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
@@ -336,7 +327,7 @@ async def sandbox_drop(
 
     async def action() -> str:
         await gw.sandbox_controls.drop(project, device_id)
-        await _audit(gw, viewer, "sandbox.drop", app_id, device_id)
+        await _audit_done(gw, viewer, "sandbox.drop", app_id, device_id)
         return "The connection dropped; the device reconnects by itself."
 
     return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)

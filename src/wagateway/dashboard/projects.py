@@ -26,10 +26,10 @@ from wagateway.dashboard.web import (
     flash,
     render,
 )
+from wagateway.devices.service import change_project_settings
 from wagateway.gateway import Gateway
 from wagateway.messages.pacing import PacingUpdate
 from wagateway.operators import service as operators
-from wagateway.operators.models import ProjectMember
 
 router = APIRouter()
 PACING_FIELDS = ("rate_per_second", "jitter", "typing_seconds", "daily_cap")
@@ -37,8 +37,7 @@ PACING_FIELDS = ("rate_per_second", "jitter", "typing_seconds", "daily_cap")
 
 async def project_of(gw: Gateway, viewer: Viewer, app_id: str) -> App:
     """The project if this operator may see it, else 404 (for pages and actions alike)."""
-    async with gw.db.read() as session:
-        return await operators.project_for(session, viewer.operator, app_id)
+    return await operators.project_of(gw.db, viewer.operator, app_id)
 
 
 def project_url(app_id: str, rest: str = "") -> str:
@@ -46,8 +45,9 @@ def project_url(app_id: str, rest: str = "") -> str:
 
 
 async def reconfirm_password(gw: Gateway, viewer: Viewer, password: str) -> None:
-    async with gw.db.transaction() as session:
-        ok = await operators.reconfirm(session, gw.settings, viewer.operator, password, viewer.ip)
+    ok = await operators.reconfirm_password(
+        gw.db, gw.settings, viewer.operator, password, viewer.ip
+    )
     if not ok:
         raise ApiError(403, "forbidden", "the password is wrong", {"field": "password"})
 
@@ -62,9 +62,8 @@ def secret_answer(**values: str) -> JSONResponse:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def overview(request: Request, viewer: ViewerDep, gw: GatewayDep) -> HTMLResponse:
-    async with gw.db.read() as session:
-        projects = await operators.visible_projects(session, viewer.operator)
-        figures = await project_overviews(session, gw.db.dialect, [p.id for p in projects])
+    projects = await operators.projects_of(gw.db, viewer.operator)
+    figures = await project_overviews(gw.db, [p.id for p in projects])
     return render(
         request,
         "overview.html",
@@ -83,16 +82,9 @@ async def create_project(
     engine: Annotated[str, Form()] = "sandbox",
 ) -> Response:
     try:
-        async with gw.db.transaction() as session:
-            created = await apps.create_app(session, gw.box, name, engine)
-            session.add(ProjectMember(app_id=created.app.id, operator_id=viewer.operator.id))
-            audit.record(
-                session,
-                viewer.actor,
-                "project.create",
-                app_id=created.app.id,
-                detail={"name": created.app.name, "engine": engine},
-            )
+        created = await operators.create_project(
+            gw.db, gw.box, viewer.actor, viewer.operator, name, engine
+        )
     except ApiError as exc:
         await flash(gw, viewer, exc.message, "error")
         return back_to(f"{PREFIX}/")
@@ -109,8 +101,7 @@ async def settings_page(
     request: Request, app_id: str, viewer: ViewerDep, gw: GatewayDep
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    async with gw.db.read() as session:
-        members = await operators.members_of(session, app_id)
+    members = await operators.members_of_project(gw.db, app_id)
     return render(
         request,
         "settings.html",
@@ -145,30 +136,20 @@ def _pacing_from_form(form: dict[str, Any]) -> dict[str, Any]:
 async def save_settings(
     request: Request, app_id: str, viewer: ActingViewerDep, gw: GatewayDep
 ) -> Response:
-    await project_of(gw, viewer, app_id)
+    project = await project_of(gw, viewer, app_id)
     form = dict(await request.form())
 
     async def action() -> str:
-        pacing = _pacing_from_form(form)
-        async with gw.db.transaction() as session:
-            project = await apps.get_app(session, app_id)
-            await apps.change_engine(session, project, str(form.get("engine", project.engine)))
-            await apps.update_app(
-                session,
-                project,
-                name=str(form.get("name", project.name)),
-                webhook_url=str(form.get("webhook_url", "")),
-                domain_url=str(form.get("domain_url", "")),
-                pacing=pacing,
-                replace_pacing=True,
-            )
-            audit.record(
-                session,
-                viewer.actor,
-                "project.settings",
-                app_id=app_id,
-                detail={"webhook_url": project.webhook_url, "pacing": pacing},
-            )
+        await change_project_settings(
+            gw.db,
+            viewer.actor,
+            app_id,
+            name=str(form.get("name", project.name)),
+            engine=str(form.get("engine", project.engine)),
+            webhook_url=str(form.get("webhook_url", "")),
+            domain_url=str(form.get("domain_url", "")),
+            pacing=_pacing_from_form(form),
+        )
         return "Settings saved."
 
     return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
@@ -189,24 +170,14 @@ async def save_rotation_policy(
 
     async def action() -> str:
         await reconfirm_password(gw, viewer, password)
-        async with gw.db.transaction() as session:
-            project = await apps.get_app(session, app_id)
-            apps.set_rotation_policy(
-                project,
-                enabled=bool(rotation_enabled),
-                new_pin=rotation_pin or None,
-                clear_pin=bool(clear_pin),
-            )
-            audit.record(
-                session,
-                viewer.actor,
-                "project.rotation_policy",
-                app_id=app_id,
-                detail={
-                    "enabled": bool(rotation_enabled),
-                    "pin_set": bool(project.rotation_pin_hash),
-                },
-            )
+        await apps.set_rotation_policy_as(
+            gw.db,
+            viewer.actor,
+            app_id,
+            enabled=bool(rotation_enabled),
+            new_pin=rotation_pin or None,
+            clear_pin=bool(clear_pin),
+        )
         return "Key rotation policy saved."
 
     return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
@@ -225,15 +196,7 @@ async def add_member(
     async def action() -> str:
         if not viewer.operator.is_admin:
             raise ApiError(403, "forbidden", "only admins add members to a project")
-        async with gw.db.transaction() as session:
-            member = await operators.add_member(session, app_id, email)
-            audit.record(
-                session,
-                viewer.actor,
-                "project.add_member",
-                app_id=app_id,
-                detail={"email": member.email},
-            )
+        member = await operators.add_member_as(gw.db, viewer.actor, app_id, email)
         return f"{member.email} can now see this project."
 
     return await act(request, gw, viewer, project_url(app_id, "/settings"), action)
@@ -248,9 +211,7 @@ async def reveal_api_key(
 ) -> JSONResponse:
     await project_of(gw, viewer, app_id)
     await reconfirm_password(gw, viewer, password)
-    async with gw.db.transaction() as session:
-        token = await apps.reveal_token(session, gw.box, app_id)
-        audit.record(session, viewer.actor, "api_key.reveal", app_id=app_id)
+    token = await apps.reveal_token_as(gw.db, gw.box, viewer.actor, app_id)
     return secret_answer(app_token=token)
 
 
@@ -285,9 +246,7 @@ async def reveal_webhook_secret(
 ) -> JSONResponse:
     await project_of(gw, viewer, app_id)
     await reconfirm_password(gw, viewer, password)
-    async with gw.db.transaction() as session:
-        secret = apps.reveal_webhook_secret(gw.box, await apps.get_app(session, app_id))
-        audit.record(session, viewer.actor, "webhook_secret.reveal", app_id=app_id)
+    secret = await apps.reveal_webhook_secret_as(gw.db, gw.box, viewer.actor, app_id)
     return secret_answer(webhook_secret=secret)
 
 
@@ -301,17 +260,9 @@ async def rotate_webhook_secret(
 ) -> JSONResponse:
     await project_of(gw, viewer, app_id)
     await reconfirm_password(gw, viewer, password)
-    async with gw.db.transaction() as session:
-        secret = await apps.rotate_webhook_secret(
-            session, gw.box, app_id, grace_seconds=int(grace_hours * 3600)
-        )
-        audit.record(
-            session,
-            viewer.actor,
-            "webhook_secret.rotate",
-            app_id=app_id,
-            detail={"grace_hours": grace_hours},
-        )
+    secret = await apps.rotate_webhook_secret_as(
+        gw.db, gw.box, viewer.actor, app_id, int(grace_hours * 3600)
+    )
     return secret_answer(webhook_secret=secret)
 
 
@@ -320,10 +271,9 @@ async def rotate_webhook_secret(
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 async def audit_page(request: Request, viewer: ViewerDep, gw: GatewayDep) -> HTMLResponse:
-    async with gw.db.read() as session:
-        projects = await operators.visible_projects(session, viewer.operator)
-        entries = await audit.recent(
-            session, None if viewer.operator.is_admin else [p.id for p in projects], limit=200
-        )
+    projects = await operators.projects_of(gw.db, viewer.operator)
+    entries = await audit.recent_entries(
+        gw.db, None if viewer.operator.is_admin else [p.id for p in projects], limit=200
+    )
     names = {p.id: p.name for p in projects}
     return render(request, "audit.html", viewer, entries=entries, names=names)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import utcnow
+from wagateway.core.db import Database, utcnow
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.messages.models import Message
@@ -57,9 +57,15 @@ def _hour_labels(now: datetime) -> list[str]:
 
 
 async def project_overviews(
-    session: AsyncSession, dialect: str, app_ids: list[str], now: datetime | None = None
+    db: Database, app_ids: list[str], now: datetime | None = None
 ) -> dict[str, Overview]:
-    now = now or utcnow()
+    async with db.read() as session:
+        return await _overviews(session, db.dialect, app_ids, now or utcnow())
+
+
+async def _overviews(
+    session: AsyncSession, dialect: str, app_ids: list[str], now: datetime
+) -> dict[str, Overview]:
     since = now - timedelta(hours=HOURS)
     overviews = {app_id: Overview() for app_id in app_ids}
     if not app_ids:

@@ -108,18 +108,13 @@ def wants_json(request: Request) -> bool:
 
 async def current_viewer(request: Request, gw: GatewayDep) -> Viewer:
     """The operator behind the session cookie (401 otherwise: pages turn it into the login)."""
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    async with gw.db.read() as session:
-        found = await operators.session_for(session, cookie)
+    found = await operators.visit(gw.db, request.cookies.get(SESSION_COOKIE, ""))
     if found is None:
         raise ApiError(401, "unauthorized", "please log in to the dashboard")
-    row, operator = found
-    viewer = Viewer(operator, row.token_hash, row.csrf_token, caller_ip(request, gw))
-    if row.flash:
-        viewer.flash = (row.flash_kind or "ok", row.flash)
-        async with gw.db.transaction() as session:
-            await operators.clear_flash(session, row.token_hash)
-    return viewer
+    row = found.session
+    return Viewer(
+        found.operator, row.token_hash, row.csrf_token, caller_ip(request, gw), found.flash
+    )
 
 
 def _same_origin(request: Request) -> bool:
@@ -172,8 +167,7 @@ def render(
 
 
 async def flash(gw: Gateway, viewer: Viewer, text: str, kind: str = "ok") -> None:
-    async with gw.db.transaction() as session:
-        await operators.set_flash(session, viewer.session_key, text, kind)
+    await operators.leave_flash(gw.db, viewer.session_key, text, kind)
 
 
 async def act(

@@ -8,7 +8,6 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from wagateway.audit import service as audit
 from wagateway.core.deps import GatewayDep
 from wagateway.core.netguard import published_egress
 from wagateway.dashboard.projects import project_of, project_url
@@ -31,28 +30,26 @@ async def deliveries_page(
     cursor: str = "",
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    async with gw.db.read() as session:
-        page = await deliveries.list_deliveries(
-            session,
-            app_id,
-            device_id=device_id or None,
-            event=event or None,
-            state=state or None,
-            include_archived=True,
-            limit=PAGE,
-            cursor=cursor or None,
-        )
-        attempts = await deliveries.attempts_of(session, [e.seq for e in page.events])
+    found = await deliveries.deliveries_with_attempts(
+        gw.db,
+        app_id,
+        device_id=device_id or None,
+        event=event or None,
+        state=state or None,
+        include_archived=True,
+        limit=PAGE,
+        cursor=cursor or None,
+    )
     devices = await gw.devices.list(app_id, include_destroyed=True)
     return render(
         request,
         "webhooks.html",
         viewer,
         project=project,
-        page=page,
+        page=found.page,
         devices=devices,
         device_names={d.id: d.name for d in devices},
-        last_attempts={seq: tried[-1] for seq, tried in attempts.items() if tried},
+        last_attempts={seq: tried[-1] for seq, tried in found.attempts.items() if tried},
         filters={"device_id": device_id, "event": event, "state": state, "cursor": cursor},
         states=deliveries.STATES,
         egress_addresses=published_egress(gw.settings.egress_addresses),
@@ -66,9 +63,7 @@ async def delivery_page(
     request: Request, app_id: str, request_id: str, viewer: ViewerDep, gw: GatewayDep
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    async with gw.db.read() as session:
-        event = await deliveries.get_delivery(session, app_id, request_id)
-        attempts = (await deliveries.attempts_of(session, [event.seq]))[event.seq]
+    event, attempts = await deliveries.delivery_with_attempts(gw.db, app_id, request_id)
     return render(
         request,
         "delivery.html",
@@ -87,16 +82,7 @@ async def redeliver(
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        async with gw.db.transaction() as session:
-            event = await deliveries.redeliver(session, app_id, request_id)
-            audit.record(
-                session,
-                viewer.actor,
-                "webhook.redeliver",
-                app_id=app_id,
-                device_id=event.device_id,
-                detail={"request_id": request_id},
-            )
+        await deliveries.redeliver_as(gw.db, viewer.actor, app_id, request_id)
         return f"Event {request_id} queued for delivery again."
 
     return await act(request, gw, viewer, project_url(app_id, f"/webhooks/{request_id}"), action)
@@ -105,15 +91,7 @@ async def redeliver(
 @router.post("/projects/{app_id}/webhooks-redeliver-failed", include_in_schema=False)
 async def redeliver_failed(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
     await project_of(gw, viewer, app_id)
-    async with gw.db.transaction() as session:
-        count = await deliveries.redeliver_failed(session, app_id)
-        audit.record(
-            session,
-            viewer.actor,
-            "webhook.redeliver_failed",
-            app_id=app_id,
-            detail={"requeued": count},
-        )
+    count = await deliveries.redeliver_failed_as(gw.db, viewer.actor, app_id)
     await flash(gw, viewer, f"{count} failed event(s) queued for delivery again.")
     return back_to(project_url(app_id, "/webhooks"))
 
@@ -121,9 +99,7 @@ async def redeliver_failed(app_id: str, viewer: ActingViewerDep, gw: GatewayDep)
 @router.post("/projects/{app_id}/webhooks-test", include_in_schema=False)
 async def send_test_event(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
     project = await project_of(gw, viewer, app_id)
-    async with gw.db.transaction() as session:
-        event_id = deliveries.send_test_event(session, app_id)
-        audit.record(session, viewer.actor, "webhook.test", app_id=app_id)
+    event_id = await deliveries.send_test_event_as(gw.db, viewer.actor, app_id)
     note = "" if project.webhook_url else " No webhook target is set, so it will be skipped."
     await flash(gw, viewer, f"Test event {event_id} queued.{note}")
     return back_to(project_url(app_id, "/webhooks"))

@@ -13,8 +13,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps import service as apps
 from wagateway.apps.limits import too_many_devices
 from wagateway.apps.models import App
+from wagateway.audit import service as audit
+from wagateway.audit.service import Actor
 from wagateway.core.addresses import normalise_phone
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
@@ -77,9 +80,8 @@ class DeviceService:
             raise device_destroyed_error()
         return device
 
-    async def get(self, app_id: str, device_id: str) -> Device:
-        async with self._db.read() as session:
-            return await self.load(session, app_id, device_id)
+    async def get(self, app_id: str, device_id: str, *, allow_destroyed: bool = False) -> Device:
+        return await stored_device(self._db, app_id, device_id, allow_destroyed=allow_destroyed)
 
     async def list(self, app_id: str, include_destroyed: bool = False) -> list[Device]:
         stmt = select(Device).where(Device.app_id == app_id).order_by(Device.created_at, Device.id)
@@ -130,9 +132,12 @@ class DeviceService:
         device_name: str,
         pacing: dict[str, Any] | None = None,
         quota: int | None = None,
+        *,
+        actor: Actor | None = None,
     ) -> Device:
         """Create a device and open its first pairing window (201 with the first QR); 409
-        `too_many_devices` when the app already has `quota` devices that are not destroyed."""
+        `too_many_devices` when the app already has `quota` devices that are not destroyed.
+        An operator's or the CLI's action (`actor`) is audited in the creating transaction."""
         name = self._validate_name(device_name)
         try:
             async with self._db.transaction() as session:
@@ -149,6 +154,9 @@ class DeviceService:
                     pacing=pacing or None,
                 )
                 session.add(device)
+                if actor is not None:
+                    await session.flush()  # the device's id, for the entry
+                    _record(session, actor, "device.create", device, name=device.name)
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
         return await self._pair(device)
@@ -220,12 +228,16 @@ class DeviceService:
         except EngineError:
             pass
 
-    async def _start_new_window(self, app_id: str, device_id: str) -> Device:
+    async def _start_new_window(
+        self, app_id: str, device_id: str, actor: Actor | None = None
+    ) -> Device:
         """expired/disconnected → qr_generated with a fresh session epoch (409 otherwise)."""
         async with self._db.transaction() as session:
             device = await self.load(session, app_id, device_id, for_update=True)
             if device.status in (Status.CONNECTED, Status.QR_GENERATED):
                 raise qr_reset_conflict(device)
+            if actor is not None:
+                _record(session, actor, "device.regenerate_qr", device)
             device.status = check_transition(device.status, Status.QR_GENERATED)
             device.session_epoch += 1
             device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
@@ -233,16 +245,21 @@ class DeviceService:
             device.connection = Connection.OFFLINE
         return device
 
-    async def regenerate_qr(self, app_id: str, device_id: str) -> Device:
-        device = await self._start_new_window(app_id, device_id)
+    async def regenerate_qr(
+        self, app_id: str, device_id: str, *, actor: Actor | None = None
+    ) -> Device:
+        device = await self._start_new_window(app_id, device_id, actor)
         return await self._pair(device)
 
-    async def request_pairing_code(self, app_id: str, device_id: str, phone: str) -> Device:
+    async def request_pairing_code(
+        self, app_id: str, device_id: str, phone: str, *, actor: Actor | None = None
+    ) -> Device:
         """Link by an 8-character code typed on the phone.
 
         Inside an open pairing window the code joins that window (as whatsmeow requires); from
         `expired`/`disconnected` a new window is opened first. A window that already issued a
-        code, or a connected device, gets 409 like a QR reset.
+        code, or a connected device, gets 409 like a QR reset. `actor`'s entry is written with
+        the code (or, when the new window made none, once that window is settled).
         """
         phone = normalise_phone(phone)
         async with self._db.transaction() as session:
@@ -254,6 +271,15 @@ class DeviceService:
         if device.status != Status.QR_GENERATED:
             device = await self._pair(await self._start_new_window(app_id, device_id))
             if device.status != Status.QR_GENERATED:
+                if actor is not None:
+                    # The window and its failure committed in transactions of their own.
+                    await audit.record_done(
+                        self._db,
+                        actor,
+                        "device.pairing_code",
+                        app_id=app_id,
+                        device_id=device_id,
+                    )
                 return device
         try:
             code = await self._runtime.engine_for(device.engine).request_pairing_code(
@@ -269,14 +295,20 @@ class DeviceService:
                 row.pairing_code = code
                 row.pairing_phone = phone
                 row.updated_at = utcnow()
+            if actor is not None:
+                _record(session, actor, "device.pairing_code", row)
             return row
 
     # --- disconnect / delete -----------------------------------------------------------------
 
-    async def disconnect(self, app_id: str, device_id: str) -> Device:
+    async def disconnect(
+        self, app_id: str, device_id: str, *, actor: Actor | None = None
+    ) -> Device:
         """Unlink the session (logout) → `disconnected`. Already unlinked: nothing to do."""
         async with self._db.transaction() as session:
             device = await self.load(session, app_id, device_id, for_update=True)
+            if actor is not None:
+                _record(session, actor, "device.disconnect", device)
             if device.status in (Status.DISCONNECTED, Status.EXPIRED):
                 return device
             was_linked = device.status == Status.CONNECTED
@@ -290,10 +322,22 @@ class DeviceService:
         await self._end_engine_session(device, logout=was_linked)
         return device
 
-    async def delete(self, app_id: str, device_id: str) -> Device:
-        """→ `destroyed`: logged out, key material erased, its records archived. 410 after."""
+    async def delete(
+        self,
+        app_id: str,
+        device_id: str,
+        *,
+        actor: Actor | None = None,
+        confirm_name: str | None = None,
+    ) -> Device:
+        """→ `destroyed`: logged out, key material erased, its records archived. 410 after.
+        With `confirm_name` (the dashboard's), only when it is the device's name exactly."""
         async with self._db.transaction() as session:
             device = await self.load(session, app_id, device_id, for_update=True)
+            if confirm_name is not None and confirm_name.strip() != device.name:
+                raise validation_error("type the device's name exactly to confirm the deletion")
+            if actor is not None:
+                _record(session, actor, "device.delete", device, name=device.name)
             device.status = check_transition(device.status, Status.DESTROYED)
             device.session_epoch += 1
             device.connection = Connection.OFFLINE
@@ -320,3 +364,60 @@ class DeviceService:
             await (engine.logout(device.id) if logout else engine.close(device.id))
         except EngineError as exc:
             log.warning("engine_session_end_failed", device_id=device.id, error=exc.message)
+
+
+def _record(
+    session: AsyncSession, actor: Actor, action: str, device: Device, **detail: Any
+) -> None:
+    audit.record(session, actor, action, app_id=device.app_id, device_id=device.id, detail=detail)
+
+
+async def stored_device(
+    db: Database, app_id: str, device_id: str, *, allow_destroyed: bool = False
+) -> Device:
+    """The app's device as stored (`DeviceService.load`'s rules: 404, or 410 when destroyed
+    unless `allow_destroyed`), for callers without the gateway, such as the CLI."""
+    async with db.read() as session:
+        return await DeviceService.load(session, app_id, device_id, allow_destroyed=allow_destroyed)
+
+
+async def change_project_settings(
+    db: Database,
+    actor: Actor,
+    app_id: str,
+    *,
+    name: str,
+    engine: str,
+    webhook_url: str,
+    domain_url: str,
+    pacing: dict[str, Any],
+) -> App:
+    """The dashboard's settings form: engine (only while the app has no devices), name,
+    webhook target and the pacing that replaces the app's overrides, with its entry."""
+    async with db.transaction() as session:
+        app = await apps.get_app(session, app_id)
+        await apps.change_engine(session, app, engine)
+        await apps.update_app(
+            session,
+            app,
+            name=name,
+            webhook_url=webhook_url,
+            domain_url=domain_url,
+            pacing=pacing,
+            replace_pacing=True,
+        )
+        audit.record(
+            session,
+            actor,
+            "project.settings",
+            app_id=app_id,
+            detail={"webhook_url": app.webhook_url, "pacing": pacing},
+        )
+    return app
+
+
+async def device_counts(db: Database) -> dict[str, int]:
+    """Devices of every app by status (the metrics)."""
+    async with db.read() as session:
+        stmt = select(Device.status, func.count()).group_by(Device.status)
+        return {status: count for status, count in (await session.execute(stmt)).all()}

@@ -14,13 +14,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, text
 
 from wagateway.core.deps import GatewayDep, bearer_token
 from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
-from wagateway.devices.models import Device
-from wagateway.webhooks.models import Event
+from wagateway.devices.service import device_counts
+from wagateway.webhooks.service import pending_event_count
 
 router = APIRouter(tags=["health"])
 
@@ -58,8 +57,7 @@ async def health(request: Request, gw: GatewayDep) -> JSONResponse:
     Bearer token."""
     checks: dict[str, Any] = {}
     try:
-        async with gw.db.read() as session:
-            await session.execute(text("SELECT 1"))
+        await gw.db.ping()
         checks["database"] = {"ok": True, "dialect": gw.db.dialect}
     except Exception as exc:  # any failure means the database is unusable for us
         checks["database"] = {"ok": False, "error": type(exc).__name__}
@@ -90,15 +88,8 @@ async def metrics(request: Request, gw: GatewayDep) -> Response:
             "/metrics needs the metrics token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with gw.db.read() as session:
-        by_status = dict(
-            (
-                await session.execute(select(Device.status, func.count()).group_by(Device.status))
-            ).all()
-        )
-        queue = await session.scalar(
-            select(func.count()).select_from(Event).where(Event.state == "pending")
-        )
+    by_status = await device_counts(gw.db)
+    queue = await pending_event_count(gw.db)
     for status in ("qr_generated", "connected", "disconnected", "expired", "destroyed"):
         DEVICES.labels(status).set(by_status.get(status, 0))
     WEBHOOK_QUEUE.set(queue or 0)

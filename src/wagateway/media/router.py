@@ -6,12 +6,11 @@ import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.errors import not_found, validation_error
 from wagateway.core.openapi import APP_CALLER, errors
-from wagateway.messages.models import Message
+from wagateway.messages.archive import message_with_media
 
 router = APIRouter(tags=["media"])
 
@@ -57,12 +56,7 @@ async def get_media(path: str, app: CurrentApp, gw: GatewayDep) -> Response:
         raise validation_error("path must be a media_path given by this API", "path")
     if match.group(1) != app.id:
         raise not_found("media")  # another app's media: as if it did not exist
-    async with gw.db.read() as session:
-        message = (
-            await session.execute(
-                select(Message).where(Message.media_path == path, Message.app_id == app.id)
-            )
-        ).scalar_one_or_none()
+    message = await message_with_media(gw.db, app.id, path)
     if message is None:
         raise not_found("media")
     try:

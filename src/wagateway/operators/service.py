@@ -17,9 +17,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
-from wagateway.core.db import utcnow
+from wagateway.apps.service import CreatedApp, create_app, record_created
+from wagateway.audit import service as audit
+from wagateway.audit.service import Actor
+from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
-from wagateway.core.secrets import token_hash
+from wagateway.core.secrets import SecretBox, token_hash
 from wagateway.core.settings import Settings
 from wagateway.operators import throttle
 from wagateway.operators.models import Operator, OperatorSession, ProjectMember
@@ -277,3 +280,114 @@ async def members_of(session: AsyncSession, app_id: str) -> list[Operator]:
 
 async def operator_count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Operator)) or 0)
+
+
+# --- for the dashboard and the CLI: each opens its own transaction; an action writes its
+# audit entry (`actor`) in it, so a change never commits without its entry -----------------
+
+
+async def create_operator_as(
+    db: Database, settings: Settings, actor: Actor, email: str, password: str, *, is_admin: bool
+) -> Operator:
+    async with db.transaction() as session:
+        operator = await create_operator(session, settings, email, password, is_admin=is_admin)
+        audit.record(
+            session, actor, "operator.create", detail={"email": operator.email, "admin": is_admin}
+        )
+    return operator
+
+
+async def create_project(
+    db: Database, box: SecretBox, actor: Actor, operator: Operator, name: str, engine: str
+) -> CreatedApp:
+    """A new project, which the operator creating it can see from then on."""
+    async with db.transaction() as session:
+        created = await create_app(session, box, name, engine)
+        session.add(ProjectMember(app_id=created.app.id, operator_id=operator.id))
+        record_created(session, actor, created)
+    return created
+
+
+async def add_member_as(db: Database, actor: Actor, app_id: str, email: str) -> Operator:
+    async with db.transaction() as session:
+        member = await add_member(session, app_id, email)
+        audit.record(
+            session, actor, "project.add_member", app_id=app_id, detail={"email": member.email}
+        )
+    return member
+
+
+async def reconfirm_password(
+    db: Database, settings: Settings, operator: Operator, password: str, ip: str
+) -> bool:
+    """`reconfirm` in a transaction of its own, which commits a wrong answer's failure."""
+    async with db.transaction() as session:
+        return await reconfirm(session, settings, operator, password, ip)
+
+
+async def log_in(
+    db: Database, settings: Settings, email: str, password: str, ip: str
+) -> tuple[Operator, StartedSession] | None:
+    """A new session for the right e-mail and password, audited as the operator's `login`;
+    None for a wrong one (its failure committed). 429 while throttled (`authenticate`)."""
+    async with db.transaction() as session:
+        operator = await authenticate(session, settings, email, password, ip)
+        if operator is None:
+            return None
+        started = await start_session(session, settings, operator)
+        audit.record(session, Actor("operator", operator.email, operator.id, ip), "login")
+    return operator, started
+
+
+async def log_out(db: Database, actor: Actor, cookie_token: str) -> None:
+    async with db.transaction() as session:
+        await end_session(session, cookie_token)
+        audit.record(session, actor, "logout")
+
+
+async def login_delay_of(db: Database, settings: Settings, email: str) -> float:
+    async with db.read() as session:
+        return await login_delay(session, settings, email)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A logged-in operator's request: the session, who, and the message left for this
+    page (shown once: it is cleared as it is read)."""
+
+    session: OperatorSession
+    operator: Operator
+    flash: tuple[str, str] | None
+
+
+async def visit(db: Database, cookie_token: str) -> Visit | None:
+    async with db.read() as session:
+        found = await session_for(session, cookie_token)
+    if found is None:
+        return None
+    row, operator = found
+    if not row.flash:
+        return Visit(row, operator, None)
+    async with db.transaction() as session:
+        await clear_flash(session, row.token_hash)
+    return Visit(row, operator, (row.flash_kind or "ok", row.flash))
+
+
+async def leave_flash(db: Database, token_hash_: str, text: str, kind: str) -> None:
+    async with db.transaction() as session:
+        await set_flash(session, token_hash_, text, kind)
+
+
+async def projects_of(db: Database, operator: Operator) -> list[App]:
+    async with db.read() as session:
+        return await visible_projects(session, operator)
+
+
+async def project_of(db: Database, operator: Operator, app_id: str) -> App:
+    async with db.read() as session:
+        return await project_for(session, operator, app_id)
+
+
+async def members_of_project(db: Database, app_id: str) -> list[Operator]:
+    async with db.read() as session:
+        return await members_of(session, app_id)

@@ -30,21 +30,19 @@ async def list_deliveries(
     Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
     Events of deleted devices are archived: add `include_archived=true` to see them.
     """
-    async with gw.db.read() as session:
-        page = await service.list_deliveries(
-            session,
-            app.id,
-            device_id=device_id,
-            event=event,
-            state=state,
-            include_archived=include_archived,
-            limit=limit,
-            cursor=cursor,
-        )
-        attempts = await service.attempts_of(session, [e.seq for e in page.events])
+    found = await service.deliveries_with_attempts(
+        gw.db,
+        app.id,
+        device_id=device_id,
+        event=event,
+        state=state,
+        include_archived=include_archived,
+        limit=limit,
+        cursor=cursor,
+    )
     return DeliveryList(
-        deliveries=[DeliveryOut.of(e, attempts[e.seq]) for e in page.events],
-        next_cursor=page.next_cursor,
+        deliveries=[DeliveryOut.of(e, found.attempts[e.seq]) for e in found.page.events],
+        next_cursor=found.page.next_cursor,
     )
 
 
@@ -55,10 +53,8 @@ async def list_deliveries(
 )
 async def get_delivery(request_id: str, app: CurrentApp, gw: GatewayDep) -> DeliveryOut:
     """One event by its request_id, with its payload and every attempt."""
-    async with gw.db.read() as session:
-        event = await service.get_delivery(session, app.id, request_id)
-        attempts = await service.attempts_of(session, [event.seq])
-    return DeliveryOut.of(event, attempts[event.seq])
+    event, attempts = await service.delivery_with_attempts(gw.db, app.id, request_id)
+    return DeliveryOut.of(event, attempts)
 
 
 @router.post(
@@ -69,10 +65,8 @@ async def get_delivery(request_id: str, app: CurrentApp, gw: GatewayDep) -> Deli
 )
 async def redeliver(request_id: str, app: CurrentApp, gw: GatewayDep) -> DeliveryOut:
     """Send a failed (or any past) event again, with the same request_id."""
-    async with gw.db.transaction() as session:
-        event = await service.redeliver(session, app.id, request_id)
-        attempts = await service.attempts_of(session, [event.seq])
-    return DeliveryOut.of(event, attempts[event.seq])
+    event, attempts = await service.redeliver_as(gw.db, None, app.id, request_id)
+    return DeliveryOut.of(event, attempts)
 
 
 @router.post(
@@ -85,6 +79,5 @@ async def redeliver_failed(
     app: CurrentApp, gw: GatewayDep, device_id: str | None = None
 ) -> RedeliverAllOut:
     """Queue every failed event of the app (or of one device) again."""
-    async with gw.db.transaction() as session:
-        count = await service.redeliver_failed(session, app.id, device_id)
+    count = await service.redeliver_failed_as(gw.db, None, app.id, device_id)
     return RedeliverAllOut(requeued=count)

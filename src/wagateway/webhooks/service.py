@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import utcnow
+from wagateway.audit import service as audit
+from wagateway.audit.service import Actor
+from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import not_found, validation_error
 from wagateway.core.timefmt import rfc3339
 from wagateway.webhooks.models import Event, WebhookAttempt
@@ -156,3 +158,116 @@ def send_test_event(session: AsyncSession, app_id: str) -> str:
         event=TEST_EVENT,
         payload={"message": "a test event sent from the dashboard", "sent_at": rfc3339(utcnow())},
     )
+
+
+# --- for the API and the dashboard: each opens its own transaction; an operator's action
+# (`actor`) writes its audit entry in it, an app acting with its own token (None) none -----
+
+
+@dataclass
+class DeliveriesWithAttempts:
+    page: DeliveryPage
+    attempts: dict[int, list[WebhookAttempt]]
+
+
+async def deliveries_with_attempts(
+    db: Database,
+    app_id: str,
+    *,
+    device_id: str | None = None,
+    event: str | None = None,
+    state: str | None = None,
+    include_archived: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> DeliveriesWithAttempts:
+    """A page of the delivery log (`list_deliveries`), each event with its attempts."""
+    async with db.read() as session:
+        page = await list_deliveries(
+            session,
+            app_id,
+            device_id=device_id,
+            event=event,
+            state=state,
+            include_archived=include_archived,
+            limit=limit,
+            cursor=cursor,
+        )
+        return DeliveriesWithAttempts(
+            page, await attempts_of(session, [e.seq for e in page.events])
+        )
+
+
+async def delivery_with_attempts(
+    db: Database, app_id: str, request_id: str
+) -> tuple[Event, list[WebhookAttempt]]:
+    async with db.read() as session:
+        event = await get_delivery(session, app_id, request_id)
+        return event, (await attempts_of(session, [event.seq]))[event.seq]
+
+
+async def redeliver_as(
+    db: Database, actor: Actor | None, app_id: str, request_id: str
+) -> tuple[Event, list[WebhookAttempt]]:
+    """`redeliver`, with the event's attempts so far."""
+    async with db.transaction() as session:
+        event = await redeliver(session, app_id, request_id)
+        attempts = (await attempts_of(session, [event.seq]))[event.seq]
+        if actor is not None:
+            audit.record(
+                session,
+                actor,
+                "webhook.redeliver",
+                app_id=app_id,
+                device_id=event.device_id,
+                detail={"request_id": request_id},
+            )
+    return event, attempts
+
+
+async def redeliver_failed_as(
+    db: Database, actor: Actor | None, app_id: str, device_id: str | None = None
+) -> int:
+    async with db.transaction() as session:
+        count = await redeliver_failed(session, app_id, device_id)
+        if actor is not None:
+            audit.record(
+                session,
+                actor,
+                "webhook.redeliver_failed",
+                app_id=app_id,
+                detail={"requeued": count},
+            )
+    return count
+
+
+async def send_test_event_as(db: Database, actor: Actor, app_id: str) -> str:
+    async with db.transaction() as session:
+        event_id = send_test_event(session, app_id)
+        audit.record(session, actor, "webhook.test", app_id=app_id)
+    return event_id
+
+
+async def events_after(
+    db: Database, app_id: str, device_id: str, after_seq: int, limit: int
+) -> DeliveriesWithAttempts:
+    """A batch of the device's events, archived or not, oldest first, after `after_seq`, with
+    their attempts (no cursor: the caller pages on by the last `seq`)."""
+    async with db.read() as session:
+        stmt = (
+            select(Event)
+            .where(Event.app_id == app_id, Event.device_id == device_id, Event.seq > after_seq)
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        return DeliveriesWithAttempts(
+            DeliveryPage(rows, None), await attempts_of(session, [e.seq for e in rows])
+        )
+
+
+async def pending_event_count(db: Database) -> int:
+    """Events of every app waiting for delivery (the metrics' queue depth)."""
+    async with db.read() as session:
+        stmt = select(func.count()).select_from(Event).where(Event.state == "pending")
+        return int(await session.scalar(stmt) or 0)
