@@ -153,7 +153,7 @@ def test_a_core_select_cannot_read_a_table_around_its_deferred_rows(tmp_path: Pa
         try:
             async with db.transaction() as session:
                 message = (await session.execute(select(Message))).scalar_one()
-                ingest.change(session, message, status="sent")
+                change_status(session, message, status="sent")
                 await session.execute(select(App.id))  # another table: allowed
                 await session.execute(select(messages.c.status))
         except AssertionError as refused:
