@@ -370,12 +370,13 @@ def devices_qr(
 
     from wagateway.core.errors import not_found
     from wagateway.core.timefmt import rfc3339
+    from wagateway.devices.lookup import find_device
     from wagateway.devices.state import Status
 
     async def work(ctx: CliContext) -> None:
         shown: str | None = None
         while True:
-            device = await apps_service.find_device(ctx.db, device_id)
+            device = await find_device(ctx.db, device_id)
             if device is None:
                 raise not_found("device")
             if device.status != Status.QR_GENERATED or not device.qr:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import structlog
+from fastapi import Depends, Request
 
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
@@ -17,8 +20,11 @@ from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.workers.engine import WorkerEngine
 from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
+from wagateway.messages.archive import retire_device_messages
+from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
+from wagateway.messages.sink import InboundMessages
 from wagateway.sandbox.controls import SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.webhooks.dispatcher import Dispatcher
@@ -75,7 +81,9 @@ class Gateway:
         engines: list[Engine] = [self.sandbox]
         if neonize_loader.available():
             engines.append(whatsmeow_engine(settings))
-        self.runtime = SessionRuntime(self.db, engines, self.media, settings.media_max_bytes)
+        early_receipts = EarlyReceipts()
+        inbound = InboundMessages(self.media, settings.media_max_bytes, early_receipts)
+        self.runtime = SessionRuntime(self.db, engines, inbound)
         self.devices = DeviceService(
             self.db,
             self.runtime,
@@ -83,13 +91,16 @@ class Gateway:
             settings.device_name_max_length,
             self.media,
         )
+        self.devices.add_deletion_hook(retire_device_messages)
         self.sandbox_controls = SandboxControls(self.sandbox, self.devices)
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)
             if runs_in_own_process(settings)
             else Dispatcher(settings, self.db, self.box, self.node_id)
         )
-        self.queue = OutboundQueue(settings, self.db, self.runtime, self.media, self.node_id)
+        self.queue = OutboundQueue(
+            settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts
+        )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
 
     async def start(self) -> None:
@@ -105,3 +116,13 @@ class Gateway:
         await self.dispatcher.stop()
         await self.media.close()
         await self.db.dispose()
+
+
+async def get_gateway(request: Request) -> Gateway:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    # hop on every request (benchmarks/README.md, decisions log).
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+# The faces (api/, dashboard/) take the process's one Gateway as a dependency.
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]

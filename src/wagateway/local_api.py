@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from wagateway.apps.service import device_and_token
 from wagateway.cli_context import CliContext
 from wagateway.core.errors import ApiError
 from wagateway.core.settings import Settings
+from wagateway.devices.lookup import device_and_token
 
 
 class ServerUnreachable(ApiError):

@@ -8,10 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wagateway import __version__
-from wagateway.apps.router import router as app_router
-from wagateway.archive.router import router as archive_router
+from wagateway.api.apps import router as app_router
+from wagateway.api.archive import router as archive_router
+from wagateway.api.deps import acts_for_an_app, verify_before_body
+from wagateway.api.device_queries import router as queries_router
+from wagateway.api.devices import router as devices_router
+from wagateway.api.health import router as health_router
+from wagateway.api.media import router as media_router
+from wagateway.api.messages import router as messages_router
+from wagateway.api.sandbox import router as sandbox_router
+from wagateway.api.webhooks import router as webhooks_router
 from wagateway.core.body_limit import BodyLimitMiddleware, media_body_cap
-from wagateway.core.deps import acts_for_an_app, verify_before_body
 from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.openapi import describe_api
@@ -20,14 +27,7 @@ from wagateway.core.settings import Settings, get_settings
 from wagateway.core.text_guard import RefuseUnstorableTextMiddleware
 from wagateway.dashboard.router import mount_dashboard
 from wagateway.dashboard.web import DashboardHeadersMiddleware, page_for_error
-from wagateway.devices.queries import router as queries_router
-from wagateway.devices.router import router as devices_router
 from wagateway.gateway import Gateway
-from wagateway.health.router import router as health_router
-from wagateway.media.router import router as media_router
-from wagateway.messages.router import router as messages_router
-from wagateway.sandbox.router import router as sandbox_router
-from wagateway.webhooks.router import router as webhooks_router
 
 API_DESCRIPTION = """
 WA Gateway's runtime API. Authenticate with `Authorization: Bearer <app_token>`.

@@ -1,11 +1,11 @@
 """Every table, imported in one place so Alembic and the app see the same metadata."""
 
 from wagateway.apps.models import App, AppToken
-from wagateway.audit.models import AuditEntry
+from wagateway.audit.models import AuditEntry, LoginFailure
 from wagateway.core.db import Base
 from wagateway.devices.models import Device
 from wagateway.messages.models import IdempotencyKey, Message
-from wagateway.operators.models import LoginFailure, Operator, OperatorSession, ProjectMember
+from wagateway.operators.models import Operator, OperatorSession, ProjectMember
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
 from wagateway.webhooks.models import Event, WebhookAttempt
 

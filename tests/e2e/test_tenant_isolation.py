@@ -26,10 +26,11 @@ from tests.e2e.test_inbound_media_queries import inbound, message_event
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, free_port, wait_until
 from tests.support.isolation import find_leaks, listing_leaks, probes, unknown_id
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.api.deps import CurrentApp
 from wagateway.core.errors import not_found
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
+from wagateway.gateway import GatewayDep
 from wagateway.main import create_app
 
 pytestmark = pytest.mark.e2e

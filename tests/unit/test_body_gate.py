@@ -1,4 +1,4 @@
-"""The body gate (core/body_limit.py) and the check it runs (core/deps.py): the caller of a
+"""The body gate (core/body_limit.py) and the check it runs (api/deps.py): the caller of a
 route that acts for an app is verified before a byte of its body is read, once per request;
 each route has its own cap; and which routes of the real app are gated."""
 
@@ -15,19 +15,19 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from starlette.types import Message
 
-from wagateway.apps.service import app_for_token
-from wagateway.apps.service import create_app as create_app_row
-from wagateway.apps.tokens import TokenClaims
-from wagateway.core import deps
-from wagateway.core.body_limit import BodyLimitMiddleware
-from wagateway.core.db import Database
-from wagateway.core.deps import (
+from wagateway.api import deps
+from wagateway.api.deps import (
     DEFERRED_CHECK_MAX_BODY,
     acts_for_an_app,
     current_app,
     sending_app,
     verify_before_body,
 )
+from wagateway.apps.service import app_for_token
+from wagateway.apps.service import create_app as create_app_row
+from wagateway.apps.tokens import TokenClaims
+from wagateway.core.body_limit import BodyLimitMiddleware
+from wagateway.core.db import Database
 from wagateway.core.errors import ApiError, install_error_handlers
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.rate_limit import RateLimiter

@@ -1,4 +1,4 @@
-"""The send route's deferred token check (core/deps.py `sending_app`, apps/tokens.py), in
+"""The send route's deferred token check (api/deps.py `sending_app`, apps/tokens.py), in
 process through FastAPI and the real error handlers: however a request carrying a token
 this process remembers, and that was rotated out since, ends (a body its model refuses, an
 error of the route, a 429, a route that never reaches a write), it is answered 401
@@ -17,10 +17,10 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from wagateway.api.deps import SendingApp
 from wagateway.apps.service import create_app, rotate_token
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
-from wagateway.core.deps import SendingApp
 from wagateway.core.errors import install_error_handlers, not_found
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.rate_limit import Limits, RateLimiter

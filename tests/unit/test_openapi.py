@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from tests.e2e.test_api_fuzz import ERROR_CODES
-from wagateway.core.deps import CurrentApp, _internal_route, acts_for_an_app
+from wagateway.api.deps import CurrentApp, _internal_route, acts_for_an_app
 from wagateway.core.errors import ErrorEnvelope, error_body
 from wagateway.core.openapi import BEARER_SCHEME, CODES, open_to_internal_callers
 from wagateway.core.settings import Settings
@@ -229,7 +229,7 @@ def test_with_internal_callers_the_device_routes_take_no_token_from_them(tmp_pat
 
 
 def test_the_internal_route_rule_is_the_requests_one(spec: dict[str, Any]) -> None:
-    """`open_to_internal_callers` tells from a path template what `core/deps.py` tells from a
+    """`open_to_internal_callers` tells from a path template what `api/deps.py` tells from a
     request: the two agree on every path of the description."""
     for path, item in spec["paths"].items():
         names = [p["name"] for op in item.values() for p in op.get("parameters", [])]

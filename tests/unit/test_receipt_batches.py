@@ -18,7 +18,9 @@ from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Receipt, SessionEnded
 from wagateway.media.store import LocalMediaStore
+from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
+from wagateway.messages.sink import InboundMessages
 
 CHAT = "6285550001111@s.whatsapp.net"
 
@@ -56,7 +58,9 @@ async def _store(tmp_path: Path, messages: int) -> tuple[Database, SessionRuntim
                     wa_message_id=wa_id,
                 )
             )
-    runtime = SessionRuntime(db, [], LocalMediaStore(tmp_path / "media"), 1024)
+    runtime = SessionRuntime(
+        db, [], InboundMessages(LocalMediaStore(tmp_path / "media"), 1024, EarlyReceipts())
+    )
     return db, runtime, wa_ids
 
 
@@ -159,7 +163,14 @@ def test_sends_finishing_while_their_bookkeeping_waits_share_its_write(tmp_path:
             claimed = {
                 m.wa_message_id: m for m in (await session.execute(select(Message))).scalars()
             }
-        queue = OutboundQueue(Settings(), db, runtime, LocalMediaStore(tmp_path / "m"), "node")
+        queue = OutboundQueue(
+            Settings(),
+            db,
+            runtime,
+            LocalMediaStore(tmp_path / "m"),
+            "node",
+            early_receipts=EarlyReceipts(),
+        )
         statements = recorded_statements(db)
         writes = [
             queue._bookkeeping_for("dev", claimed[wa_id], SentMessage(wa_id, utcnow()))

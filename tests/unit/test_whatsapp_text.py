@@ -20,7 +20,9 @@ from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import InboundMessage, MessageRevoked, with_valid_text
 from wagateway.media.store import LocalMediaStore
+from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
+from wagateway.messages.sink import InboundMessages
 from wagateway.webhooks.dispatcher import LEASED_COLUMNS, Leased, envelope
 from wagateway.webhooks.models import Event
 
@@ -56,7 +58,9 @@ def test_inbound_text_with_a_lone_surrogate_is_stored_and_announced(
                         session_epoch=1,
                     )
                 )
-            runtime = SessionRuntime(db, [], LocalMediaStore(tmp_path / "media"), 1024)
+            runtime = SessionRuntime(
+                db, [], InboundMessages(LocalMediaStore(tmp_path / "media"), 1024, EarlyReceipts())
+            )
             await runtime.handle(
                 InboundMessage(
                     "dev",

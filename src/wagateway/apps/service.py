@@ -15,6 +15,7 @@ from wagateway.apps.limits import LimitsOut, LimitsOverride, effective, set_limi
 from wagateway.apps.models import App, AppToken
 from wagateway.apps.tokens import live_token
 from wagateway.audit import service as audit
+from wagateway.audit import throttle
 from wagateway.audit.service import Actor
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
@@ -26,8 +27,6 @@ from wagateway.core.secrets import (
     token_hash,
 )
 from wagateway.core.settings import Settings
-from wagateway.devices.models import Device
-from wagateway.operators import throttle
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
@@ -98,12 +97,6 @@ async def app_for_token(
         .join(AppToken, AppToken.app_id == App.id)
         .where(live_token(token_hash(token), now or utcnow()))
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def app_of_device(session: AsyncSession, device_id: str) -> App | None:
-    """The app a device belongs to (internal calls name a device, not an app)."""
-    stmt = select(App).join(Device, Device.app_id == App.id).where(Device.id == device_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -298,31 +291,6 @@ async def update_app(
     return app
 
 
-async def change_engine(session: AsyncSession, app: App, engine: str) -> App:
-    """Only while the app has no devices: a device keeps the engine it was made with, and
-    an app's sandbox controls must not point at devices of another engine."""
-    from wagateway.devices.models import Device
-    from wagateway.devices.state import Status
-
-    if engine not in ENGINES:
-        raise validation_error(f"engine must be one of {', '.join(ENGINES)}", "engine")
-    if engine == app.engine:
-        return app
-    live = await session.scalar(
-        select(Device.id).where(Device.app_id == app.id, Device.status != Status.DESTROYED)
-    )
-    if live is not None:
-        raise ApiError(
-            409,
-            "conflict",
-            "the engine can only change while the app has no devices",
-            {"field": "engine"},
-        )
-    app.engine = engine
-    app.updated_at = utcnow()
-    return app
-
-
 def set_rotation_policy(
     app: App, *, enabled: bool, new_pin: str | None = None, clear_pin: bool = False
 ) -> App:
@@ -476,20 +444,3 @@ async def set_limits_as(
         now = effective(settings, app)
         audit.record(session, actor, "app.set_limits", app_id=app.id, detail=now.model_dump())
     return now
-
-
-async def device_and_token(db: Database, box: SecretBox, device_id: str) -> tuple[Device, str]:
-    """A device (a destroyed one too) and the current token of its app; 404 for an unknown
-    device. For the host's CLI, which acts on a device through the running gateway's API."""
-    async with db.read() as session:
-        device = await session.get(Device, device_id)
-        if device is None:
-            raise not_found("device")
-        return device, await reveal_token(session, box, device.app_id)
-
-
-async def find_device(db: Database, device_id: str) -> Device | None:
-    """A device by id alone, of any app, destroyed or not: for the host's CLI, which names a
-    device without its app (and without loading the device runtime)."""
-    async with db.read() as session:
-        return await session.get(Device, device_id)

@@ -192,7 +192,7 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
 def open_to_internal_callers(path: str) -> bool:
     """Whether a route (by its path template) is open to token-less internal callers: the
     device-scoped runtime routes, `/devices/{device_id}…` (CONTRACT §5). The rule of
-    `core/deps.py`'s `_internal_route`, which tells it from a request."""
+    `api/deps.py`'s `_internal_route`, which tells it from a request."""
     return path.startswith("/devices/") and "{device_id}" in path
 
 

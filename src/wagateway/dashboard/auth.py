@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wagateway.core.client_address import forwarded_proto
-from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
 from wagateway.dashboard.web import (
@@ -23,7 +22,7 @@ from wagateway.dashboard.web import (
     render,
     safe_next,
 )
-from wagateway.gateway import Gateway
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.operators import service as operators
 
 router = APIRouter()

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from wagateway.apps.limits import device_quota
 from wagateway.audit import service as audit
-from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError
 from wagateway.core.timefmt import rfc3339
 from wagateway.dashboard.projects import project_of, project_url
@@ -30,7 +29,7 @@ from wagateway.dashboard.web import (
 from wagateway.devices.models import Device
 from wagateway.devices.qr_image import qr_png_data_url
 from wagateway.devices.state import Status
-from wagateway.gateway import Gateway
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.schemas import SendMessageRequest
 from wagateway.sandbox.controls import InboundRequest
 from wagateway.webhooks import service as deliveries

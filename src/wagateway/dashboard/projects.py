@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from wagateway.apps import service as apps
 from wagateway.apps.models import App
+from wagateway.apps.pacing import PacingUpdate
 from wagateway.audit import service as audit
-from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.netguard import published_egress
 from wagateway.dashboard.stats import project_overviews
@@ -27,8 +27,7 @@ from wagateway.dashboard.web import (
     render,
 )
 from wagateway.devices.service import change_project_settings
-from wagateway.gateway import Gateway
-from wagateway.messages.pacing import PacingUpdate
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.operators import service as operators
 
 router = APIRouter()

@@ -18,11 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wagateway.audit.service import Actor
 from wagateway.core.client_address import caller_of
-from wagateway.core.deps import GatewayDep
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.secrets import constant_time_equals, token_hash
 from wagateway.core.timefmt import rfc3339
-from wagateway.gateway import Gateway
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.operators import service as operators
 from wagateway.operators.models import Operator
 

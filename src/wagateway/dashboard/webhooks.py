@@ -8,10 +8,10 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from wagateway.core.deps import GatewayDep
 from wagateway.core.netguard import published_egress
 from wagateway.dashboard.projects import project_of, project_url
 from wagateway.dashboard.web import ActingViewerDep, ViewerDep, act, back_to, flash, render
+from wagateway.gateway import GatewayDep
 from wagateway.webhooks import service as deliveries
 
 router = APIRouter()

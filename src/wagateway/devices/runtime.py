@@ -20,6 +20,7 @@ from wagateway.core.db import Database, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
 from wagateway.devices.models import Device
+from wagateway.devices.sink import MessageSink
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
 from wagateway.engines.base import (
     Connected,
@@ -37,9 +38,6 @@ from wagateway.engines.base import (
     Warning,
     with_valid_text,
 )
-from wagateway.media.store import MediaStore
-from wagateway.messages import ingest
-from wagateway.messages.early_receipts import EarlyReceipts
 
 log = structlog.get_logger(__name__)
 
@@ -49,16 +47,13 @@ class SessionRuntime:
         self,
         db: Database,
         engines: Iterable[Engine],
-        media: MediaStore,
-        media_max_bytes: int,
+        sink: MessageSink,
     ) -> None:
         self._db = db
-        self._media = media
-        self._media_max_bytes = media_max_bytes
+        self._sink = sink
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
-        self.early_receipts = EarlyReceipts()
         # Receipts that arrive while their write waits join it, whatever their device
         # (`handle`): one device query and one message query for the lot.
         self._receipts: JoinedWrites[None, Receipt] = JoinedWrites(db, self._apply_receipts)
@@ -207,8 +202,7 @@ class SessionRuntime:
             (device, [r for r in by_device[device.id] if r.epoch == device.session_epoch])
             for device in devices
         ]
-        for device_id, wa_message_id, receipt in await ingest.apply_receipts(session, current):
-            self.early_receipts.hold(device_id, wa_message_id, receipt)
+        await self._sink.apply_receipts(session, current)
 
     async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
         device = await session.get(
@@ -266,16 +260,14 @@ class SessionRuntime:
             case InboundMessage():
                 if device.status != Status.CONNECTED:
                     raise IllegalTransition(device.status, "inbound message")
-                await ingest.store_inbound(
-                    session, device, event, self._media, self._media_max_bytes
-                )
+                await self._sink.store_inbound(session, device, event)
                 return  # a message is not a change of the device itself
             case MessageRevoked():
-                await ingest.apply_revoke(session, device, event)
+                await self._sink.apply_revoke(session, device, event)
                 return
             case PresenceUpdate():
                 self.presence[(device.id, event.jid)] = event
-                ingest.presence_event(session, device, event)
+                self._sink.presence(session, device, event)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

@@ -5,9 +5,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from wagateway.apps.pacing import PacingUpdate
 from wagateway.devices.models import Device
 from wagateway.devices.qr_image import qr_png_data_url
-from wagateway.messages.pacing import PacingUpdate
 
 
 class DeviceCreate(BaseModel):

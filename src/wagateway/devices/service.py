@@ -24,10 +24,10 @@ from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices import events
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
+from wagateway.devices.sink import DeletionHook
 from wagateway.devices.state import Connection, Status, check_transition
 from wagateway.engines.base import EngineError
 from wagateway.media.store import MediaStore
-from wagateway.messages.archive import retire_device_messages
 from wagateway.webhooks.models import Event
 
 log = structlog.get_logger(__name__)
@@ -59,6 +59,11 @@ class DeviceService:
         self._qr_wait_timeout = qr_wait_timeout
         self._name_max = name_max
         self._media = media
+        self._deletion_hooks: list[DeletionHook] = []
+
+    def add_deletion_hook(self, hook: DeletionHook) -> None:
+        """`hook` runs in every device deletion's transaction (`devices/sink.py`)."""
+        self._deletion_hooks.append(hook)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -344,7 +349,9 @@ class DeviceService:
             device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
             device.destroyed_at = device.updated_at = utcnow()
             events.destroyed(session, device)
-            media_keys = await retire_device_messages(session, device.id)
+            media_keys = [
+                key for hook in self._deletion_hooks for key in await hook(session, device.id)
+            ]
             # Archived: still stored and readable, but out of the live listings.
             await session.execute(
                 update(Event).where(Event.device_id == device.id).values(archived=True)
@@ -396,7 +403,7 @@ async def change_project_settings(
     webhook target and the pacing that replaces the app's overrides, with its entry."""
     async with db.transaction() as session:
         app = await apps.get_app(session, app_id)
-        await apps.change_engine(session, app, engine)
+        await change_engine(session, app, engine)
         await apps.update_app(
             session,
             app,
@@ -421,3 +428,25 @@ async def device_counts(db: Database) -> dict[str, int]:
     async with db.read() as session:
         stmt = select(Device.status, func.count()).group_by(Device.status)
         return {status: count for status, count in (await session.execute(stmt)).all()}
+
+
+async def change_engine(session: AsyncSession, app: App, engine: str) -> App:
+    """Only while the app has no devices: a device keeps the engine it was made with, and
+    an app's sandbox controls must not point at devices of another engine."""
+    if engine not in apps.ENGINES:
+        raise validation_error(f"engine must be one of {', '.join(apps.ENGINES)}", "engine")
+    if engine == app.engine:
+        return app
+    live = await session.scalar(
+        select(Device.id).where(Device.app_id == app.id, Device.status != Status.DESTROYED)
+    )
+    if live is not None:
+        raise ApiError(
+            409,
+            "conflict",
+            "the engine can only change while the app has no devices",
+            {"field": "engine"},
+        )
+    app.engine = engine
+    app.updated_at = utcnow()
+    return app

@@ -23,6 +23,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps import pacing
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.joined_writes import JoinedWrites
@@ -34,7 +35,8 @@ from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.state import Connection, Status
 from wagateway.engines.base import EngineError, OutboundMessage, SendError, SentMessage
 from wagateway.media.store import MediaStore
-from wagateway.messages import events, ingest, pacing
+from wagateway.messages import events, ingest
+from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.status_writes import change_all_statuses, change_status
@@ -73,11 +75,14 @@ class OutboundQueue:
         runtime: SessionRuntime,
         media: MediaStore,
         node_id: str,
+        *,
+        early_receipts: EarlyReceipts,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._runtime = runtime
+        self._early_receipts = early_receipts
         self._media = media
         self._node_id = node_id
         self._pacer = pacing.Pacer(rng)
@@ -325,7 +330,7 @@ class OutboundQueue:
     ) -> None:
         # Only once committed: a group that failed retries this unit, which needs them again.
         if not written.cancelled() and written.exception() is None:
-            self._runtime.early_receipts.discard(device_id, wa_message_id)
+            self._early_receipts.discard(device_id, wa_message_id)
 
     def _bookkeeping_for(
         self, device_id: str, message: Message, sent: SentMessage
@@ -356,7 +361,7 @@ class OutboundQueue:
                 continue  # failed meanwhile (device deleted), or a receipt implied `sent`
             ingest.mark_sent(session, device, message, sent.wa_message_id, sent.sent_at)
             # Receipts that overtook this bookkeeping (whatsmeow: the id is new to us).
-            for receipt in self._runtime.early_receipts.waiting(device.id, sent.wa_message_id):
+            for receipt in self._early_receipts.waiting(device.id, sent.wa_message_id):
                 ingest.advance(session, device, message, receipt)
 
     async def _send_failed(self, message: Message, device: Device, exc: SendError) -> str:

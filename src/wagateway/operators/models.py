@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagateway.core.db import Base, SeqType, UtcDateTime, new_id, utcnow
+from wagateway.core.db import Base, UtcDateTime, new_id, utcnow
 
 
 class Operator(Base):
@@ -49,22 +49,3 @@ class ProjectMember(Base):
         ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
-class LoginFailure(Base):
-    """A refused secret, kept for the throttling window: a wrong password (`kind`
-    "password", `subject` the e-mail tried) or a wrong rotation PIN ("pin", the app's id),
-    with the address it came from. The table is the throttle's only state, so it holds
-    across restarts and across every process serving the same database."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_kind_subject_at", "kind", "subject", "at"),
-        Index("ix_login_failures_ip_at", "ip", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(10), default="password", server_default="password")
-    subject: Mapped[str] = mapped_column(String(320))
-    ip: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,6 +1,6 @@
 """Operators' accounts, logins and what they may see: the rules the dashboard and the CLI
 share. Passwords are argon2id hashes; a session cookie is a random token whose SHA-256 is
-the stored key; every refused login counts towards throttling (operators/throttle.py) by
+the stored key; every refused login counts towards throttling (audit/throttle.py) by
 address and e-mail, by address, and as a delay by e-mail."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.apps.models import App
 from wagateway.apps.service import CreatedApp, create_app, record_created
 from wagateway.audit import service as audit
+from wagateway.audit import throttle
 from wagateway.audit.service import Actor
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.secrets import SecretBox, token_hash
 from wagateway.core.settings import Settings
-from wagateway.operators import throttle
 from wagateway.operators.models import Operator, OperatorSession, ProjectMember
 
 _hasher = PasswordHasher()

@@ -7,9 +7,10 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.api.deps import CurrentApp
 from wagateway.core.openapi import APP_CALLER, WITH_BODY, errors
 from wagateway.devices.schemas import DeviceOut
+from wagateway.gateway import GatewayDep
 from wagateway.sandbox.controls import InboundRequest
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])

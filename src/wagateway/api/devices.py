@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from wagateway.api.deps import CurrentApp
 from wagateway.apps.limits import device_quota
-from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.openapi import APP_CALLER, DEVICE_ROUTE, WITH_BODY, errors
 from wagateway.devices.schemas import (
     DeviceCreate,
@@ -14,6 +14,7 @@ from wagateway.devices.schemas import (
     DeviceUpdate,
     PairingCodeRequest,
 )
+from wagateway.gateway import GatewayDep
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.audit.models import LoginFailure
 from wagateway.core.errors import ApiError
-from wagateway.operators.models import LoginFailure
 
 PASSWORD = "password"  # noqa: S105 - a kind of secret, not one
 PIN = "pin"

@@ -12,23 +12,15 @@ from fastapi.dependencies.models import Dependant
 
 from wagateway.apps.limits import rate_limits
 from wagateway.apps.models import App
-from wagateway.apps.service import app_for_token, app_of_device
+from wagateway.apps.service import app_for_token
 from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
 from wagateway.audit import service as audit
 from wagateway.core.client_address import address_in, caller_of
 from wagateway.core.errors import ApiError, not_found
 from wagateway.core.rate_limit import Limits
 from wagateway.core.secrets import looks_like_app_token, token_hash
-from wagateway.gateway import Gateway
-
-
-async def get_gateway(request: Request) -> Gateway:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
-    # hop on every request (12% of the gateway's CPU on the messaging benchmark).
-    return request.app.state.gateway  # type: ignore[no-any-return]
-
-
-GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+from wagateway.devices.lookup import app_of_device
+from wagateway.gateway import Gateway, GatewayDep, get_gateway
 
 
 def bearer_token(request: Request) -> str | None:

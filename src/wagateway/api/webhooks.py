@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.api.deps import CurrentApp
 from wagateway.core.openapi import APP_CALLER, errors
+from wagateway.gateway import GatewayDep
 from wagateway.webhooks import service
 from wagateway.webhooks.schemas import DeliveryList, DeliveryOut, RedeliverAllOut
 

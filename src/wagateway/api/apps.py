@@ -8,14 +8,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from wagateway.api.deps import CurrentApp
 from wagateway.apps import service
 from wagateway.apps.limits import LimitsOut, effective
 from wagateway.apps.models import App
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.apps.pacing import PacingUpdate
 from wagateway.core.netguard import published_egress
 from wagateway.core.openapi import APP_CALLER, WITH_BODY, errors
 from wagateway.core.settings import Settings
-from wagateway.messages.pacing import PacingUpdate
+from wagateway.gateway import GatewayDep
 
 router = APIRouter(prefix="/app", tags=["app"])
 

@@ -7,14 +7,14 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from wagateway.api.deps import CurrentApp
 from wagateway.core.addresses import normalise_phone, normalise_recipient
-from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.openapi import DEVICE_ROUTE, errors
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.engines.base import Engine, EngineError, with_valid_text
-from wagateway.gateway import Gateway
+from wagateway.gateway import Gateway, GatewayDep
 
 router = APIRouter(prefix="/devices/{device_id}", tags=["runtime queries"])
 MAX_CONTACTS = 50

@@ -13,10 +13,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from wagateway.api.deps import CurrentApp
 from wagateway.core.db import Database
-from wagateway.core.deps import CurrentApp, GatewayDep
 from wagateway.core.openapi import APP_CALLER, errors
-from wagateway.gateway import Gateway
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.archive import messages_after
 from wagateway.messages.schemas import MessageOut
 from wagateway.webhooks.schemas import DeliveryOut

@@ -7,9 +7,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
-from wagateway.core.deps import CurrentApp, GatewayDep
+from wagateway.api.deps import CurrentApp
 from wagateway.core.errors import not_found, validation_error
 from wagateway.core.openapi import APP_CALLER, errors
+from wagateway.gateway import GatewayDep
 from wagateway.messages.archive import message_with_media
 
 router = APIRouter(tags=["media"])

@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import BaseModel, Field
 
-from wagateway.core.deps import GatewayDep, bearer_token
+from wagateway.api.deps import bearer_token
 from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
 from wagateway.devices.service import device_counts
+from wagateway.gateway import GatewayDep
 from wagateway.webhooks.service import pending_event_count
 
 router = APIRouter(tags=["health"])

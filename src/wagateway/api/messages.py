@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from wagateway.core.deps import CurrentApp, GatewayDep, SendingApp
+from wagateway.api.deps import CurrentApp, SendingApp
 from wagateway.core.openapi import DEVICE_ROUTE, WITH_BODY, errors
+from wagateway.gateway import GatewayDep
 from wagateway.messages.schemas import MessageList, MessageOut, SendAccepted, SendMessageRequest
 
 router = APIRouter(prefix="/devices/{device_id}/messages", tags=["messages"])

@@ -1,0 +1,43 @@
+"""The messages side of a device's session (`devices/sink.py`): inbound messages, receipts,
+revokes and presence, written by `messages/ingest.py`."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.devices.models import Device
+from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.media.store import MediaStore
+from wagateway.messages import ingest
+from wagateway.messages.early_receipts import EarlyReceipts
+
+
+class InboundMessages:
+    """`MessageSink` for the session runtime. Receipts that find no message yet are held in
+    `early_receipts`, which the send queue's bookkeeping applies once it writes the id."""
+
+    def __init__(
+        self, media: MediaStore, media_max_bytes: int, early_receipts: EarlyReceipts
+    ) -> None:
+        self._media = media
+        self._media_max_bytes = media_max_bytes
+        self.early_receipts = early_receipts
+
+    async def apply_receipts(
+        self, session: AsyncSession, receipts: list[tuple[Device, list[Receipt]]]
+    ) -> None:
+        for device_id, wa_message_id, receipt in await ingest.apply_receipts(session, receipts):
+            self.early_receipts.hold(device_id, wa_message_id, receipt)
+
+    async def store_inbound(
+        self, session: AsyncSession, device: Device, message: InboundMessage
+    ) -> None:
+        await ingest.store_inbound(session, device, message, self._media, self._media_max_bytes)
+
+    async def apply_revoke(
+        self, session: AsyncSession, device: Device, revoke: MessageRevoked
+    ) -> None:
+        await ingest.apply_revoke(session, device, revoke)
+
+    def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
+        ingest.presence_event(session, device, update)
