@@ -21,10 +21,10 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database, table_of, unindexed, utcnow
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
+from wagateway.delivery import dispatcher
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
 from wagateway.messages.queue import devices_with_due_messages
-from wagateway.webhooks import dispatcher
 from wagateway.webhooks.models import Event
 
 

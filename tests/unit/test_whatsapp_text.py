@@ -16,12 +16,12 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
+from wagateway.delivery.dispatcher import LEASED_COLUMNS, Leased, envelope
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import InboundMessage, MessageRevoked, with_valid_text
 from wagateway.media.store import LocalMediaStore
 from wagateway.messages.models import Message
-from wagateway.webhooks.dispatcher import LEASED_COLUMNS, Leased, envelope
 from wagateway.webhooks.models import Event
 
 HALF = "\ud83d"

@@ -36,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
-from wagateway.apps.service import signing_secrets
 from wagateway.core.db import Database, table_of, unindexed, utcnow
 from wagateway.core.deferred_writes import update_by_key
 from wagateway.core.netguard import guarded_session
@@ -44,6 +43,7 @@ from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
 from wagateway.core.text import repair_text
 from wagateway.core.timefmt import rfc3339
+from wagateway.delivery.secrets import signing_secrets
 from wagateway.webhooks.models import Event, WebhookAttempt
 from wagateway.webhooks.outbox import on_commit_with_events
 from wagateway.webhooks.signing import sign

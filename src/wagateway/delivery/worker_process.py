@@ -9,7 +9,7 @@ the dispatcher's, unchanged). The two processes take turns writing SQLite throug
 `core.db.WritersLock`.
 
 `WebhookProcess` (in the gateway) starts and supervises `python -m
-wagateway.webhooks.worker_process --fd N`, and speaks to it over a socketpair in the
+wagateway.delivery.worker_process --fd N`, and speaks to it over a socketpair in the
 engine workers' frames (`engines/workers/protocol.py`):
 
 - gateway → worker: `{"settings": {...}}` first, then `{"wake": 1}` after every commit that
@@ -44,14 +44,14 @@ from wagateway.core.logging import configure_logging
 from wagateway.core.node import node_id  # the gateway's: its leases are ours
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
-from wagateway.engines.workers.protocol import read_frame, write_frame
-from wagateway.webhooks.dispatcher import (
+from wagateway.delivery.dispatcher import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_LATENCY,
     Dispatcher,
     Outcome,
     went_round_recently,
 )
+from wagateway.engines.workers.protocol import read_frame, write_frame
 from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
@@ -157,7 +157,7 @@ class WebhookProcess:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "wagateway.webhooks.worker_process",
+                "wagateway.delivery.worker_process",
                 "--fd",
                 str(child.fileno()),
                 pass_fds=(child.fileno(),),
