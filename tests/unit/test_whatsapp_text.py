@@ -16,7 +16,8 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
-from wagateway.delivery.dispatcher import LEASED_COLUMNS, Leased, envelope
+from wagateway.delivery.http import envelope
+from wagateway.delivery.leases import LEASED_COLUMNS, Leased
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import InboundMessage, MessageRevoked, with_valid_text

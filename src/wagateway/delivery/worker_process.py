@@ -44,13 +44,8 @@ from wagateway.core.logging import configure_logging
 from wagateway.core.node import node_id  # the gateway's: its leases are ours
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
-from wagateway.delivery.dispatcher import (
-    WEBHOOK_ATTEMPTS,
-    WEBHOOK_LATENCY,
-    Dispatcher,
-    Outcome,
-    went_round_recently,
-)
+from wagateway.delivery.dispatcher import Dispatcher, went_round_recently
+from wagateway.delivery.http import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY, Outcome
 from wagateway.engines.workers.protocol import read_frame, write_frame
 from wagateway.webhooks.outbox import on_commit_with_events
 
