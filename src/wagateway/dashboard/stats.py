@@ -17,6 +17,7 @@ from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.messages.models import Message
 from wagateway.webhooks.models import Event
+from wagateway.webhooks.states import EventState
 
 HOURS = 24
 
@@ -113,12 +114,12 @@ async def project_overviews(
         .where(
             Event.app_id.in_(app_ids),
             Event.occurred_at >= since,
-            Event.state.in_(["delivered", "failed"]),
+            Event.state.in_([EventState.DELIVERED, EventState.FAILED]),
         )
         .group_by(Event.app_id, Event.state)
     )
     for app_id, state, count in await session.execute(webhooks):
-        if state == "delivered":
+        if state == EventState.DELIVERED:
             overviews[app_id].webhooks_delivered_24h = count
         else:
             overviews[app_id].webhooks_failed_24h = count

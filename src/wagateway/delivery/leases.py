@@ -20,6 +20,7 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database, unindexed
 from wagateway.core.settings import Settings
 from wagateway.webhooks.models import Event
+from wagateway.webhooks.states import EventState
 
 CLAIM_BATCH = 200  # devices per claim
 RUN_LENGTH = 50  # events of one device leased together and delivered one after another
@@ -128,7 +129,7 @@ def _heads_query() -> CompoundSelect[Any]:
     `min(seq) ... GROUP BY device_id` read every pending event instead, on every claim and
     every outcome write, while holding the one writer. App-level events (no device) are a
     stream of their own: the last branch. A NULL in the answer means "none"."""
-    pending = Event.state == "pending"
+    pending = Event.state == EventState.PENDING
     first = select(func.min(Event.device_id)).where(pending).scalar_subquery()
     devices = select(first.label("device_id")).cte("pending_devices", recursive=True)
     following = (
@@ -162,7 +163,7 @@ def run_of(device_id: str | None) -> Select[Any]:
     device = Event.device_id.is_(None) if device_id is None else Event.device_id == device_id
     return (
         select(*LEASED_COLUMNS)
-        .where(Event.state == "pending", device)
+        .where(Event.state == EventState.PENDING, device)
         .order_by(Event.seq)
         .limit(RUN_LENGTH)
     )
@@ -174,7 +175,7 @@ def due_heads(heads: list[int], now: datetime) -> Select[int, str | None]:
         select(Event.seq, Event.device_id)
         .where(
             Event.seq.in_(heads),
-            unindexed(Event.state) == "pending",  # look the heads up by key
+            unindexed(Event.state) == EventState.PENDING,  # look the heads up by key
             Event.next_attempt_at <= now,
             or_(Event.claimed_until.is_(None), Event.claimed_until < now),
         )

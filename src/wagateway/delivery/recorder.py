@@ -16,6 +16,7 @@ from wagateway.core.deferred_writes import update_by_key
 from wagateway.delivery.http import Outcome
 from wagateway.delivery.leases import Leased
 from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks.states import EventState, check_transition
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +55,7 @@ def record_outcomes(
     Synchronous: one transaction at once (`Database.write_at_once`)."""
     seqs = [event.seq for event, _ in results]
     current = select(Event.seq, Event.attempt_count).where(
-        Event.seq.in_(seqs), unindexed(Event.state) == "pending"
+        Event.seq.in_(seqs), unindexed(Event.state) == EventState.PENDING
     )
     if db.dialect == "postgresql":
         current = current.with_for_update()
@@ -79,7 +80,7 @@ def record_outcomes(
             continue
         if outcome is None:
             changed.append(
-                _new_state(event.seq, "skipped", attempt_counts[event.seq], None, now)
+                _new_state(event.seq, EventState.SKIPPED, attempt_counts[event.seq], None, now)
                 | {"last_error": "no webhook target"}
             )
             continue
@@ -99,10 +100,10 @@ def record_outcomes(
             }
         )
         if outcome.succeeded:
-            state, next_at = "delivered", None
+            state, next_at = EventState.DELIVERED, None
         else:
             next_at = None if outcome.undeliverable else next_attempt(retry_schedule, count, now)
-            state = "failed" if next_at is None else "pending"
+            state = EventState.FAILED if next_at is None else EventState.PENDING
             log.info(
                 "webhook_attempt_failed",
                 request_id=event.id,
@@ -123,17 +124,22 @@ def record_outcomes(
 
 
 def _new_state(
-    seq: int, state: str, attempt_count: int, next_attempt_at: datetime | None, now: datetime
+    seq: int,
+    state: EventState,
+    attempt_count: int,
+    next_attempt_at: datetime | None,
+    now: datetime,
 ) -> dict[str, Any]:
-    """The columns an outcome sets, by name (the lease is always handed back)."""
+    """The columns an outcome of a pending event sets, by name (the lease is always handed
+    back)."""
     row: dict[str, Any] = {
         "seq": seq,
         "claimed_by": None,
         "claimed_until": None,
-        "state": state,
+        "state": check_transition(EventState.PENDING, state),
         "attempt_count": attempt_count,
     }
-    if state == "delivered":
+    if state == EventState.DELIVERED:
         row["delivered_at"] = now
     if next_attempt_at is not None:
         row["next_attempt_at"] = next_attempt_at

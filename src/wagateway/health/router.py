@@ -21,6 +21,7 @@ from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
 from wagateway.devices.models import Device
 from wagateway.webhooks.models import Event
+from wagateway.webhooks.states import EventState
 
 router = APIRouter(tags=["health"])
 
@@ -97,7 +98,7 @@ async def metrics(request: Request, gw: GatewayDep) -> Response:
             ).all()
         )
         queue = await session.scalar(
-            select(func.count()).select_from(Event).where(Event.state == "pending")
+            select(func.count()).select_from(Event).where(Event.state == EventState.PENDING)
         )
     for status in ("qr_generated", "connected", "disconnected", "expired", "destroyed"):
         DEVICES.labels(status).set(by_status.get(status, 0))
