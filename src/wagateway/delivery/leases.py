@@ -17,7 +17,7 @@ from sqlalchemy import CompoundSelect, Select, func, or_, select, union_all, upd
 from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
-from wagateway.core.db import Database, unindexed
+from wagateway.core.db import Database, lock_rows, unindexed
 from wagateway.core.settings import Settings
 from wagateway.webhooks.models import Event
 from wagateway.webhooks.states import EventState
@@ -97,10 +97,7 @@ class Leases:
         found = heads(session)
         if not found:
             return [], {}
-        head_stmt = due_heads(found, now)
-        if self._db.dialect == "postgresql":
-            head_stmt = head_stmt.with_for_update(skip_locked=True)
-        due = session.execute(head_stmt).all()
+        due = session.execute(lock_rows(due_heads(found, now), self._db, skip_locked=True)).all()
         if not due:
             return [], {}
         # Each due device's first RUN_LENGTH pending events: one index range per device

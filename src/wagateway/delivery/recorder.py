@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from wagateway.core.db import Database, table_of, unindexed
+from wagateway.core.db import Database, lock_rows, table_of, unindexed
 from wagateway.core.deferred_writes import update_by_key
 from wagateway.delivery.http import Outcome
 from wagateway.delivery.leases import Leased
@@ -54,11 +54,12 @@ def record_outcomes(
     an INSERT): Core statements, so a burst costs a few statements, not an ORM flush.
     Synchronous: one transaction at once (`Database.write_at_once`)."""
     seqs = [event.seq for event, _ in results]
-    current = select(Event.seq, Event.attempt_count).where(
-        Event.seq.in_(seqs), unindexed(Event.state) == EventState.PENDING
+    current = lock_rows(
+        select(Event.seq, Event.attempt_count).where(
+            Event.seq.in_(seqs), unindexed(Event.state) == EventState.PENDING
+        ),
+        db,
     )
-    if db.dialect == "postgresql":
-        current = current.with_for_update()
     # Rows are tuples (`Result.tuples()` is deprecated in SQLAlchemy 2.1, and its
     # warning was issued on every batch).
     attempt_counts: dict[int, int] = dict(session.execute(current).all())
