@@ -1,6 +1,6 @@
 """Benchmark: aiohttp vs httpx as the outbound HTTP client for webhook delivery.
 
-Why this exists: the gateway's webhook dispatcher (`wagateway.webhooks.dispatcher`) POSTs
+Why this exists: the gateway's webhook dispatcher (`wagateway.delivery.http`) POSTs
 signed events with an `aiohttp.ClientSession`. This script is the measured reason for that
 choice: it sends webhook-shaped POSTs (a ~600-byte JSON body plus `Content-Type`,
 `webhook-id`, `webhook-timestamp` and `webhook-signature` headers) to a real HTTP receiver

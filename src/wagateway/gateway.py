@@ -13,6 +13,8 @@ from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
 from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key
 from wagateway.core.settings import Settings
+from wagateway.delivery.dispatcher import Dispatcher
+from wagateway.delivery.worker_process import WebhookProcess, runs_in_own_process
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.engines.base import Engine
@@ -27,8 +29,6 @@ from wagateway.messages.service import MessageService
 from wagateway.messages.sink import InboundMessages
 from wagateway.sandbox.controls import SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
-from wagateway.webhooks.dispatcher import Dispatcher
-from wagateway.webhooks.worker_process import WebhookProcess, runs_in_own_process
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,5 @@
 """Webhooks are delivered from a worker process of the gateway's own
-(webhooks/worker_process.py): it is supervised (killed, it comes back and delivery goes on),
+(delivery/worker_process.py): it is supervised (killed, it comes back and delivery goes on),
 reports into the gateway's /health and /metrics, and can be turned off."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ from wagateway.engines.workers.protocol import read_frame, write_frame
 async def main():
     parent, child = socket.socketpair()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "wagateway.webhooks.worker_process", "--fd", str(child.fileno())],
+        [sys.executable, "-m", "wagateway.delivery.worker_process", "--fd", str(child.fileno())],
         pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=open(sys.argv[1], "w"),
     )

@@ -25,7 +25,7 @@ NOT_FOR_A_DATABASE_COMMAND = (
     "wagateway.gateway",
     "wagateway.main",
     "wagateway.engines",
-    "wagateway.webhooks.dispatcher",
+    "wagateway.delivery",
     "wagateway.local_api",
 )
 

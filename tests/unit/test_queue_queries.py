@@ -21,10 +21,10 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database, table_of, unindexed, utcnow
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
+from wagateway.delivery import leases
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
 from wagateway.messages.queue import devices_with_due_messages
-from wagateway.webhooks import dispatcher
 from wagateway.webhooks.models import Event
 
 
@@ -92,7 +92,7 @@ def test_heads_are_each_streams_oldest_pending_event(database_url: str) -> None:
         plain = session.execute(
             select(func.min(Event.seq)).where(Event.state == "pending").group_by(Event.device_id)
         ).scalars()
-        return seqs, sorted(dispatcher._heads(session)), sorted(plain)
+        return seqs, sorted(leases.heads(session)), sorted(plain)
 
     seqs, found, plain = asyncio.run(_with_app(database_url, heads))
     # dev-a: its second event (the first is delivered); dev-b and dev-d: nothing pending;
@@ -104,7 +104,7 @@ def test_heads_are_each_streams_oldest_pending_event(database_url: str) -> None:
 def test_heads_with_nothing_pending_are_none(database_url: str) -> None:
     def heads(session: Session) -> list[int]:
         _insert_events(session, [("dev-a", "delivered"), (None, "failed")])
-        return dispatcher._heads(session)
+        return leases.heads(session)
 
     assert asyncio.run(_with_app(database_url, heads)) == []
 
@@ -112,8 +112,8 @@ def test_heads_with_nothing_pending_are_none(database_url: str) -> None:
 def test_due_heads_and_outcome_reads_answer_by_key(database_url: str) -> None:
     def due(session: Session) -> tuple[list[int], list[tuple[int, str | None]], list[int]]:
         seqs = _insert_events(session, EVENTS)
-        heads = dispatcher._heads(session)
-        answer = [tuple(row) for row in session.execute(dispatcher._due_heads(heads, utcnow()))]
+        heads = leases.heads(session)
+        answer = [tuple(row) for row in session.execute(leases.due_heads(heads, utcnow()))]
         pending = session.execute(
             select(Event.seq).where(Event.seq.in_(seqs), unindexed(Event.state) == "pending")
         ).scalars()
@@ -197,7 +197,7 @@ def test_sqlite_looks_due_heads_up_by_key_not_through_the_state_index(
 ) -> None:
     now = utcnow()
     heads = list(range(1, 600, 30))  # twenty: with a handful SQLite chose the key anyway
-    plan = _sqlite_plan(sqlite_backlog, dispatcher._due_heads(heads, now))
+    plan = _sqlite_plan(sqlite_backlog, leases.due_heads(heads, now))
     assert "INTEGER PRIMARY KEY" in plan, plan
     assert "ix_events_pending" not in plan, plan
 
@@ -210,7 +210,7 @@ def test_sqlite_looks_due_heads_up_by_key_not_through_the_state_index(
 
 
 def test_sqlite_finds_heads_by_one_probe_per_device(sqlite_backlog: Path) -> None:
-    plan = _sqlite_plan(sqlite_backlog, dispatcher._HEADS)
+    plan = _sqlite_plan(sqlite_backlog, leases.HEADS)
     # Every read of the events is an index search by (state, device_id), none a walk over
     # all pending rows grouped by device.
     assert "device_id>?" in plan and "device_id=?" in plan, plan

@@ -24,7 +24,7 @@ BODY = json.dumps(
 
 
 def delivery(body: bytes = BODY, secrets: list[str] | None = None, at: int | None = None):
-    """Headers as the dispatcher sends them (webhooks/dispatcher.py `_post`)."""
+    """Headers as the dispatcher sends them (delivery/http.py `WebhookClient._post`)."""
     timestamp = int(time.time()) if at is None else at
     return {
         "Content-Type": "application/json",

@@ -16,6 +16,8 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
+from wagateway.delivery.http import envelope
+from wagateway.delivery.leases import LEASED_COLUMNS, Leased
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import InboundMessage, MessageRevoked, with_valid_text
@@ -23,7 +25,6 @@ from wagateway.media.store import LocalMediaStore
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
 from wagateway.messages.sink import InboundMessages
-from wagateway.webhooks.dispatcher import LEASED_COLUMNS, Leased, envelope
 from wagateway.webhooks.models import Event
 
 HALF = "\ud83d"

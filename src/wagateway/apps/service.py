@@ -237,19 +237,6 @@ def reveal_webhook_secret(box: SecretBox, app: App) -> str:
     return box.decrypt(app.webhook_secret_enc)
 
 
-def signing_secrets(box: SecretBox, app: App, now: datetime | None = None) -> list[str]:
-    """Secrets that sign a delivery now: the current one, plus the previous during its grace."""
-    now = now or utcnow()
-    secrets = [box.decrypt(app.webhook_secret_enc)]
-    if (
-        app.webhook_secret_prev_enc
-        and app.webhook_secret_prev_until
-        and app.webhook_secret_prev_until > now
-    ):
-        secrets.append(box.decrypt(app.webhook_secret_prev_enc))
-    return secrets
-
-
 async def rotate_webhook_secret(
     session: AsyncSession, box: SecretBox, app_id: str, grace_seconds: int = 86400
 ) -> str:

@@ -109,7 +109,7 @@ class DeferredTokenCheck:
     @asynccontextmanager
     async def owed(self, db: Database) -> AsyncIterator[DeferredTokenCheck]:
         """The span of the request that owes this check (the send route's dependency,
-        `core/deps.sending_app`). The write it was deferred to settles it (`confirm`, run
+        `api/deps.sending_app`). The write it was deferred to settles it (`confirm`, run
         first in the write's transaction); however the span ends with the check still
         unsettled (an error raised anywhere in it, or an end that never reached the write),
         it is settled here with a read of its own (`confirm_now`), and a token that fails

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.audit.models import LoginFailure
+from wagateway.core.db import locks_rows
 from wagateway.core.errors import ApiError
 
 PASSWORD = "password"  # noqa: S105 - a kind of secret, not one
@@ -27,7 +28,7 @@ async def serialise(session: AsyncSession, kind: str, key: str) -> None:
     """Make this transaction the only one checking guesses of `kind` for `key` until it
     ends. SQLite's write transactions already run one at a time (core/db.py); PostgreSQL
     gets a transaction-scoped advisory lock."""
-    if session.get_bind().dialect.name == "postgresql":
+    if locks_rows(session):
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
             {"key": f"wagw-throttle:{kind}:{key}"},

@@ -17,7 +17,9 @@ from contextvars import Context, ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, Table, event, inspect, select, text
+from sqlalchemy import BigInteger, DateTime, Integer, Select, Table, event, inspect, select, text
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -431,3 +433,46 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+# --- Dialect differences --------------------------------------------------------------------
+# Row locks: PostgreSQL lets several transactions write at once, so one that reads rows to
+# change them locks them (SELECT ... FOR UPDATE). SQLite has one writer at a time (every
+# write transaction begins IMMEDIATE), which already holds everything a row lock would;
+# its compiler drops FOR UPDATE. Asking `Session.get` for a lock is not free there either:
+# it bypasses the identity map (and so the rows a group commit preloaded) for a SELECT.
+
+_Statement = TypeVar("_Statement", bound="Select[*tuple[Any, ...]]")
+
+
+def dialect_of(where: Database | AsyncSession | Session) -> str:
+    """ "sqlite" or "postgresql": of a database, or of the one a session talks to."""
+    if isinstance(where, Database):
+        return where.dialect
+    return where.get_bind().dialect.name
+
+
+def locks_rows(where: Database | AsyncSession | Session) -> bool:
+    """Whether a transaction must lock the rows it reads to change (PostgreSQL): the value
+    for `Session.get(..., with_for_update=...)`."""
+    return dialect_of(where) == "postgresql"
+
+
+def lock_rows(
+    stmt: _Statement, where: Database | AsyncSession | Session, *, skip_locked: bool = False
+) -> _Statement:
+    """`stmt` as SELECT ... FOR UPDATE [SKIP LOCKED] where rows are locked (PostgreSQL), as
+    it is elsewhere."""
+    if locks_rows(where):
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
+
+
+def upsert_insert(
+    where: Database | AsyncSession | Session, table: Table
+) -> sqlite_dialect.Insert | postgresql_dialect.Insert:
+    """An INSERT into `table` that can take `.on_conflict_do_update(...)` (the two dialects
+    each have their own construct; the statement they compile to is the same)."""
+    if dialect_of(where) == "sqlite":
+        return sqlite_dialect.insert(table)
+    return postgresql_dialect.insert(table)

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(32, ge=1)
     webhook_poll_interval: float = Field(1.0, gt=0)
     webhook_response_log_bytes: int = 2048
-    # Deliver webhooks from a process of its own (webhooks/worker_process.py), so the gateway
+    # Deliver webhooks from a process of its own (delivery/worker_process.py), so the gateway
     # uses a second core; off: in the gateway's process.
     webhook_process: bool = True
     outbound_allowlist: CidrList = Field(default_factory=list)

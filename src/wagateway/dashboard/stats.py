@@ -18,6 +18,7 @@ from wagateway.devices.state import Status
 from wagateway.messages.models import Message
 from wagateway.messages.states import PENDING, MessageStatus
 from wagateway.webhooks.models import Event
+from wagateway.webhooks.states import EventState
 
 HOURS = 24
 
@@ -120,12 +121,12 @@ async def _overviews(
         .where(
             Event.app_id.in_(app_ids),
             Event.occurred_at >= since,
-            Event.state.in_(["delivered", "failed"]),
+            Event.state.in_([EventState.DELIVERED, EventState.FAILED]),
         )
         .group_by(Event.app_id, Event.state)
     )
     for app_id, state, count in await session.execute(webhooks):
-        if state == "delivered":
+        if state == EventState.DELIVERED:
             overviews[app_id].webhooks_delivered_24h = count
         else:
             overviews[app_id].webhooks_failed_24h = count

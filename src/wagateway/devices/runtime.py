@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
 from wagateway.devices.models import Device
@@ -190,9 +190,9 @@ class SessionRuntime:
         by_device: dict[str, list[Receipt]] = {}
         for receipt in receipts:
             by_device.setdefault(receipt.device_id, []).append(receipt)
-        stmt = select(Device).where(Device.id.in_(by_device)).order_by(Device.id)
-        if self._db.dialect == "postgresql":
-            stmt = stmt.with_for_update()
+        stmt = lock_rows(
+            select(Device).where(Device.id.in_(by_device)).order_by(Device.id), self._db
+        )
         devices = [
             device
             for device in (await session.execute(stmt)).scalars()
@@ -205,9 +205,7 @@ class SessionRuntime:
         await self._sink.apply_receipts(session, current)
 
     async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
-        device = await session.get(
-            Device, event.device_id, with_for_update=self._db.dialect == "postgresql"
-        )
+        device = await session.get(Device, event.device_id, with_for_update=locks_rows(self._db))
         if device is None or device.status == Status.DESTROYED:
             return
         if device.session_epoch != event.epoch:

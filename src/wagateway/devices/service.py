@@ -19,7 +19,7 @@ from wagateway.apps.models import App
 from wagateway.audit import service as audit
 from wagateway.audit.service import Actor
 from wagateway.core.addresses import normalise_phone
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices import events
 from wagateway.devices.models import Device
@@ -78,7 +78,9 @@ class DeviceService:
     ) -> Device:
         """The app's device, or 404 (unknown or another app's) / 410 (destroyed)."""
         # By primary key: within one session (a group commit) a device is read only once.
-        device = await session.get(Device, device_id, with_for_update=for_update or None)
+        device = await session.get(
+            Device, device_id, with_for_update=for_update and locks_rows(session)
+        )
         if device is None or device.app_id != app_id:
             raise not_found("device")
         if device.status == Status.DESTROYED and not allow_destroyed:
@@ -170,7 +172,7 @@ class DeviceService:
     async def _ensure_below_quota(session: AsyncSession, app_id: str, quota: int) -> None:
         # Creates of one app take turns on its row (PostgreSQL; SQLite's writes already do),
         # so two at once cannot both see room for one more.
-        await session.execute(select(App.id).where(App.id == app_id).with_for_update())
+        await session.execute(lock_rows(select(App.id).where(App.id == app_id), session))
         live = await session.scalar(
             select(func.count())
             .select_from(Device)
@@ -216,7 +218,7 @@ class DeviceService:
 
     async def _fail_pairing(self, device: Device, reason: str) -> None:
         async with self._db.transaction() as session:
-            row = await session.get(Device, device.id, with_for_update=True)
+            row = await session.get(Device, device.id, with_for_update=locks_rows(session))
             if (
                 row is None
                 or row.session_epoch != device.session_epoch

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps import pacing
 from wagateway.apps.models import App
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.netguard import guarded_session
 from wagateway.core.settings import Settings
@@ -247,8 +247,7 @@ class OutboundQueue:
                 )
                 .order_by(Message.seq)
             )
-            if self._db.dialect == "postgresql":
-                due = due.with_for_update(skip_locked=True)
+            due = lock_rows(due, self._db, skip_locked=True)
             # The run at once (one query); "nothing left" is that one query too.
             due_messages = list((await session.execute(due.limit(UNPACED_RUN))).scalars())
             if not due_messages:
@@ -350,8 +349,7 @@ class OutboundQueue:
         stmt = select(Message.seq, Message.status).where(
             Message.seq.in_([message.seq for message, _ in sent_messages])
         )
-        if self._db.dialect == "postgresql":
-            stmt = stmt.with_for_update()
+        stmt = lock_rows(stmt, self._db)
         status_of: dict[int, str] = dict((await session.execute(stmt)).all())
         device = await session.get(Device, device_id)
         if device is None:
@@ -395,7 +393,7 @@ class OutboundQueue:
             return
         async with self._db.transaction() as session:
             for message in messages:
-                row = await session.get(Message, message.seq, with_for_update=True)
+                row = await session.get(Message, message.seq, with_for_update=locks_rows(self._db))
                 if row is None:
                     continue
                 values: dict[str, Any] = {}
@@ -417,7 +415,7 @@ class OutboundQueue:
 
     async def _finish_failed(self, message: Message, code: str, detail: str) -> None:
         async with self._db.transaction() as session:
-            row = await session.get(Message, message.seq, with_for_update=True)
+            row = await session.get(Message, message.seq, with_for_update=locks_rows(self._db))
             # Only a message not yet out of the device fails (the state machine's rule).
             if row is None or not self._fail(session, row, code, detail):
                 return

@@ -20,11 +20,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import delete, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, table_of, utcnow
+from wagateway.core.db import Database, table_of, upsert_insert, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
@@ -260,9 +258,8 @@ class SandboxEngine:
         time the same id (a resend, which recipients dedupe)."""
         received = [r.received for r in records if r.received is not None]
         if received:
-            upsert_into = sqlite_insert if self._db.dialect == "sqlite" else postgresql_insert
             table = table_of(SandboxReceived)
-            upsert = upsert_into(table).on_conflict_do_update(
+            upsert = upsert_insert(self._db, table).on_conflict_do_update(
                 index_elements=[table.c.wa_message_id],
                 set_={"times_received": table.c.times_received + 1},
             )

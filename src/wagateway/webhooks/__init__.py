@@ -1,4 +1,5 @@
-"""Webhooks: the outbox, the dispatcher, and for receivers `verify` (see verification.py)."""
+"""Webhooks: the outbox, event states and signing (`delivery/` sends the events), and for
+receivers `verify` (see verification.py)."""
 
 from wagateway.webhooks.verification import WebhookVerificationError, verify
 

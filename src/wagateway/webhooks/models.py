@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, SeqType, UtcDateTime, new_id, utcnow
+from wagateway.webhooks.states import EventState
 
 
 class Event(Base):
@@ -31,8 +32,8 @@ class Event(Base):
     event: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    # pending → delivered | failed | skipped (no webhook target configured)
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    # EventState; its transitions are in webhooks/states.py
+    state: Mapped[str] = mapped_column(String(20), default=EventState.PENDING)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

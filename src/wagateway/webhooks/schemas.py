@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks.states import EventState
 
 
 class AttemptOut(BaseModel):
@@ -57,7 +58,7 @@ class DeliveryOut(BaseModel):
             attempts=e.attempt_count,
             last_status_code=e.last_status_code,
             last_error=e.last_error,
-            next_attempt_at=e.next_attempt_at if e.state == "pending" else None,
+            next_attempt_at=e.next_attempt_at if e.state == EventState.PENDING else None,
             created_at=e.occurred_at,
             delivered_at=e.delivered_at,
             archived=e.archived,

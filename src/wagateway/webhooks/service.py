@@ -15,8 +15,9 @@ from wagateway.core.errors import not_found, validation_error
 from wagateway.core.timefmt import rfc3339
 from wagateway.webhooks.models import Event, WebhookAttempt
 from wagateway.webhooks.outbox import mark_events_written, record_event
+from wagateway.webhooks.states import EventState, check_transition
 
-STATES = ("pending", "delivered", "failed", "skipped")
+STATES = tuple(EventState)
 MAX_PAGE = 200
 
 
@@ -116,7 +117,7 @@ async def redeliver(session: AsyncSession, app_id: str, request_id: str) -> Even
     It takes its place in its device's order: newer pending events of the device wait for it.
     """
     event = await get_delivery(session, app_id, request_id)
-    event.state = "pending"
+    event.state = check_transition(event.state, EventState.PENDING)
     event.attempt_count = 0
     event.next_attempt_at = utcnow()
     event.claimed_by = event.claimed_until = None
@@ -129,9 +130,9 @@ async def redeliver(session: AsyncSession, app_id: str, request_id: str) -> Even
 async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | None = None) -> int:
     stmt = (
         update(Event)
-        .where(Event.app_id == app_id, Event.state == "failed")
+        .where(Event.app_id == app_id, Event.state == EventState.FAILED)
         .values(
-            state="pending",
+            state=check_transition(EventState.FAILED, EventState.PENDING),
             attempt_count=0,
             next_attempt_at=utcnow(),
             claimed_by=None,
@@ -269,5 +270,5 @@ async def events_after(
 async def pending_event_count(db: Database) -> int:
     """Events of every app waiting for delivery (the metrics' queue depth)."""
     async with db.read() as session:
-        stmt = select(func.count()).select_from(Event).where(Event.state == "pending")
+        stmt = select(func.count()).select_from(Event).where(Event.state == EventState.PENDING)
         return int(await session.scalar(stmt) or 0)

@@ -10,15 +10,13 @@ it: calls in flight fail with `engine_unavailable`, each linked device is report
 The worker is started again after a back-off that grows with consecutive crashes (and
 resets once a worker has stayed up a while), and its linked devices are restored from
 their stored sessions. Devices on other workers never notice.
+Starting, stopping and the back-off are the webhook worker's too: `core/child_process.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-import sys
 import time
 from collections.abc import Sequence
 from contextvars import Context
@@ -28,6 +26,13 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge
 
+from wagateway.core.child_process import (
+    RestartBackoff,
+    end_process,
+    python_module,
+    spawn_child,
+    stop_child,
+)
 from wagateway.engines.base import (
     Connected,
     ConnectionLost,
@@ -50,6 +55,7 @@ WORKER_DEVICES = Gauge(
 )
 
 DEFAULT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+STOP_GRACE = 10.0  # seconds a worker told to stop has to close its sessions
 
 
 @dataclass
@@ -61,6 +67,7 @@ class _Session:
 @dataclass
 class _Worker:
     index: int
+    backoff: RestartBackoff
     process: asyncio.subprocess.Process | None = None
     writer: asyncio.StreamWriter | None = None
     pid: int | None = None
@@ -74,7 +81,6 @@ class _Worker:
     delivery: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     started_at: float = 0.0
-    crashes: int = 0  # consecutive: reset once a worker stays up `stable_after` seconds
     restarts: int = 0
     recycles: int = 0
     recycling: bool = False  # stopped on purpose: restart at once, not counted as a crash
@@ -223,7 +229,7 @@ class WorkerPool:
         candidates = [w for w in self._workers if len(w.devices) < self._per_worker]
         if candidates:
             return min(candidates, key=lambda w: (not w.alive, len(w.devices)))
-        worker = _Worker(index=len(self._workers))
+        worker = _Worker(len(self._workers), RestartBackoff(self._backoff, self._stable_after))
         await self._spawn(worker)  # raises engine_unavailable: nothing placed, nothing kept
         self._workers.append(worker)
         return worker
@@ -262,28 +268,20 @@ class WorkerPool:
     # --- worker processes -------------------------------------------------------------------
 
     async def _spawn(self, worker: _Worker) -> None:
-        parent, child = socket.socketpair()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
+        child = await spawn_child(
+            python_module(
                 "wagateway.engines.workers.host",
-                "--fd",
-                str(child.fileno()),
                 "--backend",
                 self._backend,
                 "--config",
                 json.dumps(self._config),
-                pass_fds=(child.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        finally:
-            child.close()
-        reader, writer = await asyncio.open_connection(sock=parent, limit=protocol.MAX_FRAME_BYTES)
-        worker.process, worker.writer, worker.pid = process, writer, process.pid
-        worker.started_at = time.monotonic()
+            ),
+            capture_output=True,
+            limit=protocol.MAX_FRAME_BYTES,
+        )
+        process, reader, writer = child.process, child.reader, child.writer
+        worker.process, worker.writer, worker.pid = process, writer, child.pid
+        worker.started_at = child.started_at
         worker.events = asyncio.Queue()
         # Fresh contexts: these tasks outlive the request that happened to start the worker.
         worker.tasks = [
@@ -297,8 +295,7 @@ class WorkerPool:
             if info.get("version") != protocol.PROTOCOL_VERSION:
                 raise protocol.ProtocolError(f"worker speaks {info.get('version')!r}")
         except (TimeoutError, protocol.ProtocolError, ValueError) as exc:
-            process.kill()
-            await process.wait()
+            await end_process(process)
             worker.last_exit = f"did not start: {exc}"
             log.error("engine_worker_start_failed", engine=self.engine_name, error=str(exc))
             raise EngineError("engine_unavailable", "the engine worker did not start") from exc
@@ -381,12 +378,9 @@ class WorkerPool:
         worker.alive = False
         worker.ready.clear()
         if worker.process is not None:
-            if worker.process.returncode is None and (self._closing or worker.recycling):
-                with contextlib.suppress(TimeoutError):  # let it close its sessions
-                    await asyncio.wait_for(worker.process.wait(), 10)
-            if worker.process.returncode is None:
-                worker.process.kill()
-            code = await worker.process.wait()
+            # Stopped on purpose: let it close its sessions first.
+            grace = STOP_GRACE if self._closing or worker.recycling else 0.0
+            code = await end_process(worker.process, grace)
             reason = f"{reason}; exit code {code}"
         worker.last_exit = reason
         for future in worker.pending.values():
@@ -425,14 +419,12 @@ class WorkerPool:
                 await self._sink(lost)
 
     async def _restart(self, worker: _Worker) -> None:
-        if time.monotonic() - worker.started_at >= self._stable_after:
-            worker.crashes = 0
+        worker.backoff.ran_for(time.monotonic() - worker.started_at)
         if worker.recycling:
             worker.recycling = False
             delay = 0.0
         else:
-            worker.crashes += 1
-            delay = self._backoff[min(worker.crashes, len(self._backoff)) - 1]
+            delay = worker.backoff.next_delay()
         while not self._closing:
             await asyncio.sleep(delay)
             if self._closing:
@@ -441,8 +433,7 @@ class WorkerPool:
                 await self._spawn(worker)
                 break
             except EngineError:
-                delay = self._backoff[min(worker.crashes + 1, len(self._backoff)) - 1]
-                worker.crashes += 1
+                delay = worker.backoff.next_delay()
         worker.restarts += 1
         WORKER_RESTARTS.labels(self.engine_name).inc()
         await self._restore_linked(worker)
@@ -489,14 +480,11 @@ class WorkerPool:
                         worker.writer.close()  # it shuts its backend down and exits
 
     async def _stop_worker(self, worker: _Worker) -> None:
-        if worker.writer is not None:
-            worker.writer.close()  # the worker sees the end of its socket and shuts down
-        if worker.process is not None and worker.process.returncode is None:
-            try:
-                await asyncio.wait_for(worker.process.wait(), 10)
-            except TimeoutError:
-                worker.process.kill()
-                await worker.process.wait()
+        if worker.process is not None:
+            # The worker sees the end of its socket and shuts down.
+            await stop_child(worker.process, worker.writer, STOP_GRACE)
+        elif worker.writer is not None:
+            worker.writer.close()
         for task in worker.tasks:
             task.cancel()
         await asyncio.gather(*worker.tasks, return_exceptions=True)

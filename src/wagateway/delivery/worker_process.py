@@ -8,8 +8,8 @@ writes events, this process claims, delivers and records them (leases, order and
 the dispatcher's, unchanged). The two processes take turns writing SQLite through
 `core.db.WritersLock`.
 
-`WebhookProcess` (in the gateway) starts and supervises `python -m
-wagateway.webhooks.worker_process --fd N`, and speaks to it over a socketpair in the
+`WebhookProcess` (in the gateway) starts and supervises (`core/child_process.py`) `python -m
+wagateway.delivery.worker_process --fd N`, and speaks to it over a socketpair in the
 engine workers' frames (`engines/workers/protocol.py`):
 
 - gateway → worker: `{"settings": {...}}` first, then `{"wake": 1}` after every commit that
@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable
 from contextvars import Context
@@ -38,27 +37,31 @@ from typing import Any
 
 import structlog
 
+from wagateway.core.child_process import (
+    RestartBackoff,
+    end_process,
+    python_module,
+    spawn_child,
+    stop_child,
+    supervise,
+)
 from wagateway.core.db import Database
 from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.logging import configure_logging
 from wagateway.core.node import node_id  # the gateway's: its leases are ours
 from wagateway.core.secrets import SecretBox, load_master_key
 from wagateway.core.settings import Settings
+from wagateway.delivery.dispatcher import Dispatcher, went_round_recently
+from wagateway.delivery.http import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY, Outcome
 from wagateway.engines.workers.protocol import read_frame, write_frame
-from wagateway.webhooks.dispatcher import (
-    WEBHOOK_ATTEMPTS,
-    WEBHOOK_LATENCY,
-    Dispatcher,
-    Outcome,
-    went_round_recently,
-)
 from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.5
 START_TIMEOUT = 60.0
-RESTART_BACKOFF = (0.5, 30.0)
+RESTART_BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # seconds, after crashes in a row
+STABLE_AFTER = 60.0  # seconds up after which a crash counts as a first one
 MAX_BUFFERED_WAKES = 64 * 1024  # bytes of wake frames not yet read: one more adds nothing
 
 
@@ -98,7 +101,14 @@ class WebhookProcess:
         self._unregister = on_commit_with_events(self.wake)
         # A fresh context: the supervisor outlives whatever started the gateway.
         self._supervisor = asyncio.create_task(
-            self._supervise(), name="webhook-process", context=Context()
+            supervise(
+                self._run_once,
+                RestartBackoff(RESTART_BACKOFF, STABLE_AFTER),
+                lambda: self._stopping,
+                "webhook_process",
+            ),
+            name="webhook-process",
+            context=Context(),
         )
         try:
             await asyncio.wait_for(self._ready.wait(), START_TIMEOUT)
@@ -123,49 +133,16 @@ class WebhookProcess:
     async def stop(self) -> None:
         self._stopping = True
         self._unregister()
-        if self._writer is not None:
-            self._writer.close()  # end of stream: the worker finishes its deliveries, exits
-        if self._process is not None and self._process.returncode is None:
-            try:
-                await asyncio.wait_for(self._process.wait(), self._settings.webhook_timeout + 5)
-            except TimeoutError:
-                self._process.kill()
-                await self._process.wait()
+        if self._process is not None:
+            # End of stream: the worker finishes its deliveries and exits.
+            await stop_child(self._process, self._writer, self._settings.webhook_timeout + 5)
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)
 
-    async def _supervise(self) -> None:
-        backoff = RESTART_BACKOFF[0]
-        while not self._stopping:
-            started = time.monotonic()
-            try:
-                await self._run_once()
-            except Exception:
-                log.exception("webhook_process_failed")
-            if self._stopping:
-                return
-            if time.monotonic() - started > 60:
-                backoff = RESTART_BACKOFF[0]  # it ran a good while: a fresh failure
-            log.error("webhook_process_exited", restart_in=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, RESTART_BACKOFF[1])
-
     async def _run_once(self) -> None:
-        parent, child = socket.socketpair()
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "wagateway.webhooks.worker_process",
-                "--fd",
-                str(child.fileno()),
-                pass_fds=(child.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        finally:
-            child.close()
-        reader, writer = await asyncio.open_connection(sock=parent)
+        child = await spawn_child(python_module("wagateway.delivery.worker_process"))
+        self._process, reader, writer = child.process, child.reader, child.writer
         self._writer = writer
         write_frame(writer, {"settings": self._settings.model_dump(mode="json")})
         await writer.drain()
@@ -177,15 +154,16 @@ class WebhookProcess:
                     self._worker_healthy = True
                     self.last_loop_at = time.monotonic()
                     self._ready.set()
-                    log.info("webhook_process_started", pid=self._process.pid)
+                    log.info("webhook_process_started", pid=child.pid)
         except (ConnectionError, ValueError) as exc:
             log.warning("webhook_process_stream_broken", error=str(exc))
         finally:
             self._writer = None
             writer.close()
-            if self._process.returncode is None and not self._stopping:
-                self._process.kill()
-            await self._process.wait()
+            if self._stopping:
+                await child.process.wait()  # `stop` gives it its grace
+            else:
+                await end_process(child.process)
             self._worker_healthy = False
 
     def _on_tick(self, tick: dict[str, Any]) -> None:

@@ -1,0 +1,138 @@
+"""Child processes the gateway starts, watches and restarts: the engine workers
+(`engines/workers/supervisor.py`) and the webhook worker (`delivery/worker_process.py`).
+
+What they share is here: a child is a Python command given the number of its end of a
+socketpair (`--fd N`), and it talks over that socket only; closing our end is its cue to
+finish and exit, and one that does not within a grace period is killed. One that dies is
+started again after a back-off that grows with consecutive crashes and starts over once a
+child has stayed up a while. What is said over the socket is each caller's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """The command that runs `module` with this process's interpreter (and so its path)."""
+    return [sys.executable, "-m", module, *args]
+
+
+@dataclass
+class Child:
+    """A started child: the process and our end of its socket."""
+
+    process: asyncio.subprocess.Process
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+async def spawn_child(
+    command: Sequence[str], *, capture_output: bool = False, limit: int = 2**16
+) -> Child:
+    """Start `command --fd N`, N being the child's end of a new socketpair.
+
+    `capture_output`: the child's stdout and stderr come to `child.process.stdout` (to log
+    them; it must then be read, or the child blocks once the pipe is full); otherwise they
+    are ours. `limit` bounds a line (or frame) of `child.reader`.
+    """
+    parent, theirs = socket.socketpair()
+    try:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                "--fd",
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE if capture_output else None,
+                stderr=asyncio.subprocess.STDOUT if capture_output else None,
+            )
+        finally:
+            theirs.close()
+    except BaseException:
+        parent.close()
+        raise
+    reader, writer = await asyncio.open_connection(sock=parent, limit=limit)
+    return Child(process, reader, writer)
+
+
+async def end_process(process: asyncio.subprocess.Process, grace: float = 0.0) -> int:
+    """Give the process `grace` seconds to exit by itself, then kill it; its exit code."""
+    if process.returncode is None and grace > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), grace)
+    if process.returncode is None:
+        process.kill()
+    return await process.wait()
+
+
+async def stop_child(
+    process: asyncio.subprocess.Process, writer: asyncio.StreamWriter | None, grace: float
+) -> int:
+    """Close our end of the child's socket (its cue to finish and exit), wait up to `grace`
+    seconds, then kill it; its exit code."""
+    if writer is not None:
+        writer.close()
+    return await end_process(process, grace)
+
+
+class RestartBackoff:
+    """How long to wait before starting a child again: `delays[n-1]` after the n-th crash in
+    a row (the last delay repeats), counted again from the first once a child ran
+    `stable_after` seconds."""
+
+    def __init__(self, delays: Sequence[float], stable_after: float) -> None:
+        if not delays:
+            raise ValueError("a restart back-off needs at least one delay")
+        self._delays = tuple(delays)
+        self._stable_after = stable_after
+        self.crashes = 0  # in a row
+
+    def ran_for(self, seconds: float) -> None:
+        """A child stopped after `seconds`: long enough, and its crash is a first one."""
+        if seconds >= self._stable_after:
+            self.crashes = 0
+
+    def next_delay(self) -> float:
+        """Count one more crash (or failed start); the delay before the next start."""
+        self.crashes += 1
+        return self._delays[min(self.crashes, len(self._delays)) - 1]
+
+
+async def supervise(
+    run_once: Callable[[], Awaitable[None]],
+    backoff: RestartBackoff,
+    stopping: Callable[[], bool],
+    name: str,
+) -> None:
+    """Run `run_once` (start a child and serve it until it exits) again and again, after
+    `backoff`, until `stopping()`; an exception is a crash like any other. Logged as
+    `{name}_failed` (an exception) and `{name}_exited`."""
+    while not stopping():
+        started = time.monotonic()
+        try:
+            await run_once()
+        except Exception:
+            log.exception(f"{name}_failed")
+        if stopping():
+            return
+        backoff.ran_for(time.monotonic() - started)
+        delay = backoff.next_delay()
+        log.error(f"{name}_exited", restart_in=delay)
+        await asyncio.sleep(delay)

@@ -1,0 +1,221 @@
+"""The webhook dispatcher: the loop that claims due events, delivers them and records what
+came of it.
+
+The parts: `leases` (which events are due, and leasing them), `http` (the signed POST and
+what its answer means), `recorder` (the outcomes written back). Here they are tied
+together: a claim starts one task per device's run; a run's outcomes go to one recorder
+task that writes whatever finished meanwhile in one transaction and, in the same one,
+leases what became due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.orm import Session
+
+from wagateway.apps.models import App
+from wagateway.core.db import Database, utcnow
+from wagateway.core.secrets import SecretBox
+from wagateway.core.settings import Settings
+from wagateway.delivery.http import Outcome, Target, WebhookClient, target_of
+from wagateway.delivery.leases import CLAIM_BATCH, Leased, Leases
+from wagateway.delivery.recorder import RELEASE, Result, record_outcomes
+from wagateway.webhooks.outbox import on_commit_with_events
+
+log = structlog.get_logger(__name__)
+
+
+def went_round_recently(settings: Settings, last_loop_at: float) -> bool:
+    """Whether a dispatcher loop last seen at `last_loop_at` (monotonic) still counts as
+    running: it goes round at least every poll interval."""
+    return time.monotonic() - last_loop_at <= max(30.0, settings.webhook_poll_interval * 5)
+
+
+@dataclass
+class Run:
+    target: Target
+    events: list[Leased]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        box: SecretBox,
+        node_id: str,
+        on_attempt: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._box = box
+        self._leases = Leases(settings, db, node_id)
+        self._client = WebhookClient(settings, on_attempt)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._unregister: Callable[[], None] = lambda: None
+        # Outcomes waiting for the recorder, and beside each the future it resolves.
+        self._results: list[tuple[Leased, Result]] = []
+        self._written: list[asyncio.Future[None]] = []
+        self._results_ready = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
+        self._busy = False  # the last claim leased events
+        self.last_loop_at: float = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._leases.release_all()
+        self._client.open()
+        self._unregister = on_commit_with_events(self._wake.set)
+        self._recorder = asyncio.create_task(self._run_recorder(), name="webhook-recorder")
+        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    async def stop(self) -> None:
+        self._unregister()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._inflight:  # let deliveries under way finish and be recorded
+            await asyncio.wait(self._inflight, timeout=self._settings.webhook_timeout)
+        if self._recorder:
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
+        await self._client.close()
+
+    @property
+    def alive(self) -> bool:
+        return all(t is not None and not t.done() for t in (self._task, self._recorder))
+
+    @property
+    def healthy(self) -> bool:
+        return self.alive and went_round_recently(self._settings, self.last_loop_at)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self.last_loop_at = time.monotonic()
+            # Clear before looking, never after: a wake-up that arrives while we claim must
+            # send us round again at once, not wait for the next poll.
+            self._wake.clear()
+            try:
+                runs = await self._claim_due()
+            except Exception:
+                log.exception("webhook_claim_failed")
+                runs = []
+            self._start(runs)
+            if len(runs) < CLAIM_BATCH:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
+                except TimeoutError:
+                    pass
+
+    def _start(self, runs: list[Run]) -> None:
+        for run in runs:
+            task = asyncio.create_task(self._deliver(run))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _claim_due(self) -> list[Run]:
+        now = utcnow()
+        # When idle, most wake-ups (polls) find nothing new: look from the read pool first,
+        # and take the writer (on SQLite, the one writer everything else waits for) only to
+        # claim. When the last claim found work, more is all but certain: claim at once.
+        if not self._busy and not await self._leases.any_due(now):
+            return []
+        rows, apps = await self._db.write_at_once(lambda session: self._leases.lease(session, now))
+        self._busy = bool(rows)
+        return self._runs_of(rows, apps, now)
+
+    def _runs_of(self, rows: list[Leased], apps: dict[str, App], now: datetime) -> list[Run]:
+        by_device: dict[str | None, list[Leased]] = {}
+        for row in rows:
+            by_device.setdefault(row.device_id, []).append(row)
+        runs: list[Run] = []
+        targets: dict[str, Target] = {}
+        for events in by_device.values():
+            app = apps.get(events[0].app_id)
+            if app is None:
+                continue  # deleted with its events; the leases lapse harmlessly
+            if app.id not in targets:
+                targets[app.id] = target_of(self._settings, self._box, app, now)
+            runs.append(Run(targets[app.id], events))
+        return runs
+
+    # --- one device's run -------------------------------------------------------------------
+
+    async def _deliver(self, run: Run) -> None:
+        written: list[asyncio.Future[None]] = []
+        try:
+            for index, event in enumerate(run.events):
+                outcome = await self._client.attempt(run.target, event)
+                written.append(self._record(event, outcome))
+                if outcome is not None and not outcome.succeeded and not outcome.undeliverable:
+                    # Its successors wait behind it (order): hand their leases back.
+                    written.extend(self._record(e, RELEASE) for e in run.events[index + 1 :])
+                    break
+        except Exception:
+            log.exception("webhook_delivery_crashed", device_id=run.events[0].device_id)
+        # The device's next claim must see this run written; until then its head is leased.
+        if written:
+            await asyncio.gather(*written, return_exceptions=True)
+
+    def _record(self, event: Leased, result: Result) -> asyncio.Future[None]:
+        """Hand an attempt's outcome (None: nothing to deliver, `skipped`; RELEASE: not
+        attempted, give the lease back) to the recorder; the future resolves once it is
+        written. The event stays leased to us until then."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((event, result))
+        self._written.append(written)
+        self._results_ready.set()
+        return written
+
+    # --- the recorder -----------------------------------------------------------------------
+
+    async def _run_recorder(self) -> None:
+        """Write outcomes in batches: one transaction for everything that finished meanwhile.
+        At volume this turns one write per webhook into one write per burst."""
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            written, self._written = self._written, []
+            if not batch:
+                continue
+            runs: list[Run] = []
+            failed = False
+            try:
+                runs = await self._write_outcomes(batch)
+            except Exception:  # the leases expire and the events are retried: nothing lost
+                log.exception("webhook_record_failed", events=len(batch))
+                failed = True
+            for future in written:
+                if not future.done():
+                    future.set_result(None)
+            self._start(runs)
+            if failed or len(runs) >= CLAIM_BATCH:
+                self._wake.set()  # the loop claims what this write did not
+
+    async def _write_outcomes(self, batch: list[tuple[Leased, Result]]) -> list[Run]:
+        """Record the outcomes and, in the same transaction, lease what is due now: the
+        devices whose runs just finished have their next events as heads. One write instead
+        of two, and the next run of a device starts without waiting for the writer again."""
+        now = utcnow()
+
+        def record_and_lease(session: Session) -> tuple[list[Leased], dict[str, App]]:
+            record_outcomes(session, self._db, self._settings.webhook_retry_schedule, batch, now)
+            return self._leases.lease(session, now)
+
+        rows, apps = await self._db.write_at_once(record_and_lease)
+        return self._runs_of(rows, apps, now)
