@@ -144,6 +144,7 @@ def test_kill9_with_pending_events_loses_nothing(make_server) -> None:
         wait_until(lambda: len(receiver.seen) > seen_before, what="a request in flight")
         time.sleep(0.3)
         gateway.kill9()
+        in_flight = {d.json["request_id"] for d in receiver.seen[seen_before:]}
         receiver.delay = 0.0
         gateway.start()
         wait_until(
@@ -159,9 +160,12 @@ def test_kill9_with_pending_events_loses_nothing(make_server) -> None:
         got = [d.json["request_id"] for d in receiver.deliveries]
         assert set(got) == set(expected)
         duplicates = {rid for rid in got if got.count(rid) > 1}
-        # Only events caught in flight by the crash repeat (at most one head per device),
-        # and with the same request_id, so receivers dedupe them.
-        assert 1 <= len(duplicates) <= 4, duplicates
+        # Only events caught in flight by the crash may repeat (at most one head per device),
+        # with the same request_id, so receivers dedupe them. Whether one does is a race
+        # the test must not bet on: the orphaned webhook worker shuts down gracefully and
+        # may still record its in-flight answer before the new gateway leases the event.
+        assert duplicates <= in_flight, (duplicates, in_flight)
+        assert len(duplicates) <= 4, duplicates
         for device_id in ids:
             names = []
             for d in receiver.events(device_id):
