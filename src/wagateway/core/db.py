@@ -17,7 +17,19 @@ from contextvars import Context, ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, Select, Table, event, inspect, select, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Select,
+    Table,
+    event,
+    func,
+    inspect,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect, Engine, make_url
@@ -142,7 +154,7 @@ def create_engine(
         # Every API request reads (its token) while others are in flight. Past the pool's
         # size SQLAlchemy opens an overflow connection and closes it on return, and on SQLite
         # each is a new thread, a new connection and its PRAGMAs: readers get a pool that
-        # holds the requests in flight (measured: about 10% more messages end to end).
+        # holds the requests in flight (benchmarks/README.md, decisions log: the read pool).
         # The writer serves one transaction at a time (Database._writer): default pool.
         pool = {"pool_size": read_pool_size, "max_overflow": read_pool_size} if read_only else {}
         if path and path != ":memory:":
@@ -476,3 +488,12 @@ def upsert_insert(
     if dialect_of(where) == "sqlite":
         return sqlite_dialect.insert(table)
     return postgresql_dialect.insert(table)
+
+
+def utc_hour_of(column: Any, dialect: str) -> ColumnElement[str]:
+    """A timestamp column's UTC hour as text, 'YYYY-MM-DD HH', to group rows by hour."""
+    if dialect == "postgresql":
+        return func.to_char(
+            func.timezone(literal_column("'UTC'"), column), literal_column("'YYYY-MM-DD HH24'")
+        )
+    return func.substr(column, 1, 13)  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS…'

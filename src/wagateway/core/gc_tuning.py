@@ -1,8 +1,7 @@
 """Garbage-collector settings for the gateway's long-running processes.
 
-Measured in `benchmarks/messaging.py` (10 devices x 400 messages, the server process
-watched through `gc.callbacks`): with CPython's defaults the server ran 11 full (gen2)
-collections of up to 114 ms each, about 1 s of its 4.9 s of CPU, because every full
+Watched through `gc.callbacks` under `benchmarks/messaging.py`: with CPython's defaults the
+server spent a good share of its CPU in full (gen2) collections, because every full
 collection walks everything alive since startup: modules, SQLAlchemy's and pydantic's
 caches, the FastAPI app. Nearly none of that ever becomes garbage.
 
@@ -13,8 +12,8 @@ caches, the FastAPI app. Nearly none of that ever becomes garbage.
   thousands of short-lived containers that reference counting frees anyway; collecting
   every 700 allocations mostly re-scans the same live request state.
 
-Together: server CPU 1.34 -> 1.05 ms per message in that run (see docs/architecture.md
-for the interleaved comparison).
+What it gained, interleaved against the defaults, is in the decisions log of
+benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class InlineConnection(OneTripConnection):
 
     For the SQLite writer only. Awaiting a trip to the connection's thread lets the event
     loop run other tasks in the middle of a write transaction, and SQLite's one writer
-    stays taken all that time (measured: a group commit of 5 ms of SQL held it 25 ms).
+    stays taken all that time, several times longer than the SQL itself (benchmarks/README.md).
     Inline, a transaction holds it for its own work only. The writer never waits inside
     SQLite: every writer of the file takes `WritersLock` before BEGIN.
     """

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, utc_hour_of, utcnow
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.messages.models import Message
@@ -44,14 +43,6 @@ class Overview:
         return sum(self.devices.values())
 
 
-def _hour_of(column: Any, dialect: str) -> ColumnElement[str]:
-    if dialect == "postgresql":
-        return func.to_char(
-            func.timezone(literal_column("'UTC'"), column), literal_column("'YYYY-MM-DD HH24'")
-        )
-    return func.substr(column, 1, 13)  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS…'
-
-
 def _hour_labels(now: datetime) -> list[str]:
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     return [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H") for i in range(HOURS)]
@@ -81,7 +72,7 @@ async def _overviews(
         overviews[app_id].devices[status] = count
 
     hourly: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    sent_hour = _hour_of(Message.sent_at, dialect)
+    sent_hour = utc_hour_of(Message.sent_at, dialect)
     sent = (
         select(Message.app_id, sent_hour, func.count())
         .where(
@@ -93,7 +84,7 @@ async def _overviews(
     )
     for app_id, hour, count in await session.execute(sent):
         hourly[app_id][hour][0] += count
-    failed_hour = _hour_of(Message.updated_at, dialect)
+    failed_hour = utc_hour_of(Message.updated_at, dialect)
     failed = (
         select(Message.app_id, failed_hour, func.count())
         .where(

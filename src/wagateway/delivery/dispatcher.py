@@ -67,6 +67,7 @@ class Dispatcher:
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self._busy = False  # the last claim leased events
+        self._stopping = False
         self.last_loop_at: float = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -80,6 +81,11 @@ class Dispatcher:
 
     async def stop(self) -> None:
         self._unregister()
+        # No new attempt from here on: a run finishes the attempt it has under way and hands
+        # the rest of its leases back. A gateway killed with -9 leaves this worker to stop
+        # by itself while the next one starts and takes every lease of this node back; a
+        # run that went on would send the same events as the next worker (and out of order).
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -159,6 +165,9 @@ class Dispatcher:
         written: list[asyncio.Future[None]] = []
         try:
             for index, event in enumerate(run.events):
+                if self._stopping:
+                    written.extend(self._record(e, RELEASE) for e in run.events[index:])
+                    break
                 outcome = await self._client.attempt(run.target, event)
                 written.append(self._record(event, outcome))
                 if outcome is not None and not outcome.succeeded and not outcome.undeliverable:
@@ -215,6 +224,8 @@ class Dispatcher:
 
         def record_and_lease(session: Session) -> tuple[list[Leased], dict[str, App]]:
             record_outcomes(session, self._db, self._settings.webhook_retry_schedule, batch, now)
+            if self._stopping:  # a lease taken now would never be run, only wait to lapse
+                return [], {}
             return self._leases.lease(session, now)
 
         rows, apps = await self._db.write_at_once(record_and_lease)

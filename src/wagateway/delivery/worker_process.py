@@ -1,9 +1,9 @@
 """The webhook dispatcher in a process of its own (`WAGW_WEBHOOK_PROCESS`, on by default).
 
 Why: one Python process runs on one core, and at volume the gateway's process was the
-bottleneck at 100% of a core while the machine's other core sat idle. Signing and POSTing
-four webhooks per message, and writing their outcomes, was about a third of that process's
-work; here it runs beside it. The outbox is the only interface between them: the gateway
+bottleneck, a whole core busy while the machine's other core sat idle. Signing and POSTing
+four webhooks per message, and writing their outcomes, was a large share of that process's
+work (benchmarks/README.md, decisions log); here it runs beside it. The outbox is the only interface between them: the gateway
 writes events, this process claims, delivers and records them (leases, order and retries are
 the dispatcher's, unchanged). The two processes take turns writing SQLite through
 `core.db.WritersLock`.

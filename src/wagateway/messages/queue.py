@@ -526,8 +526,8 @@ def devices_with_due_messages(now: datetime) -> Select[str]:
     """The connected, online devices with a queued message due by `now`.
 
     From the devices, one index probe each (status, device_id, next_attempt_at): a join
-    from the messages read every queued message, 4.8 ms a look with a few thousand queued,
-    and the supervisor looks on every wake-up, i.e. after every accepted burst."""
+    from the messages read every queued message, slow with a few thousand queued, and the
+    supervisor looks on every wake-up, i.e. after every accepted burst."""
     due = (
         select(Message.seq)
         .where(
