@@ -16,6 +16,7 @@ from wagateway.api.devices import router as devices_router
 from wagateway.api.health import router as health_router
 from wagateway.api.media import router as media_router
 from wagateway.api.messages import router as messages_router
+from wagateway.api.owed_checks import SettleOwedTokenChecks
 from wagateway.api.sandbox import router as sandbox_router
 from wagateway.api.webhooks import router as webhooks_router
 from wagateway.core.body_limit import BodyLimitMiddleware, media_body_cap
@@ -61,8 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, page_for_error)
-    # Innermost first: the body's cap and its sender's check run before the text check reads
-    # a body (and before the route does).
+    # Innermost first. The owed token check sees every answer, the error handlers'
+    # included; the body's cap and its sender's check run before the text check reads a
+    # body (and before the route does).
+    app.add_middleware(SettleOwedTokenChecks)
     app.add_middleware(RefuseUnstorableTextMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

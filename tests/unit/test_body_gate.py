@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -216,8 +215,8 @@ def test_a_large_body_s_token_is_read_once_and_the_route_reuses_it(
             # Not remembered: verified before the body, and the dependency reuses it.
             request = _request(gateway, token)
             await verify_before_body(request, 100)
-            async with asynccontextmanager(sending_app)(request, gateway) as sender:  # type: ignore[arg-type]
-                assert sender.token_check is None
+            sender = await sending_app(request, gateway)  # type: ignore[arg-type]
+            assert sender.token_check is None
             assert len(reads) == 1
             # Remembered now; a large body still gets a real check first, read once.
             request = _request(gateway, token)
@@ -227,8 +226,8 @@ def test_a_large_body_s_token_is_read_once_and_the_route_reuses_it(
             # A small body with the remembered token: nothing now, the check deferred.
             request = _request(gateway, token)
             await verify_before_body(request, DEFERRED_CHECK_MAX_BODY)
-            async with asynccontextmanager(sending_app)(request, gateway) as sender:  # type: ignore[arg-type]
-                assert sender.app_id == app.id and sender.token_check is not None
+            sender = await sending_app(request, gateway)  # type: ignore[arg-type]
+            assert sender.app_id == app.id and sender.token_check is not None
             assert len(reads) == 2
             # A chunked body (no length) is checked first too.
             request = _request(gateway, token)

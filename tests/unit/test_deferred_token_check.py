@@ -2,8 +2,9 @@
 process through FastAPI and the real error handlers: however a request carrying a token
 this process remembers, and that was rotated out since, ends (a body its model refuses, an
 error of the route, a 429, a route that never reaches a write), it is answered 401
-`invalid_api_key`; with a live token the answer is the route's own. The settling is the
-dependency's, not the error handlers'."""
+`invalid_api_key`; with a live token the answer is the route's own. The settling is one
+middleware's (api/owed_checks.py), which every ending passes through, not the error
+handlers'."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from wagateway.api.deps import SendingApp
+from wagateway.api.owed_checks import SettleOwedTokenChecks
 from wagateway.apps.service import create_app, rotate_token
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.db import Database
@@ -37,12 +39,15 @@ def _send_route(gateway: SimpleNamespace) -> FastAPI:
     the message's accepting unit does), `404`, or `end` (it answers without a write)."""
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(SettleOwedTokenChecks)
     app.state.gateway = gateway
 
     @app.post("/devices/{device_id}/messages")
     async def send(device_id: str, body: Body, sender: SendingApp) -> dict[str, Any]:
         if body.text == "404":
             raise not_found("device")
+        if body.text == "crash":
+            raise RuntimeError("an unexpected error of the route")
         if body.text == "write" and sender.token_check is not None:
             await gateway.db.grouped(sender.token_check.confirm)
         return {"app_id": sender.app_id, "deferred": sender.token_check is not None}
@@ -68,7 +73,7 @@ async def _a_stale_token_is_answered_401_however_the_send_ends(tmp_path: Path) -
         token_claims=TokenClaims(),
         rate_limiter=RateLimiter(),
     )
-    transport = httpx.ASGITransport(app=_send_route(gateway))
+    transport = httpx.ASGITransport(app=_send_route(gateway), raise_app_exceptions=False)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
 
@@ -84,6 +89,8 @@ async def _a_stale_token_is_answered_401_however_the_send_ends(tmp_path: Path) -
         assert refused.json()["error"]["details"] == {"field": "text"}
         assert (await send({"text": "404"})).status_code == 404
         assert (await send({"text": "end"})).status_code == 200
+        crashed = await send({"text": "crash"})
+        assert (crashed.status_code, crashed.json()["error"]["code"]) == (500, "internal_error")
 
         async with db.transaction() as session:
             await rotate_token(session, box, app_id)
@@ -91,6 +98,7 @@ async def _a_stale_token_is_answered_401_however_the_send_ends(tmp_path: Path) -
         for case, body in [
             ("the body's model refuses it", {}),
             ("the route raises 404", {"text": "404"}),
+            ("the route fails unexpectedly", {"text": "crash"}),
             ("the route never writes", {"text": "end"}),
             ("the write checks it", {"text": "write"}),
             ("the app is over its limit", {"text": "write"}),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 
+from wagateway.api.owed_checks import owe
 from wagateway.apps.limits import rate_limits
 from wagateway.apps.models import App
 from wagateway.apps.service import app_for_token
@@ -218,26 +218,25 @@ class Sender:
     token_check: DeferredTokenCheck | None = None
 
 
-async def sending_app(request: Request, gateway: GatewayDep) -> AsyncIterator[Sender]:
+async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     """The app of the request's token for the send route (see `apps/tokens.py`).
 
     A token verified recently gives its app at once, with its check deferred into the
     message's own write (`Sender.token_check`); any other token is checked now. A deferred
-    check is owed for the rest of the request (`DeferredTokenCheck.owed`): an ending that
-    did not settle it (a validation error of the body, a 404, a 429) settles it then, and a
-    stale token is answered 401 `invalid_api_key` instead. Its end runs before the response
-    is sent (`scope="function"`, `SendingApp`), so it can still decide the answer.
+    check is owed for the rest of the request (`api/owed_checks.py`): an ending that did not
+    settle it (a validation error of the body, a 404, a 429) settles it then, and a stale
+    token is answered 401 `invalid_api_key` instead.
     """
     deferred = _deferrable_check(request, gateway)
     if deferred is None:
-        yield Sender((await current_app(request, gateway)).id)
-        return
+        return Sender((await current_app(request, gateway)).id)
     check, limits = deferred
     request.state.app_id = check.app_id
-    async with check.owed(gateway.db):
-        # Inside the span: a stale token that its app's limit would refuse is answered 401.
-        _admit(request, gateway, check.app_id, limits)
-        yield Sender(check.app_id, check)
+    # Owed before the limit is applied: a stale token that its app's limit would refuse is
+    # answered 401, not 429.
+    owe(request, check, gateway.db)
+    _admit(request, gateway, check.app_id, limits)
+    return Sender(check.app_id, check)
 
 
 def _deferrable_check(
@@ -259,5 +258,4 @@ def _deferrable_check(
     return DeferredTokenCheck(gateway.token_claims, digest, app_id), limits
 
 
-# Function scope: the dependency's end runs before the response is sent, not after it.
-SendingApp = Annotated[Sender, Depends(sending_app, scope="function")]
+SendingApp = Annotated[Sender, Depends(sending_app)]

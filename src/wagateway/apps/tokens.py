@@ -11,7 +11,7 @@ its transaction, before it writes anything, once per token per group. So a rotat
 expired token is refused exactly when it would have been without the memory, whichever
 process or node rotated it, and nothing it sent is written.
 
-The request owes the check until it is settled (`DeferredTokenCheck.owed`): however the
+The request owes the check until it is settled (`api/owed_checks.py`): however the
 request ends without reaching that write (a validation error, a 404, a 429), the check is
 settled then with a read of its own, before the answer is sent, and a token that fails it
 is answered `invalid_api_key` instead, so a stale token never learns more than that.
@@ -20,8 +20,6 @@ is answered `invalid_api_key` instead, so a stale token never learns more than t
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -106,19 +104,17 @@ class DeferredTokenCheck:
             async with db.read() as session:
                 await self.confirm(session)
 
-    @asynccontextmanager
-    async def owed(self, db: Database) -> AsyncIterator[DeferredTokenCheck]:
-        """The span of the request that owes this check (the send route's dependency,
-        `api/deps.sending_app`). The write it was deferred to settles it (`confirm`, run
-        first in the write's transaction); however the span ends with the check still
-        unsettled (an error raised anywhere in it, or an end that never reached the write),
-        it is settled here with a read of its own (`confirm_now`), and a token that fails
-        raises `invalid_api_key` in place of whatever ended the span. A 401 ends it as is.
-        Cancellation (the client left) settles nothing: nobody is answered."""
+    async def refusal_at_end(self, db: Database, status: int) -> ApiError | None:
+        """The request is ending with `status` while it may still owe this check (an error
+        anywhere, or an end that never reached the write): settle it with a read of its own.
+        The 401 `invalid_api_key` to answer instead when the token fails it, else None. A
+        401 ends the request as it is, and a check the write settled costs nothing."""
+        if self.settled or status == 401:
+            return None
         try:
-            yield self
-        except Exception as ended:
-            if not (isinstance(ended, ApiError) and ended.status == 401):
-                await self.confirm_now(db)
-            raise
-        await self.confirm_now(db)
+            await self.confirm_now(db)
+        except ApiError as refused:
+            if refused.status != 401:
+                raise
+            return refused
+        return None
