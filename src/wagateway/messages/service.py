@@ -112,7 +112,7 @@ class MessageService:
 
         `token_check`: the caller's token check, deferred to this send (`apps/tokens.py`).
         Every transaction the send opens runs it first, so a refused token stores nothing
-        (no message, no media). The caller owes it until settled (`DeferredTokenCheck.owed`)
+        (no message, no media). The caller owes it until settled (`api/owed_checks.py`)
         and settles it on any path that does not get this far.
         """
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
