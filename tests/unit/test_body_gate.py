@@ -22,7 +22,7 @@ from wagateway.api.deps import (
     sending_app,
     verify_before_body,
 )
-from wagateway.apps.service import app_for_token
+from wagateway.apps.service import app_of_token
 from wagateway.apps.service import create_app as create_app_row
 from wagateway.apps.tokens import TokenClaims
 from wagateway.core.body_limit import BodyLimitMiddleware
@@ -196,11 +196,11 @@ def _request(gateway: SimpleNamespace, token: str) -> Request:
 def _count_token_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
 
-    async def counted(session: Any, token: str) -> Any:
+    async def counted(db: Any, token: str) -> Any:
         reads.append(token)
-        return await app_for_token(session, token)
+        return await app_of_token(db, token)
 
-    monkeypatch.setattr(deps, "app_for_token", counted)
+    monkeypatch.setattr(deps, "app_of_token", counted)
     return reads
 
 

@@ -12,14 +12,14 @@ from fastapi.dependencies.models import Dependant
 from wagateway.api.owed_checks import owe
 from wagateway.apps.limits import rate_limits
 from wagateway.apps.models import App
-from wagateway.apps.service import app_for_token
+from wagateway.apps.service import app_of_token
 from wagateway.apps.tokens import DeferredTokenCheck, invalid_api_key
 from wagateway.audit import service as audit
 from wagateway.core.client_address import address_in, caller_of
 from wagateway.core.errors import ApiError, not_found
 from wagateway.core.rate_limit import Limits
 from wagateway.core.secrets import looks_like_app_token, token_hash
-from wagateway.devices.lookup import app_of_device
+from wagateway.devices.lookup import app_of_internal_call
 from wagateway.gateway import Gateway, GatewayDep, get_gateway
 
 
@@ -87,18 +87,12 @@ async def internal_app(request: Request, gateway: Gateway) -> App | None:
         request.headers.get("x-internal-token", "").encode(), settings.internal_token.encode()
     ):
         raise ApiError(401, "unauthorized", "internal calls need a valid X-Internal-Token")
-    async with gateway.db.transaction() as session:
-        app = await app_of_device(session, device_id)
-        # Its own transaction: the entry records the access (who called what, from where),
-        # also when the action then fails or refuses, and a probe for unknown devices.
-        audit.record(
-            session,
-            audit.Actor(kind="internal", name=address, ip=address),
-            "internal_request",
-            app_id=app.id if app else None,
-            device_id=device_id,
-            detail={"method": request.method, "path": request.url.path, **caller.chain()},
-        )
+    app = await app_of_internal_call(
+        gateway.db,
+        device_id,
+        audit.Actor(kind="internal", name=address, ip=address),
+        {"method": request.method, "path": request.url.path, **caller.chain()},
+    )
     if app is None:
         raise not_found("device")
     request.state.app_id = app.id
@@ -142,8 +136,7 @@ async def _app_of_bearer(request: Request, gateway: Gateway) -> App:
     _refuse_early(request, gateway, digest)
     if not looks_like_app_token(token):
         raise invalid_api_key()  # no app token has this shape: nothing to read
-    async with gateway.db.read() as session:
-        app = await app_for_token(session, token)
+    app = await app_of_token(gateway.db, token)
     if app is None:
         raise invalid_api_key()
     gateway.token_claims.remember(digest, app.id)

@@ -100,6 +100,12 @@ async def app_for_token(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def app_of_token(db: Database, token: str) -> App | None:
+    """`app_for_token` in a read of its own (a request's authentication)."""
+    async with db.read() as session:
+        return await app_for_token(session, token)
+
+
 async def _current_token(session: AsyncSession, app_id: str) -> AppToken:
     stmt = (
         select(AppToken)

@@ -15,7 +15,6 @@ from wagateway.apps.pacing import PacingUpdate
 from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.netguard import published_egress
-from wagateway.dashboard.stats import project_overviews
 from wagateway.dashboard.web import (
     PREFIX,
     ActingViewerDep,
@@ -28,6 +27,7 @@ from wagateway.dashboard.web import (
 )
 from wagateway.devices.service import change_project_settings
 from wagateway.gateway import Gateway, GatewayDep
+from wagateway.messages.overview import project_overviews
 from wagateway.operators import service as operators
 
 router = APIRouter()

@@ -3,11 +3,14 @@ without its app. Light on purpose (no device runtime, no engines): the CLI impor
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
 from wagateway.apps.service import reveal_token
+from wagateway.audit import service as audit
 from wagateway.core.db import Database
 from wagateway.core.errors import not_found
 from wagateway.core.secrets import SecretBox
@@ -35,3 +38,22 @@ async def find_device(db: Database, device_id: str) -> Device | None:
     device without its app (and without loading the device runtime)."""
     async with db.read() as session:
         return await session.get(Device, device_id)
+
+
+async def app_of_internal_call(
+    db: Database, device_id: str, caller: audit.Actor, detail: dict[str, Any]
+) -> App | None:
+    """The app of the device a token-less internal call names (None: no such device), the
+    call audited as `internal_request` in the same transaction. Recorded also when the
+    device is unknown or the action then fails: the entry is of the access itself."""
+    async with db.transaction() as session:
+        app = await app_of_device(session, device_id)
+        audit.record(
+            session,
+            caller,
+            "internal_request",
+            app_id=app.id if app else None,
+            device_id=device_id,
+            detail=detail,
+        )
+    return app
