@@ -3,6 +3,7 @@ HTTP webhook receiver, and a small API client."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -28,9 +29,11 @@ T = TypeVar("T")
 # kernel's ephemeral range (32768 and up on Linux): the kernel never hands these out to an
 # outgoing connection, and two workers never pick the same one. Asking the kernel for a free
 # port (bind to 0, close, reuse) races: another worker's bind to 0 may get the same number
-# before the server that wanted it has started.
+# before the server that wanted it has started. Two test runs at once (two checkouts on one
+# machine) start from different blocks, picked by the run's id.
 _PORT_BLOCK_START = 10000
-_PORT_BLOCK_SIZE = 2000
+_PORT_BLOCK_SIZE = 1000
+_PORT_BLOCKS = 22  # 10000..31999
 _port_cursor = itertools.count()
 
 
@@ -39,9 +42,15 @@ def _worker_index() -> int:
     return int(worker[2:]) + 1 if worker.startswith("gw") else 0
 
 
+def _port_block() -> int:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    first_block = int(hashlib.sha256(run.encode()).hexdigest(), 16) % _PORT_BLOCKS if run else 0
+    return (first_block + _worker_index()) % _PORT_BLOCKS
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port on `host` nobody listens on, from this worker's own block."""
-    first = _PORT_BLOCK_START + _worker_index() * _PORT_BLOCK_SIZE
+    first = _PORT_BLOCK_START + _port_block() * _PORT_BLOCK_SIZE
     for _ in range(_PORT_BLOCK_SIZE):
         port = first + next(_port_cursor) % _PORT_BLOCK_SIZE
         with socket.socket() as s:

@@ -22,6 +22,7 @@ def test_each_worker_takes_ports_from_its_own_block(
     monkeypatch: pytest.MonkeyPatch, worker: str
 ) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     index = int(worker[2:]) + 1 if worker else 0
     first = harness._PORT_BLOCK_START + index * harness._PORT_BLOCK_SIZE
     ports = [harness.free_port() for _ in range(5)]
@@ -30,8 +31,21 @@ def test_each_worker_takes_ports_from_its_own_block(
     assert max(ports) < _ephemeral_start()
 
 
+def test_two_runs_at_once_start_from_different_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    blocks = set()
+    for run in ("run-a", "run-b", "run-c"):
+        monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", run)
+        blocks.add(harness._port_block())
+    assert len(blocks) > 1
+    assert all(0 <= block < harness._PORT_BLOCKS for block in blocks)
+    last_port = harness._PORT_BLOCK_START + harness._PORT_BLOCKS * harness._PORT_BLOCK_SIZE - 1
+    assert last_port < _ephemeral_start()
+
+
 def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     taken = harness.free_port()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", taken))
