@@ -110,6 +110,8 @@ class FakeWhatsApp:
         self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
         self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
         self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
+        # Chat actions as the servers saw them: (device id, neonize method, its arguments).
+        self.acts: list[tuple[str, str, dict[str, Any]]] = []
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -337,6 +339,23 @@ class FakeClient:
 
     async def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
         self.network.presences.append((self.uuid, jid.User, state.name))
+        chat = f"{jid.User}@{jid.Server}"
+        act = {"chat": chat, "state": state.name, "media": media.name}
+        self.network.acts.append((self.uuid, "send_chat_presence", act))
+
+    async def mark_read(
+        self, *message_ids: str, chat: Any, sender: Any, receipt: Any, timestamp: int | None = None
+    ) -> None:
+        act = {
+            "ids": list(message_ids),
+            "chat": f"{chat.User}@{chat.Server}",
+            "sender": f"{sender.User}@{sender.Server}",
+            "receipt": receipt.name,
+        }
+        self.network.acts.append((self.uuid, "mark_read", act))
+
+    async def send_presence(self, presence: Any) -> None:
+        self.network.acts.append((self.uuid, "send_presence", {"presence": presence.name}))
 
     async def logout(self) -> None:
         Path(self.store).unlink(missing_ok=True)
