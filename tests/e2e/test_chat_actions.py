@@ -1,8 +1,13 @@
 """Chat actions (CONTRACT §8.1) against a real server on the sandbox, on both databases:
 each route's effect is what the device did on the simulated network (`kind` `read`,
-`chat_presence`, `presence` in `GET /sandbox/devices/{id}/network`)."""
+`chat_presence`, `presence` in `GET /sandbox/devices/{id}/network`). Last, the same routes
+on a whatsmeow app, through its worker process to the neonize stand-in."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,11 +15,16 @@ import pytest
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.harness import GatewayServer, wait_until
+from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = pytest.mark.e2e
 
 ALICE = "6285550001111"
 BOB = "6285550002222"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def acts(api: httpx.Client, device_id: str, kind: str) -> list[dict]:
@@ -161,3 +171,57 @@ def test_presence_routes_refuse_bad_states_and_offline_devices(
     assert acts(api, device, "chat_presence") == [] and acts(api, device, "presence") == []
     missing = api.post("/devices/no-such-device/presence", json={"state": "available"})
     assert missing.status_code == 404 and error_code(missing) == "not_found"
+
+
+@pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
+def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
+    make_server: Callable[..., GatewayServer], tmp_path: Path
+) -> None:
+    """The same routes on a whatsmeow app: through the supervisor, the worker process and the
+    backend to the neonize stand-in (which records what reached the servers)."""
+    network = tmp_path / "fake-network"
+    network.mkdir()
+    server = make_server(
+        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+        WAGW_QR_WAIT_TIMEOUT="60",
+        FAKE_NEONIZE_DIR=str(network),
+        FAKE_NEONIZE_GREET="1",
+    ).start()
+    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    with server.client(creds["app_token"]) as api:
+        created = api.post("/devices", json={"device_name": "Front desk"})
+        assert created.status_code == 201, created.text
+        device = created.json()["device_id"]
+        wait_until(
+            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
+            timeout=60,
+            what="linked by the fake phone",
+        )
+        (network / f"greet-{device}").write_text("halo")
+        [message] = wait_until(lambda: inbound(api, device), what="the contact's message")
+        read = api.post(f"/devices/{device}/messages/{message['message_id']}/read")
+        assert read.status_code == 200 and read.json()["read_at"], read.text
+        typing = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": "typing"})
+        assert typing.status_code == 200, typing.text
+        online = api.post(f"/devices/{device}/presence", json={"state": "available"})
+        assert online.status_code == 200, online.text
+    chat = f"{ALICE}@s.whatsapp.net"
+    assert read_jsonl(network / "acts.jsonl") == [
+        {
+            "device": device,
+            "method": "mark_read",
+            "ids": [message["wa_message_id"]],
+            "chat": chat,
+            "sender": chat,
+            "receipt": "READ",
+        },
+        {
+            "device": device,
+            "method": "send_chat_presence",
+            "chat": chat,
+            "state": "CHAT_PRESENCE_COMPOSING",
+            "media": "CHAT_PRESENCE_MEDIA_TEXT",
+        },
+        {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
+    ]
+    server.stop()

@@ -202,11 +202,24 @@ class FakeClient:
                 if self.network.auto_link:
                     await asyncio.sleep(0.1)
                     await self.link(phone_of(self.uuid), next(self.network.device_numbers))
+                    if os.environ.get("FAKE_NEONIZE_GREET") == "1":
+                        self._spawn(self._greet_when_asked())
                     break
                 await asyncio.sleep(lifetime)
                 if self._session():
                     break
         await self._stopped.wait()  # the Go loop runs until Stop
+
+    async def _greet_when_asked(self) -> None:
+        """Whole-gateway tests with FAKE_NEONIZE_GREET=1: once record_dir/greet-<device id>
+        exists (the test writes it when the gateway shows the device online), a contact
+        writes its text to the device."""
+        assert self.network.record_dir is not None
+        trigger = self.network.record_dir / f"greet-{self.uuid}"
+        while not self.stopped and not trigger.exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.stopped:
+            await self.network.contact_writes(self.uuid, "6285550001111", trigger.read_text())
 
     async def PairPhone(self, phone: str, show_push_notification: bool) -> str:  # noqa: N802
         if not self.shown_qrs:
@@ -341,7 +354,7 @@ class FakeClient:
         self.network.presences.append((self.uuid, jid.User, state.name))
         chat = f"{jid.User}@{jid.Server}"
         act = {"chat": chat, "state": state.name, "media": media.name}
-        self.network.acts.append((self.uuid, "send_chat_presence", act))
+        self._act("send_chat_presence", act)
 
     async def mark_read(
         self, *message_ids: str, chat: Any, sender: Any, receipt: Any, timestamp: int | None = None
@@ -352,10 +365,19 @@ class FakeClient:
             "sender": f"{sender.User}@{sender.Server}",
             "receipt": receipt.name,
         }
-        self.network.acts.append((self.uuid, "mark_read", act))
+        self._act("mark_read", act)
 
     async def send_presence(self, presence: Any) -> None:
-        self.network.acts.append((self.uuid, "send_presence", {"presence": presence.name}))
+        self._act("send_presence", {"presence": presence.name})
+
+    def _act(self, method: str, args: dict[str, Any]) -> None:
+        """A chat action reached the servers: kept, and in whole-gateway tests appended to
+        record_dir/acts.jsonl (the worker is another process)."""
+        self.network.acts.append((self.uuid, method, args))
+        if self.network.record_dir is not None:
+            line = json.dumps({"device": self.uuid, "method": method, **args})
+            with open(self.network.record_dir / "acts.jsonl", "a") as record:
+                record.write(line + "\n")
 
     async def logout(self) -> None:
         Path(self.store).unlink(missing_ok=True)
