@@ -294,6 +294,8 @@ class SandboxEngine:
         """Blue ticks for the contact: recorded in the network log (kind `read`)."""
         self._require_online(device_id)
         ids = list(wa_message_ids)
+        if not ids:
+            return
         self._log(
             device_id, "read", chat=chat, sender=sender, wa_message_id=ids[-1], wa_message_ids=ids
         )

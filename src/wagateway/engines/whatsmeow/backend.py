@@ -516,6 +516,8 @@ class WhatsmeowBackend:
         self, device_id: str, chat: str, sender: str, wa_message_ids: tuple[str, ...]
     ) -> None:
         session = self._live(device_id)
+        if not wa_message_ids:
+            return
         enum = neonize_loader.module("neonize.utils.enum")
         async with self._ffi.shared():
             try:
