@@ -22,6 +22,7 @@ from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.workers.engine import WorkerEngine
 from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
+from wagateway.messages.actions import ChatActions
 from wagateway.messages.archive import retire_device_messages
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.queue import OutboundQueue
@@ -102,6 +103,7 @@ class Gateway:
             settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts
         )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
+        self.chat_actions = ChatActions(self.db, self.runtime)
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from wagateway import __version__
 from wagateway.api.apps import router as app_router
 from wagateway.api.archive import router as archive_router
+from wagateway.api.chat_actions import router as chat_actions_router
 from wagateway.api.deps import acts_for_an_app, verify_before_body
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app_router,
         devices_router,
         queries_router,
+        chat_actions_router,
         media_router,
         archive_router,
         webhooks_router,

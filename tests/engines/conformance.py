@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from wagateway.engines.base import (
     Connected,
@@ -39,6 +39,10 @@ class Harness(Protocol):
     async def phone_logout(self, device_id: str) -> None: ...
     async def network_drop(self, device_id: str) -> None: ...
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
+    # What the device did on the network besides messages, engine-neutral: {"kind": "read",
+    # "chat", "sender", "wa_message_ids"}, {"kind": "chat_presence", "chat", "state"},
+    # {"kind": "presence", "state"}; oldest first.
+    async def chat_acts(self, device_id: str) -> list[dict[str, Any]]: ...
 
 
 async def wait_for(
@@ -65,6 +69,17 @@ async def link(harness: Harness, device_id: str, epoch: int = 1) -> Connected:
     connected = await wait_for(harness, of(device_id, Connected))
     assert isinstance(connected, Connected)
     return connected
+
+
+async def wait_for_acts(
+    harness: Harness, device_id: str, count: int, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        acts = await harness.chat_acts(device_id)
+        if len(acts) >= count or asyncio.get_running_loop().time() > deadline:
+            return acts
+        await asyncio.sleep(0.02)
 
 
 class EngineConformance:
@@ -225,5 +240,62 @@ class EngineConformance:
             assert message.sender_phone == "6285550001111"
             assert message.chat == "6285550001111@s.whatsapp.net"
             assert message.wa_message_id and message.epoch == 1
+
+        self.run(scenario)
+
+    def test_mark_read_sends_read_receipts(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            for text in ("satu", "dua"):
+                await h.contact_writes("d1", "6285550001111", text)
+            await wait_for(
+                h, lambda e: len([x for x in h.events if isinstance(x, InboundMessage)]) == 2
+            )
+            ids = tuple(e.wa_message_id for e in h.events if isinstance(e, InboundMessage))
+            chat = "6285550001111@s.whatsapp.net"
+            await h.engine.mark_read("d1", chat, chat, ())  # nothing to read: nothing sent
+            await h.engine.mark_read("d1", chat, chat, ids)
+            acts = await wait_for_acts(h, "d1", 1)
+            assert acts == [
+                {"kind": "read", "chat": chat, "sender": chat, "wa_message_ids": list(ids)}
+            ]
+
+        self.run(scenario)
+
+    def test_chat_presence_and_own_presence(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            chat = "6285550001111@s.whatsapp.net"
+            for state in ("typing", "recording", "paused"):
+                await h.engine.send_chat_presence("d1", chat, state)
+            for state in ("available", "unavailable"):
+                await h.engine.send_presence("d1", state)
+            acts = await wait_for_acts(h, "d1", 5)
+            assert acts == [
+                {"kind": "chat_presence", "chat": chat, "state": "typing"},
+                {"kind": "chat_presence", "chat": chat, "state": "recording"},
+                {"kind": "chat_presence", "chat": chat, "state": "paused"},
+                {"kind": "presence", "state": "available"},
+                {"kind": "presence", "state": "unavailable"},
+            ]
+
+        self.run(scenario)
+
+    def test_chat_actions_need_a_live_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            chat = "6285550001111@s.whatsapp.net"
+            calls = [
+                h.engine.mark_read("nobody", chat, chat, ("3EB0AA",)),
+                h.engine.send_chat_presence("nobody", chat, "typing"),
+                h.engine.send_presence("nobody", "available"),
+            ]
+            for call in calls:
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_connected"
+                else:
+                    raise AssertionError("a chat action without a session must be refused")
+            assert await h.chat_acts("nobody") == []
 
         self.run(scenario)

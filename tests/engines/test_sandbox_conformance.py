@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,14 @@ class SandboxHarness:
 
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         await self.engine.contact_writes(device_id, sender_phone, content={"text": text})
+
+    async def chat_acts(self, device_id: str) -> list[dict[str, Any]]:
+        fields = {"read": ("chat", "sender", "wa_message_ids"), "chat_presence": ("chat", "state")}
+        return [
+            {"kind": e.kind, **{k: e.detail[k] for k in fields.get(e.kind, ("state",))}}
+            for e in await self.engine.network_of(device_id)
+            if e.kind in ("read", "chat_presence", "presence")
+        ]
 
 
 class TestSandboxConformance(EngineConformance):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,11 @@ fake_neonize = pytest.importorskip(
 
 from wagateway.engines.whatsmeow.backend import WhatsmeowBackend  # noqa: E402
 
+CHAT_STATES = {
+    ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"): "typing",
+    ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_AUDIO"): "recording",
+    ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT"): "paused",
+}
 TIME_SCALE = 0.02  # a 160 s pairing window lasts 3.2 s
 
 
@@ -45,6 +51,30 @@ class WhatsmeowHarness:
 
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         await self.network.contact_writes(device_id, sender_phone, text)
+
+    async def chat_acts(self, device_id: str) -> list[dict[str, Any]]:
+        """What the fake servers got, read back into the gateway's words: neonize's enums
+        mapped back, so a wrong mapping in the backend shows here."""
+        acts: list[dict[str, Any]] = []
+        for device, method, args in self.network.acts:
+            if device != device_id:
+                continue
+            if method == "mark_read":
+                assert args["receipt"] == "READ"
+                acts.append(
+                    {
+                        "kind": "read",
+                        "chat": args["chat"],
+                        "sender": args["sender"],
+                        "wa_message_ids": args["ids"],
+                    }
+                )
+            elif method == "send_chat_presence":
+                state = CHAT_STATES[(args["state"], args["media"])]
+                acts.append({"kind": "chat_presence", "chat": args["chat"], "state": state})
+            elif method == "send_presence":
+                acts.append({"kind": "presence", "state": args["presence"].lower()})
+        return acts
 
 
 class TestWhatsmeowConformance(EngineConformance):

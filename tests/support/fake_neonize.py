@@ -110,6 +110,8 @@ class FakeWhatsApp:
         self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
         self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
         self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
+        # Chat actions as the servers saw them: (device id, neonize method, its arguments).
+        self.acts: list[tuple[str, str, dict[str, Any]]] = []
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -200,11 +202,24 @@ class FakeClient:
                 if self.network.auto_link:
                     await asyncio.sleep(0.1)
                     await self.link(phone_of(self.uuid), next(self.network.device_numbers))
+                    if os.environ.get("FAKE_NEONIZE_GREET") == "1":
+                        self._spawn(self._greet_when_asked())
                     break
                 await asyncio.sleep(lifetime)
                 if self._session():
                     break
         await self._stopped.wait()  # the Go loop runs until Stop
+
+    async def _greet_when_asked(self) -> None:
+        """Whole-gateway tests with FAKE_NEONIZE_GREET=1: once record_dir/greet-<device id>
+        exists (the test writes it when the gateway shows the device online), a contact
+        writes its text to the device."""
+        assert self.network.record_dir is not None
+        trigger = self.network.record_dir / f"greet-{self.uuid}"
+        while not self.stopped and not trigger.exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.stopped:
+            await self.network.contact_writes(self.uuid, "6285550001111", trigger.read_text())
 
     async def PairPhone(self, phone: str, show_push_notification: bool) -> str:  # noqa: N802
         if not self.shown_qrs:
@@ -337,6 +352,32 @@ class FakeClient:
 
     async def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
         self.network.presences.append((self.uuid, jid.User, state.name))
+        chat = f"{jid.User}@{jid.Server}"
+        act = {"chat": chat, "state": state.name, "media": media.name}
+        self._act("send_chat_presence", act)
+
+    async def mark_read(
+        self, *message_ids: str, chat: Any, sender: Any, receipt: Any, timestamp: int | None = None
+    ) -> None:
+        act = {
+            "ids": list(message_ids),
+            "chat": f"{chat.User}@{chat.Server}",
+            "sender": f"{sender.User}@{sender.Server}",
+            "receipt": receipt.name,
+        }
+        self._act("mark_read", act)
+
+    async def send_presence(self, presence: Any) -> None:
+        self._act("send_presence", {"presence": presence.name})
+
+    def _act(self, method: str, args: dict[str, Any]) -> None:
+        """A chat action reached the servers: kept, and in whole-gateway tests appended to
+        record_dir/acts.jsonl (the worker is another process)."""
+        self.network.acts.append((self.uuid, method, args))
+        if self.network.record_dir is not None:
+            line = json.dumps({"device": self.uuid, "method": method, **args})
+            with open(self.network.record_dir / "acts.jsonl", "a") as record:
+                record.write(line + "\n")
 
     async def logout(self) -> None:
         Path(self.store).unlink(missing_ok=True)

@@ -19,6 +19,9 @@ import httpx
 # Path parameter name → the kind of object it names. Every path parameter of the API must be
 # here: a new one fails `find_leaks` until it is added (and the victim app is given one).
 PATH_IDS = {"device_id": "device", "message_id": "message", "request_id": "event"}
+# Path parameters that name no object of an app but an address on WhatsApp (a chat, a
+# contact): no one owns them, so they are filled with a sample and never carry the victim's ids.
+PATH_ADDRESSES = {"chat": "6281234567890"}
 # Query parameters that name an object. A filter (optional) may answer with an empty result
 # instead of 404, but must answer exactly as it does for an id that does not exist.
 QUERY_IDS = {"device_id": "device", "path": "media"}
@@ -129,7 +132,9 @@ def probes(
     for template, operations in spec["paths"].items():
         for method_lower, operation in operations.items():
             method = method_lower.upper()
-            path_params = [p["name"] for p in _parameters(operation, "path")]
+            all_path_params = [p["name"] for p in _parameters(operation, "path")]
+            addresses = {n: PATH_ADDRESSES[n] for n in all_path_params if n in PATH_ADDRESSES}
+            path_params = [name for name in all_path_params if name not in PATH_ADDRESSES]
             unknown = [name for name in path_params if name not in PATH_IDS]
             if unknown:
                 problems.append(
@@ -156,8 +161,10 @@ def probes(
             }
             body = sample_body(spec, method, template, operation)
 
-            def ids(names: list[str], source: Mapping[str, str]) -> dict[str, str]:
-                return {name: source[PATH_IDS[name]] for name in names}
+            def ids(
+                names: list[str], source: Mapping[str, str], addresses: dict[str, str] = addresses
+            ) -> dict[str, str]:
+                return {name: source[PATH_IDS[name]] for name in names} | addresses
 
             if path_params:
                 # Every id the victim's: 404.
@@ -194,7 +201,7 @@ def probes(
             for p in query_ids:
                 kind = QUERY_IDS[p["name"]]
                 base = dict(required_query)
-                path_ids = ids(path_params, own) if own is not None else {}
+                path_ids = ids(path_params, own) if own is not None else addresses
                 yield Probe(
                     method,
                     template,

@@ -164,6 +164,10 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+CHAT_PRESENCE_STATES = ("typing", "recording", "paused")
+PRESENCE_STATES = ("available", "unavailable")
+
+
 class EngineError(Exception):
     """The engine could not do what was asked; `code` is safe to show to clients."""
 
@@ -269,6 +273,18 @@ class Engine(Protocol):
 
     async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
         """Show "typing…" to the recipient for about `seconds` before a message."""
+
+    async def mark_read(
+        self, device_id: str, chat: str, sender: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        """Send read receipts (blue ticks) for inbound messages of `chat` that `sender` sent
+        (in a one-to-one chat the sender is the chat). Raises EngineError `not_connected`."""
+
+    async def send_chat_presence(self, device_id: str, chat: str, state: str) -> None:
+        """Show `typing`, `recording` or clear (`paused`) the indicator in `chat`."""
+
+    async def send_presence(self, device_id: str, state: str) -> None:
+        """The account's own online state: `available` or `unavailable`."""
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         """Groups the device's account is in."""

@@ -288,6 +288,26 @@ class SandboxEngine:
         if device_id not in self._sims:
             raise EngineError("not_connected", "the device is not online")
 
+    async def mark_read(
+        self, device_id: str, chat: str, sender: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        """Blue ticks for the contact: recorded in the network log (kind `read`)."""
+        self._require_online(device_id)
+        ids = list(wa_message_ids)
+        if not ids:
+            return
+        self._log(
+            device_id, "read", chat=chat, sender=sender, wa_message_id=ids[-1], wa_message_ids=ids
+        )
+
+    async def send_chat_presence(self, device_id: str, chat: str, state: str) -> None:
+        self._require_online(device_id)
+        self._log(device_id, "chat_presence", chat=chat, state=state)
+
+    async def send_presence(self, device_id: str, state: str) -> None:
+        self._require_online(device_id)
+        self._log(device_id, "presence", state=state)
+
     def _throttle(self, sim: _Sim) -> None:
         limit = self._settings.sandbox_rate_limit_per_minute
         if not limit:

@@ -53,6 +53,13 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
+# A chat presence state → neonize's ChatPresence and ChatPresenceMedia member names.
+CHAT_PRESENCE = {
+    "typing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"),
+    "recording": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_AUDIO"),
+    "paused": ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT"),
+}
+
 ClientFactory = Callable[[str, str, bool], Any]  # (store, uuid, new_device) -> NewAClient
 
 
@@ -502,6 +509,45 @@ class WhatsmeowBackend:
                     enum.ChatPresence.CHAT_PRESENCE_COMPOSING,
                     enum.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT,
                 )
+            except Exception as exc:
+                raise EngineError("presence_failed", _short(exc)) from exc
+
+    async def mark_read(
+        self, device_id: str, chat: str, sender: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        session = self._live(device_id)
+        if not wa_message_ids:
+            return
+        enum = neonize_loader.module("neonize.utils.enum")
+        async with self._ffi.shared():
+            try:
+                await session.client.mark_read(
+                    *wa_message_ids,
+                    chat=self._jid(chat),
+                    sender=self._jid(sender),
+                    receipt=enum.ReceiptType.READ,
+                )
+            except Exception as exc:
+                raise EngineError("read_failed", _short(exc)) from exc
+
+    async def send_chat_presence(self, device_id: str, chat: str, state: str) -> None:
+        session = self._live(device_id)
+        enum = neonize_loader.module("neonize.utils.enum")
+        presence, media = CHAT_PRESENCE[state]
+        async with self._ffi.shared():
+            try:
+                await session.client.send_chat_presence(
+                    self._jid(chat), enum.ChatPresence[presence], enum.ChatPresenceMedia[media]
+                )
+            except Exception as exc:
+                raise EngineError("presence_failed", _short(exc)) from exc
+
+    async def send_presence(self, device_id: str, state: str) -> None:
+        session = self._live(device_id)
+        enum = neonize_loader.module("neonize.utils.enum")
+        async with self._ffi.shared():
+            try:
+                await session.client.send_presence(enum.Presence[state.upper()])
             except Exception as exc:
                 raise EngineError("presence_failed", _short(exc)) from exc
 

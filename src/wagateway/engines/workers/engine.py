@@ -62,6 +62,19 @@ class WorkerEngine:
     async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:
         await self._call(device_id, "send_typing", to_jid=to_jid, seconds=seconds)
 
+    async def mark_read(
+        self, device_id: str, chat: str, sender: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        await self._call(
+            device_id, "mark_read", chat=chat, sender=sender, wa_message_ids=list(wa_message_ids)
+        )
+
+    async def send_chat_presence(self, device_id: str, chat: str, state: str) -> None:
+        await self._call(device_id, "send_chat_presence", chat=chat, state=state)
+
+    async def send_presence(self, device_id: str, state: str) -> None:
+        await self._call(device_id, "send_presence", state=state)
+
     async def groups(self, device_id: str) -> list[GroupInfo]:
         return list(await self._call(device_id, "groups"))
 

@@ -1,0 +1,227 @@
+"""Chat actions (CONTRACT §8.1) against a real server on the sandbox, on both databases:
+each route's effect is what the device did on the simulated network (`kind` `read`,
+`chat_presence`, `presence` in `GET /sandbox/devices/{id}/network`). Last, the same routes
+on a whatsmeow app, through its worker process to the neonize stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import error_code
+from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.support.harness import GatewayServer, wait_until
+from wagateway.engines.whatsmeow import neonize_loader
+
+pytestmark = pytest.mark.e2e
+
+ALICE = "6285550001111"
+BOB = "6285550002222"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def acts(api: httpx.Client, device_id: str, kind: str) -> list[dict]:
+    response = api.get(f"/sandbox/devices/{device_id}/network")
+    assert response.status_code == 200, response.text
+    return [e for e in response.json()["network"] if e["kind"] == kind]
+
+
+def inbound(api: httpx.Client, device_id: str) -> list[dict]:
+    """The device's received messages, oldest first."""
+    response = api.get(f"/devices/{device_id}/messages", params={"direction": "inbound"})
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["messages"]))
+
+
+def receive(api: httpx.Client, device_id: str, sender: str, text: str) -> str:
+    """A contact writes; waits until the gateway stored it; returns its WhatsApp id."""
+    response = api.post(
+        f"/sandbox/devices/{device_id}/inbound", json={"from": sender, "text": text}
+    )
+    assert response.status_code == 202, response.text
+    wa_id = str(response.json()["wa_message_id"])
+    wait_until(
+        lambda: any(m["wa_message_id"] == wa_id for m in inbound(api, device_id)),
+        what=f"inbound {text!r} stored",
+    )
+    return wa_id
+
+
+@pytest.fixture
+def device(api: httpx.Client) -> str:
+    device_id = str(create_device(api, "chat actions")["device_id"])
+    scan_current_qr(api, device_id)
+    return device_id
+
+
+def test_read_marks_the_message_and_earlier_unread_ones_of_its_chat(
+    api: httpx.Client, server: GatewayServer, device: str
+) -> None:
+    first = receive(api, device, ALICE, "satu")
+    other_chat = receive(api, device, BOB, "dari bob")
+    second = receive(api, device, ALICE, "dua")
+    later = receive(api, device, ALICE, "tiga")
+    by_wa = {m["wa_message_id"]: m for m in inbound(api, device)}
+    assert all(m["read_at"] is None for m in by_wa.values())
+
+    # By the gateway's id: the message and the earlier unread one of the same chat.
+    response = api.post(f"/devices/{device}/messages/{by_wa[second]['message_id']}/read")
+    assert response.status_code == 200, response.text
+    assert response.json()["message_id"] == by_wa[second]["message_id"]
+    assert response.json()["read_at"] is not None
+    chat = f"{ALICE}@s.whatsapp.net"
+    reads = wait_until(lambda: acts(api, device, "read"), what="read receipt logged")
+    assert len(reads) == 1
+    assert reads[0]["chat"] == chat and reads[0]["sender"] == chat
+    assert reads[0]["wa_message_ids"] == [first, second]
+    now = {m["wa_message_id"]: m for m in inbound(api, device)}
+    assert now[first]["read_at"] and now[second]["read_at"]
+    assert now[later]["read_at"] is None, "a later message stays unread"
+    assert now[other_chat]["read_at"] is None, "another chat stays unread"
+
+    # By the WhatsApp id: only what is still unread gets a receipt.
+    response = api.post(f"/devices/{device}/messages/{later}/read")
+    assert response.status_code == 200, response.text
+    assert response.json()["wa_message_id"] == later and response.json()["read_at"]
+    reads = wait_until(
+        lambda: (r := acts(api, device, "read")) and len(r) == 2 and r, what="second receipt"
+    )
+    assert reads[1]["wa_message_ids"] == [later]
+
+    # Already read: nothing more is sent.
+    again = api.post(f"/devices/{device}/messages/{first}/read")
+    assert again.status_code == 200 and again.json()["read_at"] == now[first]["read_at"]
+    api.post(f"/devices/{device}/presence", json={"state": "available"})  # a marker act
+    wait_until(lambda: acts(api, device, "presence"), what="marker logged")
+    assert len(acts(api, device, "read")) == 2
+
+
+def test_read_refuses_unknown_and_outbound_messages_and_offline_devices(
+    api: httpx.Client, server: GatewayServer, device: str
+) -> None:
+    unknown = api.post(f"/devices/{device}/messages/3EB0NOSUCHMESSAGE/read")
+    assert unknown.status_code == 404 and error_code(unknown) == "not_found"
+    sent = api.post(
+        f"/devices/{device}/messages", params={"wait": "true"}, json={"to": ALICE, "text": "hi"}
+    )
+    assert sent.status_code == 200, sent.text
+    own = api.post(f"/devices/{device}/messages/{sent.json()['message_id']}/read")
+    assert own.status_code == 409 and error_code(own) == "conflict"
+    wa_id = receive(api, device, ALICE, "halo")
+    assert api.post(f"/devices/{device}/disconnect").status_code == 200
+    offline = api.post(f"/devices/{device}/messages/{wa_id}/read")
+    assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
+    assert all(m["read_at"] is None for m in inbound(api, device)), "nothing half-done"
+    assert acts(api, device, "read") == []
+
+
+def test_chat_presence_and_own_presence_reach_the_network(
+    api: httpx.Client, server: GatewayServer, device: str
+) -> None:
+    for state in ("typing", "recording", "paused"):
+        response = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": state})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"chat": f"{ALICE}@s.whatsapp.net", "state": state}
+    group = "120363012345678901@g.us"
+    response = api.post(f"/devices/{device}/chats/{group}/presence", json={"state": "typing"})
+    assert response.status_code == 200 and response.json()["chat"] == group
+    for state in ("unavailable", "available"):
+        response = api.post(f"/devices/{device}/presence", json={"state": state})
+        assert response.status_code == 200 and response.json() == {"state": state}
+
+    chats = wait_until(
+        lambda: (c := acts(api, device, "chat_presence")) and len(c) == 4 and c,
+        what="chat presence logged",
+    )
+    assert [(c["chat"], c["state"]) for c in chats] == [
+        (f"{ALICE}@s.whatsapp.net", "typing"),
+        (f"{ALICE}@s.whatsapp.net", "recording"),
+        (f"{ALICE}@s.whatsapp.net", "paused"),
+        (group, "typing"),
+    ]
+    own = wait_until(
+        lambda: (p := acts(api, device, "presence")) and len(p) == 2 and p, what="presence logged"
+    )
+    assert [p["state"] for p in own] == ["unavailable", "available"]
+
+
+def test_presence_routes_refuse_bad_states_and_offline_devices(
+    api: httpx.Client, server: GatewayServer, device: str
+) -> None:
+    bad = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": "dancing"})
+    assert bad.status_code == 400 and error_code(bad) == "validation_error"
+    bad = api.post(f"/devices/{device}/presence", json={"state": "online"})
+    assert bad.status_code == 400 and error_code(bad) == "validation_error"
+    bad_chat = api.post(f"/devices/{device}/chats/not-a-chat/presence", json={"state": "typing"})
+    assert bad_chat.status_code == 400 and error_code(bad_chat) == "validation_error"
+    assert api.post(f"/devices/{device}/disconnect").status_code == 200
+    for path, body in (
+        (f"/devices/{device}/chats/{ALICE}/presence", {"state": "typing"}),
+        (f"/devices/{device}/presence", {"state": "available"}),
+    ):
+        offline = api.post(path, json=body)
+        assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
+    assert acts(api, device, "chat_presence") == [] and acts(api, device, "presence") == []
+    missing = api.post("/devices/no-such-device/presence", json={"state": "available"})
+    assert missing.status_code == 404 and error_code(missing) == "not_found"
+
+
+@pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
+def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
+    make_server: Callable[..., GatewayServer], tmp_path: Path
+) -> None:
+    """The same routes on a whatsmeow app: through the supervisor, the worker process and the
+    backend to the neonize stand-in (which records what reached the servers)."""
+    network = tmp_path / "fake-network"
+    network.mkdir()
+    server = make_server(
+        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+        WAGW_QR_WAIT_TIMEOUT="60",
+        FAKE_NEONIZE_DIR=str(network),
+        FAKE_NEONIZE_GREET="1",
+    ).start()
+    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    with server.client(creds["app_token"]) as api:
+        created = api.post("/devices", json={"device_name": "Front desk"})
+        assert created.status_code == 201, created.text
+        device = created.json()["device_id"]
+        wait_until(
+            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
+            timeout=60,
+            what="linked by the fake phone",
+        )
+        (network / f"greet-{device}").write_text("halo")
+        [message] = wait_until(lambda: inbound(api, device), what="the contact's message")
+        read = api.post(f"/devices/{device}/messages/{message['message_id']}/read")
+        assert read.status_code == 200 and read.json()["read_at"], read.text
+        typing = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": "typing"})
+        assert typing.status_code == 200, typing.text
+        online = api.post(f"/devices/{device}/presence", json={"state": "available"})
+        assert online.status_code == 200, online.text
+    chat = f"{ALICE}@s.whatsapp.net"
+    assert read_jsonl(network / "acts.jsonl") == [
+        {
+            "device": device,
+            "method": "mark_read",
+            "ids": [message["wa_message_id"]],
+            "chat": chat,
+            "sender": chat,
+            "receipt": "READ",
+        },
+        {
+            "device": device,
+            "method": "send_chat_presence",
+            "chat": chat,
+            "state": "CHAT_PRESENCE_COMPOSING",
+            "media": "CHAT_PRESENCE_MEDIA_TEXT",
+        },
+        {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
+    ]
+    server.stop()

@@ -1,0 +1,195 @@
+"""The whatsmeow backend's chat actions at the neonize boundary (read receipts, chat presence,
+own presence), and the fake kept honest: every call the backend makes on a neonize client
+binds to the real `NewAClient` method's signature (CONTRACT issue 17, item 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engines.conformance import wait_for
+from wagateway.engines.base import (
+    QR_CODE_LIFETIMES,
+    Connected,
+    EngineError,
+    EngineEvent,
+    InboundMessage,
+    OutboundMessage,
+    QrCode,
+)
+
+fake_neonize = pytest.importorskip("tests.support.fake_neonize", reason="neonize is not installed")
+
+from wagateway.engines.whatsmeow import neonize_loader  # noqa: E402
+from wagateway.engines.whatsmeow.backend import WhatsmeowBackend  # noqa: E402
+
+SCALE = 0.02
+CHAT = "6285550001111@s.whatsapp.net"
+PB = neonize_loader.module("neonize.proto.Neonize_pb2")
+ENUM = neonize_loader.module("neonize.utils.enum")
+# The fake's own helpers, not neonize's surface.
+FAKE_INSIDES = {"link", "emit"}
+
+
+class Recording:
+    """A neonize client seen through what the backend calls on it: (name, args, kwargs)."""
+
+    def __init__(self, client: Any, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]):
+        self._client = client
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name == "event" or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._calls.append((name, args, kwargs))
+            return attr(*args, **kwargs)
+
+        return call
+
+
+async def _events_until(events: list[EngineEvent], predicate: Callable[[EngineEvent], bool]) -> Any:
+    holder = type("H", (), {"events": events})()
+    return await wait_for(holder, predicate)
+
+
+def run(tmp_path: Path, scenario: Callable[..., Any]) -> list[tuple[str, tuple, dict]]:
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    async def main() -> None:
+        network = fake_neonize.FakeWhatsApp([t * SCALE for t in QR_CODE_LIFETIMES])
+
+        def factory(store: str, uuid: str, new_device: bool) -> Recording:
+            return Recording(network.factory(store, uuid, new_device), calls)
+
+        backend = WhatsmeowBackend(
+            {"store_dir": str(tmp_path), "time_scale": SCALE}, client_factory=factory
+        )
+        events: list[EngineEvent] = []
+
+        async def sink(event: EngineEvent) -> None:
+            events.append(event)
+
+        await backend.start(sink)
+        try:
+            await backend.begin_pairing("d1", 1)
+            qr = await _events_until(events, lambda e: isinstance(e, QrCode))
+            await network.scan(qr.code, "6281234567890")
+            await _events_until(events, lambda e: isinstance(e, Connected))
+            await scenario(backend, network, events)
+        finally:
+            await backend.shutdown()
+
+    asyncio.run(main())
+    return calls
+
+
+def test_mark_read_sends_a_read_receipt_with_neonize_types(tmp_path: Path) -> None:
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        await backend.mark_read("d1", CHAT, CHAT, ("3EB0A", "3EB0B"))
+        group = "120363000@g.us"
+        await backend.mark_read("d1", group, "6285550002222@s.whatsapp.net", ("3EB0C",))
+        assert [a for _, name, a in network.acts if name == "mark_read"] == [
+            {"ids": ["3EB0A", "3EB0B"], "chat": CHAT, "sender": CHAT, "receipt": "READ"},
+            {
+                "ids": ["3EB0C"],
+                "chat": group,
+                "sender": "6285550002222@s.whatsapp.net",
+                "receipt": "READ",
+            },
+        ]
+
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("MarkReadError: server said no")
+
+        network.clients["d1"].mark_read = refused
+        with pytest.raises(EngineError) as failed:
+            await backend.mark_read("d1", CHAT, CHAT, ("3EB0D",))
+        assert failed.value.code == "read_failed"
+
+    calls = run(tmp_path, scenario)
+    name, args, kwargs = next(c for c in calls if c[0] == "mark_read")
+    assert args == ("3EB0A", "3EB0B")
+    assert isinstance(kwargs["chat"], PB.JID) and isinstance(kwargs["sender"], PB.JID)
+    assert kwargs["receipt"] is ENUM.ReceiptType.READ
+
+
+def test_presences_use_neonize_enums(tmp_path: Path) -> None:
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        for state in ("typing", "recording", "paused"):
+            await backend.send_chat_presence("d1", CHAT, state)
+        await backend.send_presence("d1", "available")
+        await backend.send_presence("d1", "unavailable")
+        with pytest.raises(EngineError) as offline:
+            await backend.send_presence("nobody", "available")
+        assert offline.value.code == "not_connected"
+
+    calls = run(tmp_path, scenario)
+    chat = [c for c in calls if c[0] == "send_chat_presence"]
+    assert [(args[1], args[2]) for _, args, _ in chat] == [
+        (
+            ENUM.ChatPresence.CHAT_PRESENCE_COMPOSING,
+            ENUM.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT,
+        ),
+        (
+            ENUM.ChatPresence.CHAT_PRESENCE_COMPOSING,
+            ENUM.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO,
+        ),
+        (ENUM.ChatPresence.CHAT_PRESENCE_PAUSED, ENUM.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT),
+    ]
+    assert all(isinstance(args[0], PB.JID) for _, args, _ in chat)
+    own = [args[0] for name, args, _ in calls if name == "send_presence"]
+    assert own == [ENUM.Presence.AVAILABLE, ENUM.Presence.UNAVAILABLE]
+
+
+def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_path: Path) -> None:
+    """The fake must not drift from neonize: whatever the backend passes to the fake, it
+    would pass to `NewAClient`, and neonize must accept it."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(100))
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        def out(kind: str, content: dict[str, Any], media: bytes | None = None) -> OutboundMessage:
+            return OutboundMessage("3EB0OURS", CHAT, kind, content, media, reply_to="3EB0Q")
+
+        await backend.send("d1", out("text", {"text": "hi"}))
+        await backend.send("d1", out("image", {"mime_type": "image/png"}, png))
+        await backend.send("d1", out("interactive", {"poll_question": "?", "poll_options": ["a"]}))
+        await backend.send_typing("d1", CHAT, 1.0)
+        await backend.send_chat_presence("d1", CHAT, "recording")
+        await backend.send_presence("d1", "available")
+        await backend.mark_read("d1", CHAT, CHAT, ("3EB0A",))
+        await backend.groups("d1")
+        await backend.profile("d1", CHAT)
+        await backend.check_contacts("d1", ["6285550001111"])
+        await network.contact_sends_image("d1", "6285550001111", png, "lihat")
+        await _events_until(events, lambda e: isinstance(e, InboundMessage))
+        await backend.begin_pairing("d2", 1)
+        await _events_until(events, lambda e: isinstance(e, QrCode) and e.device_id == "d2")
+        await backend.request_pairing_code("d2", 1, "6289876543210")
+        await backend.logout("d1")
+
+    calls = run(tmp_path, scenario)
+    client_class = neonize_loader.module("neonize.aioze.client").NewAClient
+    made = {name for name, _, _ in calls}
+    for name, args, kwargs in calls:
+        method = getattr(client_class, name, None)
+        assert method is not None, f"neonize's NewAClient has no {name}"
+        try:
+            inspect.signature(method).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise AssertionError(f"{name}{args!r} {kwargs!r} does not fit neonize: {exc}") from exc
+    # Every neonize call the fake offers was made here, so all of them were checked.
+    offered = {
+        name
+        for name, member in inspect.getmembers(fake_neonize.FakeClient, inspect.isfunction)
+        if not name.startswith("_") and name not in FAKE_INSIDES
+    }
+    assert offered <= made, f"not exercised: {sorted(offered - made)}"
+    assert {"mark_read", "send_chat_presence", "send_presence"} <= made
