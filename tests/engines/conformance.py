@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from wagateway.engines.base import (
+    ChatPresence,
     Connected,
     ConnectionLost,
     Engine,
@@ -39,6 +40,9 @@ class Harness(Protocol):
     async def phone_logout(self, device_id: str) -> None: ...
     async def network_drop(self, device_id: str) -> None: ...
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
+    async def contact_chat_presence(
+        self, device_id: str, sender_phone: str, state: str
+    ) -> None: ...
 
 
 async def wait_for(
@@ -225,5 +229,19 @@ class EngineConformance:
             assert message.sender_phone == "6285550001111"
             assert message.chat == "6285550001111@s.whatsapp.net"
             assert message.wa_message_id and message.epoch == 1
+
+        self.run(scenario)
+
+    def test_contact_typing_recording_and_pausing_is_chat_presence(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            for state in ("typing", "recording", "paused"):
+                await h.contact_chat_presence("d1", "6285550001111", state)
+                await wait_for(h, lambda e, s=state: isinstance(e, ChatPresence) and e.state == s)
+            seen = [e for e in h.events if isinstance(e, ChatPresence)]
+            assert [e.state for e in seen] == ["typing", "recording", "paused"]
+            assert all(
+                e.chat == e.jid == "6285550001111@s.whatsapp.net" and e.epoch == 1 for e in seen
+            )
 
         self.run(scenario)

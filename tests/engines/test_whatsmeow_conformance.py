@@ -46,6 +46,9 @@ class WhatsmeowHarness:
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         await self.network.contact_writes(device_id, sender_phone, text)
 
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        await self.network.contact_chat_presence(device_id, sender_phone, state)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

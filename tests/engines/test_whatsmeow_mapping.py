@@ -135,11 +135,21 @@ def test_presence_and_chat_presence() -> None:
     paused = mapping.chat_presence(
         "d", 1, EV.ChatPresenceEv(MessageSource=source, State=2, Media=1)
     )
-    assert [typing.presence, recording.presence, paused.presence] == [
-        "composing",
+    assert [typing.state, recording.state, paused.state] == [
+        "typing",
         "recording",
         "paused",
     ]
+    assert (typing.chat, typing.jid) == ("6281@s.whatsapp.net", "6281@s.whatsapp.net")
+    in_group = PB.MessageSource(Chat=jid("1203630", "g.us"), Sender=jid("6281"), IsGroup=True)
+    group = mapping.chat_presence(
+        "d", 1, EV.ChatPresenceEv(MessageSource=in_group, State=1, Media=1)
+    )
+    assert (group.chat, group.jid, group.state) == (
+        "1203630@g.us",
+        "6281@s.whatsapp.net",
+        "typing",
+    )
 
 
 def _with_bytes(message, placeholder: str, raw: bytes):  # noqa: ANN001, ANN201

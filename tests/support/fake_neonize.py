@@ -149,6 +149,20 @@ class FakeWhatsApp:
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         self._deliver(device_id, sender_phone, E2E.Message(conversation=text))
 
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
+        composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media
+        source = PB.MessageSource(
+            Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
+        )
+        self.clients[device_id].emit(
+            EV.ChatPresenceEv(
+                MessageSource=source,
+                State=paused if state == "paused" else composing,
+                Media=audio if state == "recording" else text,
+            )
+        )
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False

@@ -23,6 +23,7 @@ from wagateway.devices.models import Device
 from wagateway.devices.sink import MessageSink
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
 from wagateway.engines.base import (
+    ChatPresence,
     Connected,
     ConnectionLost,
     Engine,
@@ -266,6 +267,9 @@ class SessionRuntime:
             case PresenceUpdate():
                 self.presence[(device.id, event.jid)] = event
                 self._sink.presence(session, device, event)
+                return
+            case ChatPresence():
+                self._sink.chat_presence(session, device, event)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

@@ -15,7 +15,13 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageRevoked,
+    PresenceUpdate,
+    Receipt,
+)
 
 
 class MessageSink(Protocol):
@@ -33,6 +39,10 @@ class MessageSink(Protocol):
     ) -> None: ...
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None: ...
+
+    def chat_presence(
+        self, session: AsyncSession, device: Device, update: ChatPresence
+    ) -> None: ...
 
 
 # Called inside the transaction that destroys a device, with its id; answers the media keys

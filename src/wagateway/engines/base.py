@@ -105,8 +105,18 @@ class MessageRevoked(EngineEvent):
 @dataclass(frozen=True)
 class PresenceUpdate(EngineEvent):
     jid: str
-    presence: str  # available | unavailable | composing | recording | paused
+    presence: str  # available | unavailable
     last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatPresence(EngineEvent):
+    """A contact started or stopped typing / recording audio in a chat (apart from online
+    presence). state is `typing`, `recording` or `paused`."""
+
+    chat: str
+    jid: str
+    state: str
 
 
 class ReceiptStatus(StrEnum):

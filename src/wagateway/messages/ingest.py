@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import new_id, utcnow
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageRevoked,
+    PresenceUpdate,
+    Receipt,
+)
 from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
@@ -189,4 +195,15 @@ def presence_event(session: AsyncSession, device: Device, update: PresenceUpdate
             "presence": update.presence,
             "last_seen": rfc3339(update.last_seen),
         },
+    )
+
+
+def chat_presence_event(session: AsyncSession, device: Device, update: ChatPresence) -> None:
+    """`chat_presence`: a contact typing, recording or paused in a chat (CONTRACT §8.2)."""
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="chat_presence",
+        payload={"chat": update.chat, "jid": update.jid, "state": update.state},
     )

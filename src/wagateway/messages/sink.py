@@ -6,7 +6,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageRevoked,
+    PresenceUpdate,
+    Receipt,
+)
 from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
 from wagateway.messages.early_receipts import EarlyReceipts
@@ -41,3 +47,6 @@ class InboundMessages:
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
         ingest.presence_event(session, device, update)
+
+    def chat_presence(self, session: AsyncSession, device: Device, update: ChatPresence) -> None:
+        ingest.chat_presence_event(session, device, update)

@@ -23,7 +23,12 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
-    type: Literal["text", "image", "document", "location"] = "text"
+    type: Literal["text", "image", "document", "location", "chat_presence", "revoke"] = Field(
+        "text",
+        description="a message (text, image, document, location), or what the contact does "
+        "besides writing: chat_presence (starts / stops typing, needs `state`), revoke "
+        "(deletes its message `wa_message_id` for everyone)",
+    )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
     file_name: str | None = Field(None, max_length=255)
@@ -35,6 +40,12 @@ class InboundRequest(BaseModel):
     forwarded: bool = False
     reply_to: str | None = None
     mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS)
+    state: Literal["typing", "recording", "paused"] | None = Field(
+        None, description="chat_presence: what the contact shows in its chat"
+    )
+    wa_message_id: str | None = Field(
+        None, max_length=128, description="revoke: the WhatsApp id of the contact's message"
+    )
 
 
 def require_sandbox(app: App) -> None:
@@ -115,8 +126,24 @@ class SandboxControls:
         """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
         return await self._on_connected_device(app, device_id, self._sandbox.phone_logout)
 
-    async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str:
-        """A contact writes to the device; returns the new message's wa_message_id."""
+    async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str | None:
+        """A contact writes to the device (returns the new message's wa_message_id), or acts
+        on the chat: chat_presence (returns None), revoke (returns the revoked message's id)."""
+        if body.type == "chat_presence":
+            if body.state is None:
+                raise validation_error("state is required for type chat_presence", "state")
+            await self._connected_device(app, device_id)
+            sender = normalise_phone(body.from_, "from")
+            try:
+                await self._sandbox.contact_chat_presence(device_id, sender, body.state)
+            except EngineError as exc:
+                raise ApiError(409, "device_not_connected", exc.message) from exc
+            return None
+        if body.type == "revoke":
+            if not body.wa_message_id:
+                raise validation_error("wa_message_id is required for type revoke", "wa_message_id")
+            await self.revoke(app, device_id, body.from_, body.wa_message_id)
+            return body.wa_message_id
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
         content, media = sandbox_content(body)

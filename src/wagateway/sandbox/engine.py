@@ -27,6 +27,7 @@ from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     QR_CODE_LIFETIMES,
+    ChatPresence,
     Connected,
     ConnectionLost,
     ContactCheck,
@@ -441,6 +442,16 @@ class SandboxEngine:
                     sender=sender_phone,
                 )
             )
+
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        """The contact starts or stops typing (or recording audio) in its chat with the
+        device: `state` is typing, recording or paused."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        chat = f"{sender_phone}@s.whatsapp.net"
+        async with sim.lock:
+            await self._emit(ChatPresence(device_id, sim.epoch, chat=chat, jid=chat, state=state))
 
     # --- runtime queries ------------------------------------------------------------------
 

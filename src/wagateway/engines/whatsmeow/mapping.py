@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wagateway.engines.base import (
+    ChatPresence,
     InboundMessage,
     MessageRevoked,
     PresenceUpdate,
@@ -212,14 +213,19 @@ def presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
     )
 
 
-def chat_presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
+def chat_presence(device_id: str, epoch: int, event: Any) -> ChatPresence:
     """`ChatPresenceEv`: typing (composing), recording (audio) or paused, in a chat."""
     state = int(event.State)
     kind = (
         "paused"
         if state == CHAT_PAUSED
-        else ("recording" if int(event.Media) == MEDIA_AUDIO else "composing")
+        else ("recording" if int(event.Media) == MEDIA_AUDIO else "typing")
     )
-    return PresenceUpdate(
-        device_id, epoch, jid=jid_string(event.MessageSource.Sender), presence=kind
+    source = event.MessageSource
+    return ChatPresence(
+        device_id,
+        epoch,
+        chat=jid_string(source.Chat),
+        jid=jid_string(source.Sender),
+        state=kind,
     )

@@ -65,6 +65,7 @@ _TYPES: dict[str, type[Any]] = {
         base.InboundMessage,
         base.MessageRevoked,
         base.PresenceUpdate,
+        base.ChatPresence,
         base.Receipt,
         base.Warning,
         base.OutboundMessage,

@@ -1,0 +1,79 @@
+"""What contacts do besides writing, end to end (CONTRACT §8.2, §8.5): a sandbox control on a
+real gateway → a signed webhook at a real receiver, on SQLite and PostgreSQL (one server per
+module and backend)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from tests.conftest import error_code
+from tests.e2e.test_device_flow import create_device, scan
+from tests.support.harness import Delivery, WebhookReceiver, wait_until
+
+pytestmark = pytest.mark.e2e
+
+CONTACT = "6285550001111"
+CHAT = f"{CONTACT}@s.whatsapp.net"
+
+
+@pytest.fixture
+def device(api: httpx.Client) -> dict:
+    return scan(api, create_device(api, "inbound events")["qr"])
+
+
+def inbound(api: httpx.Client, device_id: str, body: dict) -> str | None:
+    response = api.post(f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, **body})
+    assert response.status_code == 202, response.text
+    wa_message_id: str | None = response.json()["wa_message_id"]
+    return wa_message_id
+
+
+def signed(delivery: Delivery, app_creds: dict) -> dict:
+    """The delivery's payload, once its Standard Webhooks signature checks out."""
+    Webhook(app_creds["webhook_secret"]).verify(delivery.body, delivery.headers)
+    assert delivery.headers["x-wa-event"] == delivery.json["event"]
+    payload: dict = delivery.json["payload"]
+    return payload
+
+
+def message_event(receiver: WebhookReceiver, device_id: str, wa_message_id: str) -> Delivery:
+    return wait_until(
+        lambda: [
+            d
+            for d in receiver.events(device_id, "message")
+            if d.json["payload"]["wa_message_id"] == wa_message_id
+        ],
+        what=f"message event of {wa_message_id}",
+    )[0]
+
+
+def test_chat_presence_is_its_own_event(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    for state in ("typing", "recording", "paused"):
+        assert inbound(api, device_id, {"type": "chat_presence", "state": state}) is None
+    deliveries = receiver.wait_for(device_id, "chat_presence", count=3)
+    payloads = [signed(d, app_creds) for d in deliveries]
+    assert payloads == [
+        {"chat": CHAT, "jid": CHAT, "state": state} for state in ("typing", "recording", "paused")
+    ]
+    assert receiver.events(device_id, "presence") == [], "typing is not online presence"
+    missing = api.post(
+        f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, "type": "chat_presence"}
+    )
+    assert missing.status_code == 400 and error_code(missing) == "validation_error"
+    wrong = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": CONTACT, "type": "chat_presence", "state": "dancing"},
+    )
+    assert wrong.status_code == 400 and error_code(wrong) == "validation_error"
+    api.post(f"/devices/{device_id}/disconnect")
+    offline = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": CONTACT, "type": "chat_presence", "state": "typing"},
+    )
+    assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
+    assert len(receiver.events(device_id, "chat_presence")) == 3
