@@ -77,3 +77,27 @@ def test_chat_presence_is_its_own_event(
     )
     assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
     assert len(receiver.events(device_id, "chat_presence")) == 3
+
+
+def test_forwarded_on_every_inbound_type(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    bodies = {
+        "text": {"text": "diteruskan"},
+        "image": {"type": "image", "caption": "foto"},
+        "document": {"type": "document", "file_name": "a.pdf"},
+        "location": {"type": "location", "latitude": -6.2, "longitude": 106.8},
+    }
+    marked = {
+        kind: inbound(api, device_id, {**body, "forwarded": True}) for kind, body in bodies.items()
+    }
+    plain = inbound(api, device_id, {"text": "asli"})
+    for kind, wa_id in marked.items():
+        assert wa_id is not None
+        payload = signed(message_event(receiver, device_id, wa_id), app_creds)
+        assert (payload["type"], payload["forwarded"]) == (kind, True)
+        stored = api.get(f"/devices/{device_id}/messages/{payload['message_id']}").json()
+        assert stored["forwarded"] is True
+    assert plain is not None
+    assert signed(message_event(receiver, device_id, plain), app_creds)["forwarded"] is False

@@ -40,6 +40,7 @@ class Harness(Protocol):
     async def phone_logout(self, device_id: str) -> None: ...
     async def network_drop(self, device_id: str) -> None: ...
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None: ...
     async def contact_chat_presence(
         self, device_id: str, sender_phone: str, state: str
     ) -> None: ...
@@ -229,6 +230,23 @@ class EngineConformance:
             assert message.sender_phone == "6285550001111"
             assert message.chat == "6285550001111@s.whatsapp.net"
             assert message.wa_message_id and message.epoch == 1
+
+        self.run(scenario)
+
+    def test_forwarded_message_is_marked_forwarded(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "asli")
+            await h.contact_forwards("d1", "6285550001111", "diteruskan")
+            for text in ("asli", "diteruskan"):  # each may arrive first (own task on neonize)
+                await wait_for(
+                    h, lambda e, t=text: isinstance(e, InboundMessage) and e.content["text"] == t
+                )
+            messages = [e for e in h.events if isinstance(e, InboundMessage)]
+            assert {m.content["text"]: m.forwarded for m in messages} == {
+                "asli": False,
+                "diteruskan": True,
+            }
 
         self.run(scenario)
 

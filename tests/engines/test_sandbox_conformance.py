@@ -45,6 +45,11 @@ class SandboxHarness:
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.engine.contact_chat_presence(device_id, sender_phone, state)
 
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.engine.contact_writes(
+            device_id, sender_phone, content={"text": text}, forwarded=True
+        )
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -49,6 +49,9 @@ class WhatsmeowHarness:
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.network.contact_chat_presence(device_id, sender_phone, state)
 
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.network.contact_forwards(device_id, sender_phone, text)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

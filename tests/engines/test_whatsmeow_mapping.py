@@ -101,6 +101,45 @@ def test_device_jids_keep_their_device_number() -> None:
     assert mapping.jid_string(jid("6281")) == "6281@s.whatsapp.net"
 
 
+def test_forwarded_mark_on_every_message_type() -> None:
+    forwarded = E2E.ContextInfo(isForwarded=True, forwardingScore=1)
+    plain = E2E.ContextInfo(stanzaID="3EB0QUOTED")
+    kinds = {
+        "text": lambda c: E2E.Message(
+            extendedTextMessage=E2E.ExtendedTextMessage(text="fwd", contextInfo=c)
+        ),
+        "image": lambda c: E2E.Message(
+            imageMessage=E2E.ImageMessage(mimetype="image/png", contextInfo=c)
+        ),
+        "video": lambda c: E2E.Message(
+            videoMessage=E2E.VideoMessage(mimetype="video/mp4", contextInfo=c)
+        ),
+        "audio": lambda c: E2E.Message(
+            audioMessage=E2E.AudioMessage(mimetype="audio/ogg", contextInfo=c)
+        ),
+        "document": lambda c: E2E.Message(
+            documentMessage=E2E.DocumentMessage(mimetype="application/pdf", contextInfo=c)
+        ),
+        "sticker": lambda c: E2E.Message(
+            stickerMessage=E2E.StickerMessage(mimetype="image/webp", contextInfo=c)
+        ),
+        "location": lambda c: E2E.Message(
+            locationMessage=E2E.LocationMessage(degreesLatitude=1.5, contextInfo=c)
+        ),
+        "contact": lambda c: E2E.Message(
+            contactMessage=E2E.ContactMessage(displayName="Ana", vcard="V", contextInfo=c)
+        ),
+    }
+    for kind, build in kinds.items():
+        marked = mapping.inbound_message("d", 1, message_ev(build(forwarded)))
+        unmarked = mapping.inbound_message("d", 1, message_ev(build(plain)))
+        assert marked is not None and unmarked is not None, kind
+        assert (marked.type, marked.forwarded) == (kind, True), kind
+        assert (unmarked.type, unmarked.forwarded) == (kind, False), kind
+    conversation = mapping.inbound_message("d", 1, message_ev(E2E.Message(conversation="x")))
+    assert conversation is not None and conversation.forwarded is False
+
+
 def test_revoke_names_the_deleted_message() -> None:
     common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
     protocol = E2E.ProtocolMessage(type=0, key=common.MessageKey(ID="3EB0GONE"))

@@ -149,6 +149,13 @@ class FakeWhatsApp:
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         self._deliver(device_id, sender_phone, E2E.Message(conversation=text))
 
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        """The contact forwards a text: WhatsApp sends it as an extended text whose context
+        says forwarded."""
+        context = E2E.ContextInfo(isForwarded=True, forwardingScore=1)
+        ext = E2E.ExtendedTextMessage(text=text, contextInfo=context)
+        self._deliver(device_id, sender_phone, E2E.Message(extendedTextMessage=ext))
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
         composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media

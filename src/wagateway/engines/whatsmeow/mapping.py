@@ -132,6 +132,20 @@ def message_content(message: Any) -> tuple[str, dict[str, object], str | None, t
     return "unsupported", {}, None, ()
 
 
+def is_forwarded(message: Any) -> bool:
+    """WhatsApp's forwarded mark: `ContextInfo.isForwarded` of whichever sub-message the
+    Message carries (a plain `conversation` has no context, and so is never forwarded)."""
+    for descriptor, sub in message.ListFields():
+        if (
+            descriptor.message_type is None
+            or "contextInfo" not in descriptor.message_type.fields_by_name
+        ):
+            continue
+        if sub.HasField("contextInfo") and sub.contextInfo.isForwarded:
+            return True
+    return False
+
+
 def announced_size(message: Any) -> int | None:
     media = media_of(message)
     return int(media[1].fileLength) if media is not None else None
@@ -159,6 +173,7 @@ def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | 
         content=content,
         sent_at=_timestamp(int(info.Timestamp)),
         push_name=text(info.Pushname) or None,
+        forwarded=is_forwarded(event.Message),
         reply_to=reply_to,
         mentions=mentions,
         media_size=announced_size(event.Message),
