@@ -101,3 +101,45 @@ def test_forwarded_on_every_inbound_type(
         assert stored["forwarded"] is True
     assert plain is not None
     assert signed(message_event(receiver, device_id, plain), app_creds)["forwarded"] is False
+
+
+def revoked_event(receiver: WebhookReceiver, device_id: str, wa_message_id: str) -> Delivery:
+    return wait_until(
+        lambda: [
+            d
+            for d in receiver.events(device_id, "message_revoked")
+            if d.json["payload"]["wa_message_id"] == wa_message_id
+        ],
+        what=f"message_revoked of {wa_message_id}",
+    )[0]
+
+
+def test_revoke_by_inbound_type_and_by_its_alias(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    first, second = (inbound(api, device_id, {"text": t}) for t in ("satu", "dua"))
+    assert first is not None and second is not None
+    ids = {
+        wa_id: signed(message_event(receiver, device_id, wa_id), app_creds)["message_id"]
+        for wa_id in (first, second)
+    }
+    assert inbound(api, device_id, {"type": "revoke", "wa_message_id": first}) == first
+    alias = api.post(
+        f"/sandbox/devices/{device_id}/revoke", json={"from": CONTACT, "wa_message_id": second}
+    )
+    assert alias.status_code == 202 and alias.json() == {"wa_message_id": second}
+    for wa_id, message_id in ids.items():
+        payload = signed(revoked_event(receiver, device_id, wa_id), app_creds)
+        assert payload["message_id"] == message_id and payload["chat"] == CHAT
+        assert payload["by"] == CONTACT
+        stored = api.get(f"/devices/{device_id}/messages/{message_id}").json()
+        assert stored["content"]["revoked"] is True
+    unseen = inbound(api, device_id, {"type": "revoke", "wa_message_id": "3EB0NEVERSEEN"})
+    payload = signed(revoked_event(receiver, device_id, "3EB0NEVERSEEN"), app_creds)
+    assert unseen == "3EB0NEVERSEEN" and payload["message_id"] is None
+    missing = api.post(
+        f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, "type": "revoke"}
+    )
+    assert missing.status_code == 400 and error_code(missing) == "validation_error"
+    assert len(receiver.events(device_id, "message_revoked")) == 3

@@ -21,6 +21,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageRevoked,
     PairingWindowEnded,
     QrCode,
     SessionEnded,
@@ -43,6 +44,9 @@ class Harness(Protocol):
     async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None: ...
     async def contact_chat_presence(
         self, device_id: str, sender_phone: str, state: str
+    ) -> None: ...
+    async def contact_revokes(
+        self, device_id: str, sender_phone: str, wa_message_id: str
     ) -> None: ...
 
 
@@ -247,6 +251,24 @@ class EngineConformance:
                 "asli": False,
                 "diteruskan": True,
             }
+
+        self.run(scenario)
+
+    def test_contact_revokes_its_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "salah kirim")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage)
+            await h.contact_revokes("d1", "6285550001111", message.wa_message_id)
+            revoked = await wait_for(h, of("d1", MessageRevoked))
+            assert isinstance(revoked, MessageRevoked)
+            assert revoked.wa_message_id == message.wa_message_id and revoked.epoch == 1
+            assert revoked.chat == "6285550001111@s.whatsapp.net"
+            assert revoked.by == revoked.sender == "6285550001111"
+            assert not [e for e in h.events if isinstance(e, InboundMessage)][1:], (
+                "a revoke is not a message"
+            )
 
         self.run(scenario)
 

@@ -50,6 +50,9 @@ class SandboxHarness:
             device_id, sender_phone, content={"text": text}, forwarded=True
         )
 
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        await self.engine.contact_revokes(device_id, sender_phone, wa_message_id)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -52,6 +52,9 @@ class WhatsmeowHarness:
     async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
         await self.network.contact_forwards(device_id, sender_phone, text)
 
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        await self.network.contact_revokes(device_id, sender_phone, wa_message_id)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

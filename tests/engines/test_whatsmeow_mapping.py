@@ -150,7 +150,19 @@ def test_revoke_names_the_deleted_message() -> None:
         "6285550001111@s.whatsapp.net",
         "6285550001111",
     )
+    assert event.by == "6285550001111"
     assert mapping.revoke("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+    in_group = mapping.revoke(
+        "d",
+        1,
+        message_ev(
+            E2E.Message(protocolMessage=protocol),
+            sender=jid("12345", "lid"),
+            chat=jid("1203630", "g.us"),
+        ),
+    )
+    assert in_group is not None
+    assert (in_group.chat, in_group.by) == ("1203630@g.us", "12345@lid")
 
 
 def test_presence_and_chat_presence() -> None:

@@ -156,6 +156,17 @@ class FakeWhatsApp:
         ext = E2E.ExtendedTextMessage(text=text, contextInfo=context)
         self._deliver(device_id, sender_phone, E2E.Message(extendedTextMessage=ext))
 
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        """The contact deletes its message for everyone: a REVOKE protocol message."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        protocol = E2E.ProtocolMessage(
+            type=0,  # REVOKE
+            key=common.MessageKey(
+                remoteJID=f"{sender_phone}@s.whatsapp.net", fromMe=False, ID=wa_message_id
+            ),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
         composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media

@@ -95,11 +95,13 @@ class InboundMessage(EngineEvent):
 
 @dataclass(frozen=True)
 class MessageRevoked(EngineEvent):
-    """A sender deleted a message for everyone."""
+    """A sender deleted a message for everyone. `by` is who deleted it (phone number, else
+    LID JID, as a message's `from`): its sender, or a group admin."""
 
     wa_message_id: str
     chat: str
     sender: str | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -165,11 +165,16 @@ def media_path_for(device: Device, message_id: str, mime_type: str) -> str:
 
 
 async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRevoked) -> None:
+    """`message_revoked` (CONTRACT §8.2): the stored message (if the gateway has it) is marked
+    `revoked` in its content; `message_id` is its id, null for a message never seen."""
     await session.flush()  # the revoked message may have arrived in this same transaction
-    stmt = select(Message).where(
-        Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id)
+        .order_by(Message.created_at, Message.id)
     )
-    for message in (await session.execute(stmt)).scalars():
+    found = list((await session.execute(stmt)).scalars())
+    for message in found:
         message.content = {**message.content, "revoked": True}
     record_event(
         session,
@@ -177,8 +182,10 @@ async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRev
         device_id=device.id,
         event="message_revoked",
         payload={
+            "message_id": found[0].id if found else None,
             "wa_message_id": revoke.wa_message_id,
             "chat": revoke.chat,
+            "by": revoke.by if revoke.by is not None else revoke.sender,
             "sender": revoke.sender,
         },
     )

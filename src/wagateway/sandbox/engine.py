@@ -440,6 +440,7 @@ class SandboxEngine:
                     wa_message_id=wa_message_id,
                     chat=f"{sender_phone}@s.whatsapp.net",
                     sender=sender_phone,
+                    by=sender_phone,
                 )
             )
 

@@ -213,6 +213,7 @@ def revoke(device_id: str, epoch: int, event: Any) -> MessageRevoked | None:
         wa_message_id=text(message.protocolMessage.key.ID),
         chat=jid_string(source.Chat),
         sender=phone or lid,
+        by=phone or lid,
     )
 
 
