@@ -143,3 +143,51 @@ def test_revoke_by_inbound_type_and_by_its_alias(
     )
     assert missing.status_code == 400 and error_code(missing) == "validation_error"
     assert len(receiver.events(device_id, "message_revoked")) == 3
+
+
+def edited_events(receiver: WebhookReceiver, device_id: str, wa_message_id: str) -> list[Delivery]:
+    return [
+        d
+        for d in receiver.events(device_id, "message_edited")
+        if d.json["payload"]["wa_message_id"] == wa_message_id
+    ]
+
+
+def test_edit_updates_the_stored_message_and_is_announced(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    text_id = inbound(api, device_id, {"text": "harga 40rb"})
+    image_id = inbound(api, device_id, {"type": "image", "caption": "foto lama"})
+    assert text_id is not None and image_id is not None
+    text_message = signed(message_event(receiver, device_id, text_id), app_creds)
+    image_message = signed(message_event(receiver, device_id, image_id), app_creds)
+    edits = {text_id: "harga 50rb", image_id: "foto baru"}
+    for wa_id, new_text in edits.items():
+        answer = inbound(api, device_id, {"type": "edit", "wa_message_id": wa_id, "text": new_text})
+        assert answer == wa_id
+    for wa_id, message, field in (
+        (text_id, text_message, "text"),
+        (image_id, image_message, "caption"),
+    ):
+        delivery = wait_until(lambda w=wa_id: edited_events(receiver, device_id, w), what="edit")
+        payload = signed(delivery[0], app_creds)
+        assert payload["message_id"] == message["message_id"] and payload["chat"] == CHAT
+        assert payload["from"] == CONTACT and payload["text"] == edits[wa_id]
+        assert payload["edited_at"].endswith("Z")
+        stored = api.get(f"/devices/{device_id}/messages/{message['message_id']}").json()
+        assert stored["content"][field] == edits[wa_id]
+        assert stored["content"]["edited_at"] == payload["edited_at"]
+    assert inbound(api, device_id, {"type": "edit", "wa_message_id": "3EB0NONE", "text": "x"})
+    unseen = wait_until(lambda: edited_events(receiver, device_id, "3EB0NONE"), what="edit")
+    assert signed(unseen[0], app_creds)["message_id"] is None
+    for body, field in (
+        ({"type": "edit", "wa_message_id": text_id}, "text"),
+        ({"type": "edit", "text": "y"}, "wa_message_id"),
+    ):
+        bad = api.post(f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, **body})
+        assert bad.status_code == 400 and error_code(bad) == "validation_error"
+        assert bad.json()["error"]["details"]["field"] == field
+    assert len(receiver.events(device_id, "message_edited")) == 3
+    listed = api.get(f"/devices/{device_id}/messages", params={"direction": "inbound"}).json()
+    assert len(listed["messages"]) == 2, "an edit is not a new message"

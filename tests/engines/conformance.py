@@ -21,6 +21,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PairingWindowEnded,
     QrCode,
@@ -47,6 +48,9 @@ class Harness(Protocol):
     ) -> None: ...
     async def contact_revokes(
         self, device_id: str, sender_phone: str, wa_message_id: str
+    ) -> None: ...
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
     ) -> None: ...
 
 
@@ -269,6 +273,23 @@ class EngineConformance:
             assert not [e for e in h.events if isinstance(e, InboundMessage)][1:], (
                 "a revoke is not a message"
             )
+
+        self.run(scenario)
+
+    def test_contact_edits_its_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "harga 40rb")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage)
+            await h.contact_edits("d1", "6285550001111", message.wa_message_id, "harga 50rb")
+            edited = await wait_for(h, of("d1", MessageEdited))
+            assert isinstance(edited, MessageEdited)
+            assert (edited.wa_message_id, edited.text) == (message.wa_message_id, "harga 50rb")
+            assert edited.chat == "6285550001111@s.whatsapp.net" and edited.epoch == 1
+            assert edited.sender_phone == "6285550001111"
+            assert edited.edited_at >= message.sent_at.replace(microsecond=0)
+            assert len([e for e in h.events if isinstance(e, InboundMessage)]) == 1
 
         self.run(scenario)
 

@@ -53,6 +53,11 @@ class SandboxHarness:
     async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
         await self.engine.contact_revokes(device_id, sender_phone, wa_message_id)
 
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        await self.engine.contact_edits(device_id, sender_phone, wa_message_id, text)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -55,6 +55,11 @@ class WhatsmeowHarness:
     async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
         await self.network.contact_revokes(device_id, sender_phone, wa_message_id)
 
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        await self.network.contact_edits(device_id, sender_phone, wa_message_id, text)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

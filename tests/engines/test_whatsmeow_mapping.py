@@ -165,6 +165,38 @@ def test_revoke_names_the_deleted_message() -> None:
     assert (in_group.chat, in_group.by) == ("1203630@g.us", "12345@lid")
 
 
+def test_edit_names_the_message_and_its_new_text() -> None:
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+    key = common.MessageKey(ID="3EB0ORIG")
+    new_text = E2E.Message(conversation="harga 50rb")
+    protocol = E2E.ProtocolMessage(
+        type=14, key=key, editedMessage=new_text, timestampMS=1_790_000_123_456
+    )
+    # whatsmeow unwraps the edit (IsEdit); WhatsApp's raw form wraps it in editedMessage
+    unwrapped = E2E.Message(protocolMessage=protocol)
+    wrapped = E2E.Message(editedMessage=E2E.FutureProofMessage(message=unwrapped))
+    for message in (unwrapped, wrapped):
+        event = mapping.edit("d", 2, message_ev(message))
+        assert event is not None
+        assert (event.wa_message_id, event.chat, event.text) == (
+            "3EB0ORIG",
+            "6285550001111@s.whatsapp.net",
+            "harga 50rb",
+        )
+        assert (event.sender_phone, event.epoch) == ("6285550001111", 2)
+        assert event.edited_at.timestamp() == 1_790_000_123.456
+        assert mapping.revoke("d", 2, message_ev(message)) is None
+        assert mapping.inbound_message("d", 2, message_ev(message)) is None
+    caption = E2E.Message(imageMessage=E2E.ImageMessage(mimetype="image/png", caption="foto baru"))
+    no_stamp = E2E.ProtocolMessage(type=14, key=key, editedMessage=caption)
+    edited = mapping.edit("d", 1, message_ev(E2E.Message(protocolMessage=no_stamp)))
+    assert edited is not None and edited.text == "foto baru"
+    assert edited.edited_at.timestamp() == 1_790_000_000  # the event's own timestamp
+    revoke = E2E.ProtocolMessage(type=0, key=key)
+    assert mapping.edit("d", 1, message_ev(E2E.Message(protocolMessage=revoke))) is None
+    assert mapping.edit("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+
+
 def test_presence_and_chat_presence() -> None:
     online = mapping.presence("d", 1, EV.PresenceEv(From=jid("6281"), Unavailable=False))
     assert (online.jid, online.presence, online.last_seen) == (

@@ -167,6 +167,22 @@ class FakeWhatsApp:
         )
         self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
 
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        """The contact edits its text: a MESSAGE_EDIT protocol message, as whatsmeow hands it
+        on once unwrapped (`IsEdit`)."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        protocol = E2E.ProtocolMessage(
+            type=14,  # MESSAGE_EDIT
+            key=common.MessageKey(
+                remoteJID=f"{sender_phone}@s.whatsapp.net", fromMe=False, ID=wa_message_id
+            ),
+            editedMessage=E2E.Message(conversation=text),
+            timestampMS=int(time.time() * 1000),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
         composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media

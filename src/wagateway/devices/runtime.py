@@ -30,6 +30,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PairingWindowEnded,
     PresenceUpdate,
@@ -263,6 +264,9 @@ class SessionRuntime:
                 return  # a message is not a change of the device itself
             case MessageRevoked():
                 await self._sink.apply_revoke(session, device, event)
+                return
+            case MessageEdited():
+                await self._sink.apply_edit(session, device, event)
                 return
             case PresenceUpdate():
                 self.presence[(device.id, event.jid)] = event

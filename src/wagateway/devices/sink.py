@@ -18,6 +18,7 @@ from wagateway.devices.models import Device
 from wagateway.engines.base import (
     ChatPresence,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PresenceUpdate,
     Receipt,
@@ -36,6 +37,10 @@ class MessageSink(Protocol):
 
     async def apply_revoke(
         self, session: AsyncSession, device: Device, revoke: MessageRevoked
+    ) -> None: ...
+
+    async def apply_edit(
+        self, session: AsyncSession, device: Device, edit: MessageEdited
     ) -> None: ...
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None: ...

@@ -105,6 +105,18 @@ class MessageRevoked(EngineEvent):
 
 
 @dataclass(frozen=True)
+class MessageEdited(EngineEvent):
+    """A sender edited an earlier message: `text` is its new text (or caption)."""
+
+    wa_message_id: str
+    chat: str
+    sender_phone: str | None
+    sender_lid: str | None
+    text: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True)
 class PresenceUpdate(EngineEvent):
     jid: str
     presence: str  # available | unavailable

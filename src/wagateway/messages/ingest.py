@@ -17,6 +17,7 @@ from wagateway.devices.models import Device
 from wagateway.engines.base import (
     ChatPresence,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PresenceUpdate,
     Receipt,
@@ -187,6 +188,38 @@ async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRev
             "chat": revoke.chat,
             "by": revoke.by if revoke.by is not None else revoke.sender,
             "sender": revoke.sender,
+        },
+    )
+
+
+async def apply_edit(session: AsyncSession, device: Device, edit: MessageEdited) -> None:
+    """`message_edited` (CONTRACT §8.2): the stored message's text (or, for media, caption) is
+    replaced and `edited_at` kept in its content; `message_id` is null for a message the
+    gateway never stored."""
+    await session.flush()  # the edited message may have arrived in this same transaction
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == edit.wa_message_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    found = list((await session.execute(stmt)).scalars())
+    edited_at = rfc3339(edit.edited_at)
+    for message in found:
+        field = "text" if message.type == "text" else "caption"
+        message.content = {**message.content, field: edit.text, "edited_at": edited_at}
+        message.updated_at = utcnow()
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="message_edited",
+        payload={
+            "message_id": found[0].id if found else None,
+            "wa_message_id": edit.wa_message_id,
+            "chat": edit.chat,
+            "from": edit.sender_phone or edit.sender_lid,
+            "text": edit.text,
+            "edited_at": edited_at,
         },
     )
 

@@ -9,6 +9,7 @@ from wagateway.devices.models import Device
 from wagateway.engines.base import (
     ChatPresence,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PresenceUpdate,
     Receipt,
@@ -44,6 +45,9 @@ class InboundMessages:
         self, session: AsyncSession, device: Device, revoke: MessageRevoked
     ) -> None:
         await ingest.apply_revoke(session, device, revoke)
+
+    async def apply_edit(self, session: AsyncSession, device: Device, edit: MessageEdited) -> None:
+        await ingest.apply_edit(session, device, edit)
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
         ingest.presence_event(session, device, update)

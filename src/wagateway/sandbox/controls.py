@@ -23,11 +23,14 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
-    type: Literal["text", "image", "document", "location", "chat_presence", "revoke"] = Field(
-        "text",
-        description="a message (text, image, document, location), or what the contact does "
-        "besides writing: chat_presence (starts / stops typing, needs `state`), revoke "
-        "(deletes its message `wa_message_id` for everyone)",
+    type: Literal["text", "image", "document", "location", "chat_presence", "revoke", "edit"] = (
+        Field(
+            "text",
+            description="a message (text, image, document, location), or what the contact "
+            "does besides writing: chat_presence (starts / stops typing, needs `state`), "
+            "revoke (deletes its message `wa_message_id` for everyone), edit (changes the "
+            "text of its message `wa_message_id` to `text`)",
+        )
     )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
@@ -44,7 +47,9 @@ class InboundRequest(BaseModel):
         None, description="chat_presence: what the contact shows in its chat"
     )
     wa_message_id: str | None = Field(
-        None, max_length=128, description="revoke: the WhatsApp id of the contact's message"
+        None,
+        max_length=128,
+        description="revoke, edit: the WhatsApp id of the contact's message",
     )
 
 
@@ -144,6 +149,8 @@ class SandboxControls:
                 raise validation_error("wa_message_id is required for type revoke", "wa_message_id")
             await self.revoke(app, device_id, body.from_, body.wa_message_id)
             return body.wa_message_id
+        if body.type == "edit":
+            return await self._edit(app, device_id, body)
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
         content, media = sandbox_content(body)
@@ -168,6 +175,19 @@ class SandboxControls:
             await self._sandbox.contact_revokes(device_id, sender, wa_message_id)
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def _edit(self, app: App, device_id: str, body: InboundRequest) -> str:
+        if not body.wa_message_id:
+            raise validation_error("wa_message_id is required for type edit", "wa_message_id")
+        if not body.text:
+            raise validation_error("text is required for type edit", "text")
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        try:
+            await self._sandbox.contact_edits(device_id, sender, body.wa_message_id, body.text)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return body.wa_message_id
 
     async def received(self, app: App, device_id: str) -> list[SandboxReceived]:
         require_sandbox(app)

@@ -37,6 +37,7 @@ from wagateway.engines.base import (
     EventSink,
     GroupInfo,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     OutboundMessage,
     PairingWindowEnded,
@@ -441,6 +442,27 @@ class SandboxEngine:
                     chat=f"{sender_phone}@s.whatsapp.net",
                     sender=sender_phone,
                     by=sender_phone,
+                )
+            )
+
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        """The contact edits one of its messages: `text` is its new text (or caption)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                MessageEdited(
+                    device_id,
+                    sim.epoch,
+                    wa_message_id=wa_message_id,
+                    chat=f"{sender_phone}@s.whatsapp.net",
+                    sender_phone=sender_phone,
+                    sender_lid=sandbox_lid(sender_phone),
+                    text=text,
+                    edited_at=utcnow(),
                 )
             )
 

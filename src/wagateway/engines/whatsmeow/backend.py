@@ -404,6 +404,11 @@ class WhatsmeowBackend:
             if session.linked:
                 await self._emit(revoked)
             return
+        edited = mapping.edit(session.device_id, session.epoch, event)
+        if edited is not None:
+            if session.linked:
+                await self._emit(edited)
+            return
         inbound = mapping.inbound_message(session.device_id, session.epoch, event)
         if inbound is None or not session.linked:
             return

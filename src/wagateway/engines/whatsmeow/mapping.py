@@ -12,6 +12,7 @@ from typing import Any
 from wagateway.engines.base import (
     ChatPresence,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PresenceUpdate,
     Receipt,
@@ -19,6 +20,7 @@ from wagateway.engines.base import (
 )
 
 REVOKE = 0  # waE2E ProtocolMessage.Type
+MESSAGE_EDIT = 14
 CHAT_PAUSED = 2  # ChatPresenceEv.State (COMPOSING = 1)
 MEDIA_AUDIO = 2  # ChatPresenceEv.Media (TEXT = 1)
 
@@ -214,6 +216,40 @@ def revoke(device_id: str, epoch: int, event: Any) -> MessageRevoked | None:
         chat=jid_string(source.Chat),
         sender=phone or lid,
         by=phone or lid,
+    )
+
+
+def _protocol_message(message: Any) -> Any | None:
+    """The protocol message a Message carries, also inside the `editedMessage` wrapper that
+    WhatsApp puts around edits (whatsmeow unwraps it and sets `IsEdit`; both forms are read)."""
+    if message.HasField("editedMessage") and message.editedMessage.HasField("message"):
+        message = message.editedMessage.message
+    return message.protocolMessage if message.HasField("protocolMessage") else None
+
+
+def edit(device_id: str, epoch: int, event: Any) -> MessageEdited | None:
+    """A sender edited a message: a `MessageEv` carrying a MESSAGE_EDIT protocol message that
+    names the edited message and holds its new content (a text, or a media caption)."""
+    protocol = _protocol_message(event.Message)
+    if protocol is None or protocol.type != MESSAGE_EDIT:
+        return None
+    kind, content, _, _ = message_content(protocol.editedMessage)
+    new_text = content.get("text", content.get("caption", ""))
+    info = event.Info
+    source = info.MessageSource
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    at_ms = int(protocol.timestampMS)
+    return MessageEdited(
+        device_id,
+        epoch,
+        wa_message_id=text(protocol.key.ID),
+        chat=jid_string(source.Chat),
+        sender_phone=phone,
+        sender_lid=lid,
+        text=str(new_text),
+        edited_at=(
+            datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms else _timestamp(int(info.Timestamp))
+        ),
     )
 
 

@@ -64,6 +64,7 @@ _TYPES: dict[str, type[Any]] = {
         base.SessionEnded,
         base.InboundMessage,
         base.MessageRevoked,
+        base.MessageEdited,
         base.PresenceUpdate,
         base.ChatPresence,
         base.Receipt,
