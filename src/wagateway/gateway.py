@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import structlog
@@ -24,6 +25,7 @@ from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.archive import retire_device_messages
 from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.polls import sent_poll
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
 from wagateway.messages.sink import InboundMessages
@@ -92,7 +94,9 @@ class Gateway:
             self.media,
         )
         self.devices.add_deletion_hook(retire_device_messages)
-        self.sandbox_controls = SandboxControls(self.sandbox, self.devices)
+        self.sandbox_controls = SandboxControls(
+            self.sandbox, self.devices, functools.partial(sent_poll, self.db)
+        )
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)
             if runs_in_own_process(settings)

@@ -191,3 +191,82 @@ def test_edit_updates_the_stored_message_and_is_announced(
     assert len(receiver.events(device_id, "message_edited")) == 3
     listed = api.get(f"/devices/{device_id}/messages", params={"direction": "inbound"}).json()
     assert len(listed["messages"]) == 2, "an edit is not a new message"
+
+
+def sent(api: httpx.Client, device_id: str, body: dict) -> dict:
+    """Send, then wait until the simulated network has it (paced sends take their time)."""
+    response = api.post(f"/devices/{device_id}/messages", json={"to": CONTACT, **body})
+    assert response.status_code == 202, response.text
+    message_id = response.json()["message_id"]
+    message: dict = wait_until(
+        lambda: (
+            (m := api.get(f"/devices/{device_id}/messages/{message_id}").json())["status"]
+            in ("sent", "delivered", "read")
+            and m
+        ),
+        timeout=30,
+        what=f"{message_id} sent",
+    )
+    return message
+
+
+def sent_poll(api: httpx.Client, device_id: str, options: list[str], multi: bool) -> dict:
+    body = {
+        "type": "interactive",
+        "poll_question": "Jam berapa?",
+        "poll_options": options,
+        "poll_multi": multi,
+    }
+    return sent(api, device_id, body)
+
+
+def vote(api: httpx.Client, device_id: str, poll: str, options: list[str]) -> httpx.Response:
+    return api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": CONTACT, "type": "poll_vote", "poll_message_id": poll, "options": options},
+    )
+
+
+def test_poll_votes_are_poll_responses_with_option_texts(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    multi = sent_poll(api, device_id, ["09:00", "13:00", "16:00"], multi=True)
+    single = sent_poll(api, device_id, ["Ya", "Tidak"], multi=False)
+    by_gateway_id = vote(api, device_id, multi["message_id"], ["16:00", "09:00"])
+    assert by_gateway_id.status_code == 202, by_gateway_id.text
+    assert by_gateway_id.json()["wa_message_id"] == multi["wa_message_id"]
+    assert vote(api, device_id, single["wa_message_id"], ["Tidak"]).status_code == 202
+    assert vote(api, device_id, multi["wa_message_id"], []).status_code == 202  # withdrawn
+    deliveries = receiver.wait_for(device_id, "poll_response", count=3)
+    payloads = [signed(d, app_creds) for d in deliveries]
+    chosen = [
+        (p["message_id"], p["wa_message_id"], p["selected_options"], p["voter"]) for p in payloads
+    ]
+    assert chosen == [
+        (multi["message_id"], multi["wa_message_id"], ["16:00", "09:00"], CONTACT),
+        (single["message_id"], single["wa_message_id"], ["Tidak"], CONTACT),
+        (multi["message_id"], multi["wa_message_id"], [], CONTACT),
+    ]
+    assert all(
+        p["chat"] == CHAT and len(p["selected_hashes"]) == len(p["selected_options"])
+        for p in payloads
+    )
+    stored = api.get(f"/devices/{device_id}/messages/{single['message_id']}").json()
+    assert stored["content"]["poll_votes"] == {CONTACT: ["Tidak"]}
+    for poll, options, code in (
+        ("3EB0NOSUCHPOLL", ["Ya"], 404),
+        (single["message_id"], ["Mungkin"], 400),
+        (single["message_id"], ["Ya", "Tidak"], 400),
+        (multi["message_id"], ["09:00", "09:00"], 400),
+    ):
+        refused = vote(api, device_id, poll, options)
+        assert refused.status_code == code, refused.text
+    text = sent(api, device_id, {"text": "bukan polling"})
+    assert vote(api, device_id, text["message_id"], ["Ya"]).status_code == 404
+    missing = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": CONTACT, "type": "poll_vote", "poll_message_id": single["message_id"]},
+    )
+    assert missing.status_code == 400 and missing.json()["error"]["details"]["field"] == "options"
+    assert len(receiver.events(device_id, "poll_response")) == 3

@@ -23,9 +23,12 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    OutboundMessage,
     PairingWindowEnded,
+    PollVote,
     QrCode,
     SessionEnded,
+    poll_option_hash,
 )
 
 PHONE = "6281234567890"
@@ -51,6 +54,9 @@ class Harness(Protocol):
     ) -> None: ...
     async def contact_edits(
         self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None: ...
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
     ) -> None: ...
 
 
@@ -290,6 +296,28 @@ class EngineConformance:
             assert edited.sender_phone == "6285550001111"
             assert edited.edited_at >= message.sent_at.replace(microsecond=0)
             assert len([e for e in h.events if isinstance(e, InboundMessage)]) == 1
+
+        self.run(scenario)
+
+    def test_contact_votes_on_the_device_poll(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            voter = "6285550001111"
+            poll = OutboundMessage(
+                "3EB0POLL0001",
+                f"{voter}@s.whatsapp.net",
+                "interactive",
+                {"poll_question": "Jam?", "poll_options": ["09:00", "13:00"], "poll_multi": True},
+            )
+            sent = await h.engine.send("d1", poll)
+            await h.contact_votes("d1", voter, sent.wa_message_id, ["13:00", "09:00"])
+            vote = await wait_for(h, of("d1", PollVote))
+            assert isinstance(vote, PollVote) and vote.epoch == 1
+            assert vote.poll_wa_message_id == sent.wa_message_id
+            assert vote.selected_hashes == (poll_option_hash("13:00"), poll_option_hash("09:00"))
+            assert (vote.chat, vote.voter_phone) == (f"{voter}@s.whatsapp.net", voter)
+            await h.contact_votes("d1", voter, sent.wa_message_id, [])
+            await wait_for(h, lambda e: isinstance(e, PollVote) and e.selected_hashes == ())
 
         self.run(scenario)
 

@@ -58,6 +58,12 @@ class SandboxHarness:
     ) -> None:
         await self.engine.contact_edits(device_id, sender_phone, wa_message_id, text)
 
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        chat = f"{voter_phone}@s.whatsapp.net"
+        await self.engine.contact_votes(device_id, voter_phone, poll_wa_message_id, chat, options)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

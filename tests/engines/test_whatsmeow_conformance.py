@@ -60,6 +60,11 @@ class WhatsmeowHarness:
     ) -> None:
         await self.network.contact_edits(device_id, sender_phone, wa_message_id, text)
 
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        await self.network.contact_votes(device_id, voter_phone, poll_wa_message_id, options)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

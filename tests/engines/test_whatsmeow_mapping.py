@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagateway.engines.base import InboundMessage, Receipt
+from wagateway.engines.base import InboundMessage, Receipt, poll_option_hash
 from wagateway.engines.whatsmeow import mapping, neonize_loader
 
 if not neonize_loader.available():
@@ -195,6 +195,33 @@ def test_edit_names_the_message_and_its_new_text() -> None:
     revoke = E2E.ProtocolMessage(type=0, key=key)
     assert mapping.edit("d", 1, message_ev(E2E.Message(protocolMessage=revoke))) is None
     assert mapping.edit("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+
+
+def test_poll_vote_names_the_poll_and_the_option_hashes() -> None:
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+    update = E2E.PollUpdateMessage(
+        pollCreationMessageKey=common.MessageKey(ID="3EB0POLL", fromMe=True),
+        vote=E2E.PollEncValue(encPayload=b"sealed", encIV=b"iv"),
+        senderTimestampMS=1_790_000_500_000,
+    )
+    event = message_ev(
+        E2E.Message(pollUpdateMessage=update),
+        sender=jid("12345", "lid"),
+        alt=jid("6281999"),
+        chat=jid("1203630", "g.us"),
+    )
+    assert mapping.is_poll_vote(event)
+    assert not mapping.is_poll_vote(message_ev(E2E.Message(conversation="x")))
+    assert mapping.inbound_message("d", 1, event) is None
+    digest = bytes.fromhex(poll_option_hash("Ya"))
+    decrypted = E2E.PollVoteMessage(selectedOptions=[digest])  # what decrypt_poll_vote returns
+    vote = mapping.poll_vote("d", 4, event, decrypted)
+    assert (vote.poll_wa_message_id, vote.chat, vote.epoch) == ("3EB0POLL", "1203630@g.us", 4)
+    assert (vote.voter_phone, vote.voter_lid) == ("6281999", "12345@lid")
+    assert vote.selected_hashes == (poll_option_hash("Ya"),)
+    assert vote.voted_at.timestamp() == 1_790_000_500
+    withdrawn = mapping.poll_vote("d", 4, event, E2E.PollVoteMessage())
+    assert withdrawn.selected_hashes == ()
 
 
 def test_presence_and_chat_presence() -> None:

@@ -110,6 +110,9 @@ class FakeWhatsApp:
         self.sent: list[tuple[str, str, Any]] = []  # (device id, to, waE2E Message or text)
         self.uploads: dict[bytes, bytes] = {}  # FileSHA256 -> the bytes uploaded
         self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
+        # ids of the polls the devices sent: whatsmeow keeps their secrets, so it can decrypt
+        # votes on these and no others
+        self.poll_ids: set[str] = set()
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -182,6 +185,22 @@ class FakeWhatsApp:
             timestampMS=int(time.time() * 1000),
         )
         self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
+
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        """The contact votes: a pollUpdateMessage naming the poll, its vote encrypted with the
+        poll's secret (here: the PollVoteMessage's bytes, which the fake decrypts)."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        vote = E2E.PollVoteMessage(
+            selectedOptions=[hashlib.sha256(o.encode()).digest() for o in options]
+        )
+        update = E2E.PollUpdateMessage(
+            pollCreationMessageKey=common.MessageKey(ID=poll_wa_message_id, fromMe=True),
+            vote=E2E.PollEncValue(encPayload=vote.SerializeToString(), encIV=b"0" * 12),
+            senderTimestampMS=int(time.time() * 1000),
+        )
+        self._deliver(device_id, voter_phone, E2E.Message(pollUpdateMessage=update))
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
@@ -274,6 +293,8 @@ class FakeClient:
                 await asyncio.sleep(0.05)
         self.network.sent.append((self.uuid, to, message))
         message_id = "3EB0" + secrets.token_hex(8).upper()
+        if not isinstance(message, str) and message.HasField("pollCreationMessage"):
+            self.network.poll_ids.add(message_id)
         if self.network.record_dir is not None:
             text = message if isinstance(message, str) else message.conversation
             line = json.dumps(
@@ -352,6 +373,13 @@ class FakeClient:
             selectableOptionsCount=0 if selectable.name == "MULTIPLE" else 1,
         )
         return E2E.Message(pollCreationMessage=poll)
+
+    async def decrypt_poll_vote(self, event: Any) -> Any:
+        """neonize's DecryptPollVote: the vote, for a poll whose secret the store has."""
+        update = event.Message.pollUpdateMessage
+        if update.pollCreationMessageKey.ID not in self.network.poll_ids:
+            raise FakeNeonizeError("failed to get message secret: not found")
+        return E2E.PollVoteMessage.FromString(update.vote.encPayload)
 
     async def get_joined_groups(self) -> list[Any]:
         participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]

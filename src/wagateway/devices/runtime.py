@@ -33,6 +33,7 @@ from wagateway.engines.base import (
     MessageEdited,
     MessageRevoked,
     PairingWindowEnded,
+    PollVote,
     PresenceUpdate,
     QrCode,
     Receipt,
@@ -267,6 +268,9 @@ class SessionRuntime:
                 return
             case MessageEdited():
                 await self._sink.apply_edit(session, device, event)
+                return
+            case PollVote():
+                await self._sink.apply_poll_vote(session, device, event)
                 return
             case PresenceUpdate():
                 self.presence[(device.id, event.jid)] = event

@@ -20,6 +20,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    PollVote,
     PresenceUpdate,
     Receipt,
 )
@@ -41,6 +42,10 @@ class MessageSink(Protocol):
 
     async def apply_edit(
         self, session: AsyncSession, device: Device, edit: MessageEdited
+    ) -> None: ...
+
+    async def apply_poll_vote(
+        self, session: AsyncSession, device: Device, vote: PollVote
     ) -> None: ...
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,6 +115,24 @@ class MessageEdited(EngineEvent):
     sender_lid: str | None
     text: str
     edited_at: datetime
+
+
+@dataclass(frozen=True)
+class PollVote(EngineEvent):
+    """A voter's current choice on a poll: it replaces the voter's earlier vote (none chosen =
+    withdrawn). WhatsApp names the options by `poll_option_hash` only."""
+
+    poll_wa_message_id: str
+    chat: str
+    voter_phone: str | None
+    voter_lid: str | None
+    selected_hashes: tuple[str, ...]
+    voted_at: datetime
+
+
+def poll_option_hash(option: str) -> str:
+    """How WhatsApp names a poll option in a vote: the SHA-256 of its text, here in hex."""
+    return hashlib.sha256(option.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    PollVote,
     PresenceUpdate,
     Receipt,
 )
 from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
+from wagateway.messages.polls import options_by_hash
 from wagateway.messages.states import MessageStatus, after_receipt
 from wagateway.messages.status_writes import change_status
 from wagateway.webhooks.outbox import record_event
@@ -220,6 +222,51 @@ async def apply_edit(session: AsyncSession, device: Device, edit: MessageEdited)
             "from": edit.sender_phone or edit.sender_lid,
             "text": edit.text,
             "edited_at": edited_at,
+        },
+    )
+
+
+async def apply_poll_vote(session: AsyncSession, device: Device, vote: PollVote) -> None:
+    """`poll_response` (CONTRACT §8.2). WhatsApp names the chosen options by hash only: for a
+    poll the gateway stored they become texts, `selected_options`, and the voter's current
+    choice is kept in the poll's `content.poll_votes`; for any other, `selected_options` is
+    null and only `selected_hashes` tell."""
+    await session.flush()
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == vote.poll_wa_message_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    poll = next(
+        (
+            m
+            for m in (await session.execute(stmt)).scalars()
+            if isinstance(m.content.get("poll_options"), list)
+        ),
+        None,
+    )
+    voter = vote.voter_phone or vote.voter_lid
+    selected: list[str] | None = None
+    if poll is not None:
+        known = options_by_hash(poll.content["poll_options"])
+        selected = [known[h] for h in vote.selected_hashes if h in known]
+        votes = dict(poll.content.get("poll_votes") or {})
+        votes[voter or ""] = selected
+        poll.content = {**poll.content, "poll_votes": votes}
+        poll.updated_at = utcnow()
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="poll_response",
+        payload={
+            "message_id": poll.id if poll is not None else None,
+            "wa_message_id": vote.poll_wa_message_id,
+            "chat": vote.chat,
+            "voter": voter,
+            "selected_options": selected,
+            "selected_hashes": list(vote.selected_hashes),
+            "voted_at": rfc3339(vote.voted_at),
         },
     )
 

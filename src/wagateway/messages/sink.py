@@ -11,6 +11,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    PollVote,
     PresenceUpdate,
     Receipt,
 )
@@ -48,6 +49,9 @@ class InboundMessages:
 
     async def apply_edit(self, session: AsyncSession, device: Device, edit: MessageEdited) -> None:
         await ingest.apply_edit(session, device, edit)
+
+    async def apply_poll_vote(self, session: AsyncSession, device: Device, vote: PollVote) -> None:
+        await ingest.apply_poll_vote(session, device, vote)
 
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
         ingest.presence_event(session, device, update)

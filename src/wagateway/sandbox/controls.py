@@ -23,14 +23,15 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
-    type: Literal["text", "image", "document", "location", "chat_presence", "revoke", "edit"] = (
-        Field(
-            "text",
-            description="a message (text, image, document, location), or what the contact "
-            "does besides writing: chat_presence (starts / stops typing, needs `state`), "
-            "revoke (deletes its message `wa_message_id` for everyone), edit (changes the "
-            "text of its message `wa_message_id` to `text`)",
-        )
+    type: Literal[
+        "text", "image", "document", "location", "chat_presence", "revoke", "edit", "poll_vote"
+    ] = Field(
+        "text",
+        description="a message (text, image, document, location), or what the contact does "
+        "besides writing: chat_presence (starts / stops typing, needs `state`), revoke "
+        "(deletes its message `wa_message_id` for everyone), edit (changes the text of its "
+        "message `wa_message_id` to `text`), poll_vote (chooses `options` of the device's "
+        "poll `poll_message_id`)",
     )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
@@ -46,6 +47,14 @@ class InboundRequest(BaseModel):
     state: Literal["typing", "recording", "paused"] | None = Field(
         None, description="chat_presence: what the contact shows in its chat"
     )
+    poll_message_id: str | None = Field(
+        None, max_length=128, description="poll_vote: the poll's gateway id or WhatsApp id"
+    )
+    options: list[str] | None = Field(
+        None,
+        max_length=12,
+        description="poll_vote: the texts of the options chosen (empty: the vote withdrawn)",
+    )
     wa_message_id: str | None = Field(
         None,
         max_length=128,
@@ -58,10 +67,22 @@ def require_sandbox(app: App) -> None:
         raise ApiError(403, "forbidden", "sandbox controls are only for apps on the sandbox engine")
 
 
+# (device_id, a message's gateway or WhatsApp id) → the device's sent poll it names:
+# (wa_message_id, chat, options, multiple choice), or None. Given by the messages side.
+PollLookup = Callable[[str, str], Awaitable[tuple[str, str, list[str], bool] | None]]
+
+
+async def _no_polls(device_id: str, ref: str) -> None:
+    return None
+
+
 class SandboxControls:
-    def __init__(self, sandbox: SandboxEngine, devices: DeviceService) -> None:
+    def __init__(
+        self, sandbox: SandboxEngine, devices: DeviceService, polls: PollLookup = _no_polls
+    ) -> None:
         self._sandbox = sandbox
         self._devices = devices
+        self._polls = polls
 
     async def scan(self, app: App, qr: str, phone: str) -> Device:
         """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
@@ -151,6 +172,8 @@ class SandboxControls:
             return body.wa_message_id
         if body.type == "edit":
             return await self._edit(app, device_id, body)
+        if body.type == "poll_vote":
+            return await self._poll_vote(app, device_id, body)
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
         content, media = sandbox_content(body)
@@ -188,6 +211,35 @@ class SandboxControls:
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
         return body.wa_message_id
+
+    async def _poll_vote(self, app: App, device_id: str, body: InboundRequest) -> str:
+        """A contact votes on a poll the device sent and the network delivered; returns the
+        poll's wa_message_id."""
+        if not body.poll_message_id:
+            raise validation_error(
+                "poll_message_id is required for type poll_vote", "poll_message_id"
+            )
+        if body.options is None:
+            raise validation_error("options is required for type poll_vote", "options")
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        poll = await self._polls(device_id, body.poll_message_id)
+        delivered = {r.wa_message_id for r in await self._sandbox.received_from(device_id)}
+        if poll is None or poll[0] not in delivered:
+            raise not_found("poll")
+        wa_message_id, chat, options, multi = poll
+        unknown = [o for o in body.options if o not in options]
+        if unknown:
+            raise validation_error(f"not an option of this poll: {unknown[0]!r}", "options")
+        if len(set(body.options)) != len(body.options) or (not multi and len(body.options) > 1):
+            raise validation_error(
+                "choose each option once, and at most one on a single-choice poll", "options"
+            )
+        try:
+            await self._sandbox.contact_votes(device_id, sender, wa_message_id, chat, body.options)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return wa_message_id
 
     async def received(self, app: App, device_id: str) -> list[SandboxReceived]:
         require_sandbox(app)

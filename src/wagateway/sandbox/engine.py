@@ -41,6 +41,7 @@ from wagateway.engines.base import (
     MessageRevoked,
     OutboundMessage,
     PairingWindowEnded,
+    PollVote,
     PresenceUpdate,
     Profile,
     QrCode,
@@ -49,6 +50,7 @@ from wagateway.engines.base import (
     SendError,
     SentMessage,
     SessionEnded,
+    poll_option_hash,
 )
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
 
@@ -463,6 +465,33 @@ class SandboxEngine:
                     sender_lid=sandbox_lid(sender_phone),
                     text=text,
                     edited_at=utcnow(),
+                )
+            )
+
+    async def contact_votes(
+        self,
+        device_id: str,
+        voter_phone: str,
+        poll_wa_message_id: str,
+        chat: str,
+        options: list[str],
+    ) -> None:
+        """The contact votes on a poll in `chat`: its current choice, named by the options'
+        hashes as WhatsApp names them (none chosen = the vote withdrawn)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                PollVote(
+                    device_id,
+                    sim.epoch,
+                    poll_wa_message_id=poll_wa_message_id,
+                    chat=chat,
+                    voter_phone=voter_phone,
+                    voter_lid=sandbox_lid(voter_phone),
+                    selected_hashes=tuple(poll_option_hash(o) for o in options),
+                    voted_at=utcnow(),
                 )
             )
 

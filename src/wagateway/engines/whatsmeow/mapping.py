@@ -14,6 +14,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    PollVote,
     PresenceUpdate,
     Receipt,
     ReceiptStatus,
@@ -248,6 +249,33 @@ def edit(device_id: str, epoch: int, event: Any) -> MessageEdited | None:
         sender_lid=lid,
         text=str(new_text),
         edited_at=(
+            datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms else _timestamp(int(info.Timestamp))
+        ),
+    )
+
+
+def is_poll_vote(event: Any) -> bool:
+    """A `MessageEv` carrying an (encrypted) vote on a poll."""
+    return bool(event.Message.HasField("pollUpdateMessage"))
+
+
+def poll_vote(device_id: str, epoch: int, event: Any, vote: Any) -> PollVote:
+    """A vote: the `MessageEv` with its `pollUpdateMessage` (naming the poll) and the
+    `PollVoteMessage` that neonize's `decrypt_poll_vote` made of it (option hashes)."""
+    update = event.Message.pollUpdateMessage
+    info = event.Info
+    source = info.MessageSource
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    at_ms = int(update.senderTimestampMS)
+    return PollVote(
+        device_id,
+        epoch,
+        poll_wa_message_id=text(update.pollCreationMessageKey.ID),
+        chat=jid_string(source.Chat),
+        voter_phone=phone,
+        voter_lid=lid,
+        selected_hashes=tuple(bytes(h).hex() for h in vote.selectedOptions),
+        voted_at=(
             datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms else _timestamp(int(info.Timestamp))
         ),
     )

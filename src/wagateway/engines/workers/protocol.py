@@ -65,6 +65,7 @@ _TYPES: dict[str, type[Any]] = {
         base.InboundMessage,
         base.MessageRevoked,
         base.MessageEdited,
+        base.PollVote,
         base.PresenceUpdate,
         base.ChatPresence,
         base.Receipt,
