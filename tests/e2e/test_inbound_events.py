@@ -270,3 +270,50 @@ def test_poll_votes_are_poll_responses_with_option_texts(
     )
     assert missing.status_code == 400 and missing.json()["error"]["details"]["field"] == "options"
     assert len(receiver.events(device_id, "poll_response")) == 3
+
+
+def test_button_and_list_replies_are_their_own_events(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    button_id = inbound(
+        api,
+        device_id,
+        {
+            "type": "button_reply",
+            "reply_to": "3EB0ASKED",
+            "selected_id": "btn-ya",
+            "selected_text": "Ya",
+        },
+    )
+    row_id = inbound(
+        api,
+        device_id,
+        {"type": "list_reply", "reply_to": "3EB0LIST", "selected_row_id": "row-2", "title": "B"},
+    )
+    button = signed(receiver.wait_for(device_id, "button_response")[0], app_creds)
+    row = signed(receiver.wait_for(device_id, "list_response")[0], app_creds)
+    assert {k: button[k] for k in ("wa_message_id", "reply_to", "chat", "from")} == {
+        "wa_message_id": button_id,
+        "reply_to": "3EB0ASKED",
+        "chat": CHAT,
+        "from": CONTACT,
+    }
+    assert (button["selected_id"], button["selected_text"]) == ("btn-ya", "Ya")
+    assert (row["wa_message_id"], row["reply_to"], row["chat"], row["from"]) == (
+        row_id,
+        "3EB0LIST",
+        CHAT,
+        CONTACT,
+    )
+    assert (row["selected_row_id"], row["title"]) == ("row-2", "B")
+    stored = api.get(f"/devices/{device_id}/messages/{button['message_id']}").json()
+    assert stored["type"] == "button_response" and stored["reply_to"] == "3EB0ASKED"
+    assert receiver.events(device_id, "message") == [], "a reply is not also a message event"
+    for body, field in (
+        ({"type": "button_reply", "selected_id": "x", "selected_text": "X"}, "reply_to"),
+        ({"type": "button_reply", "reply_to": "3EB0A", "selected_text": "X"}, "selected_id"),
+        ({"type": "list_reply", "reply_to": "3EB0A", "selected_row_id": "r"}, "title"),
+    ):
+        bad = api.post(f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, **body})
+        assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == field

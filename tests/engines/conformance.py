@@ -58,6 +58,12 @@ class Harness(Protocol):
     async def contact_votes(
         self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
     ) -> None: ...
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None: ...
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None: ...
 
 
 async def wait_for(
@@ -318,6 +324,33 @@ class EngineConformance:
             assert (vote.chat, vote.voter_phone) == (f"{voter}@s.whatsapp.net", voter)
             await h.contact_votes("d1", voter, sent.wa_message_id, [])
             await wait_for(h, lambda e: isinstance(e, PollVote) and e.selected_hashes == ())
+
+        self.run(scenario)
+
+    def test_button_and_list_replies_arrive_as_their_types(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_taps_button("d1", "6285550001111", "3EB0ASKED", "btn-ya", "Ya")
+            await h.contact_picks_row("d1", "6285550001111", "3EB0LIST", "row-2", "Paket B")
+            for kind in ("button_response", "list_response"):
+                await wait_for(h, lambda e, k=kind: isinstance(e, InboundMessage) and e.type == k)
+            got = {
+                e.type: (e.content, e.reply_to, e.sender_phone)
+                for e in h.events
+                if isinstance(e, InboundMessage)
+            }
+            assert got == {
+                "button_response": (
+                    {"selected_id": "btn-ya", "selected_text": "Ya"},
+                    "3EB0ASKED",
+                    "6285550001111",
+                ),
+                "list_response": (
+                    {"selected_row_id": "row-2", "title": "Paket B"},
+                    "3EB0LIST",
+                    "6285550001111",
+                ),
+            }
 
         self.run(scenario)
 

@@ -64,6 +64,22 @@ class SandboxHarness:
         chat = f"{voter_phone}@s.whatsapp.net"
         await self.engine.contact_votes(device_id, voter_phone, poll_wa_message_id, chat, options)
 
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        content = {"selected_id": selected_id, "selected_text": text}
+        await self.engine.contact_writes(
+            device_id, sender_phone, "button_response", content, reply_to=reply_to
+        )
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        content = {"selected_row_id": row_id, "title": title}
+        await self.engine.contact_writes(
+            device_id, sender_phone, "list_response", content, reply_to=reply_to
+        )
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

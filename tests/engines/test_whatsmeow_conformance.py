@@ -65,6 +65,16 @@ class WhatsmeowHarness:
     ) -> None:
         await self.network.contact_votes(device_id, voter_phone, poll_wa_message_id, options)
 
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        await self.network.contact_taps_button(device_id, sender_phone, reply_to, selected_id, text)
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        await self.network.contact_picks_row(device_id, sender_phone, reply_to, row_id, title)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -140,6 +140,42 @@ def test_forwarded_mark_on_every_message_type() -> None:
     assert conversation is not None and conversation.forwarded is False
 
 
+def test_button_and_list_replies() -> None:
+    quoted = E2E.ContextInfo(stanzaID="3EB0ASKED")
+    button = E2E.ButtonsResponseMessage(
+        selectedButtonID="btn-ya", selectedDisplayText="Ya", contextInfo=quoted
+    )
+    template = E2E.TemplateButtonReplyMessage(
+        selectedID="btn-no", selectedDisplayText="Tidak", contextInfo=quoted
+    )
+    row = E2E.ListResponseMessage(
+        title="Paket B",
+        singleSelectReply=E2E.ListResponseMessage.SingleSelectReply(selectedRowID="row-2"),
+        contextInfo=quoted,
+    )
+    expected = [
+        (
+            E2E.Message(buttonsResponseMessage=button),
+            "button_response",
+            {"selected_id": "btn-ya", "selected_text": "Ya"},
+        ),
+        (
+            E2E.Message(templateButtonReplyMessage=template),
+            "button_response",
+            {"selected_id": "btn-no", "selected_text": "Tidak"},
+        ),
+        (
+            E2E.Message(listResponseMessage=row),
+            "list_response",
+            {"selected_row_id": "row-2", "title": "Paket B"},
+        ),
+    ]
+    for message, kind, content in expected:
+        event = mapping.inbound_message("d", 1, message_ev(message))
+        assert event is not None
+        assert (event.type, event.content, event.reply_to) == (kind, content, "3EB0ASKED")
+
+
 def test_revoke_names_the_deleted_message() -> None:
     common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
     protocol = E2E.ProtocolMessage(type=0, key=common.MessageKey(ID="3EB0GONE"))

@@ -202,6 +202,26 @@ class FakeWhatsApp:
         )
         self._deliver(device_id, voter_phone, E2E.Message(pollUpdateMessage=update))
 
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        context = E2E.ContextInfo(stanzaID=reply_to)
+        reply = E2E.ButtonsResponseMessage(
+            selectedButtonID=selected_id, selectedDisplayText=text, contextInfo=context
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(buttonsResponseMessage=reply))
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        row = E2E.ListResponseMessage(
+            title=title,
+            listType=1,  # SINGLE_SELECT
+            singleSelectReply=E2E.ListResponseMessage.SingleSelectReply(selectedRowID=row_id),
+            contextInfo=E2E.ContextInfo(stanzaID=reply_to),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(listResponseMessage=row))
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
         composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media

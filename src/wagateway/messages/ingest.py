@@ -157,8 +157,39 @@ async def store_inbound(
             message.media_key = path
     session.add(message)
     await session.flush()
-    events.message_event(session, device, message)
+    if message.type in RESPONSE_EVENTS:
+        response_event(session, device, message)
+    else:
+        events.message_event(session, device, message)
     return message
+
+
+# A contact's answer to an interactive message is stored as a message of this type and
+# announced as its own event (CONTRACT §8.2), not as `message`.
+RESPONSE_EVENTS = {
+    "button_response": ("selected_id", "selected_text"),
+    "list_response": ("selected_row_id", "title"),
+}
+
+
+def response_event(session: AsyncSession, device: Device, m: Message) -> None:
+    record_event(
+        session,
+        app_id=m.app_id,
+        device_id=m.device_id,
+        event=m.type,
+        payload={
+            "message_id": m.id,
+            "wa_message_id": m.wa_message_id,
+            "reply_to": m.reply_to,
+            "chat": m.chat,
+            "from": m.sender or m.sender_lid,
+            **{key: m.content.get(key) for key in RESPONSE_EVENTS[m.type]},
+            "sender_phone": m.sender,
+            "sender_lid": m.sender_lid,
+            "timestamp": rfc3339(m.sent_at or m.created_at),
+        },
+    )
 
 
 def media_path_for(device: Device, message_id: str, mime_type: str) -> str:

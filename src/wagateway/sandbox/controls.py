@@ -24,14 +24,24 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
     type: Literal[
-        "text", "image", "document", "location", "chat_presence", "revoke", "edit", "poll_vote"
+        "text",
+        "image",
+        "document",
+        "location",
+        "chat_presence",
+        "revoke",
+        "edit",
+        "poll_vote",
+        "button_reply",
+        "list_reply",
     ] = Field(
         "text",
         description="a message (text, image, document, location), or what the contact does "
         "besides writing: chat_presence (starts / stops typing, needs `state`), revoke "
         "(deletes its message `wa_message_id` for everyone), edit (changes the text of its "
         "message `wa_message_id` to `text`), poll_vote (chooses `options` of the device's "
-        "poll `poll_message_id`)",
+        "poll `poll_message_id`), button_reply (taps `selected_id` / `selected_text` of the "
+        "message `reply_to`), list_reply (picks `selected_row_id` / `title` of `reply_to`)",
     )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
@@ -47,6 +57,10 @@ class InboundRequest(BaseModel):
     state: Literal["typing", "recording", "paused"] | None = Field(
         None, description="chat_presence: what the contact shows in its chat"
     )
+    selected_id: str | None = Field(None, max_length=256, description="button_reply")
+    selected_text: str | None = Field(None, max_length=256, description="button_reply")
+    selected_row_id: str | None = Field(None, max_length=256, description="list_reply")
+    title: str | None = Field(None, max_length=256, description="list_reply")
     poll_message_id: str | None = Field(
         None, max_length=128, description="poll_vote: the poll's gateway id or WhatsApp id"
     )
@@ -181,7 +195,7 @@ class SandboxControls:
             return await self._sandbox.contact_writes(
                 device_id,
                 sender,
-                body.type,
+                REPLY_TYPES.get(body.type, body.type),
                 content,
                 media,
                 forwarded=body.forwarded,
@@ -252,8 +266,26 @@ class SandboxControls:
         return await self._sandbox.network_of(device_id)
 
 
+# The sandbox's names for a contact's answers → the type the message is stored as.
+REPLY_TYPES = {"button_reply": "button_response", "list_reply": "list_response"}
+REPLY_FIELDS = {
+    "button_reply": ("selected_id", "selected_text"),
+    "list_reply": ("selected_row_id", "title"),
+}
+
+
 def sandbox_content(body: InboundRequest) -> tuple[dict[str, object], bytes | None]:
     """The content fields and generated media of a simulated inbound message."""
+    if body.type in REPLY_FIELDS:
+        if not body.reply_to:
+            raise validation_error(f"reply_to is required for type {body.type}", "reply_to")
+        reply: dict[str, object] = {}
+        for field in REPLY_FIELDS[body.type]:
+            value = getattr(body, field)
+            if not value:
+                raise validation_error(f"{field} is required for type {body.type}", field)
+            reply[field] = value
+        return reply, None
     if body.type == "text":
         if not body.text:
             raise validation_error("text is required for type text", "text")

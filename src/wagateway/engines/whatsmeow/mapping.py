@@ -128,6 +128,27 @@ def message_content(message: Any) -> tuple[str, dict[str, object], str | None, t
         contact = message.contactMessage
         content = {"contact_name": text(contact.displayName), "vcard": text(contact.vcard)}
         return "contact", content, None, ()
+    if message.HasField("buttonsResponseMessage"):
+        reply = message.buttonsResponseMessage
+        content = {
+            "selected_id": text(reply.selectedButtonID),
+            "selected_text": text(reply.selectedDisplayText),
+        }
+        return "button_response", content, text(reply.contextInfo.stanzaID) or None, ()
+    if message.HasField("templateButtonReplyMessage"):
+        template = message.templateButtonReplyMessage
+        content = {
+            "selected_id": text(template.selectedID),
+            "selected_text": text(template.selectedDisplayText),
+        }
+        return "button_response", content, text(template.contextInfo.stanzaID) or None, ()
+    if message.HasField("listResponseMessage"):
+        row = message.listResponseMessage
+        content = {
+            "selected_row_id": text(row.singleSelectReply.selectedRowID),
+            "title": text(row.title),
+        }
+        return "list_response", content, text(row.contextInfo.stanzaID) or None, ()
     if message.HasField("reactionMessage"):
         reaction = message.reactionMessage
         content = {"emoji": text(reaction.text), "message_id": text(reaction.key.ID)}
