@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import structlog
@@ -25,6 +26,7 @@ from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.actions import ChatActions
 from wagateway.messages.archive import retire_device_messages
 from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.polls import sent_poll
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
 from wagateway.messages.sink import InboundMessages
@@ -93,7 +95,9 @@ class Gateway:
             self.media,
         )
         self.devices.add_deletion_hook(retire_device_messages)
-        self.sandbox_controls = SandboxControls(self.sandbox, self.devices)
+        self.sandbox_controls = SandboxControls(
+            self.sandbox, self.devices, functools.partial(sent_poll, self.db)
+        )
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)
             if runs_in_own_process(settings)

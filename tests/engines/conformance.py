@@ -14,15 +14,21 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from wagateway.engines.base import (
+    ChatPresence,
     Connected,
     ConnectionLost,
     Engine,
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageEdited,
+    MessageRevoked,
+    OutboundMessage,
     PairingWindowEnded,
+    PollVote,
     QrCode,
     SessionEnded,
+    poll_option_hash,
 )
 
 PHONE = "6281234567890"
@@ -43,6 +49,26 @@ class Harness(Protocol):
     # "chat", "sender", "wa_message_ids"}, {"kind": "chat_presence", "chat", "state"},
     # {"kind": "presence", "state"}; oldest first.
     async def chat_acts(self, device_id: str) -> list[dict[str, Any]]: ...
+
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None: ...
+    async def contact_chat_presence(
+        self, device_id: str, sender_phone: str, state: str
+    ) -> None: ...
+    async def contact_revokes(
+        self, device_id: str, sender_phone: str, wa_message_id: str
+    ) -> None: ...
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None: ...
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None: ...
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None: ...
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None: ...
 
 
 async def wait_for(
@@ -297,5 +323,118 @@ class EngineConformance:
                 else:
                     raise AssertionError("a chat action without a session must be refused")
             assert await h.chat_acts("nobody") == []
+
+    def test_forwarded_message_is_marked_forwarded(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "asli")
+            await h.contact_forwards("d1", "6285550001111", "diteruskan")
+            for text in ("asli", "diteruskan"):  # each may arrive first (own task on neonize)
+                await wait_for(
+                    h, lambda e, t=text: isinstance(e, InboundMessage) and e.content["text"] == t
+                )
+            messages = [e for e in h.events if isinstance(e, InboundMessage)]
+            assert {m.content["text"]: m.forwarded for m in messages} == {
+                "asli": False,
+                "diteruskan": True,
+            }
+
+        self.run(scenario)
+
+    def test_contact_revokes_its_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "salah kirim")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage)
+            await h.contact_revokes("d1", "6285550001111", message.wa_message_id)
+            revoked = await wait_for(h, of("d1", MessageRevoked))
+            assert isinstance(revoked, MessageRevoked)
+            assert revoked.wa_message_id == message.wa_message_id and revoked.epoch == 1
+            assert revoked.chat == "6285550001111@s.whatsapp.net"
+            assert revoked.by == revoked.sender == "6285550001111"
+            assert not [e for e in h.events if isinstance(e, InboundMessage)][1:], (
+                "a revoke is not a message"
+            )
+
+        self.run(scenario)
+
+    def test_contact_edits_its_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_writes("d1", "6285550001111", "harga 40rb")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage)
+            await h.contact_edits("d1", "6285550001111", message.wa_message_id, "harga 50rb")
+            edited = await wait_for(h, of("d1", MessageEdited))
+            assert isinstance(edited, MessageEdited)
+            assert (edited.wa_message_id, edited.text) == (message.wa_message_id, "harga 50rb")
+            assert edited.chat == "6285550001111@s.whatsapp.net" and edited.epoch == 1
+            assert edited.sender_phone == "6285550001111"
+            assert edited.edited_at >= message.sent_at.replace(microsecond=0)
+            assert len([e for e in h.events if isinstance(e, InboundMessage)]) == 1
+
+        self.run(scenario)
+
+    def test_contact_votes_on_the_device_poll(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            voter = "6285550001111"
+            poll = OutboundMessage(
+                "3EB0POLL0001",
+                f"{voter}@s.whatsapp.net",
+                "interactive",
+                {"poll_question": "Jam?", "poll_options": ["09:00", "13:00"], "poll_multi": True},
+            )
+            sent = await h.engine.send("d1", poll)
+            await h.contact_votes("d1", voter, sent.wa_message_id, ["13:00", "09:00"])
+            vote = await wait_for(h, of("d1", PollVote))
+            assert isinstance(vote, PollVote) and vote.epoch == 1
+            assert vote.poll_wa_message_id == sent.wa_message_id
+            assert vote.selected_hashes == (poll_option_hash("13:00"), poll_option_hash("09:00"))
+            assert (vote.chat, vote.voter_phone) == (f"{voter}@s.whatsapp.net", voter)
+            await h.contact_votes("d1", voter, sent.wa_message_id, [])
+            await wait_for(h, lambda e: isinstance(e, PollVote) and e.selected_hashes == ())
+
+        self.run(scenario)
+
+    def test_button_and_list_replies_arrive_as_their_types(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.contact_taps_button("d1", "6285550001111", "3EB0ASKED", "btn-ya", "Ya")
+            await h.contact_picks_row("d1", "6285550001111", "3EB0LIST", "row-2", "Paket B")
+            for kind in ("button_response", "list_response"):
+                await wait_for(h, lambda e, k=kind: isinstance(e, InboundMessage) and e.type == k)
+            got = {
+                e.type: (e.content, e.reply_to, e.sender_phone)
+                for e in h.events
+                if isinstance(e, InboundMessage)
+            }
+            assert got == {
+                "button_response": (
+                    {"selected_id": "btn-ya", "selected_text": "Ya"},
+                    "3EB0ASKED",
+                    "6285550001111",
+                ),
+                "list_response": (
+                    {"selected_row_id": "row-2", "title": "Paket B"},
+                    "3EB0LIST",
+                    "6285550001111",
+                ),
+            }
+
+        self.run(scenario)
+
+    def test_contact_typing_recording_and_pausing_is_chat_presence(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            for state in ("typing", "recording", "paused"):
+                await h.contact_chat_presence("d1", "6285550001111", state)
+                await wait_for(h, lambda e, s=state: isinstance(e, ChatPresence) and e.state == s)
+            seen = [e for e in h.events if isinstance(e, ChatPresence)]
+            assert [e.state for e in seen] == ["typing", "recording", "paused"]
+            assert all(
+                e.chat == e.jid == "6285550001111@s.whatsapp.net" and e.epoch == 1 for e in seen
+            )
 
         self.run(scenario)

@@ -51,6 +51,44 @@ class SandboxHarness:
             if e.kind in ("read", "chat_presence", "presence")
         ]
 
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        await self.engine.contact_chat_presence(device_id, sender_phone, state)
+
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.engine.contact_writes(
+            device_id, sender_phone, content={"text": text}, forwarded=True
+        )
+
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        await self.engine.contact_revokes(device_id, sender_phone, wa_message_id)
+
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        await self.engine.contact_edits(device_id, sender_phone, wa_message_id, text)
+
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        chat = f"{voter_phone}@s.whatsapp.net"
+        await self.engine.contact_votes(device_id, voter_phone, poll_wa_message_id, chat, options)
+
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        content = {"selected_id": selected_id, "selected_text": text}
+        await self.engine.contact_writes(
+            device_id, sender_phone, "button_response", content, reply_to=reply_to
+        )
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        content = {"selected_row_id": row_id, "title": title}
+        await self.engine.contact_writes(
+            device_id, sender_phone, "list_response", content, reply_to=reply_to
+        )
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

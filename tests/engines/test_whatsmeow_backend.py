@@ -20,6 +20,7 @@ from wagateway.engines.base import (
     EngineEvent,
     InboundMessage,
     OutboundMessage,
+    PollVote,
     QrCode,
     SendError,
 )
@@ -141,6 +142,19 @@ def test_inbound_image_is_downloaded_within_the_cap(tmp_path: Path) -> None:
         assert big.media is None and big.media_size == len(PNG) * 10  # over the cap: not fetched
 
     run(tmp_path, scenario, media_max_bytes=len(PNG) * 2)
+
+
+def test_a_vote_on_a_poll_whatsmeow_cannot_decrypt_is_dropped(tmp_path: Path) -> None:
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list[EngineEvent]) -> None:
+        # a poll this account never sent: whatsmeow has no secret for it
+        await network.contact_votes("d1", "6285550001111", "3EB0NOTOURS", ["Ya"])
+        await network.contact_writes("d1", "6285550001111", "after the vote")
+        await until(events, lambda e: isinstance(e, InboundMessage))
+        await asyncio.sleep(0.1)  # the vote's task ran first or alongside; nothing came of it
+        assert not [e for e in events if isinstance(e, PollVote)]
+        assert not [e for e in events if isinstance(e, InboundMessage) and e.type != "text"]
+
+    run(tmp_path, scenario)
 
 
 def test_queries_answer_from_whatsapp(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from wagateway.engines.base import (
     EngineEvent,
     InboundMessage,
     OutboundMessage,
+    PollVote,
     QrCode,
 )
 
@@ -160,7 +161,9 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
 
         await backend.send("d1", out("text", {"text": "hi"}))
         await backend.send("d1", out("image", {"mime_type": "image/png"}, png))
-        await backend.send("d1", out("interactive", {"poll_question": "?", "poll_options": ["a"]}))
+        poll = await backend.send(
+            "d1", out("interactive", {"poll_question": "?", "poll_options": ["a"]})
+        )
         await backend.send_typing("d1", CHAT, 1.0)
         await backend.send_chat_presence("d1", CHAT, "recording")
         await backend.send_presence("d1", "available")
@@ -170,6 +173,8 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.check_contacts("d1", ["6285550001111"])
         await network.contact_sends_image("d1", "6285550001111", png, "lihat")
         await _events_until(events, lambda e: isinstance(e, InboundMessage))
+        await network.contact_votes("d1", "6285550001111", poll.wa_message_id, ["a"])
+        await _events_until(events, lambda e: isinstance(e, PollVote))
         await backend.begin_pairing("d2", 1)
         await _events_until(events, lambda e: isinstance(e, QrCode) and e.device_id == "d2")
         await backend.request_pairing_code("d2", 1, "6289876543210")

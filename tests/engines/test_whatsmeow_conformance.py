@@ -76,6 +76,35 @@ class WhatsmeowHarness:
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
         return acts
 
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        await self.network.contact_chat_presence(device_id, sender_phone, state)
+
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        await self.network.contact_forwards(device_id, sender_phone, text)
+
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        await self.network.contact_revokes(device_id, sender_phone, wa_message_id)
+
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        await self.network.contact_edits(device_id, sender_phone, wa_message_id, text)
+
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        await self.network.contact_votes(device_id, voter_phone, poll_wa_message_id, options)
+
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        await self.network.contact_taps_button(device_id, sender_phone, reply_to, selected_id, text)
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        await self.network.contact_picks_row(device_id, sender_phone, reply_to, row_id, title)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

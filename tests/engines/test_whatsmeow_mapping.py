@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagateway.engines.base import InboundMessage, Receipt
+from wagateway.engines.base import InboundMessage, Receipt, poll_option_hash
 from wagateway.engines.whatsmeow import mapping, neonize_loader
 
 if not neonize_loader.available():
@@ -101,6 +101,81 @@ def test_device_jids_keep_their_device_number() -> None:
     assert mapping.jid_string(jid("6281")) == "6281@s.whatsapp.net"
 
 
+def test_forwarded_mark_on_every_message_type() -> None:
+    forwarded = E2E.ContextInfo(isForwarded=True, forwardingScore=1)
+    plain = E2E.ContextInfo(stanzaID="3EB0QUOTED")
+    kinds = {
+        "text": lambda c: E2E.Message(
+            extendedTextMessage=E2E.ExtendedTextMessage(text="fwd", contextInfo=c)
+        ),
+        "image": lambda c: E2E.Message(
+            imageMessage=E2E.ImageMessage(mimetype="image/png", contextInfo=c)
+        ),
+        "video": lambda c: E2E.Message(
+            videoMessage=E2E.VideoMessage(mimetype="video/mp4", contextInfo=c)
+        ),
+        "audio": lambda c: E2E.Message(
+            audioMessage=E2E.AudioMessage(mimetype="audio/ogg", contextInfo=c)
+        ),
+        "document": lambda c: E2E.Message(
+            documentMessage=E2E.DocumentMessage(mimetype="application/pdf", contextInfo=c)
+        ),
+        "sticker": lambda c: E2E.Message(
+            stickerMessage=E2E.StickerMessage(mimetype="image/webp", contextInfo=c)
+        ),
+        "location": lambda c: E2E.Message(
+            locationMessage=E2E.LocationMessage(degreesLatitude=1.5, contextInfo=c)
+        ),
+        "contact": lambda c: E2E.Message(
+            contactMessage=E2E.ContactMessage(displayName="Ana", vcard="V", contextInfo=c)
+        ),
+    }
+    for kind, build in kinds.items():
+        marked = mapping.inbound_message("d", 1, message_ev(build(forwarded)))
+        unmarked = mapping.inbound_message("d", 1, message_ev(build(plain)))
+        assert marked is not None and unmarked is not None, kind
+        assert (marked.type, marked.forwarded) == (kind, True), kind
+        assert (unmarked.type, unmarked.forwarded) == (kind, False), kind
+    conversation = mapping.inbound_message("d", 1, message_ev(E2E.Message(conversation="x")))
+    assert conversation is not None and conversation.forwarded is False
+
+
+def test_button_and_list_replies() -> None:
+    quoted = E2E.ContextInfo(stanzaID="3EB0ASKED")
+    button = E2E.ButtonsResponseMessage(
+        selectedButtonID="btn-ya", selectedDisplayText="Ya", contextInfo=quoted
+    )
+    template = E2E.TemplateButtonReplyMessage(
+        selectedID="btn-no", selectedDisplayText="Tidak", contextInfo=quoted
+    )
+    row = E2E.ListResponseMessage(
+        title="Paket B",
+        singleSelectReply=E2E.ListResponseMessage.SingleSelectReply(selectedRowID="row-2"),
+        contextInfo=quoted,
+    )
+    expected = [
+        (
+            E2E.Message(buttonsResponseMessage=button),
+            "button_response",
+            {"selected_id": "btn-ya", "selected_text": "Ya"},
+        ),
+        (
+            E2E.Message(templateButtonReplyMessage=template),
+            "button_response",
+            {"selected_id": "btn-no", "selected_text": "Tidak"},
+        ),
+        (
+            E2E.Message(listResponseMessage=row),
+            "list_response",
+            {"selected_row_id": "row-2", "title": "Paket B"},
+        ),
+    ]
+    for message, kind, content in expected:
+        event = mapping.inbound_message("d", 1, message_ev(message))
+        assert event is not None
+        assert (event.type, event.content, event.reply_to) == (kind, content, "3EB0ASKED")
+
+
 def test_revoke_names_the_deleted_message() -> None:
     common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
     protocol = E2E.ProtocolMessage(type=0, key=common.MessageKey(ID="3EB0GONE"))
@@ -111,7 +186,78 @@ def test_revoke_names_the_deleted_message() -> None:
         "6285550001111@s.whatsapp.net",
         "6285550001111",
     )
+    assert event.by == "6285550001111"
     assert mapping.revoke("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+    in_group = mapping.revoke(
+        "d",
+        1,
+        message_ev(
+            E2E.Message(protocolMessage=protocol),
+            sender=jid("12345", "lid"),
+            chat=jid("1203630", "g.us"),
+        ),
+    )
+    assert in_group is not None
+    assert (in_group.chat, in_group.by) == ("1203630@g.us", "12345@lid")
+
+
+def test_edit_names_the_message_and_its_new_text() -> None:
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+    key = common.MessageKey(ID="3EB0ORIG")
+    new_text = E2E.Message(conversation="harga 50rb")
+    protocol = E2E.ProtocolMessage(
+        type=14, key=key, editedMessage=new_text, timestampMS=1_790_000_123_456
+    )
+    # whatsmeow unwraps the edit (IsEdit); WhatsApp's raw form wraps it in editedMessage
+    unwrapped = E2E.Message(protocolMessage=protocol)
+    wrapped = E2E.Message(editedMessage=E2E.FutureProofMessage(message=unwrapped))
+    for message in (unwrapped, wrapped):
+        event = mapping.edit("d", 2, message_ev(message))
+        assert event is not None
+        assert (event.wa_message_id, event.chat, event.text) == (
+            "3EB0ORIG",
+            "6285550001111@s.whatsapp.net",
+            "harga 50rb",
+        )
+        assert (event.sender_phone, event.epoch) == ("6285550001111", 2)
+        assert event.edited_at.timestamp() == 1_790_000_123.456
+        assert mapping.revoke("d", 2, message_ev(message)) is None
+        assert mapping.inbound_message("d", 2, message_ev(message)) is None
+    caption = E2E.Message(imageMessage=E2E.ImageMessage(mimetype="image/png", caption="foto baru"))
+    no_stamp = E2E.ProtocolMessage(type=14, key=key, editedMessage=caption)
+    edited = mapping.edit("d", 1, message_ev(E2E.Message(protocolMessage=no_stamp)))
+    assert edited is not None and edited.text == "foto baru"
+    assert edited.edited_at.timestamp() == 1_790_000_000  # the event's own timestamp
+    revoke = E2E.ProtocolMessage(type=0, key=key)
+    assert mapping.edit("d", 1, message_ev(E2E.Message(protocolMessage=revoke))) is None
+    assert mapping.edit("d", 1, message_ev(E2E.Message(conversation="x"))) is None
+
+
+def test_poll_vote_names_the_poll_and_the_option_hashes() -> None:
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+    update = E2E.PollUpdateMessage(
+        pollCreationMessageKey=common.MessageKey(ID="3EB0POLL", fromMe=True),
+        vote=E2E.PollEncValue(encPayload=b"sealed", encIV=b"iv"),
+        senderTimestampMS=1_790_000_500_000,
+    )
+    event = message_ev(
+        E2E.Message(pollUpdateMessage=update),
+        sender=jid("12345", "lid"),
+        alt=jid("6281999"),
+        chat=jid("1203630", "g.us"),
+    )
+    assert mapping.is_poll_vote(event)
+    assert not mapping.is_poll_vote(message_ev(E2E.Message(conversation="x")))
+    assert mapping.inbound_message("d", 1, event) is None
+    digest = bytes.fromhex(poll_option_hash("Ya"))
+    decrypted = E2E.PollVoteMessage(selectedOptions=[digest])  # what decrypt_poll_vote returns
+    vote = mapping.poll_vote("d", 4, event, decrypted)
+    assert (vote.poll_wa_message_id, vote.chat, vote.epoch) == ("3EB0POLL", "1203630@g.us", 4)
+    assert (vote.voter_phone, vote.voter_lid) == ("6281999", "12345@lid")
+    assert vote.selected_hashes == (poll_option_hash("Ya"),)
+    assert vote.voted_at.timestamp() == 1_790_000_500
+    withdrawn = mapping.poll_vote("d", 4, event, E2E.PollVoteMessage())
+    assert withdrawn.selected_hashes == ()
 
 
 def test_presence_and_chat_presence() -> None:
@@ -135,11 +281,21 @@ def test_presence_and_chat_presence() -> None:
     paused = mapping.chat_presence(
         "d", 1, EV.ChatPresenceEv(MessageSource=source, State=2, Media=1)
     )
-    assert [typing.presence, recording.presence, paused.presence] == [
-        "composing",
+    assert [typing.state, recording.state, paused.state] == [
+        "typing",
         "recording",
         "paused",
     ]
+    assert (typing.chat, typing.jid) == ("6281@s.whatsapp.net", "6281@s.whatsapp.net")
+    in_group = PB.MessageSource(Chat=jid("1203630", "g.us"), Sender=jid("6281"), IsGroup=True)
+    group = mapping.chat_presence(
+        "d", 1, EV.ChatPresenceEv(MessageSource=in_group, State=1, Media=1)
+    )
+    assert (group.chat, group.jid, group.state) == (
+        "1203630@g.us",
+        "6281@s.whatsapp.net",
+        "typing",
+    )
 
 
 def _with_bytes(message, placeholder: str, raw: bytes):  # noqa: ANN001, ANN201

@@ -112,6 +112,9 @@ class FakeWhatsApp:
         self.presences: list[tuple[str, str, str]] = []  # (device id, to user, state)
         # Chat actions as the servers saw them: (device id, neonize method, its arguments).
         self.acts: list[tuple[str, str, dict[str, Any]]] = []
+        # ids of the polls the devices sent: whatsmeow keeps their secrets, so it can decrypt
+        # votes on these and no others
+        self.poll_ids: set[str] = set()
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -150,6 +153,90 @@ class FakeWhatsApp:
 
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None:
         self._deliver(device_id, sender_phone, E2E.Message(conversation=text))
+
+    async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None:
+        """The contact forwards a text: WhatsApp sends it as an extended text whose context
+        says forwarded."""
+        context = E2E.ContextInfo(isForwarded=True, forwardingScore=1)
+        ext = E2E.ExtendedTextMessage(text=text, contextInfo=context)
+        self._deliver(device_id, sender_phone, E2E.Message(extendedTextMessage=ext))
+
+    async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
+        """The contact deletes its message for everyone: a REVOKE protocol message."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        protocol = E2E.ProtocolMessage(
+            type=0,  # REVOKE
+            key=common.MessageKey(
+                remoteJID=f"{sender_phone}@s.whatsapp.net", fromMe=False, ID=wa_message_id
+            ),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
+
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        """The contact edits its text: a MESSAGE_EDIT protocol message, as whatsmeow hands it
+        on once unwrapped (`IsEdit`)."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        protocol = E2E.ProtocolMessage(
+            type=14,  # MESSAGE_EDIT
+            key=common.MessageKey(
+                remoteJID=f"{sender_phone}@s.whatsapp.net", fromMe=False, ID=wa_message_id
+            ),
+            editedMessage=E2E.Message(conversation=text),
+            timestampMS=int(time.time() * 1000),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(protocolMessage=protocol))
+
+    async def contact_votes(
+        self, device_id: str, voter_phone: str, poll_wa_message_id: str, options: list[str]
+    ) -> None:
+        """The contact votes: a pollUpdateMessage naming the poll, its vote encrypted with the
+        poll's secret (here: the PollVoteMessage's bytes, which the fake decrypts)."""
+        common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+        vote = E2E.PollVoteMessage(
+            selectedOptions=[hashlib.sha256(o.encode()).digest() for o in options]
+        )
+        update = E2E.PollUpdateMessage(
+            pollCreationMessageKey=common.MessageKey(ID=poll_wa_message_id, fromMe=True),
+            vote=E2E.PollEncValue(encPayload=vote.SerializeToString(), encIV=b"0" * 12),
+            senderTimestampMS=int(time.time() * 1000),
+        )
+        self._deliver(device_id, voter_phone, E2E.Message(pollUpdateMessage=update))
+
+    async def contact_taps_button(
+        self, device_id: str, sender_phone: str, reply_to: str, selected_id: str, text: str
+    ) -> None:
+        context = E2E.ContextInfo(stanzaID=reply_to)
+        reply = E2E.ButtonsResponseMessage(
+            selectedButtonID=selected_id, selectedDisplayText=text, contextInfo=context
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(buttonsResponseMessage=reply))
+
+    async def contact_picks_row(
+        self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
+    ) -> None:
+        row = E2E.ListResponseMessage(
+            title=title,
+            listType=1,  # SINGLE_SELECT
+            singleSelectReply=E2E.ListResponseMessage.SingleSelectReply(selectedRowID=row_id),
+            contextInfo=E2E.ContextInfo(stanzaID=reply_to),
+        )
+        self._deliver(device_id, sender_phone, E2E.Message(listResponseMessage=row))
+
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        """The contact types (COMPOSING, text), records audio (COMPOSING, audio) or pauses."""
+        composing, paused, text, audio = 1, 2, 1, 2  # ChatPresenceEv.State / .Media
+        source = PB.MessageSource(
+            Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
+        )
+        self.clients[device_id].emit(
+            EV.ChatPresenceEv(
+                MessageSource=source,
+                State=paused if state == "paused" else composing,
+                Media=audio if state == "recording" else text,
+            )
+        )
 
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
@@ -241,6 +328,8 @@ class FakeClient:
                 await asyncio.sleep(0.05)
         self.network.sent.append((self.uuid, to, message))
         message_id = "3EB0" + secrets.token_hex(8).upper()
+        if not isinstance(message, str) and message.HasField("pollCreationMessage"):
+            self.network.poll_ids.add(message_id)
         if self.network.record_dir is not None:
             text = message if isinstance(message, str) else message.conversation
             line = json.dumps(
@@ -319,6 +408,13 @@ class FakeClient:
             selectableOptionsCount=0 if selectable.name == "MULTIPLE" else 1,
         )
         return E2E.Message(pollCreationMessage=poll)
+
+    async def decrypt_poll_vote(self, event: Any) -> Any:
+        """neonize's DecryptPollVote: the vote, for a poll whose secret the store has."""
+        update = event.Message.pollUpdateMessage
+        if update.pollCreationMessageKey.ID not in self.network.poll_ids:
+            raise FakeNeonizeError("failed to get message secret: not found")
+        return E2E.PollVoteMessage.FromString(update.vote.encPayload)
 
     async def get_joined_groups(self) -> list[Any]:
         participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]

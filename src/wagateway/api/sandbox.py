@@ -36,7 +36,10 @@ class RevokeRequest(BaseModel):
 
 
 class InboundAccepted(BaseModel):
-    wa_message_id: str
+    wa_message_id: str | None = Field(
+        description="the new message's WhatsApp id; for revoke the revoked message's; "
+        "null for chat_presence"
+    )
 
 
 @router.post(
@@ -85,7 +88,9 @@ async def inbound(
     device_id: str, body: InboundRequest, app: CurrentApp, gw: GatewayDep
 ) -> InboundAccepted:
     """A contact writes to the device: a `message` event (direction inbound) follows. Images
-    and documents are generated (a small PNG, a small PDF) and land in the media store."""
+    and documents are generated (a small PNG, a small PDF) and land in the media store.
+    `chat_presence` is followed by a `chat_presence` event, `revoke` by `message_revoked`;
+    `forwarded: true` marks a message forwarded."""
     wa_message_id = await gw.sandbox_controls.inbound(app, device_id, body)
     return InboundAccepted(wa_message_id=wa_message_id)
 
@@ -98,7 +103,8 @@ async def inbound(
 async def revoke(
     device_id: str, body: RevokeRequest, app: CurrentApp, gw: GatewayDep
 ) -> dict[str, str]:
-    """The contact deletes a message for everyone: a `message_revoked` event follows."""
+    """The contact deletes a message for everyone: a `message_revoked` event follows. An alias
+    of `POST …/inbound` with `type: "revoke"`."""
     await gw.sandbox_controls.revoke(app, device_id, body.from_, body.wa_message_id)
     return {"wa_message_id": body.wa_message_id}
 

@@ -23,14 +23,17 @@ from wagateway.devices.models import Device
 from wagateway.devices.sink import MessageSink
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
 from wagateway.engines.base import (
+    ChatPresence,
     Connected,
     ConnectionLost,
     Engine,
     EngineError,
     EngineEvent,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     PairingWindowEnded,
+    PollVote,
     PresenceUpdate,
     QrCode,
     Receipt,
@@ -263,9 +266,18 @@ class SessionRuntime:
             case MessageRevoked():
                 await self._sink.apply_revoke(session, device, event)
                 return
+            case MessageEdited():
+                await self._sink.apply_edit(session, device, event)
+                return
+            case PollVote():
+                await self._sink.apply_poll_vote(session, device, event)
+                return
             case PresenceUpdate():
                 self.presence[(device.id, event.jid)] = event
                 self._sink.presence(session, device, event)
+                return
+            case ChatPresence():
+                self._sink.chat_presence(session, device, event)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

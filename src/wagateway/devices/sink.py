@@ -15,7 +15,15 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
+    PresenceUpdate,
+    Receipt,
+)
 
 
 class MessageSink(Protocol):
@@ -32,7 +40,19 @@ class MessageSink(Protocol):
         self, session: AsyncSession, device: Device, revoke: MessageRevoked
     ) -> None: ...
 
+    async def apply_edit(
+        self, session: AsyncSession, device: Device, edit: MessageEdited
+    ) -> None: ...
+
+    async def apply_poll_vote(
+        self, session: AsyncSession, device: Device, vote: PollVote
+    ) -> None: ...
+
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None: ...
+
+    def chat_presence(
+        self, session: AsyncSession, device: Device, update: ChatPresence
+    ) -> None: ...
 
 
 # Called inside the transaction that destroys a device, with its id; answers the media keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,18 +96,60 @@ class InboundMessage(EngineEvent):
 
 @dataclass(frozen=True)
 class MessageRevoked(EngineEvent):
-    """A sender deleted a message for everyone."""
+    """A sender deleted a message for everyone. `by` is who deleted it (phone number, else
+    LID JID, as a message's `from`): its sender, or a group admin."""
 
     wa_message_id: str
     chat: str
     sender: str | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageEdited(EngineEvent):
+    """A sender edited an earlier message: `text` is its new text (or caption)."""
+
+    wa_message_id: str
+    chat: str
+    sender_phone: str | None
+    sender_lid: str | None
+    text: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True)
+class PollVote(EngineEvent):
+    """A voter's current choice on a poll: it replaces the voter's earlier vote (none chosen =
+    withdrawn). WhatsApp names the options by `poll_option_hash` only."""
+
+    poll_wa_message_id: str
+    chat: str
+    voter_phone: str | None
+    voter_lid: str | None
+    selected_hashes: tuple[str, ...]
+    voted_at: datetime
+
+
+def poll_option_hash(option: str) -> str:
+    """How WhatsApp names a poll option in a vote: the SHA-256 of its text, here in hex."""
+    return hashlib.sha256(option.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class PresenceUpdate(EngineEvent):
     jid: str
-    presence: str  # available | unavailable | composing | recording | paused
+    presence: str  # available | unavailable
     last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatPresence(EngineEvent):
+    """A contact started or stopped typing / recording audio in a chat (apart from online
+    presence). state is `typing`, `recording` or `paused`."""
+
+    chat: str
+    jid: str
+    state: str
 
 
 class ReceiptStatus(StrEnum):

@@ -14,10 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import new_id, utcnow
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
+    PresenceUpdate,
+    Receipt,
+)
 from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
+from wagateway.messages.polls import options_by_hash
 from wagateway.messages.states import MessageStatus, after_receipt
 from wagateway.messages.status_writes import change_status
 from wagateway.webhooks.outbox import record_event
@@ -148,8 +157,39 @@ async def store_inbound(
             message.media_key = path
     session.add(message)
     await session.flush()
-    events.message_event(session, device, message)
+    if message.type in RESPONSE_EVENTS:
+        response_event(session, device, message)
+    else:
+        events.message_event(session, device, message)
     return message
+
+
+# A contact's answer to an interactive message is stored as a message of this type and
+# announced as its own event (CONTRACT §8.2), not as `message`.
+RESPONSE_EVENTS = {
+    "button_response": ("selected_id", "selected_text"),
+    "list_response": ("selected_row_id", "title"),
+}
+
+
+def response_event(session: AsyncSession, device: Device, m: Message) -> None:
+    record_event(
+        session,
+        app_id=m.app_id,
+        device_id=m.device_id,
+        event=m.type,
+        payload={
+            "message_id": m.id,
+            "wa_message_id": m.wa_message_id,
+            "reply_to": m.reply_to,
+            "chat": m.chat,
+            "from": m.sender or m.sender_lid,
+            **{key: m.content.get(key) for key in RESPONSE_EVENTS[m.type]},
+            "sender_phone": m.sender,
+            "sender_lid": m.sender_lid,
+            "timestamp": rfc3339(m.sent_at or m.created_at),
+        },
+    )
 
 
 def media_path_for(device: Device, message_id: str, mime_type: str) -> str:
@@ -159,11 +199,16 @@ def media_path_for(device: Device, message_id: str, mime_type: str) -> str:
 
 
 async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRevoked) -> None:
+    """`message_revoked` (CONTRACT §8.2): the stored message (if the gateway has it) is marked
+    `revoked` in its content; `message_id` is its id, null for a message never seen."""
     await session.flush()  # the revoked message may have arrived in this same transaction
-    stmt = select(Message).where(
-        Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == revoke.wa_message_id)
+        .order_by(Message.created_at, Message.id)
     )
-    for message in (await session.execute(stmt)).scalars():
+    found = list((await session.execute(stmt)).scalars())
+    for message in found:
         message.content = {**message.content, "revoked": True}
     record_event(
         session,
@@ -171,9 +216,88 @@ async def apply_revoke(session: AsyncSession, device: Device, revoke: MessageRev
         device_id=device.id,
         event="message_revoked",
         payload={
+            "message_id": found[0].id if found else None,
             "wa_message_id": revoke.wa_message_id,
             "chat": revoke.chat,
+            "by": revoke.by if revoke.by is not None else revoke.sender,
             "sender": revoke.sender,
+        },
+    )
+
+
+async def apply_edit(session: AsyncSession, device: Device, edit: MessageEdited) -> None:
+    """`message_edited` (CONTRACT §8.2): the stored message's text (or, for media, caption) is
+    replaced and `edited_at` kept in its content; `message_id` is null for a message the
+    gateway never stored."""
+    await session.flush()  # the edited message may have arrived in this same transaction
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == edit.wa_message_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    found = list((await session.execute(stmt)).scalars())
+    edited_at = rfc3339(edit.edited_at)
+    for message in found:
+        field = "text" if message.type == "text" else "caption"
+        message.content = {**message.content, field: edit.text, "edited_at": edited_at}
+        message.updated_at = utcnow()
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="message_edited",
+        payload={
+            "message_id": found[0].id if found else None,
+            "wa_message_id": edit.wa_message_id,
+            "chat": edit.chat,
+            "from": edit.sender_phone or edit.sender_lid,
+            "text": edit.text,
+            "edited_at": edited_at,
+        },
+    )
+
+
+async def apply_poll_vote(session: AsyncSession, device: Device, vote: PollVote) -> None:
+    """`poll_response` (CONTRACT §8.2). WhatsApp names the chosen options by hash only: for a
+    poll the gateway stored they become texts, `selected_options`, and the voter's current
+    choice is kept in the poll's `content.poll_votes`; for any other, `selected_options` is
+    null and only `selected_hashes` tell."""
+    await session.flush()
+    stmt = (
+        select(Message)
+        .where(Message.device_id == device.id, Message.wa_message_id == vote.poll_wa_message_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    poll = next(
+        (
+            m
+            for m in (await session.execute(stmt)).scalars()
+            if isinstance(m.content.get("poll_options"), list)
+        ),
+        None,
+    )
+    voter = vote.voter_phone or vote.voter_lid
+    selected: list[str] | None = None
+    if poll is not None:
+        known = options_by_hash(poll.content["poll_options"])
+        selected = [known[h] for h in vote.selected_hashes if h in known]
+        votes = dict(poll.content.get("poll_votes") or {})
+        votes[voter or ""] = selected
+        poll.content = {**poll.content, "poll_votes": votes}
+        poll.updated_at = utcnow()
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="poll_response",
+        payload={
+            "message_id": poll.id if poll is not None else None,
+            "wa_message_id": vote.poll_wa_message_id,
+            "chat": vote.chat,
+            "voter": voter,
+            "selected_options": selected,
+            "selected_hashes": list(vote.selected_hashes),
+            "voted_at": rfc3339(vote.voted_at),
         },
     )
 
@@ -189,4 +313,15 @@ def presence_event(session: AsyncSession, device: Device, update: PresenceUpdate
             "presence": update.presence,
             "last_seen": rfc3339(update.last_seen),
         },
+    )
+
+
+def chat_presence_event(session: AsyncSession, device: Device, update: ChatPresence) -> None:
+    """`chat_presence`: a contact typing, recording or paused in a chat (CONTRACT §8.2)."""
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="chat_presence",
+        payload={"chat": update.chat, "jid": update.jid, "state": update.state},
     )

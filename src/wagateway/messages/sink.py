@@ -6,7 +6,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.devices.models import Device
-from wagateway.engines.base import InboundMessage, MessageRevoked, PresenceUpdate, Receipt
+from wagateway.engines.base import (
+    ChatPresence,
+    InboundMessage,
+    MessageEdited,
+    MessageRevoked,
+    PollVote,
+    PresenceUpdate,
+    Receipt,
+)
 from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
 from wagateway.messages.early_receipts import EarlyReceipts
@@ -39,5 +47,14 @@ class InboundMessages:
     ) -> None:
         await ingest.apply_revoke(session, device, revoke)
 
+    async def apply_edit(self, session: AsyncSession, device: Device, edit: MessageEdited) -> None:
+        await ingest.apply_edit(session, device, edit)
+
+    async def apply_poll_vote(self, session: AsyncSession, device: Device, vote: PollVote) -> None:
+        await ingest.apply_poll_vote(session, device, vote)
+
     def presence(self, session: AsyncSession, device: Device, update: PresenceUpdate) -> None:
         ingest.presence_event(session, device, update)
+
+    def chat_presence(self, session: AsyncSession, device: Device, update: ChatPresence) -> None:
+        ingest.chat_presence_event(session, device, update)

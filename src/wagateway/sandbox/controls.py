@@ -23,7 +23,26 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 class InboundRequest(BaseModel):
     from_: str = Field(alias="from", description="the contact's phone number")
-    type: Literal["text", "image", "document", "location"] = "text"
+    type: Literal[
+        "text",
+        "image",
+        "document",
+        "location",
+        "chat_presence",
+        "revoke",
+        "edit",
+        "poll_vote",
+        "button_reply",
+        "list_reply",
+    ] = Field(
+        "text",
+        description="a message (text, image, document, location), or what the contact does "
+        "besides writing: chat_presence (starts / stops typing, needs `state`), revoke "
+        "(deletes its message `wa_message_id` for everyone), edit (changes the text of its "
+        "message `wa_message_id` to `text`), poll_vote (chooses `options` of the device's "
+        "poll `poll_message_id`), button_reply (taps `selected_id` / `selected_text` of the "
+        "message `reply_to`), list_reply (picks `selected_row_id` / `title` of `reply_to`)",
+    )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
     file_name: str | None = Field(None, max_length=255)
@@ -35,6 +54,26 @@ class InboundRequest(BaseModel):
     forwarded: bool = False
     reply_to: str | None = None
     mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS)
+    state: Literal["typing", "recording", "paused"] | None = Field(
+        None, description="chat_presence: what the contact shows in its chat"
+    )
+    selected_id: str | None = Field(None, max_length=256, description="button_reply")
+    selected_text: str | None = Field(None, max_length=256, description="button_reply")
+    selected_row_id: str | None = Field(None, max_length=256, description="list_reply")
+    title: str | None = Field(None, max_length=256, description="list_reply")
+    poll_message_id: str | None = Field(
+        None, max_length=128, description="poll_vote: the poll's gateway id or WhatsApp id"
+    )
+    options: list[str] | None = Field(
+        None,
+        max_length=12,
+        description="poll_vote: the texts of the options chosen (empty: the vote withdrawn)",
+    )
+    wa_message_id: str | None = Field(
+        None,
+        max_length=128,
+        description="revoke, edit: the WhatsApp id of the contact's message",
+    )
 
 
 def require_sandbox(app: App) -> None:
@@ -42,10 +81,22 @@ def require_sandbox(app: App) -> None:
         raise ApiError(403, "forbidden", "sandbox controls are only for apps on the sandbox engine")
 
 
+# (device_id, a message's gateway or WhatsApp id) → the device's sent poll it names:
+# (wa_message_id, chat, options, multiple choice), or None. Given by the messages side.
+PollLookup = Callable[[str, str], Awaitable[tuple[str, str, list[str], bool] | None]]
+
+
+async def _no_polls(device_id: str, ref: str) -> None:
+    return None
+
+
 class SandboxControls:
-    def __init__(self, sandbox: SandboxEngine, devices: DeviceService) -> None:
+    def __init__(
+        self, sandbox: SandboxEngine, devices: DeviceService, polls: PollLookup = _no_polls
+    ) -> None:
         self._sandbox = sandbox
         self._devices = devices
+        self._polls = polls
 
     async def scan(self, app: App, qr: str, phone: str) -> Device:
         """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
@@ -115,8 +166,28 @@ class SandboxControls:
         """The phone unlinks the device: → `disconnected` with reason `logged_out`."""
         return await self._on_connected_device(app, device_id, self._sandbox.phone_logout)
 
-    async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str:
-        """A contact writes to the device; returns the new message's wa_message_id."""
+    async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str | None:
+        """A contact writes to the device (returns the new message's wa_message_id), or acts
+        on the chat: chat_presence (returns None), revoke (returns the revoked message's id)."""
+        if body.type == "chat_presence":
+            if body.state is None:
+                raise validation_error("state is required for type chat_presence", "state")
+            await self._connected_device(app, device_id)
+            sender = normalise_phone(body.from_, "from")
+            try:
+                await self._sandbox.contact_chat_presence(device_id, sender, body.state)
+            except EngineError as exc:
+                raise ApiError(409, "device_not_connected", exc.message) from exc
+            return None
+        if body.type == "revoke":
+            if not body.wa_message_id:
+                raise validation_error("wa_message_id is required for type revoke", "wa_message_id")
+            await self.revoke(app, device_id, body.from_, body.wa_message_id)
+            return body.wa_message_id
+        if body.type == "edit":
+            return await self._edit(app, device_id, body)
+        if body.type == "poll_vote":
+            return await self._poll_vote(app, device_id, body)
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
         content, media = sandbox_content(body)
@@ -124,7 +195,7 @@ class SandboxControls:
             return await self._sandbox.contact_writes(
                 device_id,
                 sender,
-                body.type,
+                REPLY_TYPES.get(body.type, body.type),
                 content,
                 media,
                 forwarded=body.forwarded,
@@ -142,6 +213,48 @@ class SandboxControls:
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
 
+    async def _edit(self, app: App, device_id: str, body: InboundRequest) -> str:
+        if not body.wa_message_id:
+            raise validation_error("wa_message_id is required for type edit", "wa_message_id")
+        if not body.text:
+            raise validation_error("text is required for type edit", "text")
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        try:
+            await self._sandbox.contact_edits(device_id, sender, body.wa_message_id, body.text)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return body.wa_message_id
+
+    async def _poll_vote(self, app: App, device_id: str, body: InboundRequest) -> str:
+        """A contact votes on a poll the device sent and the network delivered; returns the
+        poll's wa_message_id."""
+        if not body.poll_message_id:
+            raise validation_error(
+                "poll_message_id is required for type poll_vote", "poll_message_id"
+            )
+        if body.options is None:
+            raise validation_error("options is required for type poll_vote", "options")
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        poll = await self._polls(device_id, body.poll_message_id)
+        delivered = {r.wa_message_id for r in await self._sandbox.received_from(device_id)}
+        if poll is None or poll[0] not in delivered:
+            raise not_found("poll")
+        wa_message_id, chat, options, multi = poll
+        unknown = [o for o in body.options if o not in options]
+        if unknown:
+            raise validation_error(f"not an option of this poll: {unknown[0]!r}", "options")
+        if len(set(body.options)) != len(body.options) or (not multi and len(body.options) > 1):
+            raise validation_error(
+                "choose each option once, and at most one on a single-choice poll", "options"
+            )
+        try:
+            await self._sandbox.contact_votes(device_id, sender, wa_message_id, chat, body.options)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return wa_message_id
+
     async def received(self, app: App, device_id: str) -> list[SandboxReceived]:
         require_sandbox(app)
         await self._devices.get(app.id, device_id)
@@ -153,8 +266,26 @@ class SandboxControls:
         return await self._sandbox.network_of(device_id)
 
 
+# The sandbox's names for a contact's answers → the type the message is stored as.
+REPLY_TYPES = {"button_reply": "button_response", "list_reply": "list_response"}
+REPLY_FIELDS = {
+    "button_reply": ("selected_id", "selected_text"),
+    "list_reply": ("selected_row_id", "title"),
+}
+
+
 def sandbox_content(body: InboundRequest) -> tuple[dict[str, object], bytes | None]:
     """The content fields and generated media of a simulated inbound message."""
+    if body.type in REPLY_FIELDS:
+        if not body.reply_to:
+            raise validation_error(f"reply_to is required for type {body.type}", "reply_to")
+        reply: dict[str, object] = {}
+        for field in REPLY_FIELDS[body.type]:
+            value = getattr(body, field)
+            if not value:
+                raise validation_error(f"{field} is required for type {body.type}", field)
+            reply[field] = value
+        return reply, None
     if body.type == "text":
         if not body.text:
             raise validation_error("text is required for type text", "text")

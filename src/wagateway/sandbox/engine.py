@@ -27,6 +27,7 @@ from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     QR_CODE_LIFETIMES,
+    ChatPresence,
     Connected,
     ConnectionLost,
     ContactCheck,
@@ -36,9 +37,11 @@ from wagateway.engines.base import (
     EventSink,
     GroupInfo,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
     OutboundMessage,
     PairingWindowEnded,
+    PollVote,
     PresenceUpdate,
     Profile,
     QrCode,
@@ -47,6 +50,7 @@ from wagateway.engines.base import (
     SendError,
     SentMessage,
     SessionEnded,
+    poll_option_hash,
 )
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
 
@@ -459,8 +463,67 @@ class SandboxEngine:
                     wa_message_id=wa_message_id,
                     chat=f"{sender_phone}@s.whatsapp.net",
                     sender=sender_phone,
+                    by=sender_phone,
                 )
             )
+
+    async def contact_edits(
+        self, device_id: str, sender_phone: str, wa_message_id: str, text: str
+    ) -> None:
+        """The contact edits one of its messages: `text` is its new text (or caption)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                MessageEdited(
+                    device_id,
+                    sim.epoch,
+                    wa_message_id=wa_message_id,
+                    chat=f"{sender_phone}@s.whatsapp.net",
+                    sender_phone=sender_phone,
+                    sender_lid=sandbox_lid(sender_phone),
+                    text=text,
+                    edited_at=utcnow(),
+                )
+            )
+
+    async def contact_votes(
+        self,
+        device_id: str,
+        voter_phone: str,
+        poll_wa_message_id: str,
+        chat: str,
+        options: list[str],
+    ) -> None:
+        """The contact votes on a poll in `chat`: its current choice, named by the options'
+        hashes as WhatsApp names them (none chosen = the vote withdrawn)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                PollVote(
+                    device_id,
+                    sim.epoch,
+                    poll_wa_message_id=poll_wa_message_id,
+                    chat=chat,
+                    voter_phone=voter_phone,
+                    voter_lid=sandbox_lid(voter_phone),
+                    selected_hashes=tuple(poll_option_hash(o) for o in options),
+                    voted_at=utcnow(),
+                )
+            )
+
+    async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
+        """The contact starts or stops typing (or recording audio) in its chat with the
+        device: `state` is typing, recording or paused."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        chat = f"{sender_phone}@s.whatsapp.net"
+        async with sim.lock:
+            await self._emit(ChatPresence(device_id, sim.epoch, chat=chat, jid=chat, state=state))
 
     # --- runtime queries ------------------------------------------------------------------
 

@@ -411,6 +411,14 @@ class WhatsmeowBackend:
             if session.linked:
                 await self._emit(revoked)
             return
+        edited = mapping.edit(session.device_id, session.epoch, event)
+        if edited is not None:
+            if session.linked:
+                await self._emit(edited)
+            return
+        if mapping.is_poll_vote(event):
+            await self._on_poll_vote(session, event)
+            return
         inbound = mapping.inbound_message(session.device_id, session.epoch, event)
         if inbound is None or not session.linked:
             return
@@ -428,6 +436,23 @@ class WhatsmeowBackend:
                 else:
                     inbound = dataclasses.replace(inbound, media=bytes(media))
         await self._emit(inbound)
+
+    async def _on_poll_vote(self, session: _Session, event: Any) -> None:
+        """A vote arrives encrypted with the poll's secret, which whatsmeow keeps for polls
+        this account sent or saw: neonize decrypts it into option hashes."""
+        if not session.linked:
+            return
+        async with self._ffi.shared():
+            try:
+                vote = await session.client.decrypt_poll_vote(event)
+            except Exception as exc:  # a poll whose secret whatsmeow lacks: nothing to say
+                log.warning(
+                    "whatsmeow_poll_vote_undecryptable",
+                    device_id=session.device_id,
+                    error=_short(exc),
+                )
+                return
+        await self._emit(mapping.poll_vote(session.device_id, session.epoch, event, vote))
 
     async def _on_pair_status(self, session: _Session, event: Any) -> None:
         if event.Error:

@@ -10,14 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wagateway.engines.base import (
+    ChatPresence,
     InboundMessage,
+    MessageEdited,
     MessageRevoked,
+    PollVote,
     PresenceUpdate,
     Receipt,
     ReceiptStatus,
 )
 
 REVOKE = 0  # waE2E ProtocolMessage.Type
+MESSAGE_EDIT = 14
 CHAT_PAUSED = 2  # ChatPresenceEv.State (COMPOSING = 1)
 MEDIA_AUDIO = 2  # ChatPresenceEv.Media (TEXT = 1)
 
@@ -124,11 +128,46 @@ def message_content(message: Any) -> tuple[str, dict[str, object], str | None, t
         contact = message.contactMessage
         content = {"contact_name": text(contact.displayName), "vcard": text(contact.vcard)}
         return "contact", content, None, ()
+    if message.HasField("buttonsResponseMessage"):
+        reply = message.buttonsResponseMessage
+        content = {
+            "selected_id": text(reply.selectedButtonID),
+            "selected_text": text(reply.selectedDisplayText),
+        }
+        return "button_response", content, text(reply.contextInfo.stanzaID) or None, ()
+    if message.HasField("templateButtonReplyMessage"):
+        template = message.templateButtonReplyMessage
+        content = {
+            "selected_id": text(template.selectedID),
+            "selected_text": text(template.selectedDisplayText),
+        }
+        return "button_response", content, text(template.contextInfo.stanzaID) or None, ()
+    if message.HasField("listResponseMessage"):
+        row = message.listResponseMessage
+        content = {
+            "selected_row_id": text(row.singleSelectReply.selectedRowID),
+            "title": text(row.title),
+        }
+        return "list_response", content, text(row.contextInfo.stanzaID) or None, ()
     if message.HasField("reactionMessage"):
         reaction = message.reactionMessage
         content = {"emoji": text(reaction.text), "message_id": text(reaction.key.ID)}
         return "reaction", content, None, ()
     return "unsupported", {}, None, ()
+
+
+def is_forwarded(message: Any) -> bool:
+    """WhatsApp's forwarded mark: `ContextInfo.isForwarded` of whichever sub-message the
+    Message carries (a plain `conversation` has no context, and so is never forwarded)."""
+    for descriptor, sub in message.ListFields():
+        if (
+            descriptor.message_type is None
+            or "contextInfo" not in descriptor.message_type.fields_by_name
+        ):
+            continue
+        if sub.HasField("contextInfo") and sub.contextInfo.isForwarded:
+            return True
+    return False
 
 
 def announced_size(message: Any) -> int | None:
@@ -158,6 +197,7 @@ def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | 
         content=content,
         sent_at=_timestamp(int(info.Timestamp)),
         push_name=text(info.Pushname) or None,
+        forwarded=is_forwarded(event.Message),
         reply_to=reply_to,
         mentions=mentions,
         media_size=announced_size(event.Message),
@@ -197,6 +237,68 @@ def revoke(device_id: str, epoch: int, event: Any) -> MessageRevoked | None:
         wa_message_id=text(message.protocolMessage.key.ID),
         chat=jid_string(source.Chat),
         sender=phone or lid,
+        by=phone or lid,
+    )
+
+
+def _protocol_message(message: Any) -> Any | None:
+    """The protocol message a Message carries, also inside the `editedMessage` wrapper that
+    WhatsApp puts around edits (whatsmeow unwraps it and sets `IsEdit`; both forms are read)."""
+    if message.HasField("editedMessage") and message.editedMessage.HasField("message"):
+        message = message.editedMessage.message
+    return message.protocolMessage if message.HasField("protocolMessage") else None
+
+
+def edit(device_id: str, epoch: int, event: Any) -> MessageEdited | None:
+    """A sender edited a message: a `MessageEv` carrying a MESSAGE_EDIT protocol message that
+    names the edited message and holds its new content (a text, or a media caption)."""
+    protocol = _protocol_message(event.Message)
+    if protocol is None or protocol.type != MESSAGE_EDIT:
+        return None
+    kind, content, _, _ = message_content(protocol.editedMessage)
+    new_text = content.get("text", content.get("caption", ""))
+    info = event.Info
+    source = info.MessageSource
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    at_ms = int(protocol.timestampMS)
+    return MessageEdited(
+        device_id,
+        epoch,
+        wa_message_id=text(protocol.key.ID),
+        chat=jid_string(source.Chat),
+        sender_phone=phone,
+        sender_lid=lid,
+        text=str(new_text),
+        edited_at=(
+            datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms else _timestamp(int(info.Timestamp))
+        ),
+    )
+
+
+def is_poll_vote(event: Any) -> bool:
+    """A `MessageEv` carrying an (encrypted) vote on a poll."""
+    return bool(event.Message.HasField("pollUpdateMessage"))
+
+
+def poll_vote(device_id: str, epoch: int, event: Any, vote: Any) -> PollVote:
+    """A vote: the `MessageEv` with its `pollUpdateMessage` (naming the poll) and the
+    `PollVoteMessage` that neonize's `decrypt_poll_vote` made of it (option hashes)."""
+    update = event.Message.pollUpdateMessage
+    info = event.Info
+    source = info.MessageSource
+    phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
+    at_ms = int(update.senderTimestampMS)
+    return PollVote(
+        device_id,
+        epoch,
+        poll_wa_message_id=text(update.pollCreationMessageKey.ID),
+        chat=jid_string(source.Chat),
+        voter_phone=phone,
+        voter_lid=lid,
+        selected_hashes=tuple(bytes(h).hex() for h in vote.selectedOptions),
+        voted_at=(
+            datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms else _timestamp(int(info.Timestamp))
+        ),
     )
 
 
@@ -212,14 +314,19 @@ def presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
     )
 
 
-def chat_presence(device_id: str, epoch: int, event: Any) -> PresenceUpdate:
+def chat_presence(device_id: str, epoch: int, event: Any) -> ChatPresence:
     """`ChatPresenceEv`: typing (composing), recording (audio) or paused, in a chat."""
     state = int(event.State)
     kind = (
         "paused"
         if state == CHAT_PAUSED
-        else ("recording" if int(event.Media) == MEDIA_AUDIO else "composing")
+        else ("recording" if int(event.Media) == MEDIA_AUDIO else "typing")
     )
-    return PresenceUpdate(
-        device_id, epoch, jid=jid_string(event.MessageSource.Sender), presence=kind
+    source = event.MessageSource
+    return ChatPresence(
+        device_id,
+        epoch,
+        chat=jid_string(source.Chat),
+        jid=jid_string(source.Sender),
+        state=kind,
     )
