@@ -63,4 +63,7 @@ def test_a_burst_from_wrk_is_held_to_the_limit_without_slowing_other_apps(
     assert run.other == 0 and run.no_retry_after == 0
     # The other app: every call answered, none refused, its latency within bounds.
     assert statuses == [200] * len(statuses)
-    assert p95(during) < max(10 * p95(before), 0.05)
+    # The bound catches a gateway that serves the flood ahead of other apps (their calls
+    # waiting behind it for seconds), not a few milliseconds: the suite runs on several
+    # workers, so the machine's load may change between the two windows.
+    assert p95(during) < max(10 * p95(before), 0.15)
