@@ -47,7 +47,8 @@ class Harness(Protocol):
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
     # What the device did on the network besides messages, engine-neutral: {"kind": "read",
     # "chat", "sender", "wa_message_ids"}, {"kind": "chat_presence", "chat", "state"},
-    # {"kind": "presence", "state"}; oldest first.
+    # {"kind": "presence", "state"}, {"kind": "edit", "chat", "wa_message_id", "text"},
+    # {"kind": "revoke", "chat", "wa_message_id"}; oldest first.
     async def chat_acts(self, device_id: str) -> list[dict[str, Any]]: ...
 
     async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None: ...
@@ -436,5 +437,45 @@ class EngineConformance:
             assert all(
                 e.chat == e.jid == "6285550001111@s.whatsapp.net" and e.epoch == 1 for e in seen
             )
+
+        self.run(scenario)
+
+    def test_edit_and_revoke_a_sent_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            chat = "6285550001111@s.whatsapp.net"
+            sent = await h.engine.send(
+                "d1", OutboundMessage("m-edit", chat, "text", {"text": "halo"})
+            )
+            await h.engine.edit_message("d1", chat, sent.wa_message_id, {"text": "halo lagi"})
+            await h.engine.revoke_message("d1", chat, f"{PHONE}@s.whatsapp.net", sent.wa_message_id)
+            acts = await wait_for_acts(h, "d1", 2)
+            assert acts == [
+                {
+                    "kind": "edit",
+                    "chat": chat,
+                    "wa_message_id": sent.wa_message_id,
+                    "text": "halo lagi",
+                },
+                {"kind": "revoke", "chat": chat, "wa_message_id": sent.wa_message_id},
+            ]
+
+        self.run(scenario)
+
+    def test_edit_and_revoke_need_a_live_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            chat = "6285550001111@s.whatsapp.net"
+            calls = [
+                h.engine.edit_message("nobody", chat, "3EB0AA", {"text": "x"}),
+                h.engine.revoke_message("nobody", chat, chat, "3EB0AA"),
+            ]
+            for call in calls:
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_connected"
+                else:
+                    raise AssertionError("an edit or revoke without a session must be refused")
+            assert await h.chat_acts("nobody") == []
 
         self.run(scenario)

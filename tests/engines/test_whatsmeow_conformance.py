@@ -74,6 +74,18 @@ class WhatsmeowHarness:
                 acts.append({"kind": "chat_presence", "chat": args["chat"], "state": state})
             elif method == "send_presence":
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
+            elif method == "edit":
+                acts.append(
+                    {
+                        "kind": "edit",
+                        "chat": args["chat"],
+                        "wa_message_id": args["id"],
+                        "text": args["text"],
+                    }
+                )
+            elif method == "revoke":
+                assert args["from_me"]  # the conformance case revokes the device's own message
+                acts.append({"kind": "revoke", "chat": args["chat"], "wa_message_id": args["id"]})
         return acts
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:

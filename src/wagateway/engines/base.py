@@ -329,6 +329,19 @@ class Engine(Protocol):
     async def send_presence(self, device_id: str, state: str) -> None:
         """The account's own online state: `available` or `unavailable`."""
 
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        """Edit a message the device sent in `chat`: `new_content` is `{"text": …}` for a
+        text, `{"caption": …, "type": "image"|"video"|"document"}` for a caption.
+        Raises EngineError `not_connected`."""
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        """Delete a message for everyone; `sender` is who wrote it (the account itself for
+        its own message). Raises EngineError `not_connected`."""
+
     async def groups(self, device_id: str) -> list[GroupInfo]:
         """Groups the device's account is in."""
 

@@ -312,6 +312,21 @@ class SandboxEngine:
         self._require_online(device_id)
         self._log(device_id, "presence", state=state)
 
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        """An edit of a sent message: recorded in the network log (kind `edit`)."""
+        self._require_online(device_id)
+        text = new_content.get("text", new_content.get("caption", ""))
+        self._log(device_id, "edit", chat=chat, wa_message_id=wa_message_id, text=text)
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        """A delete for everyone: recorded in the network log (kind `revoke`)."""
+        self._require_online(device_id)
+        self._log(device_id, "revoke", chat=chat, sender=sender, wa_message_id=wa_message_id)
+
     def _throttle(self, sim: _Sim) -> None:
         limit = self._settings.sandbox_rate_limit_per_minute
         if not limit:
