@@ -159,6 +159,7 @@ class NetworkEntryOut(BaseModel):
         None, description="message: its WhatsApp id (a resend repeats it)"
     )
     type: str | None = Field(None, description="message: its type")
+    text: str | None = Field(None, description="text message: the text sent")
     size: int | None = Field(None, description="media message: bytes sent")
     sha256: str | None = Field(None, description="media message: SHA-256 of the bytes, hex")
     phone: str | None = Field(None, description="connect: the linked account's phone")

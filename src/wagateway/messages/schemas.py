@@ -94,6 +94,10 @@ class MessageOut(BaseModel):
     delivered_at: datetime | None
     read_at: datetime | None
     expires_at: datetime | None
+    edited_at: datetime | None = Field(
+        None, description="when the text or caption was last edited (by the app or the sender)"
+    )
+    revoked: bool = Field(False, description="deleted for everyone")
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -121,6 +125,8 @@ class MessageOut(BaseModel):
             delivered_at=m.delivered_at,
             read_at=m.read_at,
             expires_at=m.expires_at,
+            edited_at=m.content.get("edited_at"),
+            revoked=bool(m.content.get("revoked")),
         )
 
 

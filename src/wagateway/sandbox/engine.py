@@ -210,6 +210,8 @@ class SandboxEngine:
             "wa_message_id": message.wa_message_id,
             "type": message.type,
         }
+        if message.type == "text":  # what the contact reads (an edit while queued shows here)
+            detail["text"] = message.content.get("text")
         if message.media is not None:
             detail["size"] = len(message.media)
             detail["sha256"] = (
