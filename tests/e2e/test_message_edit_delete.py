@@ -6,14 +6,16 @@ changes what is sent, its delete cancels it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import error_code
-from tests.e2e.test_chat_actions import ALICE, acts, receive
+from tests.e2e.test_chat_actions import ALICE, acts, read_jsonl, receive
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.harness import GatewayServer, wait_until
+from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +154,56 @@ def test_queued_messages_are_edited_or_cancelled_and_windows_close(
         assert late_delete.status_code == 409 and error_code(late_delete) == "conflict"
         assert acts(api, device, "edit") == [] and acts(api, device, "revoke") == []
         assert message(api, device, early["message_id"])["content"]["text"] == "pertama"
+
+
+@pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
+def test_whatsmeow_devices_edit_and_delete_through_their_worker(
+    make_server: Callable[..., GatewayServer], tmp_path: Path
+) -> None:
+    """The same routes on a whatsmeow app: through the supervisor, the worker process and the
+    backend to the neonize stand-in, which records the edit and revoke protocol messages
+    neonize's builders made."""
+    network = tmp_path / "fake-network"
+    network.mkdir()
+    server = make_server(
+        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+        WAGW_QR_WAIT_TIMEOUT="60",
+        FAKE_NEONIZE_DIR=str(network),
+    ).start()
+    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    with server.client(creds["app_token"]) as api:
+        created = api.post("/devices", json={"device_name": "Front desk"})
+        assert created.status_code == 201, created.text
+        device = created.json()["device_id"]
+        wait_until(
+            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
+            timeout=60,
+            what="linked by the fake phone",
+        )
+        sent = send_and_wait(api, device, "harga 10rb")
+        edited = api.patch(
+            f"/devices/{device}/messages/{sent['message_id']}", json={"text": "12rb"}
+        )
+        assert edited.status_code == 200 and edited.json()["edited_at"], edited.text
+        deleted = api.delete(f"/devices/{device}/messages/{sent['wa_message_id']}")
+        assert deleted.status_code == 200 and deleted.json()["revoked"] is True, deleted.text
+    chat = f"{ALICE}@s.whatsapp.net"
+    acts_seen = [a for a in read_jsonl(network / "acts.jsonl") if a["method"] in ("edit", "revoke")]
+    assert acts_seen == [
+        {
+            "device": device,
+            "method": "edit",
+            "id": sent["wa_message_id"],
+            "chat": chat,
+            "text": "12rb",
+        },
+        {
+            "device": device,
+            "method": "revoke",
+            "id": sent["wa_message_id"],
+            "chat": chat,
+            "from_me": True,
+            "participant": "",
+        },
+    ]
+    server.stop()
