@@ -159,7 +159,9 @@ class MessageEdits:
     async def _cancel(self, target: Message) -> Message:
         async with self._db.transaction() as session:
             row = await _locked(session, target)
-            if not change_status(
+            # Only while queued: the state machine would let a `sending` message fail too,
+            # but then the queue has claimed it and may be handing it to WhatsApp.
+            if row.status != MessageStatus.QUEUED or not change_status(
                 session,
                 row,
                 MessageStatus.FAILED,
