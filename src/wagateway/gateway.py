@@ -109,7 +109,9 @@ class Gateway:
         )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
         self.chat_actions = ChatActions(self.db, self.runtime)
-        self.message_edits = MessageEdits(settings, self.db, self.runtime)
+        self.message_edits = MessageEdits(
+            settings, self.db, self.runtime, announce=self.queue.announce
+        )
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""

@@ -64,10 +64,11 @@ async def _row(db: Database, seq: int) -> Message:
         return row
 
 
-def _edits(db: Database, stale: Message) -> MessageEdits:
+def _edits(db: Database, stale: Message, announced: list[str] | None = None) -> MessageEdits:
     """The service, its first read answering `stale`: the message as it was before a claim
     that commits between that read and the request's own transaction."""
-    edits = MessageEdits(Settings(), db, runtime=None)  # type: ignore[arg-type]
+    announce = (announced if announced is not None else []).append
+    edits = MessageEdits(Settings(), db, runtime=None, announce=announce)  # type: ignore[arg-type]
 
     async def target(*_: Any) -> tuple[Any, Message]:
         return None, stale
@@ -106,8 +107,10 @@ def test_a_request_that_commits_first_wins(database_url: str) -> None:
         edited = await edits.edit("app", "dev", stale.id, "baru")
         assert edited.status == "queued" and edited.content["text"] == "baru"
         assert (await _row(db, stale.seq)).content["text"] == "baru", "the claim sends this"
-        edits = _edits(db, await _row(db, stale.seq))
+        announced: list[str] = []
+        edits = _edits(db, await _row(db, stale.seq), announced)
         cancelled = await edits.delete("app", "dev", stale.id)
+        assert announced == [stale.id], "a send waiting on it (wait=true) is woken"
         assert (cancelled.status, cancelled.error_code) == ("failed", "canceled")
         async with db.read() as session:
             due = list((await session.execute(devices_with_due_messages(utcnow()))).scalars())

@@ -11,6 +11,7 @@ the message's content (no column of their own).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +51,18 @@ def conflict(message: str, target: Message, **details: object) -> ApiError:
 
 
 class MessageEdits:
-    def __init__(self, settings: Settings, db: Database, runtime: SessionRuntime) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        runtime: SessionRuntime,
+        announce: Callable[[str], None] = lambda _: None,
+    ) -> None:
         self._settings = settings
         self._db = db
         self._runtime = runtime
+        # Wakes a send waiting on the message (`wait=true`) once a cancel is committed.
+        self._announce = announce
 
     async def _target(self, app_id: str, device_id: str, message_id: str) -> tuple[Device, Message]:
         async with self._db.read() as session:
@@ -177,6 +186,7 @@ class MessageEdits:
                     status=row.status,
                 )
             events.receipt_event(session, row)
+        self._announce(row.id)
         return row
 
 

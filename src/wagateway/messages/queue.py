@@ -139,6 +139,11 @@ class OutboundQueue:
         self._status_listeners.append(listener)
         return lambda: self._status_listeners.remove(listener)
 
+    def announce(self, message_id: str) -> None:
+        """Tell whoever waits on the message (a send with `wait=true`) that it changed
+        outside the queue (a cancel)."""
+        self._announce(message_id)
+
     def _announce(self, message_id: str) -> None:
         for listener in list(self._status_listeners):
             listener(message_id)
