@@ -448,8 +448,10 @@ class EngineConformance:
                 "d1", OutboundMessage("m-edit", chat, "text", {"text": "halo"})
             )
             await h.engine.edit_message("d1", chat, sent.wa_message_id, {"text": "halo lagi"})
+            caption = {"caption": "foto baru", "type": "image"}
+            await h.engine.edit_message("d1", chat, "3EB0PHOTO", caption)
             await h.engine.revoke_message("d1", chat, f"{PHONE}@s.whatsapp.net", sent.wa_message_id)
-            acts = await wait_for_acts(h, "d1", 2)
+            acts = await wait_for_acts(h, "d1", 3)
             assert acts == [
                 {
                     "kind": "edit",
@@ -457,6 +459,7 @@ class EngineConformance:
                     "wa_message_id": sent.wa_message_id,
                     "text": "halo lagi",
                 },
+                {"kind": "edit", "chat": chat, "wa_message_id": "3EB0PHOTO", "text": "foto baru"},
                 {"kind": "revoke", "chat": chat, "wa_message_id": sent.wa_message_id},
             ]
 
