@@ -79,6 +79,11 @@ def test_a_sent_message_is_edited_and_deleted_for_everyone(
     [revoke] = wait_until(lambda: acts(api, device, "revoke"), what="revoke logged")
     assert revoke["wa_message_id"] == sent["wa_message_id"]
     assert message(api, device, sent["message_id"])["revoked"] is True
+    after = api.patch(f"/devices/{device}/messages/{sent['message_id']}", json={"text": "lagi"})
+    assert after.status_code == 409 and error_code(after) == "conflict"
+    again = api.delete(f"/devices/{device}/messages/{sent['message_id']}")
+    assert again.status_code == 200 and again.json()["revoked"] is True
+    assert len(acts(api, device, "revoke")) == 1 and len(acts(api, device, "edit")) == 1
 
 
 def test_others_messages_unknown_ids_and_offline_devices_are_refused(

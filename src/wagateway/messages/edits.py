@@ -93,6 +93,8 @@ class MessageEdits:
             raise conflict(
                 "only a text or a media message's caption can be edited", target, type=target.type
             )
+        if target.content.get("revoked"):
+            raise conflict("a message deleted for everyone cannot be edited", target)
         if target.status == MessageStatus.QUEUED:
             return await self._edit_queued(target, field, text)
         self._editable_on_whatsapp(target)
