@@ -76,6 +76,38 @@ class WhatsmeowHarness:
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
         return acts
 
+    async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]:
+        """Replies and reactions as the fake servers got them: ContextInfo's stanzaID and
+        participant, the reaction key's ID, fromMe and participant (else the chat's JID)."""
+        quotes: list[dict[str, Any]] = []
+        for device, to, message in self.network.sent:
+            if device != device_id or isinstance(message, str):
+                continue
+            if message.HasField("reactionMessage"):
+                key = message.reactionMessage.key
+                quotes.append(
+                    {
+                        "type": "reaction",
+                        "to": to,
+                        "reaction_to": key.ID,
+                        "from_me": key.fromMe,
+                        "quoted_sender": key.participant or to,
+                    }
+                )
+            elif message.HasField("extendedTextMessage"):
+                context = message.extendedTextMessage.contextInfo
+                if context.stanzaID:
+                    assert context.HasField("quotedMessage")
+                    quotes.append(
+                        {
+                            "type": "text",
+                            "to": to,
+                            "reply_to": context.stanzaID,
+                            "quoted_sender": context.participant or None,
+                        }
+                    )
+        return quotes
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.network.contact_chat_presence(device_id, sender_phone, state)
 

@@ -298,6 +298,7 @@ class OutboundQueue:
             media=media,
             reply_to=message.reply_to,
             mentions=tuple(message.mentions or ()),
+            **_quoted_fields(message.content),
         )
         if plan.typing_seconds > 0:
             try:
@@ -540,3 +541,16 @@ def devices_with_due_messages(now: datetime) -> Select[str]:
     return select(Device.id).where(
         Device.status == Status.CONNECTED, Device.connection == Connection.ONLINE, due
     )
+
+
+def _quoted_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """OutboundMessage's quoted_* fields from the `quoted` record resolved at accept time
+    (`messages/quoting.py`)."""
+    quoted = content.get("quoted")
+    if not isinstance(quoted, dict):
+        return {}
+    return {
+        "quoted_sender": quoted.get("sender"),
+        "quoted_from_me": bool(quoted.get("from_me")),
+        "quoted_text": quoted.get("text"),
+    }

@@ -46,14 +46,18 @@ class SendMessageRequest(BaseModel):
     longitude: float | None = None
     address: str | None = None
     name: str | None = None
-    message_id: str | None = Field(None, description="reaction: the WhatsApp id reacted to")
+    message_id: str | None = Field(
+        None, description="reaction: the message reacted to, by its message_id or wa_message_id"
+    )
     emoji: str | None = None
     buttons: list[Button] | None = None
     poll_question: str | None = None
     poll_options: list[str] | None = None
     poll_multi: bool | None = None
     footer: str | None = None
-    reply_to: str | None = Field(None, description="a WhatsApp message id to quote")
+    reply_to: str | None = Field(
+        None, description="the message to quote, by its message_id or wa_message_id"
+    )
     mentions: list[str] | None = Field(
         None, max_length=MAX_MENTIONS, description="JIDs or numbers to mention (at most 1024)"
     )

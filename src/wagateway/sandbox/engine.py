@@ -210,6 +210,13 @@ class SandboxEngine:
             "wa_message_id": message.wa_message_id,
             "type": message.type,
         }
+        if message.reply_to:
+            detail["reply_to"] = message.reply_to
+            detail["quoted_sender"] = message.quoted_sender
+        if message.type == "reaction":
+            detail["reaction_to"] = message.content.get("message_id")
+            detail["from_me"] = message.quoted_from_me
+            detail["quoted_sender"] = message.quoted_sender
         if message.media is not None:
             detail["size"] = len(message.media)
             detail["sha256"] = (

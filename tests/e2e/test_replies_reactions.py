@@ -1,0 +1,119 @@
+"""Replies and reactions by either id (CONTRACT §8.1) against a real server on the sandbox,
+on both databases: what the device put on the simulated network (`message` entries of
+`GET /sandbox/devices/{id}/network`: `reply_to` / `quoted_sender`, `reaction_to` /
+`from_me`) names the quoted message by its WhatsApp id and its sender."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_chat_actions import acts, inbound, receive
+from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.support.harness import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ALICE = "6285550001111"
+GROUP = "120363012345678901@g.us"
+
+
+@pytest.fixture
+def device(api: httpx.Client) -> dict[str, Any]:
+    created = create_device(api, "replies")
+    scan_current_qr(api, str(created["device_id"]))
+    return dict(api.get(f"/devices/{created['device_id']}").json())
+
+
+def send(api: httpx.Client, device_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = api.post(f"/devices/{device_id}/messages", json=body)
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def sent_entry(api: httpx.Client, device_id: str, wa_message_id: str) -> dict[str, Any]:
+    """The network's `message` entry for the outbound message with this WhatsApp id."""
+    return dict(
+        wait_until(
+            lambda: next(
+                (e for e in acts(api, device_id, "message") if e["wa_message_id"] == wa_message_id),
+                None,
+            ),
+            what=f"{wa_message_id} sent",
+        )
+    )
+
+
+def wa_id_of(api: httpx.Client, device_id: str, message_id: str) -> str:
+    return str(api.get(f"/devices/{device_id}/messages/{message_id}").json()["wa_message_id"])
+
+
+def own_jid(api: httpx.Client, device: dict[str, Any]) -> str:
+    return f"{device['wa_number']}@s.whatsapp.net"
+
+
+def test_replies_quote_inbound_outbound_and_group_messages_by_either_id(
+    api: httpx.Client, device: dict[str, Any]
+) -> None:
+    device_id = str(device["device_id"])
+    alice = f"{ALICE}@s.whatsapp.net"
+    theirs_wa = receive(api, device_id, ALICE, "jam berapa buka?")
+    theirs = next(m for m in inbound(api, device_id) if m["wa_message_id"] == theirs_wa)
+    mine = send(api, device_id, {"to": ALICE, "type": "text", "text": "nota terlampir"})
+    in_group = send(api, device_id, {"to": GROUP, "type": "text", "text": "halo grup"})
+    mine_wa, group_wa = (
+        wa_id_of(api, device_id, mine["message_id"]),
+        wa_id_of(api, device_id, in_group["message_id"]),
+    )
+
+    cases = [
+        (ALICE, theirs["message_id"], theirs_wa, alice),  # inbound, by the gateway's id
+        (ALICE, theirs_wa, theirs_wa, alice),  # inbound, by its WhatsApp id
+        (ALICE, mine["message_id"], mine_wa, own_jid(api, device)),  # own, gateway id
+        (GROUP, group_wa, group_wa, own_jid(api, device)),  # own in a group, WhatsApp id
+        (ALICE, "3EB0NOTKNOWN", "3EB0NOTKNOWN", None),  # unknown: passed on as a WhatsApp id
+    ]
+    for to, ref, wa_id, sender in cases:
+        reply = send(api, device_id, {"to": to, "type": "text", "text": "ok", "reply_to": ref})
+        stored = api.get(f"/devices/{device_id}/messages/{reply['message_id']}").json()
+        assert stored["reply_to"] == wa_id
+        entry = sent_entry(api, device_id, stored["wa_message_id"])
+        assert (entry["reply_to"], entry.get("quoted_sender")) == (wa_id, sender), ref
+
+
+def test_reactions_name_inbound_and_own_messages_by_either_id(
+    api: httpx.Client, device: dict[str, Any]
+) -> None:
+    device_id = str(device["device_id"])
+    alice = f"{ALICE}@s.whatsapp.net"
+    theirs_wa = receive(api, device_id, ALICE, "terima kasih")
+    theirs = next(m for m in inbound(api, device_id) if m["wa_message_id"] == theirs_wa)
+    mine = send(api, device_id, {"to": ALICE, "type": "text", "text": "sama-sama"})
+    mine_wa = wa_id_of(api, device_id, mine["message_id"])
+    in_group = send(api, device_id, {"to": GROUP, "type": "text", "text": "halo grup"})
+
+    cases = [
+        (ALICE, theirs["message_id"], theirs_wa, False, alice),
+        (ALICE, theirs_wa, theirs_wa, False, alice),
+        (ALICE, mine_wa, mine_wa, True, own_jid(api, device)),
+        (
+            GROUP,
+            in_group["message_id"],
+            wa_id_of(api, device_id, in_group["message_id"]),
+            True,
+            own_jid(api, device),
+        ),
+    ]
+    for to, ref, wa_id, from_me, sender in cases:
+        body = {"to": to, "type": "reaction", "message_id": ref, "emoji": "👍"}
+        reaction = send(api, device_id, body)
+        stored = api.get(f"/devices/{device_id}/messages/{reaction['message_id']}").json()
+        assert stored["content"]["message_id"] == wa_id
+        entry = sent_entry(api, device_id, stored["wa_message_id"])
+        assert (entry["reaction_to"], entry["from_me"], entry["quoted_sender"]) == (
+            wa_id,
+            from_me,
+            sender,
+        ), ref
