@@ -1,10 +1,14 @@
 """Replies and reactions by either id (CONTRACT §8.1) against a real server on the sandbox,
 on both databases: what the device put on the simulated network (`message` entries of
 `GET /sandbox/devices/{id}/network`: `reply_to` / `quoted_sender`, `reaction_to` /
-`from_me`) names the quoted message by its WhatsApp id and its sender."""
+`from_me`) names the quoted message by its WhatsApp id and its sender. Link previews:
+fetched by the gateway from a real local page under the outbound address rules (a server
+of the module's own allowlists only 127.0.0.2), shown as the entry's `preview`; a refused
+address is never fetched and the text goes without a preview."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +16,8 @@ import pytest
 
 from tests.e2e.test_chat_actions import acts, inbound, receive
 from tests.e2e.test_device_flow import create_device, scan_current_qr
-from tests.support.harness import wait_until
+from tests.support.databases import DatabaseProvider
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +122,87 @@ def test_reactions_name_inbound_and_own_messages_by_either_id(
             from_me,
             sender,
         ), ref
+
+
+PAGE = b"""<!doctype html><html><head><title>Toko Kopi</title>
+<meta property="og:title" content="Toko Kopi &amp; Roti">
+<meta property="og:description" content="Buka setiap hari 07.00-21.00">
+</head><body>Selamat datang</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def page_host() -> Iterator[WebhookReceiver]:
+    """Serves PAGE as text/html on the one allowlisted address."""
+    host = WebhookReceiver(host="127.0.0.2").start()
+    host.media, host.media_type = PAGE, "text/html; charset=utf-8"
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def trap() -> Iterator[WebhookReceiver]:
+    """A page on a refused address: any request reaching it breaks the rules."""
+    trap = WebhookReceiver(host="127.0.0.1").start()
+    trap.media, trap.media_type = PAGE, "text/html"
+    yield trap
+    trap.stop()
+
+
+@pytest.fixture(scope="module")
+def guarded_api(
+    backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    data_dir = tmp_path_factory.mktemp(f"preview-{backend.backend}")
+    server = GatewayServer(
+        data_dir,
+        backend.new_url(data_dir),
+        extra_env={"WAGW_OUTBOUND_ALLOWLIST": "127.0.0.2/32"},
+    )
+    creds = server.create_app("previews")
+    server.start()
+    with server.client(creds["app_token"]) as client:
+        yield client
+    server.stop()
+
+
+def text_entry(api: httpx.Client, device_id: str, text: str, preview: bool) -> dict[str, Any]:
+    sent = api.post(
+        f"/devices/{device_id}/messages",
+        params={"wait": "true"},
+        json={"to": ALICE, "type": "text", "text": text, "preview_url": preview},
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] in ("sent", "delivered", "read"), sent.text
+    return sent_entry(api, device_id, str(sent.json()["wa_message_id"]))
+
+
+def test_link_previews_are_fetched_by_the_gateway_under_the_address_rules(
+    guarded_api: httpx.Client, page_host: WebhookReceiver, trap: WebhookReceiver
+) -> None:
+    api = guarded_api
+    created = create_device(api, "previews")
+    scan_current_qr(api, str(created["device_id"]))
+    device_id = str(created["device_id"])
+    url = f"http://127.0.0.2:{page_host.port}/menu"
+
+    entry = text_entry(api, device_id, f"Menu kami: {url} (baru!)", True)
+    assert entry["preview"] == {
+        "url": url,
+        "title": "Toko Kopi & Roti",
+        "description": "Buka setiap hari 07.00-21.00",
+    }
+    assert [f.path for f in page_host.fetches] == ["/menu"]
+
+    # Without preview_url nothing is fetched; a refused address is not fetched at all.
+    assert "preview" not in text_entry(api, device_id, f"tanpa pratinjau {url}", False)
+    assert "preview" not in text_entry(api, device_id, f"http://127.0.0.1:{trap.port}/menu", True)
+    assert "preview" not in text_entry(api, device_id, "http://10.0.0.1/menu", True)
+    assert [f.path for f in page_host.fetches] == ["/menu"] and trap.fetches == []
+
+    # A page that fails (here: not HTML) sends the text without a preview.
+    page_host.media_type = "application/octet-stream"
+    try:
+        assert "preview" not in text_entry(api, device_id, f"{url}?lagi", True)
+    finally:
+        page_host.media_type = "text/html; charset=utf-8"
+    assert len(page_host.fetches) == 2

@@ -73,6 +73,9 @@ class Harness(Protocol):
     # "to", "reply_to", "quoted_sender"} for a reply, {"type": "reaction", "to",
     # "reaction_to", "from_me", "quoted_sender"} for a reaction (None where not set).
     async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]: ...
+    # The link previews of the device's sent texts, oldest first: {"url", "title",
+    # "description"} as sent, or None for a text without one.
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]: ...
 
 
 async def wait_for(
@@ -490,5 +493,20 @@ class EngineConformance:
                     "quoted_sender": own,
                 },
             ]
+
+        self.run(scenario)
+
+    def test_a_text_carries_the_link_preview_it_is_given(self) -> None:
+        preview = {"url": "https://toko.example/a", "title": "Toko", "description": "Buka 9"}
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            to = "6285550001111@s.whatsapp.net"
+            text = "lihat https://toko.example/a"
+            await h.engine.send(
+                "d1", OutboundMessage("3EB0L1", to, "text", {"text": text}, link_preview=preview)
+            )
+            await h.engine.send("d1", OutboundMessage("3EB0L2", to, "text", {"text": text}))
+            assert await h.sent_previews("d1") == [preview, None]
 
         self.run(scenario)

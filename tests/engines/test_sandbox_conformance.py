@@ -51,6 +51,13 @@ class SandboxHarness:
             if e.kind in ("read", "chat_presence", "presence")
         ]
 
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
+        return [
+            e.detail.get("preview")
+            for e in await self.engine.network_of(device_id)
+            if e.kind == "message" and e.detail["type"] == "text"
+        ]
+
     async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]:
         keys = ("type", "to", "reply_to", "quoted_sender", "reaction_to", "from_me")
         return [

@@ -76,6 +76,24 @@ class WhatsmeowHarness:
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
         return acts
 
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
+        """ExtendedTextMessage's matchedText / title / description, as the servers got them."""
+        previews: list[dict[str, Any] | None] = []
+        for device, _, message in self.network.sent:
+            if device != device_id or isinstance(message, str):
+                continue
+            if message.conversation:
+                previews.append(None)
+            elif message.HasField("extendedTextMessage"):
+                ext = message.extendedTextMessage
+                assert not ext.JPEGThumbnail
+                previews.append(
+                    {"url": ext.matchedText, "title": ext.title, "description": ext.description}
+                    if ext.matchedText
+                    else None
+                )
+        return previews
+
     async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]:
         """Replies and reactions as the fake servers got them: ContextInfo's stanzaID and
         participant, the reaction key's ID, fromMe and participant (else the chat's JID)."""

@@ -77,3 +77,31 @@ def test_a_reaction_key_says_whose_message_it_is(tmp_path: Path) -> None:
         ]
 
     run(tmp_path, scenario)
+
+
+def test_a_link_preview_is_the_one_the_gateway_fetched(tmp_path: Path) -> None:
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list[EngineEvent]) -> None:
+        preview = {"url": "https://toko.example/a", "title": "Toko", "description": "Buka 9"}
+        text = "lihat https://toko.example/a"
+        await backend.send(
+            "d1", OutboundMessage("3EB0P", CONTACT, "text", {"text": text}, link_preview=preview)
+        )
+        await backend.send(
+            "d1",
+            OutboundMessage(
+                "3EB0Q", CONTACT, "text", {"text": text}, reply_to="3EB0X",
+                quoted_sender=CONTACT, quoted_text="?", link_preview=preview,
+            ),
+        )  # fmt: skip
+        plain, quoting = (m.extendedTextMessage for _, _, m in network.sent)
+        assert (plain.text, plain.matchedText, plain.title, plain.description) == (
+            text,
+            "https://toko.example/a",
+            "Toko",
+            "Buka 9",
+        )
+        assert not plain.HasField("contextInfo") and not plain.JPEGThumbnail
+        assert quoting.matchedText == "https://toko.example/a"
+        assert quoting.contextInfo.stanzaID == "3EB0X"
+
+    run(tmp_path, scenario)

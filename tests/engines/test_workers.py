@@ -79,6 +79,7 @@ def test_every_boundary_type_round_trips() -> None:
             quoted_sender="628@s.whatsapp.net",
             quoted_from_me=True,
             quoted_text="jam?",
+            link_preview={"url": "https://t.example", "title": "T", "description": ""},
         ),  # fmt: skip
         SentMessage("W", now),
         base.GroupInfo("g@g.us", "G", ("1", "2")),

@@ -168,6 +168,11 @@ class NetworkEntryOut(BaseModel):
         "message's sender (the account's own for its own message); absent when the "
         "gateway does not know that message",
     )
+    preview: dict[str, str] | None = Field(
+        None,
+        description="text message with preview_url: the link preview the gateway fetched "
+        "(url, title, description); absent when none was sent",
+    )
     reaction_to: str | None = Field(
         None, description="message of type reaction: the WhatsApp id reacted to"
     )

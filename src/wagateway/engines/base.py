@@ -237,6 +237,9 @@ class OutboundMessage:
     quoted_sender: str | None = None
     quoted_from_me: bool = False
     quoted_text: str | None = None
+    # preview_url: the link preview the gateway fetched ({"url", "title", "description"}),
+    # None for none; an engine never fetches a preview by itself.
+    link_preview: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from wagateway.engines.base import EngineError, OutboundMessage, SendError, Sent
 from wagateway.media.store import MediaStore
 from wagateway.messages import events, ingest
 from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.link_preview import fetch_preview
 from wagateway.messages.models import Message
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.status_writes import change_all_statuses, change_status
@@ -290,6 +291,10 @@ class OutboundQueue:
             await self._finish_failed(message, "media_error", str(exc))
             return "next"
         engine = self._runtime.engine_for(device.engine)
+        preview = None
+        if message.type == "text" and message.content.get("preview_url") is True:
+            assert self._http is not None
+            preview = await fetch_preview(self._http, str(message.content.get("text", "")))
         outbound = OutboundMessage(
             wa_message_id=message.wa_message_id or "",
             to_jid=message.chat,
@@ -299,6 +304,7 @@ class OutboundQueue:
             reply_to=message.reply_to,
             mentions=tuple(message.mentions or ()),
             **_quoted_fields(message.content),
+            link_preview=preview,
         )
         if plan.typing_seconds > 0:
             try:

@@ -33,7 +33,11 @@ class SendMessageRequest(BaseModel):
     to: str = Field(description="phone number, phone JID, LID JID or group JID")
     type: MessageType = "text"
     text: str | None = None
-    preview_url: bool | None = None
+    preview_url: bool | None = Field(
+        None,
+        description="text: send a link preview of the first URL, fetched by the gateway under "
+        "the outbound address rules (none if the fetch fails or is refused)",
+    )
     url: str | None = Field(None, description="media source: fetched by the gateway")
     data_base64: str | None = Field(None, description="media source: the bytes, base64")
     mime_type: str | None = None

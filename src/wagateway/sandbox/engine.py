@@ -213,6 +213,8 @@ class SandboxEngine:
         if message.reply_to:
             detail["reply_to"] = message.reply_to
             detail["quoted_sender"] = message.quoted_sender
+        if message.link_preview:
+            detail["preview"] = dict(message.link_preview)
         if message.type == "reaction":
             detail["reaction_to"] = message.content.get("message_id")
             detail["from_me"] = message.quoted_from_me

@@ -71,11 +71,20 @@ async def build(client: Any, message: OutboundMessage) -> Any:
 
     if kind == "text":
         text = str(content.get("text", ""))
-        if context is None:
+        preview = message.link_preview
+        if context is None and not preview:
             return e2e.Message(conversation=text)
-        return e2e.Message(
-            extendedTextMessage=e2e.ExtendedTextMessage(text=text, contextInfo=context)
-        )
+        extended = e2e.ExtendedTextMessage(text=text)
+        if context is not None:
+            extended.contextInfo.CopyFrom(context)
+        if preview:
+            # Fetched by the gateway under the outbound address rules; neonize's own
+            # link_preview=True fetches by itself (no timeout, no address rules): never used.
+            extended.matchedText = preview["url"]
+            extended.title = preview.get("title", "")
+            extended.description = preview.get("description", "")
+            extended.previewType = e2e.ExtendedTextMessage.PreviewType.NONE
+        return e2e.Message(extendedTextMessage=extended)
 
     if kind in UPLOAD_KIND:
         if message.media is None:
