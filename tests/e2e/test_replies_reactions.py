@@ -8,7 +8,9 @@ address is never fetched and the text goes without a preview."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -206,3 +208,54 @@ def test_link_previews_are_fetched_by_the_gateway_under_the_address_rules(
     finally:
         page_host.media_type = "text/html; charset=utf-8"
     assert len(page_host.fetches) == 2
+
+
+def test_whatsmeow_replies_reactions_and_previews_through_the_worker(
+    make_server: Callable[..., GatewayServer], tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """The same on a whatsmeow app: through the supervisor, the worker process and the
+    backend to the neonize stand-in, which records the quote, the key and the preview."""
+    network = tmp_path / "fake-network"
+    network.mkdir()
+    receiver.media, receiver.media_type = PAGE, "text/html"
+    server = make_server(
+        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
+        WAGW_QR_WAIT_TIMEOUT="60",
+        FAKE_NEONIZE_DIR=str(network),
+        FAKE_NEONIZE_GREET="1",
+    ).start()
+    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    url = f"http://127.0.0.1:{receiver.port}/menu"
+    with server.client(creds["app_token"]) as api:
+        created = api.post("/devices", json={"device_name": "Front desk"})
+        assert created.status_code == 201, created.text
+        device_id = created.json()["device_id"]
+        wait_until(
+            lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online",
+            timeout=60,
+            what="linked by the fake phone",
+        )
+        (network / f"greet-{device_id}").write_text("halo")
+        [theirs] = wait_until(lambda: inbound(api, device_id), what="the contact's message")
+        for body in (
+            {"type": "text", "text": "ya", "reply_to": theirs["message_id"]},
+            {"type": "reaction", "message_id": theirs["message_id"], "emoji": "👍"},
+            {"type": "text", "text": f"menu {url}", "preview_url": True},
+        ):
+            sent = api.post(
+                f"/devices/{device_id}/messages",
+                params={"wait": "true"},
+                json={"to": theirs["chat"], **body},
+            )
+            assert sent.status_code == 200 and sent.json()["error"] is None, sent.text
+    server.stop()
+    lines = [json.loads(line) for line in (network / "sent.jsonl").read_text().splitlines()]
+    reply, reaction, preview = (line for line in lines if line["device"] == device_id)
+    assert (reply["reply_to"], reply["participant"]) == (theirs["wa_message_id"], theirs["chat"])
+    assert (reaction["reaction_to"], reaction["from_me"]) == (theirs["wa_message_id"], False)
+    assert preview["preview"] == {
+        "url": url,
+        "title": "Toko Kopi & Roti",
+        "description": "Buka setiap hari 07.00-21.00",
+    }
+    assert [f.path for f in receiver.fetches] == ["/menu"]
