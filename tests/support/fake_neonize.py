@@ -346,6 +346,7 @@ class FakeClient:
                     "text": text,
                     "pid": os.getpid(),
                     "at": time.time(),
+                    **_quote_and_preview(message),
                 }
             )
             with open(self.network.record_dir / "sent.jsonl", "a") as record:
@@ -544,3 +545,22 @@ class FakeClient:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _quote_and_preview(message: Any) -> dict[str, Any]:
+    """sent.jsonl's record of a reply (stanzaID, participant), a link preview (matchedText,
+    title, description) or a reaction's key, for tests through a worker process."""
+    if isinstance(message, str):
+        return {}
+    if message.HasField("extendedTextMessage"):
+        ext = message.extendedTextMessage
+        return {
+            "extended_text": ext.text,
+            "reply_to": ext.contextInfo.stanzaID,
+            "participant": ext.contextInfo.participant,
+            "preview": {"url": ext.matchedText, "title": ext.title, "description": ext.description},
+        }
+    if message.HasField("reactionMessage"):
+        key = message.reactionMessage.key
+        return {"reaction_to": key.ID, "from_me": key.fromMe, "participant": key.participant}
+    return {}

@@ -232,6 +232,14 @@ class OutboundMessage:
     media: bytes | None = None
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # The quoted (reply) or reacted-to message, where the gateway knows it: its sender's JID
+    # (the account's own for a message the device sent), whether the device sent it, its text.
+    quoted_sender: str | None = None
+    quoted_from_me: bool = False
+    quoted_text: str | None = None
+    # preview_url: the link preview the gateway fetched ({"url", "title", "description"}),
+    # None for none; an engine never fetches a preview by itself.
+    link_preview: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

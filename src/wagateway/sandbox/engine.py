@@ -212,6 +212,15 @@ class SandboxEngine:
         }
         if message.type == "text":  # what the contact reads (an edit while queued shows here)
             detail["text"] = message.content.get("text")
+        if message.reply_to:
+            detail["reply_to"] = message.reply_to
+            detail["quoted_sender"] = message.quoted_sender
+        if message.link_preview:
+            detail["preview"] = dict(message.link_preview)
+        if message.type == "reaction":
+            detail["reaction_to"] = message.content.get("message_id")
+            detail["from_me"] = message.quoted_from_me
+            detail["quoted_sender"] = message.quoted_sender
         if message.media is not None:
             detail["size"] = len(message.media)
             detail["sha256"] = (
