@@ -340,6 +340,18 @@ def record_created(session: AsyncSession, actor: Actor, created: CreatedApp) -> 
     )
 
 
+def record_settings_changed(
+    session: AsyncSession, actor: Actor, app: App, pacing: dict[str, Any] | None
+) -> None:
+    audit.record(
+        session,
+        actor,
+        "project.settings",
+        app_id=app.id,
+        detail={"webhook_url": app.webhook_url, "pacing": pacing},
+    )
+
+
 async def change_app(
     db: Database,
     actor: Actor | None,
@@ -358,13 +370,7 @@ async def change_app(
             session, app, name=name, webhook_url=webhook_url, domain_url=domain_url, pacing=pacing
         )
         if actor is not None:
-            audit.record(
-                session,
-                actor,
-                "project.settings",
-                app_id=app_id,
-                detail={"webhook_url": app.webhook_url, "pacing": pacing},
-            )
+            record_settings_changed(session, actor, app, pacing)
     return app
 
 

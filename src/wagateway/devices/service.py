@@ -415,13 +415,7 @@ async def change_project_settings(
             pacing=pacing,
             replace_pacing=True,
         )
-        audit.record(
-            session,
-            actor,
-            "project.settings",
-            app_id=app_id,
-            detail={"webhook_url": app.webhook_url, "pacing": pacing},
-        )
+        apps.record_settings_changed(session, actor, app, pacing)
     return app
 
 
