@@ -26,6 +26,7 @@ from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.actions import ChatActions
 from wagateway.messages.archive import retire_device_messages
 from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.edits import MessageEdits
 from wagateway.messages.polls import sent_poll
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
@@ -108,6 +109,9 @@ class Gateway:
         )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
         self.chat_actions = ChatActions(self.db, self.runtime)
+        self.message_edits = MessageEdits(
+            settings, self.db, self.runtime, announce=self.queue.announce
+        )
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""

@@ -16,6 +16,7 @@ from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
 from wagateway.api.health import router as health_router
 from wagateway.api.media import router as media_router
+from wagateway.api.message_edits import router as message_edits_router
 from wagateway.api.messages import router as messages_router
 from wagateway.api.owed_checks import SettleOwedTokenChecks
 from wagateway.api.sandbox import router as sandbox_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         devices_router,
         queries_router,
         chat_actions_router,
+        message_edits_router,
         media_router,
         archive_router,
         webhooks_router,

@@ -79,6 +79,7 @@ def test_messages_connects_and_disconnects_are_logged_in_order(
         "to": "6281211112222@s.whatsapp.net",
         "wa_message_id": text["wa_message_id"],
         "type": "text",
+        "text": "hello",
     }
     assert sent_image["wa_message_id"] == photo["wa_message_id"]
     assert sent_image["type"] == "image"
@@ -134,6 +135,6 @@ def test_the_route_is_described_in_openapi(server: GatewayServer) -> None:
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/NetworkLog"}
     entry = spec["components"]["schemas"]["NetworkEntryOut"]
-    assert {"kind", "at", "to", "wa_message_id", "type", "size", "sha256"} <= set(
+    assert {"kind", "at", "to", "wa_message_id", "type", "text", "size", "sha256"} <= set(
         entry["properties"]
     )

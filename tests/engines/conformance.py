@@ -47,7 +47,8 @@ class Harness(Protocol):
     async def contact_writes(self, device_id: str, sender_phone: str, text: str) -> None: ...
     # What the device did on the network besides messages, engine-neutral: {"kind": "read",
     # "chat", "sender", "wa_message_ids"}, {"kind": "chat_presence", "chat", "state"},
-    # {"kind": "presence", "state"}; oldest first.
+    # {"kind": "presence", "state"}, {"kind": "edit", "chat", "wa_message_id", "text"},
+    # {"kind": "revoke", "chat", "wa_message_id"}; oldest first.
     async def chat_acts(self, device_id: str) -> list[dict[str, Any]]: ...
 
     async def contact_forwards(self, device_id: str, sender_phone: str, text: str) -> None: ...
@@ -69,6 +70,13 @@ class Harness(Protocol):
     async def contact_picks_row(
         self, device_id: str, sender_phone: str, reply_to: str, row_id: str, title: str
     ) -> None: ...
+    # The device's sent replies and reactions, engine-neutral, oldest first: {"type",
+    # "to", "reply_to", "quoted_sender"} for a reply, {"type": "reaction", "to",
+    # "reaction_to", "from_me", "quoted_sender"} for a reaction (None where not set).
+    async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]: ...
+    # The link previews of the device's sent texts, oldest first: {"url", "title",
+    # "description"} as sent, or None for a text without one.
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]: ...
 
 
 async def wait_for(
@@ -436,5 +444,113 @@ class EngineConformance:
             assert all(
                 e.chat == e.jid == "6285550001111@s.whatsapp.net" and e.epoch == 1 for e in seen
             )
+
+        self.run(scenario)
+
+    def test_edit_and_revoke_a_sent_message(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            chat = "6285550001111@s.whatsapp.net"
+            sent = await h.engine.send(
+                "d1", OutboundMessage("m-edit", chat, "text", {"text": "halo"})
+            )
+            await h.engine.edit_message("d1", chat, sent.wa_message_id, {"text": "halo lagi"})
+            caption = {"caption": "foto baru", "type": "image"}
+            await h.engine.edit_message("d1", chat, "3EB0PHOTO", caption)
+            await h.engine.revoke_message("d1", chat, f"{PHONE}@s.whatsapp.net", sent.wa_message_id)
+            acts = await wait_for_acts(h, "d1", 3)
+            assert acts == [
+                {
+                    "kind": "edit",
+                    "chat": chat,
+                    "wa_message_id": sent.wa_message_id,
+                    "text": "halo lagi",
+                },
+                {"kind": "edit", "chat": chat, "wa_message_id": "3EB0PHOTO", "text": "foto baru"},
+                {"kind": "revoke", "chat": chat, "wa_message_id": sent.wa_message_id},
+            ]
+
+        self.run(scenario)
+
+    def test_edit_and_revoke_need_a_live_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            chat = "6285550001111@s.whatsapp.net"
+            calls = [
+                h.engine.edit_message("nobody", chat, "3EB0AA", {"text": "x"}),
+                h.engine.revoke_message("nobody", chat, chat, "3EB0AA"),
+            ]
+            for call in calls:
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_connected"
+                else:
+                    raise AssertionError("an edit or revoke without a session must be refused")
+            assert await h.chat_acts("nobody") == []
+
+        self.run(scenario)
+
+    def test_replies_and_reactions_name_the_quoted_sender(self) -> None:
+        contact, group, own = (
+            "6285550001111@s.whatsapp.net",
+            "120363000000000001@g.us",
+            PHONE + "@s.whatsapp.net",
+        )
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            sends = [
+                OutboundMessage(
+                    "3EB0R1", group, "text", {"text": "ya"}, reply_to="3EB0THEIRS",
+                    quoted_sender=contact, quoted_text="jam?",
+                ),
+                OutboundMessage(
+                    "3EB0R2", contact, "text", {"text": "lagi"}, reply_to="3EB0MINE",
+                    quoted_sender=own, quoted_from_me=True, quoted_text="nota",
+                ),
+                OutboundMessage(
+                    "3EB0R3", contact, "reaction", {"message_id": "3EB0IN", "emoji": "👍"},
+                    quoted_sender=contact,
+                ),
+                OutboundMessage(
+                    "3EB0R4", group, "reaction", {"message_id": "3EB0OUT", "emoji": "❤"},
+                    quoted_sender=own, quoted_from_me=True,
+                ),
+            ]  # fmt: skip
+            for message in sends:
+                await h.engine.send("d1", message)
+            assert await h.sent_quotes("d1") == [
+                {"type": "text", "to": group, "reply_to": "3EB0THEIRS", "quoted_sender": contact},
+                {"type": "text", "to": contact, "reply_to": "3EB0MINE", "quoted_sender": own},
+                {
+                    "type": "reaction",
+                    "to": contact,
+                    "reaction_to": "3EB0IN",
+                    "from_me": False,
+                    "quoted_sender": contact,
+                },
+                {
+                    "type": "reaction",
+                    "to": group,
+                    "reaction_to": "3EB0OUT",
+                    "from_me": True,
+                    "quoted_sender": own,
+                },
+            ]
+
+        self.run(scenario)
+
+    def test_a_text_carries_the_link_preview_it_is_given(self) -> None:
+        preview = {"url": "https://toko.example/a", "title": "Toko", "description": "Buka 9"}
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            to = "6285550001111@s.whatsapp.net"
+            text = "lihat https://toko.example/a"
+            await h.engine.send(
+                "d1", OutboundMessage("3EB0L1", to, "text", {"text": text}, link_preview=preview)
+            )
+            await h.engine.send("d1", OutboundMessage("3EB0L2", to, "text", {"text": text}))
+            assert await h.sent_previews("d1") == [preview, None]
 
         self.run(scenario)

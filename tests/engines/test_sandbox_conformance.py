@@ -44,11 +44,31 @@ class SandboxHarness:
         await self.engine.contact_writes(device_id, sender_phone, content={"text": text})
 
     async def chat_acts(self, device_id: str) -> list[dict[str, Any]]:
-        fields = {"read": ("chat", "sender", "wa_message_ids"), "chat_presence": ("chat", "state")}
+        fields = {
+            "read": ("chat", "sender", "wa_message_ids"),
+            "chat_presence": ("chat", "state"),
+            "edit": ("chat", "wa_message_id", "text"),
+            "revoke": ("chat", "wa_message_id"),
+        }
         return [
             {"kind": e.kind, **{k: e.detail[k] for k in fields.get(e.kind, ("state",))}}
             for e in await self.engine.network_of(device_id)
-            if e.kind in ("read", "chat_presence", "presence")
+            if e.kind in ("read", "chat_presence", "presence", "edit", "revoke")
+        ]
+
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
+        return [
+            e.detail.get("preview")
+            for e in await self.engine.network_of(device_id)
+            if e.kind == "message" and e.detail["type"] == "text"
+        ]
+
+    async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]:
+        keys = ("type", "to", "reply_to", "quoted_sender", "reaction_to", "from_me")
+        return [
+            {k: e.detail[k] for k in keys if k in e.detail}
+            for e in await self.engine.network_of(device_id)
+            if e.kind == "message" and ("reply_to" in e.detail or "reaction_to" in e.detail)
         ]
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:

@@ -150,6 +150,46 @@ def test_presences_use_neonize_enums(tmp_path: Path) -> None:
     assert own == [ENUM.Presence.AVAILABLE, ENUM.Presence.UNAVAILABLE]
 
 
+def test_edit_and_revoke_send_neonize_protocol_messages(tmp_path: Path) -> None:
+    e2e = neonize_loader.module("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+    group = "120363000@g.us"
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        await backend.edit_message("d1", CHAT, "3EB0A", {"text": "baru"})
+        await backend.edit_message("d1", CHAT, "3EB0B", {"caption": "foto baru", "type": "image"})
+        await backend.revoke_message("d1", CHAT, "6281234567890@s.whatsapp.net", "3EB0A")
+        await backend.revoke_message("d1", group, "6285550002222@s.whatsapp.net", "3EB0C")
+        assert [a for _, name, a in network.acts if name in ("edit", "revoke")] == [
+            {"id": "3EB0A", "chat": CHAT, "text": "baru"},
+            {"id": "3EB0B", "chat": CHAT, "text": "foto baru"},
+            {"id": "3EB0A", "chat": CHAT, "from_me": True, "participant": ""},
+            {
+                "id": "3EB0C",
+                "chat": group,
+                "from_me": False,
+                "participant": "6285550002222@s.whatsapp.net",
+            },
+        ]
+
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("websocket not connected")
+
+        network.clients["d1"].send_message = refused
+        with pytest.raises(EngineError) as edit:
+            await backend.edit_message("d1", CHAT, "3EB0A", {"text": "x"})
+        with pytest.raises(EngineError) as revoke:
+            await backend.revoke_message("d1", CHAT, CHAT, "3EB0A")
+        assert (edit.value.code, revoke.value.code) == ("edit_failed", "revoke_failed")
+
+    calls = run(tmp_path, scenario)
+    sent = [args[1] for name, args, _ in calls if name == "send_message"]
+    assert all(isinstance(m, e2e.Message) for m in sent)
+    edit = sent[1].editedMessage.message.protocolMessage
+    assert edit.type == e2e.ProtocolMessage.MESSAGE_EDIT
+    assert edit.editedMessage.imageMessage.caption == "foto baru"
+    assert sent[2].protocolMessage.type == e2e.ProtocolMessage.REVOKE
+
+
 def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_path: Path) -> None:
     """The fake must not drift from neonize: whatever the backend passes to the fake, it
     would pass to `NewAClient`, and neonize must accept it."""
@@ -168,6 +208,8 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.send_chat_presence("d1", CHAT, "recording")
         await backend.send_presence("d1", "available")
         await backend.mark_read("d1", CHAT, CHAT, ("3EB0A",))
+        await backend.edit_message("d1", CHAT, "3EB0A", {"text": "baru"})
+        await backend.revoke_message("d1", CHAT, "6281234567890@s.whatsapp.net", "3EB0A")
         await backend.groups("d1")
         await backend.profile("d1", CHAT)
         await backend.check_contacts("d1", ["6285550001111"])
@@ -198,3 +240,4 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
     }
     assert offered <= made, f"not exercised: {sorted(offered - made)}"
     assert {"mark_read", "send_chat_presence", "send_presence"} <= made
+    assert {"build_revoke", "send_message"} <= made

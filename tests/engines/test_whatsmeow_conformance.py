@@ -74,7 +74,69 @@ class WhatsmeowHarness:
                 acts.append({"kind": "chat_presence", "chat": args["chat"], "state": state})
             elif method == "send_presence":
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
+            elif method == "edit":
+                acts.append(
+                    {
+                        "kind": "edit",
+                        "chat": args["chat"],
+                        "wa_message_id": args["id"],
+                        "text": args["text"],
+                    }
+                )
+            elif method == "revoke":
+                assert args["from_me"]  # the conformance case revokes the device's own message
+                acts.append({"kind": "revoke", "chat": args["chat"], "wa_message_id": args["id"]})
         return acts
+
+    async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
+        """ExtendedTextMessage's matchedText / title / description, as the servers got them."""
+        previews: list[dict[str, Any] | None] = []
+        for device, _, message in self.network.sent:
+            if device != device_id or isinstance(message, str):
+                continue
+            if message.conversation:
+                previews.append(None)
+            elif message.HasField("extendedTextMessage"):
+                ext = message.extendedTextMessage
+                assert not ext.JPEGThumbnail
+                previews.append(
+                    {"url": ext.matchedText, "title": ext.title, "description": ext.description}
+                    if ext.matchedText
+                    else None
+                )
+        return previews
+
+    async def sent_quotes(self, device_id: str) -> list[dict[str, Any]]:
+        """Replies and reactions as the fake servers got them: ContextInfo's stanzaID and
+        participant, the reaction key's ID, fromMe and participant (else the chat's JID)."""
+        quotes: list[dict[str, Any]] = []
+        for device, to, message in self.network.sent:
+            if device != device_id or isinstance(message, str):
+                continue
+            if message.HasField("reactionMessage"):
+                key = message.reactionMessage.key
+                quotes.append(
+                    {
+                        "type": "reaction",
+                        "to": to,
+                        "reaction_to": key.ID,
+                        "from_me": key.fromMe,
+                        "quoted_sender": key.participant or to,
+                    }
+                )
+            elif message.HasField("extendedTextMessage"):
+                context = message.extendedTextMessage.contextInfo
+                if context.stanzaID:
+                    assert context.HasField("quotedMessage")
+                    quotes.append(
+                        {
+                            "type": "text",
+                            "to": to,
+                            "reply_to": context.stanzaID,
+                            "quoted_sender": context.participant or None,
+                        }
+                    )
+        return quotes
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.network.contact_chat_presence(device_id, sender_phone, state)

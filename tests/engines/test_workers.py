@@ -70,6 +70,17 @@ def test_every_boundary_type_round_trips() -> None:
         base.MessageEdited("d", 1, "W1", "628@s.whatsapp.net", "628", "1@lid", "new", now),
         base.PollVote("d", 1, "P1", "g@g.us", "628", None, ("ab", "cd"), now),
         OutboundMessage("W", "628@s.whatsapp.net", "text", {"text": "hi"}, b"x", None, ("1",)),
+        OutboundMessage(
+            "W",
+            "g@g.us",
+            "text",
+            {"text": "ya"},
+            reply_to="Q",
+            quoted_sender="628@s.whatsapp.net",
+            quoted_from_me=True,
+            quoted_text="jam?",
+            link_preview={"url": "https://t.example", "title": "T", "description": ""},
+        ),  # fmt: skip
         SentMessage("W", now),
         base.GroupInfo("g@g.us", "G", ("1", "2")),
         base.ContactCheck("628", True, "628@s.whatsapp.net", "1@lid"),

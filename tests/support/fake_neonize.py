@@ -320,7 +320,13 @@ class FakeClient:
         assert session, "get_me before pairing panics in neonize"
         return PB.Device(JID=_jid(session["phone"], device=session["device"]), PushName="Shop")
 
-    async def send_message(self, to: str, message: Any) -> Any:
+    async def build_revoke(self, chat: Any, sender: Any, message_id: str) -> Any:
+        builder = neonize_loader.module("neonize.builder")
+        return builder.build_revoke(chat, sender, message_id, (await self.get_me()).JID)
+
+    async def send_message(self, to: Any, message: Any) -> Any:
+        if not isinstance(message, str) and self._protocol_act(to, message):
+            return PB.SendResponse(ID="3EB0" + secrets.token_hex(8).upper(), Timestamp=0)
         if self.network.record_dir is not None:
             # A test holds every send (the queue stays full) while record_dir/hold exists.
             # (A file, not an Event: the test and this worker are different processes.)
@@ -340,6 +346,7 @@ class FakeClient:
                     "text": text,
                     "pid": os.getpid(),
                     "at": time.time(),
+                    **_quote_and_preview(message),
                 }
             )
             with open(self.network.record_dir / "sent.jsonl", "a") as record:
@@ -466,6 +473,36 @@ class FakeClient:
     async def send_presence(self, presence: Any) -> None:
         self._act("send_presence", {"presence": presence.name})
 
+    def _protocol_act(self, to: Any, message: Any) -> bool:
+        """An edit or a revoke (neonize's build_edit / build_revoke) reached the servers:
+        kept as an act ("edit": id, chat, text; "revoke": id, chat, participant)."""
+        if message.HasField("editedMessage"):
+            proto = message.editedMessage.message.protocolMessage
+            edited = proto.editedMessage
+            text = edited.conversation
+            for field in ("imageMessage", "videoMessage", "documentMessage"):
+                if edited.HasField(field):
+                    text = getattr(edited, field).caption
+            assert proto.type == E2E.ProtocolMessage.MESSAGE_EDIT and proto.key.fromMe
+            self._act("edit", {"id": proto.key.ID, "chat": proto.key.remoteJID, "text": text})
+            return True
+        if (
+            message.HasField("protocolMessage")
+            and message.protocolMessage.type == E2E.ProtocolMessage.REVOKE
+        ):
+            key = message.protocolMessage.key
+            self._act(
+                "revoke",
+                {
+                    "id": key.ID,
+                    "chat": key.remoteJID,
+                    "from_me": key.fromMe,
+                    "participant": key.participant,
+                },
+            )
+            return True
+        return False
+
     def _act(self, method: str, args: dict[str, Any]) -> None:
         """A chat action reached the servers: kept, and in whole-gateway tests appended to
         record_dir/acts.jsonl (the worker is another process)."""
@@ -508,3 +545,22 @@ class FakeClient:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _quote_and_preview(message: Any) -> dict[str, Any]:
+    """sent.jsonl's record of a reply (stanzaID, participant), a link preview (matchedText,
+    title, description) or a reaction's key, for tests through a worker process."""
+    if isinstance(message, str):
+        return {}
+    if message.HasField("extendedTextMessage"):
+        ext = message.extendedTextMessage
+        return {
+            "extended_text": ext.text,
+            "reply_to": ext.contextInfo.stanzaID,
+            "participant": ext.contextInfo.participant,
+            "preview": {"url": ext.matchedText, "title": ext.title, "description": ext.description},
+        }
+    if message.HasField("reactionMessage"):
+        key = message.reactionMessage.key
+        return {"reaction_to": key.ID, "from_me": key.fromMe, "participant": key.participant}
+    return {}

@@ -211,6 +211,7 @@ class WebhookReceiver:
         self.delay = 0.0  # seconds to stall before answering (a receiver caught mid-request)
         self.location = ""  # where a 3xx answer points (default: this receiver itself)
         self.media = b""  # what a GET answers with a 2xx status
+        self.media_type = "application/octet-stream"  # its Content-Type
         self.fetches: list[Delivery] = []  # every GET
         self.seen: list[Delivery] = []  # every POST, whatever was answered
         self._lock = threading.Lock()
@@ -262,7 +263,7 @@ class WebhookReceiver:
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", receiver.location or receiver.url)
-                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Type", receiver.media_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

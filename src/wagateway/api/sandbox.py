@@ -159,8 +159,27 @@ class NetworkEntryOut(BaseModel):
         None, description="message: its WhatsApp id (a resend repeats it)"
     )
     type: str | None = Field(None, description="message: its type")
+    text: str | None = Field(None, description="text message: the text sent")
     size: int | None = Field(None, description="media message: bytes sent")
     sha256: str | None = Field(None, description="media message: SHA-256 of the bytes, hex")
+    reply_to: str | None = Field(None, description="message, a reply: the quoted WhatsApp id")
+    quoted_sender: str | None = Field(
+        None,
+        description="message, a reply or reaction: the JID of the quoted / reacted-to "
+        "message's sender (the account's own for its own message); absent when the "
+        "gateway does not know that message",
+    )
+    preview: dict[str, str] | None = Field(
+        None,
+        description="text message with preview_url: the link preview the gateway fetched "
+        "(url, title, description); absent when none was sent",
+    )
+    reaction_to: str | None = Field(
+        None, description="message of type reaction: the WhatsApp id reacted to"
+    )
+    from_me: bool | None = Field(
+        None, description="message of type reaction: the target is the account's own message"
+    )
     phone: str | None = Field(None, description="connect: the linked account's phone")
     reconnected: bool | None = Field(None, description="connect: from the stored session")
     reason: str | None = Field(None, description="disconnect: dropped, logged_out or closed")

@@ -189,6 +189,14 @@ class Settings(BaseSettings):
     send_wait_timeout: float = Field(30.0, gt=0, description="bound of POST …/messages?wait=true")
     send_media_max_bytes: int = Field(64 * 1024 * 1024, description="outbound media cap (413)")
     send_max_attempts: int = Field(5, ge=1, description="tries before a message fails")
+    edit_window_seconds: float = Field(
+        900.0, gt=0, description="how long after `sent_at` a sent message can still be edited"
+    )
+    revoke_window_seconds: float = Field(
+        172800.0,
+        gt=0,
+        description="how long after `sent_at` a sent message can still be deleted for everyone",
+    )
     send_poll_interval: float = Field(1.0, gt=0)
     # Pacing defaults (apps and devices may override): see docs/pacing.md for why.
     pacing_rate_per_second: float = Field(1.0, ge=0, description="0 = unpaced")

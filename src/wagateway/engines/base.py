@@ -232,6 +232,14 @@ class OutboundMessage:
     media: bytes | None = None
     reply_to: str | None = None
     mentions: tuple[str, ...] = ()
+    # The quoted (reply) or reacted-to message, where the gateway knows it: its sender's JID
+    # (the account's own for a message the device sent), whether the device sent it, its text.
+    quoted_sender: str | None = None
+    quoted_from_me: bool = False
+    quoted_text: str | None = None
+    # preview_url: the link preview the gateway fetched ({"url", "title", "description"}),
+    # None for none; an engine never fetches a preview by itself.
+    link_preview: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +336,19 @@ class Engine(Protocol):
 
     async def send_presence(self, device_id: str, state: str) -> None:
         """The account's own online state: `available` or `unavailable`."""
+
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        """Edit a message the device sent in `chat`: `new_content` is `{"text": …}` for a
+        text, `{"caption": …, "type": "image"|"video"|"document"}` for a caption.
+        Raises EngineError `not_connected`."""
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        """Delete a message for everyone; `sender` is who wrote it (the account itself for
+        its own message). Raises EngineError `not_connected`."""
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         """Groups the device's account is in."""

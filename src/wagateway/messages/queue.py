@@ -37,6 +37,7 @@ from wagateway.engines.base import EngineError, OutboundMessage, SendError, Sent
 from wagateway.media.store import MediaStore
 from wagateway.messages import events, ingest
 from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.link_preview import fetch_preview
 from wagateway.messages.models import Message
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.status_writes import change_all_statuses, change_status
@@ -138,6 +139,11 @@ class OutboundQueue:
     def on_status_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
         self._status_listeners.append(listener)
         return lambda: self._status_listeners.remove(listener)
+
+    def announce(self, message_id: str) -> None:
+        """Tell whoever waits on the message (a send with `wait=true`) that it changed
+        outside the queue (a cancel)."""
+        self._announce(message_id)
 
     def _announce(self, message_id: str) -> None:
         for listener in list(self._status_listeners):
@@ -290,6 +296,10 @@ class OutboundQueue:
             await self._finish_failed(message, "media_error", str(exc))
             return "next"
         engine = self._runtime.engine_for(device.engine)
+        preview = None
+        if message.type == "text" and message.content.get("preview_url") is True:
+            assert self._http is not None
+            preview = await fetch_preview(self._http, str(message.content.get("text", "")))
         outbound = OutboundMessage(
             wa_message_id=message.wa_message_id or "",
             to_jid=message.chat,
@@ -298,6 +308,8 @@ class OutboundQueue:
             media=media,
             reply_to=message.reply_to,
             mentions=tuple(message.mentions or ()),
+            **_quoted_fields(message.content),
+            link_preview=preview,
         )
         if plan.typing_seconds > 0:
             try:
@@ -540,3 +552,16 @@ def devices_with_due_messages(now: datetime) -> Select[str]:
     return select(Device.id).where(
         Device.status == Status.CONNECTED, Device.connection == Connection.ONLINE, due
     )
+
+
+def _quoted_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """OutboundMessage's quoted_* fields from the `quoted` record resolved at accept time
+    (`messages/quoting.py`)."""
+    quoted = content.get("quoted")
+    if not isinstance(quoted, dict):
+        return {}
+    return {
+        "quoted_sender": quoted.get("sender"),
+        "quoted_from_me": bool(quoted.get("from_me")),
+        "quoted_text": quoted.get("text"),
+    }

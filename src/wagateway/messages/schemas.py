@@ -33,7 +33,11 @@ class SendMessageRequest(BaseModel):
     to: str = Field(description="phone number, phone JID, LID JID or group JID")
     type: MessageType = "text"
     text: str | None = None
-    preview_url: bool | None = None
+    preview_url: bool | None = Field(
+        None,
+        description="text: send a link preview of the first URL, fetched by the gateway under "
+        "the outbound address rules (none if the fetch fails or is refused)",
+    )
     url: str | None = Field(None, description="media source: fetched by the gateway")
     data_base64: str | None = Field(None, description="media source: the bytes, base64")
     mime_type: str | None = None
@@ -46,14 +50,18 @@ class SendMessageRequest(BaseModel):
     longitude: float | None = None
     address: str | None = None
     name: str | None = None
-    message_id: str | None = Field(None, description="reaction: the WhatsApp id reacted to")
+    message_id: str | None = Field(
+        None, description="reaction: the message reacted to, by its message_id or wa_message_id"
+    )
     emoji: str | None = None
     buttons: list[Button] | None = None
     poll_question: str | None = None
     poll_options: list[str] | None = None
     poll_multi: bool | None = None
     footer: str | None = None
-    reply_to: str | None = Field(None, description="a WhatsApp message id to quote")
+    reply_to: str | None = Field(
+        None, description="the message to quote, by its message_id or wa_message_id"
+    )
     mentions: list[str] | None = Field(
         None, max_length=MAX_MENTIONS, description="JIDs or numbers to mention (at most 1024)"
     )
@@ -94,6 +102,10 @@ class MessageOut(BaseModel):
     delivered_at: datetime | None
     read_at: datetime | None
     expires_at: datetime | None
+    edited_at: datetime | None = Field(
+        None, description="when the text or caption was last edited (by the app or the sender)"
+    )
+    revoked: bool = Field(False, description="deleted for everyone")
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -121,6 +133,8 @@ class MessageOut(BaseModel):
             delivered_at=m.delivered_at,
             read_at=m.read_at,
             expires_at=m.expires_at,
+            edited_at=m.content.get("edited_at"),
+            revoked=bool(m.content.get("revoked")),
         )
 
 

@@ -25,6 +25,7 @@ from wagateway.devices.state import Status
 from wagateway.media.store import MediaStore
 from wagateway.messages.models import IdempotencyKey, Message
 from wagateway.messages.queue import OutboundQueue
+from wagateway.messages.quoting import quoted
 from wagateway.messages.schemas import SendAccepted, SendMessageRequest, error_of
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.validation import prepare
@@ -165,6 +166,19 @@ class MessageService:
             content = dict(prepared.content)
             if prepared.media_url:
                 content["url"] = prepared.media_url
+            reply_to = prepared.reply_to
+            # Either id names the quoted / reacted-to message; its WhatsApp id is what is sent.
+            target_ref = reply_to or (
+                str(content["message_id"]) if prepared.type == "reaction" else None
+            )
+            if target_ref:
+                target = await quoted(session, app_id, device, target_ref)
+                if target is not None:
+                    content["quoted"] = target
+                    if reply_to:
+                        reply_to = target["wa_message_id"]
+                    else:
+                        content["message_id"] = target["wa_message_id"]
             # A plain row, inserted with the group's other messages by one Core statement
             # (`core/deferred_writes.py`): nothing reads it back as an ORM object.
             defer_insert(
@@ -179,7 +193,7 @@ class MessageService:
                     sender=device.wa_number,
                     content=content,
                     media_key=media_key,
-                    reply_to=prepared.reply_to,
+                    reply_to=reply_to,
                     mentions=prepared.mentions,
                     wa_message_id=new_wa_message_id(),
                     next_attempt_at=now,

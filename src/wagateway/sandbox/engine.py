@@ -210,6 +210,17 @@ class SandboxEngine:
             "wa_message_id": message.wa_message_id,
             "type": message.type,
         }
+        if message.type == "text":  # what the contact reads (an edit while queued shows here)
+            detail["text"] = message.content.get("text")
+        if message.reply_to:
+            detail["reply_to"] = message.reply_to
+            detail["quoted_sender"] = message.quoted_sender
+        if message.link_preview:
+            detail["preview"] = dict(message.link_preview)
+        if message.type == "reaction":
+            detail["reaction_to"] = message.content.get("message_id")
+            detail["from_me"] = message.quoted_from_me
+            detail["quoted_sender"] = message.quoted_sender
         if message.media is not None:
             detail["size"] = len(message.media)
             detail["sha256"] = (
@@ -311,6 +322,21 @@ class SandboxEngine:
     async def send_presence(self, device_id: str, state: str) -> None:
         self._require_online(device_id)
         self._log(device_id, "presence", state=state)
+
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        """An edit of a sent message: recorded in the network log (kind `edit`)."""
+        self._require_online(device_id)
+        text = new_content.get("text", new_content.get("caption", ""))
+        self._log(device_id, "edit", chat=chat, wa_message_id=wa_message_id, text=text)
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        """A delete for everyone: recorded in the network log (kind `revoke`)."""
+        self._require_online(device_id)
+        self._log(device_id, "revoke", chat=chat, sender=sender, wa_message_id=wa_message_id)
 
     def _throttle(self, sim: _Sim) -> None:
         limit = self._settings.sandbox_rate_limit_per_minute

@@ -576,6 +576,44 @@ class WhatsmeowBackend:
             except Exception as exc:
                 raise EngineError("presence_failed", _short(exc)) from exc
 
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        """neonize's build_edit (a MESSAGE_EDIT protocol message) sent with send_message."""
+        session = self._live(device_id)
+        builder = neonize_loader.module("neonize.builder")
+        e2e = neonize_loader.module("neonize.proto.waE2E.WAWebProtobufsE2E_pb2")
+        if "caption" in new_content:
+            kind = new_content.get("type", "image")
+            field = f"{kind}Message"
+            cls = {"image": e2e.ImageMessage, "video": e2e.VideoMessage}.get(
+                kind, e2e.DocumentMessage
+            )
+            edited = e2e.Message(**{field: cls(caption=new_content["caption"])})
+        else:
+            edited = e2e.Message(conversation=new_content["text"])
+        jid = self._jid(chat)
+        async with self._ffi.shared():
+            try:
+                await session.client.send_message(
+                    jid, builder.build_edit(jid, wa_message_id, edited)
+                )
+            except Exception as exc:
+                raise EngineError("edit_failed", _short(exc)) from exc
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        """neonize's build_revoke (a REVOKE protocol message) sent with send_message."""
+        session = self._live(device_id)
+        jid = self._jid(chat)
+        async with self._ffi.shared():
+            try:
+                revoke = await session.client.build_revoke(jid, self._jid(sender), wa_message_id)
+                await session.client.send_message(jid, revoke)
+            except Exception as exc:
+                raise EngineError("revoke_failed", _short(exc)) from exc
+
     async def groups(self, device_id: str) -> list[GroupInfo]:
         session = self._live(device_id)
         async with self._ffi.shared():

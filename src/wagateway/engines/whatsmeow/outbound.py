@@ -40,6 +40,11 @@ def _context(e2e: Any, message: OutboundMessage) -> Any | None:
     context = e2e.ContextInfo(mentionedJID=list(message.mentions))
     if message.reply_to:
         context.stanzaID = message.reply_to
+        # participant + quotedMessage: without them WhatsApp shows no quote.
+        # (Not known for an id the gateway has not seen: then only the id, as before.)
+        if message.quoted_sender:
+            context.participant = message.quoted_sender
+            context.quotedMessage.CopyFrom(e2e.Message(conversation=message.quoted_text or ""))
     return context
 
 
@@ -66,11 +71,20 @@ async def build(client: Any, message: OutboundMessage) -> Any:
 
     if kind == "text":
         text = str(content.get("text", ""))
-        if context is None:
+        preview = message.link_preview
+        if context is None and not preview:
             return e2e.Message(conversation=text)
-        return e2e.Message(
-            extendedTextMessage=e2e.ExtendedTextMessage(text=text, contextInfo=context)
-        )
+        extended = e2e.ExtendedTextMessage(text=text)
+        if context is not None:
+            extended.contextInfo.CopyFrom(context)
+        if preview:
+            # Fetched by the gateway under the outbound address rules; neonize's own
+            # link_preview=True fetches by itself (no timeout, no address rules): never used.
+            extended.matchedText = preview["url"]
+            extended.title = preview.get("title", "")
+            extended.description = preview.get("description", "")
+            extended.previewType = e2e.ExtendedTextMessage.PreviewType.NONE
+        return e2e.Message(extendedTextMessage=extended)
 
     if kind in UPLOAD_KIND:
         if message.media is None:
@@ -114,11 +128,16 @@ async def build(client: Any, message: OutboundMessage) -> Any:
 
     if kind == "reaction":
         common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
-        # The target is taken to be the contact's message (the usual case); reacting to
-        # one's own message needs fromMe=True, which the gateway does not pass on yet.
+        # The key names the target as WhatsApp does: fromMe for the account's own message;
+        # in a group, the participant who wrote a contact's message. An id the gateway does
+        # not know is taken to be a contact's message (the usual case).
         key = common.MessageKey(
-            remoteJID=message.to_jid, fromMe=False, ID=str(content.get("message_id", ""))
+            remoteJID=message.to_jid,
+            fromMe=message.quoted_from_me,
+            ID=str(content.get("message_id", "")),
         )
+        if message.to_jid.endswith("@g.us") and message.quoted_sender:
+            key.participant = message.quoted_sender
         reaction = e2e.ReactionMessage(
             key=key, text=str(content.get("emoji", "")), senderTimestampMS=int(time.time() * 1000)
         )

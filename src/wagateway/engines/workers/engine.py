@@ -75,6 +75,24 @@ class WorkerEngine:
     async def send_presence(self, device_id: str, state: str) -> None:
         await self._call(device_id, "send_presence", state=state)
 
+    async def edit_message(
+        self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
+    ) -> None:
+        await self._call(
+            device_id,
+            "edit_message",
+            chat=chat,
+            wa_message_id=wa_message_id,
+            new_content=dict(new_content),
+        )
+
+    async def revoke_message(
+        self, device_id: str, chat: str, sender: str, wa_message_id: str
+    ) -> None:
+        await self._call(
+            device_id, "revoke_message", chat=chat, sender=sender, wa_message_id=wa_message_id
+        )
+
     async def groups(self, device_id: str) -> list[GroupInfo]:
         return list(await self._call(device_id, "groups"))
 

@@ -49,6 +49,8 @@ OPS = frozenset(
         "mark_read",
         "send_chat_presence",
         "send_presence",
+        "edit_message",
+        "revoke_message",
         "groups",
         "profile",
         "check_contacts",

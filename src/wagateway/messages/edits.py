@@ -1,0 +1,201 @@
+"""Edit and delete a message (CONTRACT §8.1): `PATCH` and `DELETE
+/devices/{id}/messages/{message_id}`.
+
+A message still queued is changed in the database alone (what will be sent changes; a delete
+cancels it), under the row's lock, so a send claiming it at the same moment either wins (the
+message is `sending`: 409 `conflict`) or finds it changed. A message already sent is edited or
+deleted for everyone on WhatsApp first; only what the engine did is then recorded, so a
+failed engine call leaves the stored message as it was. `edited_at` and `revoked` live in
+the message's content (no column of their own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import Database, locks_rows, utcnow
+from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.core.settings import Settings
+from wagateway.core.timefmt import rfc3339
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.devices.service import DeviceService
+from wagateway.devices.state import Status
+from wagateway.engines.base import Engine, EngineError
+from wagateway.messages import events
+from wagateway.messages.actions import _find, engine_failed, not_connected
+from wagateway.messages.models import Message
+from wagateway.messages.states import MessageStatus
+from wagateway.messages.status_writes import change_status
+
+# Types whose words can be edited: a text's text, a media message's caption.
+EDITABLE = {"text": "text", "image": "caption", "video": "caption", "document": "caption"}
+OUT_OF_DEVICE = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+    MessageStatus.PLAYED,
+)
+CANCELED = "canceled"
+
+
+def forbidden(message: str, target: Message) -> ApiError:
+    return ApiError(403, "forbidden", message, {"message_id": target.id})
+
+
+def conflict(message: str, target: Message, **details: object) -> ApiError:
+    return ApiError(409, "conflict", message, {"message_id": target.id, **details})
+
+
+class MessageEdits:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        runtime: SessionRuntime,
+        announce: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._runtime = runtime
+        # Wakes a send waiting on the message (`wait=true`) once a cancel is committed.
+        self._announce = announce
+
+    async def _target(self, app_id: str, device_id: str, message_id: str) -> tuple[Device, Message]:
+        async with self._db.read() as session:
+            device = await DeviceService.load(session, app_id, device_id)
+            target = await _find(session, app_id, device_id, message_id)
+        if target is None:
+            raise not_found("message")
+        return device, target
+
+    def _engine(self, device: Device) -> Engine:
+        if device.status != Status.CONNECTED:
+            raise not_connected(device)
+        try:
+            return self._runtime.engine_for(device.engine)
+        except EngineError as exc:
+            raise engine_failed(exc) from exc
+
+    async def edit(self, app_id: str, device_id: str, message_id: str, text: str) -> Message:
+        """Edit the text (or caption) of a message the device sent; returns it, `edited_at`
+        set in its content."""
+        if not text:
+            raise validation_error("text must not be empty", "text")
+        device, target = await self._target(app_id, device_id, message_id)
+        if target.direction != "outbound":
+            raise forbidden("only a message the device sent can be edited", target)
+        field = EDITABLE.get(target.type)
+        if field is None:
+            raise conflict(
+                "only a text or a media message's caption can be edited", target, type=target.type
+            )
+        if target.content.get("revoked"):
+            raise conflict("a message deleted for everyone cannot be edited", target)
+        if target.status == MessageStatus.QUEUED:
+            return await self._edit_queued(target, field, text)
+        self._editable_on_whatsapp(target)
+        engine = self._engine(device)
+        new_content = {"text": text} if field == "text" else {"caption": text, "type": target.type}
+        try:
+            await engine.edit_message(
+                device.id, target.chat, str(target.wa_message_id), new_content
+            )
+        except EngineError as exc:
+            raise engine_failed(exc) from exc
+        async with self._db.transaction() as session:
+            row = await _locked(session, target)
+            row.content = {**row.content, field: text, "edited_at": rfc3339(utcnow())}
+            row.updated_at = utcnow()
+        return row
+
+    def _editable_on_whatsapp(self, target: Message) -> None:
+        if target.status not in OUT_OF_DEVICE or target.sent_at is None:
+            raise conflict(
+                f"a {target.status} message cannot be edited", target, status=target.status
+            )
+        window = timedelta(seconds=self._settings.edit_window_seconds)
+        if utcnow() > target.sent_at + window:
+            raise conflict("the edit window is over", target, window_seconds=window.total_seconds())
+
+    async def _edit_queued(self, target: Message, field: str, text: str) -> Message:
+        async with self._db.transaction() as session:
+            row = await _locked(session, target)
+            if row.status != MessageStatus.QUEUED:  # the queue claimed it first
+                raise conflict(
+                    "the message is being sent; try again once it is sent",
+                    row,
+                    status=row.status,
+                )
+            row.content = {**row.content, field: text, "edited_at": rfc3339(utcnow())}
+            row.updated_at = utcnow()
+        return row
+
+    async def delete(self, app_id: str, device_id: str, message_id: str) -> Message:
+        """Cancel a queued message of the device's, or delete a sent one for everyone;
+        returns it (`failed` with error `canceled`, or `revoked: true` in its content)."""
+        device, target = await self._target(app_id, device_id, message_id)
+        if target.direction != "outbound":
+            # Group admins may delete others' messages on WhatsApp, but neither engine
+            # reports the account's admin rights yet (docs/behaviour.md).
+            raise forbidden("only a message the device sent can be deleted", target)
+        if target.status == MessageStatus.QUEUED:
+            return await self._cancel(target)
+        if target.status not in OUT_OF_DEVICE or target.sent_at is None:
+            raise conflict(
+                f"a {target.status} message cannot be deleted", target, status=target.status
+            )
+        if target.content.get("revoked"):
+            return target
+        window = timedelta(seconds=self._settings.revoke_window_seconds)
+        if utcnow() > target.sent_at + window:
+            raise conflict(
+                "the delete window is over", target, window_seconds=window.total_seconds()
+            )
+        engine = self._engine(device)
+        own = f"{device.wa_number}@s.whatsapp.net" if device.wa_number else target.chat
+        try:
+            await engine.revoke_message(device.id, target.chat, own, str(target.wa_message_id))
+        except EngineError as exc:
+            raise engine_failed(exc) from exc
+        async with self._db.transaction() as session:
+            row = await _locked(session, target)
+            row.content = {**row.content, "revoked": True}
+            row.updated_at = utcnow()
+        return row
+
+    async def _cancel(self, target: Message) -> Message:
+        async with self._db.transaction() as session:
+            row = await _locked(session, target)
+            # Only while queued: the state machine would let a `sending` message fail too,
+            # but then the queue has claimed it and may be handing it to WhatsApp.
+            if row.status != MessageStatus.QUEUED or not change_status(
+                session,
+                row,
+                MessageStatus.FAILED,
+                error_code=CANCELED,
+                error_message="canceled by the app before it was sent",
+                claimed_by=None,
+                claimed_until=None,
+                updated_at=utcnow(),
+            ):
+                raise conflict(
+                    f"the message is {row.status} and can no longer be canceled",
+                    row,
+                    status=row.status,
+                )
+            events.receipt_event(session, row)
+        self._announce(row.id)
+        return row
+
+
+async def _locked(session: AsyncSession, target: Message) -> Message:
+    row = await session.get(
+        Message, target.seq, with_for_update=locks_rows(session), populate_existing=True
+    )
+    if row is None:  # deleted with its device meanwhile
+        raise not_found("message")
+    return row
