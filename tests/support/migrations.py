@@ -29,8 +29,13 @@ Rows = dict[str, list[Row]]  # table → rows
 class Added:
     """A column a revision adds to a table that already exists."""
 
-    carried: Any  # what a row written before the revision holds after upgrading through it
+    # What a row written before the revision holds after upgrading through it: a value, or a
+    # function of the row as it was (for a column the upgrade fills from other columns).
+    carried: Any
     written: Any  # what the fixture's rows hold when written at this revision or later
+
+    def carried_for(self, row: Row) -> Any:
+        return self.carried(row) if callable(self.carried) else self.carried
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class Revision:
             carried[table] = [
                 {renames.get(column, column): value for column, value in row.items()}
                 | {
-                    column: added.written if written_here else added.carried
+                    column: added.written if written_here else added.carried_for(row)
                     for column, added in adds.items()
                 }
                 for row in rows

@@ -379,6 +379,64 @@ REVISIONS: dict[str, Revision] = {
             ]
         },
     ),
+    # Outbound messages before 0007 all came through the API, inbound ones from contacts;
+    # from 0007 the account's own messages from its phone are stored too, and apps and
+    # devices carry call and presence policies.
+    "0007": Revision(
+        adds={
+            "messages": {
+                "source": Added(
+                    carried=lambda row: "api" if row["direction"] == "outbound" else "contact",
+                    written="api",
+                )
+            },
+            "apps": {
+                "call_policy": Added(carried=None, written={"reject": True, "reply_text": None}),
+                "presence_mode": Added(carried=None, written="always_online"),
+            },
+            "devices": {
+                "call_policy": Added(carried=None, written=None),
+                "presence_mode": Added(carried=None, written="on_demand"),
+            },
+        },
+        rows={
+            "messages": [
+                {
+                    "seq": 3,
+                    "id": "msg-3",
+                    "app_id": "app-1",
+                    "device_id": "dev-1",
+                    "direction": "outbound",
+                    "source": "phone",
+                    "status": "sent",
+                    "type": "text",
+                    "chat": "6281211112222@s.whatsapp.net",
+                    "sender": None,
+                    "sender_lid": None,
+                    "content": {"text": EMOJI_TEXT},
+                    "media_key": None,
+                    "media_path": None,
+                    "reply_to": None,
+                    "mentions": [],
+                    "forwarded": False,
+                    "wa_message_id": "3EB0FROMTHEPHONE",
+                    "error_code": None,
+                    "error_message": None,
+                    "attempts": 0,
+                    "next_attempt_at": AT,
+                    "expires_at": None,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "created_at": LATER,
+                    "updated_at": LATER,
+                    "sent_at": LATER,
+                    "delivered_at": None,
+                    "read_at": None,
+                    "archived": False,
+                }
+            ]
+        },
+    ),
 }
 
 REVISION_IDS = revision_ids()

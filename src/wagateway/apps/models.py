@@ -31,6 +31,10 @@ class App(Base):
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Send pacing overrides (rate_per_second, jitter, typing_seconds, daily_cap); None = inherit.
     pacing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Incoming calls: {"reject": bool, "reply_text": str | None}; None = calls are only reported.
+    call_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # "on_demand" | "always_online"; None = on_demand (see devices/policies.py).
+    presence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -44,6 +44,9 @@ class Device(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     # Send pacing overrides (rate_per_second, jitter, typing_seconds, daily_cap); None = inherit.
     pacing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The app's call and presence policies, overridden for this device; None = inherit.
+    call_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    presence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -122,6 +122,7 @@ async def store_inbound(
         app_id=device.app_id,
         device_id=device.id,
         direction="inbound",
+        source="contact",
         status=MessageStatus.RECEIVED,
         type=inbound.type,
         chat=inbound.chat,

@@ -29,6 +29,9 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(10))  # outbound | inbound
     # A `messages.states.MessageStatus`; changed only through `messages/status_writes.py`.
     status: Mapped[str] = mapped_column(String(12))
+    # Who wrote it: api | auto (the gateway itself) | phone (the account, on another of its
+    # devices) | history (imported) | contact (an inbound message from someone else).
+    source: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
     type: Mapped[str] = mapped_column(String(20))
     chat: Mapped[str] = mapped_column(String(120))  # the JID of the conversation
     sender: Mapped[str | None] = mapped_column(String(120), nullable=True)
