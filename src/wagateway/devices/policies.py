@@ -36,7 +36,7 @@ class CallPolicy:
 
 def presence_mode_of(app: App, device: Device) -> PresenceMode:
     mode = device.presence_mode or app.presence_mode or DEFAULT_PRESENCE_MODE
-    return mode if mode in PRESENCE_MODES else DEFAULT_PRESENCE_MODE  # type: ignore[return-value]
+    return mode if mode in PRESENCE_MODES else DEFAULT_PRESENCE_MODE
 
 
 def call_policy_of(app: App, device: Device) -> CallPolicy:
