@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.harness import GatewayServer, WebhookReceiver, free_port
+from tests.support.harness import GatewayServer, SharedServers, WebhookReceiver, free_port
 from tests.support.migrated import migrated_url
 
 
@@ -26,15 +26,19 @@ def migrated_db_url(backend: DatabaseProvider, tmp_path: Path) -> str:
     return migrated_url(backend, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    servers = SharedServers(tmp_path_factory)
+    yield servers
+    servers.stop()
+
+
 @pytest.fixture(scope="module")
-def server(
-    backend: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayServer]:
-    """One real `wagateway serve` per module and backend; tests isolate themselves by app."""
-    data_dir = tmp_path_factory.mktemp(f"gw-{backend.backend}")
-    gateway = GatewayServer(data_dir, backend.new_url(data_dir)).start()
-    yield gateway
-    gateway.stop()
+def server(backend: DatabaseProvider, shared_servers: SharedServers) -> GatewayServer:
+    """One real `wagateway serve` per backend, shared by the modules a test process runs
+    (started when the first needs it); tests isolate themselves by app. A test that needs a
+    server of its own (other settings, a restart, a crash) uses `make_server`."""
+    return shared_servers.get(backend.backend)
 
 
 @pytest.fixture

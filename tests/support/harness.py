@@ -3,6 +3,8 @@ HTTP webhook receiver, and a small API client."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import hashlib
 import itertools
 import json
@@ -13,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,8 +24,31 @@ from typing import Any, TypeVar
 
 import httpx
 
+from wagateway.apps.service import create_app_as
+from wagateway.audit.service import Actor
+from wagateway.cli_context import cli_context
+from wagateway.core.settings import Settings
+
 WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
 T = TypeVar("T")
+
+_APPS_CREATE_OPTIONS = argparse.ArgumentParser(prog="wagateway apps create", exit_on_error=False)
+_APPS_CREATE_OPTIONS.add_argument("--engine", default="sandbox")
+_APPS_CREATE_OPTIONS.add_argument("--domain-url", default="")
+_APPS_CREATE_OPTIONS.add_argument("--rotation-pin", default=None)
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ replaced by `env` for the block (Settings reads its values from there)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # Ports for test servers come from a block of their own per pytest-xdist worker, below the
@@ -133,6 +159,36 @@ class GatewayServer:
     def create_app(
         self, name: str = "test app", webhook_url: str = "", *extra: str
     ) -> dict[str, str]:
+        """What `wagateway apps create NAME --webhook-url URL --json [extra…]` does, run in
+        this process: the same service call on the same database, without starting a Python
+        process per app (most e2e tests make one). `create_app_with_cli` runs the command."""
+        options = _APPS_CREATE_OPTIONS.parse_args(list(extra))
+        with _environment(self.env):
+            settings = Settings()  # type: ignore[call-arg]  # read from the server's environment
+
+        async def create() -> dict[str, str]:
+            async with cli_context(settings) as ctx:
+                created = await create_app_as(
+                    ctx.db,
+                    ctx.box,
+                    Actor("cli", "cli"),
+                    name,
+                    options.engine,
+                    webhook_url,
+                    options.domain_url,
+                    options.rotation_pin,
+                )
+            return {
+                "app_id": created.app.id,
+                "app_token": created.app_token,
+                "webhook_secret": created.webhook_secret,
+            }
+
+        return asyncio.run(create())
+
+    def create_app_with_cli(
+        self, name: str = "test app", webhook_url: str = "", *extra: str
+    ) -> dict[str, str]:
         out = self.cli("apps", "create", name, "--webhook-url", webhook_url, "--json", *extra)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -183,6 +239,35 @@ class GatewayServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=20)
+
+
+class SharedServers:
+    """The default-settings gateway of each database backend, started once per test process
+    (a server start costs more CPU than most tests) and stopped at its end."""
+
+    def __init__(self, tmp_path_factory: Any) -> None:
+        from tests.support.databases import provider_for
+
+        self._tmp_path_factory = tmp_path_factory
+        self._provider_for = provider_for
+        self._servers: dict[str, tuple[GatewayServer, Any]] = {}
+
+    def get(self, backend: str) -> GatewayServer:
+        if backend not in self._servers:
+            provider = self._provider_for(backend)
+            data_dir = self._tmp_path_factory.mktemp(f"gw-shared-{backend}")
+            gateway = GatewayServer(data_dir, provider.new_url(data_dir)).start()
+            self._servers[backend] = (gateway, provider)
+        gateway = self._servers[backend][0]
+        if gateway.proc is None or gateway.proc.poll() is not None:
+            raise AssertionError(f"the shared {backend} server is gone:\n{gateway.logs()[-3000:]}")
+        return gateway
+
+    def stop(self) -> None:
+        for gateway, provider in self._servers.values():
+            gateway.stop()
+            provider.cleanup()
+        self._servers.clear()
 
 
 @dataclass
