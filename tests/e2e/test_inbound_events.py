@@ -317,3 +317,73 @@ def test_button_and_list_replies_are_their_own_events(
     ):
         bad = api.post(f"/sandbox/devices/{device_id}/inbound", json={"from": CONTACT, **body})
         assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == field
+
+
+def test_owner_messages_from_the_phone_are_outbound_with_source_phone(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    """CONTRACT §8.2 `source`: the owner typing on the phone (sandbox `from_me`) is the chat's
+    outbound message, source `phone`; what the API sent says `api`, a contact's `contact`."""
+    device_id, own = device["device_id"], device["wa_number"]
+    typed = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"type": "text", "from_me": True, "to": CONTACT, "text": "sudah dikirim ya"},
+    )
+    assert typed.status_code == 202, typed.text
+    phone_id = typed.json()["wa_message_id"]
+    photo = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"type": "image", "from_me": True, "to": CHAT, "caption": "nota"},
+    )
+    assert photo.status_code == 202, photo.text
+    payload = signed(message_event(receiver, device_id, phone_id), app_creds)
+    assert (payload["direction"], payload["source"], payload["type"]) == (
+        "outbound",
+        "phone",
+        "text",
+    )
+    assert (payload["from"], payload["to"], payload["chat"]) == (own, CONTACT, CHAT)
+    assert payload["text"] == "sudah dikirim ya"
+    image = signed(message_event(receiver, device_id, photo.json()["wa_message_id"]), app_creds)
+    assert (image["direction"], image["source"], image["caption"]) == ("outbound", "phone", "nota")
+    assert image["media_path"], "the photo is in the media store"
+    stored = api.get(f"/devices/{device_id}/messages/{payload['message_id']}").json()
+    assert (stored["direction"], stored["source"], stored["status"], stored["chat"]) == (
+        "outbound",
+        "phone",
+        "sent",
+        CHAT,
+    )
+    assert stored["wa_message_id"] == phone_id and stored["sent_at"]
+
+    api_sent = sent(api, device_id, {"text": "dari API"})
+    contact_id = inbound(api, device_id, {"text": "terima kasih"})
+    assert contact_id is not None
+    by_api = signed(message_event(receiver, device_id, api_sent["wa_message_id"]), app_creds)
+    by_contact = signed(message_event(receiver, device_id, contact_id), app_creds)
+    assert (by_api["source"], by_contact["source"]) == ("api", "contact")
+    assert api_sent["source"] == "api"
+    listed = api.get(f"/devices/{device_id}/messages").json()["messages"]
+    assert [(m["source"], m["direction"]) for m in listed if m["chat"] == CHAT] == [
+        ("contact", "inbound"),
+        ("api", "outbound"),
+        ("phone", "outbound"),
+        ("phone", "outbound"),
+    ]
+    phone_only = api.get(f"/devices/{device_id}/messages", params={"source": "phone"}).json()
+    assert {m["wa_message_id"] for m in phone_only["messages"]} == {
+        phone_id,
+        photo.json()["wa_message_id"],
+    }
+    network = api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+    sent_ids = {e["wa_message_id"] for e in network if e["kind"] == "message"}
+    assert sent_ids == {api_sent["wa_message_id"]}, "the phone's messages were not the device's"
+    for body, field in (
+        ({"type": "text", "from_me": True, "text": "x"}, "to"),
+        ({"type": "chat_presence", "from_me": True, "to": CONTACT, "state": "typing"}, "from_me"),
+        ({"type": "text", "from_me": True, "to": "bukan nomor", "text": "x"}, "to"),
+    ):
+        bad = api.post(f"/sandbox/devices/{device_id}/inbound", json=body)
+        assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == field
+    unknown = api.get(f"/devices/{device_id}/messages", params={"source": "fax"})
+    assert unknown.status_code == 400 and error_code(unknown) == "validation_error"

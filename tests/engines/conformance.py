@@ -77,6 +77,8 @@ class Harness(Protocol):
     # The link previews of the device's sent texts, oldest first: {"url", "title",
     # "description"} as sent, or None for a text without one.
     async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]: ...
+    # The account's owner writes `text` to `to_phone` from the phone (CONTRACT §8.2 `phone`).
+    async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None: ...
 
 
 async def wait_for(
@@ -552,5 +554,21 @@ class EngineConformance:
             )
             await h.engine.send("d1", OutboundMessage("3EB0L2", to, "text", {"text": text}))
             assert await h.sent_previews("d1") == [preview, None]
+
+        self.run(scenario)
+
+    def test_owner_message_from_the_phone_arrives_from_me(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.owner_writes("d1", "6285550001111", "sudah dikirim ya")
+            own = await wait_for(h, lambda e: isinstance(e, InboundMessage) and e.from_me)
+            assert isinstance(own, InboundMessage)
+            assert (own.type, own.content) == ("text", {"text": "sudah dikirim ya"})
+            assert own.chat == "6285550001111@s.whatsapp.net", "the recipient's chat"
+            assert own.sender_phone == PHONE and own.wa_message_id and own.epoch == 1
+            await h.contact_writes("d1", "6285550001111", "terima kasih")
+            theirs = await wait_for(h, lambda e: isinstance(e, InboundMessage) and not e.from_me)
+            assert isinstance(theirs, InboundMessage) and theirs.sender_phone == "6285550001111"
+            assert theirs.wa_message_id != own.wa_message_id
 
         self.run(scenario)

@@ -109,6 +109,10 @@ class SandboxHarness:
             device_id, sender_phone, "list_response", content, reply_to=reply_to
         )
 
+    async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
+        chat = f"{to_phone}@s.whatsapp.net"
+        await self.engine.owner_writes(device_id, chat, content={"text": text})
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

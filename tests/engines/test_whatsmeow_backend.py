@@ -203,3 +203,20 @@ def test_connect_and_stop_never_overlap_other_calls() -> None:
         assert log.index("+b") < log.index("-a")  # shared holders do overlap
 
     asyncio.run(scenario())
+
+
+def test_an_echo_of_the_clients_own_send_is_not_a_phone_message(tmp_path: Path) -> None:
+    """WhatsApp may hand the client its own send back (`IsFromMe`, the same id): only what
+    the account sent from elsewhere is reported, even before the gateway wrote the id down."""
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list[EngineEvent]) -> None:
+        sent = await backend.send("d1", out("text", {"text": "dari API"}))
+        await network.owner_writes("d1", "6285550001111", "dari API", sent.wa_message_id)
+        await network.owner_writes("d1", "6285550001111", "dari HP")
+        own = await until(events, lambda e: isinstance(e, InboundMessage) and e.from_me)
+        assert isinstance(own, InboundMessage) and own.content == {"text": "dari HP"}
+        client = network.clients["d1"]
+        await asyncio.gather(*client._tasks)  # each event is a task of its own: the echo's too
+        assert [e.content for e in events if isinstance(e, InboundMessage)] == [{"text": "dari HP"}]
+
+    run(tmp_path, scenario)

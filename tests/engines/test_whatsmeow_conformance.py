@@ -167,6 +167,9 @@ class WhatsmeowHarness:
     ) -> None:
         await self.network.contact_picks_row(device_id, sender_phone, reply_to, row_id, title)
 
+    async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
+        await self.network.owner_writes(device_id, to_phone, text)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

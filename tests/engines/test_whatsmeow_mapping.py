@@ -67,12 +67,85 @@ def test_location() -> None:
     assert event.content == {"latitude": -6.2, "longitude": 106.8, "name": "Toko"}
 
 
-def test_own_echoes_and_unmapped_types_are_not_inbound() -> None:
-    assert (
-        mapping.inbound_message("d", 1, message_ev(E2E.Message(conversation="x"), from_me=True))
-        is None
-    )
+def test_unmapped_types_are_not_inbound() -> None:
     assert mapping.inbound_message("d", 1, message_ev(E2E.Message())) is None
+    assert mapping.inbound_message("d", 1, message_ev(E2E.Message(), from_me=True)) is None
+
+
+OWN = "6281234567890"
+
+
+def test_own_message_from_the_phone_is_from_me_in_the_recipients_chat() -> None:
+    """`IsFromMe`: the account wrote it on the phone or another linked device. whatsmeow puts
+    the recipient in `Chat` and the account in `Sender`."""
+    ev = message_ev(
+        E2E.Message(conversation="sudah dikirim ya"),
+        sender=jid(OWN, device=0),
+        chat=jid("6285550001111"),
+        from_me=True,
+    )
+    event = mapping.inbound_message("d", 5, ev)
+    assert isinstance(event, InboundMessage) and event.from_me is True
+    assert (event.type, event.content) == ("text", {"text": "sudah dikirim ya"})
+    assert event.chat == "6285550001111@s.whatsapp.net"
+    assert event.sender_phone == OWN and event.wa_message_id == "3EB0ABC"
+    assert event.sent_at.timestamp() == 1_790_000_000 and event.epoch == 5
+    contact = mapping.inbound_message("d", 5, message_ev(E2E.Message(conversation="x")))
+    assert contact is not None and contact.from_me is False
+
+
+def test_own_message_in_a_lid_chat_lands_in_the_phone_chat_and_groups_stay_groups() -> None:
+    source = PB.MessageSource(
+        Chat=jid("99887766554433", "lid"),
+        Sender=jid("11223344556677", "lid"),
+        SenderAlt=jid(OWN),
+        RecipientAlt=jid("6285550001111"),
+        IsFromMe=True,
+    )
+    info = PB.MessageInfo(MessageSource=source, ID="3EB0LID", Timestamp=1_790_000_000)
+    image = E2E.ImageMessage(mimetype="image/jpeg", caption="nota", fileLength=2048)
+    event = mapping.inbound_message(
+        "d", 1, EV.MessageEv(Info=info, Message=E2E.Message(imageMessage=image))
+    )
+    assert event is not None and event.from_me
+    assert event.chat == "6285550001111@s.whatsapp.net"
+    assert (event.sender_phone, event.sender_lid) == (OWN, "11223344556677@lid")
+    assert (event.type, event.content, event.media_size) == (
+        "image",
+        {"mime_type": "image/jpeg", "caption": "nota"},
+        2048,
+    )
+    unknown_alt = PB.MessageSource(
+        Chat=jid("99887766554433", "lid"), Sender=jid(OWN), IsFromMe=True
+    )
+    info = PB.MessageInfo(MessageSource=unknown_alt, ID="3EB0L2", Timestamp=1)
+    alone = mapping.inbound_message(
+        "d", 1, EV.MessageEv(Info=info, Message=E2E.Message(conversation="x"))
+    )
+    assert alone is not None and alone.chat == "99887766554433@lid"
+    group = message_ev(
+        E2E.Message(conversation="rapat jam 3"),
+        sender=jid(OWN),
+        chat=jid("120363012345", "g.us"),
+        from_me=True,
+    )
+    in_group = mapping.inbound_message("d", 1, group)
+    assert in_group is not None and in_group.from_me and in_group.chat == "120363012345@g.us"
+
+
+def test_own_message_still_wrapped_as_device_sent_is_read_inside() -> None:
+    """whatsmeow unwraps `deviceSentMessage` before neonize sees it; the raw form maps the
+    same way."""
+    inner = E2E.Message(conversation="dari WhatsApp Web")
+    wrapped = E2E.Message(
+        deviceSentMessage=E2E.DeviceSentMessage(
+            destinationJID="6285550001111@s.whatsapp.net", message=inner
+        )
+    )
+    ev = message_ev(wrapped, sender=jid(OWN), chat=jid("6285550001111"), from_me=True)
+    event = mapping.inbound_message("d", 1, ev)
+    assert event is not None and event.from_me
+    assert (event.type, event.content) == ("text", {"text": "dari WhatsApp Web"})
 
 
 @pytest.mark.parametrize(("kind", "status"), [(1, "delivered"), (4, "read"), (6, "played")])

@@ -65,6 +65,18 @@ def test_every_boundary_type_round_trips() -> None:
             media=b"\x00\xffpng",
         ),
         Receipt("d", 1, ("A", "B"), "read", "628@s.whatsapp.net", "6281", now),
+        base.InboundMessage(
+            "d",
+            1,
+            "W2",
+            "6285@s.whatsapp.net",
+            "628",
+            None,
+            "text",
+            {"text": "x"},
+            now,
+            from_me=True,
+        ),  # fmt: skip
         base.ChatPresence("d", 1, "g@g.us", "628@s.whatsapp.net", "recording"),
         base.MessageRevoked("d", 1, "W1", "g@g.us", "628", by="6281"),
         base.MessageEdited("d", 1, "W1", "628@s.whatsapp.net", "628", "1@lid", "new", now),

@@ -238,6 +238,26 @@ class FakeWhatsApp:
             )
         )
 
+    async def owner_writes(
+        self, device_id: str, to_phone: str, text: str, wa_message_id: str | None = None
+    ) -> None:
+        """The account's owner writes from the phone (or WhatsApp hands a client its own send
+        back, with that send's `wa_message_id`): whatsmeow reports it `IsFromMe`, with the
+        recipient as `Chat` and the account as `Sender`."""
+        client = self.clients[device_id]
+        session = client._session()
+        assert session, "only a linked device hears of the account's own messages"
+        source = PB.MessageSource(
+            Chat=_jid(to_phone), Sender=_jid(session["phone"]), IsFromMe=True, IsGroup=False
+        )
+        info = PB.MessageInfo(
+            MessageSource=source,
+            ID=wa_message_id or "3EB0" + secrets.token_hex(8).upper(),
+            Timestamp=int(time.time()),
+            Pushname="Shop",
+        )
+        client.emit(EV.MessageEv(Info=info, Message=E2E.Message(conversation=text)))
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False

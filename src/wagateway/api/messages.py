@@ -61,8 +61,10 @@ async def list_messages(
     since: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    source: str | None = None,
 ) -> MessageList:
-    """The device's messages, newest first; filters `direction`, `status`, `since`."""
+    """The device's messages, newest first; filters `direction`, `status`, `since`, `source`
+    (api, auto, phone, history, contact)."""
     rows, next_cursor = await gw.messages.list(
         app.id,
         device_id,
@@ -71,6 +73,7 @@ async def list_messages(
         since=since,
         limit=limit,
         cursor=cursor,
+        source=source,
     )
     return MessageList(messages=[MessageOut.of(m) for m in rows], next_cursor=next_cursor)
 

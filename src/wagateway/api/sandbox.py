@@ -90,7 +90,9 @@ async def inbound(
     """A contact writes to the device: a `message` event (direction inbound) follows. Images
     and documents are generated (a small PNG, a small PDF) and land in the media store.
     `chat_presence` is followed by a `chat_presence` event, `revoke` by `message_revoked`;
-    `forwarded: true` marks a message forwarded."""
+    `forwarded: true` marks a message forwarded. `from_me: true` with `to` (text, image,
+    document, location): the account's owner writes from the phone instead, a `message`
+    event with direction outbound and source `phone`."""
     wa_message_id = await gw.sandbox_controls.inbound(app, device_id, body)
     return InboundAccepted(wa_message_id=wa_message_id)
 

@@ -92,6 +92,9 @@ class InboundMessage(EngineEvent):
     # media_size is the size WhatsApp announced, known even when the bytes were not fetched.
     media: bytes | None = None
     media_size: int | None = None
+    # The account itself wrote it, on the phone or another linked device (CONTRACT §8.2,
+    # `source: "phone"`): `chat` is the recipient's chat, the sender fields are the account's.
+    from_me: bool = False
 
 
 @dataclass(frozen=True)

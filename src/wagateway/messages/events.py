@@ -38,6 +38,8 @@ def message_event(session: AsyncSession, device: Device, m: Message) -> None:
             "sender_phone": sender_phone,
             "sender_lid": None if outbound else m.sender_lid,
             "timestamp": rfc3339(m.sent_at or m.created_at),
+            # Who wrote it (CONTRACT §8.2): api, auto, phone, history, or contact.
+            "source": m.source,
         },
     )
 

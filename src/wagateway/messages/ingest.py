@@ -116,18 +116,26 @@ async def store_inbound(
     inbound: InboundMessage,
     media_store: MediaStore,
     media_max_bytes: int,
-) -> Message:
+) -> Message | None:
+    """A message that arrived on the device, stored and announced: a contact's (`inbound`,
+    source `contact`), or one the account sent from the phone or another linked device
+    (`outbound`, source `phone`, already `sent`). None for an account's message the device
+    already has as outbound: an echo of the gateway's own send, or one delivered twice."""
+    if inbound.from_me and await _known_outbound(session, device, inbound.wa_message_id):
+        return None
+    own = inbound.from_me
     message = Message(
         id=new_id(),
         app_id=device.app_id,
         device_id=device.id,
-        direction="inbound",
-        source="contact",
-        status=MessageStatus.RECEIVED,
+        direction="outbound" if own else "inbound",
+        source="phone" if own else "contact",
+        status=MessageStatus.SENT if own else MessageStatus.RECEIVED,
         type=inbound.type,
         chat=inbound.chat,
-        sender=inbound.sender_phone,
-        sender_lid=inbound.sender_lid,
+        # As for the gateway's own sends, the account is the sender.
+        sender=(device.wa_number or inbound.sender_phone) if own else inbound.sender_phone,
+        sender_lid=None if own else inbound.sender_lid,
         content=dict(inbound.content),
         reply_to=inbound.reply_to,
         mentions=list(inbound.mentions),
@@ -135,7 +143,7 @@ async def store_inbound(
         wa_message_id=inbound.wa_message_id,
         sent_at=inbound.sent_at,
     )
-    if inbound.push_name:
+    if inbound.push_name and not own:
         message.content["push_name"] = inbound.push_name
     size = (
         inbound.media_size
@@ -163,6 +171,20 @@ async def store_inbound(
     else:
         events.message_event(session, device, message)
     return message
+
+
+async def _known_outbound(session: AsyncSession, device: Device, wa_message_id: str) -> bool:
+    await session.flush()  # the same message may have arrived in this same transaction
+    stmt = (
+        select(Message.id)
+        .where(
+            Message.device_id == device.id,
+            Message.direction == "outbound",
+            Message.wa_message_id == wa_message_id,
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 # A contact's answer to an interactive message is stored as a message of this type and

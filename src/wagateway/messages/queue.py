@@ -459,6 +459,8 @@ class OutboundQueue:
                     Message.device_id == device_id,
                     Message.direction == "outbound",
                     Message.sent_at >= midnight,
+                    # what the gateway sent, not the owner's own messages from the phone
+                    Message.source.in_(("api", "auto")),
                 )
             )
         return int(count or 0)

@@ -106,6 +106,12 @@ class MessageOut(BaseModel):
         None, description="when the text or caption was last edited (by the app or the sender)"
     )
     revoked: bool = Field(False, description="deleted for everyone")
+    source: str = Field(
+        "api",
+        description="who wrote it: api (sent through the gateway), auto (by the gateway "
+        "itself), phone (the account, from the phone or another linked device), history "
+        "(imported), contact (an inbound message from someone else)",
+    )
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -135,6 +141,7 @@ class MessageOut(BaseModel):
             expires_at=m.expires_at,
             edited_at=m.content.get("edited_at"),
             revoked=bool(m.content.get("revoked")),
+            source=m.source,
         )
 
 

@@ -40,6 +40,8 @@ FINAL_FOR_WAIT = {
     MessageStatus.FAILED,
 }
 MAX_PAGE = 200
+# `source` of a message (CONTRACT §8.2; `contact`: an inbound message from someone else).
+MESSAGE_SOURCES = ("api", "auto", "phone", "history", "contact")
 _MESSAGES = table_of(Message)
 _OUTBOUND_ROW = RowDefaults(_MESSAGES)
 
@@ -299,9 +301,12 @@ class MessageService:
         limit: int = 50,
         cursor: str | None = None,
         allow_destroyed: bool = False,
+        source: str | None = None,
     ) -> tuple[list[Message], str | None]:
         if direction is not None and direction not in ("inbound", "outbound"):
             raise validation_error("direction must be inbound or outbound", "direction")
+        if source is not None and source not in MESSAGE_SOURCES:
+            raise validation_error(f"source must be one of {', '.join(MESSAGE_SOURCES)}", "source")
         if not 1 <= limit <= MAX_PAGE:
             raise validation_error(f"limit must be between 1 and {MAX_PAGE}", "limit")
         stmt = (
@@ -314,6 +319,8 @@ class MessageService:
             stmt = stmt.where(Message.direction == direction)
         if status:
             stmt = stmt.where(Message.status == status)
+        if source:
+            stmt = stmt.where(Message.source == source)
         if since:
             stmt = stmt.where(Message.created_at >= _as_utc(since))
         if cursor:

@@ -22,7 +22,9 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
 
 class InboundRequest(BaseModel):
-    from_: str = Field(alias="from", description="the contact's phone number")
+    from_: str = Field(
+        "", alias="from", description="the contact's phone number (not with `from_me`)"
+    )
     type: Literal[
         "text",
         "image",
@@ -73,6 +75,14 @@ class InboundRequest(BaseModel):
         None,
         max_length=128,
         description="revoke, edit: the WhatsApp id of the contact's message",
+    )
+    from_me: bool = Field(
+        False,
+        description="text, image, document, location: the account's owner sent it to `to` "
+        "from the phone (stored as an outbound message with source `phone`); `from` unused",
+    )
+    to: str | None = Field(
+        None, max_length=120, description="from_me: the chat written to (phone, JID, group JID)"
     )
 
 
@@ -168,7 +178,10 @@ class SandboxControls:
 
     async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str | None:
         """A contact writes to the device (returns the new message's wa_message_id), or acts
-        on the chat: chat_presence (returns None), revoke (returns the revoked message's id)."""
+        on the chat: chat_presence (returns None), revoke (returns the revoked message's id).
+        With `from_me` the account's owner writes from the phone instead."""
+        if body.from_me:
+            return await self._owner_writes(app, device_id, body)
         if body.type == "chat_presence":
             if body.state is None:
                 raise validation_error("state is required for type chat_presence", "state")
@@ -196,6 +209,32 @@ class SandboxControls:
                 device_id,
                 sender,
                 REPLY_TYPES.get(body.type, body.type),
+                content,
+                media,
+                forwarded=body.forwarded,
+                reply_to=body.reply_to,
+                mentions=tuple(normalise_recipient(m, "mentions") for m in body.mentions),
+            )
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def _owner_writes(self, app: App, device_id: str, body: InboundRequest) -> str:
+        """The owner types on the phone (CONTRACT §8.5): a message to `to` that WhatsApp
+        reports to the device as the account's own; returns its wa_message_id."""
+        if body.type not in OWNER_TYPES:
+            raise validation_error(
+                f"from_me is for types {', '.join(OWNER_TYPES)}, not {body.type}", "from_me"
+            )
+        if not body.to:
+            raise validation_error("to is required with from_me", "to")
+        chat = normalise_recipient(body.to, "to")
+        await self._connected_device(app, device_id)
+        content, media = sandbox_content(body)
+        try:
+            return await self._sandbox.owner_writes(
+                device_id,
+                chat,
+                body.type,
                 content,
                 media,
                 forwarded=body.forwarded,
@@ -265,6 +304,9 @@ class SandboxControls:
         await self._devices.get(app.id, device_id)
         return await self._sandbox.network_of(device_id)
 
+
+# What the owner can send from the phone in the sandbox (`from_me`).
+OWNER_TYPES = ("text", "image", "document", "location")
 
 # The sandbox's names for a contact's answers → the type the message is stored as.
 REPLY_TYPES = {"button_reply": "button_response", "list_reply": "list_response"}

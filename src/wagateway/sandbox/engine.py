@@ -476,6 +476,50 @@ class SandboxEngine:
             )
         return wa_message_id
 
+    async def owner_writes(
+        self,
+        device_id: str,
+        to_jid: str,
+        type: str = "text",
+        content: dict[str, object] | None = None,
+        media: bytes | None = None,
+        forwarded: bool = False,
+        reply_to: str | None = None,
+        mentions: tuple[str, ...] = (),
+    ) -> str:
+        """The account's owner sends a message to `to_jid` from the phone: WhatsApp reports
+        it to the device as the account's own (`from_me`, CONTRACT §8.5). Returns its id."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+        if stored is None:
+            raise EngineError("not_online", "the device has no sandbox session")
+        wa_message_id = "3EB0" + secrets.token_hex(9).upper()
+        async with sim.lock:
+            await self._emit(
+                InboundMessage(
+                    device_id,
+                    sim.epoch,
+                    wa_message_id=wa_message_id,
+                    chat=to_jid,
+                    sender_phone=stored.phone,
+                    sender_lid=sandbox_lid(stored.phone),
+                    type=type,
+                    content=dict(content or {}),
+                    sent_at=utcnow(),
+                    push_name="Sandbox owner",
+                    forwarded=forwarded,
+                    reply_to=reply_to,
+                    mentions=mentions,
+                    media=media,
+                    media_size=len(media) if media is not None else None,
+                    from_me=True,
+                )
+            )
+        return wa_message_id
+
     async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
         """The contact deletes one of its messages for everyone."""
         sim = self._sims.get(device_id)

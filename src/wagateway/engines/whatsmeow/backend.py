@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import os
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ class _Session:
     window: asyncio.Task[None] | None = None
     # Set by the client's first sign of life (an event, a QR, or its connect task ending).
     started: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    # ids of the latest messages this client sent: an echo of one (`IsFromMe`) is not a
+    # message from the phone, even before the gateway has written its id down.
+    sent_ids: deque[str] = dataclasses.field(default_factory=lambda: deque(maxlen=256))
 
 
 class WhatsmeowBackend:
@@ -422,6 +426,8 @@ class WhatsmeowBackend:
         inbound = mapping.inbound_message(session.device_id, session.epoch, event)
         if inbound is None or not session.linked:
             return
+        if inbound.from_me and inbound.wa_message_id in session.sent_ids:
+            return  # this client's own send, echoed
         size = inbound.media_size
         if size is not None and size <= self._media_max_bytes:
             async with self._ffi.shared():
@@ -520,6 +526,7 @@ class WhatsmeowBackend:
             datetime.fromtimestamp(int(response.Timestamp), UTC) if response.Timestamp else None
         )
         # neonize 0.5.2 cannot send with a chosen message id: the id is whatsmeow's.
+        session.sent_ids.append(str(response.ID))
         return SentMessage(str(response.ID), sent_at or datetime.now(UTC))
 
     async def send_typing(self, device_id: str, to_jid: str, seconds: float) -> None:

@@ -176,13 +176,16 @@ def announced_size(message: Any) -> int | None:
 
 
 def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | None:
-    """A `MessageEv` from a contact; None for our own messages (echoes of what this account
-    sent from another device) and for protocol messages with nothing to show."""
+    """A `MessageEv` with something to show: a contact's message, or one the account itself
+    sent from the phone or another linked device (`IsFromMe`: `from_me`, in the recipient's
+    chat); None for protocol messages and what is not mapped."""
     info = event.Info
     source = info.MessageSource
-    if source.IsFromMe:
-        return None
-    kind, content, reply_to, mentions = message_content(event.Message)
+    message = event.Message
+    if source.IsFromMe and message.HasField("deviceSentMessage"):
+        # whatsmeow unwraps it (`UnwrapRaw`); the raw form is read too.
+        message = message.deviceSentMessage.message
+    kind, content, reply_to, mentions = message_content(message)
     if kind == "unsupported":
         return None
     phone, lid = _phone_and_lid(source.Sender, source.SenderAlt)
@@ -190,18 +193,30 @@ def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | 
         device_id,
         epoch,
         wa_message_id=text(info.ID),
-        chat=jid_string(source.Chat),
+        chat=own_message_chat(source) if source.IsFromMe else jid_string(source.Chat),
         sender_phone=phone,
         sender_lid=lid,
         type=kind,
         content=content,
         sent_at=_timestamp(int(info.Timestamp)),
         push_name=text(info.Pushname) or None,
-        forwarded=is_forwarded(event.Message),
+        forwarded=is_forwarded(message),
         reply_to=reply_to,
         mentions=mentions,
-        media_size=announced_size(event.Message),
+        media_size=announced_size(message),
+        from_me=bool(source.IsFromMe),
     )
+
+
+def own_message_chat(source: Any) -> str:
+    """The chat of a message the account sent: the recipient's. In a one-to-one chat that
+    WhatsApp addresses by LID, its phone JID (`RecipientAlt`) when whatsmeow knows it, so
+    the message lands in the chat the gateway's own sends to that number use."""
+    chat = source.Chat
+    alt = source.RecipientAlt
+    if chat.Server == "lid" and alt.Server == "s.whatsapp.net" and alt.User:
+        return f"{text(alt.User)}@s.whatsapp.net"
+    return jid_string(chat)
 
 
 def receipt(device_id: str, epoch: int, event: Any) -> Receipt | None:
