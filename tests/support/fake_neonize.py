@@ -238,6 +238,64 @@ class FakeWhatsApp:
             )
         )
 
+    async def contact_calls(
+        self,
+        device_id: str,
+        caller_phone: str,
+        *,
+        video: bool = False,
+        group: bool = False,
+        answered: bool = False,
+        ring_seconds: float = 0.05,
+    ) -> str:
+        """The contact calls the device: a CallOffer (a group call as whatsmeow hands it on:
+        CallOfferNotice), whose `<offer>` node has a `<video>` child for a video call. After
+        the ring: answered on the phone (CallAccept, then CallTerminate), or unanswered
+        (CallTerminate, reason "timeout"); also after the device rejected it. Returns the
+        call id."""
+        call_id = secrets.token_hex(16).upper()
+        creator = _jid(caller_phone)
+        meta = PB.BasicCallMeta(
+            **{"from": _jid(caller_phone, device=3)},
+            timestamp=int(time.time()),
+            callCreator=creator,
+            callCreatorAlt=_jid(str(int(caller_phone) * 7)[:15], "lid"),
+            callID=call_id,
+        )
+        attrs = [
+            PB.NodeAttrs(name="call-id", text=call_id),
+            PB.NodeAttrs(name="call-creator", jid=creator),
+        ]
+        media = [PB.Node(Tag="audio", Attrs=[PB.NodeAttrs(name="enc", text="opus")])]
+        if video:
+            media.append(PB.Node(Tag="video", Attrs=[PB.NodeAttrs(name="enc", text="vp8")]))
+        client = self.clients[device_id]
+        if group:
+            notice = PB.Node(Tag="offer_notice", Attrs=attrs)
+            client.emit(
+                EV.CallOfferNoticeEv(
+                    basicCallMeta=meta,
+                    media="video" if video else "audio",
+                    type="group",
+                    data=notice,
+                )
+            )
+        else:
+            offer = PB.Node(Tag="offer", Attrs=attrs, Nodes=media)
+            remote = PB.CallRemoteMeta(remotePlatform="android", remoteVersion="2.24.1")
+            client.emit(EV.CallOfferEv(basicCallMeta=meta, callRemoteMeta=remote, data=offer))
+        client._spawn(self._ring(client, meta, answered, ring_seconds))
+        return call_id
+
+    @staticmethod
+    async def _ring(client: FakeClient, meta: Any, answered: bool, ring_seconds: float) -> None:
+        await asyncio.sleep(ring_seconds)
+        if answered:
+            client.emit(EV.CallAcceptEv(basicCallMeta=meta))
+            await asyncio.sleep(ring_seconds)
+        reason = "" if answered else "timeout"
+        client.emit(EV.CallTerminateEv(basicCallMeta=meta, reason=reason))
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
@@ -472,6 +530,9 @@ class FakeClient:
 
     async def send_presence(self, presence: Any) -> None:
         self._act("send_presence", {"presence": presence.name})
+
+    async def reject_call(self, call_from: Any, call_id: str) -> None:
+        self._act("reject_call", {"call_id": call_id, "to": f"{call_from.User}@{call_from.Server}"})
 
     def _protocol_act(self, to: Any, message: Any) -> bool:
         """An edit or a revoke (neonize's build_edit / build_revoke) reached the servers:

@@ -35,6 +35,7 @@ def message_event(session: AsyncSession, device: Device, m: Message) -> None:
             "mentions": list(m.mentions or []),
             "forwarded": m.forwarded,
             "reply_to": m.reply_to,
+            "source": m.source,
             "sender_phone": sender_phone,
             "sender_lid": None if outbound else m.sender_lid,
             "timestamp": rfc3339(m.sent_at or m.created_at),

@@ -106,6 +106,11 @@ class MessageOut(BaseModel):
         None, description="when the text or caption was last edited (by the app or the sender)"
     )
     revoked: bool = Field(False, description="deleted for everyone")
+    source: str = Field(
+        "api",
+        description="api (sent through the gateway), auto (sent by the gateway itself, e.g. a "
+        "call reply), phone, history, contact (a contact's message)",
+    )
 
     @classmethod
     def of(cls, m: Message) -> MessageOut:
@@ -135,6 +140,7 @@ class MessageOut(BaseModel):
             expires_at=m.expires_at,
             edited_at=m.content.get("edited_at"),
             revoked=bool(m.content.get("revoked")),
+            source=m.source or "api",
         )
 
 
