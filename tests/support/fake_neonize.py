@@ -115,6 +115,7 @@ class FakeWhatsApp:
         # ids of the polls the devices sent: whatsmeow keeps their secrets, so it can decrypt
         # votes on these and no others
         self.poll_ids: set[str] = set()
+        self.rings: dict[str, asyncio.Future[None]] = {}  # call id -> its ring (contact_calls)
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -284,8 +285,14 @@ class FakeWhatsApp:
             offer = PB.Node(Tag="offer", Attrs=attrs, Nodes=media)
             remote = PB.CallRemoteMeta(remotePlatform="android", remoteVersion="2.24.1")
             client.emit(EV.CallOfferEv(basicCallMeta=meta, callRemoteMeta=remote, data=offer))
-        client._spawn(self._ring(client, meta, answered, ring_seconds))
+        ring = asyncio.ensure_future(self._ring(client, meta, answered, ring_seconds))
+        self.rings[call_id] = ring
         return call_id
+
+    async def call_over(self, device_id: str, call_id: str) -> None:
+        """Until the call's ring ended and the client's handlers of its events returned."""
+        await self.rings.pop(call_id)
+        await asyncio.gather(*list(self.clients[device_id]._tasks))
 
     @staticmethod
     async def _ring(client: FakeClient, meta: Any, answered: bool, ring_seconds: float) -> None:
