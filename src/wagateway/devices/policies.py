@@ -50,7 +50,8 @@ def call_policy_of(app: App, device: Device) -> CallPolicy:
 
 
 # The reply is sent as an ordinary text message, so it obeys a text's limit
-# (`messages/validation.py` TEXT_MAX, a layer above; tests/test_call_policy.py keeps them equal).
+# (`messages/validation.py` TEXT_MAX, a layer above; tests/unit/test_call_policy.py keeps
+# the two equal).
 REPLY_TEXT_MAX = 65536
 
 
