@@ -356,6 +356,7 @@ class FakeClient:
                     await self.link(phone_of(self.uuid), next(self.network.device_numbers))
                     if os.environ.get("FAKE_NEONIZE_GREET") == "1":
                         self._spawn(self._greet_when_asked())
+                        self._spawn(self._call_when_asked())
                     break
                 await asyncio.sleep(lifetime)
                 if self._session():
@@ -372,6 +373,16 @@ class FakeClient:
             await asyncio.sleep(0.05)
         if not self.stopped:
             await self.network.contact_writes(self.uuid, "6285550001111", trigger.read_text())
+
+    async def _call_when_asked(self) -> None:
+        """As `_greet_when_asked`, for record_dir/call-<device id>: the number written there
+        calls the device (unanswered)."""
+        assert self.network.record_dir is not None
+        trigger = self.network.record_dir / f"call-{self.uuid}"
+        while not self.stopped and not trigger.exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.stopped:
+            await self.network.contact_calls(self.uuid, trigger.read_text())
 
     async def PairPhone(self, phone: str, show_push_notification: bool) -> str:  # noqa: N802
         if not self.shown_qrs:
