@@ -108,6 +108,7 @@ class Gateway:
             settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts
         )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
+        self.runtime.call_reply = self.messages.auto_reply
         self.chat_actions = ChatActions(self.db, self.runtime)
         self.message_edits = MessageEdits(
             settings, self.db, self.runtime, announce=self.queue.announce

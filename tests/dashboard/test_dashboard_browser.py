@@ -141,6 +141,8 @@ def test_an_operator_runs_a_project_from_the_browser(
     app_id = page.url.rsplit("/", 1)[1]
     page.click("nav.projectnav >> text=Settings")
     page.fill('input[name="webhook_url"]', receiver.url)
+    page.check('input[name="call_reject"]')  # the call policy: reject, answer by message
+    page.fill('textarea[name="call_reply_text"]', "Maaf, kami tidak menerima telepon.")
     page.get_by_role("button", name="Save settings", exact=True).click()
     assert journey.flash() == "Settings saved."
     journey.shot("05-settings")
@@ -196,6 +198,14 @@ def test_an_operator_runs_a_project_from_the_browser(
     page.click("nav.projectnav >> text=Settings")
     old_key = journey.reveal("reveal-key-dialog")
     assert old_key.startswith("wag_") and _api_status(gateway, old_key) == 200
+    own_app = httpx.get(
+        base + "/app", headers={"Authorization": f"Bearer {old_key}"}, timeout=10
+    ).json()
+    assert own_app["call_policy"] == {
+        "reject": True,
+        "reply_text": "Maaf, kami tidak menerima telepon.",
+    }
+    assert page.locator('input[name="call_reject"]').is_checked()
     page.click('[data-open-dialog="rotate-key-dialog"]')
     journey.shot("06-rotate-dialog")
     page.locator("#rotate-key-dialog [data-close-dialog]").click()

@@ -236,3 +236,65 @@ def test_delivery_log_filters_and_redelivery(
     wait_until(lambda: failed_rows() == [], timeout=20, what="all redelivered")
     delivered = [d for d in receiver.deliveries if d.json["app_id"] == app_id]
     assert sorted(d.json["request_id"] for d in delivered) == sorted(failed)
+
+
+def test_call_policy_and_presence_mode_from_the_project_and_device_pages(
+    server: GatewayServer, admin: DashboardClient
+) -> None:
+    app_id = _project(admin, "Calls")
+    base = f"/dashboard/projects/{app_id}"
+    form = {"name": "Calls", "engine": "sandbox", "calls_form": "1"}
+    kind, text = admin.flash_after(
+        admin.post(f"{base}/settings", {**form, "call_reply_text": "Maaf"})
+    )
+    assert kind == "error" and "reject: true" in text
+    kind, _ = admin.flash_after(
+        admin.post(
+            f"{base}/settings",
+            {
+                **form,
+                "call_reject": "1",
+                "call_reply_text": "Maaf, tidak menerima telepon.",
+                "presence_mode": "always_online",
+            },
+        )
+    )
+    assert kind == "ok"
+    token = admin.fetch_json(f"{base}/api-key/reveal", {"password": PASSWORD}).json()["app_token"]
+    with server.client(token) as api:
+        app = api.get("/app").json()
+    assert (app["call_policy"], app["presence_mode"]) == (
+        {"reject": True, "reply_text": "Maaf, tidak menerima telepon."},
+        "always_online",
+    )
+    page = admin.page(f"{base}/settings").text
+    assert 'name="call_reject" value="1" checked' in page
+    assert '<option value="always_online" selected>' in page
+
+    device = _linked_device(admin, app_id, "desk")
+    device_id = device.rsplit("/", 1)[1]
+    assert "As the project (reject)" in admin.page(device).text
+    kind, _ = admin.flash_after(
+        admin.post(f"{device}/settings", {"calls": "report", "presence_mode": "on_demand"})
+    )
+    assert kind == "ok"
+    with server.client(token) as api:
+        own = api.get(f"/devices/{device_id}").json()
+    assert (own["call_policy"], own["presence_mode"]) == (
+        {"reject": False, "reply_text": None},
+        "on_demand",
+    )
+    kind, text = admin.flash_after(
+        admin.post(f"{device}/settings", {"calls": "reject", "call_reply_text": "x" * 65537})
+    )
+    assert kind == "error" and "longer than" in text
+    admin.flash_after(admin.post(f"{device}/settings", {"calls": "project", "presence_mode": ""}))
+    with server.client(token) as api:
+        own = api.get(f"/devices/{device_id}").json()
+    assert (own["call_policy"], own["presence_mode"]) == (None, None)
+    # Without the call fields (an older form), the project's policy is kept.
+    admin.flash_after(admin.post(f"{base}/settings", {"name": "Calls", "engine": "sandbox"}))
+    with server.client(token) as api:
+        assert api.get("/app").json()["call_policy"]["reject"] is True
+    audit = admin.page("/dashboard/audit").text
+    assert "device.settings" in audit and "project.settings" in audit

@@ -205,8 +205,33 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
         assert typing.status_code == 200, typing.text
         online = api.post(f"/devices/{device}/presence", json={"state": "available"})
         assert online.status_code == 200, online.text
+        # A call, rejected by the app's call policy through the worker (reject_call), and
+        # answered with the policy's text (source auto).
+        policy = {"reject": True, "reply_text": "Maaf, kirim pesan saja."}
+        assert api.patch("/app", json={"call_policy": policy}).status_code == 200
+        (network / f"call-{device}").write_text(BOB)
+        [reply] = wait_until(
+            lambda: [
+                m
+                for m in api.get(f"/devices/{device}/messages").json()["messages"]
+                if m["source"] == "auto" and m["status"] != "queued"
+            ],
+            what="the call's auto reply sent",
+        )
+        assert (reply["to"], reply["content"]["text"]) == (
+            f"{BOB}@s.whatsapp.net",
+            policy["reply_text"],
+        )
+    sent = read_jsonl(network / "sent.jsonl")
+    assert [(s["to"], s["text"]) for s in sent] == [(f"{BOB}@s.whatsapp.net", policy["reply_text"])]
     chat = f"{ALICE}@s.whatsapp.net"
-    assert read_jsonl(network / "acts.jsonl") == [
+    *chat_acts, rejected = read_jsonl(network / "acts.jsonl")
+    assert (rejected["method"], rejected["to"], rejected["device"]) == (
+        "reject_call",
+        f"{BOB}@s.whatsapp.net",
+        device,
+    )
+    assert chat_acts == [
         {
             "device": device,
             "method": "mark_read",

@@ -387,3 +387,148 @@ def test_owner_messages_from_the_phone_are_outbound_with_source_phone(
         assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == field
     unknown = api.get(f"/devices/{device_id}/messages", params={"source": "fax"})
     assert unknown.status_code == 400 and error_code(unknown) == "validation_error"
+
+
+def call_states(receiver: WebhookReceiver, device_id: str, call_id: str, count: int) -> list[dict]:
+    """The `call` events of one call, once `count` of them arrived (their payloads)."""
+    found: list[Delivery] = wait_until(
+        lambda: (
+            len(
+                ds := [
+                    d
+                    for d in receiver.events(device_id, "call")
+                    if d.json["payload"]["call_id"] == call_id
+                ]
+            )
+            >= count
+            and ds
+        ),
+        what=f"{count} call events of {call_id}",
+    )
+    return [d.json["payload"] for d in found]
+
+
+def place_call(api: httpx.Client, device_id: str, **body: object) -> dict:
+    response = api.post(f"/sandbox/devices/{device_id}/call", json={"from": CONTACT, **body})
+    assert response.status_code == 202, response.text
+    placed: dict = response.json()
+    return placed
+
+
+def test_calls_are_reported_and_rejected_with_a_reply_by_policy(
+    api: httpx.Client, receiver: WebhookReceiver, device: dict, app_creds: dict
+) -> None:
+    device_id = device["device_id"]
+    # No policy: the call rings (offer) and, unanswered, ends missed.
+    missed = place_call(api, device_id, video=True)
+    assert missed["state"] == "missed"
+    payloads = [signed(d, app_creds) for d in receiver.wait_for(device_id, "call", count=2)]
+    assert [(p["call_id"], p["from"], p["video"], p["group"], p["state"]) for p in payloads] == [
+        (missed["call_id"], CONTACT, True, False, "offer"),
+        (missed["call_id"], CONTACT, True, False, "missed"),
+    ]
+    answered = place_call(api, device_id, outcome="accepted")
+    states = [p["state"] for p in call_states(receiver, device_id, answered["call_id"], 3)]
+    assert (answered["state"], states) == ("ended", ["offer", "accepted", "ended"])
+
+    # The app's policy rejects and answers; the device follows it.
+    reply = "Maaf, nomor ini tidak menerima telepon. Silakan kirim pesan."
+    policy = {"reject": True, "reply_text": reply}
+    changed = api.patch("/app", json={"call_policy": policy})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["call_policy"] == api.get("/app").json()["call_policy"] == policy
+    rejected = place_call(api, device_id)
+    assert rejected["state"] == "rejected"
+    events = call_states(receiver, device_id, rejected["call_id"], 2)
+    assert [(p["state"], p["video"], p["from"]) for p in events] == [
+        ("offer", False, CONTACT),
+        ("rejected", False, CONTACT),
+    ]
+    network = api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+    rejects = [e for e in network if e["kind"] == "call_reject"]
+    assert [(e["call_id"], e["to"]) for e in rejects] == [(rejected["call_id"], CHAT)]
+    auto = wait_until(
+        lambda: [
+            d
+            for d in receiver.events(device_id, "message")
+            if d.json["payload"]["source"] == "auto"
+        ],
+        what="the call reply's message event",
+    )
+    sent = signed(auto[0], app_creds)
+    assert (sent["direction"], sent["to"], sent["text"], sent["type"]) == (
+        "outbound",
+        CONTACT,
+        reply,
+        "text",
+    )
+    stored = api.get(f"/devices/{device_id}/messages/{sent['message_id']}").json()
+    assert (stored["source"], stored["status"] != "queued") == ("auto", True)
+    on_network = wait_until(
+        lambda: [
+            (e["to"], e["text"])
+            for e in api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+            if e["kind"] == "message"
+        ],
+        what="the reply on the network",
+    )
+    assert on_network == [(CHAT, reply)]
+
+    # The device's own policy wins: it only reports calls; cleared, the app's applies again.
+    own = api.patch(f"/devices/{device_id}", json={"call_policy": {"reject": False}})
+    assert own.json()["call_policy"] == {"reject": False, "reply_text": None}
+    assert place_call(api, device_id)["state"] == "missed"
+    cleared = api.patch(f"/devices/{device_id}", json={"call_policy": None})
+    assert cleared.json()["call_policy"] is None
+    assert place_call(api, device_id)["state"] == "rejected"
+    network = api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+    assert len([e for e in network if e["kind"] == "call_reject"]) == 2
+
+    api.post(f"/devices/{device_id}/disconnect")
+    offline = api.post(f"/sandbox/devices/{device_id}/call", json={"from": CONTACT})
+    assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
+
+
+def test_call_policy_and_presence_mode_settings_are_checked(
+    api: httpx.Client, device: dict
+) -> None:
+    device_id = device["device_id"]
+    too_long = "x" * 65537
+    bad = [
+        ({"call_policy": {"reject": "yes"}}, "call_policy.reject"),
+        ({"call_policy": {"reply_text": "hi"}}, "call_policy.reject"),
+        ({"call_policy": {"reject": True, "reply": "hi"}}, "call_policy.reply"),
+        ({"call_policy": {"reject": True, "reply_text": too_long}}, "call_policy.reply_text"),
+        ({"call_policy": {"reject": False, "reply_text": "hi"}}, "call_policy.reply_text"),
+        ({"presence_mode": "sometimes"}, "presence_mode"),
+    ]
+    for path in ("/app", f"/devices/{device_id}"):
+        for body, field in bad:
+            response = api.patch(path, json=body)
+            assert response.status_code == 400, (path, body, response.text)
+            assert error_code(response) == "validation_error"
+            assert response.json()["error"]["details"]["field"] == field, (path, body)
+    app = api.get("/app").json()
+    assert (app["call_policy"], app["presence_mode"]) == (None, None)
+
+    # Set, shown, kept when other fields change, cleared by null.
+    app = api.patch("/app", json={"presence_mode": "always_online"}).json()
+    assert app["presence_mode"] == "always_online"
+    kept = api.patch("/app", json={"name": "renamed"}).json()
+    assert kept["presence_mode"] == "always_online"
+    assert api.patch("/app", json={"presence_mode": None}).json()["presence_mode"] is None
+    own = api.patch(
+        f"/devices/{device_id}",
+        json={"presence_mode": "on_demand", "call_policy": {"reject": True, "reply_text": "  "}},
+    ).json()
+    assert (own["presence_mode"], own["call_policy"]) == (
+        "on_demand",
+        {"reject": True, "reply_text": None},
+    )
+    again = api.get(f"/devices/{device_id}").json()
+    assert (again["presence_mode"], again["call_policy"]) == (
+        own["presence_mode"],
+        own["call_policy"],
+    )
+    renamed = api.patch(f"/devices/{device_id}", json={"device_name": "calls"}).json()
+    assert renamed["presence_mode"] == "on_demand"

@@ -21,6 +21,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    IncomingCall,
     MessageEdited,
     MessageRevoked,
     OutboundMessage,
@@ -79,6 +80,9 @@ class Harness(Protocol):
     async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]: ...
     # The account's owner writes `text` to `to_phone` from the phone (CONTRACT §8.2 `phone`).
     async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None: ...
+    # A contact calls the device; nobody answers, so the ring ends (missed). A rejection by
+    # the device shows in `chat_acts` as {"kind": "call_reject", "call_id", "to"}.
+    async def contact_calls(self, device_id: str, sender_phone: str, video: bool) -> None: ...
 
 
 async def wait_for(
@@ -570,5 +574,37 @@ class EngineConformance:
             theirs = await wait_for(h, lambda e: isinstance(e, InboundMessage) and not e.from_me)
             assert isinstance(theirs, InboundMessage) and theirs.sender_phone == "6285550001111"
             assert theirs.wa_message_id != own.wa_message_id
+
+    def test_a_contact_call_rings_then_is_missed_and_can_be_rejected(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            caller = "6285550001111@s.whatsapp.net"
+
+            def call(state: str) -> Callable[[EngineEvent], bool]:
+                return lambda e: isinstance(e, IncomingCall) and e.state == state
+
+            await h.contact_calls("d1", "6285550001111", True)
+            offer = await wait_for(h, call("offer"))
+            missed = await wait_for(h, call("missed"))
+            assert isinstance(offer, IncomingCall) and isinstance(missed, IncomingCall)
+            assert (offer.caller, offer.caller_phone, offer.video, offer.group, offer.epoch) == (
+                caller,
+                "6285550001111",
+                True,
+                False,
+                1,
+            )
+            assert offer.caller_lid is not None and offer.caller_lid.endswith("@lid")
+            assert (missed.call_id, missed.caller, missed.video) == (offer.call_id, caller, True)
+            assert offer.call_id and offer.at is not None
+            await h.engine.reject_call("d1", offer.call_id, offer.caller)
+            acts = await wait_for_acts(h, "d1", 1)
+            assert acts == [{"kind": "call_reject", "call_id": offer.call_id, "to": caller}]
+            try:
+                await h.engine.reject_call("nobody", offer.call_id, caller)
+            except EngineError as exc:
+                assert exc.code == "not_connected"
+            else:
+                raise AssertionError("rejecting a call needs a live session")
 
         self.run(scenario)

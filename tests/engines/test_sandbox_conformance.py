@@ -49,12 +49,16 @@ class SandboxHarness:
             "chat_presence": ("chat", "state"),
             "edit": ("chat", "wa_message_id", "text"),
             "revoke": ("chat", "wa_message_id"),
+            "call_reject": ("call_id", "to"),
         }
         return [
             {"kind": e.kind, **{k: e.detail[k] for k in fields.get(e.kind, ("state",))}}
             for e in await self.engine.network_of(device_id)
-            if e.kind in ("read", "chat_presence", "presence", "edit", "revoke")
+            if e.kind in ("read", "chat_presence", "presence", "edit", "revoke", "call_reject")
         ]
+
+    async def contact_calls(self, device_id: str, sender_phone: str, video: bool) -> None:
+        await self.engine.contact_calls(device_id, sender_phone, video=video)
 
     async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
         return [

@@ -19,6 +19,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    IncomingCall,
     OutboundMessage,
     PollVote,
     QrCode,
@@ -190,6 +191,94 @@ def test_edit_and_revoke_send_neonize_protocol_messages(tmp_path: Path) -> None:
     assert sent[2].protocolMessage.type == e2e.ProtocolMessage.REVOKE
 
 
+CALLER = "6285550003333"
+
+
+def test_calls_map_from_neonize_call_events_and_are_rejected_with_reject_call(
+    tmp_path: Path,
+) -> None:
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        def states(call_id: str) -> list[str]:
+            return [e.state for e in events if isinstance(e, IncomingCall) and e.call_id == call_id]
+
+        # A group video call (whatsmeow: CallOfferNotice), unanswered: offer, then missed.
+        group = await network.contact_calls("d1", CALLER, video=True, group=True)
+        await network.call_over("d1", group)
+        # A voice call answered on the phone: offer, accepted (CallAccept), ended.
+        answered = await network.contact_calls("d1", CALLER, answered=True)
+        await network.call_over("d1", answered)
+        # A call the device rejects: its end (CallTerminate) is no news.
+        rejected = await network.contact_calls("d1", CALLER, ring_seconds=0.2)
+        offer = await _events_until(
+            events, lambda e: isinstance(e, IncomingCall) and e.call_id == rejected
+        )
+        await backend.reject_call("d1", rejected, offer.caller)
+        await network.call_over("d1", rejected)
+        assert (states(group), states(answered), states(rejected)) == (
+            ["offer", "missed"],
+            ["offer", "accepted", "ended"],
+            ["offer"],
+        )
+        first = next(e for e in events if isinstance(e, IncomingCall) and e.call_id == group)
+        lid = f"{str(int(CALLER) * 7)[:15]}@lid"  # the fake's CallCreatorAlt
+        assert (first.caller, first.caller_phone, first.caller_lid) == (
+            f"{CALLER}@s.whatsapp.net",  # the CallCreator, not the caller's device (From)
+            CALLER,
+            lid,
+        )
+        assert (first.video, first.group) == (True, True)
+        ended = [e for e in events if isinstance(e, IncomingCall) and e.call_id == answered]
+        assert all((e.video, e.group) == (False, False) for e in ended)
+        assert [a for _, name, a in network.acts if name == "reject_call"] == [
+            {"call_id": rejected, "to": f"{CALLER}@s.whatsapp.net"}
+        ]
+
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("RejectCallError: server said no")
+
+        network.clients["d1"].reject_call = refused
+        with pytest.raises(EngineError) as failed:
+            await backend.reject_call("d1", rejected, offer.caller)
+        assert failed.value.code == "reject_failed"
+
+    calls = run(tmp_path, scenario)
+    name, args, kwargs = next(c for c in calls if c[0] == "reject_call")
+    jid, call_id = args
+    assert isinstance(jid, PB.JID) and (jid.User, jid.Server) == (CALLER, "s.whatsapp.net")
+    assert isinstance(call_id, str) and not kwargs
+
+
+def test_a_video_call_offer_maps_from_its_offer_node() -> None:
+    """`CallOfferEv` as whatsmeow builds it: the `<offer>` node's `<video>` child makes a video
+    call, a `group-jid` attribute a group one; a LID caller keeps its phone from the Alt."""
+    from wagateway.engines.whatsmeow import mapping
+
+    meta = PB.BasicCallMeta(
+        **{"from": PB.JID(User="555", Server="lid", Device=2)},
+        timestamp=1_700_000_000,
+        callCreator=PB.JID(User="555", Server="lid"),
+        callCreatorAlt=PB.JID(User=CALLER, Server="s.whatsapp.net"),
+        callID="CALL1",
+    )
+    offer = PB.Node(
+        Tag="offer",
+        Attrs=[PB.NodeAttrs(name="group-jid", jid=PB.JID(User="120363000", Server="g.us"))],
+        Nodes=[PB.Node(Tag="audio"), PB.Node(Tag="video")],
+    )
+    call = mapping.call_offer("d1", 4, fake_neonize.EV.CallOfferEv(basicCallMeta=meta, data=offer))
+    assert (call.call_id, call.caller, call.caller_phone, call.caller_lid) == (
+        "CALL1",
+        "555@lid",
+        CALLER,
+        "555@lid",
+    )
+    assert (call.state, call.video, call.group, call.epoch) == ("offer", True, True, 4)
+    assert call.at is not None and int(call.at.timestamp()) == 1_700_000_000
+    voice = PB.Node(Tag="offer", Nodes=[PB.Node(Tag="audio")])
+    plain = mapping.call_offer("d1", 4, fake_neonize.EV.CallOfferEv(basicCallMeta=meta, data=voice))
+    assert (plain.video, plain.group) == (False, False)
+
+
 def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_path: Path) -> None:
     """The fake must not drift from neonize: whatever the backend passes to the fake, it
     would pass to `NewAClient`, and neonize must accept it."""
@@ -217,6 +306,9 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await _events_until(events, lambda e: isinstance(e, InboundMessage))
         await network.contact_votes("d1", "6285550001111", poll.wa_message_id, ["a"])
         await _events_until(events, lambda e: isinstance(e, PollVote))
+        call_id = await network.contact_calls("d1", "6285550001111", ring_seconds=5.0)
+        offer = await _events_until(events, lambda e: isinstance(e, IncomingCall))
+        await backend.reject_call("d1", call_id, offer.caller)
         await backend.begin_pairing("d2", 1)
         await _events_until(events, lambda e: isinstance(e, QrCode) and e.device_id == "d2")
         await backend.request_pairing_code("d2", 1, "6289876543210")
@@ -241,3 +333,4 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
     assert offered <= made, f"not exercised: {sorted(offered - made)}"
     assert {"mark_read", "send_chat_presence", "send_presence"} <= made
     assert {"build_revoke", "send_message"} <= made
+    assert "reject_call" in made

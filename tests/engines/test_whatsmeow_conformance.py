@@ -86,7 +86,12 @@ class WhatsmeowHarness:
             elif method == "revoke":
                 assert args["from_me"]  # the conformance case revokes the device's own message
                 acts.append({"kind": "revoke", "chat": args["chat"], "wa_message_id": args["id"]})
+            elif method == "reject_call":
+                acts.append({"kind": "call_reject", "call_id": args["call_id"], "to": args["to"]})
         return acts
+
+    async def contact_calls(self, device_id: str, sender_phone: str, video: bool) -> None:
+        await self.network.contact_calls(device_id, sender_phone, video=video)
 
     async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
         """ExtendedTextMessage's matchedText / title / description, as the servers got them."""

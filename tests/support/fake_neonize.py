@@ -115,6 +115,7 @@ class FakeWhatsApp:
         # ids of the polls the devices sent: whatsmeow keeps their secrets, so it can decrypt
         # votes on these and no others
         self.poll_ids: set[str] = set()
+        self.rings: dict[str, asyncio.Future[None]] = {}  # call id -> its ring (contact_calls)
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -258,6 +259,70 @@ class FakeWhatsApp:
         )
         client.emit(EV.MessageEv(Info=info, Message=E2E.Message(conversation=text)))
 
+    async def contact_calls(
+        self,
+        device_id: str,
+        caller_phone: str,
+        *,
+        video: bool = False,
+        group: bool = False,
+        answered: bool = False,
+        ring_seconds: float = 0.05,
+    ) -> str:
+        """The contact calls the device: a CallOffer (a group call as whatsmeow hands it on:
+        CallOfferNotice), whose `<offer>` node has a `<video>` child for a video call. After
+        the ring: answered on the phone (CallAccept, then CallTerminate), or unanswered
+        (CallTerminate, reason "timeout"); also after the device rejected it. Returns the
+        call id."""
+        call_id = secrets.token_hex(16).upper()
+        creator = _jid(caller_phone)
+        meta = PB.BasicCallMeta(
+            **{"from": _jid(caller_phone, device=3)},
+            timestamp=int(time.time()),
+            callCreator=creator,
+            callCreatorAlt=_jid(str(int(caller_phone) * 7)[:15], "lid"),
+            callID=call_id,
+        )
+        attrs = [
+            PB.NodeAttrs(name="call-id", text=call_id),
+            PB.NodeAttrs(name="call-creator", jid=creator),
+        ]
+        media = [PB.Node(Tag="audio", Attrs=[PB.NodeAttrs(name="enc", text="opus")])]
+        if video:
+            media.append(PB.Node(Tag="video", Attrs=[PB.NodeAttrs(name="enc", text="vp8")]))
+        client = self.clients[device_id]
+        if group:
+            notice = PB.Node(Tag="offer_notice", Attrs=attrs)
+            client.emit(
+                EV.CallOfferNoticeEv(
+                    basicCallMeta=meta,
+                    media="video" if video else "audio",
+                    type="group",
+                    data=notice,
+                )
+            )
+        else:
+            offer = PB.Node(Tag="offer", Attrs=attrs, Nodes=media)
+            remote = PB.CallRemoteMeta(remotePlatform="android", remoteVersion="2.24.1")
+            client.emit(EV.CallOfferEv(basicCallMeta=meta, callRemoteMeta=remote, data=offer))
+        ring = asyncio.ensure_future(self._ring(client, meta, answered, ring_seconds))
+        self.rings[call_id] = ring
+        return call_id
+
+    async def call_over(self, device_id: str, call_id: str) -> None:
+        """Until the call's ring ended and the client's handlers of its events returned."""
+        await self.rings.pop(call_id)
+        await asyncio.gather(*list(self.clients[device_id]._tasks))
+
+    @staticmethod
+    async def _ring(client: FakeClient, meta: Any, answered: bool, ring_seconds: float) -> None:
+        await asyncio.sleep(ring_seconds)
+        if answered:
+            client.emit(EV.CallAcceptEv(basicCallMeta=meta))
+            await asyncio.sleep(ring_seconds)
+        reason = "" if answered else "timeout"
+        client.emit(EV.CallTerminateEv(basicCallMeta=meta, reason=reason))
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
@@ -311,6 +376,7 @@ class FakeClient:
                     await self.link(phone_of(self.uuid), next(self.network.device_numbers))
                     if os.environ.get("FAKE_NEONIZE_GREET") == "1":
                         self._spawn(self._greet_when_asked())
+                        self._spawn(self._call_when_asked())
                     break
                 await asyncio.sleep(lifetime)
                 if self._session():
@@ -327,6 +393,16 @@ class FakeClient:
             await asyncio.sleep(0.05)
         if not self.stopped:
             await self.network.contact_writes(self.uuid, "6285550001111", trigger.read_text())
+
+    async def _call_when_asked(self) -> None:
+        """As `_greet_when_asked`, for record_dir/call-<device id>: the number written there
+        calls the device (unanswered)."""
+        assert self.network.record_dir is not None
+        trigger = self.network.record_dir / f"call-{self.uuid}"
+        while not self.stopped and not trigger.exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.stopped:
+            await self.network.contact_calls(self.uuid, trigger.read_text())
 
     async def PairPhone(self, phone: str, show_push_notification: bool) -> str:  # noqa: N802
         if not self.shown_qrs:
@@ -492,6 +568,9 @@ class FakeClient:
 
     async def send_presence(self, presence: Any) -> None:
         self._act("send_presence", {"presence": presence.name})
+
+    async def reject_call(self, call_from: Any, call_id: str) -> None:
+        self._act("reject_call", {"call_id": call_id, "to": f"{call_from.User}@{call_from.Server}"})
 
     def _protocol_act(self, to: Any, message: Any) -> bool:
         """An edit or a revoke (neonize's build_edit / build_revoke) reached the servers:

@@ -115,6 +115,11 @@ async def _device_status(w: World) -> str:
     return (await w.devices.get(w.app_id, w.device_id, allow_destroyed=True)).status
 
 
+async def _device_policies(w: World) -> tuple[Any, Any]:
+    device = await w.devices.get(w.app_id, w.device_id)
+    return device.call_policy, device.presence_mode
+
+
 async def _event_state(w: World) -> str:
     return await _read(w.db, select(Event.state).where(Event.id == w.request_id))
 
@@ -181,6 +186,17 @@ CASES: list[tuple[str, Callable[[World], Awaitable[object]], Callable[[World], A
         "webhook.test",
         lambda w: deliveries.send_test_event_as(w.db, OPERATOR, w.app_id),
         lambda w: _count(w, Event),
+    ),
+    (
+        "device.settings",
+        lambda w: w.devices.update(
+            w.app_id,
+            w.device_id,
+            call_policy={"reject": True, "reply_text": "Maaf"},
+            presence_mode="always_online",
+            actor=OPERATOR,
+        ),
+        lambda w: _device_policies(w),
     ),
     (
         "device.disconnect",

@@ -13,6 +13,8 @@ from wagateway.devices.schemas import (
     DeviceOut,
     DeviceUpdate,
     PairingCodeRequest,
+    call_policy_update,
+    presence_mode_update,
 )
 from wagateway.gateway import GatewayDep
 
@@ -58,9 +60,18 @@ async def get_device(device_id: str, app: CurrentApp, gw: GatewayDep) -> DeviceO
 async def update_device(
     device_id: str, body: DeviceUpdate, app: CurrentApp, gw: GatewayDep
 ) -> DeviceOut:
-    """Rename the device or change its send pacing (rate, jitter, typing, daily cap)."""
+    """Rename the device or change its send pacing (rate, jitter, typing, daily cap), its
+    own `call_policy` and `presence_mode` (either null: the app's applies)."""
     pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
-    return DeviceOut.of(await gw.devices.update(app.id, device_id, body.device_name, pacing))
+    device = await gw.devices.update(
+        app.id,
+        device_id,
+        body.device_name,
+        pacing,
+        call_policy=call_policy_update(body, body.call_policy),
+        presence_mode=presence_mode_update(body, body.presence_mode),
+    )
+    return DeviceOut.of(device)
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,6 +110,39 @@ async def revoke(
     of `POST …/inbound` with `type: "revoke"`."""
     await gw.sandbox_controls.revoke(app, device_id, body.from_, body.wa_message_id)
     return {"wa_message_id": body.wa_message_id}
+
+
+class CallRequest(BaseModel):
+    from_: str = Field(alias="from", description="the caller's phone number")
+    video: bool = False
+    outcome: Literal["missed", "accepted"] = Field(
+        "missed",
+        description="how the ring ends unless the call policy rejects the call: missed (nobody "
+        "answers), or accepted (the owner answers on the phone, then the call ends)",
+    )
+
+
+class CallPlaced(BaseModel):
+    call_id: str
+    state: str = Field(description="the call's last state: rejected, missed or ended")
+
+
+@router.post(
+    "/devices/{device_id}/call",
+    response_model=CallPlaced,
+    status_code=202,
+    responses=errors(SANDBOX_DEVICE, WITH_BODY, "device_not_connected"),
+)
+async def call(device_id: str, body: CallRequest, app: CurrentApp, gw: GatewayDep) -> CallPlaced:
+    """A contact calls the device: a `call` event (`offer`) follows. With a call policy
+    that rejects (`PATCH /app` or `/devices/{id}`), the call is rejected (`call_reject` in
+    the network log, a `call` event `rejected`, the reply text queued); otherwise the ring
+    ends at once as `outcome` says (`missed`; or `accepted`, then `ended`). Everything has
+    been applied when this answers."""
+    call_id, state = await gw.sandbox_controls.call(
+        app, device_id, body.from_, body.video, body.outcome
+    )
+    return CallPlaced(call_id=call_id, state=state)
 
 
 class ReceivedOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -30,6 +31,15 @@ from wagateway.core.settings import Settings
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
+
+
+class Keep(Enum):
+    """A setting left as it is (None, for the settings that take it, clears one)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 _pin_hasher = PasswordHasher()
 ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
 
@@ -266,9 +276,17 @@ async def update_app(
     domain_url: str | None = None,
     pacing: dict[str, Any] | None = None,
     replace_pacing: bool = False,
+    call_policy: dict[str, Any] | None | Keep = KEEP,
+    presence_mode: str | None | Keep = KEEP,
 ) -> App:
     """Change what is given; `pacing` is merged into the app's overrides, or replaces them
-    all with `replace_pacing` (fields left out then inherit the server's defaults)."""
+    all with `replace_pacing` (fields left out then inherit the server's defaults).
+    `call_policy` and `presence_mode` come checked (`devices/policies.py`, a layer above);
+    None clears them (the defaults apply)."""
+    if call_policy is not KEEP:
+        app.call_policy = call_policy
+    if presence_mode is not KEEP:
+        app.presence_mode = presence_mode
     if replace_pacing:
         app.pacing = dict(pacing) if pacing else None
     elif pacing is not None:
@@ -348,7 +366,12 @@ def record_settings_changed(
         actor,
         "project.settings",
         app_id=app.id,
-        detail={"webhook_url": app.webhook_url, "pacing": pacing},
+        detail={
+            "webhook_url": app.webhook_url,
+            "pacing": pacing,
+            "call_policy": app.call_policy,
+            "presence_mode": app.presence_mode,
+        },
     )
 
 
@@ -361,13 +384,22 @@ async def change_app(
     webhook_url: str | None = None,
     domain_url: str | None = None,
     pacing: dict[str, Any] | None = None,
+    call_policy: dict[str, Any] | None | Keep = KEEP,
+    presence_mode: str | None | Keep = KEEP,
 ) -> App:
     """`update_app` in a transaction of its own. Audited when an operator or the CLI acts
     (`actor`); an app changing itself with its own token (None) is not."""
     async with db.transaction() as session:
         app = await get_app(session, app_id)
         await update_app(
-            session, app, name=name, webhook_url=webhook_url, domain_url=domain_url, pacing=pacing
+            session,
+            app,
+            name=name,
+            webhook_url=webhook_url,
+            domain_url=domain_url,
+            pacing=pacing,
+            call_policy=call_policy,
+            presence_mode=presence_mode,
         )
         if actor is not None:
             record_settings_changed(session, actor, app, pacing)

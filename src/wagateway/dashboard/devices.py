@@ -14,9 +14,13 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from wagateway.apps.limits import device_quota
 from wagateway.audit import service as audit
-from wagateway.core.errors import ApiError
+from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.timefmt import rfc3339
-from wagateway.dashboard.projects import project_of, project_url
+from wagateway.dashboard.projects import (
+    presence_mode_from_form,
+    project_of,
+    project_url,
+)
 from wagateway.dashboard.web import (
     ActingViewerDep,
     Viewer,
@@ -27,6 +31,7 @@ from wagateway.dashboard.web import (
     render,
 )
 from wagateway.devices.models import Device
+from wagateway.devices.policies import PRESENCE_MODES, CallPolicy, validated_call_policy
 from wagateway.devices.qr_image import qr_png_data_url
 from wagateway.devices.state import Status
 from wagateway.gateway import Gateway, GatewayDep
@@ -184,7 +189,39 @@ async def device_page(
         events=events.page.events,
         qr_rule=QR_RULE,
         archived=device.status == Status.DESTROYED,
+        own_call_policy=CallPolicy.from_stored(device.call_policy),
+        project_call_policy=CallPolicy.from_stored(project.call_policy) or CallPolicy(),
+        presence_modes=PRESENCE_MODES,
     )
+
+
+@router.post("/projects/{app_id}/devices/{device_id}/settings", include_in_schema=False)
+async def save_device_settings(
+    request: Request, app_id: str, device_id: str, viewer: ActingViewerDep, gw: GatewayDep
+) -> Response:
+    """The device's own call policy (`calls`: `project` follows the project's, `report`
+    only reports calls, `reject` rejects them with the reply text) and presence mode."""
+    await project_of(gw, viewer, app_id)
+    form = dict(await request.form())
+
+    async def action() -> str:
+        choice = str(form.get("calls", "project"))
+        if choice not in ("project", "report", "reject"):
+            raise validation_error("calls must be project, report or reject", "calls")
+        text = str(form.get("call_reply_text", ""))
+        policy = None
+        if choice != "project":
+            policy = validated_call_policy(choice == "reject", text if choice == "reject" else None)
+        await gw.devices.update(
+            app_id,
+            device_id,
+            call_policy=policy.stored() if policy is not None else None,
+            presence_mode=presence_mode_from_form(form),
+            actor=viewer.actor,
+        )
+        return "Device settings saved."
+
+    return await act(request, gw, viewer, device_url(app_id, device_id), action, plain_words)
 
 
 @router.post("/projects/{app_id}/devices/{device_id}/qr", include_in_schema=False)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from wagateway.apps import service as apps
 from wagateway.apps.models import App
 from wagateway.apps.pacing import PacingUpdate
+from wagateway.apps.service import KEEP, Keep
 from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.netguard import published_egress
@@ -25,6 +26,7 @@ from wagateway.dashboard.web import (
     flash,
     render,
 )
+from wagateway.devices.policies import PRESENCE_MODES, CallPolicy, validated_call_policy
 from wagateway.devices.service import change_project_settings
 from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.overview import project_overviews
@@ -118,7 +120,29 @@ async def settings_page(
         webhook_base_url=gw.settings.webhook_base_url,
         egress_addresses=published_egress(gw.settings.egress_addresses),
         token_grace=gw.settings.token_rotation_grace_seconds,
+        call_policy=CallPolicy.from_stored(project.call_policy) or CallPolicy(),
+        presence_modes=PRESENCE_MODES,
     )
+
+
+def call_policy_from_form(form: dict[str, Any]) -> CallPolicy | None | Keep:
+    """The call policy fields of a settings form (`calls_form` marks that it has them):
+    reject ticked → a policy (with the reply text, if any); neither ticked nor a text →
+    none. A text without reject is refused (`devices/policies.py`)."""
+    if "calls_form" not in form:
+        return KEEP
+    reject = bool(form.get("call_reject"))
+    text = str(form.get("call_reply_text", ""))
+    if not reject and not text.strip():
+        return None
+    return validated_call_policy(reject, text)
+
+
+def presence_mode_from_form(form: dict[str, Any]) -> str | None | Keep:
+    """The presence mode select: a mode, empty for none (the default or the project's)."""
+    if "presence_mode" not in form:
+        return KEEP
+    return str(form["presence_mode"]) or None
 
 
 def _pacing_from_form(form: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +172,8 @@ async def save_settings(
             webhook_url=str(form.get("webhook_url", "")),
             domain_url=str(form.get("domain_url", "")),
             pacing=_pacing_from_form(form),
+            call_policy=call_policy_from_form(form),
+            presence_mode=presence_mode_from_form(form),
         )
         return "Settings saved."
 

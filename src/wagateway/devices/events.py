@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
+from wagateway.engines.base import IncomingCall
 from wagateway.webhooks.outbox import record_event
 
 
@@ -69,3 +70,22 @@ def destroyed(session: AsyncSession, device: Device) -> None:
 
 def warning(session: AsyncSession, device: Device, code: str, message: str) -> None:
     _emit(session, device, "device_warning", {"code": code, "message": message})
+
+
+def call(session: AsyncSession, device: Device, call: IncomingCall) -> None:
+    """`call` (CONTRACT §8.2): a contact's call, as it rings, is answered, rejected or ends.
+    `from` is the caller's phone number, else its LID JID (as a message's `from`)."""
+    record_event(
+        session,
+        app_id=device.app_id,
+        device_id=device.id,
+        event="call",
+        payload={
+            "call_id": call.call_id,
+            "from": call.caller_phone or call.caller_lid or call.caller,
+            "video": call.video,
+            "group": call.group,
+            "state": call.state,
+            "timestamp": rfc3339(call.at),
+        },
+    )

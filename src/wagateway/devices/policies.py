@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wagateway.apps.models import App
+from wagateway.core.errors import validation_error
 from wagateway.devices.models import Device
 
 PresenceMode = Literal["on_demand", "always_online"]
@@ -45,4 +46,41 @@ def call_policy_of(app: App, device: Device) -> CallPolicy:
         CallPolicy.from_stored(device.call_policy)
         or CallPolicy.from_stored(app.call_policy)
         or CallPolicy()
+    )
+
+
+# The reply is sent as an ordinary text message, so it obeys a text's limit
+# (`messages/validation.py` TEXT_MAX, a layer above; tests/unit/test_call_policy.py keeps
+# the two equal).
+REPLY_TEXT_MAX = 65536
+
+
+def validated_call_policy(reject: bool, reply_text: str | None) -> CallPolicy:
+    """A call policy as given to `PATCH /app`, `PATCH /devices/{id}` or the dashboard, or 400
+    naming the field. A blank reply text is none; a reply needs `reject: true` (it is what a
+    rejected caller receives)."""
+    text = reply_text if reply_text is not None and reply_text.strip() else None
+    if text is not None and len(text) > REPLY_TEXT_MAX:
+        raise validation_error(
+            f"call_policy.reply_text is longer than {REPLY_TEXT_MAX} characters",
+            "call_policy.reply_text",
+        )
+    if text is not None and not reject:
+        raise validation_error(
+            "call_policy.reply_text is sent to a rejected caller: it needs reject: true",
+            "call_policy.reply_text",
+        )
+    return CallPolicy(reject=reject, reply_text=text)
+
+
+def validated_presence_mode(mode: str | None) -> PresenceMode | None:
+    """`on_demand`, `always_online`, or None (inherit: the app's, else the default); 400
+    otherwise."""
+    if mode is None:
+        return None
+    for known in PRESENCE_MODES:
+        if mode == known:
+            return known
+    raise validation_error(
+        f"presence_mode must be one of {', '.join(PRESENCE_MODES)} (or null)", "presence_mode"
     )

@@ -9,17 +9,22 @@ that was cancelled can never resurrect it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import defaultdict
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wagateway.apps.models import App
 from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
+from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
 from wagateway.devices.models import Device
+from wagateway.devices.policies import CallPolicy, call_policy_of
 from wagateway.devices.sink import MessageSink
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
 from wagateway.engines.base import (
@@ -30,6 +35,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     InboundMessage,
+    IncomingCall,
     MessageEdited,
     MessageRevoked,
     PairingWindowEnded,
@@ -43,6 +49,21 @@ from wagateway.engines.base import (
 )
 
 log = structlog.get_logger(__name__)
+
+# Sends the automatic reply to a rejected call, queued as the app's message with `source:
+# "auto"`: (app_id, device_id, to, text). The messages side provides it (`gateway.py`).
+CallReply = Callable[[str, str, str, str], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """A call the device's (else the app's) call policy rejects, decided when its offer was
+    written; carried out once that write committed (engines are called outside
+    transactions)."""
+
+    engine: str
+    app_id: str
+    policy: CallPolicy
 
 
 class SessionRuntime:
@@ -64,6 +85,8 @@ class SessionRuntime:
             list
         )
         self.started = False
+        self.call_reply: CallReply | None = None
+        self._rejections: dict[tuple[str, str], _Rejection] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -175,17 +198,51 @@ class SessionRuntime:
         return self._after_write(event, written)
 
     async def _after_write(self, event: EngineEvent, written: Awaitable[None]) -> None:
+        rejection = None
         try:
             await written
         except IllegalTransition as exc:
             log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
             return
+        finally:
+            if isinstance(event, IncomingCall):
+                rejection = self._rejections.pop((event.device_id, event.call_id), None)
+        if isinstance(event, IncomingCall) and rejection is not None:
+            await self._reject_call(event, rejection)
         if isinstance(event, QrCode):
             self._settle_waiters(event)
         elif isinstance(event, SessionEnded | PairingWindowEnded):
             self._settle_waiters(
                 event, EngineError(getattr(event, "reason", "expired"), "pairing ended")
             )
+
+    async def _reject_call(self, call: IncomingCall, rejection: _Rejection) -> None:
+        """Reject the call through the device's engine; once WhatsApp took it, the `call`
+        event says `rejected` and the policy's reply text is queued to the caller."""
+        try:
+            await self.engine_for(rejection.engine).reject_call(
+                call.device_id, call.call_id, call.caller
+            )
+        except EngineError as exc:
+            log.warning("call_reject_failed", device_id=call.device_id, error=exc.message)
+            await self.handle(
+                Warning(
+                    call.device_id,
+                    call.epoch,
+                    "call_reject_failed",
+                    f"the call {call.call_id} could not be rejected: {exc.message}",
+                )
+            )
+            return
+        await self.handle(dataclasses.replace(call, state="rejected", at=utcnow()))
+        text = rejection.policy.reply_text
+        if not text or self.call_reply is None:
+            return
+        to = f"{call.caller_phone}@s.whatsapp.net" if call.caller_phone else call.caller
+        try:
+            await self.call_reply(rejection.app_id, call.device_id, to, text)
+        except ApiError as exc:  # e.g. the device went offline meanwhile
+            log.warning("call_reply_failed", device_id=call.device_id, error=exc.message)
 
     async def _apply_receipts(
         self, session: AsyncSession, _: None, receipts: list[Receipt]
@@ -278,6 +335,16 @@ class SessionRuntime:
                 return
             case ChatPresence():
                 self._sink.chat_presence(session, device, event)
+                return
+            case IncomingCall():
+                events.call(session, device, event)
+                if event.state == "offer":
+                    app = await session.get(App, device.app_id)
+                    policy = call_policy_of(app, device) if app is not None else CallPolicy()
+                    if policy.reject:
+                        self._rejections[(device.id, event.call_id)] = _Rejection(
+                            device.engine, device.app_id, policy
+                        )
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

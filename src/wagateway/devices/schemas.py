@@ -3,11 +3,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from wagateway.apps.pacing import PacingUpdate
+from wagateway.apps.service import KEEP, Keep
 from wagateway.devices.models import Device
+from wagateway.devices.policies import CallPolicy, PresenceMode, validated_call_policy
 from wagateway.devices.qr_image import qr_png_data_url
+
+
+class CallPolicyIn(BaseModel):
+    """What happens to calls to the account (CONTRACT §8.2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reject: StrictBool = Field(description="reject every incoming call")
+    reply_text: str | None = Field(
+        None,
+        description="sent to a rejected caller as an ordinary queued text (`source: auto`); "
+        "needs reject: true",
+    )
+
+    def checked(self) -> CallPolicy:
+        """The policy, or 400 (`devices/policies.py`)."""
+        return validated_call_policy(self.reject, self.reply_text)
+
+
+def call_policy_update(body: BaseModel, value: CallPolicyIn | None) -> dict[str, Any] | None | Keep:
+    """What a PATCH says about `call_policy`: the stored policy, None (given as null: clear,
+    inherit) or `KEEP` (left out)."""
+    if "call_policy" not in body.model_fields_set:
+        return KEEP
+    return value.checked().stored() if value is not None else None
+
+
+def presence_mode_update(body: BaseModel, value: str | None) -> str | None | Keep:
+    """What a PATCH says about `presence_mode`: the mode, None (clear) or `KEEP`."""
+    return value if "presence_mode" in body.model_fields_set else KEEP
 
 
 class DeviceCreate(BaseModel):
@@ -19,6 +50,13 @@ class DeviceUpdate(BaseModel):
     device_name: str | None = None
     pacing: PacingUpdate | None = Field(
         None, description="send pacing overrides; fields left out inherit the app's"
+    )
+    call_policy: CallPolicyIn | None = Field(
+        None, description="this device's call policy; null: the app's applies"
+    )
+    presence_mode: PresenceMode | None = Field(
+        None,
+        description="on_demand (online only while acting) or always_online; null: the app's",
     )
 
 
@@ -42,6 +80,14 @@ class DeviceOut(BaseModel):
     last_error: str | None
     engine: str
     pacing: dict[str, Any] | None
+    call_policy: dict[str, Any] | None = Field(
+        None,
+        description="this device's own call policy (`reject`, `reply_text`); null when it "
+        "follows the app's (GET /app)",
+    )
+    presence_mode: str | None = Field(
+        None, description="this device's own presence mode; null when it follows the app's"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -63,6 +109,8 @@ class DeviceOut(BaseModel):
             last_error=device.last_error,
             engine=device.engine,
             pacing=device.pacing,
+            call_policy=device.call_policy,
+            presence_mode=device.presence_mode,
             created_at=device.created_at,
             updated_at=device.updated_at,
         )

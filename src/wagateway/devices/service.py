@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.apps import service as apps
 from wagateway.apps.limits import too_many_devices
 from wagateway.apps.models import App
+from wagateway.apps.service import KEEP, Keep
 from wagateway.audit import service as audit
 from wagateway.audit.service import Actor
 from wagateway.core.addresses import normalise_phone
@@ -23,6 +24,7 @@ from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices import events
 from wagateway.devices.models import Device
+from wagateway.devices.policies import CallPolicy, validated_presence_mode
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.sink import DeletionHook
 from wagateway.devices.state import Connection, Status, check_transition
@@ -117,8 +119,17 @@ class DeviceService:
         device_id: str,
         device_name: str | None = None,
         pacing: dict[str, Any] | None = None,
+        *,
+        call_policy: dict[str, Any] | None | Keep = KEEP,
+        presence_mode: str | None | Keep = KEEP,
+        actor: Actor | None = None,
     ) -> Device:
+        """Rename, change pacing, or set the device's own call policy / presence mode (None
+        clears them: the app's apply; checked by `devices/policies.py`). An operator's change
+        (`actor`) is audited in the same transaction."""
         name = self._validate_name(device_name) if device_name is not None else None
+        if presence_mode is not KEEP:
+            presence_mode = validated_presence_mode(presence_mode)
         try:
             async with self._db.transaction() as session:
                 device = await self.load(session, app_id, device_id, for_update=True)
@@ -127,7 +138,20 @@ class DeviceService:
                     device.name = name
                 if pacing is not None:
                     device.pacing = {**(device.pacing or {}), **pacing}
+                if call_policy is not KEEP:
+                    device.call_policy = call_policy
+                if presence_mode is not KEEP:
+                    device.presence_mode = presence_mode
                 device.updated_at = utcnow()
+                if actor is not None:
+                    _record(
+                        session,
+                        actor,
+                        "device.settings",
+                        device,
+                        call_policy=device.call_policy,
+                        presence_mode=device.presence_mode,
+                    )
         except IntegrityError as exc:
             raise self._name_conflict(name or "") from exc
         return device
@@ -400,9 +424,14 @@ async def change_project_settings(
     webhook_url: str,
     domain_url: str,
     pacing: dict[str, Any],
+    call_policy: CallPolicy | None | Keep = KEEP,
+    presence_mode: str | None | Keep = KEEP,
 ) -> App:
     """The dashboard's settings form: engine (only while the app has no devices), name,
-    webhook target and the pacing that replaces the app's overrides, with its entry."""
+    webhook target and the pacing that replaces the app's overrides, the call policy and
+    presence mode (None: the defaults), with its entry."""
+    if presence_mode is not KEEP:
+        presence_mode = validated_presence_mode(presence_mode)
     async with db.transaction() as session:
         app = await apps.get_app(session, app_id)
         await change_engine(session, app, engine)
@@ -414,6 +443,10 @@ async def change_project_settings(
             domain_url=domain_url,
             pacing=pacing,
             replace_pacing=True,
+            call_policy=(
+                call_policy.stored() if isinstance(call_policy, CallPolicy) else call_policy
+            ),
+            presence_mode=presence_mode,
         )
         apps.record_settings_changed(session, actor, app, pacing)
     return app

@@ -155,6 +155,30 @@ class ChatPresence(EngineEvent):
     state: str
 
 
+@dataclass(frozen=True)
+class IncomingCall(EngineEvent):
+    """A contact calls the account, or a call it was offered changes (CONTRACT §8.2 `call`).
+
+    `state` is one of `CALL_STATES`: `offer` (ringing), `accepted` (answered on the phone or
+    another linked device), `missed` (ended unanswered), `ended` (ended after it was
+    answered); `rejected` is reported by the gateway itself once it rejected the call
+    (`Engine.reject_call`). `caller` is the JID that made the call as WhatsApp named it (what
+    `reject_call` needs); phone and LID are given where known. `group` is true for a group call.
+    """
+
+    call_id: str
+    caller: str
+    caller_phone: str | None
+    caller_lid: str | None
+    state: str
+    video: bool = False
+    group: bool = False
+    at: datetime | None = None
+
+
+CALL_STATES = ("offer", "missed", "rejected", "accepted", "ended")
+
+
 class ReceiptStatus(StrEnum):
     """What a recipient's phone reported: the words of the message statuses it moves a
     message to (`messages/states.py`, which decides whether it does)."""
@@ -352,6 +376,10 @@ class Engine(Protocol):
     ) -> None:
         """Delete a message for everyone; `sender` is who wrote it (the account itself for
         its own message). Raises EngineError `not_connected`."""
+
+    async def reject_call(self, device_id: str, call_id: str, caller: str) -> None:
+        """Decline an incoming call (`IncomingCall` with state `offer`): the caller sees it
+        declined. `caller` is the event's `caller`. Raises EngineError `not_connected`."""
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         """Groups the device's account is in."""

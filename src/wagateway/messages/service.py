@@ -110,8 +110,12 @@ class MessageService:
         wait: bool = False,
         *,
         token_check: DeferredTokenCheck | None = None,
+        source: str = "api",
     ) -> SendResult:
         """Accept a message into the device's queue (202), or answer once it left (`wait`).
+
+        `source` is stored with the message and reported in its events: `api` for what the
+        app sends, `auto` for what the gateway sends by itself (a call policy's reply).
 
         `token_check`: the caller's token check, deferred to this send (`apps/tokens.py`).
         Every transaction the send opens runs it first, so a refused token stores nothing
@@ -197,6 +201,7 @@ class MessageService:
                     media_key=media_key,
                     reply_to=reply_to,
                     mentions=prepared.mentions,
+                    source=source,
                     wa_message_id=new_wa_message_id(),
                     next_attempt_at=now,
                     expires_at=now + timedelta(seconds=self._settings.message_ttl_seconds),
@@ -230,7 +235,13 @@ class MessageService:
             if idempotency_key is None:
                 raise
             return await self.send(
-                app_id, device_id, body, idempotency_key, wait, token_check=token_check
+                app_id,
+                device_id,
+                body,
+                idempotency_key,
+                wait,
+                token_check=token_check,
+                source=source,
             )
         if result is not None and result.body.message_id != message_id:
             return result  # an earlier request's answer, replayed
@@ -238,6 +249,12 @@ class MessageService:
         if result is None:
             return await self._wait_until_sent(app_id, device_id, message_id)
         return result
+
+    async def auto_reply(self, app_id: str, device_id: str, to: str, text: str) -> SendResult:
+        """A text the gateway sends by itself (a rejected call's reply, CONTRACT §8.2): an
+        ordinary queued message with `source: "auto"`."""
+        body = SendMessageRequest(to=to, type="text", text=text)
+        return await self.send(app_id, device_id, body, source="auto")
 
     async def _check_device(
         self, app_id: str, device_id: str, token_check: DeferredTokenCheck | None

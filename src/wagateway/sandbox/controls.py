@@ -294,6 +294,20 @@ class SandboxControls:
             raise ApiError(409, "device_not_connected", exc.message) from exc
         return wa_message_id
 
+    async def call(
+        self, app: App, device_id: str, caller: str, video: bool, outcome: str
+    ) -> tuple[str, str]:
+        """A contact calls the device (CONTRACT §8.5): a `call` event `offer`; the device's
+        (else the app's) call policy may reject it (`rejected`, `call_reject` in the network
+        log), else the ring ends as `outcome` says (`missed`, or `accepted` then `ended`).
+        Returns (call id, the call's last state)."""
+        await self._connected_device(app, device_id)
+        phone = normalise_phone(caller, "from")
+        try:
+            return await self._sandbox.contact_calls(device_id, phone, video=video, outcome=outcome)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
     async def received(self, app: App, device_id: str) -> list[SandboxReceived]:
         require_sandbox(app)
         await self._devices.get(app.id, device_id)

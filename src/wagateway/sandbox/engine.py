@@ -37,6 +37,7 @@ from wagateway.engines.base import (
     EventSink,
     GroupInfo,
     InboundMessage,
+    IncomingCall,
     MessageEdited,
     MessageRevoked,
     OutboundMessage,
@@ -121,6 +122,7 @@ class _Sim:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     receipt_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     recent_sends: list[float] = field(default_factory=list)
+    rejected_calls: set[str] = field(default_factory=set)
 
 
 class SandboxEngine:
@@ -337,6 +339,12 @@ class SandboxEngine:
         """A delete for everyone: recorded in the network log (kind `revoke`)."""
         self._require_online(device_id)
         self._log(device_id, "revoke", chat=chat, sender=sender, wa_message_id=wa_message_id)
+
+    async def reject_call(self, device_id: str, call_id: str, caller: str) -> None:
+        """The device declines a call: recorded in the network log (kind `call_reject`)."""
+        sim = self._require_online(device_id)
+        sim.rejected_calls.add(call_id)
+        self._log(device_id, "call_reject", call_id=call_id, to=caller)
 
     def _throttle(self, sim: _Sim) -> None:
         limit = self._settings.sandbox_rate_limit_per_minute
@@ -594,6 +602,47 @@ class SandboxEngine:
         chat = f"{sender_phone}@s.whatsapp.net"
         async with sim.lock:
             await self._emit(ChatPresence(device_id, sim.epoch, chat=chat, jid=chat, state=state))
+
+    async def contact_calls(
+        self,
+        device_id: str,
+        caller_phone: str,
+        *,
+        video: bool = False,
+        outcome: str = "missed",
+    ) -> tuple[str, str]:
+        """The contact calls the device: an `offer`, handed over and applied (the gateway may
+        reject the call meanwhile, `reject_call`); then, unless it was rejected, the ring
+        ends as `outcome` says: `missed` (nobody answered), or `accepted` (the owner answered
+        on the phone) followed by `ended`. Returns (call id, the call's last state)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        call_id = secrets.token_hex(16).upper()
+        caller = f"{caller_phone}@s.whatsapp.net"
+
+        def call(state: str) -> IncomingCall:
+            return IncomingCall(
+                device_id,
+                sim.epoch,
+                call_id=call_id,
+                caller=caller,
+                caller_phone=caller_phone,
+                caller_lid=sandbox_lid(caller_phone),
+                state=state,
+                video=video,
+                at=utcnow(),
+            )
+
+        async with sim.lock:
+            await self._emit(call("offer"))
+            if call_id in sim.rejected_calls:
+                sim.rejected_calls.discard(call_id)
+                return call_id, "rejected"
+            states = ("accepted", "ended") if outcome == "accepted" else ("missed",)
+            for state in states:
+                await self._emit(call(state))
+        return call_id, states[-1]
 
     # --- runtime queries ------------------------------------------------------------------
 

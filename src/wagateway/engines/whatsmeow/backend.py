@@ -40,6 +40,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    IncomingCall,
     OutboundMessage,
     PairingWindowEnded,
     Profile,
@@ -53,6 +54,9 @@ from wagateway.engines.whatsmeow import mapping, neonize_loader, outbound
 log = structlog.get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Calls remembered per session between their offer and their end (an end never sent must
+# not grow the table for ever).
+MAX_TRACKED_CALLS = 256
 
 # A chat presence state → neonize's ChatPresence and ChatPresenceMedia member names.
 CHAT_PRESENCE = {
@@ -116,6 +120,10 @@ class _Session:
     # ids of the latest messages this client sent: an echo of one (`IsFromMe`) is not a
     # message from the phone, even before the gateway has written its id down.
     sent_ids: deque[str] = dataclasses.field(default_factory=lambda: deque(maxlen=256))
+    # Calls still ringing or going on, by call id (their offer, or `accepted`), and the ids
+    # of those the device rejected: their end is no news (the gateway reported `rejected`).
+    calls: dict[str, IncomingCall] = dataclasses.field(default_factory=dict)
+    rejected_calls: set[str] = dataclasses.field(default_factory=set)
 
 
 class WhatsmeowBackend:
@@ -401,6 +409,20 @@ class WhatsmeowBackend:
         on(ev.ReceiptEv, lambda e: self._emit_mapped(mapping.receipt, session, e))
         on(ev.PresenceEv, lambda e: self._emit_mapped(mapping.presence, session, e))
         on(ev.ChatPresenceEv, lambda e: self._emit_mapped(mapping.chat_presence, session, e))
+        on(ev.CallOfferEv, lambda e: self._on_call(session, mapping.call_offer, e))
+        on(ev.CallOfferNoticeEv, lambda e: self._on_call(session, mapping.call_offer_notice, e))
+        on(
+            ev.CallAcceptEv,
+            lambda e: self._on_call(
+                session, lambda d, n, x: mapping.call_update(d, n, x, "accepted"), e
+            ),
+        )
+        on(
+            ev.CallTerminateEv,
+            lambda e: self._on_call(
+                session, lambda d, n, x: mapping.call_update(d, n, x, "ended"), e
+            ),
+        )
 
     async def _emit_mapped(
         self, mapper: Callable[[str, int, Any], EngineEvent | None], session: _Session, event: Any
@@ -408,6 +430,41 @@ class WhatsmeowBackend:
         mapped = mapper(session.device_id, session.epoch, event)
         if mapped is not None and session.linked:
             await self._emit(mapped)
+
+    async def _on_call(
+        self,
+        session: _Session,
+        mapper: Callable[[str, int, Any], IncomingCall],
+        event: Any,
+    ) -> None:
+        """A call's offer (once, whether whatsmeow sends CallOffer or CallOfferNotice), its
+        answer on another device (`accepted`), and its end: `ended` once answered, else
+        `missed`; nothing for a call the device rejected."""
+        if not session.linked:
+            return
+        call = mapper(session.device_id, session.epoch, event)
+        known = session.calls.get(call.call_id)
+        if call.state == "offer":
+            if known is not None:
+                return
+            while len(session.calls) >= MAX_TRACKED_CALLS:  # offers that never ended
+                oldest = next(iter(session.calls))
+                del session.calls[oldest]
+                session.rejected_calls.discard(oldest)
+            session.calls[call.call_id] = call
+        else:
+            if known is not None:  # only the offer says video / group
+                call = dataclasses.replace(call, video=known.video, group=known.group)
+            if call.state == "accepted":
+                session.calls[call.call_id] = call
+            else:
+                session.calls.pop(call.call_id, None)
+                if call.call_id in session.rejected_calls:
+                    session.rejected_calls.discard(call.call_id)
+                    return
+                if known is None or known.state != "accepted":
+                    call = dataclasses.replace(call, state="missed")
+        await self._emit(call)
 
     async def _on_message(self, session: _Session, event: Any) -> None:
         revoked = mapping.revoke(session.device_id, session.epoch, event)
@@ -620,6 +677,17 @@ class WhatsmeowBackend:
                 await session.client.send_message(jid, revoke)
             except Exception as exc:
                 raise EngineError("revoke_failed", _short(exc)) from exc
+
+    async def reject_call(self, device_id: str, call_id: str, caller: str) -> None:
+        """neonize's reject_call (whatsmeow's RejectCall) with the caller's JID."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                await session.client.reject_call(self._jid(caller), call_id)
+            except Exception as exc:
+                raise EngineError("reject_failed", _short(exc)) from exc
+        if call_id in session.calls:
+            session.rejected_calls.add(call_id)
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         session = self._live(device_id)

@@ -12,6 +12,7 @@ from typing import Any
 from wagateway.engines.base import (
     ChatPresence,
     InboundMessage,
+    IncomingCall,
     MessageEdited,
     MessageRevoked,
     PollVote,
@@ -345,3 +346,59 @@ def chat_presence(device_id: str, epoch: int, event: Any) -> ChatPresence:
         jid=jid_string(source.Sender),
         state=kind,
     )
+
+
+def _node_attr(node: Any, name: str) -> str | None:
+    """A whatsmeow binary node's attribute (neonize's `Node.Attrs`), as text, if set."""
+    for attr in node.Attrs:
+        if attr.name == name:
+            if attr.HasField("jid"):
+                return jid_string(attr.jid)
+            return text(attr.text) if attr.text else str(attr.integer or attr.boolean or "")
+    return None
+
+
+def _call(device_id: str, epoch: int, meta: Any, state: str, **flags: bool) -> IncomingCall:
+    """A call event from whatsmeow's BasicCallMeta: the caller is its `CallCreator` (else
+    `From`), with `CallCreatorAlt` the other form (phone / LID) where known."""
+    creator = meta.callCreator if meta.callCreator.User else getattr(meta, "from")
+    phone, lid = _phone_and_lid(creator, meta.callCreatorAlt)
+    return IncomingCall(
+        device_id,
+        epoch,
+        call_id=text(meta.callID),
+        caller=f"{text(creator.User)}@{text(creator.Server)}",
+        caller_phone=phone,
+        caller_lid=lid,
+        state=state,
+        at=_timestamp(int(meta.timestamp)),
+        **flags,
+    )
+
+
+def call_offer(device_id: str, epoch: int, event: Any) -> IncomingCall:
+    """`CallOfferEv`: a call rings. `Data` is the `<offer>` node: a `<video>` child makes it
+    a video call, a `group-jid` (or `type="group"`) attribute a group call."""
+    node = event.data
+    video = any(text(child.Tag) == "video" for child in node.Nodes)
+    group = bool(_node_attr(node, "group-jid")) or _node_attr(node, "type") == "group"
+    return _call(device_id, epoch, event.basicCallMeta, "offer", video=video, group=group)
+
+
+def call_offer_notice(device_id: str, epoch: int, event: Any) -> IncomingCall:
+    """`CallOfferNoticeEv`: how whatsmeow hands on a group call's offer (`Type` "group",
+    `Media` "audio" or "video")."""
+    return _call(
+        device_id,
+        epoch,
+        event.basicCallMeta,
+        "offer",
+        video=text(event.media) == "video",
+        group=text(event.type) == "group",
+    )
+
+
+def call_update(device_id: str, epoch: int, event: Any, state: str) -> IncomingCall:
+    """`CallAcceptEv` (state `accepted`) or `CallTerminateEv` (`missed` / `ended`, which the
+    backend tells apart by whether the call was answered)."""
+    return _call(device_id, epoch, event.basicCallMeta, state)

@@ -93,6 +93,9 @@ class WorkerEngine:
             device_id, "revoke_message", chat=chat, sender=sender, wa_message_id=wa_message_id
         )
 
+    async def reject_call(self, device_id: str, call_id: str, caller: str) -> None:
+        await self._call(device_id, "reject_call", call_id=call_id, caller=caller)
+
     async def groups(self, device_id: str) -> list[GroupInfo]:
         return list(await self._call(device_id, "groups"))
 

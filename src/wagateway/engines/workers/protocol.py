@@ -56,6 +56,7 @@ OPS = frozenset(
         "check_contacts",
         "health",
         "ping",
+        "reject_call",
     }
 )
 
@@ -81,6 +82,7 @@ _TYPES: dict[str, type[Any]] = {
         base.Profile,
         base.ContactCheck,
         base.EngineHealth,
+        base.IncomingCall,
     )
 }
 
