@@ -212,7 +212,12 @@ class GatewayServer:
             except httpx.HTTPError:
                 return False
 
-        wait_until(healthy, timeout=30, interval=0.1, what="server health")
+        try:
+            # Generous: a loaded machine (two test runs at once) can take half a minute.
+            wait_until(healthy, timeout=60, interval=0.1, what="server health")
+        except BaseException:
+            self.stop()  # never leave a server behind that nobody will stop
+            raise
         return self
 
     def kill9(self) -> None:
@@ -251,12 +256,22 @@ class SharedServers:
         self._tmp_path_factory = tmp_path_factory
         self._provider_for = provider_for
         self._servers: dict[str, tuple[GatewayServer, Any]] = {}
+        self._failed: dict[str, str] = {}
 
     def get(self, backend: str) -> GatewayServer:
+        if backend in self._failed:
+            raise AssertionError(
+                f"the shared {backend} server did not start: {self._failed[backend]}"
+            )
         if backend not in self._servers:
             provider = self._provider_for(backend)
             data_dir = self._tmp_path_factory.mktemp(f"gw-shared-{backend}")
-            gateway = GatewayServer(data_dir, provider.new_url(data_dir)).start()
+            try:
+                gateway = GatewayServer(data_dir, provider.new_url(data_dir)).start()
+            except AssertionError as exc:  # the next module fails at once, not after a minute
+                self._failed[backend] = str(exc)
+                provider.cleanup()
+                raise
             self._servers[backend] = (gateway, provider)
         gateway = self._servers[backend][0]
         if gateway.proc is None or gateway.proc.poll() is not None:
