@@ -301,6 +301,11 @@ def test_delete_is_offered_and_done_only_for_the_devices_own_messages(
         # page says why, nothing reached the network, the message is as it was.
         kind, text = admin.flash_after(admin.post(f"{device}/messages/{theirs}/delete"))
         assert kind == "error" and text == "only a message the device sent can be deleted"
+        # An empty reply is refused by the send's own validation, and nothing is queued.
+        kind, text = admin.flash_after(admin.post(f"{device}/messages/{theirs}/reply"))
+        assert kind == "error" and "text" in text, text
+        outbound = api.get(f"/devices/{device_id}/messages", params={"direction": "outbound"})
+        assert [m["message_id"] for m in outbound.json()["messages"]] == [mine]
         network = api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
         assert [e for e in network if e["kind"] == "revoke"] == []
         assert api.get(f"/devices/{device_id}/messages/{theirs}").json()["revoked"] is False
