@@ -281,12 +281,14 @@ def test_delete_is_offered_and_done_only_for_the_devices_own_messages(
         wait_until(
             lambda: api.get(f"/devices/{device_id}/messages/{mine}").json()["sent_at"],
             what="own message sent",
+            timeout=30,
         )
         received = wait_until(
             lambda: api.get(
                 f"/devices/{device_id}/messages", params={"direction": "inbound"}
             ).json()["messages"],
             what="inbound message stored",
+            timeout=30,
         )
         theirs = received[0]["message_id"]
 

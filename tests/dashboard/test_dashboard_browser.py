@@ -295,7 +295,7 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
         # Read: the contact gets blue ticks.
         row.get_by_role("button", name="Read", exact=True).click()
         assert journey.flash().startswith("Marked read")
-        read = wait_until(lambda: acts(api, device_id, "read"), what="the read receipt")
+        read = wait_until(lambda: acts(api, device_id, "read"), what="the read receipt", timeout=30)
         assert [e["wa_message_id"] for e in read] == [theirs_wa]
         assert row.get_by_role("button", name="Read", exact=True).count() == 0
 
@@ -309,6 +309,7 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
         reply_sent = wait_until(
             lambda: [e for e in acts(api, device_id, "message") if e.get("reply_to") == theirs_wa],
             what="the reply on the network",
+            timeout=30,
         )
         assert reply_sent[0]["text"] == "Yes, three left!"
         assert reply_sent[0]["to"] == "6285550001111@s.whatsapp.net"
@@ -322,6 +323,7 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
                 e for e in acts(api, device_id, "message") if e.get("reaction_to") == theirs_wa
             ],
             what="the reaction on the network",
+            timeout=30,
         )
 
         # Delete: the reply, once sent, is deleted for everyone (the page refreshes itself).
@@ -330,7 +332,7 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
         journey.expect(delete).to_be_visible(timeout=TIMEOUT_MS)
         delete.click()
         assert journey.flash() == f"Message {replied.group(1)} deleted for everyone."
-        revoked = wait_until(lambda: acts(api, device_id, "revoke"), what="the revoke")
+        revoked = wait_until(lambda: acts(api, device_id, "revoke"), what="the revoke", timeout=30)
         assert [e["wa_message_id"] for e in revoked] == [reply_sent[0]["wa_message_id"]]
         stored = api.get(f"/devices/{device_id}/messages/{replied.group(1)}").json()
         assert stored["revoked"] is True and stored["reply_to"] == theirs_wa
