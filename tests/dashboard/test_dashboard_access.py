@@ -112,7 +112,10 @@ def test_an_operator_gets_404_on_every_route_of_a_project_not_theirs(
             assert "Foreign shop" not in response.text
         # Nothing was done to the foreign project by any of those calls.
         device_page = admin.page(f"/dashboard/projects/{foreign}/devices/{device_id}").text
-        assert 'data-status="qr_generated"' in device_page
+        # Still pairing, or its QR window (8 s in tests) closed by itself during a slow walk;
+        # never disconnected or deleted.
+        status = re.search(r'data-status="([a-z_]+)"', device_page)
+        assert status and status.group(1) in ("qr_generated", "expired"), status
     finally:
         member.close()
 
