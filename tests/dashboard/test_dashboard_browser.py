@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.test_chat_actions import acts, receive
+from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, require_browser
 from tests.support.dashboard import PASSWORD, create_operator
-from tests.support.harness import GatewayServer, WebhookReceiver
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
@@ -47,7 +49,7 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
     server = GatewayServer(tmp_path_factory.mktemp("browser"), "").start()
     yield server
@@ -266,3 +268,91 @@ def test_an_operator_runs_a_project_from_the_browser(
     assert len(set(journey.visited)) >= 8
     assert journey.console_errors == []
     context.close()
+
+
+def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
+    chromium: Any, gateway: GatewayServer
+) -> None:
+    """The device page's message actions, each through the API's own service: what the
+    device did shows in the sandbox's network log."""
+    project = gateway.create_app("Toko Balas")
+    app_id, token = project["app_id"], project["app_token"]
+    email = create_operator(gateway, "replier@example.com", admin=True)
+    with gateway.client(token) as api:
+        device_id = str(create_device(api, "Front desk")["device_id"])
+        scan_current_qr(api, device_id)
+        theirs_wa = receive(api, device_id, "6285550001111", "Is the blue one in stock?")
+        theirs = next(
+            m
+            for m in api.get(f"/devices/{device_id}/messages").json()["messages"]
+            if m["wa_message_id"] == theirs_wa
+        )
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        journey = Journey(page, gateway)
+        journey.secrets.add(token)
+        device_url = f"{gateway.base_url}/dashboard/projects/{app_id}/devices/{device_id}"
+        page.goto(device_url)
+        page.fill('input[name="email"]', email)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(device_url)
+        row = page.locator(f'tr[data-message-id="{theirs["message_id"]}"]')
+        assert "from 6285550001111" in row.inner_text()
+        assert row.get_by_role("button", name="Delete for everyone").count() == 0
+
+        # Read: the contact gets blue ticks.
+        row.get_by_role("button", name="Read", exact=True).click()
+        assert journey.flash().startswith("Marked read")
+        read = wait_until(lambda: acts(api, device_id, "read"), what="the read receipt", timeout=30)
+        assert [e["wa_message_id"] for e in read] == [theirs_wa]
+        assert row.get_by_role("button", name="Read", exact=True).count() == 0
+
+        # Reply: a queued text that quotes the contact's message.
+        row.locator("summary", has_text="Reply").click()
+        row.locator('input[name="text"]').fill("Yes, three left!")
+        journey.shot("08-device-message-reply")
+        row.get_by_role("button", name="Send reply", exact=True).click()
+        replied = re.search(r"Reply ([0-9a-f-]{36}) queued", journey.flash())
+        assert replied, journey.flash()
+        reply_sent = wait_until(
+            lambda: [e for e in acts(api, device_id, "message") if e.get("reply_to") == theirs_wa],
+            what="the reply on the network",
+            timeout=30,
+        )
+        assert reply_sent[0]["text"] == "Yes, three left!"
+        assert reply_sent[0]["to"] == "6285550001111@s.whatsapp.net"
+
+        # React: a reaction to the contact's message.
+        row.locator('input[name="emoji"]').fill("🙏")
+        row.get_by_role("button", name="React", exact=True).click()
+        assert "Reaction 🙏 queued" in journey.flash()
+        wait_until(
+            lambda: [
+                e for e in acts(api, device_id, "message") if e.get("reaction_to") == theirs_wa
+            ],
+            what="the reaction on the network",
+            timeout=30,
+        )
+
+        # Delete: the reply, once sent, is deleted for everyone (the page refreshes itself).
+        mine = page.locator(f'tr[data-message-id="{replied.group(1)}"]')
+        delete = mine.get_by_role("button", name="Delete for everyone", exact=True)
+        journey.expect(delete).to_be_visible(timeout=TIMEOUT_MS)
+        delete.click()
+        assert journey.flash() == f"Message {replied.group(1)} deleted for everyone."
+        revoked = wait_until(lambda: acts(api, device_id, "revoke"), what="the revoke", timeout=30)
+        assert [e["wa_message_id"] for e in revoked] == [reply_sent[0]["wa_message_id"]]
+        stored = api.get(f"/devices/{device_id}/messages/{replied.group(1)}").json()
+        assert stored["revoked"] is True and stored["reply_to"] == theirs_wa
+        assert "(deleted for everyone)" in mine.inner_text()
+        journey.shot("09-device-messages")
+
+        page.goto(gateway.base_url + "/dashboard/audit")
+        for action in ("message.read", "message.reply", "message.react", "message.delete"):
+            assert page.locator(f"td >> text={action}").count() >= 1, action
+        page.goto(device_url)
+        journey.scan_for_secrets()
+        assert journey.console_errors == []
+        context.close()

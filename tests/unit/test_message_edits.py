@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,33 @@ def test_a_request_that_commits_first_wins(database_url: str) -> None:
         await db.dispose()
 
     asyncio.run(main())
+
+
+def test_the_delete_rule_is_the_one_the_dashboard_asks() -> None:
+    """`delete_refusal` is what `delete` raises; `deletable` (the dashboard's delete button)
+    is true exactly where `delete` would cancel or delete something."""
+    settings = Settings()
+    edits = MessageEdits(settings, db=None, runtime=None)  # type: ignore[arg-type]
+    now = utcnow()
+    window = timedelta(seconds=settings.revoke_window_seconds)
+
+    def message(**values: Any) -> Message:
+        base: dict[str, Any] = {"direction": "outbound", "status": "sent", "content": {}}
+        return Message(type="text", chat="6285550001111@s.whatsapp.net", **{**base, **values})
+
+    cases = [
+        (message(direction="inbound", status="received"), "forbidden"),
+        (message(status="queued"), None),
+        (message(sent_at=now - window + timedelta(minutes=1)), None),
+        (message(status="read", sent_at=now - timedelta(minutes=1)), None),
+        (message(sent_at=now - window - timedelta(minutes=1)), "conflict"),
+        (message(status="failed"), "conflict"),
+        (message(status="sending"), "conflict"),
+    ]
+    for target, refused in cases:
+        refusal = edits.delete_refusal(target)
+        assert (refusal.code if refusal else None) == refused, (target.status, refusal)
+        assert edits.deletable(target) is (refused is None)
+    # Already deleted for everyone: `delete` answers it as it is; nothing left to offer.
+    revoked = message(sent_at=now, content={"revoked": True})
+    assert edits.delete_refusal(revoked) is None and not edits.deletable(revoked)

@@ -16,6 +16,7 @@ from wagateway.apps.limits import device_quota
 from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.timefmt import rfc3339
+from wagateway.dashboard.device_messages import REACTIONS, message_rows
 from wagateway.dashboard.projects import (
     presence_mode_from_form,
     project_of,
@@ -186,6 +187,8 @@ async def device_page(
         snapshot=device_snapshot(device),
         qr_image=qr_png_data_url(device.qr) if device.qr else None,
         messages=messages,
+        message_rows=message_rows(gw, messages),
+        reactions=REACTIONS,
         events=events.page.events,
         qr_rule=QR_RULE,
         archived=device.status == Status.DESTROYED,

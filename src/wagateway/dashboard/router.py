@@ -8,11 +8,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from wagateway.dashboard import auth, devices, projects, webhooks
+from wagateway.dashboard import auth, device_messages, devices, projects, webhooks
 from wagateway.dashboard.web import PREFIX
 
 # Every part of the dashboard (tests walk these to prove each project route is scoped).
-PARTS = (auth.router, projects.router, devices.router, webhooks.router)
+PARTS = (auth.router, projects.router, devices.router, webhooks.router, device_messages.router)
 router = APIRouter(prefix=PREFIX)
 for part in PARTS:
     router.include_router(part)

@@ -138,23 +138,13 @@ class MessageEdits:
         """Cancel a queued message of the device's, or delete a sent one for everyone;
         returns it (`failed` with error `canceled`, or `revoked: true` in its content)."""
         device, target = await self._target(app_id, device_id, message_id)
-        if target.direction != "outbound":
-            # Group admins may delete others' messages on WhatsApp, but neither engine
-            # reports the account's admin rights yet (docs/behaviour.md).
-            raise forbidden("only a message the device sent can be deleted", target)
+        refusal = self.delete_refusal(target)
+        if refusal is not None:
+            raise refusal
         if target.status == MessageStatus.QUEUED:
             return await self._cancel(target)
-        if target.status not in OUT_OF_DEVICE or target.sent_at is None:
-            raise conflict(
-                f"a {target.status} message cannot be deleted", target, status=target.status
-            )
         if target.content.get("revoked"):
             return target
-        window = timedelta(seconds=self._settings.revoke_window_seconds)
-        if utcnow() > target.sent_at + window:
-            raise conflict(
-                "the delete window is over", target, window_seconds=window.total_seconds()
-            )
         engine = self._engine(device)
         own = f"{device.wa_number}@s.whatsapp.net" if device.wa_number else target.chat
         try:
@@ -166,6 +156,35 @@ class MessageEdits:
             row.content = {**row.content, "revoked": True}
             row.updated_at = utcnow()
         return row
+
+    def delete_refusal(self, target: Message) -> ApiError | None:
+        """Why `delete` refuses this message of the device's, or None when it cancels it
+        (queued), deletes it for everyone (sent, within the window), or finds it already
+        deleted. The one statement of the rule, for `delete` and for callers that only ask
+        (the dashboard offers its delete button where this is None)."""
+        if target.direction != "outbound":
+            # Group admins may delete others' messages on WhatsApp, but neither engine
+            # reports the account's admin rights yet (docs/behaviour.md).
+            return forbidden("only a message the device sent can be deleted", target)
+        if target.status == MessageStatus.QUEUED:
+            return None
+        if target.status not in OUT_OF_DEVICE or target.sent_at is None:
+            return conflict(
+                f"a {target.status} message cannot be deleted", target, status=target.status
+            )
+        if target.content.get("revoked"):
+            return None
+        window = timedelta(seconds=self._settings.revoke_window_seconds)
+        if utcnow() > target.sent_at + window:
+            return conflict(
+                "the delete window is over", target, window_seconds=window.total_seconds()
+            )
+        return None
+
+    def deletable(self, target: Message) -> bool:
+        """Whether `delete` would cancel or delete this message now (not one already
+        deleted for everyone: there is nothing left to do)."""
+        return self.delete_refusal(target) is None and not target.content.get("revoked")
 
     async def _cancel(self, target: Message) -> Message:
         async with self._db.transaction() as session:

@@ -188,6 +188,10 @@ if (refreshed.length) {
     } catch { return; }
     const fresh = new DOMParser().parseFromString(html, "text/html");
     refreshed.forEach((region) => {
+      // Not while the operator is using a form in it (a reply being typed, an open one).
+      const typing = document.activeElement;
+      if (typing && region.contains(typing) && typing.matches("input, textarea, select")) return;
+      if (region.querySelector("details[open]")) return;
       const next = fresh.querySelector(`[data-refresh-region="${region.dataset.refreshRegion}"]`);
       if (next && next.innerHTML !== region.innerHTML) region.innerHTML = next.innerHTML;
     });
