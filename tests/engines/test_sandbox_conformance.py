@@ -49,11 +49,13 @@ class SandboxHarness:
             "chat_presence": ("chat", "state"),
             "edit": ("chat", "wa_message_id", "text"),
             "revoke": ("chat", "wa_message_id"),
+            "presence_subscribe": ("jid",),
         }
         return [
             {"kind": e.kind, **{k: e.detail[k] for k in fields.get(e.kind, ("state",))}}
             for e in await self.engine.network_of(device_id)
-            if e.kind in ("read", "chat_presence", "presence", "edit", "revoke")
+            if e.kind
+            in ("read", "chat_presence", "presence", "edit", "revoke", "presence_subscribe")
         ]
 
     async def sent_previews(self, device_id: str) -> list[dict[str, Any] | None]:
@@ -70,6 +72,9 @@ class SandboxHarness:
             for e in await self.engine.network_of(device_id)
             if e.kind == "message" and ("reply_to" in e.detail or "reaction_to" in e.detail)
         ]
+
+    async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool:
+        return await self.engine.contact_presence(device_id, sender_phone, state)
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.engine.contact_chat_presence(device_id, sender_phone, state)

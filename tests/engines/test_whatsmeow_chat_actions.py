@@ -212,6 +212,7 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.revoke_message("d1", CHAT, "6281234567890@s.whatsapp.net", "3EB0A")
         await backend.groups("d1")
         await backend.profile("d1", CHAT)
+        await backend.subscribe_presence("d1", CHAT)
         await backend.check_contacts("d1", ["6285550001111"])
         await network.contact_sends_image("d1", "6285550001111", png, "lihat")
         await _events_until(events, lambda e: isinstance(e, InboundMessage))
@@ -241,3 +242,64 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
     assert offered <= made, f"not exercised: {sorted(offered - made)}"
     assert {"mark_read", "send_chat_presence", "send_presence"} <= made
     assert {"build_revoke", "send_message"} <= made
+
+
+def test_presence_mode_subscription_and_profile_at_the_neonize_boundary(tmp_path: Path) -> None:
+    """always_online: send_presence(Presence.AVAILABLE) once connected; on_demand wraps
+    subscribe_presence(JID) in AVAILABLE … UNAVAILABLE; the profile's picture comes from
+    get_profile_picture(JID), its name from the contact store's push name (get_contact)."""
+    contact_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        store = network.clients["d1"].contact
+        real_get_contact = store.get_contact
+
+        async def get_contact(*args: Any, **kwargs: Any) -> Any:
+            contact_calls.append((args, kwargs))
+            return await real_get_contact(*args, **kwargs)
+
+        store.get_contact = get_contact
+        await backend.set_presence_mode("d1", "on_demand")
+        assert network.acts == [], "on_demand shows nothing at connect"
+        await backend.subscribe_presence("d1", CHAT)
+        await backend.set_presence_mode("d1", "always_online")
+        await backend.subscribe_presence("d1", CHAT)
+        await network.contact_writes("d1", "6285550001111", "halo")
+        message = await _events_until(events, lambda e: isinstance(e, InboundMessage))
+        profile = await backend.profile("d1", CHAT)
+        assert profile.name == message.push_name == "Contact 1111"
+        assert profile.picture_url == "https://pps.whatsapp.net/v/t61/6285550001111.jpg"
+
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("SubscribePresenceError: server said no")
+
+        network.clients["d1"].subscribe_presence = refused
+        with pytest.raises(EngineError) as failed:
+            await backend.subscribe_presence("d1", CHAT)
+        assert failed.value.code == "presence_failed"
+
+        async def private(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("GetProfilePictureError: 401 not-authorized")
+
+        network.clients["d1"].get_profile_picture = private
+        assert (await backend.profile("d1", CHAT)).picture_url is None, "hidden: no picture"
+
+    calls = run(tmp_path, scenario)
+    made = [(n, a) for n, a, _ in calls if n in ("send_presence", "subscribe_presence")]
+    presence = ENUM.Presence
+    assert [(n, a[0] if n == "send_presence" else None) for n, a in made][:5] == [
+        ("send_presence", presence.AVAILABLE),
+        ("subscribe_presence", None),
+        ("send_presence", presence.UNAVAILABLE),
+        ("send_presence", presence.AVAILABLE),  # always_online, at once
+        ("subscribe_presence", None),  # not wrapped: online already
+    ]
+    jids = [a[0] for n, a, _ in calls if n in ("subscribe_presence", "get_profile_picture")]
+    assert all(isinstance(j, PB.JID) and f"{j.User}@{j.Server}" == CHAT for j in jids)
+    client_module = neonize_loader.module("neonize.aioze.client")
+    for name, args, kwargs in calls:
+        if name in ("send_presence", "subscribe_presence", "get_profile_picture"):
+            inspect.signature(getattr(client_module.NewAClient, name)).bind(None, *args, **kwargs)
+    assert contact_calls and all(isinstance(args[0], PB.JID) for args, _ in contact_calls)
+    for args, kwargs in contact_calls:
+        inspect.signature(client_module.ContactStore.get_contact).bind(None, *args, **kwargs)

@@ -30,6 +30,8 @@ from typing import Any
 import structlog
 
 from wagateway.engines.base import (
+    ALWAYS_ONLINE,
+    ON_DEMAND,
     QR_CODE_LIFETIMES,
     Connected,
     ConnectionLost,
@@ -110,6 +112,9 @@ class _Session:
     attempt: int = 1  # connect attempts of a restore so far
     ended: bool = False
     window: asyncio.Task[None] | None = None
+    # The account's own presence as this connection last sent it (a connection starts
+    # unavailable: whatsmeow sends none by itself).
+    available: bool = False
     # Set by the client's first sign of life (an event, a QR, or its connect task ending).
     started: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
@@ -140,6 +145,10 @@ class WhatsmeowBackend:
         self._sink: EventSink | None = None
         self._sessions: dict[str, _Session] = {}
         self._ffi = SharedExclusiveLock()
+        # presence_mode per device, as the gateway told it (on_demand until told), and the
+        # contacts each device subscribed to (whatsmeow forgets them at a reconnect).
+        self._presence_modes: dict[str, str] = {}
+        self._subscriptions: dict[str, set[str]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -191,6 +200,7 @@ class WhatsmeowBackend:
             return 0
 
     def _erase(self, device_id: str) -> None:
+        self._subscriptions.pop(device_id, None)  # another link, another account
         store = self._store(device_id)
         for path in (
             store,
@@ -469,6 +479,7 @@ class WhatsmeowBackend:
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
+        session.available = False  # a new connection: whatsmeow sends no presence by itself
         self._attempts_file(session.device_id).unlink(missing_ok=True)
         await self._emit(
             Connected(
@@ -492,6 +503,7 @@ class WhatsmeowBackend:
 
     async def _on_disconnected(self, session: _Session) -> None:
         # whatsmeow reconnects a logged-in session by itself; a Connected follows.
+        session.available = False
         if session.linked:
             await self._emit(
                 ConnectionLost(session.device_id, session.epoch, "disconnected from WhatsApp")
@@ -568,13 +580,57 @@ class WhatsmeowBackend:
                 raise EngineError("presence_failed", _short(exc)) from exc
 
     async def send_presence(self, device_id: str, state: str) -> None:
-        session = self._live(device_id)
+        await self._send_presence(self._live(device_id), state)
+
+    async def _send_presence(self, session: _Session, state: str) -> None:
         enum = neonize_loader.module("neonize.utils.enum")
         async with self._ffi.shared():
             try:
                 await session.client.send_presence(enum.Presence[state.upper()])
             except Exception as exc:
                 raise EngineError("presence_failed", _short(exc)) from exc
+        session.available = state == "available"
+
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        """always_online: send_presence(AVAILABLE) now (the gateway calls this after every
+        Connected, whatsmeow's own reconnects included); on_demand while the account shows
+        online: UNAVAILABLE."""
+        self._presence_modes[device_id] = mode
+        session = self._sessions.get(device_id)
+        if session is None or not session.linked:
+            return
+        if mode == ALWAYS_ONLINE and not session.available:
+            await self._send_presence(session, "available")
+            # A reconnect forgot the subscriptions: renewed, so presence keeps coming.
+            for jid in sorted(self._subscriptions.get(device_id, ())):
+                async with self._ffi.shared():
+                    try:
+                        await session.client.subscribe_presence(self._jid(jid))
+                    except Exception as exc:
+                        log.warning(
+                            "whatsmeow_resubscribe_failed", device_id=device_id, error=_short(exc)
+                        )
+        elif mode == ON_DEMAND and session.available:
+            await self._send_presence(session, "unavailable")
+
+    async def subscribe_presence(self, device_id: str, jid: str) -> None:
+        """neonize's subscribe_presence; whatsmeow's server sends presence only to a client
+        that sent `available`, so on_demand wraps it in AVAILABLE … UNAVAILABLE. Answers
+        arrive as PresenceEv."""
+        session = self._live(device_id)
+        wrap = self._presence_modes.get(device_id, ON_DEMAND) == ON_DEMAND and not session.available
+        if wrap:
+            await self._send_presence(session, "available")
+        try:
+            async with self._ffi.shared():
+                try:
+                    await session.client.subscribe_presence(self._jid(jid))
+                except Exception as exc:
+                    raise EngineError("presence_failed", _short(exc)) from exc
+            self._subscriptions.setdefault(device_id, set()).add(jid)
+        finally:
+            if wrap:
+                await self._send_presence(session, "unavailable")
 
     async def edit_message(
         self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
@@ -640,9 +696,41 @@ class WhatsmeowBackend:
         return Profile(
             jid=jid,
             phone=phone,
-            name=str(info.VerifiedName.Details.verifiedName) or None,
+            name=str(info.VerifiedName.Details.verifiedName)
+            or await self._stored_name(session, target),
             about=str(info.Status) or None,
+            picture_url=await self._picture_url(session, target),
         )
+
+    async def _stored_name(self, session: _Session, target: Any) -> str | None:
+        """The contact's push name from whatsmeow's contact store (whatsmeow saves the push
+        name of every message it receives, and the names the phone syncs), else the name
+        the store has from the address book or a business profile."""
+        async with self._ffi.shared():
+            try:
+                contact = await session.client.contact.get_contact(target)
+            except Exception as exc:  # a name is a bonus, not the answer
+                log.info(
+                    "whatsmeow_contact_unknown", device_id=session.device_id, error=_short(exc)
+                )
+                return None
+        if not contact.Found:
+            return None
+        for name in (contact.PushName, contact.FullName, contact.BusinessName):
+            if mapping.text(name):
+                return mapping.text(name)
+        return None
+
+    async def _picture_url(self, session: _Session, target: Any) -> str | None:
+        """neonize's get_profile_picture: the URL, or None when the contact has no picture or
+        hides it from this account (whatsmeow answers nothing, or an error)."""
+        async with self._ffi.shared():
+            try:
+                picture = await session.client.get_profile_picture(target)
+            except Exception as exc:
+                log.info("whatsmeow_no_picture", device_id=session.device_id, error=_short(exc))
+                return None
+        return mapping.text(picture.URL) or None if picture is not None else None
 
     async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
         session = self._live(device_id)

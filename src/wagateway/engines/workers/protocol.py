@@ -56,6 +56,8 @@ OPS = frozenset(
         "check_contacts",
         "health",
         "ping",
+        "set_presence_mode",
+        "subscribe_presence",
     }
 )
 
