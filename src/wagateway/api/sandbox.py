@@ -90,7 +90,9 @@ async def inbound(
     """A contact writes to the device: a `message` event (direction inbound) follows. Images
     and documents are generated (a small PNG, a small PDF) and land in the media store.
     `chat_presence` is followed by a `chat_presence` event, `revoke` by `message_revoked`;
-    `forwarded: true` marks a message forwarded."""
+    `forwarded: true` marks a message forwarded. `presence` (the contact comes online or goes
+    offline) is followed by a `presence` event only when the device subscribed to the contact
+    (`GET /devices/{id}/presence`) and shows online (`presence_mode`)."""
     wa_message_id = await gw.sandbox_controls.inbound(app, device_id, body)
     return InboundAccepted(wa_message_id=wa_message_id)
 
