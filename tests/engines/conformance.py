@@ -589,6 +589,13 @@ class EngineConformance:
                 {"kind": "presence", "state": "available"},
                 {"kind": "presence_subscribe", "jid": jid},
             ]
+            # WhatsApp answers a subscription with the presence it knows.
+            await wait_for(
+                h, lambda e: len([x for x in h.events if isinstance(x, PresenceUpdate)]) == 2
+            )
+            answer = [e for e in h.events if isinstance(e, PresenceUpdate)][1]
+            assert isinstance(answer, PresenceUpdate)
+            assert (answer.jid, answer.presence) == (jid, "unavailable")
             try:
                 await h.engine.subscribe_presence("nobody", jid)
             except EngineError as exc:

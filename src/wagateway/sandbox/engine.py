@@ -518,6 +518,7 @@ class SandboxEngine:
             raise EngineError("not_online", "the device is not online")
         wa_message_id = "3EB0" + secrets.token_hex(9).upper()
         chat = f"{sender_phone}@s.whatsapp.net"
+        self._contact_presence[(device_id, chat)] = ("available", utcnow())
         async with sim.lock:
             await self._emit(
                 PresenceUpdate(
