@@ -254,16 +254,22 @@ def test_presence_query_subscribes_on_demand_and_changes_arrive_while_online(
     assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
 
 
-async def _set_presence_mode(url: str, device_id: str, mode: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE devices SET presence_mode = :mode WHERE id = :id"),
-                {"mode": mode, "id": device_id},
-            )
-    finally:
-        await engine.dispose()
+def set_presence_mode(server: GatewayServer, table: str, row_id: str, mode: str) -> None:
+    """presence_mode on an app's or a device's row, as `PATCH /app` / `PATCH /devices` do."""
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url)  # type: ignore[call-arg]
+
+    async def update() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(f"UPDATE {table} SET presence_mode = :mode WHERE id = :id"),
+                    {"mode": mode, "id": row_id},
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(update())
 
 
 def test_always_online_device_shows_online_at_connect_and_gets_presence(
@@ -272,8 +278,7 @@ def test_always_online_device_shows_online_at_connect_and_gets_presence(
     """presence_mode always_online (set on the device's row, as PATCH /devices would): the
     device goes available once connected, subscriptions need no wrapping, changes arrive."""
     device = str(create_device(api, "always online")["device_id"])
-    url = Settings(data_dir=server.data_dir, database_url=server.database_url)  # type: ignore[call-arg]
-    asyncio.run(_set_presence_mode(url.resolved_database_url, device, "always_online"))
+    set_presence_mode(server, "devices", device, "always_online")
     scan_current_qr(api, device)
     online = wait_until(lambda: acts(api, device, "presence"), what="available at connect")
     assert [(p["state"], p.get("reason")) for p in online] == [("available", "always_online")]
@@ -319,6 +324,9 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
         FAKE_NEONIZE_GREET="1",
     ).start()
     creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    # The app's presence_mode (its devices have none of their own): the worker's backend is
+    # told it after the connect and sends AVAILABLE.
+    set_presence_mode(server, "apps", creds["app_id"], "always_online")
     with server.client(creds["app_token"]) as api:
         created = api.post("/devices", json={"device_name": "Front desk"})
         assert created.status_code == 201, created.text
@@ -328,14 +336,15 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
             timeout=60,
             what="linked by the fake phone",
         )
+        wait_until(lambda: (network / "acts.jsonl").exists(), what="available once connected")
         (network / f"greet-{device}").write_text("halo")
         [message] = wait_until(lambda: inbound(api, device), what="the contact's message")
         read = api.post(f"/devices/{device}/messages/{message['message_id']}/read")
         assert read.status_code == 200 and read.json()["read_at"], read.text
         typing = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": "typing"})
         assert typing.status_code == 200, typing.text
-        # Presence and profiles for real: a subscription (on_demand: online just for it) and
-        # the contact's push name (whatsmeow's contact store) and picture.
+        # Presence and profiles for real: a subscription (always_online: not wrapped) and the
+        # contact's push name (whatsmeow's contact store) and picture.
         presence = api.get(f"/devices/{device}/presence", params={"jid": ALICE})
         assert presence.status_code == 200 and presence.json()["subscribed"] is True
         profile = api.get(f"/devices/{device}/profile", params={"jid": ALICE})
@@ -346,6 +355,7 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
         assert online.status_code == 200, online.text
     chat = f"{ALICE}@s.whatsapp.net"
     assert read_jsonl(network / "acts.jsonl") == [
+        {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
         {
             "device": device,
             "method": "mark_read",
@@ -361,9 +371,7 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
             "state": "CHAT_PRESENCE_COMPOSING",
             "media": "CHAT_PRESENCE_MEDIA_TEXT",
         },
-        {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
         {"device": device, "method": "subscribe_presence", "jid": chat},
-        {"device": device, "method": "send_presence", "presence": "UNAVAILABLE"},
         {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
     ]
     server.stop()
