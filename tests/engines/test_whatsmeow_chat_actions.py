@@ -61,7 +61,9 @@ async def _events_until(events: list[EngineEvent], predicate: Callable[[EngineEv
     return await wait_for(holder, predicate)
 
 
-def run(tmp_path: Path, scenario: Callable[..., Any]) -> list[tuple[str, tuple, dict]]:
+def run(
+    tmp_path: Path, scenario: Callable[..., Any], **config: Any
+) -> list[tuple[str, tuple, dict]]:
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     async def main() -> None:
@@ -71,7 +73,7 @@ def run(tmp_path: Path, scenario: Callable[..., Any]) -> list[tuple[str, tuple, 
             return Recording(network.factory(store, uuid, new_device), calls)
 
         backend = WhatsmeowBackend(
-            {"store_dir": str(tmp_path), "time_scale": SCALE}, client_factory=factory
+            {"store_dir": str(tmp_path), "time_scale": SCALE, **config}, client_factory=factory
         )
         events: list[EngineEvent] = []
 
@@ -303,3 +305,37 @@ def test_presence_mode_subscription_and_profile_at_the_neonize_boundary(tmp_path
     assert contact_calls and all(isinstance(args[0], PB.JID) for args, _ in contact_calls)
     for args, kwargs in contact_calls:
         inspect.signature(client_module.ContactStore.get_contact).bind(None, *args, **kwargs)
+
+
+def test_always_online_tries_again_while_whatsmeow_has_no_push_name(tmp_path: Path) -> None:
+    """Just after pairing whatsmeow refuses presence until the phone's app state brings the
+    account's push name (ErrNoPushName): always_online sends AVAILABLE again a little later; an
+    on_demand subscription is made all the same."""
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        client = network.clients["d1"]
+        real_send_presence = client.send_presence
+        refusals = []
+
+        async def no_push_name_yet(presence: Any) -> None:
+            if len(refusals) < 2:
+                refusals.append(presence)
+                raise RuntimeError("SendPresenceError: can't send presence without PushName set")
+            await real_send_presence(presence)
+
+        client.send_presence = no_push_name_yet
+        await backend.subscribe_presence("d1", CHAT)  # on_demand: AVAILABLE refused
+        assert [n for _, n, _ in network.acts] == ["subscribe_presence"]
+        await backend.set_presence_mode("d1", "always_online")  # refused, then retried
+        for _ in range(500):
+            if len(network.acts) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert [(n, a) for _, n, a in network.acts] == [
+            ("subscribe_presence", {"jid": CHAT}),
+            ("send_presence", {"presence": "AVAILABLE"}),
+            ("subscribe_presence", {"jid": CHAT}),  # renewed once online
+        ]
+        assert len(refusals) == 2
+
+    run(tmp_path, scenario, presence_retry_delays=[0.01, 0.01])

@@ -54,6 +54,9 @@ from wagateway.engines.whatsmeow import mapping, neonize_loader, outbound
 log = structlog.get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# always_online: a refused AVAILABLE (no push name yet, just after pairing) is sent again
+# after these delays.
+DEFAULT_PRESENCE_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0)
 
 # A chat presence state → neonize's ChatPresence and ChatPresenceMedia member names.
 CHAT_PRESENCE = {
@@ -149,6 +152,10 @@ class WhatsmeowBackend:
         # contacts each device subscribed to (whatsmeow forgets them at a reconnect).
         self._presence_modes: dict[str, str] = {}
         self._subscriptions: dict[str, set[str]] = {}
+        self._presence_tasks: set[asyncio.Task[None]] = set()
+        self._presence_retry_delays = [
+            float(d) for d in config.get("presence_retry_delays", DEFAULT_PRESENCE_RETRY_DELAYS)
+        ]
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -160,6 +167,8 @@ class WhatsmeowBackend:
         )
 
     async def shutdown(self) -> None:
+        for task in list(self._presence_tasks):
+            task.cancel()
         for device_id in list(self._sessions):
             await self._stop(device_id)
 
@@ -600,18 +609,47 @@ class WhatsmeowBackend:
         if session is None or not session.linked:
             return
         if mode == ALWAYS_ONLINE and not session.available:
-            await self._send_presence(session, "available")
-            # A reconnect forgot the subscriptions: renewed, so presence keeps coming.
-            for jid in sorted(self._subscriptions.get(device_id, ())):
-                async with self._ffi.shared():
-                    try:
-                        await session.client.subscribe_presence(self._jid(jid))
-                    except Exception as exc:
-                        log.warning(
-                            "whatsmeow_resubscribe_failed", device_id=device_id, error=_short(exc)
-                        )
+            await self._go_online(session)
         elif mode == ON_DEMAND and session.available:
             await self._send_presence(session, "unavailable")
+
+    async def _go_online(self, session: _Session, attempt: int = 0) -> None:
+        """AVAILABLE, then the device's subscriptions renewed (a reconnect forgot them).
+        whatsmeow refuses presence until it knows the account's push name (ErrNoPushName: just
+        after pairing, until the phone's app state arrives; neonize forwards no event for that),
+        so a refusal is retried after `presence_retry_delays`."""
+        try:
+            await self._send_presence(session, "available")
+        except EngineError as exc:
+            if attempt >= len(self._presence_retry_delays):
+                log.warning("whatsmeow_not_online", device_id=session.device_id, error=exc.message)
+                return
+            log.info("whatsmeow_online_later", device_id=session.device_id, error=exc.message)
+            task = asyncio.create_task(self._go_online_later(session, attempt))
+            self._presence_tasks.add(task)
+            task.add_done_callback(self._presence_tasks.discard)
+            return
+        for jid in sorted(self._subscriptions.get(session.device_id, ())):
+            async with self._ffi.shared():
+                try:
+                    await session.client.subscribe_presence(self._jid(jid))
+                except Exception as exc:
+                    log.warning(
+                        "whatsmeow_resubscribe_failed",
+                        device_id=session.device_id,
+                        error=_short(exc),
+                    )
+
+    async def _go_online_later(self, session: _Session, attempt: int) -> None:
+        await asyncio.sleep(self._presence_retry_delays[attempt])
+        still_wanted = (
+            not session.ended
+            and self._sessions.get(session.device_id) is session
+            and not session.available
+            and self._presence_modes.get(session.device_id) == ALWAYS_ONLINE
+        )
+        if still_wanted:
+            await self._go_online(session, attempt + 1)
 
     async def subscribe_presence(self, device_id: str, jid: str) -> None:
         """neonize's subscribe_presence; whatsmeow's server sends presence only to a client
@@ -620,7 +658,11 @@ class WhatsmeowBackend:
         session = self._live(device_id)
         wrap = self._presence_modes.get(device_id, ON_DEMAND) == ON_DEMAND and not session.available
         if wrap:
-            await self._send_presence(session, "available")
+            try:
+                await self._send_presence(session, "available")
+            except EngineError as exc:  # no push name yet: subscribed all the same
+                log.info("whatsmeow_not_online", device_id=device_id, error=exc.message)
+                wrap = False
         try:
             async with self._ffi.shared():
                 try:
