@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import segno
@@ -230,10 +230,11 @@ class SandboxControls:
             )
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
+        last_seen = body.last_seen
+        if last_seen is not None and last_seen.tzinfo is None:
+            last_seen = last_seen.replace(tzinfo=UTC)  # no offset given: UTC, as CONTRACT §1
         try:
-            return await self._sandbox.contact_presence(
-                device_id, sender, body.state, body.last_seen
-            )
+            return await self._sandbox.contact_presence(device_id, sender, body.state, last_seen)
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
 
