@@ -5,16 +5,21 @@ on a whatsmeow app, through its worker process to the neonize stand-in."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
-from tests.support.harness import GatewayServer, wait_until
+from tests.e2e.test_inbound_events import signed
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+from wagateway.core.db import create_engine
+from wagateway.core.settings import Settings
 from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = pytest.mark.e2e
@@ -173,6 +178,137 @@ def test_presence_routes_refuse_bad_states_and_offline_devices(
     assert missing.status_code == 404 and error_code(missing) == "not_found"
 
 
+def presence_acts(api: httpx.Client, device_id: str) -> list[tuple[str, str]]:
+    """The device's own presence and its subscriptions on the network: (kind, state or jid)."""
+    return [
+        (e["kind"], e.get("state") or e.get("jid"))
+        for e in api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+        if e["kind"] in ("presence", "presence_subscribe")
+    ]
+
+
+def contact_presence(api: httpx.Client, device_id: str, state: str, **extra: str) -> None:
+    response = api.post(
+        f"/sandbox/devices/{device_id}/inbound",
+        json={"from": ALICE, "type": "presence", "state": state, **extra},
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_presence_query_subscribes_on_demand_and_changes_arrive_while_online(
+    api: httpx.Client,
+    server: GatewayServer,
+    device: str,
+    receiver: WebhookReceiver,
+    app_creds: dict,
+) -> None:
+    """GET presence answers from the cache at once and subscribes; on_demand (the default)
+    shows the account online just for the subscription, so a change while it is offline sends
+    nothing; once it shows online the next change is a signed `presence` webhook, and GET
+    presence answers it."""
+    chat = f"{ALICE}@s.whatsapp.net"
+    first = api.get(f"/devices/{device}/presence", params={"jid": ALICE})
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "jid": chat,
+        "presence": "unknown",
+        "last_seen": None,
+        "observed_at": None,
+        "subscribed": True,
+    }
+    subscribe = wait_until(lambda: acts(api, device, "presence_subscribe"), what="subscription")
+    assert [s["jid"] for s in subscribe] == [chat]
+    assert presence_acts(api, device) == [
+        ("presence", "available"),
+        ("presence_subscribe", chat),
+        ("presence", "unavailable"),
+    ]
+    assert [a.get("reason") for a in acts(api, device, "presence")] == ["on_demand"] * 2
+
+    contact_presence(api, device, "available")  # the account shows offline: not sent
+    assert api.post(f"/devices/{device}/presence", json={"state": "available"}).status_code == 200
+    contact_presence(api, device, "unavailable", last_seen="2026-12-01T08:30:00Z")
+    [delivery] = receiver.wait_for(device, "presence")
+    assert signed(delivery, app_creds) == {
+        "jid": chat,
+        "presence": "unavailable",
+        "last_seen": "2026-12-01T08:30:00.000Z",
+    }
+    answered = api.get(f"/devices/{device}/presence", params={"jid": f"+{ALICE}"}).json()
+    assert answered["presence"] == "unavailable" and answered["subscribed"] is True
+    assert answered["last_seen"].startswith("2026-12-01T08:30:00")
+    assert len(receiver.events(device, "presence")) == 1, "nothing while it showed offline"
+    # Online already (its own choice): the second subscription is not wrapped.
+    assert presence_acts(api, device)[3:] == [
+        ("presence", "available"),
+        ("presence_subscribe", chat),
+    ]
+
+    bad = api.post(
+        f"/sandbox/devices/{device}/inbound",
+        json={"from": ALICE, "type": "presence", "state": "typing"},
+    )
+    assert bad.status_code == 400 and error_code(bad) == "validation_error"
+    assert api.post(f"/devices/{device}/disconnect").status_code == 200
+    offline = api.get(f"/devices/{device}/presence", params={"jid": ALICE})
+    assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
+
+
+def set_presence_mode(server: GatewayServer, table: str, row_id: str, mode: str) -> None:
+    """presence_mode on an app's or a device's row, as `PATCH /app` / `PATCH /devices` do."""
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url)  # type: ignore[call-arg]
+
+    async def update() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(f"UPDATE {table} SET presence_mode = :mode WHERE id = :id"),
+                    {"mode": mode, "id": row_id},
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(update())
+
+
+def test_always_online_device_shows_online_at_connect_and_gets_presence(
+    api: httpx.Client, server: GatewayServer, receiver: WebhookReceiver, app_creds: dict
+) -> None:
+    """presence_mode always_online (set on the device's row, as PATCH /devices would): the
+    device goes available once connected, subscriptions need no wrapping, changes arrive."""
+    device = str(create_device(api, "always online")["device_id"])
+    set_presence_mode(server, "devices", device, "always_online")
+    scan_current_qr(api, device)
+    online = wait_until(lambda: acts(api, device, "presence"), what="available at connect")
+    assert [(p["state"], p.get("reason")) for p in online] == [("available", "always_online")]
+    kinds = [e["kind"] for e in api.get(f"/sandbox/devices/{device}/network").json()["network"]]
+    assert kinds.index("connect") < kinds.index("presence")
+    presence = api.get(f"/devices/{device}/presence", params={"jid": ALICE}).json()
+    assert presence["subscribed"] is True
+    chat = f"{ALICE}@s.whatsapp.net"
+    assert presence_acts(api, device) == [("presence", "available"), ("presence_subscribe", chat)]
+    contact_presence(api, device, "available")
+    [delivery] = receiver.wait_for(device, "presence")
+    payload = signed(delivery, app_creds)
+    assert payload["jid"] == chat and payload["presence"] == "available" and payload["last_seen"]
+
+
+def test_profile_has_the_contacts_push_name_and_picture(
+    api: httpx.Client, server: GatewayServer, device: str
+) -> None:
+    receive(api, device, ALICE, "halo")
+    [message] = inbound(api, device)
+    profile = api.get(f"/devices/{device}/profile", params={"jid": ALICE})
+    assert profile.status_code == 200, profile.text
+    body = profile.json()
+    assert body["jid"] == f"{ALICE}@s.whatsapp.net" and body["phone"] == ALICE
+    assert body["name"] == message["content"]["push_name"], "the push name its messages carry"
+    assert body["picture_url"].startswith("https://") and ALICE in body["picture_url"]
+    no_picture = api.get(f"/devices/{device}/profile", params={"jid": "6285550002220"}).json()
+    assert no_picture["picture_url"] is None
+
+
 @pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
 def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
     make_server: Callable[..., GatewayServer], tmp_path: Path
@@ -188,6 +324,9 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
         FAKE_NEONIZE_GREET="1",
     ).start()
     creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    # The app's presence_mode (its devices have none of their own): the worker's backend is
+    # told it after the connect and sends AVAILABLE.
+    set_presence_mode(server, "apps", creds["app_id"], "always_online")
     with server.client(creds["app_token"]) as api:
         created = api.post("/devices", json={"device_name": "Front desk"})
         assert created.status_code == 201, created.text
@@ -197,12 +336,21 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
             timeout=60,
             what="linked by the fake phone",
         )
+        wait_until(lambda: (network / "acts.jsonl").exists(), what="available once connected")
         (network / f"greet-{device}").write_text("halo")
         [message] = wait_until(lambda: inbound(api, device), what="the contact's message")
         read = api.post(f"/devices/{device}/messages/{message['message_id']}/read")
         assert read.status_code == 200 and read.json()["read_at"], read.text
         typing = api.post(f"/devices/{device}/chats/{ALICE}/presence", json={"state": "typing"})
         assert typing.status_code == 200, typing.text
+        # Presence and profiles for real: a subscription (always_online: not wrapped) and the
+        # contact's push name (whatsmeow's contact store) and picture.
+        presence = api.get(f"/devices/{device}/presence", params={"jid": ALICE})
+        assert presence.status_code == 200 and presence.json()["subscribed"] is True
+        profile = api.get(f"/devices/{device}/profile", params={"jid": ALICE})
+        assert profile.status_code == 200, profile.text
+        assert profile.json()["name"] == message["content"]["push_name"]
+        assert profile.json()["picture_url"] == f"https://pps.whatsapp.net/v/t61/{ALICE}.jpg"
         online = api.post(f"/devices/{device}/presence", json={"state": "available"})
         assert online.status_code == 200, online.text
         # A call, rejected by the app's call policy through the worker (reject_call), and
@@ -232,6 +380,7 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
         device,
     )
     assert chat_acts == [
+        {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
         {
             "device": device,
             "method": "mark_read",
@@ -247,6 +396,7 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
             "state": "CHAT_PRESENCE_COMPOSING",
             "media": "CHAT_PRESENCE_MEDIA_TEXT",
         },
+        {"device": device, "method": "subscribe_presence", "jid": chat},
         {"device": device, "method": "send_presence", "presence": "AVAILABLE"},
     ]
     server.stop()

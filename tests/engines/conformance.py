@@ -27,6 +27,7 @@ from wagateway.engines.base import (
     OutboundMessage,
     PairingWindowEnded,
     PollVote,
+    PresenceUpdate,
     QrCode,
     SessionEnded,
     poll_option_hash,
@@ -83,6 +84,10 @@ class Harness(Protocol):
     # A contact calls the device; nobody answers, so the ring ends (missed). A rejection by
     # the device shows in `chat_acts` as {"kind": "call_reject", "call_id", "to"}.
     async def contact_calls(self, device_id: str, sender_phone: str, video: bool) -> None: ...
+    # A contact comes online (`available`) or goes offline (`unavailable`): True when the
+    # network sent the device a presence (it subscribed and shows online). chat_acts reports
+    # a subscription as {"kind": "presence_subscribe", "jid"}.
+    async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool: ...
 
 
 async def wait_for(
@@ -606,5 +611,100 @@ class EngineConformance:
                 assert exc.code == "not_connected"
             else:
                 raise AssertionError("rejecting a call needs a live session")
+
+        self.run(scenario)
+
+    def test_on_demand_shows_online_only_around_a_presence_subscription(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            contact = "6285550001111"
+            jid = f"{contact}@s.whatsapp.net"
+            await h.engine.set_presence_mode("d1", "on_demand")
+            assert await h.chat_acts("d1") == [], "on_demand sends nothing at connect"
+            await h.engine.subscribe_presence("d1", jid)
+            assert await wait_for_acts(h, "d1", 3) == [
+                {"kind": "presence", "state": "available"},
+                {"kind": "presence_subscribe", "jid": jid},
+                {"kind": "presence", "state": "unavailable"},
+            ]
+            # Subscribed, but the account shows offline: WhatsApp sends nothing.
+            assert await h.contact_presence("d1", contact, "available") is False
+            # Online (the account's own choice): the contact's next change arrives.
+            await h.engine.send_presence("d1", "available")
+            assert await h.contact_presence("d1", contact, "unavailable") is True
+            update = await wait_for(h, of("d1", PresenceUpdate))
+            assert isinstance(update, PresenceUpdate)
+            assert (update.jid, update.presence) == (jid, "unavailable")
+            assert [e for e in h.events if isinstance(e, PresenceUpdate)] == [update]
+            # Already online: a subscription is not wrapped (and does not take it offline).
+            await h.engine.subscribe_presence("d1", jid)
+            acts = await wait_for_acts(h, "d1", 5)
+            assert acts[3:] == [
+                {"kind": "presence", "state": "available"},
+                {"kind": "presence_subscribe", "jid": jid},
+            ]
+            # WhatsApp answers a subscription with the presence it knows.
+            await wait_for(
+                h, lambda e: len([x for x in h.events if isinstance(x, PresenceUpdate)]) == 2
+            )
+            answer = [e for e in h.events if isinstance(e, PresenceUpdate)][1]
+            assert isinstance(answer, PresenceUpdate)
+            assert (answer.jid, answer.presence) == (jid, "unavailable")
+            try:
+                await h.engine.subscribe_presence("nobody", jid)
+            except EngineError as exc:
+                assert exc.code == "not_connected"
+            else:
+                raise AssertionError("a subscription without a session must be refused")
+
+        self.run(scenario)
+
+    def test_always_online_goes_available_at_every_connect_and_keeps_presence_coming(
+        self,
+    ) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            contact = "6285550001111"
+            jid = f"{contact}@s.whatsapp.net"
+            # What the gateway does after each Connected.
+            await h.engine.set_presence_mode("d1", "always_online")
+            assert await wait_for_acts(h, "d1", 1) == [{"kind": "presence", "state": "available"}]
+            await h.engine.subscribe_presence("d1", jid)
+            assert (await wait_for_acts(h, "d1", 2))[1:] == [
+                {"kind": "presence_subscribe", "jid": jid}
+            ], "online already: no on_demand wrapping"
+            assert await h.contact_presence("d1", contact, "available") is True
+            first = await wait_for(h, of("d1", PresenceUpdate))
+            assert isinstance(first, PresenceUpdate) and first.presence == "available"
+            await h.network_drop("d1")
+            await wait_for(h, lambda e: isinstance(e, Connected) and e.reconnected)
+            await h.engine.set_presence_mode("d1", "always_online")
+            acts = await wait_for_acts(h, "d1", 3)
+            assert acts[2] == {"kind": "presence", "state": "available"}, acts
+            # After the reconnect presence still comes (whatsmeow renews the subscription).
+            assert await h.contact_presence("d1", contact, "unavailable") is True
+            await wait_for(
+                h, lambda e: isinstance(e, PresenceUpdate) and e.presence == "unavailable"
+            )
+            before = len(await h.chat_acts("d1"))
+            await h.engine.set_presence_mode("d1", "on_demand")
+            acts = await wait_for_acts(h, "d1", before + 1)
+            assert acts[-1] == {"kind": "presence", "state": "unavailable"}
+
+        self.run(scenario)
+
+    def test_profile_has_the_push_name_and_picture(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            contact = "6285550001111"
+            await h.contact_writes("d1", contact, "halo")
+            message = await wait_for(h, of("d1", InboundMessage))
+            assert isinstance(message, InboundMessage) and message.push_name
+            profile = await h.engine.profile("d1", f"{contact}@s.whatsapp.net")
+            assert profile.name == message.push_name, "the push name its messages carry"
+            assert profile.picture_url and profile.picture_url.startswith("https://")
+            assert contact in profile.picture_url
+            hidden = await h.engine.profile("d1", "6285550001110@s.whatsapp.net")
+            assert hidden.picture_url is None, "no picture (or hidden): none"
 
         self.run(scenario)

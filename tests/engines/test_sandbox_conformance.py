@@ -50,11 +50,21 @@ class SandboxHarness:
             "edit": ("chat", "wa_message_id", "text"),
             "revoke": ("chat", "wa_message_id"),
             "call_reject": ("call_id", "to"),
+            "presence_subscribe": ("jid",),
         }
         return [
             {"kind": e.kind, **{k: e.detail[k] for k in fields.get(e.kind, ("state",))}}
             for e in await self.engine.network_of(device_id)
-            if e.kind in ("read", "chat_presence", "presence", "edit", "revoke", "call_reject")
+            if e.kind
+            in (
+                "read",
+                "chat_presence",
+                "presence",
+                "edit",
+                "revoke",
+                "call_reject",
+                "presence_subscribe",
+            )
         ]
 
     async def contact_calls(self, device_id: str, sender_phone: str, video: bool) -> None:
@@ -74,6 +84,9 @@ class SandboxHarness:
             for e in await self.engine.network_of(device_id)
             if e.kind == "message" and ("reply_to" in e.detail or "reaction_to" in e.detail)
         ]
+
+    async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool:
+        return await self.engine.contact_presence(device_id, sender_phone, state)
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.engine.contact_chat_presence(device_id, sender_phone, state)

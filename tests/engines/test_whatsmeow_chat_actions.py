@@ -62,7 +62,9 @@ async def _events_until(events: list[EngineEvent], predicate: Callable[[EngineEv
     return await wait_for(holder, predicate)
 
 
-def run(tmp_path: Path, scenario: Callable[..., Any]) -> list[tuple[str, tuple, dict]]:
+def run(
+    tmp_path: Path, scenario: Callable[..., Any], **config: Any
+) -> list[tuple[str, tuple, dict]]:
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     async def main() -> None:
@@ -72,7 +74,7 @@ def run(tmp_path: Path, scenario: Callable[..., Any]) -> list[tuple[str, tuple, 
             return Recording(network.factory(store, uuid, new_device), calls)
 
         backend = WhatsmeowBackend(
-            {"store_dir": str(tmp_path), "time_scale": SCALE}, client_factory=factory
+            {"store_dir": str(tmp_path), "time_scale": SCALE, **config}, client_factory=factory
         )
         events: list[EngineEvent] = []
 
@@ -301,6 +303,7 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.revoke_message("d1", CHAT, "6281234567890@s.whatsapp.net", "3EB0A")
         await backend.groups("d1")
         await backend.profile("d1", CHAT)
+        await backend.subscribe_presence("d1", CHAT)
         await backend.check_contacts("d1", ["6285550001111"])
         await network.contact_sends_image("d1", "6285550001111", png, "lihat")
         await _events_until(events, lambda e: isinstance(e, InboundMessage))
@@ -334,3 +337,98 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
     assert {"mark_read", "send_chat_presence", "send_presence"} <= made
     assert {"build_revoke", "send_message"} <= made
     assert "reject_call" in made
+
+
+def test_presence_mode_subscription_and_profile_at_the_neonize_boundary(tmp_path: Path) -> None:
+    """always_online: send_presence(Presence.AVAILABLE) once connected; on_demand wraps
+    subscribe_presence(JID) in AVAILABLE … UNAVAILABLE; the profile's picture comes from
+    get_profile_picture(JID), its name from the contact store's push name (get_contact)."""
+    contact_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        store = network.clients["d1"].contact
+        real_get_contact = store.get_contact
+
+        async def get_contact(*args: Any, **kwargs: Any) -> Any:
+            contact_calls.append((args, kwargs))
+            return await real_get_contact(*args, **kwargs)
+
+        store.get_contact = get_contact
+        await backend.set_presence_mode("d1", "on_demand")
+        assert network.acts == [], "on_demand shows nothing at connect"
+        await backend.subscribe_presence("d1", CHAT)
+        await backend.set_presence_mode("d1", "always_online")
+        await backend.subscribe_presence("d1", CHAT)
+        await network.contact_writes("d1", "6285550001111", "halo")
+        message = await _events_until(events, lambda e: isinstance(e, InboundMessage))
+        profile = await backend.profile("d1", CHAT)
+        assert profile.name == message.push_name == "Contact 1111"
+        assert profile.picture_url == "https://pps.whatsapp.net/v/t61/6285550001111.jpg"
+
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("SubscribePresenceError: server said no")
+
+        network.clients["d1"].subscribe_presence = refused
+        with pytest.raises(EngineError) as failed:
+            await backend.subscribe_presence("d1", CHAT)
+        assert failed.value.code == "presence_failed"
+
+        async def private(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("GetProfilePictureError: 401 not-authorized")
+
+        network.clients["d1"].get_profile_picture = private
+        assert (await backend.profile("d1", CHAT)).picture_url is None, "hidden: no picture"
+
+    calls = run(tmp_path, scenario)
+    made = [(n, a) for n, a, _ in calls if n in ("send_presence", "subscribe_presence")]
+    presence = ENUM.Presence
+    assert [(n, a[0] if n == "send_presence" else None) for n, a in made][:5] == [
+        ("send_presence", presence.AVAILABLE),
+        ("subscribe_presence", None),
+        ("send_presence", presence.UNAVAILABLE),
+        ("send_presence", presence.AVAILABLE),  # always_online, at once
+        ("subscribe_presence", None),  # not wrapped: online already
+    ]
+    jids = [a[0] for n, a, _ in calls if n in ("subscribe_presence", "get_profile_picture")]
+    assert all(isinstance(j, PB.JID) and f"{j.User}@{j.Server}" == CHAT for j in jids)
+    client_module = neonize_loader.module("neonize.aioze.client")
+    for name, args, kwargs in calls:
+        if name in ("send_presence", "subscribe_presence", "get_profile_picture"):
+            inspect.signature(getattr(client_module.NewAClient, name)).bind(None, *args, **kwargs)
+    assert contact_calls and all(isinstance(args[0], PB.JID) for args, _ in contact_calls)
+    for args, kwargs in contact_calls:
+        inspect.signature(client_module.ContactStore.get_contact).bind(None, *args, **kwargs)
+
+
+def test_always_online_tries_again_while_whatsmeow_has_no_push_name(tmp_path: Path) -> None:
+    """Just after pairing whatsmeow refuses presence until the phone's app state brings the
+    account's push name (ErrNoPushName): always_online sends AVAILABLE again a little later; an
+    on_demand subscription is made all the same."""
+
+    async def scenario(backend: WhatsmeowBackend, network: Any, events: list) -> None:
+        client = network.clients["d1"]
+        real_send_presence = client.send_presence
+        refusals = []
+
+        async def no_push_name_yet(presence: Any) -> None:
+            if len(refusals) < 2:
+                refusals.append(presence)
+                raise RuntimeError("SendPresenceError: can't send presence without PushName set")
+            await real_send_presence(presence)
+
+        client.send_presence = no_push_name_yet
+        await backend.subscribe_presence("d1", CHAT)  # on_demand: AVAILABLE refused
+        assert [n for _, n, _ in network.acts] == ["subscribe_presence"]
+        await backend.set_presence_mode("d1", "always_online")  # refused, then retried
+        for _ in range(500):
+            if len(network.acts) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert [(n, a) for _, n, a in network.acts] == [
+            ("subscribe_presence", {"jid": CHAT}),
+            ("send_presence", {"presence": "AVAILABLE"}),
+            ("subscribe_presence", {"jid": CHAT}),  # renewed once online
+        ]
+        assert len(refusals) == 2
+
+    run(tmp_path, scenario, presence_retry_delays=[0.01, 0.01])

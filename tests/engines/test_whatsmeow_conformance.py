@@ -74,6 +74,8 @@ class WhatsmeowHarness:
                 acts.append({"kind": "chat_presence", "chat": args["chat"], "state": state})
             elif method == "send_presence":
                 acts.append({"kind": "presence", "state": args["presence"].lower()})
+            elif method == "subscribe_presence":
+                acts.append({"kind": "presence_subscribe", "jid": args["jid"]})
             elif method == "edit":
                 acts.append(
                     {
@@ -142,6 +144,9 @@ class WhatsmeowHarness:
                         }
                     )
         return quotes
+
+    async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool:
+        return await self.network.contact_presence(device_id, sender_phone, state == "available")
 
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         await self.network.contact_chat_presence(device_id, sender_phone, state)

@@ -57,6 +57,27 @@ def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
     return _AUTO_NETWORK.factory(store, uuid, new_device)
 
 
+def push_name_of(phone: str) -> str:
+    """The push name a fake contact's messages carry."""
+    return f"Contact {phone[-4:]}"
+
+
+def picture_url_of(phone: str) -> str:
+    """A fake contact's profile picture URL (numbers ending in 0 have none)."""
+    return f"https://pps.whatsapp.net/v/t61/{phone}.jpg"
+
+
+class _ContactStore:
+    """neonize's `client.contact` (ContactStore): what whatsmeow's store knows of contacts."""
+
+    def __init__(self) -> None:
+        self.push_names: dict[str, str] = {}
+
+    async def get_contact(self, user: Any) -> Any:
+        name = self.push_names.get(user.User)
+        return PB.ContactInfo(Found=name is not None, PushName=name or "")
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The lines of a record file the fake network keeps (none yet: empty)."""
     if not path.exists():
@@ -116,6 +137,8 @@ class FakeWhatsApp:
         # votes on these and no others
         self.poll_ids: set[str] = set()
         self.rings: dict[str, asyncio.Future[None]] = {}  # call id -> its ring (contact_calls)
+        # Contacts' presence as the servers know it: phone -> (unavailable, last seen).
+        self.contact_presences: dict[str, tuple[bool, int]] = {}
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -139,6 +162,9 @@ class FakeWhatsApp:
     async def drop(self, device_id: str) -> None:
         client = self.clients[device_id]
         client.emit(EV.DisconnectedEv(status=True))
+        # the servers forget the old connection's presence and subscriptions
+        client.available = False
+        client.subscribed.clear()
         await asyncio.sleep(0.05)
         client.emit(EV.ConnectedEv(status=True))  # whatsmeow reconnects a linked session
 
@@ -323,6 +349,21 @@ class FakeWhatsApp:
         reason = "" if answered else "timeout"
         client.emit(EV.CallTerminateEv(basicCallMeta=meta, reason=reason))
 
+    async def contact_presence(
+        self, device_id: str, sender_phone: str, available: bool, last_seen: int = 0
+    ) -> bool:
+        """The contact comes online or goes offline: the servers send a PresenceEv only to a
+        client that subscribed to the contact and sent `available` (as WhatsApp does);
+        returns whether they did."""
+        self.contact_presences[sender_phone] = (not available, last_seen)
+        client = self.clients[device_id]
+        if sender_phone not in client.subscribed or not client.available:
+            return False
+        client.emit(
+            EV.PresenceEv(From=_jid(sender_phone), Unavailable=not available, LastSeen=last_seen)
+        )
+        return True
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
@@ -331,9 +372,12 @@ class FakeWhatsApp:
             MessageSource=source,
             ID="3EB0" + secrets.token_hex(8).upper(),
             Timestamp=int(time.time()),
-            Pushname="Contact",
+            Pushname=push_name_of(sender_phone),
         )
-        self.clients[device_id].emit(EV.MessageEv(Info=info, Message=message))
+        client = self.clients[device_id]
+        # whatsmeow saves the push name of every message in its contact store
+        client.contact.push_names[sender_phone] = push_name_of(sender_phone)
+        client.emit(EV.MessageEv(Info=info, Message=message))
 
 
 class FakeClient:
@@ -349,6 +393,10 @@ class FakeClient:
         self._stopped = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.contact = _ContactStore()
+        # the account's own presence as last sent, and the contacts it subscribed to
+        self.available = False
+        self.subscribed: set[str] = set()
 
     # neonize's surface
     async def connect(self) -> asyncio.Task[None]:
@@ -567,10 +615,25 @@ class FakeClient:
         self._act("mark_read", act)
 
     async def send_presence(self, presence: Any) -> None:
+        self.available = presence.name == "AVAILABLE"
         self._act("send_presence", {"presence": presence.name})
 
     async def reject_call(self, call_from: Any, call_id: str) -> None:
         self._act("reject_call", {"call_id": call_id, "to": f"{call_from.User}@{call_from.Server}"})
+
+    async def subscribe_presence(self, jid: Any) -> None:
+        """The servers answer a subscription with the contact's presence when they know it
+        and the client shows online."""
+        self.subscribed.add(jid.User)
+        self._act("subscribe_presence", {"jid": f"{jid.User}@{jid.Server}"})
+        known = self.network.contact_presences.get(jid.User)
+        if known is not None and self.available:
+            self.emit(EV.PresenceEv(From=_jid(jid.User), Unavailable=known[0], LastSeen=known[1]))
+
+    async def get_profile_picture(self, jid: Any, extra: Any = None) -> Any:
+        if jid.User.endswith("0"):
+            return PB.ProfilePictureInfo()  # whatsmeow: no picture (or hidden) → empty
+        return PB.ProfilePictureInfo(URL=picture_url_of(jid.User), ID="1", Type="image")
 
     def _protocol_act(self, to: Any, message: Any) -> bool:
         """An edit or a revoke (neonize's build_edit / build_revoke) reached the servers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wagateway.api.deps import CurrentApp
 from wagateway.core.addresses import normalise_phone, normalise_recipient
@@ -46,6 +46,11 @@ class PresenceOut(BaseModel):
     presence: str
     last_seen: datetime | None
     observed_at: datetime | None
+    subscribed: bool = Field(
+        False,
+        description="the device asked WhatsApp for this contact's presence: changes arrive as "
+        "`presence` events while the account shows online (`presence_mode`)",
+    )
 
 
 class ContactOut(BaseModel):
@@ -109,14 +114,27 @@ async def profile(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> 
 
 @router.get("/presence", response_model=PresenceOut, responses=errors(QUERY_ROUTE))
 async def presence(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) -> PresenceOut:
-    """Last presence WhatsApp pushed for `jid` (a cache: may be stale; `unknown` if none)."""
+    """Last presence WhatsApp pushed for `jid` (a cache: may be stale; `unknown` if none),
+    answered at once; and a subscription to `jid`'s presence (`subscribed: true`): WhatsApp
+    answers it, and sends later changes, as `presence` events while the account shows online
+    (`presence_mode` on_demand: online just for the subscription)."""
     target = normalise_recipient(jid, "jid")
-    device, _ = await _connected(gw, app.id, device_id)
+    device, engine = await _connected(gw, app.id, device_id)
+    try:
+        await engine.subscribe_presence(device.id, target)
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
     seen = gw.runtime.presence.get((device.id, target))
     if seen is None:
-        return PresenceOut(jid=target, presence="unknown", last_seen=None, observed_at=None)
+        return PresenceOut(
+            jid=target, presence="unknown", last_seen=None, observed_at=None, subscribed=True
+        )
     return PresenceOut(
-        jid=target, presence=seen.presence, last_seen=seen.last_seen, observed_at=seen.last_seen
+        jid=target,
+        presence=seen.presence,
+        last_seen=seen.last_seen,
+        observed_at=seen.last_seen,
+        subscribed=True,
     )
 
 

@@ -93,7 +93,9 @@ async def inbound(
     `chat_presence` is followed by a `chat_presence` event, `revoke` by `message_revoked`;
     `forwarded: true` marks a message forwarded. `from_me: true` with `to` (text, image,
     document, location): the account's owner writes from the phone instead, a `message`
-    event with direction outbound and source `phone`."""
+    event with direction outbound and source `phone`. `presence` (the contact comes online or goes
+    offline) is followed by a `presence` event only when the device subscribed to the contact
+    (`GET /devices/{id}/presence`) and shows online (`presence_mode`)."""
     wa_message_id = await gw.sandbox_controls.inbound(app, device_id, body)
     return InboundAccepted(wa_message_id=wa_message_id)
 

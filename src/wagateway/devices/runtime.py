@@ -24,7 +24,7 @@ from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
 from wagateway.devices.models import Device
-from wagateway.devices.policies import CallPolicy, call_policy_of
+from wagateway.devices.policies import CallPolicy, call_policy_of, presence_mode_of
 from wagateway.devices.sink import MessageSink
 from wagateway.devices.state import Connection, IllegalTransition, Status, check_transition
 from wagateway.engines.base import (
@@ -87,6 +87,7 @@ class SessionRuntime:
         self.started = False
         self.call_reply: CallReply | None = None
         self._rejections: dict[tuple[str, str], _Rejection] = {}
+        self._mode_pushes: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -98,6 +99,8 @@ class SessionRuntime:
 
     async def shutdown(self) -> None:
         self.started = False
+        for task in list(self._mode_pushes):
+            task.cancel()
         for engine in self.engines.values():
             await engine.shutdown()
 
@@ -147,6 +150,23 @@ class SessionRuntime:
                     SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
                 )
         log.info("devices_restored", count=len(to_restore))
+
+    async def push_presence_mode(self, device_id: str) -> None:
+        """Tell the engine of a connected device its presence_mode (CONTRACT §8.1: the device's,
+        else its app's, else on_demand): after each Connected, and after a settings change
+        (`PATCH /app`, `PATCH /devices/{id}`). Nothing for a device that is not connected."""
+        async with self._db.read() as session:
+            device = await session.get(Device, device_id)
+            if device is None or device.status != Status.CONNECTED:
+                return
+            app = await session.get(App, device.app_id)
+            if app is None:
+                return
+            mode, engine_name = presence_mode_of(app, device), device.engine
+        try:
+            await self.engine_for(engine_name).set_presence_mode(device_id, mode)
+        except EngineError as exc:
+            log.warning("presence_mode_not_applied", device_id=device_id, error=exc.message)
 
     # --- pairing helpers used by the device service ------------------------------------------
 
@@ -209,6 +229,12 @@ class SessionRuntime:
                 rejection = self._rejections.pop((event.device_id, event.call_id), None)
         if isinstance(event, IncomingCall) and rejection is not None:
             await self._reject_call(event, rejection)
+        if isinstance(event, Connected):
+            # Every connection starts unavailable: the engine learns the device's
+            # presence_mode anew (always_online: it goes available now).
+            task = asyncio.create_task(self.push_presence_mode(event.device_id))
+            self._mode_pushes.add(task)
+            task.add_done_callback(self._mode_pushes.discard)
         if isinstance(event, QrCode):
             self._settle_waiters(event)
         elif isinstance(event, SessionEnded | PairingWindowEnded):

@@ -236,6 +236,14 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 CHAT_PRESENCE_STATES = ("typing", "recording", "paused")
 PRESENCE_STATES = ("available", "unavailable")
+# How the account shows online (CONTRACT §8.1 `presence_mode`), as engines are told it with
+# `Engine.set_presence_mode`: `always_online` sends `available` at every connect; `on_demand`
+# (the default, and what an engine assumes until told) shows the account online only around an
+# act that needs it (a presence subscription), then `unavailable` again: a linked device that is
+# online silences the phone's notifications.
+ALWAYS_ONLINE = "always_online"
+ON_DEMAND = "on_demand"
+ENGINE_PRESENCE_MODES = (ON_DEMAND, ALWAYS_ONLINE)
 
 
 class EngineError(Exception):
@@ -391,3 +399,14 @@ class Engine(Protocol):
         """Which numbers are on WhatsApp, with their phone JID and LID where known."""
 
     async def health(self) -> EngineHealth: ...
+
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        """How the account shows online (`ENGINE_PRESENCE_MODES`); the gateway tells it after
+        every `Connected`. `always_online`: `available` now when connected (and at every
+        reconnect the gateway reports it again); switching to `on_demand` while the account
+        shows online sends `unavailable`."""
+
+    async def subscribe_presence(self, device_id: str, jid: str) -> None:
+        """Ask WhatsApp for `jid`'s presence: its answer and later changes arrive as
+        `PresenceUpdate` while the account shows online (`on_demand`: `available` before the
+        subscription, `unavailable` after). Raises EngineError `not_connected`."""

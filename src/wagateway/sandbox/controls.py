@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 import segno
@@ -16,7 +17,7 @@ from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices.models import Device
 from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
-from wagateway.engines.base import EngineError
+from wagateway.engines.base import CHAT_PRESENCE_STATES, PRESENCE_STATES, EngineError
 from wagateway.sandbox.engine import SandboxEngine
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
 
@@ -36,6 +37,7 @@ class InboundRequest(BaseModel):
         "poll_vote",
         "button_reply",
         "list_reply",
+        "presence",
     ] = Field(
         "text",
         description="a message (text, image, document, location), or what the contact does "
@@ -43,7 +45,10 @@ class InboundRequest(BaseModel):
         "(deletes its message `wa_message_id` for everyone), edit (changes the text of its "
         "message `wa_message_id` to `text`), poll_vote (chooses `options` of the device's "
         "poll `poll_message_id`), button_reply (taps `selected_id` / `selected_text` of the "
-        "message `reply_to`), list_reply (picks `selected_row_id` / `title` of `reply_to`)",
+        "message `reply_to`), list_reply (picks `selected_row_id` / `title` of `reply_to`), "
+        "presence (comes online or goes offline: `state` available / unavailable, optional "
+        "`last_seen`; a `presence` event follows only when the device subscribed to the contact "
+        "and shows online, as on WhatsApp)",
     )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
@@ -56,8 +61,13 @@ class InboundRequest(BaseModel):
     forwarded: bool = False
     reply_to: str | None = None
     mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS)
-    state: Literal["typing", "recording", "paused"] | None = Field(
-        None, description="chat_presence: what the contact shows in its chat"
+    state: Literal["typing", "recording", "paused", "available", "unavailable"] | None = Field(
+        None,
+        description="chat_presence: what the contact shows in its chat (typing, recording, "
+        "paused); presence: available or unavailable",
+    )
+    last_seen: datetime | None = Field(
+        None, description="presence: when the contact was last online (default: now)"
     )
     selected_id: str | None = Field(None, max_length=256, description="button_reply")
     selected_text: str | None = Field(None, max_length=256, description="button_reply")
@@ -178,19 +188,25 @@ class SandboxControls:
 
     async def inbound(self, app: App, device_id: str, body: InboundRequest) -> str | None:
         """A contact writes to the device (returns the new message's wa_message_id), or acts
-        on the chat: chat_presence (returns None), revoke (returns the revoked message's id).
+        on the chat: chat_presence and presence (return None), revoke (returns the revoked message's id).
         With `from_me` the account's owner writes from the phone instead."""
         if body.from_me:
             return await self._owner_writes(app, device_id, body)
         if body.type == "chat_presence":
-            if body.state is None:
-                raise validation_error("state is required for type chat_presence", "state")
+            if body.state is None or body.state not in CHAT_PRESENCE_STATES:
+                raise validation_error(
+                    "state (typing, recording or paused) is required for type chat_presence",
+                    "state",
+                )
             await self._connected_device(app, device_id)
             sender = normalise_phone(body.from_, "from")
             try:
                 await self._sandbox.contact_chat_presence(device_id, sender, body.state)
             except EngineError as exc:
                 raise ApiError(409, "device_not_connected", exc.message) from exc
+            return None
+        if body.type == "presence":
+            await self._presence(app, device_id, body)
             return None
         if body.type == "revoke":
             if not body.wa_message_id:
@@ -241,6 +257,23 @@ class SandboxControls:
                 reply_to=body.reply_to,
                 mentions=tuple(normalise_recipient(m, "mentions") for m in body.mentions),
             )
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def _presence(self, app: App, device_id: str, body: InboundRequest) -> bool:
+        """The contact comes online or goes offline; True when the network sent the device a
+        `presence` (it subscribed to the contact and shows online)."""
+        if body.state is None or body.state not in PRESENCE_STATES:
+            raise validation_error(
+                "state must be available or unavailable for type presence", "state"
+            )
+        await self._connected_device(app, device_id)
+        sender = normalise_phone(body.from_, "from")
+        last_seen = body.last_seen
+        if last_seen is not None and last_seen.tzinfo is None:
+            last_seen = last_seen.replace(tzinfo=UTC)  # no offset given: UTC, as CONTRACT §1
+        try:
+            return await self._sandbox.contact_presence(device_id, sender, body.state, last_seen)
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
 

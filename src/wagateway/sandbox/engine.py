@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -26,6 +26,8 @@ from wagateway.core.db import Database, table_of, upsert_insert, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
+    ALWAYS_ONLINE,
+    ON_DEMAND,
     QR_CODE_LIFETIMES,
     ChatPresence,
     Connected,
@@ -106,6 +108,20 @@ def sandbox_lid(phone: str) -> str:
     return f"{int(digest[:12], 16) % 10**14:014d}@lid"
 
 
+def sandbox_push_name(phone: str) -> str:
+    """A simulated contact's push name: what its messages carry (`push_name`) and what its
+    profile answers as `name`."""
+    return f"Sandbox {phone[-4:]}"
+
+
+def sandbox_picture_url(user: str) -> str | None:
+    """A simulated contact's profile picture URL (a `.invalid` host: never fetchable); numbers
+    ending in 0 show none, as a contact without a picture or hiding it does."""
+    if user.endswith("0"):
+        return None
+    return f"https://pictures.sandbox.invalid/{user}.jpg"
+
+
 def make_pairing_code() -> str:
     return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
 
@@ -123,6 +139,11 @@ class _Sim:
     receipt_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     recent_sends: list[float] = field(default_factory=list)
     rejected_calls: set[str] = field(default_factory=set)
+    # The account's own presence on this connection (a new connection starts unavailable)
+    # and the contacts whose presence it subscribed to (WhatsApp sends presence only to
+    # subscribed clients that show online).
+    available: bool = False
+    subscriptions: set[str] = field(default_factory=set)
 
 
 class SandboxEngine:
@@ -140,6 +161,11 @@ class SandboxEngine:
         # per table for the lot).
         self._records: JoinedWrites[None, _Record] = JoinedWrites(db, self._write_records)
         self._last_recorded: asyncio.Future[None] | None = None
+        # presence_mode per device, as the gateway told it (on_demand until told).
+        self._presence_modes: dict[str, str] = {}
+        # The simulated network's knowledge of contacts' presence, per device and contact JID:
+        # (available | unavailable, last seen). What a subscription is answered with.
+        self._contact_presence: dict[tuple[str, str], tuple[str, datetime]] = {}
 
     # --- Engine protocol ----------------------------------------------------------------
 
@@ -322,8 +348,50 @@ class SandboxEngine:
         self._log(device_id, "chat_presence", chat=chat, state=state)
 
     async def send_presence(self, device_id: str, state: str) -> None:
-        self._require_online(device_id)
-        self._log(device_id, "presence", state=state)
+        sim = self._require_online(device_id)
+        self._set_own_presence(device_id, sim, state)
+
+    def _set_own_presence(self, device_id: str, sim: _Sim, state: str, **why: str) -> None:
+        sim.available = state == "available"
+        self._log(device_id, "presence", state=state, **why)
+
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        """always_online: the account goes available now (logged `presence`, `reason:
+        "always_online"`), as at every connect the gateway reports; on_demand while it shows
+        online: unavailable."""
+        self._presence_modes[device_id] = mode
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            return
+        if mode == ALWAYS_ONLINE and not sim.available:
+            self._set_own_presence(device_id, sim, "available", reason=ALWAYS_ONLINE)
+        elif mode == ON_DEMAND and sim.available:
+            self._set_own_presence(device_id, sim, "unavailable", reason=ON_DEMAND)
+
+    async def subscribe_presence(self, device_id: str, jid: str) -> None:
+        """Logged as `presence_subscribe` (`jid`). on_demand: `presence` available before and
+        unavailable after (`reason: "on_demand"`). The network answers with the contact's
+        presence where it knows it, as a PresenceUpdate that arrives shortly after."""
+        sim = self._require_online(device_id)
+        wrap = self._presence_modes.get(device_id, ON_DEMAND) == ON_DEMAND and not sim.available
+        if wrap:
+            self._set_own_presence(device_id, sim, "available", reason=ON_DEMAND)
+        sim.subscriptions.add(jid)
+        self._log(device_id, "presence_subscribe", jid=jid)
+        known = self._contact_presence.get((device_id, jid))
+        if known is not None:
+            update = PresenceUpdate(
+                device_id, sim.epoch, jid=jid, presence=known[0], last_seen=known[1]
+            )
+            task = asyncio.create_task(self._answer_subscription(sim, update))
+            sim.receipt_tasks.add(task)
+            task.add_done_callback(sim.receipt_tasks.discard)
+        if wrap:
+            self._set_own_presence(device_id, sim, "unavailable", reason=ON_DEMAND)
+
+    async def _answer_subscription(self, sim: _Sim, update: PresenceUpdate) -> None:
+        async with sim.lock:
+            await self._emit(update)
 
     async def edit_message(
         self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
@@ -434,6 +502,7 @@ class SandboxEngine:
             if not sim.online:
                 raise EngineError("not_online", "the device is already reconnecting")
             sim.online = False
+            sim.available = False
             self._log(device_id, "disconnect", reason="dropped")
             await self._emit(ConnectionLost(device_id, sim.epoch, error="sandbox: socket dropped"))
         sim.task = asyncio.create_task(
@@ -457,6 +526,7 @@ class SandboxEngine:
             raise EngineError("not_online", "the device is not online")
         wa_message_id = "3EB0" + secrets.token_hex(9).upper()
         chat = f"{sender_phone}@s.whatsapp.net"
+        self._contact_presence[(device_id, chat)] = ("available", utcnow())
         async with sim.lock:
             await self._emit(
                 PresenceUpdate(
@@ -474,7 +544,7 @@ class SandboxEngine:
                     type=type,
                     content=dict(content or {}),
                     sent_at=utcnow(),
-                    push_name=f"Sandbox {sender_phone[-4:]}",
+                    push_name=sandbox_push_name(sender_phone),
                     forwarded=forwarded,
                     reply_to=reply_to,
                     mentions=mentions,
@@ -593,6 +663,27 @@ class SandboxEngine:
                 )
             )
 
+    async def contact_presence(
+        self, device_id: str, sender_phone: str, state: str, last_seen: datetime | None = None
+    ) -> bool:
+        """The contact comes online (`available`) or goes offline (`unavailable`, last seen
+        `last_seen`, else now). The network remembers it (a later subscription is answered
+        with it) and sends a `PresenceUpdate` only when the device subscribed to the contact
+        and shows online, as WhatsApp does; returns whether it sent one."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        jid = f"{sender_phone}@s.whatsapp.net"
+        seen = last_seen or utcnow()
+        self._contact_presence[(device_id, jid)] = (state, seen)
+        if jid not in sim.subscriptions or not sim.available:
+            return False
+        async with sim.lock:
+            await self._emit(
+                PresenceUpdate(device_id, sim.epoch, jid=jid, presence=state, last_seen=seen)
+            )
+        return True
+
     async def contact_chat_presence(self, device_id: str, sender_phone: str, state: str) -> None:
         """The contact starts or stops typing (or recording audio) in its chat with the
         device: `state` is typing, recording or paused."""
@@ -671,9 +762,9 @@ class SandboxEngine:
         return Profile(
             jid=jid,
             phone=phone,
-            name=f"Sandbox {user[-4:]}",
+            name=sandbox_push_name(user),
             about="Hey there! I am using WhatsApp.",
-            picture_url=None,
+            picture_url=sandbox_picture_url(user),
         )
 
     async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:

@@ -31,6 +31,8 @@ from typing import Any
 import structlog
 
 from wagateway.engines.base import (
+    ALWAYS_ONLINE,
+    ON_DEMAND,
     QR_CODE_LIFETIMES,
     Connected,
     ConnectionLost,
@@ -57,6 +59,9 @@ DEFAULT_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 # Calls remembered per session between their offer and their end (an end never sent must
 # not grow the table for ever).
 MAX_TRACKED_CALLS = 256
+# always_online: a refused AVAILABLE (no push name yet, just after pairing) is sent again
+# after these delays.
+DEFAULT_PRESENCE_RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0)
 
 # A chat presence state → neonize's ChatPresence and ChatPresenceMedia member names.
 CHAT_PRESENCE = {
@@ -115,6 +120,9 @@ class _Session:
     attempt: int = 1  # connect attempts of a restore so far
     ended: bool = False
     window: asyncio.Task[None] | None = None
+    # The account's own presence as this connection last sent it (a connection starts
+    # unavailable: whatsmeow sends none by itself).
+    available: bool = False
     # Set by the client's first sign of life (an event, a QR, or its connect task ending).
     started: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     # ids of the latest messages this client sent: an echo of one (`IsFromMe`) is not a
@@ -152,6 +160,14 @@ class WhatsmeowBackend:
         self._sink: EventSink | None = None
         self._sessions: dict[str, _Session] = {}
         self._ffi = SharedExclusiveLock()
+        # presence_mode per device, as the gateway told it (on_demand until told), and the
+        # contacts each device subscribed to (whatsmeow forgets them at a reconnect).
+        self._presence_modes: dict[str, str] = {}
+        self._subscriptions: dict[str, set[str]] = {}
+        self._presence_tasks: set[asyncio.Task[None]] = set()
+        self._presence_retry_delays = [
+            float(d) for d in config.get("presence_retry_delays", DEFAULT_PRESENCE_RETRY_DELAYS)
+        ]
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -163,6 +179,8 @@ class WhatsmeowBackend:
         )
 
     async def shutdown(self) -> None:
+        for task in list(self._presence_tasks):
+            task.cancel()
         for device_id in list(self._sessions):
             await self._stop(device_id)
 
@@ -203,6 +221,7 @@ class WhatsmeowBackend:
             return 0
 
     def _erase(self, device_id: str) -> None:
+        self._subscriptions.pop(device_id, None)  # another link, another account
         store = self._store(device_id)
         for path in (
             store,
@@ -532,6 +551,7 @@ class WhatsmeowBackend:
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
+        session.available = False  # a new connection: whatsmeow sends no presence by itself
         self._attempts_file(session.device_id).unlink(missing_ok=True)
         await self._emit(
             Connected(
@@ -555,6 +575,7 @@ class WhatsmeowBackend:
 
     async def _on_disconnected(self, session: _Session) -> None:
         # whatsmeow reconnects a logged-in session by itself; a Connected follows.
+        session.available = False
         if session.linked:
             await self._emit(
                 ConnectionLost(session.device_id, session.epoch, "disconnected from WhatsApp")
@@ -632,13 +653,90 @@ class WhatsmeowBackend:
                 raise EngineError("presence_failed", _short(exc)) from exc
 
     async def send_presence(self, device_id: str, state: str) -> None:
-        session = self._live(device_id)
+        await self._send_presence(self._live(device_id), state)
+
+    async def _send_presence(self, session: _Session, state: str) -> None:
         enum = neonize_loader.module("neonize.utils.enum")
         async with self._ffi.shared():
             try:
                 await session.client.send_presence(enum.Presence[state.upper()])
             except Exception as exc:
                 raise EngineError("presence_failed", _short(exc)) from exc
+        session.available = state == "available"
+
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        """always_online: send_presence(AVAILABLE) now (the gateway calls this after every
+        Connected, whatsmeow's own reconnects included); on_demand while the account shows
+        online: UNAVAILABLE."""
+        self._presence_modes[device_id] = mode
+        session = self._sessions.get(device_id)
+        if session is None or not session.linked:
+            return
+        if mode == ALWAYS_ONLINE and not session.available:
+            await self._go_online(session)
+        elif mode == ON_DEMAND and session.available:
+            await self._send_presence(session, "unavailable")
+
+    async def _go_online(self, session: _Session, attempt: int = 0) -> None:
+        """AVAILABLE, then the device's subscriptions renewed (a reconnect forgot them).
+        whatsmeow refuses presence until it knows the account's push name (ErrNoPushName: just
+        after pairing, until the phone's app state arrives; neonize forwards no event for that),
+        so a refusal is retried after `presence_retry_delays`."""
+        try:
+            await self._send_presence(session, "available")
+        except EngineError as exc:
+            if attempt >= len(self._presence_retry_delays):
+                log.warning("whatsmeow_not_online", device_id=session.device_id, error=exc.message)
+                return
+            log.info("whatsmeow_online_later", device_id=session.device_id, error=exc.message)
+            task = asyncio.create_task(self._go_online_later(session, attempt))
+            self._presence_tasks.add(task)
+            task.add_done_callback(self._presence_tasks.discard)
+            return
+        for jid in sorted(self._subscriptions.get(session.device_id, ())):
+            async with self._ffi.shared():
+                try:
+                    await session.client.subscribe_presence(self._jid(jid))
+                except Exception as exc:
+                    log.warning(
+                        "whatsmeow_resubscribe_failed",
+                        device_id=session.device_id,
+                        error=_short(exc),
+                    )
+
+    async def _go_online_later(self, session: _Session, attempt: int) -> None:
+        await asyncio.sleep(self._presence_retry_delays[attempt])
+        still_wanted = (
+            not session.ended
+            and self._sessions.get(session.device_id) is session
+            and not session.available
+            and self._presence_modes.get(session.device_id) == ALWAYS_ONLINE
+        )
+        if still_wanted:
+            await self._go_online(session, attempt + 1)
+
+    async def subscribe_presence(self, device_id: str, jid: str) -> None:
+        """neonize's subscribe_presence; whatsmeow's server sends presence only to a client
+        that sent `available`, so on_demand wraps it in AVAILABLE … UNAVAILABLE. Answers
+        arrive as PresenceEv."""
+        session = self._live(device_id)
+        wrap = self._presence_modes.get(device_id, ON_DEMAND) == ON_DEMAND and not session.available
+        if wrap:
+            try:
+                await self._send_presence(session, "available")
+            except EngineError as exc:  # no push name yet: subscribed all the same
+                log.info("whatsmeow_not_online", device_id=device_id, error=exc.message)
+                wrap = False
+        try:
+            async with self._ffi.shared():
+                try:
+                    await session.client.subscribe_presence(self._jid(jid))
+                except Exception as exc:
+                    raise EngineError("presence_failed", _short(exc)) from exc
+            self._subscriptions.setdefault(device_id, set()).add(jid)
+        finally:
+            if wrap:
+                await self._send_presence(session, "unavailable")
 
     async def edit_message(
         self, device_id: str, chat: str, wa_message_id: str, new_content: dict[str, str]
@@ -715,9 +813,41 @@ class WhatsmeowBackend:
         return Profile(
             jid=jid,
             phone=phone,
-            name=str(info.VerifiedName.Details.verifiedName) or None,
+            name=str(info.VerifiedName.Details.verifiedName)
+            or await self._stored_name(session, target),
             about=str(info.Status) or None,
+            picture_url=await self._picture_url(session, target),
         )
+
+    async def _stored_name(self, session: _Session, target: Any) -> str | None:
+        """The contact's push name from whatsmeow's contact store (whatsmeow saves the push
+        name of every message it receives, and the names the phone syncs), else the name
+        the store has from the address book or a business profile."""
+        async with self._ffi.shared():
+            try:
+                contact = await session.client.contact.get_contact(target)
+            except Exception as exc:  # a name is a bonus, not the answer
+                log.info(
+                    "whatsmeow_contact_unknown", device_id=session.device_id, error=_short(exc)
+                )
+                return None
+        if not contact.Found:
+            return None
+        for name in (contact.PushName, contact.FullName, contact.BusinessName):
+            if mapping.text(name):
+                return mapping.text(name)
+        return None
+
+    async def _picture_url(self, session: _Session, target: Any) -> str | None:
+        """neonize's get_profile_picture: the URL, or None when the contact has no picture or
+        hides it from this account (whatsmeow answers nothing, or an error)."""
+        async with self._ffi.shared():
+            try:
+                picture = await session.client.get_profile_picture(target)
+            except Exception as exc:
+                log.info("whatsmeow_no_picture", device_id=session.device_id, error=_short(exc))
+                return None
+        return mapping.text(picture.URL) or None if picture is not None else None
 
     async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
         session = self._live(device_id)

@@ -107,6 +107,12 @@ class WorkerEngine:
     async def check_contacts(self, device_id: str, phones: list[str]) -> list[ContactCheck]:
         return list(await self._call(device_id, "check_contacts", phones=phones))
 
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        await self._call(device_id, "set_presence_mode", mode=mode)
+
+    async def subscribe_presence(self, device_id: str, jid: str) -> None:
+        await self._call(device_id, "subscribe_presence", jid=jid)
+
     async def health(self) -> EngineHealth:
         detail = self.pool.health()
         workers = detail["workers"]

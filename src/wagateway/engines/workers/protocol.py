@@ -57,6 +57,8 @@ OPS = frozenset(
         "health",
         "ping",
         "reject_call",
+        "set_presence_mode",
+        "subscribe_presence",
     }
 )
 
