@@ -5,21 +5,17 @@ on a whatsmeow app, through its worker process to the neonize stand-in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.e2e.test_inbound_events import signed
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
-from wagateway.core.db import create_engine
-from wagateway.core.settings import Settings
 from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = pytest.mark.e2e
@@ -254,31 +250,16 @@ def test_presence_query_subscribes_on_demand_and_changes_arrive_while_online(
     assert offline.status_code == 409 and error_code(offline) == "device_not_connected"
 
 
-def set_presence_mode(server: GatewayServer, table: str, row_id: str, mode: str) -> None:
-    """presence_mode on an app's or a device's row, as `PATCH /app` / `PATCH /devices` do."""
-    settings = Settings(data_dir=server.data_dir, database_url=server.database_url)  # type: ignore[call-arg]
-
-    async def update() -> None:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(
-                    text(f"UPDATE {table} SET presence_mode = :mode WHERE id = :id"),
-                    {"mode": mode, "id": row_id},
-                )
-        finally:
-            await engine.dispose()
-
-    asyncio.run(update())
-
-
 def test_always_online_device_shows_online_at_connect_and_gets_presence(
     api: httpx.Client, server: GatewayServer, receiver: WebhookReceiver, app_creds: dict
 ) -> None:
-    """presence_mode always_online (set on the device's row, as PATCH /devices would): the
-    device goes available once connected, subscriptions need no wrapping, changes arrive."""
+    """presence_mode always_online (`PATCH /devices/{id}`): the device goes available once
+    connected, subscriptions need no wrapping, changes arrive; switched back to on_demand
+    (here through the app's setting, which a device without its own follows), a connected
+    device goes unavailable at once."""
     device = str(create_device(api, "always online")["device_id"])
-    set_presence_mode(server, "devices", device, "always_online")
+    changed = api.patch(f"/devices/{device}", json={"presence_mode": "always_online"})
+    assert changed.status_code == 200 and changed.json()["presence_mode"] == "always_online"
     scan_current_qr(api, device)
     online = wait_until(lambda: acts(api, device, "presence"), what="available at connect")
     assert [(p["state"], p.get("reason")) for p in online] == [("available", "always_online")]
@@ -292,6 +273,13 @@ def test_always_online_device_shows_online_at_connect_and_gets_presence(
     [delivery] = receiver.wait_for(device, "presence")
     payload = signed(delivery, app_creds)
     assert payload["jid"] == chat and payload["presence"] == "available" and payload["last_seen"]
+
+    assert api.patch(f"/devices/{device}", json={"presence_mode": None}).status_code == 200
+    assert api.patch("/app", json={"presence_mode": "on_demand"}).status_code == 200
+    wait_until(
+        lambda: presence_acts(api, device)[-1:] == [("presence", "unavailable")],
+        what="unavailable once the mode that applies is on_demand",
+    )
 
 
 def test_profile_has_the_contacts_push_name_and_picture(
@@ -326,8 +314,8 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
     creds = server.create_app("real phone", "", "--engine", "whatsmeow")
     # The app's presence_mode (its devices have none of their own): the worker's backend is
     # told it after the connect and sends AVAILABLE.
-    set_presence_mode(server, "apps", creds["app_id"], "always_online")
     with server.client(creds["app_token"]) as api:
+        assert api.patch("/app", json={"presence_mode": "always_online"}).status_code == 200
         created = api.post("/devices", json={"device_name": "Front desk"})
         assert created.status_code == 201, created.text
         device = created.json()["device_id"]

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -184,7 +185,13 @@ class GatewayServer:
                 "webhook_secret": created.webhook_secret,
             }
 
-        return asyncio.run(create())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(create())
+        # Called from code that runs an event loop already (Playwright's sync API does).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, create()).result()
 
     def create_app_with_cli(
         self, name: str = "test app", webhook_url: str = "", *extra: str

@@ -52,6 +52,9 @@ class _Runtime:
     def engine_for(self, engine: str) -> _Engine:
         return _Engine()
 
+    async def push_presence_mode(self, device_id: str) -> None:
+        """A changed presence_mode reaches a connected device's engine: none is connected."""
+
 
 @dataclass
 class World:

@@ -101,4 +101,6 @@ async def update_app(body: AppUpdate, app: CurrentApp, gw: GatewayDep) -> AppOut
         call_policy=call_policy_update(body, body.call_policy),
         presence_mode=presence_mode_update(body, body.presence_mode),
     )
+    if "presence_mode" in body.model_fields_set:
+        await gw.devices.app_presence_mode_changed(app.id)
     return AppOut.of(row, gw.settings)

@@ -175,6 +175,8 @@ async def save_settings(
             call_policy=call_policy_from_form(form),
             presence_mode=presence_mode_from_form(form),
         )
+        if "presence_mode" in form:
+            await gw.devices.app_presence_mode_changed(app_id)
         return "Settings saved."
 
     return await act(request, gw, viewer, project_url(app_id, "/settings"), action)

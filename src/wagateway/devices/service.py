@@ -154,7 +154,23 @@ class DeviceService:
                     )
         except IntegrityError as exc:
             raise self._name_conflict(name or "") from exc
+        if presence_mode is not KEEP:
+            await self._runtime.push_presence_mode(device.id)  # at once, not at the next connect
         return device
+
+    async def app_presence_mode_changed(self, app_id: str) -> None:
+        """The app's presence_mode changed: its connected devices apply what now holds for
+        them (a device's own mode still wins) at once, not at their next connection."""
+        async with self._db.read() as session:
+            device_ids = (
+                await session.scalars(
+                    select(Device.id).where(
+                        Device.app_id == app_id, Device.status == Status.CONNECTED
+                    )
+                )
+            ).all()
+        for device_id in device_ids:
+            await self._runtime.push_presence_mode(device_id)
 
     async def create(
         self,
