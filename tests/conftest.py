@@ -102,6 +102,24 @@ def error_code(response: httpx.Response) -> Any:
     return response.json()["error"]["code"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module marked `storage_agnostic` (engine processes, proxies, outbound connections,
+    headers: nothing its tests assert depends on the database) runs on SQLite only; everything
+    that stores or reads what it asserts runs on both databases. Both variants of such a module
+    cost a whole suite's minute for no finding the other would miss."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        if item.get_closest_marker("storage_agnostic") and backend not in (None, "sqlite"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from tests.support.scheduling import ModuleAndBackendScheduling
 

@@ -22,7 +22,7 @@ from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, wait_until
 from tests.support.nginx import Nginx, nginx_path
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 INSIDER = "127.0.0.2"  # the allowlisted address
 OUTSIDER = "127.0.0.9"

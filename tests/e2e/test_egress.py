@@ -13,7 +13,7 @@ from tests.e2e.test_device_flow import create_device, scan
 from tests.support.dashboard import logged_in_admin
 from tests.support.harness import GatewayServer, WebhookReceiver
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -21,7 +21,7 @@ import pytest
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.harness import TEST_ENV, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 PIECE = 64 * 1024
 PAUSE = 0.02

@@ -20,7 +20,7 @@ from tests.e2e.test_device_flow import create_device, scan
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

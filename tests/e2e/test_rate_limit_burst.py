@@ -14,7 +14,7 @@ from tests.e2e.test_limits import set_limits
 from tests.support.harness import GatewayServer
 from tests.support.load_tool import start_wrk, wrk_path, wrk_result
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 RATE, BURST, SECONDS = 50, 50, 4
 

@@ -11,7 +11,7 @@ from tests.support.dashboard import logged_in_admin
 from tests.support.harness import GatewayServer
 from wagateway.dashboard.web import SECURITY_HEADERS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
 EXPECTED = {name.decode(): value.decode() for name, value in SECURITY_HEADERS} | {
     "x-content-type-options": "nosniff"

@@ -20,6 +20,7 @@ from tests.support.harness import GatewayServer, wait_until
 from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = [
+    pytest.mark.storage_agnostic,
     pytest.mark.e2e,
     pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or ""),
 ]
