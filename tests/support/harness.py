@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,11 +27,13 @@ import httpx
 
 from wagateway.apps.service import create_app_as
 from wagateway.audit.service import Actor
-from wagateway.cli_context import cli_context
+from wagateway.cli_context import CliContext, cli_context
 from wagateway.core.settings import Settings
+from wagateway.operators.service import create_operator_as
 
 WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
 T = TypeVar("T")
+CLI_ACTOR = Actor("cli", "cli")  # who `wagateway` commands act as (cli.py's CLI)
 
 _APPS_CREATE_OPTIONS = argparse.ArgumentParser(prog="wagateway apps create", exit_on_error=False)
 _APPS_CREATE_OPTIONS.add_argument("--engine", default="sandbox")
@@ -157,41 +159,62 @@ class GatewayServer:
             raise AssertionError(f"wagateway {' '.join(args)} failed: {result.stderr[-2000:]}")
         return result
 
-    def create_app(
-        self, name: str = "test app", webhook_url: str = "", *extra: str
-    ) -> dict[str, str]:
-        """What `wagateway apps create NAME --webhook-url URL --json [extra…]` does, run in
-        this process: the same service call on the same database, without starting a Python
-        process per app (most e2e tests make one). `create_app_with_cli` runs the command."""
-        options = _APPS_CREATE_OPTIONS.parse_args(list(extra))
+    def in_process(self, work: Callable[[CliContext], Awaitable[T]]) -> T:
+        """Run `work` as a `wagateway` command would, against this server's data dir and
+        database, in this process: the same services without starting a Python process per
+        call (most e2e tests make an app, every dashboard test an operator). The commands
+        themselves are tested through `cli`."""
         with _environment(self.env):
             settings = Settings()  # type: ignore[call-arg]  # read from the server's environment
 
-        async def create() -> dict[str, str]:
+        async def run() -> T:
             async with cli_context(settings) as ctx:
-                created = await create_app_as(
-                    ctx.db,
-                    ctx.box,
-                    Actor("cli", "cli"),
-                    name,
-                    options.engine,
-                    webhook_url,
-                    options.domain_url,
-                    options.rotation_pin,
-                )
+                return await work(ctx)
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(run())
+        # Called from code that runs an event loop already (Playwright's sync API does).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, run()).result()
+
+    def create_app(
+        self, name: str = "test app", webhook_url: str = "", *extra: str
+    ) -> dict[str, str]:
+        """What `wagateway apps create NAME --webhook-url URL --json [extra…]` does, in process
+        (`create_app_with_cli` runs the command)."""
+        options = _APPS_CREATE_OPTIONS.parse_args(list(extra))
+
+        async def create(ctx: CliContext) -> dict[str, str]:
+            created = await create_app_as(
+                ctx.db,
+                ctx.box,
+                CLI_ACTOR,
+                name,
+                options.engine,
+                webhook_url,
+                options.domain_url,
+                options.rotation_pin,
+            )
             return {
                 "app_id": created.app.id,
                 "app_token": created.app_token,
                 "webhook_secret": created.webhook_secret,
             }
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(create())
-        # Called from code that runs an event loop already (Playwright's sync API does).
-        with ThreadPoolExecutor(max_workers=1) as thread:
-            return thread.submit(asyncio.run, create()).result()
+        return self.in_process(create)
+
+    def create_operator(self, email: str, password: str, *, admin: bool = False) -> str:
+        """What `wagateway users create EMAIL [--admin]` does, in process."""
+
+        async def create(ctx: CliContext) -> str:
+            operator = await create_operator_as(
+                ctx.db, ctx.settings, CLI_ACTOR, email, password, is_admin=admin
+            )
+            return operator.email
+
+        return self.in_process(create)
 
     def create_app_with_cli(
         self, name: str = "test app", webhook_url: str = "", *extra: str
