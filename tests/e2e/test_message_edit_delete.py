@@ -115,6 +115,59 @@ def test_others_messages_unknown_ids_and_offline_devices_are_refused(
     assert acts(api, device, "edit") == [] and acts(api, device, "revoke") == []
 
 
+ADMIN_GROUP = "120363012345678901@g.us"  # the sandbox group: the account is its admin
+MEMBER_GROUP = "120363099999999999@g.us"  # any other group: the account is a plain member
+
+
+def receive_in_group(api: httpx.Client, device_id: str, group: str, text: str) -> dict:
+    """ALICE writes in `group`; the stored message, once the gateway has it."""
+    response = api.post(
+        f"/sandbox/devices/{device_id}/inbound", json={"from": ALICE, "group": group, "text": text}
+    )
+    assert response.status_code == 202, response.text
+    wa_id = response.json()["wa_message_id"]
+    return wait_until(
+        lambda: next(
+            (
+                m
+                for m in api.get(f"/devices/{device_id}/messages").json()["messages"]
+                if m["wa_message_id"] == wa_id
+            ),
+            None,
+        ),
+        what=f"{text!r} in {group} stored",
+    )
+
+
+def test_a_group_admin_deletes_another_members_message(api: httpx.Client, device: str) -> None:
+    """CONTRACT §8.1: another's message in a group where the account is admin is deleted for
+    everyone (the revoke names its sender); where it is not, 403 not_group_admin and nothing
+    is recorded."""
+    spam = receive_in_group(api, device, ADMIN_GROUP, "promo murah")
+    assert (spam["direction"], spam["chat"]) == ("inbound", ADMIN_GROUP)
+    deleted = api.delete(f"/devices/{device}/messages/{spam['message_id']}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["revoked"] is True
+    [revoke] = acts(api, device, "revoke")
+    assert (revoke["chat"], revoke["wa_message_id"], revoke["sender"]) == (
+        ADMIN_GROUP,
+        spam["wa_message_id"],
+        f"{ALICE}@s.whatsapp.net",
+    )
+
+    elsewhere = receive_in_group(api, device, MEMBER_GROUP, "halo semua")
+    refused = api.delete(f"/devices/{device}/messages/{elsewhere['wa_message_id']}")
+    assert refused.status_code == 403 and error_code(refused) == "forbidden"
+    assert refused.json()["error"]["details"]["reason"] == "not_group_admin"
+    assert message(api, device, elsewhere["message_id"])["revoked"] is False
+    assert len(acts(api, device, "revoke")) == 1, "nothing half-done reached the network"
+    bad = api.post(
+        f"/sandbox/devices/{device}/inbound",
+        json={"from": ALICE, "group": "6281211112222", "text": "x"},
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "group"
+
+
 def test_queued_messages_are_edited_or_cancelled_and_windows_close(
     make_server: Callable[..., GatewayServer],
 ) -> None:

@@ -478,7 +478,40 @@ class EngineConformance:
                     "text": "halo lagi",
                 },
                 {"kind": "edit", "chat": chat, "wa_message_id": "3EB0PHOTO", "text": "foto baru"},
-                {"kind": "revoke", "chat": chat, "wa_message_id": sent.wa_message_id},
+                {
+                    "kind": "revoke",
+                    "chat": chat,
+                    "wa_message_id": sent.wa_message_id,
+                    "sender": f"{PHONE}@s.whatsapp.net",
+                },
+            ]
+
+        self.run(scenario)
+
+    def test_a_group_admin_deletes_another_members_message(self) -> None:
+        """CONTRACT §8.1: the account's admin rights come from the engine's groups, and a
+        revoke of another member's message names that member."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+
+            def user(jid: str) -> str:
+                return jid.partition("@")[0]
+
+            groups = await h.engine.groups("d1")
+            administered = [g for g in groups if PHONE in {user(a) for a in g.admins}]
+            assert administered, groups
+            group = administered[0]
+            member = next(p for p in group.participants if user(p) != PHONE)
+            member_jid = f"{user(member)}@s.whatsapp.net"
+            await h.engine.revoke_message("d1", group.jid, member_jid, "3EB0MEMBER")
+            assert await wait_for_acts(h, "d1", 1) == [
+                {
+                    "kind": "revoke",
+                    "chat": group.jid,
+                    "wa_message_id": "3EB0MEMBER",
+                    "sender": member_jid,
+                }
             ]
 
         self.run(scenario)

@@ -48,7 +48,7 @@ class SandboxHarness:
             "read": ("chat", "sender", "wa_message_ids"),
             "chat_presence": ("chat", "state"),
             "edit": ("chat", "wa_message_id", "text"),
-            "revoke": ("chat", "wa_message_id"),
+            "revoke": ("chat", "wa_message_id", "sender"),
             "call_reject": ("call_id", "to"),
             "presence_subscribe": ("jid",),
         }

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.engines.conformance import EngineConformance
+from tests.engines.conformance import PHONE, EngineConformance
 from wagateway.engines.base import QR_CODE_LIFETIMES, EngineEvent
 
 fake_neonize = pytest.importorskip(
@@ -86,8 +86,17 @@ class WhatsmeowHarness:
                     }
                 )
             elif method == "revoke":
-                assert args["from_me"]  # the conformance case revokes the device's own message
-                acts.append({"kind": "revoke", "chat": args["chat"], "wa_message_id": args["id"]})
+                # The key's participant names another member's message (an admin's delete);
+                # the device's own message has fromMe instead.
+                sender = f"{PHONE}@s.whatsapp.net" if args["from_me"] else args["participant"]
+                acts.append(
+                    {
+                        "kind": "revoke",
+                        "chat": args["chat"],
+                        "wa_message_id": args["id"],
+                        "sender": sender,
+                    }
+                )
             elif method == "reject_call":
                 acts.append({"kind": "call_reject", "call_id": args["call_id"], "to": args["to"]})
         return acts

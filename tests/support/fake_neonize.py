@@ -569,6 +569,9 @@ class FakeClient:
 
     async def get_joined_groups(self) -> list[Any]:
         participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]
+        session = self._session()
+        if session:  # the account is in the group, as its admin
+            participants.append(PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True))
         name = PB.GroupName(Name="Tim Toko")
         return [
             PB.GroupInfo(

@@ -301,6 +301,8 @@ class GroupInfo:
     name: str
     participants: tuple[str, ...]
     owner: str | None = None
+    # The members who are admins (the owner included), as in `participants`.
+    admins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

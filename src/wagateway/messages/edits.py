@@ -42,8 +42,19 @@ OUT_OF_DEVICE = (
 CANCELED = "canceled"
 
 
-def forbidden(message: str, target: Message) -> ApiError:
-    return ApiError(403, "forbidden", message, {"message_id": target.id})
+def forbidden(message: str, target: Message, **details: object) -> ApiError:
+    return ApiError(403, "forbidden", message, {"message_id": target.id, **details})
+
+
+def is_group(chat: str) -> bool:
+    return chat.endswith("@g.us")
+
+
+def sender_jid(target: Message) -> str:
+    """The JID WhatsApp knows an inbound message's sender by (a revoke names it)."""
+    if target.sender:
+        return target.sender if "@" in target.sender else f"{target.sender}@s.whatsapp.net"
+    return target.sender_lid or target.chat
 
 
 def conflict(message: str, target: Message, **details: object) -> ApiError:
@@ -146,9 +157,14 @@ class MessageEdits:
         if target.content.get("revoked"):
             return target
         engine = self._engine(device)
-        own = f"{device.wa_number}@s.whatsapp.net" if device.wa_number else target.chat
+        if target.direction == "outbound":
+            sender = f"{device.wa_number}@s.whatsapp.net" if device.wa_number else target.chat
+        else:
+            # Another member's message in a group: WhatsApp lets a group admin delete it.
+            await self._require_group_admin(engine, device, target)
+            sender = sender_jid(target)
         try:
-            await engine.revoke_message(device.id, target.chat, own, str(target.wa_message_id))
+            await engine.revoke_message(device.id, target.chat, sender, str(target.wa_message_id))
         except EngineError as exc:
             raise engine_failed(exc) from exc
         async with self._db.transaction() as session:
@@ -162,24 +178,43 @@ class MessageEdits:
         (queued), deletes it for everyone (sent, within the window), or finds it already
         deleted. The one statement of the rule, for `delete` and for callers that only ask
         (the dashboard offers its delete button where this is None)."""
-        if target.direction != "outbound":
-            # Group admins may delete others' messages on WhatsApp, but neither engine
-            # reports the account's admin rights yet (docs/behaviour.md).
+        if target.direction != "outbound" and not is_group(target.chat):
             return forbidden("only a message the device sent can be deleted", target)
+        # Another member's message in a group: `delete` asks WhatsApp whether the account
+        # is an admin of the group (not_group_admin otherwise), within the same window.
         if target.status == MessageStatus.QUEUED:
             return None
-        if target.status not in OUT_OF_DEVICE or target.sent_at is None:
+        if target.direction == "outbound" and (
+            target.status not in OUT_OF_DEVICE or target.sent_at is None
+        ):
             return conflict(
                 f"a {target.status} message cannot be deleted", target, status=target.status
             )
         if target.content.get("revoked"):
             return None
         window = timedelta(seconds=self._settings.revoke_window_seconds)
-        if utcnow() > target.sent_at + window:
+        if utcnow() > (target.sent_at or target.created_at) + window:
             return conflict(
                 "the delete window is over", target, window_seconds=window.total_seconds()
             )
         return None
+
+    async def _require_group_admin(self, engine: Engine, device: Device, target: Message) -> None:
+        """403 `not_group_admin` unless WhatsApp lists the account as an admin of the group
+        the message is in (a group the account is not in counts as not admin)."""
+        try:
+            groups = await engine.groups(device.id)
+        except EngineError as exc:
+            raise engine_failed(exc) from exc
+        own = (device.wa_number or "").partition("@")[0]
+        group = next((g for g in groups if g.jid == target.chat), None)
+        admins = {admin.partition("@")[0] for admin in group.admins} if group else set()
+        if not own or own not in admins:
+            raise forbidden(
+                "only a group admin can delete another member's message",
+                target,
+                reason="not_group_admin",
+            )
 
     def deletable(self, target: Message) -> bool:
         """Whether `delete` would cancel or delete this message now (not one already

@@ -59,6 +59,13 @@ class InboundRequest(BaseModel):
         None, ge=1, le=16 * 1024 * 1024, description="pad the generated document to this size"
     )
     forwarded: bool = False
+    group: str | None = Field(
+        None,
+        max_length=120,
+        description="a message the contact writes in this group (a group JID) instead of the "
+        "one-to-one chat: in the sandbox group 120363012345678901@g.us the account is the "
+        "admin, in any other it is a plain member",
+    )
     reply_to: str | None = None
     mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS)
     state: Literal["typing", "recording", "paused", "available", "unavailable"] | None = Field(
@@ -219,6 +226,11 @@ class SandboxControls:
             return await self._poll_vote(app, device_id, body)
         await self._connected_device(app, device_id)
         sender = normalise_phone(body.from_, "from")
+        group = None
+        if body.group is not None:
+            group = normalise_recipient(body.group, "group")
+            if not group.endswith("@g.us"):
+                raise validation_error("group must be a group JID (…@g.us)", "group")
         content, media = sandbox_content(body)
         try:
             return await self._sandbox.contact_writes(
@@ -230,6 +242,7 @@ class SandboxControls:
                 forwarded=body.forwarded,
                 reply_to=body.reply_to,
                 mentions=tuple(normalise_recipient(m, "mentions") for m in body.mentions),
+                group=group,
             )
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc

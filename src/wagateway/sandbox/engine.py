@@ -519,18 +519,22 @@ class SandboxEngine:
         forwarded: bool = False,
         reply_to: str | None = None,
         mentions: tuple[str, ...] = (),
+        group: str | None = None,
     ) -> str:
-        """A contact sends the device a message; returns its WhatsApp message id."""
+        """A contact sends the device a message (in `group`, a group JID, when given: the
+        sandbox group, where the account is the admin, or any other, where it is a member);
+        returns its WhatsApp message id."""
         sim = self._sims.get(device_id)
         if sim is None or not sim.online:
             raise EngineError("not_online", "the device is not online")
         wa_message_id = "3EB0" + secrets.token_hex(9).upper()
-        chat = f"{sender_phone}@s.whatsapp.net"
-        self._contact_presence[(device_id, chat)] = ("available", utcnow())
+        contact = f"{sender_phone}@s.whatsapp.net"
+        chat = group or contact
+        self._contact_presence[(device_id, contact)] = ("available", utcnow())
         async with sim.lock:
             await self._emit(
                 PresenceUpdate(
-                    device_id, sim.epoch, jid=chat, presence="available", last_seen=utcnow()
+                    device_id, sim.epoch, jid=contact, presence="available", last_seen=utcnow()
                 )
             )
             await self._emit(
@@ -750,7 +754,13 @@ class SandboxEngine:
         own = f"{stored.phone}@s.whatsapp.net" if stored else None
         members = tuple(p for p in (own, *GROUP_PARTICIPANTS) if p)
         return [
-            GroupInfo(jid=SANDBOX_GROUP_JID, name="Sandbox Group", participants=members, owner=own)
+            GroupInfo(
+                jid=SANDBOX_GROUP_JID,
+                name="Sandbox Group",
+                participants=members,
+                owner=own,
+                admins=(own,) if own else (),
+            )
         ]
 
     async def profile(self, device_id: str, jid: str) -> Profile:

@@ -797,6 +797,9 @@ class WhatsmeowBackend:
                 name=str(g.GroupName.Name),
                 participants=tuple(str(p.JID.User) for p in g.Participants),
                 owner=str(g.OwnerJID.User) or None,
+                admins=tuple(
+                    str(p.JID.User) for p in g.Participants if p.IsAdmin or p.IsSuperAdmin
+                ),
             )
             for g in groups
         ]
