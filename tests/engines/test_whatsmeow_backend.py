@@ -161,7 +161,9 @@ def test_queries_answer_from_whatsapp(tmp_path: Path) -> None:
     async def scenario(backend: WhatsmeowBackend, network: Any, events: list[EngineEvent]) -> None:
         [group] = await backend.groups("d1")
         assert group.jid == "120363000@g.us" and group.name == "Tim Toko"
-        assert group.participants == ("6281111", "6282222") and group.owner == "6281111"
+        assert group.participants == ("6281111", "6282222", "6281234567890")
+        assert group.owner == "6281111"
+        assert group.admins == ("6281234567890",), "the account, from IsAdmin"
         checks = await backend.check_contacts("d1", ["6285550001111", "9991234"])
         assert [c.on_whatsapp for c in checks] == [True, False]
         assert checks[0].jid == "6285550001111@s.whatsapp.net"
