@@ -132,9 +132,10 @@ PAGE = b"""<!doctype html><html><head><title>Toko Kopi</title>
 </head><body>Selamat datang</body></html>"""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page_host() -> Iterator[WebhookReceiver]:
-    """Serves PAGE as text/html on the one allowlisted address."""
+    """Serves PAGE as text/html on the one allowlisted address (a test's own: its fetches are
+    what the test counts)."""
     host = WebhookReceiver(host="127.0.0.2").start()
     host.media, host.media_type = PAGE, "text/html; charset=utf-8"
     yield host

@@ -91,17 +91,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError(f"no free port in {first}..{first + _PORT_BLOCK_SIZE - 1}")
 
 
+# How often wait_until looks: soon at first, then less and less often, up to this. Most checks
+# are API requests, and a suite of tests polling a server 20 times a second spent a large part
+# of its CPU (the server's and its own) answering them.
+_WAIT_BACKOFF = 1.5
+_WAIT_MAX_INTERVAL = 0.2
+
+
 def wait_until(
-    check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+    check: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, what: str = ""
 ) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`.
+    The pause starts at `interval` and grows to 0.2 s (or stays at a longer `interval`)."""
     deadline = time.monotonic() + timeout
     last: Any = None
+    pause = interval
     while time.monotonic() < deadline:
         last = check()
         if last:
             return last
-        time.sleep(interval)
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        pause = max(interval, min(pause * _WAIT_BACKOFF, _WAIT_MAX_INTERVAL))
+    last = check()  # once more at the deadline: the pause may have ended just past a change
+    if last:
+        return last
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last={last!r}")
 
 

@@ -68,6 +68,10 @@ class MediaFetchError(Exception):
     pass
 
 
+# What a send that the engine could not finish (its worker died mid-call) records.
+ENGINE_UNAVAILABLE = "engine_unavailable"
+
+
 class OutboundQueue:
     def __init__(
         self,
@@ -323,6 +327,13 @@ class OutboundQueue:
         except SendError as exc:
             SEND_LATENCY.observe(time.perf_counter() - started)
             return await self._send_failed(message, device, exc)
+        except EngineError as exc:
+            # The engine itself went away mid-send (its worker process died): whether the
+            # message reached WhatsApp is unknown, so it is sent again once the device is
+            # back (a duplicate at worst, never a loss), and this device's run stops.
+            SEND_LATENCY.observe(time.perf_counter() - started)
+            unavailable = SendError(ENGINE_UNAVAILABLE, exc.message, permanent=False)
+            return await self._send_failed(message, device, unavailable)
         SEND_LATENCY.observe(time.perf_counter() - started)
         self._pacer.sent(device.id, plan)
         # Submitted before anything else can run, so it is written before the receipts the
@@ -392,7 +403,8 @@ class OutboundQueue:
             return "next"
         retry_in = exc.retry_after or min(60.0, 2.0**message.attempts)
         await self._release([message], now + timedelta(seconds=retry_in), error=exc)
-        return "stop" if exc.code in ("not_connected", "provider_rate_limit") else "next"
+        stops = ("not_connected", "provider_rate_limit", ENGINE_UNAVAILABLE)
+        return "stop" if exc.code in stops else "next"
 
     async def _release(
         self,
