@@ -538,22 +538,19 @@ class SandboxEngine:
                 )
             )
             await self._emit(
-                InboundMessage(
+                _written(
                     device_id,
                     sim.epoch,
-                    wa_message_id=wa_message_id,
-                    chat=chat,
-                    sender_phone=sender_phone,
-                    sender_lid=sandbox_lid(sender_phone),
-                    type=type,
-                    content=dict(content or {}),
-                    sent_at=utcnow(),
-                    push_name=sandbox_push_name(sender_phone),
+                    wa_message_id,
+                    chat,
+                    sender_phone,
+                    sandbox_push_name(sender_phone),
+                    type,
+                    content,
+                    media,
                     forwarded=forwarded,
                     reply_to=reply_to,
                     mentions=mentions,
-                    media=media,
-                    media_size=len(media) if media is not None else None,
                 )
             )
         return wa_message_id
@@ -581,22 +578,19 @@ class SandboxEngine:
         wa_message_id = "3EB0" + secrets.token_hex(9).upper()
         async with sim.lock:
             await self._emit(
-                InboundMessage(
+                _written(
                     device_id,
                     sim.epoch,
-                    wa_message_id=wa_message_id,
-                    chat=to_jid,
-                    sender_phone=stored.phone,
-                    sender_lid=sandbox_lid(stored.phone),
-                    type=type,
-                    content=dict(content or {}),
-                    sent_at=utcnow(),
-                    push_name="Sandbox owner",
+                    wa_message_id,
+                    to_jid,
+                    stored.phone,
+                    "Sandbox owner",
+                    type,
+                    content,
+                    media,
                     forwarded=forwarded,
                     reply_to=reply_to,
                     mentions=mentions,
-                    media=media,
-                    media_size=len(media) if media is not None else None,
                     from_me=True,
                 )
             )
@@ -917,3 +911,41 @@ class SandboxEngine:
             await session.execute(
                 delete(SandboxSession).where(SandboxSession.device_id == device_id)
             )
+
+
+def _written(
+    device_id: str,
+    epoch: int,
+    wa_message_id: str,
+    chat: str,
+    sender_phone: str,
+    push_name: str,
+    type: str,
+    content: dict[str, object] | None,
+    media: bytes | None,
+    *,
+    forwarded: bool,
+    reply_to: str | None,
+    mentions: tuple[str, ...],
+    from_me: bool = False,
+) -> InboundMessage:
+    """A message someone wrote on the simulated network, as the device receives it: from a
+    contact, or (`from_me`) from the account's owner on the phone."""
+    return InboundMessage(
+        device_id,
+        epoch,
+        wa_message_id=wa_message_id,
+        chat=chat,
+        sender_phone=sender_phone,
+        sender_lid=sandbox_lid(sender_phone),
+        type=type,
+        content=dict(content or {}),
+        sent_at=utcnow(),
+        push_name=push_name,
+        forwarded=forwarded,
+        reply_to=reply_to,
+        mentions=mentions,
+        media=media,
+        media_size=len(media) if media is not None else None,
+        from_me=from_me,
+    )
