@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.e2e.test_inbound_events import signed
+from tests.support.fake_phones import gateway_on_fake_phones, linked_device
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from wagateway.engines.whatsmeow import neonize_loader
 
@@ -318,27 +319,14 @@ def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
 ) -> None:
     """The same routes on a whatsmeow app: through the supervisor, the worker process and the
     backend to the neonize stand-in (which records what reached the servers)."""
-    network = tmp_path / "fake-network"
-    network.mkdir()
-    server = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-        FAKE_NEONIZE_GREET="1",
-    ).start()
-    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    server, client, network = gateway_on_fake_phones(
+        make_server, tmp_path, "real phone", FAKE_NEONIZE_GREET="1"
+    )
     # The app's presence_mode (its devices have none of their own): the worker's backend is
     # told it after the connect and sends AVAILABLE.
-    with server.client(creds["app_token"]) as api:
+    with client as api:
         assert api.patch("/app", json={"presence_mode": "always_online"}).status_code == 200
-        created = api.post("/devices", json={"device_name": "Front desk"})
-        assert created.status_code == 201, created.text
-        device = created.json()["device_id"]
-        wait_until(
-            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
-            timeout=60,
-            what="linked by the fake phone",
-        )
+        device = linked_device(api)
         wait_until(lambda: (network / "acts.jsonl").exists(), what="available once connected")
         (network / f"greet-{device}").write_text("halo")
         [message] = wait_until(lambda: inbound(api, device), what="the contact's message")

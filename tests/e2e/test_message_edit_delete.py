@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import error_code
 from tests.e2e.test_chat_actions import ALICE, acts, read_jsonl, receive
 from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.support.fake_phones import gateway_on_fake_phones, linked_device
 from tests.support.harness import GatewayServer, wait_until
 from wagateway.engines.whatsmeow import neonize_loader
 
@@ -221,23 +222,9 @@ def test_whatsmeow_devices_edit_and_delete_through_their_worker(
     """The same routes on a whatsmeow app: through the supervisor, the worker process and the
     backend to the neonize stand-in, which records the edit and revoke protocol messages
     neonize's builders made."""
-    network = tmp_path / "fake-network"
-    network.mkdir()
-    server = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-    ).start()
-    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
-    with server.client(creds["app_token"]) as api:
-        created = api.post("/devices", json={"device_name": "Front desk"})
-        assert created.status_code == 201, created.text
-        device = created.json()["device_id"]
-        wait_until(
-            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
-            timeout=60,
-            what="linked by the fake phone",
-        )
+    server, client, network = gateway_on_fake_phones(make_server, tmp_path, "real phone")
+    with client as api:
+        device = linked_device(api)
         sent = send_and_wait(api, device, "harga 10rb")
         edited = api.patch(
             f"/devices/{device}/messages/{sent['message_id']}", json={"text": "12rb"}

@@ -19,6 +19,7 @@ import pytest
 from tests.e2e.test_chat_actions import acts, inbound, receive
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.databases import DatabaseProvider
+from tests.support.fake_phones import gateway_on_fake_phones, linked_device
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -216,26 +217,13 @@ def test_whatsmeow_replies_reactions_and_previews_through_the_worker(
 ) -> None:
     """The same on a whatsmeow app: through the supervisor, the worker process and the
     backend to the neonize stand-in, which records the quote, the key and the preview."""
-    network = tmp_path / "fake-network"
-    network.mkdir()
     receiver.media, receiver.media_type = PAGE, "text/html"
-    server = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-        FAKE_NEONIZE_GREET="1",
-    ).start()
-    creds = server.create_app("real phone", "", "--engine", "whatsmeow")
+    server, client, network = gateway_on_fake_phones(
+        make_server, tmp_path, "real phone", FAKE_NEONIZE_GREET="1"
+    )
     url = f"http://127.0.0.1:{receiver.port}/menu"
-    with server.client(creds["app_token"]) as api:
-        created = api.post("/devices", json={"device_name": "Front desk"})
-        assert created.status_code == 201, created.text
-        device_id = created.json()["device_id"]
-        wait_until(
-            lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online",
-            timeout=60,
-            what="linked by the fake phone",
-        )
+    with client as api:
+        device_id = linked_device(api)
         (network / f"greet-{device_id}").write_text("halo")
         [theirs] = wait_until(lambda: inbound(api, device_id), what="the contact's message")
         for body in (

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.fake_neonize import read_jsonl
+from tests.support.fake_phones import gateway_on_fake_phones
 from tests.support.harness import GatewayServer, wait_until
 from wagateway.engines.whatsmeow import neonize_loader
 
@@ -44,7 +44,7 @@ def _messages(api: httpx.Client, device_id: str) -> list[dict]:
 def test_sigkill_of_one_worker_of_four_while_twenty_devices_send(
     make_server, tmp_path: Path
 ) -> None:
-    server, api, network = _gateway_on_fake_phones(
+    server, api, network = gateway_on_fake_phones(
         make_server,
         tmp_path,
         "twenty phones",
@@ -147,7 +147,7 @@ def test_receipts_that_overtake_the_send_still_count(make_server, tmp_path: Path
     """The recipient's receipts reach the gateway before the answer to the send that
     tells it the WhatsApp message id (neonize cannot send with an id chosen in advance):
     they are held and applied when the id is written, so every message still ends `read`."""
-    server, api, network = _gateway_on_fake_phones(
+    server, api, network = gateway_on_fake_phones(
         make_server, tmp_path, "quick readers", FAKE_NEONIZE_RECEIPTS_FIRST="1"
     )
     [device_id] = _linked_devices(api, 1)
@@ -165,23 +165,6 @@ def test_receipts_that_overtake_the_send_still_count(make_server, tmp_path: Path
     assert len(acked) == 20, "each read receipt was given once, before its send returned"
     api.close()
     server.stop()
-
-
-def _gateway_on_fake_phones(
-    make_server: Callable[..., GatewayServer], tmp_path: Path, app_name: str, **env: str
-) -> tuple[GatewayServer, httpx.Client, Path]:
-    """A real server whose whatsmeow workers run on the auto-linking fake neonize network
-    (recording under the returned directory), and a client of a whatsmeow app on it."""
-    network = tmp_path / "fake-network"
-    network.mkdir()
-    server = make_server(
-        WAGW_WHATSMEOW_CLIENT_FACTORY="tests.support.fake_neonize:auto_linking_client",
-        WAGW_QR_WAIT_TIMEOUT="60",
-        FAKE_NEONIZE_DIR=str(network),
-        **env,
-    ).start()
-    creds = server.create_app(app_name, "", "--engine", "whatsmeow")
-    return server, server.client(creds["app_token"]), network
 
 
 def _linked_devices(api: httpx.Client, count: int) -> list[str]:
