@@ -50,7 +50,7 @@ def make_server(
 
     def make(**extra_env: str) -> GatewayServer:
         data_dir = tmp_path_factory.mktemp(f"gw-own-{backend.backend}")
-        gateway = GatewayServer(data_dir, backend.new_url(data_dir), extra_env=dict(extra_env))
+        gateway = GatewayServer(data_dir, backend.migrated_url(data_dir), extra_env=dict(extra_env))
         started.append(gateway)
         return gateway
 

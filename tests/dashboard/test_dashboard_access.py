@@ -27,7 +27,7 @@ def dash_server(
     data_dir = tmp_path_factory.mktemp(f"dash-{backend.backend}")
     server = GatewayServer(
         data_dir,
-        backend.new_url(data_dir),
+        backend.migrated_url(data_dir),
         extra_env={"WAGW_LOGIN_MAX_FAILURES": "3", "WAGW_TRUSTED_PROXIES": "127.0.0.1/32"},
     ).start()
     yield server

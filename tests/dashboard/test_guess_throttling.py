@@ -38,7 +38,7 @@ def guess_server(
     data_dir = tmp_path_factory.mktemp(f"guess-{backend.backend}")
     server = GatewayServer(
         data_dir,
-        backend.new_url(data_dir),
+        backend.migrated_url(data_dir),
         extra_env={
             "WAGW_LOGIN_MAX_FAILURES": str(LOGIN_LIMIT),
             "WAGW_PIN_MAX_FAILURES": str(PIN_LIMIT),

@@ -156,7 +156,7 @@ def fuzz_server(
     data_dir = tmp_path_factory.mktemp(f"gw-fuzz-{backend.backend}")
     # A short bound on `?wait=true`: a fuzzed app pacing must not hold examples for 30 s.
     server = GatewayServer(
-        data_dir, backend.new_url(data_dir), extra_env={"WAGW_SEND_WAIT_TIMEOUT": "2"}
+        data_dir, backend.migrated_url(data_dir), extra_env={"WAGW_SEND_WAIT_TIMEOUT": "2"}
     ).start()
     yield server
     server.stop()

@@ -50,7 +50,7 @@ def behind_nginx(
     (each works on its own app and device)."""
     nginx_path()  # skip (or fail, in CI) before starting anything
     data_dir = tmp_path_factory.mktemp(f"gw-nginx-{backend.backend}")
-    gateway = GatewayServer(data_dir, backend.new_url(data_dir), extra_env=PROXY_ENV).start()
+    gateway = GatewayServer(data_dir, backend.migrated_url(data_dir), extra_env=PROXY_ENV).start()
     proxy = Nginx(tmp_path_factory.mktemp("nginx"), gateway.port)
     try:
         proxy.start()

@@ -52,7 +52,7 @@ def allowlisted(
     shared by the tests that need nothing else (each works on its own app and device)."""
     data_dir = tmp_path_factory.mktemp(f"gw-internal-{backend.backend}")
     extra = {"WAGW_INTERNAL_ALLOWLIST": "127.0.0.0/8"}
-    gateway = GatewayServer(data_dir, backend.new_url(data_dir), extra_env=extra).start()
+    gateway = GatewayServer(data_dir, backend.migrated_url(data_dir), extra_env=extra).start()
     yield gateway
     gateway.stop()
 

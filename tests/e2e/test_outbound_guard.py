@@ -42,7 +42,7 @@ def guarded(
     data_dir = tmp_path_factory.mktemp(f"guard-{backend.backend}")
     server = GatewayServer(
         data_dir,
-        backend.new_url(data_dir),
+        backend.migrated_url(data_dir),
         extra_env={"WAGW_OUTBOUND_ALLOWLIST": "127.0.0.2/32"},
     )
     creds = server.create_app("guarded", allowed_host.url)

@@ -159,7 +159,7 @@ def guarded_api(
     data_dir = tmp_path_factory.mktemp(f"preview-{backend.backend}")
     server = GatewayServer(
         data_dir,
-        backend.new_url(data_dir),
+        backend.migrated_url(data_dir),
         extra_env={"WAGW_OUTBOUND_ALLOWLIST": "127.0.0.2/32"},
     )
     creds = server.create_app("previews")

@@ -126,7 +126,9 @@ def gateway(
     loopback (CONTRACT §5), so that path is walked too."""
     data_dir = tmp_path_factory.mktemp(f"gw-isolation-{backend.backend}")
     server = GatewayServer(
-        data_dir, backend.new_url(data_dir), extra_env={"WAGW_INTERNAL_ALLOWLIST": "127.0.0.0/8"}
+        data_dir,
+        backend.migrated_url(data_dir),
+        extra_env={"WAGW_INTERNAL_ALLOWLIST": "127.0.0.0/8"},
     ).start()
     yield server
     server.stop()

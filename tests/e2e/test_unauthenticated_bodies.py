@@ -38,7 +38,7 @@ def server(
     rather than the suite's small one, so the bodies declared here are within the cap."""
     data_dir = tmp_path_factory.mktemp(f"gw-bodies-{backend.backend}")
     env = {"WAGW_SEND_MEDIA_MAX_BYTES": str(64 * MB)}
-    gateway = GatewayServer(data_dir, backend.new_url(data_dir), extra_env=env).start()
+    gateway = GatewayServer(data_dir, backend.migrated_url(data_dir), extra_env=env).start()
     yield gateway
     gateway.stop()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.harness import GatewayServer
+from tests.support.harness import GatewayServer, loopback_client, loopback_transport
 
 PASSWORD = "a long enough password"
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -29,8 +29,8 @@ class DashboardClient:
     def __init__(self, server: GatewayServer, source: str | None = None) -> None:
         """`source`: the loopback address to connect from (127.0.0.x), to be another client."""
         self.server = server
-        transport = httpx.HTTPTransport(local_address=source) if source else None
-        self.http = httpx.Client(
+        transport = loopback_transport(source) if source else None
+        self.http = loopback_client(
             base_url=server.base_url, follow_redirects=False, timeout=20, transport=transport
         )
         self.csrf = ""

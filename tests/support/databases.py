@@ -7,7 +7,10 @@ WAGW_TEST_REQUIRE_POSTGRES=1, which turns that skip into a failure.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -50,6 +53,22 @@ class DatabaseProvider:
         self._created.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
+    def migrated_url(self, data_dir: Path) -> str:
+        """Like `new_url`, but the database is at the current schema already: a copy of one
+        migrated once per test process (a file copy on SQLite, `CREATE DATABASE … TEMPLATE`
+        on PostgreSQL). Migrating every server's database at its start cost more CPU than
+        most tests; starting on an empty database is tested where it is the subject
+        (tests/e2e/test_cli_startup.py, tests/unit/test_migrations.py)."""
+        template = _template(self.backend)
+        if self.backend == "sqlite":
+            data_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, data_dir / "wagateway.db")
+            return ""  # the gateway's default: SQLite inside its data dir
+        name = f"wagw_t_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self._created.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
     def cleanup(self) -> None:
         for name in self._created:
             try:
@@ -66,3 +85,36 @@ def provider_for(backend: str) -> DatabaseProvider:
             message = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem}); set WAGW_TEST_POSTGRES_URL"
             missing(message, "WAGW_TEST_REQUIRE_POSTGRES")
     return DatabaseProvider(backend)
+
+
+_templates: dict[str, str] = {}
+
+
+def _template(backend: str) -> str:
+    """This process's migrated database of `backend`: a SQLite file's path, or a PostgreSQL
+    database's name (dropped when the process ends)."""
+    if backend not in _templates:
+        from wagateway.core.migrate import upgrade_to_head
+        from wagateway.core.settings import Settings
+
+        if backend == "sqlite":
+            directory = Path(tempfile.mkdtemp(prefix="wagw-template-"))
+            atexit.register(shutil.rmtree, directory, True)
+            url = Settings(data_dir=directory, database_url="").resolved_database_url  # type: ignore[call-arg]
+            upgrade_to_head(url, quiet=True)
+            _templates[backend] = str(directory / "wagateway.db")
+        else:
+            name = f"wagw_template_{uuid.uuid4().hex[:12]}"
+            asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+            atexit.register(_drop_quietly, name)
+            plain = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            upgrade_to_head(Settings(database_url=plain).resolved_database_url, quiet=True)  # type: ignore[call-arg]
+            _templates[backend] = name
+    return _templates[backend]
+
+
+def _drop_quietly(name: str) -> None:
+    try:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:  # best effort: a leftover test database harms nothing
+        pass

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -32,6 +33,22 @@ from wagateway.core.settings import Settings
 from wagateway.operators.service import create_operator_as
 
 WAGATEWAY = str(Path(sys.executable).parent / "wagateway")
+# One TLS context for every client the tests make: httpx builds one per client otherwise
+# (its CA bundle loaded each time), which cost more CPU than the calls of most tests
+# (benchmarks/README.md, "The test suite"). The tests speak plain HTTP on loopback.
+LOOPBACK_TLS = ssl.create_default_context()
+
+
+def loopback_client(**options: Any) -> httpx.Client:
+    """An `httpx.Client` for the tests' loopback servers (`options` as httpx's)."""
+    return httpx.Client(verify=LOOPBACK_TLS, **options)
+
+
+def loopback_transport(source: str) -> httpx.HTTPTransport:
+    """A transport that connects from the loopback address `source` (127.0.0.x)."""
+    return httpx.HTTPTransport(local_address=source, verify=LOOPBACK_TLS)
+
+
 T = TypeVar("T")
 CLI_ACTOR = Actor("cli", "cli")  # who `wagateway` commands act as (cli.py's CLI)
 
@@ -123,12 +140,10 @@ TEST_ENV = {
     "WAGW_SANDBOX_TIME_SCALE": "0.05",
     "WAGW_WEBHOOK_RETRY_SCHEDULE": "0.5,1,1.5",
     "WAGW_WEBHOOK_TIMEOUT": "2",
-    "WAGW_WEBHOOK_POLL_INTERVAL": "0.1",
     "WAGW_OUTBOUND_ALLOWLIST": "127.0.0.0/8",
     "WAGW_LOG_FORMAT": "json",
     "WAGW_QR_WAIT_TIMEOUT": "5",
     "WAGW_PACING_RATE_PER_SECOND": "0",  # unpaced unless a test sets pacing
-    "WAGW_SEND_POLL_INTERVAL": "0.2",
     "WAGW_SEND_MEDIA_MAX_BYTES": str(1024 * 1024),  # 1 MiB keeps the 413 test quick
     "WAGW_MEDIA_MAX_BYTES": "200000",  # inbound cap, small so "too large" is testable
 }
@@ -247,11 +262,13 @@ class GatewayServer:
         )
         log.close()
 
+        probe = loopback_client(timeout=1)
+
         def healthy() -> bool:
             if self.proc and self.proc.poll() is not None:
                 raise AssertionError(f"server exited early:\n{self.logs()[-3000:]}")
             try:
-                return httpx.get(self.base_url + "/health", timeout=1).status_code == 200
+                return probe.get(self.base_url + "/health").status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -261,6 +278,8 @@ class GatewayServer:
         except BaseException:
             self.stop()  # never leave a server behind that nobody will stop
             raise
+        finally:
+            probe.close()
         return self
 
     def kill9(self) -> None:
@@ -286,7 +305,7 @@ class GatewayServer:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=20)
+        return loopback_client(base_url=self.base_url, headers=headers, timeout=20)
 
 
 class SharedServers:
@@ -310,7 +329,7 @@ class SharedServers:
             provider = self._provider_for(backend)
             data_dir = self._tmp_path_factory.mktemp(f"gw-shared-{backend}")
             try:
-                gateway = GatewayServer(data_dir, provider.new_url(data_dir)).start()
+                gateway = GatewayServer(data_dir, provider.migrated_url(data_dir)).start()
             except AssertionError as exc:  # the next module fails at once, not after a minute
                 self._failed[backend] = str(exc)
                 provider.cleanup()

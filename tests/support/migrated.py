@@ -6,16 +6,15 @@ import asyncio
 from pathlib import Path
 
 from tests.support.databases import DatabaseProvider
-from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 
 
 def migrated_url(provider: DatabaseProvider, data_dir: Path) -> str:
     """The async URL of a new, migrated database of `provider`'s backend (SQLite in
     `data_dir`). Call it outside an event loop: Alembic runs one of its own."""
-    url = Settings(data_dir=data_dir, database_url=provider.new_url(data_dir)).resolved_database_url
-    upgrade_to_head(url, quiet=True)
-    return url
+    return Settings(
+        data_dir=data_dir, database_url=provider.migrated_url(data_dir)
+    ).resolved_database_url
 
 
 async def migrated_sqlite_url(data_dir: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.harness import free_port, wait_until
+from tests.support.harness import free_port, loopback_client, loopback_transport, wait_until
 from tests.support.requirements import missing
 
 # What the proxy tells the gateway. "x-forwarded-for": nginx's usual
@@ -124,11 +124,12 @@ class Nginx:
             if self.proc and self.proc.poll() is not None:
                 raise AssertionError(f"nginx exited early:\n{self.logs()[-3000:]}")
             try:
-                return httpx.get(self.base_url + "/health", timeout=1).status_code == 200
+                return probe.get(self.base_url + "/health").status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_until(up, timeout=15, interval=0.1, what="nginx in front of the gateway")
+        with loopback_client(timeout=1) as probe:
+            wait_until(up, timeout=15, interval=0.1, what="nginx in front of the gateway")
         return self
 
     def stop(self) -> None:
@@ -148,10 +149,10 @@ class Nginx:
         """A client connecting to nginx from the loopback address `source` (all of 127/8
         reaches loopback on Linux), as a machine at that address would."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(
+        return loopback_client(
             base_url=self.base_url,
             headers=headers,
             timeout=20,
-            transport=httpx.HTTPTransport(local_address=source),
+            transport=loopback_transport(source),
             follow_redirects=False,
         )

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.migrated import migrated_url
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError
-from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.messages.edits import MessageEdits
@@ -30,10 +30,7 @@ from wagateway.webhooks.models import Event
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     provider: DatabaseProvider = provider_for(request.param)
-    settings = Settings(data_dir=tmp_path, database_url=provider.new_url(tmp_path))
-    url = settings.resolved_database_url
-    upgrade_to_head(url)
-    yield url
+    yield migrated_url(provider, tmp_path)
     provider.cleanup()
 
 

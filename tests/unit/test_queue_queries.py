@@ -17,25 +17,21 @@ from sqlalchemy import ClauseElement, func, insert, select
 from sqlalchemy.orm import Session
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.migrated import migrated_url
 from wagateway.apps.models import App
 from wagateway.core.db import Database, table_of, unindexed, utcnow
 from wagateway.core.migrate import upgrade_to_head
-from wagateway.core.settings import Settings
 from wagateway.delivery import leases
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
-from wagateway.messages.queue import devices_with_due_messages
+from wagateway.messages.queue import devices_with_due_messages, earliest_queued_per_device
 from wagateway.webhooks.models import Event
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     provider: DatabaseProvider = provider_for(request.param)
-    # The gateway's own resolution: SQLite in the data dir, or PostgreSQL with its driver.
-    settings = Settings(data_dir=tmp_path, database_url=provider.new_url(tmp_path))
-    url = settings.resolved_database_url
-    upgrade_to_head(url)
-    yield url
+    yield migrated_url(provider, tmp_path)
     provider.cleanup()
 
 
@@ -161,9 +157,21 @@ def test_devices_with_due_messages(database_url: str) -> None:
                     )
                 )
         session.flush()
-        return sorted(session.execute(devices_with_due_messages(now)).scalars())
+        earliest = dict(session.execute(earliest_queued_per_device()).tuples().all())
+        return sorted(session.execute(devices_with_due_messages(now)).scalars()), earliest
 
-    assert asyncio.run(_with_app(database_url, due)) == ["due"]
+    due_now, earliest = asyncio.run(_with_app(database_url, due))
+    assert due_now == ["due"]
+    # What an idle supervisor sleeps until: the connected, online devices' earliest queued
+    # message, sent ones not counted; none for a device with nothing queued.
+    assert {device: at is not None for device, at in earliest.items()} == {
+        "due": True,
+        "later": True,
+        "sent-only": False,
+        "idle": False,
+    }
+    assert abs((earliest["later"] - now).total_seconds() - 60) < 1
+    assert abs((earliest["due"] - now).total_seconds() + 1) < 1
 
 
 # --- SQLite's plans --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.orm import Session
@@ -29,6 +29,9 @@ from wagateway.delivery.recorder import RELEASE, Result, record_outcomes
 from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
+
+MIN_IDLE_WAIT = 0.005  # seconds: a head due "now" by the database's clock is claimed next round
+RECHECK_AFTER_EMPTY_CLAIM = timedelta(seconds=0.05)
 
 
 def went_round_recently(settings: Settings, last_loop_at: float) -> bool:
@@ -67,6 +70,7 @@ class Dispatcher:
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self._busy = False  # the last claim leased events
+        self._next_due: datetime | None = None  # when the idle loop's last look saw a head due
         self._stopping = False
         self.last_loop_at: float = 0.0
 
@@ -123,9 +127,19 @@ class Dispatcher:
             self._start(runs)
             if len(runs) < CLAIM_BATCH:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), self._idle_wait())
                 except TimeoutError:
                     pass
+
+    def _idle_wait(self) -> float:
+        """Seconds to wait for a wake-up: until the next retry falls due when the last look
+        found one sooner than the poll interval. Polling stays the fallback for events that
+        arrive without a wake-up (written by another process)."""
+        wait = self._settings.webhook_poll_interval
+        if self._next_due is not None:
+            until_due = (self._next_due - utcnow()).total_seconds()
+            wait = min(wait, max(MIN_IDLE_WAIT, until_due))
+        return wait
 
     def _start(self, runs: list[Run]) -> None:
         for run in runs:
@@ -138,10 +152,18 @@ class Dispatcher:
         # When idle, most wake-ups (polls) find nothing new: look from the read pool first,
         # and take the writer (on SQLite, the one writer everything else waits for) only to
         # claim. When the last claim found work, more is all but certain: claim at once.
-        if not self._busy and not await self._leases.any_due(now):
-            return []
+        self._next_due = None
+        if not self._busy:
+            next_due = await self._leases.next_due(now)
+            if next_due is None or next_due > now:
+                self._next_due = next_due
+                return []
         rows, apps = await self._db.write_at_once(lambda session: self._leases.lease(session, now))
         self._busy = bool(rows)
+        if not rows:
+            # Look again soon, idle: that look finds when the next head is due. Not at once:
+            # a head locked by another claim would make that a busy loop.
+            self._next_due = now + RECHECK_AFTER_EMPTY_CLAIM
         return self._runs_of(rows, apps, now)
 
     def _runs_of(self, rows: list[Leased], apps: dict[str, App], now: datetime) -> list[Run]:
@@ -213,8 +235,10 @@ class Dispatcher:
                 if not future.done():
                     future.set_result(None)
             self._start(runs)
-            if failed or len(runs) >= CLAIM_BATCH:
-                self._wake.set()  # the loop claims what this write did not
+            if failed or len(runs) >= CLAIM_BATCH or _schedules_a_retry(batch):
+                # The loop claims what this write did not, and an idle loop learns when the
+                # retry falls due (it sleeps until then, not a whole poll interval).
+                self._wake.set()
 
     async def _write_outcomes(self, batch: list[tuple[Leased, Result]]) -> list[Run]:
         """Record the outcomes and, in the same transaction, lease what is due now: the
@@ -230,3 +254,10 @@ class Dispatcher:
 
         rows, apps = await self._db.write_at_once(record_and_lease)
         return self._runs_of(rows, apps, now)
+
+
+def _schedules_a_retry(batch: list[tuple[Leased, Result]]) -> bool:
+    return any(
+        isinstance(result, Outcome) and not result.succeeded and not result.undeliverable
+        for _, result in batch
+    )

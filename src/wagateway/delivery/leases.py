@@ -68,14 +68,27 @@ class Leases:
                 .values(claimed_by=None, claimed_until=None)
             )
 
-    async def any_due(self, now: datetime) -> bool:
-        """Whether some device's head is due and not leased, looked up from the read pool
-        (on SQLite the writer is the one everything else waits for)."""
+    async def next_due(self, now: datetime) -> datetime | None:
+        """When the first device's head becomes due and unleased (`now` or earlier: it is
+        due already), None when nothing is pending. Looked up from the read pool (on SQLite
+        the writer is the one everything else waits for). An idle dispatcher sleeps until
+        then instead of polling for a retry that is seconds or hours away."""
         async with self._db.read() as session:
             found = await session.run_sync(heads)
-            return (
-                bool(found)
-                and (await session.execute(due_heads(found, now).limit(1))).first() is not None
+            if not found:
+                return None
+            rows = await session.execute(
+                select(Event.next_attempt_at, Event.claimed_until).where(
+                    Event.seq.in_(found),
+                    unindexed(Event.state) == EventState.PENDING,  # look the heads up by key
+                )
+            )
+            return min(
+                (
+                    max(due, leased) if leased is not None and leased >= now else due
+                    for due, leased in rows
+                ),
+                default=None,
             )
 
     def until(self, now: datetime) -> datetime:

@@ -48,6 +48,7 @@ MESSAGES_SENT = Counter("wagateway_messages_total", "Outbound messages by outcom
 SEND_LATENCY = Histogram("wagateway_send_latency_seconds", "Engine send latency")
 LEASE_SECONDS = 120
 EXPIRY_SCAN_SECONDS = 1.0
+MIN_IDLE_WAIT = 0.005  # seconds: a message due "now" by the database's clock is sent next round
 # Messages one claim takes for an unpaced device; sent back to back, bookkept in groups.
 UNPACED_RUN = 32
 
@@ -95,6 +96,7 @@ class OutboundQueue:
         self._recheck: set[str] = set()
         self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
+        self._next_due: datetime | None = None  # when the idle supervisor saw a message due
         # Sends of one device that finish while their `sent` bookkeeping waits join it.
         self._bookkeeping: JoinedWrites[str, tuple[Message, SentMessage]] = JoinedWrites(
             db, self._mark_sent, preload=lambda device_id: (Device, device_id)
@@ -178,15 +180,33 @@ class OutboundQueue:
             except Exception:
                 log.exception("outbound_supervisor_failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), self._settings.send_poll_interval)
+                await asyncio.wait_for(self._wake.wait(), self._idle_wait())
             except TimeoutError:
                 pass
 
     async def _devices_with_due_work(self) -> list[str]:
         now = utcnow()
+        self._next_due = None
         async with self._db.read() as session:
             ids = list((await session.execute(devices_with_due_messages(now))).scalars())
-        return [d for d in ids if self._capped_until.get(d, now) <= now]
+            due = [d for d in ids if self._capped_until.get(d, now) <= now]
+            if not due:  # idle: find when the next retry or scheduled send falls due
+                earliest = (await session.execute(earliest_queued_per_device())).all()
+                self._next_due = min(
+                    (max(at, self._capped_until.get(d, at)) for d, at in earliest if at),
+                    default=None,
+                )
+        return due
+
+    def _idle_wait(self) -> float:
+        """Seconds to wait for a wake-up: until the next queued message falls due when that
+        is sooner than the poll interval. Polling stays the fallback for what changes without
+        a wake-up (another process's writes)."""
+        wait = self._settings.send_poll_interval
+        if self._next_due is not None:
+            until_due = (self._next_due - utcnow()).total_seconds()
+            wait = min(wait, max(MIN_IDLE_WAIT, until_due))
+        return wait
 
     async def _expire_overdue(self) -> None:
         now = utcnow()
@@ -239,6 +259,7 @@ class OutboundQueue:
                 except Exception:
                     log.exception("mark_sent_failed", device_id=device_id)
             if stopped:
+                self._wake.set()  # what it handed back may fall due before the next poll
                 return
 
     async def _claim(self, device_id: str) -> Claim | None:
@@ -565,6 +586,19 @@ def devices_with_due_messages(now: datetime) -> Select[str]:
     )
     return select(Device.id).where(
         Device.status == Status.CONNECTED, Device.connection == Connection.ONLINE, due
+    )
+
+
+def earliest_queued_per_device() -> Select[str, datetime]:
+    """Each connected, online device and when its earliest queued message is due: one index
+    probe per device (status, device_id, next_attempt_at), like `devices_with_due_messages`."""
+    earliest = (
+        select(func.min(Message.next_attempt_at))
+        .where(Message.device_id == Device.id, Message.status == MessageStatus.QUEUED)
+        .scalar_subquery()
+    )
+    return select(Device.id, earliest).where(
+        Device.status == Status.CONNECTED, Device.connection == Connection.ONLINE
     )
 
 
