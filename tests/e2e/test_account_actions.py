@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
-from tests.support.harness import wait_until
+from tests.support.fake_phones import gateway_on_fake_phones, linked_device
+from tests.support.harness import GatewayServer, wait_until
+from wagateway.engines.whatsmeow import neonize_loader
 
 pytestmark = pytest.mark.e2e
 
 ALICE = "6285550001111"
 BOB = "6285550002222"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def network(api: httpx.Client, device_id: str, *kinds: str) -> list[dict]:
@@ -157,3 +168,59 @@ def test_blocking_bad_input_and_unconnected_devices(api: httpx.Client, device: s
         response = api.request(method, path, **kwargs)
         assert response.status_code == 409, (path, response.text)
         assert error_code(response) == "device_not_connected"
+
+
+def test_whatsmeow_account_actions_through_the_worker(
+    make_server: Callable[..., GatewayServer], tmp_path: Path
+) -> None:
+    """The same routes on a whatsmeow app: through the supervisor, the worker process and the
+    backend to the neonize stand-in (which records what reached the servers)."""
+    if not neonize_loader.available():
+        pytest.skip("neonize is not installed")
+    server, client, network = gateway_on_fake_phones(make_server, tmp_path, "real account")
+    with client as api:
+        device = linked_device(api)
+        response = api.post(f"/devices/{device}/restart")
+        assert response.status_code == 200, response.text
+        assert response.json()["connection"] == "reconnecting"
+        wait_until(
+            lambda: api.get(f"/devices/{device}").json()["connection"] == "online",
+            timeout=30,
+            what="back online after the restart",
+        )
+        picture = b"\xff\xd8\xff\xe0" + b"jpeg" * 10
+        response = api.patch(
+            f"/devices/{device}/profile",
+            json={
+                "name": "Toko Maju",
+                "about": "Buka",
+                "picture": {
+                    "data_base64": base64.b64encode(picture).decode(),
+                    "mime_type": "image/jpeg",
+                },
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert api.post(f"/devices/{device}/contacts/{ALICE}/block").status_code == 200
+        assert api.post(f"/devices/{device}/contacts/{BOB}/block").status_code == 200
+        assert api.post(f"/devices/{device}/contacts/{ALICE}/unblock").status_code == 200
+        response = api.get(f"/devices/{device}/blocklist")
+        assert response.status_code == 200, response.text
+        assert response.json() == {"blocklist": [{"jid": f"{BOB}@s.whatsapp.net", "phone": BOB}]}
+    acts = [
+        {k: v for k, v in a.items() if k != "device"}
+        for a in read_jsonl(network / "acts.jsonl")
+        if a["device"] == device and a["method"] != "send_presence"
+    ]
+    assert acts == [
+        {"method": "set_profile_name", "name": "Toko Maju"},
+        {"method": "set_status_message", "about": "Buka"},
+        {
+            "method": "set_profile_photo",
+            "size": len(picture),
+            "sha256": hashlib.sha256(picture).hexdigest(),
+        },
+        {"method": "block", "jid": f"{ALICE}@s.whatsapp.net"},
+        {"method": "block", "jid": f"{BOB}@s.whatsapp.net"},
+        {"method": "unblock", "jid": f"{ALICE}@s.whatsapp.net"},
+    ]
