@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -224,3 +227,52 @@ def test_whatsmeow_account_actions_through_the_worker(
         {"method": "block", "jid": f"{BOB}@s.whatsapp.net"},
         {"method": "unblock", "jid": f"{ALICE}@s.whatsapp.net"},
     ]
+
+
+PICTURE = b"\xff\xd8\xff\xe0" + b"picture by url" * 20
+
+
+@pytest.fixture(scope="module")
+def picture_host() -> Iterator[str]:
+    """A loopback HTTP server (allowed by the test servers' WAGW_OUTBOUND_ALLOWLIST): its
+    `/picture.jpg` answers PICTURE, anything else 404. Yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            found = self.path == "/picture.jpg"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(PICTURE) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(PICTURE)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    host = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{host.server_address[1]}"
+    host.shutdown()
+    host.server_close()
+
+
+def test_own_profile_picture_by_url(api: httpx.Client, device: str, picture_host: str) -> None:
+    source = {"url": f"{picture_host}/picture.jpg", "mime_type": "image/jpeg"}
+    response = api.patch(f"/devices/{device}/profile", json={"picture": source})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"updated": ["picture"]}
+    [update] = wait_until(lambda: network(api, device, "profile_update"), what="logged")
+    assert update["size"] == len(PICTURE)
+    assert update["sha256"] == hashlib.sha256(PICTURE).hexdigest()
+    for bad, field in (
+        ({"url": f"{picture_host}/missing.jpg", "mime_type": "image/jpeg"}, "picture.url"),
+        ({"url": "ftp://example.com/a.jpg", "mime_type": "image/jpeg"}, "picture.url"),
+        ({"mime_type": "image/jpeg"}, "picture.url"),
+        ({**source, "data_base64": "aGVsbG8="}, "picture.data_base64"),
+    ):
+        response = api.patch(f"/devices/{device}/profile", json={"name": "X", "picture": bad})
+        assert response.status_code == 400, response.text
+        assert error_code(response) == "validation_error"
+        assert response.json()["error"]["details"]["field"] == field
+    assert len(network(api, device, "profile_update")) == 1

@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wagateway.api.deps import CurrentApp
 from wagateway.core.addresses import jid_user
+from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.openapi import DEVICE_ROUTE, WITH_BODY, errors
 from wagateway.devices.account import ABOUT_MAX, PUSH_NAME_MAX, profile_change
 from wagateway.devices.schemas import DeviceOut
 from wagateway.gateway import GatewayDep
+from wagateway.messages.queue import MediaFetchError
 
 router = APIRouter(prefix="/devices/{device_id}", tags=["account"])
 # An account action reaches WhatsApp: it needs a connected device.
@@ -19,9 +21,16 @@ ACCOUNT_ROUTE = (*DEVICE_ROUTE, "device_not_connected")
 
 
 class PictureSource(BaseModel):
+    """A media source as a message's (CONTRACT §3): exactly one of `url` and `data_base64`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    data_base64: str = Field(description="media source: the picture's bytes, base64")
+    url: str | None = Field(
+        None,
+        description="media source: fetched by the gateway (outbound address rules, no "
+        "redirects, up to WAGW_SEND_MEDIA_MAX_BYTES)",
+    )
+    data_base64: str | None = Field(None, description="media source: the bytes, base64")
     mime_type: str = Field(description="`image/jpeg` or `image/png`")
 
 
@@ -75,17 +84,39 @@ async def update_profile(
     device_id: str, body: OwnProfileRequest, app: CurrentApp, gw: GatewayDep
 ) -> OwnProfileOut:
     """Change the account's own push name, about text and/or picture. At least one of them
-    (an empty or all-null body is 400 `validation_error`)."""
+    (an empty or all-null body is 400 `validation_error`). The picture is a media source
+    (`url` or `data_base64`, with `mime_type` `image/jpeg` or `image/png`); a URL that cannot
+    be fetched is 400."""
+    picture = body.picture
+    if picture is not None and picture.url is None and picture.data_base64 is None:
+        raise validation_error(
+            "picture needs exactly one media source: url or data_base64", "picture.url"
+        )
     change = profile_change(
         body.name,
         body.about,
-        body.picture.data_base64 if body.picture else None,
-        body.picture.mime_type if body.picture else None,
+        picture.data_base64 if picture else None,
+        picture.mime_type if picture else None,
         gw.settings.media_max_bytes,
+        picture_url=picture.url if picture else None,
     )
-    await gw.account.update_profile(app.id, device_id, change)
-    parts = {"name": change.name, "about": change.about, "picture": change.picture}
-    return OwnProfileOut(updated=[k for k, v in parts.items() if v is not None])
+
+    async def fetch_picture(url: str) -> bytes:
+        try:
+            data = await gw.queue.fetch_url(url)
+        except MediaFetchError as exc:
+            raise ApiError(
+                400,
+                "validation_error",
+                f"picture.url could not be used: {exc}",
+                {"field": "picture.url"},
+            ) from exc
+        if not data:
+            raise validation_error("picture.url answered no bytes", "picture.url")
+        return data
+
+    await gw.account.update_profile(app.id, device_id, change, fetch_picture)
+    return OwnProfileOut(updated=change.parts)
 
 
 @router.post("/contacts/{jid}/block", response_model=BlockOut, responses=errors(ACCOUNT_ROUTE))

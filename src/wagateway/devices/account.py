@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from wagateway.audit.service import Actor
 from wagateway.core.addresses import normalise_recipient
@@ -29,6 +32,19 @@ class ProfileChange:
     name: str | None = None
     about: str | None = None
     picture: bytes | None = None
+    # A picture given by URL: fetched once the device is known to be the caller's and
+    # connected (`AccountActions.update_profile`), then checked as `picture`.
+    picture_url: str | None = None
+
+    @property
+    def parts(self) -> list[str]:
+        picture = self.picture is not None or self.picture_url is not None
+        given = {"name": self.name is not None, "about": self.about is not None}
+        return [k for k, v in {**given, "picture": picture}.items() if v]
+
+
+# Fetches a picture's URL (the outbound address rules apply), or raises ApiError.
+PictureFetch = Callable[[str], Awaitable[bytes]]
 
 
 def not_connected(device: Device) -> ApiError:
@@ -59,10 +75,22 @@ def profile_change(
     picture_base64: str | None,
     picture_mime: str | None,
     max_bytes: int,
+    picture_url: str | None = None,
 ) -> ProfileChange:
-    """The checked change of `PATCH /devices/{id}/profile`: at least one part, each valid."""
-    if name is None and about is None and picture_base64 is None:
+    """The checked change of `PATCH /devices/{id}/profile`: at least one part, each valid.
+    The picture is a media source as a message's (CONTRACT §3): exactly one of
+    `data_base64` and `url`, with `mime_type`."""
+    if name is None and about is None and picture_base64 is None and picture_url is None:
         raise validation_error("give at least one of name, about, picture", "name")
+    if picture_base64 is not None and picture_url is not None:
+        raise validation_error(
+            "picture needs exactly one media source: url or data_base64", "picture.data_base64"
+        )
+    if picture_url is not None:
+        _picture_mime(picture_mime)
+        parts = urlsplit(picture_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise validation_error("picture.url must be an http(s):// URL", "picture.url")
     if name is not None:
         name = name.strip()
         if not name or len(name) > PUSH_NAME_MAX:
@@ -71,10 +99,7 @@ def profile_change(
         raise validation_error(f"about is longer than {ABOUT_MAX} characters", "about")
     picture = None
     if picture_base64 is not None:
-        if (picture_mime or "").lower() not in PICTURE_MIME:
-            raise validation_error(
-                "picture.mime_type must be image/jpeg or image/png", "picture.mime_type"
-            )
+        _picture_mime(picture_mime)
         raw = "".join(picture_base64.split())
         if len(raw) * 3 // 4 > max_bytes + 3:
             raise _too_large(max_bytes)
@@ -88,7 +113,14 @@ def profile_change(
             raise validation_error("picture.data_base64 is empty", "picture.data_base64")
         if len(picture) > max_bytes:
             raise _too_large(max_bytes)
-    return ProfileChange(name=name, about=about, picture=picture)
+    return ProfileChange(name=name, about=about, picture=picture, picture_url=picture_url)
+
+
+def _picture_mime(mime: str | None) -> None:
+    if (mime or "").lower() not in PICTURE_MIME:
+        raise validation_error(
+            "picture.mime_type must be image/jpeg or image/png", "picture.mime_type"
+        )
 
 
 def _too_large(max_bytes: int) -> ApiError:
@@ -140,8 +172,22 @@ class AccountActions:
             raise engine_failed(exc) from exc
         return device
 
-    async def update_profile(self, app_id: str, device_id: str, change: ProfileChange) -> None:
+    async def update_profile(
+        self,
+        app_id: str,
+        device_id: str,
+        change: ProfileChange,
+        fetch_picture: PictureFetch | None = None,
+    ) -> None:
+        """Push the change to WhatsApp; a picture given by URL is fetched first (after the
+        device checks, so no URL is fetched for a device that is not the caller's)."""
         device, engine = await self._connected(app_id, device_id)
+        if change.picture_url is not None:
+            if fetch_picture is None:
+                raise validation_error("a picture URL cannot be fetched here", "picture.url")
+            change = dataclasses.replace(
+                change, picture=await fetch_picture(change.picture_url), picture_url=None
+            )
         try:
             await engine.update_own_profile(
                 device.id, name=change.name, about=change.about, picture=change.picture
