@@ -76,6 +76,21 @@ def test_restart_reconnects_without_unlinking(api: httpx.Client, device: str) ->
     assert [e["kind"] for e in log[-3:]] == ["connect", "disconnect", "connect"]
     assert log[-2]["reason"] == "restart" and log[-1]["reconnected"] is True
 
+    # The webhooks of any reconnect: the drop (a warning), then device_connected again.
+    def restart_events() -> set[str]:
+        found = api.get("/webhooks/deliveries", params={"device_id": device, "limit": "200"})
+        return {
+            d["event"]
+            for d in found.json()["deliveries"]
+            if d["event"] == "device_warning"
+            or (d["event"] == "device_connected" and d["payload"].get("reconnected"))
+        }
+
+    wait_until(
+        lambda: restart_events() == {"device_warning", "device_connected"},
+        what="the restart's webhooks: connection_lost, then device_connected reconnected",
+    )
+
 
 def test_restart_needs_a_linked_device(api: httpx.Client) -> None:
     unlinked = create_device(api, "not linked")["device_id"]
