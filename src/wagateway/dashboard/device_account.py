@@ -23,12 +23,13 @@ log = structlog.get_logger(__name__)
 
 
 async def blocked_contacts(gw: Gateway, device: Device) -> list[str] | None:
-    """The device's blocklist for its page; None when it cannot be asked (not connected, or
-    the engine could not answer)."""
+    """The device's blocklist for its page (asked of the engine at most every 30 s: the page
+    reloads itself every few seconds); None when it cannot be asked (not connected, or the
+    engine could not answer)."""
     if device.status != Status.CONNECTED:
         return None
     try:
-        return await gw.account.blocklist(device.app_id, device.id)
+        return await gw.account.recent_blocklist(device.app_id, device.id)
     except ApiError as exc:
         log.info("dashboard_blocklist_unavailable", device_id=device.id, error=exc.message)
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ from wagateway.engines.base import Engine, EngineError
 PUSH_NAME_MAX = 25  # WhatsApp's limit on a push name
 ABOUT_MAX = 139  # WhatsApp's limit on the about text
 PICTURE_MIME = ("image/jpeg", "image/png")
+# How long the dashboard shows a blocklist before asking the engine again (seconds).
+BLOCKLIST_MAX_AGE = 30.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class AccountActions:
     def __init__(self, db: Database, runtime: SessionRuntime) -> None:
         self._db = db
         self._runtime = runtime
+        # The last blocklist answered per device, with when (`recent_blocklist`).
+        self._blocklists: dict[str, tuple[float, list[str]]] = {}
 
     async def _connected(self, app_id: str, device_id: str) -> tuple[Device, Engine]:
         async with self._db.read() as session:
@@ -198,6 +203,7 @@ class AccountActions:
     async def set_blocked(self, app_id: str, device_id: str, jid: str, blocked: bool) -> str:
         target = contact_jid(jid)
         device, engine = await self._connected(app_id, device_id)
+        self._blocklists.pop(device.id, None)
         try:
             await engine.set_blocked(device.id, target, blocked)
         except EngineError as exc:
@@ -207,6 +213,21 @@ class AccountActions:
     async def blocklist(self, app_id: str, device_id: str) -> list[str]:
         device, engine = await self._connected(app_id, device_id)
         try:
-            return await engine.blocklist(device.id)
+            found = await engine.blocklist(device.id)
         except EngineError as exc:
             raise engine_failed(exc) from exc
+        self._blocklists[device.id] = (time.monotonic(), found)
+        return found
+
+    async def recent_blocklist(
+        self, app_id: str, device_id: str, max_age: float = BLOCKLIST_MAX_AGE
+    ) -> list[str]:
+        """The blocklist as last asked within `max_age` seconds (a block or unblock through
+        this process forgets it), else asked anew: for pages that refresh themselves every few
+        seconds, which must not ask WhatsApp each time (whatsmeow sends a query per call)."""
+        seen = self._blocklists.get(device_id)
+        if seen is not None and time.monotonic() - seen[0] < max_age:
+            async with self._db.read() as session:
+                await DeviceService.load(session, app_id, device_id)  # still the caller's
+            return list(seen[1])
+        return await self.blocklist(app_id, device_id)
