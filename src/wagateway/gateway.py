@@ -16,6 +16,7 @@ from wagateway.core.secrets import SecretBox, create_private_dir, load_master_ke
 from wagateway.core.settings import Settings
 from wagateway.delivery.dispatcher import Dispatcher
 from wagateway.delivery.worker_process import WebhookProcess, runs_in_own_process
+from wagateway.devices.account import AccountActions
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.engines.base import Engine
@@ -113,6 +114,7 @@ class Gateway:
         self.message_edits = MessageEdits(
             settings, self.db, self.runtime, announce=self.queue.announce
         )
+        self.account = AccountActions(self.db, self.runtime)
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""

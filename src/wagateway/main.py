@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wagateway import __version__
+from wagateway.api.account import router as account_router
 from wagateway.api.apps import router as app_router
 from wagateway.api.archive import router as archive_router
 from wagateway.api.chat_actions import router as chat_actions_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archive_router,
         webhooks_router,
         sandbox_router,
+        account_router,
     ):
         app.include_router(router)
     mount_dashboard(app)

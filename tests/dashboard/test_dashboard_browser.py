@@ -356,3 +356,55 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
         journey.scan_for_secrets()
         assert journey.console_errors == []
         context.close()
+
+
+def test_an_operator_restarts_a_device_and_unblocks_a_contact(
+    chromium: Any, gateway: GatewayServer
+) -> None:
+    """The device page's account card (CONTRACT §8.4): the blocklist with Unblock, and
+    Restart; each through the API's own service, seen in the sandbox's network log."""
+    project = gateway.create_app("Toko Restart")
+    app_id, token = project["app_id"], project["app_token"]
+    email = create_operator(gateway, "restarter@example.com", admin=True)
+    with gateway.client(token) as api:
+        device_id = str(create_device(api, "Counter")["device_id"])
+        scan_current_qr(api, device_id)
+        blocked = "6285550003333@s.whatsapp.net"
+        assert api.post(f"/devices/{device_id}/contacts/{blocked}/block").status_code == 200
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        journey = Journey(page, gateway)
+        journey.secrets.add(token)
+        device_url = f"{gateway.base_url}/dashboard/projects/{app_id}/devices/{device_id}"
+        page.goto(device_url)
+        page.fill('input[name="email"]', email)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(device_url)
+
+        entry = page.locator(f'[data-blocked="{blocked}"]')
+        entry.get_by_role("button", name="Unblock", exact=True).click()
+        assert journey.flash() == f"Unblocked {blocked}."
+        assert api.get(f"/devices/{device_id}/blocklist").json() == {"blocklist": []}
+        assert page.locator(f'[data-blocked="{blocked}"]').count() == 0
+
+        page.locator("[data-device-account]").get_by_role("button", name="Restart").click()
+        assert journey.flash().startswith("Restarting")
+        restarted = wait_until(
+            lambda: [e for e in acts(api, device_id, "disconnect") if e["reason"] == "restart"],
+            what="the restart on the network",
+            timeout=30,
+        )
+        assert len(restarted) == 1
+        wait_until(
+            lambda: api.get(f"/devices/{device_id}").json()["connection"] == "online",
+            what="back online",
+            timeout=30,
+        )
+        journey.shot("10-device-account")
+        page.goto(gateway.base_url + "/dashboard/audit")
+        for action in ("device.restart", "contact.unblock"):
+            assert page.locator(f"td >> text={action}").count() >= 1, action
+        assert journey.console_errors == []
+        context.close()

@@ -9,6 +9,7 @@ against a fake at the neonize boundary.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -88,6 +89,12 @@ class Harness(Protocol):
     # network sent the device a presence (it subscribed and shows online). chat_acts reports
     # a subscription as {"kind": "presence_subscribe", "jid"}.
     async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool: ...
+    # The account itself (CONTRACT §8.4), engine-neutral, oldest first: {"kind":
+    # "profile_name", "name"}, {"kind": "profile_about", "about"}, {"kind": "profile_picture",
+    # "sha256"}, {"kind": "block" | "unblock", "jid"}.
+    async def account_acts(self, device_id: str) -> list[dict[str, Any]]: ...
+    # How many connections to WhatsApp the device has opened so far.
+    async def connections(self, device_id: str) -> int: ...
 
 
 async def wait_for(
@@ -739,5 +746,78 @@ class EngineConformance:
             assert contact in profile.picture_url
             hidden = await h.engine.profile("d1", "6285550001110@s.whatsapp.net")
             assert hidden.picture_url is None, "no picture (or hidden): none"
+
+        self.run(scenario)
+
+    # --- the account itself (CONTRACT §8.4) --------------------------------------------------
+
+    def test_reconnect_drops_and_reconnects_without_unlinking(self) -> None:
+        async def scenario(h: Harness) -> None:
+            first = await link(h, "d1")
+            assert await h.connections("d1") == 1
+            await h.engine.reconnect("d1")
+            lost = await wait_for(h, of("d1", ConnectionLost))
+            back = await wait_for(h, lambda e: isinstance(e, Connected) and e.reconnected)
+            assert isinstance(back, Connected) and h.events.index(lost) < h.events.index(back)
+            assert back.epoch == 1 and back.wa_number == first.wa_number
+            assert not any(isinstance(e, SessionEnded) for e in h.events)
+            assert await h.connections("d1") == 2
+            # still linked and usable
+            await h.engine.send_presence("d1", "available")
+
+        self.run(scenario)
+
+    def test_account_actions_need_a_live_session(self) -> None:
+        async def scenario(h: Harness) -> None:
+            calls = [
+                h.engine.reconnect("nobody"),
+                h.engine.update_own_profile("nobody", name="Shop"),
+                h.engine.set_blocked("nobody", "6285550001111@s.whatsapp.net", True),
+                h.engine.blocklist("nobody"),
+            ]
+            for call in calls:
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_connected"
+                else:
+                    raise AssertionError("an account action without a session must be refused")
+
+        self.run(scenario)
+
+    def test_own_profile_changes_reach_the_network(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            picture = b"\xff\xd8\xff\xe0 a tiny jpeg"
+            await h.engine.update_own_profile("d1", name="Toko Maju", about="Buka 08-17")
+            await h.engine.update_own_profile("d1", picture=picture)
+            acts = await h.account_acts("d1")
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(acts) < 3 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+                acts = await h.account_acts("d1")
+            assert acts == [
+                {"kind": "profile_name", "name": "Toko Maju"},
+                {"kind": "profile_about", "about": "Buka 08-17"},
+                {"kind": "profile_picture", "sha256": hashlib.sha256(picture).hexdigest()},
+            ]
+
+        self.run(scenario)
+
+    def test_block_unblock_and_the_blocklist(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            a, b = "6285550001111@s.whatsapp.net", "6285550002222@s.whatsapp.net"
+            assert await h.engine.blocklist("d1") == []
+            await h.engine.set_blocked("d1", a, True)
+            await h.engine.set_blocked("d1", b, True)
+            await h.engine.set_blocked("d1", a, False)
+            assert await h.engine.blocklist("d1") == [b]
+            acts = await h.account_acts("d1")
+            assert acts == [
+                {"kind": "block", "jid": a},
+                {"kind": "block", "jid": b},
+                {"kind": "unblock", "jid": a},
+            ]
 
         self.run(scenario)

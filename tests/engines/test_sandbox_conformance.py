@@ -130,6 +130,23 @@ class SandboxHarness:
         chat = f"{to_phone}@s.whatsapp.net"
         await self.engine.owner_writes(device_id, chat, content={"text": text})
 
+    async def account_acts(self, device_id: str) -> list[dict[str, Any]]:
+        acts: list[dict[str, Any]] = []
+        for e in await self.engine.network_of(device_id):
+            if e.kind == "profile_update":
+                if "name" in e.detail:
+                    acts.append({"kind": "profile_name", "name": e.detail["name"]})
+                if "about" in e.detail:
+                    acts.append({"kind": "profile_about", "about": e.detail["about"]})
+                if "sha256" in e.detail:
+                    acts.append({"kind": "profile_picture", "sha256": e.detail["sha256"]})
+            elif e.kind in ("block", "unblock"):
+                acts.append({"kind": e.kind, "jid": e.detail["jid"]})
+        return acts
+
+    async def connections(self, device_id: str) -> int:
+        return sum(1 for e in await self.engine.network_of(device_id) if e.kind == "connect")
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

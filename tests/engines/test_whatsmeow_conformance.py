@@ -189,6 +189,26 @@ class WhatsmeowHarness:
     async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
         await self.network.owner_writes(device_id, to_phone, text)
 
+    async def account_acts(self, device_id: str) -> list[dict[str, Any]]:
+        """neonize's set_profile_name / set_status_message / set_profile_photo and
+        update_blocklist (BlocklistAction BLOCK / UNBLOCK) as the fake servers got them."""
+        acts: list[dict[str, Any]] = []
+        for device, method, args in self.network.acts:
+            if device != device_id:
+                continue
+            if method == "set_profile_name":
+                acts.append({"kind": "profile_name", "name": args["name"]})
+            elif method == "set_status_message":
+                acts.append({"kind": "profile_about", "about": args["about"]})
+            elif method == "set_profile_photo":
+                acts.append({"kind": "profile_picture", "sha256": args["sha256"]})
+            elif method in ("block", "unblock"):
+                acts.append({"kind": method, "jid": args["jid"]})
+        return acts
+
+    async def connections(self, device_id: str) -> int:
+        return self.network.connects.get(device_id, 0)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

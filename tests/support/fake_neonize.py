@@ -139,6 +139,10 @@ class FakeWhatsApp:
         self.rings: dict[str, asyncio.Future[None]] = {}  # call id -> its ring (contact_calls)
         # Contacts' presence as the servers know it: phone -> (unavailable, last seen).
         self.contact_presences: dict[str, tuple[bool, int]] = {}
+        # Per device: the JIDs it blocked (update_blocklist), and how many times a client
+        # of it connected (a restart is a stop and a new client's connect).
+        self.blocklists: dict[str, list[str]] = {}
+        self.connects: dict[str, int] = {}
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -401,6 +405,7 @@ class FakeClient:
     # neonize's surface
     async def connect(self) -> asyncio.Task[None]:
         Path(self.store).touch()  # whatsmeow creates the database before pairing
+        self.network.connects[self.uuid] = self.network.connects.get(self.uuid, 0) + 1
         self._loop_task = asyncio.create_task(self._go_loop())
         return self._loop_task
 
@@ -710,6 +715,36 @@ class FakeClient:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # the account itself (CONTRACT §8.4): neonize's own-profile and blocklist calls
+    async def set_profile_name(self, name: str) -> str:
+        self._act("set_profile_name", {"name": name})
+        return ""
+
+    async def set_status_message(self, msg: str) -> None:
+        self._act("set_status_message", {"about": msg})
+
+    async def set_profile_photo(self, file_or_bytes: str | bytes) -> str:
+        assert isinstance(file_or_bytes, bytes), "a str is read as a path or URL by neonize"
+        digest = hashlib.sha256(file_or_bytes).hexdigest()
+        self._act("set_profile_photo", {"size": len(file_or_bytes), "sha256": digest})
+        return "1"
+
+    async def update_blocklist(self, jid: Any, action: Any) -> Any:
+        """neonize's BlocklistAction (an Enum: BLOCK / UNBLOCK); the servers answer the new
+        blocklist."""
+        blocked = self.network.blocklists.setdefault(self.uuid, [])
+        user = f"{jid.User}@{jid.Server}"
+        if action.name == "BLOCK" and user not in blocked:
+            blocked.append(user)
+        elif action.name == "UNBLOCK" and user in blocked:
+            blocked.remove(user)
+        self._act(action.name.lower(), {"jid": user})
+        return await self.get_blocklist()
+
+    async def get_blocklist(self) -> Any:
+        jids = [_jid(*jid.split("@", 1)) for jid in self.network.blocklists.get(self.uuid, [])]
+        return PB.Blocklist(DHash="fake", JIDs=jids)
 
 
 def _quote_and_preview(message: Any) -> dict[str, Any]:

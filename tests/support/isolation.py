@@ -48,6 +48,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "text": "x",
     },
 }
+# The account itself (CONTRACT §8.4): `{jid}` names a contact; a profile change needs a part.
+PATH_ADDRESSES["jid"] = "6281234567890"
+BODIES[("PATCH", "/devices/{device_id}/profile")] = {"name": "taken over"}
 ROUTER_NOT_FOUND = "route not found"  # core/errors.py: no route matched (not a scoping answer)
 
 

@@ -21,6 +21,7 @@ from wagateway.audit.service import Actor
 from wagateway.core.db import Database, new_id
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
+from wagateway.devices.account import AccountActions
 from wagateway.devices.models import Device
 from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Connection, Status
@@ -42,6 +43,9 @@ class _Engine:
         return None
 
     async def close(self, device_id: str) -> None:
+        return None
+
+    async def reconnect(self, device_id: str) -> None:
         return None
 
 
@@ -116,6 +120,10 @@ async def _app_column(w: World, name: str) -> Any:
 
 async def _device_status(w: World) -> str:
     return (await w.devices.get(w.app_id, w.device_id, allow_destroyed=True)).status
+
+
+async def _device_connection(w: World) -> str:
+    return (await w.devices.get(w.app_id, w.device_id)).connection
 
 
 async def _device_policies(w: World) -> tuple[Any, Any]:
@@ -200,6 +208,13 @@ CASES: list[tuple[str, Callable[[World], Awaitable[object]], Callable[[World], A
             actor=OPERATOR,
         ),
         lambda w: _device_policies(w),
+    ),
+    (
+        "device.restart",
+        lambda w: AccountActions(w.db, _Runtime()).restart(  # type: ignore[arg-type]
+            w.app_id, w.device_id, actor=OPERATOR
+        ),
+        _device_connection,
     ),
     (
         "device.disconnect",

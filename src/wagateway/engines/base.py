@@ -412,3 +412,27 @@ class Engine(Protocol):
         """Ask WhatsApp for `jid`'s presence: its answer and later changes arrive as
         `PresenceUpdate` while the account shows online (`on_demand`: `available` before the
         subscription, `unavailable` after). Raises EngineError `not_connected`."""
+
+    # --- the account itself (CONTRACT §8.4): restart, own profile, blocking ------------------
+
+    async def reconnect(self, device_id: str) -> None:
+        """Drop the linked device's connection and connect again from its stored session,
+        without unlinking: a `ConnectionLost` then a `Connected(reconnected=True)` follow.
+        Raises EngineError `not_connected` when the device has no live linked session."""
+
+    async def update_own_profile(
+        self,
+        device_id: str,
+        name: str | None = None,
+        about: str | None = None,
+        picture: bytes | None = None,
+    ) -> None:
+        """Change the account's own push name, about text and/or picture (JPEG/PNG bytes);
+        None leaves that part as it is. Raises EngineError `not_connected`."""
+
+    async def set_blocked(self, device_id: str, jid: str, blocked: bool) -> None:
+        """Block (`blocked=True`) or unblock a contact (a user JID). Raises EngineError
+        `not_connected`."""
+
+    async def blocklist(self, device_id: str) -> list[str]:
+        """The JIDs the account has blocked. Raises EngineError `not_connected`."""

@@ -526,6 +526,11 @@ class OutboundQueue:
         url = message.content.get("url")
         if not url:
             return None
+        return await self.fetch_url(str(url))
+
+    async def fetch_url(self, url: str) -> bytes:
+        """A media source's `url`, fetched as a message's media is: under the outbound address
+        rules, no redirects, at most WAGW_SEND_MEDIA_MAX_BYTES; MediaFetchError otherwise."""
         assert self._http is not None
         try:
             # Redirects are not followed: the next hop would be a destination nobody checked

@@ -912,6 +912,62 @@ class SandboxEngine:
                 delete(SandboxSession).where(SandboxSession.device_id == device_id)
             )
 
+    # --- the account itself (CONTRACT §8.4) ------------------------------------------------
+
+    async def reconnect(self, device_id: str) -> None:
+        """A restart: the connection is dropped (logged `disconnect`, `reason: "restart"`) and
+        made again at once from the stored session (logged `connect`, `reconnected: true`)."""
+        sim = self._require_online(device_id)
+        async with sim.lock:
+            sim.online = False
+            sim.available = False
+            self._log(device_id, "disconnect", reason="restart")
+            await self._emit(ConnectionLost(device_id, sim.epoch, error="restart requested"))
+        sim.task = asyncio.create_task(self._restart(device_id, sim), name=f"restart:{device_id}")
+
+    async def _restart(self, device_id: str, sim: _Sim) -> None:
+        await self._come_back_online(device_id, sim)
+
+    async def update_own_profile(
+        self,
+        device_id: str,
+        name: str | None = None,
+        about: str | None = None,
+        picture: bytes | None = None,
+    ) -> None:
+        """Logged `profile_update` with the parts changed (`name`, `about`; a picture as its
+        `size` and `sha256`)."""
+        self._require_online(device_id)
+        detail: dict[str, Any] = {}
+        if name is not None:
+            detail["name"] = name
+        if about is not None:
+            detail["about"] = about
+        if picture is not None:
+            detail["size"] = len(picture)
+            detail["sha256"] = hashlib.sha256(picture).hexdigest()
+        self._log(device_id, "profile_update", **detail)
+
+    async def set_blocked(self, device_id: str, jid: str, blocked: bool) -> None:
+        """Logged `block` / `unblock` (`jid`): the blocklist is read back from the log."""
+        self._require_online(device_id)
+        self._log(device_id, "block" if blocked else "unblock", jid=jid)
+
+    async def blocklist(self, device_id: str) -> list[str]:
+        """The contacts blocked and not unblocked since, in the order first blocked, as the
+        device's network log tells it (acts still being written included)."""
+        self._require_online(device_id)
+        if self._last_recorded is not None:
+            await asyncio.gather(self._last_recorded, return_exceptions=True)
+        blocked: dict[str, None] = {}
+        for entry in await self.network_of(device_id):
+            jid = entry.detail.get("jid") if isinstance(entry.detail, dict) else None
+            if entry.kind == "block" and jid:
+                blocked[str(jid)] = None
+            elif entry.kind == "unblock" and jid:
+                blocked.pop(str(jid), None)
+        return list(blocked)
+
 
 def _written(
     device_id: str,

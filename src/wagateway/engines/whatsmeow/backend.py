@@ -888,6 +888,65 @@ class WhatsmeowBackend:
             User=user, Server=server or "s.whatsapp.net"
         )
 
+    # --- the account itself (CONTRACT §8.4) ------------------------------------------------
+
+    async def reconnect(self, device_id: str) -> None:
+        """A restart without unlinking. neonize's `disconnect()` drops the socket with no way
+        to reconnect it, and `connect()` again without `stop()` orphans the old Go loop
+        (NEONIZE-NOTES.md), so: the client is stopped and a new one connects from the same
+        stored session, as at a restore (same epoch). `ConnectionLost` first; the new
+        client's ConnectedEv gives `Connected(reconnected=True)`."""
+        session = self._live(device_id)
+        if not self._marker(device_id).exists():
+            raise EngineError("not_connected", "the device has no stored session")
+        await self._emit(ConnectionLost(device_id, session.epoch, "restart requested"))
+        await self._stop(device_id)
+        again = self._open(device_id, session.epoch, pairing=False)
+        try:
+            await self._connect(again)
+        except EngineError as exc:
+            await self._emit(SessionEnded(device_id, session.epoch, "engine_error", exc.message))
+
+    async def update_own_profile(
+        self,
+        device_id: str,
+        name: str | None = None,
+        about: str | None = None,
+        picture: bytes | None = None,
+    ) -> None:
+        """neonize's set_profile_name (the push name, an app-state patch), set_status_message
+        (the about text) and set_profile_photo (always bytes: a str is read as a path/URL)."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                if name is not None:
+                    await session.client.set_profile_name(name)
+                if about is not None:
+                    await session.client.set_status_message(about)
+                if picture is not None:
+                    await session.client.set_profile_photo(bytes(picture))
+            except Exception as exc:
+                raise EngineError("profile_update_failed", _short(exc)) from exc
+
+    async def set_blocked(self, device_id: str, jid: str, blocked: bool) -> None:
+        """neonize's update_blocklist with BlocklistAction.BLOCK / UNBLOCK."""
+        session = self._live(device_id)
+        action = neonize_loader.module("neonize.utils.enum").BlocklistAction
+        async with self._ffi.shared():
+            try:
+                await session.client.update_blocklist(
+                    self._jid(jid), action.BLOCK if blocked else action.UNBLOCK
+                )
+            except Exception as exc:
+                raise EngineError("block_failed", _short(exc)) from exc
+
+    async def blocklist(self, device_id: str) -> list[str]:
+        """neonize's get_blocklist: a Blocklist whose JIDs are the blocked users."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            found = await self._query(session.client.get_blocklist())
+        return [mapping.jid_string(jid) for jid in found.JIDs]
+
 
 def _open_fds() -> int | None:
     try:

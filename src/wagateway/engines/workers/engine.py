@@ -121,3 +121,23 @@ class WorkerEngine:
         for worker, own in zip(workers, await self.pool.backend_health(), strict=True):
             worker["backend"] = own.detail if own is not None else None
         return EngineHealth(ok=all(w["alive"] for w in workers), detail=detail)
+
+    # --- the account itself (CONTRACT §8.4) ------------------------------------------------
+
+    async def reconnect(self, device_id: str) -> None:
+        await self._call(device_id, "reconnect")
+
+    async def update_own_profile(
+        self,
+        device_id: str,
+        name: str | None = None,
+        about: str | None = None,
+        picture: bytes | None = None,
+    ) -> None:
+        await self._call(device_id, "update_own_profile", name=name, about=about, picture=picture)
+
+    async def set_blocked(self, device_id: str, jid: str, blocked: bool) -> None:
+        await self._call(device_id, "set_blocked", jid=jid, blocked=blocked)
+
+    async def blocklist(self, device_id: str) -> list[str]:
+        return [str(jid) for jid in await self._call(device_id, "blocklist")]

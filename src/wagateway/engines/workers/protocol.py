@@ -61,6 +61,8 @@ OPS = frozenset(
         "subscribe_presence",
     }
 )
+# The account itself (CONTRACT §8.4): restart, own profile, blocking.
+OPS = OPS | frozenset({"reconnect", "update_own_profile", "set_blocked", "blocklist"})
 
 _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls

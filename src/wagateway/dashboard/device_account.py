@@ -1,0 +1,81 @@
+"""The account itself on a device's page (CONTRACT §8.4): restart the session without
+unlinking, and the blocklist with an unblock button per contact. Each action is the API's own
+service call (`AccountActions`); refusals come back as the page's error message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from wagateway.audit import service as audit
+from wagateway.core.errors import ApiError
+from wagateway.dashboard.projects import project_of, project_url
+from wagateway.dashboard.web import ActingViewerDep, Viewer, act
+from wagateway.devices.models import Device
+from wagateway.devices.state import Status
+from wagateway.gateway import Gateway, GatewayDep
+
+router = APIRouter()
+log = structlog.get_logger(__name__)
+
+
+async def blocked_contacts(gw: Gateway, device: Device) -> list[str] | None:
+    """The device's blocklist for its page (asked of the engine at most every 30 s: the page
+    reloads itself every few seconds); None when it cannot be asked (not connected, or the
+    engine could not answer)."""
+    if device.status != Status.CONNECTED:
+        return None
+    try:
+        return await gw.account.recent_blocklist(device.app_id, device.id)
+    except ApiError as exc:
+        log.info("dashboard_blocklist_unavailable", device_id=device.id, error=exc.message)
+        return None
+
+
+def _device_page(app_id: str, device_id: str) -> str:
+    return project_url(app_id, f"/devices/{device_id}")
+
+
+async def _audit_done(
+    gw: Gateway, viewer: Viewer, action: str, app_id: str, device_id: str, **detail: Any
+) -> None:
+    await audit.record_done(
+        gw.db, viewer.actor, action, app_id=app_id, device_id=device_id, detail=detail
+    )
+
+
+@router.post("/projects/{app_id}/devices/{device_id}/restart", include_in_schema=False)
+async def restart(
+    request: Request, app_id: str, device_id: str, viewer: ActingViewerDep, gw: GatewayDep
+) -> Response:
+    await project_of(gw, viewer, app_id)
+
+    async def action() -> str:
+        await gw.account.restart(app_id, device_id, actor=viewer.actor)
+        return "Restarting: the device reconnects without unlinking."
+
+    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+
+
+@router.post(
+    "/projects/{app_id}/devices/{device_id}/contacts/{jid}/unblock", include_in_schema=False
+)
+async def unblock(
+    request: Request,
+    app_id: str,
+    device_id: str,
+    jid: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+) -> Response:
+    await project_of(gw, viewer, app_id)
+
+    async def action() -> str:
+        target = await gw.account.set_blocked(app_id, device_id, jid, False)
+        await _audit_done(gw, viewer, "contact.unblock", app_id, device_id, jid=target)
+        return f"Unblocked {target}."
+
+    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
