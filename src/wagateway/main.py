@@ -11,6 +11,7 @@ from wagateway import __version__
 from wagateway.api.apps import router as app_router
 from wagateway.api.archive import router as archive_router
 from wagateway.api.chat_actions import router as chat_actions_router
+from wagateway.api.chats import router as chats_router
 from wagateway.api.deps import acts_for_an_app, verify_before_body
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archive_router,
         webhooks_router,
         sandbox_router,
+        chats_router,
     ):
         app.include_router(router)
     mount_dashboard(app)

@@ -130,6 +130,11 @@ class SandboxHarness:
         chat = f"{to_phone}@s.whatsapp.net"
         await self.engine.owner_writes(device_id, chat, content={"text": text})
 
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        await self.engine.owner_reads(device_id, f"{chat_phone}@s.whatsapp.net", wa_message_ids)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -189,6 +189,11 @@ class WhatsmeowHarness:
     async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
         await self.network.owner_writes(device_id, to_phone, text)
 
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        await self.network.owner_reads(device_id, chat_phone, wa_message_ids)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wagateway.engines.base import (
+    Contact,
     ContactCheck,
     EngineHealth,
     EventSink,
@@ -121,3 +122,6 @@ class WorkerEngine:
         for worker, own in zip(workers, await self.pool.backend_health(), strict=True):
             worker["backend"] = own.detail if own is not None else None
         return EngineHealth(ok=all(w["alive"] for w in workers), detail=detail)
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        return list(await self._call(device_id, "contacts"))

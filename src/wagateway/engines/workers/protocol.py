@@ -59,6 +59,7 @@ OPS = frozenset(
         "reject_call",
         "set_presence_mode",
         "subscribe_presence",
+        "contacts",
     }
 )
 
@@ -85,6 +86,8 @@ _TYPES: dict[str, type[Any]] = {
         base.ContactCheck,
         base.EngineHealth,
         base.IncomingCall,
+        base.OwnerRead,
+        base.Contact,
     )
 }
 
