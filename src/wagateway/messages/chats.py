@@ -55,7 +55,13 @@ def _unread() -> Any:
 
 
 async def list_chats(
-    db: Database, app_id: str, device_id: str, *, limit: int = 50, cursor: str | None = None
+    db: Database,
+    app_id: str,
+    device_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    allow_destroyed: bool = False,
 ) -> tuple[list[ChatSummary], str | None]:
     """The device's chats, the most recently active first; `cursor` pages on (a chat that
     becomes active while a client pages moves to the front, as in WhatsApp's own list)."""
@@ -72,7 +78,7 @@ async def list_chats(
     if cursor:
         stmt = stmt.having(last_seq < decode_cursor(cursor))
     async with db.read() as session:
-        await DeviceService.load(session, app_id, device_id)
+        await DeviceService.load(session, app_id, device_id, allow_destroyed=allow_destroyed)
         rows = list((await session.execute(stmt)).all())
         page = rows[:limit]
         names = await _names(session, device_id, [r[0] for r in page])
