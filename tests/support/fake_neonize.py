@@ -78,10 +78,14 @@ class _ContactStore:
         return PB.ContactInfo(Found=name is not None, PushName=name or "")
 
     async def get_all_contacts(self) -> list[Any]:
-        """Every contact in whatsmeow's store (neonize's `Contact` messages), by phone JID."""
+        """Every contact in whatsmeow's store (neonize's `Contact` messages), by phone JID (a
+        key ending `@lid`: by LID, as whatsmeow keeps contacts it knows only by LID)."""
         return [
-            PB.Contact(JID=_jid(phone), Info=PB.ContactInfo(Found=True, PushName=name))
-            for phone, name in self.push_names.items()
+            PB.Contact(
+                JID=_jid(user.removesuffix("@lid"), "lid") if user.endswith("@lid") else _jid(user),
+                Info=PB.ContactInfo(Found=True, PushName=name),
+            )
+            for user, name in self.push_names.items()
         ]
 
 
@@ -628,7 +632,7 @@ class FakeClient:
         return _jid(str(int(jid.User) * 7)[:15], "lid")
 
     async def get_pn_from_lid(self, jid: Any) -> Any:
-        raise FakeNeonizeError("no phone number known for this LID")
+        return PB.JID()  # whatsmeow's answer when its LID map has no phone number for it
 
     async def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
         self.network.presences.append((self.uuid, jid.User, state.name))
