@@ -24,18 +24,19 @@ OTHER = "6285550002222@s.whatsapp.net"
 AT = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 
 
-def _message(wa_id: str, chat: str, direction: str = "inbound", **kw: object) -> Message:
+def _message(
+    wa_id: str, chat: str, direction: str = "inbound", source: str | None = None
+) -> Message:
     return Message(
         app_id="app",
         device_id="dev",
         direction=direction,
         status="received" if direction == "inbound" else "sent",
-        source="contact" if direction == "inbound" else "api",
+        source=source or ("contact" if direction == "inbound" else "api"),
         type="text",
         chat=chat,
         content={"text": wa_id},
         wa_message_id=wa_id,
-        **kw,
     )
 
 
@@ -56,6 +57,7 @@ def test_owner_read_marks_named_and_earlier_messages_of_their_chat(tmp_path: Pat
                 _message("A2", CHAT),
                 _message("A3", CHAT),
                 _message("B2", OTHER),
+                _message("H1", OTHER, source="history"),  # imported: not counted unread
             ):
                 session.add(message)
         before = {c.chat: c.unread_count for c in (await list_chats(db, "app", "dev"))[0]}
@@ -75,6 +77,7 @@ def test_owner_read_marks_named_and_earlier_messages_of_their_chat(tmp_path: Pat
                 for m in (await session.execute(select(Message))).scalars()
             }
         assert {k for k, v in read_at.items() if v is not None} == {"A1", "A2"}
+        assert read_at["H1"] is None
         assert read_at["A1"] == read_at["A2"] == AT
         after = {c.chat: c.unread_count for c in (await list_chats(db, "app", "dev"))[0]}
         assert after == {CHAT: 1, OTHER: 2}, "A3 came later; the other chat is untouched"
