@@ -26,6 +26,7 @@ from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.actions import ChatActions
 from wagateway.messages.archive import retire_device_messages
+from wagateway.messages.chats import unread_ids
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.edits import MessageEdits
 from wagateway.messages.polls import sent_poll
@@ -98,7 +99,10 @@ class Gateway:
         )
         self.devices.add_deletion_hook(retire_device_messages)
         self.sandbox_controls = SandboxControls(
-            self.sandbox, self.devices, functools.partial(sent_poll, self.db)
+            self.sandbox,
+            self.devices,
+            functools.partial(sent_poll, self.db),
+            unread=functools.partial(unread_ids, self.db),
         )
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)

@@ -12,6 +12,7 @@ from wagateway.api.account import router as account_router
 from wagateway.api.apps import router as app_router
 from wagateway.api.archive import router as archive_router
 from wagateway.api.chat_actions import router as chat_actions_router
+from wagateway.api.chats import router as chats_router
 from wagateway.api.deps import acts_for_an_app, verify_before_body
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         sandbox_router,
         account_router,
+        chats_router,
     ):
         app.include_router(router)
     mount_dashboard(app)

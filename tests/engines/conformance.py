@@ -26,10 +26,12 @@ from wagateway.engines.base import (
     MessageEdited,
     MessageRevoked,
     OutboundMessage,
+    OwnerRead,
     PairingWindowEnded,
     PollVote,
     PresenceUpdate,
     QrCode,
+    Receipt,
     SessionEnded,
     poll_option_hash,
 )
@@ -95,6 +97,11 @@ class Harness(Protocol):
     async def account_acts(self, device_id: str) -> list[dict[str, Any]]: ...
     # How many connections to WhatsApp the device has opened so far.
     async def connections(self, device_id: str) -> int: ...
+    # The account's owner reads these messages of the chat with `chat_phone` on the phone
+    # (CONTRACT §8.4): WhatsApp's read-self receipt.
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None: ...
 
 
 async def wait_for(
@@ -819,5 +826,53 @@ class EngineConformance:
                 {"kind": "block", "jid": b},
                 {"kind": "unblock", "jid": a},
             ]
+
+    def test_contacts_are_those_the_session_knows(self) -> None:
+        """CONTRACT §8.4 `GET /contacts`: whoever wrote to the device is in the session's
+        contact store, with the push name its messages carry, its phone and LID."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            for phone in ("6285550001111", "6285550002222"):
+                await h.contact_writes("d1", phone, "halo")
+            await wait_for(
+                h, lambda e: len([x for x in h.events if isinstance(x, InboundMessage)]) == 2
+            )
+            names = {e.sender_phone: e.push_name for e in h.events if isinstance(e, InboundMessage)}
+            contacts = {c.phone: c for c in await h.engine.contacts("d1")}
+            assert set(contacts) >= {"6285550001111", "6285550002222"}
+            for phone, push_name in names.items():
+                contact = contacts[phone]
+                assert contact.jid == f"{phone}@s.whatsapp.net"
+                assert contact.push_name == push_name and push_name
+                assert contact.lid is not None and contact.lid.endswith("@lid")
+            try:
+                await h.engine.contacts("nobody")
+            except EngineError as exc:
+                assert exc.code == "not_connected"
+            else:
+                raise AssertionError("contacts need a live session")
+
+        self.run(scenario)
+
+    def test_owner_reading_on_the_phone_is_reported(self) -> None:
+        """The owner reads a chat on the phone: the device hears of it (a read-self receipt),
+        naming the chat and the messages read."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            contact = "6285550001111"
+            for text in ("satu", "dua"):
+                await h.contact_writes("d1", contact, text)
+            await wait_for(
+                h, lambda e: len([x for x in h.events if isinstance(x, InboundMessage)]) == 2
+            )
+            ids = tuple(e.wa_message_id for e in h.events if isinstance(e, InboundMessage))
+            await h.owner_reads("d1", contact, ids)
+            read = await wait_for(h, of("d1", OwnerRead))
+            assert isinstance(read, OwnerRead) and read.epoch == 1
+            assert read.chat == f"{contact}@s.whatsapp.net"
+            assert read.wa_message_ids == ids and read.at is not None
+            assert not any(isinstance(e, Receipt) for e in h.events), "not a recipient's receipt"
 
         self.run(scenario)

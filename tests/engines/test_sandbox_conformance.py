@@ -147,6 +147,11 @@ class SandboxHarness:
     async def connections(self, device_id: str) -> int:
         return sum(1 for e in await self.engine.network_of(device_id) if e.kind == "connect")
 
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        await self.engine.owner_reads(device_id, f"{chat_phone}@s.whatsapp.net", wa_message_ids)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

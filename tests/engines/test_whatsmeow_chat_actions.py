@@ -305,6 +305,11 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.profile("d1", CHAT)
         await backend.subscribe_presence("d1", CHAT)
         await backend.check_contacts("d1", ["6285550001111"])
+        network.clients["d1"].contact.push_names["98765432101234@lid"] = "Hanya LID"
+        known = await backend.contacts("d1")
+        assert [(c.jid, c.phone, c.lid, c.push_name) for c in known] == [
+            ("98765432101234@lid", None, "98765432101234@lid", "Hanya LID")
+        ]
         await network.contact_sends_image("d1", "6285550001111", png, "lihat")
         await _events_until(events, lambda e: isinstance(e, InboundMessage))
         await network.contact_votes("d1", "6285550001111", poll.wa_message_id, ["a"])

@@ -209,6 +209,11 @@ class WhatsmeowHarness:
     async def connections(self, device_id: str) -> int:
         return self.network.connects.get(device_id, 0)
 
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        await self.network.owner_reads(device_id, chat_phone, wa_message_ids)
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

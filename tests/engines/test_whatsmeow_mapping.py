@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagateway.engines.base import InboundMessage, Receipt, poll_option_hash
+from wagateway.engines.base import InboundMessage, OwnerRead, Receipt, poll_option_hash
 from wagateway.engines.whatsmeow import mapping, neonize_loader
 
 if not neonize_loader.available():
@@ -399,3 +399,40 @@ def test_text_that_is_not_utf8_keeps_its_message_with_the_replacement_character(
         "caption": "c\ufffd",
         "file_name": "f\ufffd\ufffd\ufffd.pdf",
     }
+
+
+def test_read_self_receipt_is_the_owner_reading_a_chat() -> None:
+    """whatsmeow's read-self receipt (the owner read on the phone or another linked device):
+    from the account's own JID, `IsFromMe`, `Chat` the chat read; ignored before, now an
+    `OwnerRead` (CONTRACT §8.4 `unread_count`)."""
+    own = PB.JID(User="6281234567890", Server="s.whatsapp.net", Device=0)
+    source = PB.MessageSource(Chat=jid("6285550001111"), Sender=own, IsFromMe=True)
+    read_self = EV.ReceiptEv(
+        MessageSource=source, MessageIDs=["3EB0A", "3EB0B"], Timestamp=1_700_000_000, Type=5
+    )
+    event = mapping.receipt_event("d", 3, read_self)
+    assert isinstance(event, OwnerRead)
+    assert (event.device_id, event.epoch, event.chat) == ("d", 3, "6285550001111@s.whatsapp.net")
+    assert event.wa_message_ids == ("3EB0A", "3EB0B")
+    assert event.at is not None and int(event.at.timestamp()) == 1_700_000_000
+    assert mapping.receipt("d", 3, read_self) is None, "not a recipient's receipt"
+    group = PB.MessageSource(
+        Chat=PB.JID(User="120363000000000001", Server="g.us"), Sender=own, IsFromMe=True
+    )
+    in_group = mapping.receipt_event(
+        "d", 3, EV.ReceiptEv(MessageSource=group, MessageIDs=["3EB0C"], Timestamp=1, Type=5)
+    )
+    assert isinstance(in_group, OwnerRead) and in_group.chat == "120363000000000001@g.us"
+    # A read-self not from the account itself, or naming nothing, is no owner read.
+    others = EV.ReceiptEv(
+        MessageSource=PB.MessageSource(Chat=jid("6285550001111"), Sender=own),
+        MessageIDs=["3EB0A"],
+        Timestamp=1,
+        Type=5,
+    )
+    assert mapping.receipt_event("d", 3, others) is None
+    empty = EV.ReceiptEv(MessageSource=source, MessageIDs=[], Timestamp=1, Type=5)
+    assert mapping.receipt_event("d", 3, empty) is None
+    # Other receipts still map as before.
+    delivered = EV.ReceiptEv(MessageSource=source, MessageIDs=["3EB0A"], Timestamp=1, Type=1)
+    assert isinstance(mapping.receipt_event("d", 3, delivered), Receipt)

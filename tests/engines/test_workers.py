@@ -97,6 +97,8 @@ def test_every_boundary_type_round_trips() -> None:
         base.GroupInfo("g@g.us", "G", ("1", "2")),
         base.ContactCheck("628", True, "628@s.whatsapp.net", "1@lid"),
         base.EngineHealth(ok=True, detail={"n": 1}),
+        base.OwnerRead("d", 1, "628@s.whatsapp.net", ("A", "B"), now),
+        base.Contact("628@s.whatsapp.net", "628", "1@lid", "Ani", "Ani", None),
     ]
     for value in values:
         wire = protocol.encode(value)
@@ -335,3 +337,13 @@ def test_shutdown_ends_every_worker_process(tmp_path: Path) -> None:
     _run(tmp_path, scenario, devices_per_worker=1)
     assert len(set(pids)) == 2
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_contacts_reach_the_worker_that_holds_the_device(tmp_path: Path) -> None:
+    async def scenario(engine: WorkerEngine, recorder: Recorder) -> None:
+        await _link(engine, recorder, "a")
+        assert await engine.contacts("a") == [
+            base.Contact("628@s.whatsapp.net", "628", "1@lid", None, "Ani", "Toko Ani")
+        ]
+
+    _run(tmp_path, scenario)

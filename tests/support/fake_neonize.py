@@ -77,6 +77,17 @@ class _ContactStore:
         name = self.push_names.get(user.User)
         return PB.ContactInfo(Found=name is not None, PushName=name or "")
 
+    async def get_all_contacts(self) -> list[Any]:
+        """Every contact in whatsmeow's store (neonize's `Contact` messages), by phone JID (a
+        key ending `@lid`: by LID, as whatsmeow keeps contacts it knows only by LID)."""
+        return [
+            PB.Contact(
+                JID=_jid(user.removesuffix("@lid"), "lid") if user.endswith("@lid") else _jid(user),
+                Info=PB.ContactInfo(Found=True, PushName=name),
+            )
+            for user, name in self.push_names.items()
+        ]
+
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The lines of a record file the fake network keeps (none yet: empty)."""
@@ -368,6 +379,26 @@ class FakeWhatsApp:
         )
         return True
 
+    async def owner_reads(
+        self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None:
+        """The owner reads the chat on the phone: whatsmeow hands the linked device a
+        read-self receipt (ReceiptEv Type READ_SELF) from the account's own JID."""
+        client = self.clients[device_id]
+        session = client._session()
+        assert session, "only a linked device hears of the owner's reads"
+        source = PB.MessageSource(
+            Chat=_jid(chat_phone), Sender=_jid(session["phone"]), IsFromMe=True, IsGroup=False
+        )
+        client.emit(
+            EV.ReceiptEv(
+                MessageSource=source,
+                MessageIDs=list(wa_message_ids),
+                Timestamp=int(time.time()),
+                Type=5,
+            )
+        )
+
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(
             Chat=_jid(sender_phone), Sender=_jid(sender_phone), IsFromMe=False, IsGroup=False
@@ -604,6 +635,9 @@ class FakeClient:
 
     async def get_lid_from_pn(self, jid: Any) -> Any:
         return _jid(str(int(jid.User) * 7)[:15], "lid")
+
+    async def get_pn_from_lid(self, jid: Any) -> Any:
+        return PB.JID()  # whatsmeow's answer when its LID map has no phone number for it
 
     async def send_chat_presence(self, jid: Any, state: Any, media: Any) -> None:
         self.network.presences.append((self.uuid, jid.User, state.name))

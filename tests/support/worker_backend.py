@@ -18,6 +18,7 @@ from typing import Any
 
 from wagateway.engines.base import (
     Connected,
+    Contact,
     ContactCheck,
     EngineError,
     EngineHealth,
@@ -133,6 +134,9 @@ class ScriptedBackend:
 
     async def health(self) -> EngineHealth:
         return EngineHealth(ok=True, detail={"sessions": len(self._sessions)})
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        return [Contact("628@s.whatsapp.net", "628", "1@lid", None, "Ani", "Toko Ani")]
 
 
 def factory(config: dict[str, Any]) -> ScriptedBackend:

@@ -37,6 +37,7 @@ from wagateway.devices.policies import PRESENCE_MODES, CallPolicy, validated_cal
 from wagateway.devices.qr_image import qr_png_data_url
 from wagateway.devices.state import Status
 from wagateway.gateway import Gateway, GatewayDep
+from wagateway.messages.chats import list_chats
 from wagateway.messages.schemas import SendMessageRequest
 from wagateway.sandbox.controls import InboundRequest
 from wagateway.webhooks import service as deliveries
@@ -179,6 +180,7 @@ async def device_page(
         gw.db, app_id, device_id=device_id, include_archived=True, limit=20
     )
     messages, _ = await gw.messages.list(app_id, device_id, limit=20, allow_destroyed=True)
+    chats, _ = await list_chats(gw.db, app_id, device_id, limit=20, allow_destroyed=True)
     return render(
         request,
         "device.html",
@@ -197,6 +199,7 @@ async def device_page(
         project_call_policy=CallPolicy.from_stored(project.call_policy) or CallPolicy(),
         presence_modes=PRESENCE_MODES,
         blocklist=await blocked_contacts(gw, device),
+        chats=chats,
     )
 
 

@@ -38,6 +38,7 @@ from wagateway.engines.base import (
     IncomingCall,
     MessageEdited,
     MessageRevoked,
+    OwnerRead,
     PairingWindowEnded,
     PollVote,
     PresenceUpdate,
@@ -361,6 +362,9 @@ class SessionRuntime:
                 return
             case ChatPresence():
                 self._sink.chat_presence(session, device, event)
+                return
+            case OwnerRead():
+                await self._sink.apply_owner_read(session, device, event)
                 return
             case IncomingCall():
                 events.call(session, device, event)

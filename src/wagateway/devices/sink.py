@@ -20,6 +20,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    OwnerRead,
     PollVote,
     PresenceUpdate,
     Receipt,
@@ -53,6 +54,11 @@ class MessageSink(Protocol):
     def chat_presence(
         self, session: AsyncSession, device: Device, update: ChatPresence
     ) -> None: ...
+
+    async def apply_owner_read(
+        self, session: AsyncSession, device: Device, read: OwnerRead
+    ) -> None:
+        """The owner read a chat's messages on the phone (a read-self receipt)."""
 
 
 # Called inside the transaction that destroys a device, with its id; answers the media keys

@@ -203,6 +203,17 @@ class Receipt(EngineEvent):
 
 
 @dataclass(frozen=True)
+class OwnerRead(EngineEvent):
+    """The account's owner read messages of a chat on the phone or another linked device
+    (whatsmeow's read-self receipt): those inbound messages, and every earlier one of their
+    chat, are read (CONTRACT §8.4 `unread_count`). `chat` as WhatsApp named it."""
+
+    chat: str
+    wa_message_ids: tuple[str, ...]
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Warning(EngineEvent):
     code: str
     message: str
@@ -322,6 +333,20 @@ class ContactCheck:
     lid: str | None = None
 
 
+@dataclass(frozen=True)
+class Contact:
+    """A contact the account knows (CONTRACT §8.4 `GET /contacts`): from the session's
+    contact store (push names of whoever wrote, names the phone synced, business names).
+    `jid` is how WhatsApp addresses it; `phone` and `lid` where known."""
+
+    jid: str
+    phone: str | None = None
+    lid: str | None = None
+    name: str | None = None
+    push_name: str | None = None
+    business_name: str | None = None
+
+
 @dataclass
 class EngineHealth:
     ok: bool
@@ -436,3 +461,7 @@ class Engine(Protocol):
 
     async def blocklist(self, device_id: str) -> list[str]:
         """The JIDs the account has blocked. Raises EngineError `not_connected`."""
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        """The contacts the account's session knows (CONTRACT §8.4). Raises EngineError
+        `not_connected`."""

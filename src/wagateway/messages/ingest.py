@@ -8,7 +8,7 @@ import mimetypes
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import new_id, utcnow
@@ -19,6 +19,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    OwnerRead,
     PollVote,
     PresenceUpdate,
     Receipt,
@@ -348,3 +349,38 @@ def chat_presence_event(session: AsyncSession, device: Device, update: ChatPrese
         event="chat_presence",
         payload={"chat": update.chat, "jid": update.jid, "state": update.state},
     )
+
+
+async def apply_owner_read(session: AsyncSession, device: Device, read: OwnerRead) -> None:
+    """The owner read messages on the phone (a read-self receipt): the named inbound messages,
+    and every earlier unread inbound message of their chat, get `read_at` (what
+    `unread_count` counts, CONTRACT §8.4). The chat is the stored messages' own (WhatsApp may
+    name it by LID where the gateway stored the phone JID). Nothing is sent to WhatsApp: the
+    phone already told the senders."""
+    if not read.wa_message_ids:
+        return
+    newest = (
+        await session.execute(
+            select(Message.chat, func.max(Message.seq))
+            .where(
+                Message.device_id == device.id,
+                Message.wa_message_id.in_(read.wa_message_ids),
+                Message.direction == "inbound",
+            )
+            .group_by(Message.chat)
+        )
+    ).all()
+    at = read.at or utcnow()
+    for chat, seq in newest:
+        await session.execute(
+            update(Message)
+            .where(
+                Message.device_id == device.id,
+                Message.seq <= seq,
+                Message.chat == chat,
+                Message.direction == "inbound",
+                Message.read_at.is_(None),
+            )
+            .values(read_at=at)
+            .execution_options(synchronize_session=False)
+        )

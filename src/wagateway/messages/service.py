@@ -319,6 +319,7 @@ class MessageService:
         cursor: str | None = None,
         allow_destroyed: bool = False,
         source: str | None = None,
+        chat: str | None = None,
     ) -> tuple[list[Message], str | None]:
         if direction is not None and direction not in ("inbound", "outbound"):
             raise validation_error("direction must be inbound or outbound", "direction")
@@ -338,6 +339,8 @@ class MessageService:
             stmt = stmt.where(Message.status == status)
         if source:
             stmt = stmt.where(Message.source == source)
+        if chat:  # one chat's messages (CONTRACT §8.4), a JID as `normalise_recipient` gives
+            stmt = stmt.where(Message.chat == chat)
         if since:
             stmt = stmt.where(Message.created_at >= _as_utc(since))
         if cursor:

@@ -11,6 +11,7 @@ from wagateway.engines.base import (
     InboundMessage,
     MessageEdited,
     MessageRevoked,
+    OwnerRead,
     PollVote,
     PresenceUpdate,
     Receipt,
@@ -58,3 +59,8 @@ class InboundMessages:
 
     def chat_presence(self, session: AsyncSession, device: Device, update: ChatPresence) -> None:
         ingest.chat_presence_event(session, device, update)
+
+    async def apply_owner_read(
+        self, session: AsyncSession, device: Device, read: OwnerRead
+    ) -> None:
+        await ingest.apply_owner_read(session, device, read)

@@ -38,6 +38,7 @@ class InboundRequest(BaseModel):
         "button_reply",
         "list_reply",
         "presence",
+        "read",
     ] = Field(
         "text",
         description="a message (text, image, document, location), or what the contact does "
@@ -48,7 +49,9 @@ class InboundRequest(BaseModel):
         "message `reply_to`), list_reply (picks `selected_row_id` / `title` of `reply_to`), "
         "presence (comes online or goes offline: `state` available / unavailable, optional "
         "`last_seen`; a `presence` event follows only when the device subscribed to the contact "
-        "and shows online, as on WhatsApp)",
+        "and shows online, as on WhatsApp); read (the account's owner opens the chat `to` on "
+        "the phone and reads it: its unread inbound messages become read, as a read-self "
+        "receipt tells the device; `from` unused)",
     )
     text: str | None = Field(None, max_length=65536)
     caption: str | None = Field(None, max_length=3000)
@@ -117,13 +120,27 @@ async def _no_polls(device_id: str, ref: str) -> None:
     return None
 
 
+# (device_id, chat JID) → the WhatsApp ids of that chat's unread inbound messages, oldest
+# first: what the owner reads when opening the chat on the phone. Given by the messages side.
+UnreadLookup = Callable[[str, str], Awaitable[tuple[str, ...]]]
+
+
+async def _no_unread(device_id: str, chat: str) -> tuple[str, ...]:
+    return ()
+
+
 class SandboxControls:
     def __init__(
-        self, sandbox: SandboxEngine, devices: DeviceService, polls: PollLookup = _no_polls
+        self,
+        sandbox: SandboxEngine,
+        devices: DeviceService,
+        polls: PollLookup = _no_polls,
+        unread: UnreadLookup = _no_unread,
     ) -> None:
         self._sandbox = sandbox
         self._devices = devices
         self._polls = polls
+        self._unread = unread
 
     async def scan(self, app: App, qr: str, phone: str) -> Device:
         """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
@@ -215,6 +232,8 @@ class SandboxControls:
         if body.type == "presence":
             await self._presence(app, device_id, body)
             return None
+        if body.type == "read":
+            return await self._owner_reads(app, device_id, body)
         if body.type == "revoke":
             if not body.wa_message_id:
                 raise validation_error("wa_message_id is required for type revoke", "wa_message_id")
@@ -272,6 +291,23 @@ class SandboxControls:
             )
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def _owner_reads(self, app: App, device_id: str, body: InboundRequest) -> str | None:
+        """The owner reads the chat `to` on the phone (CONTRACT §8.4): WhatsApp sends the
+        device a read-self receipt naming the chat's unread messages. Returns the newest
+        message read (None when nothing was unread: no receipt is sent)."""
+        if not body.to:
+            raise validation_error("to (the chat read) is required for type read", "to")
+        chat = normalise_recipient(body.to, "to")
+        await self._connected_device(app, device_id)
+        unread = await self._unread(device_id, chat)
+        if not unread:
+            return None
+        try:
+            await self._sandbox.owner_reads(device_id, chat, unread)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+        return unread[-1]
 
     async def _presence(self, app: App, device_id: str, body: InboundRequest) -> bool:
         """The contact comes online or goes offline; True when the network sent the device a

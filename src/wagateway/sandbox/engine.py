@@ -32,6 +32,7 @@ from wagateway.engines.base import (
     ChatPresence,
     Connected,
     ConnectionLost,
+    Contact,
     ContactCheck,
     EngineError,
     EngineEvent,
@@ -43,6 +44,7 @@ from wagateway.engines.base import (
     MessageEdited,
     MessageRevoked,
     OutboundMessage,
+    OwnerRead,
     PairingWindowEnded,
     PollVote,
     PresenceUpdate,
@@ -166,6 +168,9 @@ class SandboxEngine:
         # The simulated network's knowledge of contacts' presence, per device and contact JID:
         # (available | unavailable, last seen). What a subscription is answered with.
         self._contact_presence: dict[tuple[str, str], tuple[str, datetime]] = {}
+        # The simulated contact store, per device: the phone numbers of contacts that wrote to
+        # it (as whatsmeow saves the push name of every message received), oldest first.
+        self._known_contacts: dict[str, dict[str, None]] = {}
 
     # --- Engine protocol ----------------------------------------------------------------
 
@@ -531,6 +536,7 @@ class SandboxEngine:
         contact = f"{sender_phone}@s.whatsapp.net"
         chat = group or contact
         self._contact_presence[(device_id, contact)] = ("available", utcnow())
+        self._known_contacts.setdefault(device_id, {})[sender_phone] = None
         async with sim.lock:
             await self._emit(
                 PresenceUpdate(
@@ -967,6 +973,35 @@ class SandboxEngine:
             elif entry.kind == "unblock" and jid:
                 blocked.pop(str(jid), None)
         return list(blocked)
+
+    # --- the contact store and the owner's reads (CONTRACT §8.4) ---------------------------
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        """The simulated contact store: every contact that wrote to the device while this
+        node's sandbox ran, with the push name its messages carry and its LID."""
+        self._require_online(device_id)
+        return [
+            Contact(
+                jid=f"{phone}@s.whatsapp.net",
+                phone=phone,
+                lid=sandbox_lid(phone),
+                push_name=sandbox_push_name(phone),
+            )
+            for phone in self._known_contacts.get(device_id, {})
+        ]
+
+    async def owner_reads(self, device_id: str, chat: str, wa_message_ids: tuple[str, ...]) -> None:
+        """The account's owner opens `chat` on the phone and reads these messages: WhatsApp
+        sends the device a read-self receipt (`OwnerRead`)."""
+        sim = self._sims.get(device_id)
+        if sim is None or not sim.online:
+            raise EngineError("not_online", "the device is not online")
+        async with sim.lock:
+            await self._emit(
+                OwnerRead(
+                    device_id, sim.epoch, chat=chat, wa_message_ids=wa_message_ids, at=utcnow()
+                )
+            )
 
 
 def _written(

@@ -36,6 +36,7 @@ from wagateway.engines.base import (
     QR_CODE_LIFETIMES,
     Connected,
     ConnectionLost,
+    Contact,
     ContactCheck,
     EngineError,
     EngineEvent,
@@ -425,7 +426,7 @@ class WhatsmeowBackend:
         on(ev.ConnectFailureEv, lambda e: self._on_connect_failure(session, e))
         on(ev.DisconnectedEv, lambda e: self._on_disconnected(session))
         on(ev.MessageEv, lambda e: self._on_message(session, e))
-        on(ev.ReceiptEv, lambda e: self._emit_mapped(mapping.receipt, session, e))
+        on(ev.ReceiptEv, lambda e: self._emit_mapped(mapping.receipt_event, session, e))
         on(ev.PresenceEv, lambda e: self._emit_mapped(mapping.presence, session, e))
         on(ev.ChatPresenceEv, lambda e: self._emit_mapped(mapping.chat_presence, session, e))
         on(ev.CallOfferEv, lambda e: self._on_call(session, mapping.call_offer, e))
@@ -946,6 +947,44 @@ class WhatsmeowBackend:
         async with self._ffi.shared():
             found = await self._query(session.client.get_blocklist())
         return [mapping.jid_string(jid) for jid in found.JIDs]
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        """whatsmeow's contact store (neonize's `client.contact.get_all_contacts`): every
+        contact with a push name (saved from each message received), a name the phone
+        synced, or a business name; the other address form (phone ⇄ LID) from whatsmeow's
+        LID map (`get_lid_from_pn` / `get_pn_from_lid`) where it knows it."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            stored = await self._query(session.client.contact.get_all_contacts())
+        contacts = []
+        for entry in stored:
+            jid, info = entry.JID, entry.Info
+            phone = lid = None
+            other = None
+            async with self._ffi.shared():
+                with contextlib.suppress(Exception):  # the other form is a bonus
+                    if jid.Server == "lid":
+                        other = await session.client.get_pn_from_lid(jid)
+                    else:
+                        other = await session.client.get_lid_from_pn(jid)
+            for candidate in (jid, other):
+                if candidate is None or not mapping.text(candidate.User):
+                    continue
+                if candidate.Server == "lid":
+                    lid = lid or f"{mapping.text(candidate.User)}@lid"
+                elif candidate.Server == "s.whatsapp.net":
+                    phone = phone or mapping.text(candidate.User)
+            contacts.append(
+                Contact(
+                    jid=f"{mapping.text(jid.User)}@{mapping.text(jid.Server)}",
+                    phone=phone,
+                    lid=lid,
+                    name=mapping.text(info.FullName) or mapping.text(info.FirstName) or None,
+                    push_name=mapping.text(info.PushName) or None,
+                    business_name=mapping.text(info.BusinessName) or None,
+                )
+            )
+        return contacts
 
 
 def _open_fds() -> int | None:

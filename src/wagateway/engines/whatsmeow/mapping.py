@@ -15,6 +15,7 @@ from wagateway.engines.base import (
     IncomingCall,
     MessageEdited,
     MessageRevoked,
+    OwnerRead,
     PollVote,
     PresenceUpdate,
     Receipt,
@@ -402,3 +403,32 @@ def call_update(device_id: str, epoch: int, event: Any, state: str) -> IncomingC
     """`CallAcceptEv` (state `accepted`) or `CallTerminateEv` (`missed` / `ended`, which the
     backend tells apart by whether the call was answered)."""
     return _call(device_id, epoch, event.basicCallMeta, state)
+
+
+READ_SELF = 5  # Neonize.proto ReceiptEv.Type: whatsmeow's ReceiptTypeReadSelf ("read-self")
+
+
+def owner_read(device_id: str, epoch: int, event: Any) -> OwnerRead | None:
+    """A read-self receipt: the account's owner read these messages of a chat on the phone or
+    another linked device. whatsmeow sends it from the account's own JID (`IsFromMe`), with
+    `Chat` the chat read (the contact's JID, or the group). None for any other receipt."""
+    if int(event.Type) != READ_SELF or not event.MessageSource.IsFromMe:
+        return None
+    ids = _texts(event.MessageIDs)
+    if not ids:
+        return None
+    return OwnerRead(
+        device_id,
+        epoch,
+        chat=jid_string(event.MessageSource.Chat),
+        wa_message_ids=ids,
+        at=_timestamp(int(event.Timestamp)),
+    )
+
+
+def receipt_event(device_id: str, epoch: int, event: Any) -> Receipt | OwnerRead | None:
+    """A `ReceiptEv`: a recipient's receipt for a message the device sent (`receipt`), or the
+    owner's read-self receipt for messages the device received (`owner_read`)."""
+    if int(event.Type) == READ_SELF:
+        return owner_read(device_id, epoch, event)
+    return receipt(device_id, epoch, event)

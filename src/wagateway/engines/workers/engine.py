@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wagateway.engines.base import (
+    Contact,
     ContactCheck,
     EngineHealth,
     EventSink,
@@ -141,3 +142,6 @@ class WorkerEngine:
 
     async def blocklist(self, device_id: str) -> list[str]:
         return [str(jid) for jid in await self._call(device_id, "blocklist")]
+
+    async def contacts(self, device_id: str) -> list[Contact]:
+        return list(await self._call(device_id, "contacts"))

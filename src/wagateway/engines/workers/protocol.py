@@ -59,6 +59,7 @@ OPS = frozenset(
         "reject_call",
         "set_presence_mode",
         "subscribe_presence",
+        "contacts",
     }
 )
 # The account itself (CONTRACT §8.4): restart, own profile, blocking.
@@ -87,6 +88,8 @@ _TYPES: dict[str, type[Any]] = {
         base.ContactCheck,
         base.EngineHealth,
         base.IncomingCall,
+        base.OwnerRead,
+        base.Contact,
     )
 }
 
