@@ -741,3 +741,24 @@ class EngineConformance:
             assert hidden.picture_url is None, "no picture (or hidden): none"
 
         self.run(scenario)
+
+    def test_groups_list_every_member_with_its_rights(self) -> None:
+        """CONTRACT §8.3: a joined group has its subject and settings, and every member
+        (the account itself included) with phone or LID and admin rights."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            groups = await h.engine.groups("d1")
+            assert groups and all(g.jid.endswith("@g.us") for g in groups)
+            for group in groups:
+                assert group.name and group.members
+                assert len(group.members) == len(group.participants)
+                assert all(m.jid and (m.phone or m.lid) for m in group.members)
+                assert {m.jid.partition("@")[0] for m in group.members if m.admin} == {
+                    a.partition("@")[0] for a in group.admins
+                }
+                assert isinstance(group.announce, bool) and isinstance(group.locked, bool)
+            own = [m for g in groups for m in g.members if m.phone == PHONE]
+            assert own and own[0].admin, "the account is in (and admin of) a group"
+
+        self.run(scenario)

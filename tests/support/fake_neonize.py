@@ -569,6 +569,10 @@ class FakeClient:
 
     async def get_joined_groups(self) -> list[Any]:
         participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]
+        # a member WhatsApp names by LID, with its phone number beside it
+        participants[1] = PB.GroupParticipant(
+            JID=_jid("99887766554433", "lid"), PhoneNumber=_jid("6282222")
+        )
         session = self._session()
         if session:  # the account is in the group, as its admin
             participants.append(PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True))
@@ -578,6 +582,10 @@ class FakeClient:
                 JID=_jid("120363000", "g.us"),
                 OwnerJID=_jid("6281111"),
                 GroupName=name,
+                GroupTopic=PB.GroupTopic(Topic="Jadwal piket"),
+                GroupAnnounce=PB.GroupAnnounce(IsAnnounce=True),
+                GroupLocked=PB.GroupLocked(isLocked=False),
+                GroupCreated=1767225600.0,
                 Participants=participants,
             )
         ]

@@ -296,6 +296,17 @@ class SendError(EngineError):
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One participant of a group (CONTRACT §8.3): `jid` as WhatsApp names it (a phone JID
+    or a LID), with the other form where known."""
+
+    jid: str
+    phone: str | None = None
+    lid: str | None = None
+    admin: bool = False
+
+
+@dataclass(frozen=True)
 class GroupInfo:
     jid: str
     name: str
@@ -303,6 +314,12 @@ class GroupInfo:
     owner: str | None = None
     # The members who are admins (the owner included), as in `participants`.
     admins: tuple[str, ...] = ()
+    # CONTRACT §8.3: the group as `GET /devices/{id}/groups` shows it (`name` is its subject).
+    description: str | None = None
+    announce: bool = False
+    locked: bool = False
+    created_at: datetime | None = None
+    members: tuple[GroupMember, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    GroupMember,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -68,6 +69,7 @@ NOT_ON_WHATSAPP_PREFIX = "999"
 NEVER_READS_SUFFIX = "00"
 SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
+SANDBOX_GROUP_CREATED_AT = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 # Media above this is hashed off the event loop (the network log's sha256).
 HASH_INLINE_MAX_BYTES = 1024 * 1024
 
@@ -754,6 +756,9 @@ class SandboxEngine:
                 participants=members,
                 owner=own,
                 admins=(own,) if own else (),
+                description="The sandbox's group: the account is its admin.",
+                created_at=SANDBOX_GROUP_CREATED_AT,
+                members=tuple(_sandbox_member(m, admin=m == own) for m in members),
             )
         ]
 
@@ -949,3 +954,9 @@ def _written(
         media_size=len(media) if media is not None else None,
         from_me=from_me,
     )
+
+
+def _sandbox_member(jid: str, *, admin: bool) -> GroupMember:
+    """A member of a simulated group, named by phone JID, with its LID."""
+    phone = jid.partition("@")[0]
+    return GroupMember(jid=jid, phone=phone, lid=sandbox_lid(phone), admin=admin)

@@ -791,18 +791,7 @@ class WhatsmeowBackend:
         session = self._live(device_id)
         async with self._ffi.shared():
             groups = await self._query(session.client.get_joined_groups())
-        return [
-            GroupInfo(
-                jid=mapping.jid_string(g.JID),
-                name=str(g.GroupName.Name),
-                participants=tuple(str(p.JID.User) for p in g.Participants),
-                owner=str(g.OwnerJID.User) or None,
-                admins=tuple(
-                    str(p.JID.User) for p in g.Participants if p.IsAdmin or p.IsSuperAdmin
-                ),
-            )
-            for g in groups
-        ]
+        return [mapping.group_info(g) for g in groups]
 
     async def profile(self, device_id: str, jid: str) -> Profile:
         session = self._live(device_id)

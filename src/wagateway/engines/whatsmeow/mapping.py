@@ -11,6 +11,8 @@ from typing import Any
 
 from wagateway.engines.base import (
     ChatPresence,
+    GroupInfo,
+    GroupMember,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -402,3 +404,36 @@ def call_update(device_id: str, epoch: int, event: Any, state: str) -> IncomingC
     """`CallAcceptEv` (state `accepted`) or `CallTerminateEv` (`missed` / `ended`, which the
     backend tells apart by whether the call was answered)."""
     return _call(device_id, epoch, event.basicCallMeta, state)
+
+
+def group_member(participant: Any) -> GroupMember:
+    """A neonize `GroupParticipant`: its JID (a phone JID or a LID) with the other form
+    where WhatsApp gives it (`PhoneNumber`, `LID`)."""
+    phone, lid = _phone_and_lid(participant.JID, None)
+    for other in (participant.PhoneNumber, participant.LID):
+        more_phone, more_lid = _phone_and_lid(other, None)
+        phone, lid = phone or more_phone, lid or more_lid
+    return GroupMember(
+        jid=jid_string(participant.JID),
+        phone=phone,
+        lid=lid,
+        admin=bool(participant.IsAdmin or participant.IsSuperAdmin),
+    )
+
+
+def group_info(group: Any) -> GroupInfo:
+    """A neonize `GroupInfo` (from `get_joined_groups` / `get_group_info`)."""
+    members = tuple(group_member(p) for p in group.Participants)
+    created = float(group.GroupCreated or 0)
+    return GroupInfo(
+        jid=jid_string(group.JID),
+        name=text(group.GroupName.Name),
+        participants=tuple(text(p.JID.User) for p in group.Participants),
+        owner=text(group.OwnerJID.User) or None,
+        admins=tuple(text(p.JID.User) for p in group.Participants if p.IsAdmin or p.IsSuperAdmin),
+        description=text(group.GroupTopic.Topic) or None,
+        announce=bool(group.GroupAnnounce.IsAnnounce),
+        locked=bool(group.GroupLocked.isLocked),
+        created_at=datetime.fromtimestamp(created, UTC) if created > 0 else None,
+        members=members,
+    )

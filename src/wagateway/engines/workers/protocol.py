@@ -81,6 +81,7 @@ _TYPES: dict[str, type[Any]] = {
         base.OutboundMessage,
         base.SentMessage,
         base.GroupInfo,
+        base.GroupMember,
         base.Profile,
         base.ContactCheck,
         base.EngineHealth,
