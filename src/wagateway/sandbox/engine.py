@@ -56,7 +56,14 @@ from wagateway.engines.base import (
     SessionEnded,
     poll_option_hash,
 )
-from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
+from wagateway.sandbox import groups as group_world
+from wagateway.sandbox.models import (
+    SandboxGroup,
+    SandboxGroupMember,
+    SandboxNetworkEntry,
+    SandboxReceived,
+    SandboxSession,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -745,22 +752,7 @@ class SandboxEngine:
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         self._require_online(device_id)
-        async with self._db.read() as session:
-            stored = await session.get(SandboxSession, device_id)
-        own = f"{stored.phone}@s.whatsapp.net" if stored else None
-        members = tuple(p for p in (own, *GROUP_PARTICIPANTS) if p)
-        return [
-            GroupInfo(
-                jid=SANDBOX_GROUP_JID,
-                name="Sandbox Group",
-                participants=members,
-                owner=own,
-                admins=(own,) if own else (),
-                description="The sandbox's group: the account is its admin.",
-                created_at=SANDBOX_GROUP_CREATED_AT,
-                members=tuple(_sandbox_member(m, admin=m == own) for m in members),
-            )
-        ]
+        return [_group_info(g, members) for g, members in await self._group_world(device_id)]
 
     async def profile(self, device_id: str, jid: str) -> Profile:
         self._require_online(device_id)
@@ -917,6 +909,28 @@ class SandboxEngine:
                 delete(SandboxSession).where(SandboxSession.device_id == device_id)
             )
 
+    # --- the simulated group world (CONTRACT §8.3) -----------------------------------------
+
+    async def _group_world(self, device_id: str, jid: str | None = None) -> list[group_world.Group]:
+        """The device's groups (or the one named), the sandbox group seeded at first use."""
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+            if stored is None or stored.groups_seeded:
+                return await group_world.load(session, device_id, jid)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxSession, device_id)
+            if stored is not None:
+                await group_world.seed(
+                    session,
+                    stored,
+                    jid=SANDBOX_GROUP_JID,
+                    subject="Sandbox Group",
+                    description="The sandbox's group: the account is its admin.",
+                    created_at=SANDBOX_GROUP_CREATED_AT,
+                    others=GROUP_PARTICIPANTS,
+                )
+            return await group_world.load(session, device_id, jid)
+
 
 def _written(
     device_id: str,
@@ -960,3 +974,19 @@ def _sandbox_member(jid: str, *, admin: bool) -> GroupMember:
     """A member of a simulated group, named by phone JID, with its LID."""
     phone = jid.partition("@")[0]
     return GroupMember(jid=jid, phone=phone, lid=sandbox_lid(phone), admin=admin)
+
+
+def _group_info(group: SandboxGroup, members: list[SandboxGroupMember]) -> GroupInfo:
+    """A group of the simulated world as the engine interface shows it."""
+    return GroupInfo(
+        jid=group.jid,
+        name=group.subject,
+        participants=tuple(m.jid for m in members),
+        owner=group.owner,
+        admins=tuple(m.jid for m in members if m.admin),
+        description=group.description,
+        announce=group.announce,
+        locked=group.locked,
+        created_at=group.created_at,
+        members=tuple(_sandbox_member(m.jid, admin=m.admin) for m in members),
+    )
