@@ -88,6 +88,11 @@ class Harness(Protocol):
     # network sent the device a presence (it subscribed and shows online). chat_acts reports
     # a subscription as {"kind": "presence_subscribe", "jid"}.
     async def contact_presence(self, device_id: str, sender_phone: str, state: str) -> bool: ...
+    # The device's group changes as the network got them, oldest first: {"kind":
+    # "group_update", "group", <one setting>: value} per setting changed, {"kind":
+    # "group_participants", "group", "action", "participants": [JIDs changed]}, {"kind":
+    # "group_leave", "group"}.
+    async def group_acts(self, device_id: str) -> list[dict[str, Any]]: ...
 
 
 async def wait_for(
@@ -760,5 +765,95 @@ class EngineConformance:
                 assert isinstance(group.announce, bool) and isinstance(group.locked, bool)
             own = [m for g in groups for m in g.members if m.phone == PHONE]
             assert own and own[0].admin, "the account is in (and admin of) a group"
+
+        self.run(scenario)
+
+    def test_an_admin_changes_a_groups_settings_and_members(self) -> None:
+        """CONTRACT §8.3: settings and members change on the network, with a status per
+        participant; numbers not on WhatsApp, privacy-restricted ones (ending in 77), members
+        added twice and non-members removed are refused one by one."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            [group] = [
+                g
+                for g in await h.engine.groups("d1")
+                if any(m.phone == PHONE and m.admin for m in g.members)
+            ][:1]
+            await h.engine.update_group("d1", group.jid, {"subject": "Renamed", "announce": True})
+            newcomer, restricted, nobody = "6285550001234", "6285550001277", "9995550001234"
+            changes = await h.engine.update_group_participants(
+                "d1",
+                group.jid,
+                "add",
+                [f"{p}@s.whatsapp.net" for p in (newcomer, restricted, nobody, newcomer)],
+            )
+            assert [c.status for c in changes] == [
+                "ok",
+                "privacy_restricted",
+                "not_on_whatsapp",
+                "already_member",
+            ]
+            assert changes[0].phone == newcomer
+            newcomer_jid = f"{newcomer}@s.whatsapp.net"
+            promoted = await h.engine.update_group_participants(
+                "d1", group.jid, "promote", [newcomer_jid]
+            )
+            assert [c.status for c in promoted] == ["ok"]
+            [after] = [g for g in await h.engine.groups("d1") if g.jid == group.jid]
+            assert after.name == "Renamed" and after.announce
+            assert any(m.phone == newcomer and m.admin for m in after.members)
+            removed = await h.engine.update_group_participants(
+                "d1", group.jid, "remove", [newcomer_jid, f"{restricted}@s.whatsapp.net"]
+            )
+            assert [c.status for c in removed] == ["ok", "not_member"]
+            await h.engine.leave_group("d1", group.jid)
+            assert group.jid not in [g.jid for g in await h.engine.groups("d1")]
+            assert await h.group_acts("d1") == [
+                {"kind": "group_update", "group": group.jid, "subject": "Renamed"},
+                {"kind": "group_update", "group": group.jid, "announce": True},
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "add",
+                    "participants": [newcomer_jid],
+                },
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "promote",
+                    "participants": [newcomer_jid],
+                },
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "remove",
+                    "participants": [newcomer_jid],
+                },
+                {"kind": "group_leave", "group": group.jid},
+            ]
+
+        self.run(scenario)
+
+    def test_group_changes_need_a_known_group_and_admin_rights(self) -> None:
+        """CONTRACT §8.3: an unknown group is `not_found`; nothing reaches the network."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            unknown = "120363999999999@g.us"
+            for call in (
+                h.engine.update_group("d1", unknown, {"subject": "x"}),
+                h.engine.update_group_participants(
+                    "d1", unknown, "add", ["6285550001234@s.whatsapp.net"]
+                ),
+                h.engine.leave_group("d1", unknown),
+            ):
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_found"
+                else:
+                    raise AssertionError("a change to an unknown group went through")
+            assert await h.group_acts("d1") == []
 
         self.run(scenario)

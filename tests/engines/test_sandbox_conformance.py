@@ -13,7 +13,7 @@ from tests.engines.conformance import EngineConformance
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
-from wagateway.engines.base import EngineEvent
+from wagateway.engines.base import GROUP_SETTINGS, EngineEvent
 from wagateway.sandbox.engine import SandboxEngine, qr_lifetimes
 
 
@@ -129,6 +129,19 @@ class SandboxHarness:
     async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
         chat = f"{to_phone}@s.whatsapp.net"
         await self.engine.owner_writes(device_id, chat, content={"text": text})
+
+    async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
+        acts: list[dict[str, Any]] = []
+        for e in await self.engine.network_of(device_id):
+            if e.kind == "group_update":
+                acts.extend(
+                    {"kind": e.kind, "group": e.detail["group"], k: e.detail[k]}
+                    for k in GROUP_SETTINGS
+                    if k in e.detail
+                )
+            elif e.kind in ("group_participants", "group_leave"):
+                acts.append({"kind": e.kind, **e.detail})
+        return acts
 
 
 class TestSandboxConformance(EngineConformance):

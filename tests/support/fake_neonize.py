@@ -139,6 +139,10 @@ class FakeWhatsApp:
         self.rings: dict[str, asyncio.Future[None]] = {}  # call id -> its ring (contact_calls)
         # Contacts' presence as the servers know it: phone -> (unavailable, last seen).
         self.contact_presences: dict[str, tuple[bool, int]] = {}
+        # The group 120363000@g.us per device, as the servers keep it: device id -> member
+        # user -> (server, phone, admin); absent until first asked for; None once left.
+        self.group_members: dict[str, dict[str, tuple[str, str | None, bool]] | None] = {}
+        self.group_settings: dict[str, dict[str, Any]] = {}
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -567,28 +571,108 @@ class FakeClient:
             raise FakeNeonizeError("failed to get message secret: not found")
         return E2E.PollVoteMessage.FromString(update.vote.encPayload)
 
+    def _group(self) -> dict[str, tuple[str, str | None, bool]] | None:
+        """The device's view of the group 120363000@g.us: its members (None: left)."""
+        if self.uuid not in self.network.group_members:
+            members: dict[str, tuple[str, str | None, bool]] = {
+                "6281111": ("s.whatsapp.net", None, False),
+                # a member WhatsApp names by LID, with its phone number beside it
+                "99887766554433": ("lid", "6282222", False),
+            }
+            session = self._session()
+            if session:  # the account is in the group, as its admin
+                members[session["phone"]] = ("s.whatsapp.net", None, True)
+            self.network.group_members[self.uuid] = members
+            self.network.group_settings[self.uuid] = {
+                "name": "Tim Toko",
+                "topic": "Jadwal piket",
+                "announce": True,
+                "locked": False,
+            }
+        return self.network.group_members[self.uuid]
+
     async def get_joined_groups(self) -> list[Any]:
-        participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]
-        # a member WhatsApp names by LID, with its phone number beside it
-        participants[1] = PB.GroupParticipant(
-            JID=_jid("99887766554433", "lid"), PhoneNumber=_jid("6282222")
-        )
-        session = self._session()
-        if session:  # the account is in the group, as its admin
-            participants.append(PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True))
-        name = PB.GroupName(Name="Tim Toko")
+        members = self._group()
+        if members is None:
+            return []
+        settings = self.network.group_settings[self.uuid]
+        participants = [
+            PB.GroupParticipant(
+                JID=_jid(user, server),
+                PhoneNumber=_jid(phone) if phone else None,
+                IsAdmin=admin,
+            )
+            for user, (server, phone, admin) in members.items()
+        ]
         return [
             PB.GroupInfo(
                 JID=_jid("120363000", "g.us"),
                 OwnerJID=_jid("6281111"),
-                GroupName=name,
-                GroupTopic=PB.GroupTopic(Topic="Jadwal piket"),
-                GroupAnnounce=PB.GroupAnnounce(IsAnnounce=True),
-                GroupLocked=PB.GroupLocked(isLocked=False),
+                GroupName=PB.GroupName(Name=settings["name"]),
+                GroupTopic=PB.GroupTopic(Topic=settings["topic"]),
+                GroupAnnounce=PB.GroupAnnounce(IsAnnounce=settings["announce"]),
+                GroupLocked=PB.GroupLocked(isLocked=settings["locked"]),
                 GroupCreated=1767225600.0,
                 Participants=participants,
             )
         ]
+
+    def _group_setting(self, jid: Any, name: str, value: Any) -> None:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        self.network.group_settings[self.uuid][name] = value
+        self._act(f"set_group_{name}", {"group": f"{jid.User}@{jid.Server}", "value": value})
+
+    async def set_group_name(self, jid: Any, name: str) -> None:
+        self._group_setting(jid, "name", name)
+
+    async def set_group_topic(self, jid: Any, previous_id: str, new_id: str, topic: str) -> None:
+        self._group_setting(jid, "topic", topic)
+
+    async def set_group_announce(self, jid: Any, announce: bool) -> None:
+        self._group_setting(jid, "announce", announce)
+
+    async def set_group_locked(self, jid: Any, locked: bool) -> None:
+        self._group_setting(jid, "locked", locked)
+
+    async def update_group_participants(self, jid: Any, changes: list[Any], action: Any) -> Any:
+        """whatsmeow's UpdateGroupParticipants: a GroupParticipant per change, with `Error`
+        (404 unknown number or not a member, 403 privacy settings, 409 already in)."""
+        members = self._group()
+        assert jid.User == "120363000" and members is not None, "not in that group"
+        done: list[str] = []
+        results = []
+        for change in changes:
+            user, error = change.User, 0
+            if action.value == "add":
+                if user.startswith("999"):
+                    error = 404
+                elif user in members:
+                    error = 409
+                elif user.endswith("77"):
+                    error = 403
+                else:
+                    members[user] = ("s.whatsapp.net", None, False)
+            elif user not in members:
+                error = 404
+            elif action.value == "remove":
+                del members[user]
+            else:
+                server, phone, _ = members[user]
+                members[user] = (server, phone, action.value == "promote")
+            if not error:
+                done.append(f"{user}@{change.Server}")
+            results.append(PB.GroupParticipant(JID=change, Error=error))
+        group = f"{jid.User}@{jid.Server}"
+        self._act(
+            "update_group_participants",
+            {"group": group, "action": action.value, "participants": done},
+        )
+        return results
+
+    async def leave_group(self, jid: Any) -> None:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        self.network.group_members[self.uuid] = None
+        self._act("leave_group", {"group": f"{jid.User}@{jid.Server}"})
 
     async def get_user_info(self, *jids: Any) -> list[Any]:
         return [

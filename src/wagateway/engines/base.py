@@ -429,3 +429,36 @@ class Engine(Protocol):
         """Ask WhatsApp for `jid`'s presence: its answer and later changes arrive as
         `PresenceUpdate` while the account shows online (`on_demand`: `available` before the
         subscription, `unavailable` after). Raises EngineError `not_connected`."""
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        """Change a group's `subject`, `description`, `announce` and/or `locked` (CONTRACT
+        §8.3). Raises EngineError `not_found` (not in that group), `not_group_admin`."""
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        """`GROUP_PARTICIPANT_ACTIONS` on phone JIDs: what became of each. Raises EngineError
+        `not_found`, `not_group_admin`; nothing changes then."""
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        """The account leaves the group. Raises EngineError `not_found`."""
+
+
+# CONTRACT §8.3: what can be done to a group's participants, and what became of each.
+GROUP_PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+GROUP_PARTICIPANT_STATUSES = (
+    "ok",
+    "not_on_whatsapp",
+    "privacy_restricted",
+    "already_member",
+    "not_member",
+    "error",
+)
+GROUP_SETTINGS = ("subject", "description", "announce", "locked")
+
+
+@dataclass(frozen=True)
+class GroupParticipantChange:
+    jid: str
+    phone: str | None
+    status: str

@@ -27,6 +27,7 @@ from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
+    GROUP_SETTINGS,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
     ChatPresence,
@@ -39,6 +40,7 @@ from wagateway.engines.base import (
     EventSink,
     GroupInfo,
     GroupMember,
+    GroupParticipantChange,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -73,6 +75,8 @@ PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
 # Simulated recipients (CONTRACT §6): numbers starting 999 are not on WhatsApp; numbers
 # ending 00 receive but never read (so integrators can test a message stuck at delivered).
 NOT_ON_WHATSAPP_PREFIX = "999"
+# Numbers ending so refuse to be added to groups (their privacy settings; CONTRACT §8.5).
+PRIVACY_RESTRICTED_SUFFIX = "77"
 NEVER_READS_SUFFIX = "00"
 SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
@@ -930,6 +934,83 @@ class SandboxEngine:
                     others=GROUP_PARTICIPANTS,
                 )
             return await group_world.load(session, device_id, jid)
+
+    async def _administered(self, device_id: str, group: str) -> group_world.Group:
+        """The group, where the account is an admin (WhatsApp's rule for every change of
+        members or settings): EngineError `not_found` / `not_group_admin` otherwise."""
+        found = await self._group_world(device_id, group)
+        if not found:
+            raise EngineError("not_found", "the account is not in that group")
+        stored, members = found[0]
+        own = await self._own_jid(device_id)
+        if not any(m.jid == own and m.admin for m in members):
+            raise EngineError("not_group_admin", "the account is not an admin of that group")
+        return stored, members
+
+    async def _own_jid(self, device_id: str) -> str | None:
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+        return f"{stored.phone}@s.whatsapp.net" if stored else None
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxGroup, (device_id, group))
+            if stored is None:
+                raise EngineError("not_found", "the account is not in that group")
+            for name in GROUP_SETTINGS:
+                if name in changes:
+                    setattr(stored, name, changes[name])
+        self._log(device_id, "group_update", group=group, **changes)
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        results: list[GroupParticipantChange] = []
+        async with self._db.transaction() as session:
+            for jid in participants:
+                phone = jid.partition("@")[0]
+                member = await session.get(SandboxGroupMember, (device_id, group, jid))
+                status = "ok"
+                if action == "add":
+                    if phone.startswith(NOT_ON_WHATSAPP_PREFIX):
+                        status = "not_on_whatsapp"
+                    elif member is not None:
+                        status = "already_member"
+                    elif phone.endswith(PRIVACY_RESTRICTED_SUFFIX):
+                        status = "privacy_restricted"
+                    else:
+                        session.add(
+                            SandboxGroupMember(
+                                device_id=device_id, group_jid=group, jid=jid, admin=False
+                            )
+                        )
+                elif member is None:
+                    status = "not_member"
+                elif action == "remove":
+                    await session.delete(member)
+                else:
+                    member.admin = action == "promote"
+                results.append(GroupParticipantChange(jid=jid, phone=phone, status=status))
+        self._log(
+            device_id,
+            "group_participants",
+            group=group,
+            action=action,
+            participants=[r.jid for r in results if r.status == "ok"],
+        )
+        return results
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        self._require_online(device_id)
+        if not await self._group_world(device_id, group):
+            raise EngineError("not_found", "the account is not in that group")
+        async with self._db.transaction() as session:
+            await group_world.forget(session, device_id, group)
+        self._log(device_id, "group_leave", group=group)
 
 
 def _written(

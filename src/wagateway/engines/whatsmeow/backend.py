@@ -42,6 +42,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    GroupParticipantChange,
     IncomingCall,
     OutboundMessage,
     PairingWindowEnded,
@@ -132,6 +133,8 @@ class _Session:
     # of those the device rejected: their end is no news (the gateway reported `rejected`).
     calls: dict[str, IncomingCall] = dataclasses.field(default_factory=dict)
     rejected_calls: set[str] = dataclasses.field(default_factory=set)
+    # The account's phone number, from the client's own JID at connect.
+    phone: str | None = None
 
 
 class WhatsmeowBackend:
@@ -551,6 +554,7 @@ class WhatsmeowBackend:
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
+        session.phone = marker["wa_number"]
         session.available = False  # a new connection: whatsmeow sends no presence by itself
         self._attempts_file(session.device_id).unlink(missing_ok=True)
         await self._emit(
@@ -876,6 +880,68 @@ class WhatsmeowBackend:
         return neonize_loader.module("neonize.proto.Neonize_pb2").JID(
             User=user, Server=server or "s.whatsapp.net"
         )
+
+    # --- groups (CONTRACT §8.3) --------------------------------------------------------------
+
+    async def _administered(self, device_id: str, group: str) -> _Session:
+        """The live session, after checking with WhatsApp that the account is an admin of the
+        group (so a refused change is refused before anything is sent)."""
+        session = self._live(device_id)
+        found = next((g for g in await self.groups(device_id) if g.jid == group), None)
+        if found is None:
+            raise EngineError("not_found", "the account is not in that group")
+        own = session.phone
+        if not any(
+            m.admin and (m.phone == own or m.jid.startswith(f"{own}@")) for m in found.members
+        ):
+            raise EngineError("not_group_admin", "the account is not an admin of that group")
+        return session
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        """set_group_name / set_group_topic / set_group_announce / set_group_locked."""
+        session = await self._administered(device_id, group)
+        jid = self._jid(group)
+        client = session.client
+        async with self._ffi.shared():
+            try:
+                if "subject" in changes:
+                    await client.set_group_name(jid, str(changes["subject"]))
+                if "description" in changes:
+                    await client.set_group_topic(jid, "", "", str(changes["description"] or ""))
+                if "announce" in changes:
+                    await client.set_group_announce(jid, bool(changes["announce"]))
+                if "locked" in changes:
+                    await client.set_group_locked(jid, bool(changes["locked"]))
+            except Exception as exc:
+                raise EngineError("group_update_failed", _short(exc)) from exc
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        """update_group_participants: each participant's `Error` (0 ok, 403 privacy, 409
+        already in, 404 unknown) becomes its status."""
+        session = await self._administered(device_id, group)
+        enum = neonize_loader.module("neonize.utils.enum")
+        async with self._ffi.shared():
+            try:
+                changed = await session.client.update_group_participants(
+                    self._jid(group),
+                    [self._jid(p) for p in participants],
+                    enum.ParticipantChange[action.upper()],
+                )
+            except Exception as exc:
+                raise EngineError("group_update_failed", _short(exc)) from exc
+        return mapping.participant_changes(action, participants, changed)
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        session = self._live(device_id)
+        if not any(g.jid == group for g in await self.groups(device_id)):
+            raise EngineError("not_found", "the account is not in that group")
+        async with self._ffi.shared():
+            try:
+                await session.client.leave_group(self._jid(group))
+            except Exception as exc:
+                raise EngineError("group_leave_failed", _short(exc)) from exc
 
 
 def _open_fds() -> int | None:

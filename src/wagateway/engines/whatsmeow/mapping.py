@@ -13,6 +13,7 @@ from wagateway.engines.base import (
     ChatPresence,
     GroupInfo,
     GroupMember,
+    GroupParticipantChange,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -437,3 +438,39 @@ def group_info(group: Any) -> GroupInfo:
         created_at=datetime.fromtimestamp(created, UTC) if created > 0 else None,
         members=members,
     )
+
+
+# whatsmeow's per-participant error codes of a participant change.
+PARTICIPANT_ERRORS = {403: "privacy_restricted", 409: "already_member"}
+
+
+def participant_changes(
+    action: str, asked: list[str], changed: Any
+) -> list[GroupParticipantChange]:
+    """update_group_participants' answer (neonize `GroupParticipant`s with `Error`) as a status
+    per participant asked for, in the order asked; one WhatsApp does not mention: `error`."""
+    by_user: dict[str, list[str]] = {}
+    for participant in changed:
+        code = int(participant.Error or 0)
+        if code == 0:
+            status = "ok"
+        elif code == 404:
+            status = "not_on_whatsapp" if action == "add" else "not_member"
+        else:
+            status = PARTICIPANT_ERRORS.get(code, "error")
+        for jid in (participant.JID, participant.PhoneNumber):
+            if getattr(jid, "User", ""):
+                by_user.setdefault(text(jid.User), []).append(status)
+    results = []
+    for jid in asked:
+        user = jid.partition("@")[0]
+        phone = user if jid.endswith("@s.whatsapp.net") else None
+        results.append(
+            GroupParticipantChange(jid=jid, phone=phone, status=_next(by_user.get(user)))
+        )
+    return results
+
+
+def _next(statuses: list[str] | None) -> str:
+    """The next status WhatsApp gave for a participant (one asked for twice has two)."""
+    return statuses.pop(0) if statuses else "error"

@@ -9,6 +9,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    GroupParticipantChange,
     OutboundMessage,
     Profile,
     SentMessage,
@@ -112,6 +113,25 @@ class WorkerEngine:
 
     async def subscribe_presence(self, device_id: str, jid: str) -> None:
         await self._call(device_id, "subscribe_presence", jid=jid)
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        await self._call(device_id, "update_group", group=group, changes=dict(changes))
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        return list(
+            await self._call(
+                device_id,
+                "update_group_participants",
+                group=group,
+                action=action,
+                participants=list(participants),
+            )
+        )
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        await self._call(device_id, "leave_group", group=group)
 
     async def health(self) -> EngineHealth:
         detail = self.pool.health()

@@ -59,6 +59,9 @@ OPS = frozenset(
         "reject_call",
         "set_presence_mode",
         "subscribe_presence",
+        "update_group",
+        "update_group_participants",
+        "leave_group",
     }
 )
 
@@ -82,6 +85,7 @@ _TYPES: dict[str, type[Any]] = {
         base.SentMessage,
         base.GroupInfo,
         base.GroupMember,
+        base.GroupParticipantChange,
         base.Profile,
         base.ContactCheck,
         base.EngineHealth,
