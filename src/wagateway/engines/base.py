@@ -462,3 +462,19 @@ class GroupParticipantChange:
     jid: str
     phone: str | None
     status: str
+
+
+@dataclass(frozen=True)
+class GroupChanged(EngineEvent):
+    """Someone changed a group the account is in (CONTRACT §8.2): `kind` is
+    `group_participants` (`action`, `participants`), `group_updated` (`changes`: the changed
+    `subject`, `description`, `announce`, `locked`) or `group_joined` (the account was added
+    or joined by link; `subject`). `by` names who did it (a phone number, else a JID)."""
+
+    kind: str
+    group: str
+    by: str | None = None
+    action: str | None = None
+    participants: tuple[str, ...] = ()
+    changes: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None

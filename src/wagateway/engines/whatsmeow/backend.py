@@ -445,6 +445,13 @@ class WhatsmeowBackend:
                 session, lambda d, n, x: mapping.call_update(d, n, x, "ended"), e
             ),
         )
+        on(ev.JoinedGroupEv, lambda e: self._emit_mapped(mapping.joined_group, session, e))
+        on(ev.GroupInfoEv, lambda e: self._on_group_info(session, e))
+
+    async def _on_group_info(self, session: _Session, event: Any) -> None:
+        if session.linked:
+            for change in mapping.group_info_event(session.device_id, session.epoch, event):
+                await self._emit(change)
 
     async def _emit_mapped(
         self, mapper: Callable[[str, int, Any], EngineEvent | None], session: _Session, event: Any

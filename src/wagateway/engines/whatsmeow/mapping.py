@@ -11,6 +11,7 @@ from typing import Any
 
 from wagateway.engines.base import (
     ChatPresence,
+    GroupChanged,
     GroupInfo,
     GroupMember,
     GroupParticipantChange,
@@ -474,3 +475,63 @@ def participant_changes(
 def _next(statuses: list[str] | None) -> str:
     """The next status WhatsApp gave for a participant (one asked for twice has two)."""
     return statuses.pop(0) if statuses else "error"
+
+
+def _who(jid: Any, alt: Any = None) -> str | None:
+    """Who did a group change: the phone number, else the JID."""
+    phone, lid = _phone_and_lid(jid, alt)
+    return phone or lid
+
+
+# GroupInfoEvent's member lists → the `action` of a `group_participants` event.
+GROUP_MEMBER_CHANGES = {"Join": "add", "Leave": "remove", "Promote": "promote", "Demote": "demote"}
+
+
+def group_info_event(device_id: str, epoch: int, event: Any) -> list[GroupChanged]:
+    """neonize's GroupInfoEv (whatsmeow's events.GroupInfo): members who joined, left, were
+    promoted or demoted, and changed settings (name, topic, announce, locked)."""
+    group, by = jid_string(event.JID), _who(event.Sender)
+    changed: list[GroupChanged] = []
+    for field_name, action in GROUP_MEMBER_CHANGES.items():
+        members = getattr(event, field_name)
+        if len(members):
+            changed.append(
+                GroupChanged(
+                    device_id,
+                    epoch,
+                    kind="group_participants",
+                    group=group,
+                    by=by,
+                    action=action,
+                    participants=tuple(_who(m) or jid_string(m) for m in members),
+                )
+            )
+    changes: dict[str, Any] = {}
+    if event.HasField("Name"):
+        changes["subject"] = text(event.Name.Name)
+    if event.HasField("Topic"):
+        changes["description"] = text(event.Topic.Topic) or None
+    if event.HasField("Announce"):
+        changes["announce"] = bool(event.Announce.IsAnnounce)
+    if event.HasField("Locked"):
+        changes["locked"] = bool(event.Locked.isLocked)
+    if changes:
+        changed.append(
+            GroupChanged(
+                device_id, epoch, kind="group_updated", group=group, by=by, changes=changes
+            )
+        )
+    return changed
+
+
+def joined_group(device_id: str, epoch: int, event: Any) -> GroupChanged:
+    """neonize's JoinedGroupEv: the account was added to a group, or joined it by link."""
+    info = event.GroupInfo
+    return GroupChanged(
+        device_id,
+        epoch,
+        kind="group_joined",
+        group=jid_string(info.JID),
+        by=_who(event.Sender, event.SenderPN),
+        subject=text(info.GroupName.Name) or None,
+    )

@@ -86,6 +86,7 @@ _TYPES: dict[str, type[Any]] = {
         base.GroupInfo,
         base.GroupMember,
         base.GroupParticipantChange,
+        base.GroupChanged,
         base.Profile,
         base.ContactCheck,
         base.EngineHealth,
