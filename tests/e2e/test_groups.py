@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.e2e.test_inbound_events import signed
+from tests.support.harness import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -162,3 +164,69 @@ def test_refused_group_changes_record_nothing(api: httpx.Client, device: str) ->
     group = api.get(f"/devices/{device}/groups/{GROUP}").json()
     assert group["locked"] is False
     assert NEWCOMER not in [p["phone"] for p in group["participants"]]
+
+
+def test_someone_elses_group_changes_arrive_as_events(
+    api: httpx.Client, receiver: WebhookReceiver, device: str, app_creds: dict
+) -> None:
+    """CONTRACT §8.2 / §8.5: `group-event` → `group_participants`, `group_updated`, and
+    `group_joined` when the account is added to a group it is not in."""
+    member = "6281100000001"
+    added = api.post(
+        f"/sandbox/devices/{device}/group-event",
+        json={"group": GROUP, "action": "add", "participants": [NEWCOMER], "by": member},
+    )
+    assert added.status_code == 202, added.text
+    [participants] = receiver.wait_for(device, "group_participants")
+    assert signed(participants, app_creds) == {
+        "group": GROUP,
+        "action": "add",
+        "participants": [NEWCOMER],
+        "by": member,
+    }
+    assert NEWCOMER in [
+        p["phone"] for p in api.get(f"/devices/{device}/groups/{GROUP}").json()["participants"]
+    ]
+    updated = api.post(
+        f"/sandbox/devices/{device}/group-event",
+        json={"group": GROUP, "action": "update", "by": member, "subject": "Baru", "locked": True},
+    )
+    assert updated.status_code == 202, updated.text
+    [update] = receiver.wait_for(device, "group_updated")
+    assert signed(update, app_creds) == {
+        "group": GROUP,
+        "subject": "Baru",
+        "locked": True,
+        "by": member,
+    }
+    own = next(
+        p["phone"]
+        for p in api.get(f"/devices/{device}/groups/{GROUP}").json()["participants"]
+        if p["admin"]
+    )
+    other = "120363055555555555@g.us"
+    joined = api.post(
+        f"/sandbox/devices/{device}/group-event",
+        json={
+            "group": other,
+            "action": "add",
+            "participants": [own],
+            "by": member,
+            "subject": "Arisan",
+        },
+    )
+    assert joined.status_code == 202, joined.text
+    [join] = receiver.wait_for(device, "group_joined")
+    assert signed(join, app_creds) == {"group": other, "subject": "Arisan", "by": member}
+    assert other in [g["jid"] for g in api.get(f"/devices/{device}/groups").json()["groups"]]
+    unknown = api.post(
+        f"/sandbox/devices/{device}/group-event",
+        json={
+            "group": "120363999999999999@g.us",
+            "action": "remove",
+            "participants": [member],
+            "by": member,
+        },
+    )
+    assert unknown.status_code == 404 and error_code(unknown) == "not_found"
+    assert group_acts(api, device) == [], "others' changes are not the device's acts"

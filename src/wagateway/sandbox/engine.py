@@ -38,6 +38,7 @@ from wagateway.engines.base import (
     EngineEvent,
     EngineHealth,
     EventSink,
+    GroupChanged,
     GroupInfo,
     GroupMember,
     GroupParticipantChange,
@@ -1003,6 +1004,105 @@ class SandboxEngine:
             participants=[r.jid for r in results if r.status == "ok"],
         )
         return results
+
+    async def contact_changes_group(
+        self,
+        device_id: str,
+        group: str,
+        action: str,
+        participants: list[str],
+        by: str,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Someone else changes a group the account is in (CONTRACT §8.5 `group-event`):
+        `add`, `remove`, `promote`, `demote` participants (phone JIDs), or `update` its
+        settings. Adding the account to a group it is not in makes it join (`group_joined`).
+        EngineError `not_found` for a group the account is not in."""
+        sim = self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        by_phone = by.partition("@")[0]
+        known = await self._group_world(device_id, group)
+        if not known:
+            if action != "add" or own not in participants:
+                raise EngineError("not_found", "the account is not in that group")
+            async with self._db.transaction() as session:
+                subject = str((changes or {}).get("subject") or "Sandbox Group")
+                session.add(
+                    SandboxGroup(
+                        device_id=device_id,
+                        jid=group,
+                        subject=subject,
+                        owner=f"{by_phone}@s.whatsapp.net",
+                        announce=False,
+                        locked=False,
+                        created_at=utcnow(),
+                    )
+                )
+                await session.flush()
+                for jid in {f"{by_phone}@s.whatsapp.net", *participants}:
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id,
+                            group_jid=group,
+                            jid=jid,
+                            admin=jid.startswith(f"{by_phone}@"),
+                        )
+                    )
+            await self._emit(
+                GroupChanged(
+                    device_id,
+                    sim.epoch,
+                    kind="group_joined",
+                    group=group,
+                    by=by_phone,
+                    subject=subject,
+                )
+            )
+            return
+        if action == "update":
+            settings = {k: v for k, v in (changes or {}).items() if k in GROUP_SETTINGS}
+            async with self._db.transaction() as session:
+                stored = await session.get(SandboxGroup, (device_id, group))
+                if stored is not None:
+                    for name, value in settings.items():
+                        setattr(stored, name, value)
+            await self._emit(
+                GroupChanged(
+                    device_id,
+                    sim.epoch,
+                    kind="group_updated",
+                    group=group,
+                    by=by_phone,
+                    changes=settings,
+                )
+            )
+            return
+        async with self._db.transaction() as session:
+            for jid in participants:
+                member = await session.get(SandboxGroupMember, (device_id, group, jid))
+                if action == "add" and member is None:
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id, group_jid=group, jid=jid, admin=False
+                        )
+                    )
+                elif action == "remove" and member is not None:
+                    await session.delete(member)
+                elif member is not None and action in ("promote", "demote"):
+                    member.admin = action == "promote"
+            if action == "remove" and own in participants:
+                await group_world.forget(session, device_id, group)
+        await self._emit(
+            GroupChanged(
+                device_id,
+                sim.epoch,
+                kind="group_participants",
+                group=group,
+                by=by_phone,
+                action=action,
+                participants=tuple(p.partition("@")[0] for p in participants),
+            )
+        )
 
     async def leave_group(self, device_id: str, group: str) -> None:
         self._require_online(device_id)
