@@ -20,6 +20,7 @@ from wagateway.engines.base import (
     Engine,
     EngineError,
     EngineEvent,
+    GroupChanged,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -93,6 +94,11 @@ class Harness(Protocol):
     # "group_participants", "group", "action", "participants": [JIDs changed]}, {"kind":
     # "group_leave", "group"}.
     async def group_acts(self, device_id: str) -> list[dict[str, Any]]: ...
+    # A member (`by`, a phone number) adds, removes, promotes or demotes `participants`
+    # (phone numbers) in a group the account is in.
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None: ...
 
 
 async def wait_for(
@@ -855,5 +861,32 @@ class EngineConformance:
                 else:
                     raise AssertionError("a change to an unknown group went through")
             assert await h.group_acts("d1") == []
+
+        self.run(scenario)
+
+    def test_a_members_change_to_a_group_is_an_event(self) -> None:
+        """CONTRACT §8.2: someone else's change of members is `group_participants`."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            group = (await h.engine.groups("d1"))[0].jid
+            for action in ("add", "promote"):
+                await h.someone_changes_group("d1", group, action, ["6285550004444"], "6281111")
+            changes = [
+                await wait_for(
+                    h,
+                    lambda e, a=action: isinstance(e, GroupChanged) and e.action == a,
+                )
+                for action in ("add", "promote")
+            ]
+            for change, action in zip(changes, ("add", "promote"), strict=True):
+                assert isinstance(change, GroupChanged)
+                assert (change.kind, change.group, change.action, change.by) == (
+                    "group_participants",
+                    group,
+                    action,
+                    "6281111",
+                )
+                assert change.participants == ("6285550004444",)
 
         self.run(scenario)

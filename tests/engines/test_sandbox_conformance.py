@@ -130,6 +130,12 @@ class SandboxHarness:
         chat = f"{to_phone}@s.whatsapp.net"
         await self.engine.owner_writes(device_id, chat, content={"text": text})
 
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        jids = [f"{p}@s.whatsapp.net" for p in participants]
+        await self.engine.contact_changes_group(device_id, group, action, jids, by)
+
     async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
         acts: list[dict[str, Any]] = []
         for e in await self.engine.network_of(device_id):

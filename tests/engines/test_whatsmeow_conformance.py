@@ -189,6 +189,11 @@ class WhatsmeowHarness:
     async def owner_writes(self, device_id: str, to_phone: str, text: str) -> None:
         await self.network.owner_writes(device_id, to_phone, text)
 
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        await self.network.someone_changes_group(device_id, group, action, participants, by)
+
     async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
         """The group changes the fake servers got, in the gateway's words."""
         names = {"name": "subject", "topic": "description", "announce": "announce"}

@@ -269,6 +269,21 @@ class FakeWhatsApp:
             )
         )
 
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        """A member changes the group: whatsmeow's GroupInfo notification (Join, Leave,
+        Promote or Demote)."""
+        lists = {"add": "Join", "remove": "Leave", "promote": "Promote", "demote": "Demote"}
+        user, _, server = group.partition("@")
+        self.clients[device_id].emit(
+            EV.GroupInfoEv(
+                JID=_jid(user, server),
+                Sender=_jid(by),
+                **{lists[action]: [_jid(p) for p in participants]},
+            )
+        )
+
     async def owner_writes(
         self, device_id: str, to_phone: str, text: str, wa_message_id: str | None = None
     ) -> None:
