@@ -230,3 +230,52 @@ def test_someone_elses_group_changes_arrive_as_events(
     )
     assert unknown.status_code == 404 and error_code(unknown) == "not_found"
     assert group_acts(api, device) == [], "others' changes are not the device's acts"
+
+
+def test_a_group_is_created_and_another_device_joins_by_its_link(
+    api: httpx.Client, device: str
+) -> None:
+    created = api.post(
+        f"/devices/{device}/groups",
+        json={"subject": "Arisan", "participants": [NEWCOMER, RESTRICTED, NOT_ON_WHATSAPP]},
+    )
+    assert created.status_code == 201, created.text
+    group = created.json()
+    assert group["subject"] == "Arisan" and group["jid"].endswith("@g.us")
+    phones = {p["phone"]: p["admin"] for p in group["participants"]}
+    assert phones[NEWCOMER] is False and True in phones.values()
+    assert RESTRICTED not in phones and NOT_ON_WHATSAPP not in phones
+    assert api.get(f"/devices/{device}/groups/{group['jid']}").json() == group
+
+    link = api.get(f"/devices/{device}/groups/{group['jid']}/invite-link")
+    assert link.status_code == 200, link.text
+    first = link.json()["invite_link"]
+    assert first.startswith("https://chat.whatsapp.com/")
+    reset = api.post(f"/devices/{device}/groups/{group['jid']}/invite-link/reset")
+    second = reset.json()["invite_link"]
+    assert reset.status_code == 200 and second != first
+
+    other = str(create_device(api, "groups joiner")["device_id"])
+    scan_current_qr(api, other)
+    expired = api.post(f"/devices/{other}/groups/join", json={"invite_link": first})
+    assert expired.status_code == 404 and error_code(expired) == "not_found"
+    malformed = api.post(f"/devices/{other}/groups/join", json={"invite_link": "not a link!"})
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["details"]["field"] == "invite_link"
+    assert [e["kind"] for e in group_acts_of(api, other)] == []
+    joined = api.post(f"/devices/{other}/groups/join", json={"invite_link": second})
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["jid"] == group["jid"] and joined.json()["subject"] == "Arisan"
+    assert group["jid"] in [g["jid"] for g in api.get(f"/devices/{other}/groups").json()["groups"]]
+
+    assert [e["kind"] for e in group_acts_of(api, device)] == ["group_create", "group_update"]
+    assert group_acts_of(api, device)[0]["group"] == group["jid"]
+    assert [(e["kind"], e["group"]) for e in group_acts_of(api, other)] == [
+        ("group_join", group["jid"])
+    ]
+
+
+def group_acts_of(api: httpx.Client, device_id: str) -> list[dict]:
+    response = api.get(f"/sandbox/devices/{device_id}/network")
+    assert response.status_code == 200, response.text
+    return [e for e in response.json()["network"] if e["kind"].startswith("group_")]

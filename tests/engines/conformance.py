@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from wagateway.engines.base import (
+    INVITE_LINK_PREFIX,
     ChatPresence,
     Connected,
     ConnectionLost,
@@ -888,5 +889,41 @@ class EngineConformance:
                     "6281111",
                 )
                 assert change.participants == ("6285550004444",)
+
+        self.run(scenario)
+
+    def test_a_group_is_created_and_joined_by_its_invite_link(self) -> None:
+        """CONTRACT §8.3: a new group has the account as admin and the participants that can
+        be added; an invite link works until it is reset."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            newcomer, restricted = "6285550005555", "6285550005577"
+            created = await h.engine.create_group(
+                "d1", "Arisan", [f"{newcomer}@s.whatsapp.net", f"{restricted}@s.whatsapp.net"]
+            )
+            assert created.jid.endswith("@g.us") and created.name == "Arisan"
+            phones = {m.phone: m.admin for m in created.members}
+            assert phones.get(PHONE) is True and phones.get(newcomer) is False
+            assert restricted not in phones
+
+            [group] = [
+                g
+                for g in await h.engine.groups("d1")
+                if any(m.phone == PHONE and m.admin for m in g.members)
+            ][:1]
+            first = await h.engine.group_invite_link("d1", group.jid, reset=False)
+            assert first.startswith(INVITE_LINK_PREFIX)
+            assert await h.engine.group_invite_link("d1", group.jid, reset=False) == first
+            second = await h.engine.group_invite_link("d1", group.jid, reset=True)
+            assert second != first and second.startswith(INVITE_LINK_PREFIX)
+            try:
+                await h.engine.join_group("d1", first.removeprefix(INVITE_LINK_PREFIX))
+            except EngineError as exc:
+                assert exc.code == "not_found"
+            else:
+                raise AssertionError("a reset invite link still worked")
+            joined = await h.engine.join_group("d1", second.removeprefix(INVITE_LINK_PREFIX))
+            assert joined.jid == group.jid
 
         self.run(scenario)

@@ -143,6 +143,7 @@ class FakeWhatsApp:
         # user -> (server, phone, admin); absent until first asked for; None once left.
         self.group_members: dict[str, dict[str, tuple[str, str | None, bool]] | None] = {}
         self.group_settings: dict[str, dict[str, Any]] = {}
+        self.invite_codes: dict[str, str] = {}  # group user -> its invite link's code
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -683,6 +684,47 @@ class FakeClient:
             {"group": group, "action": action.value, "participants": done},
         )
         return results
+
+    async def create_group(self, name: str, participants: list[Any] = []) -> Any:  # noqa: B006
+        """whatsmeow's CreateGroup: the new group's info (numbers whose privacy settings
+        refuse, ending in 77, and numbers not on WhatsApp are left out)."""
+        session = self._session()
+        assert session, "not linked"
+        members = [PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True, IsSuperAdmin=True)]
+        members += [
+            PB.GroupParticipant(JID=p)
+            for p in participants
+            if not p.User.endswith("77") and not p.User.startswith("999")
+        ]
+        self._act("create_group", {"name": name, "participants": [p.User for p in participants]})
+        return PB.GroupInfo(
+            JID=_jid("120363777", "g.us"),
+            OwnerJID=_jid(session["phone"]),
+            GroupName=PB.GroupName(Name=name),
+            GroupCreated=1767225600.0,
+            Participants=members,
+        )
+
+    async def get_group_invite_link(self, jid: Any, revoke: bool = False) -> str:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        codes = self.network.invite_codes
+        if revoke or jid.User not in codes:
+            codes[jid.User] = f"Inv{len(self.network.acts):04d}{self.uuid[:6]}x"
+        self._act("get_group_invite_link", {"group": f"{jid.User}@{jid.Server}", "revoke": revoke})
+        return f"https://chat.whatsapp.com/{codes[jid.User]}"
+
+    async def join_group_with_link(self, code: str) -> Any:
+        group = next((g for g, c in self.network.invite_codes.items() if c == code), None)
+        if group is None:
+            raise FakeNeonizeError("invalid invite link")
+        self._act("join_group_with_link", {"code": code})
+        return _jid(group, "g.us")
+
+    async def get_group_info(self, jid: Any) -> Any:
+        for info in await self.get_joined_groups():
+            if info.JID.User == jid.User:
+                return info
+        raise FakeNeonizeError("group not found")
 
     async def leave_group(self, jid: Any) -> None:
         assert jid.User == "120363000" and self._group() is not None, "not in that group"

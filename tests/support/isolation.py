@@ -48,6 +48,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "text": "x",
     },
     ("PATCH", "/devices/{device_id}/groups/{group}"): {"subject": "taken over"},
+    ("POST", "/devices/{device_id}/groups"): {"subject": "taken over"},
+    ("POST", "/devices/{device_id}/groups/join"): {
+        "invite_link": "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
+    },
     ("POST", "/devices/{device_id}/groups/{group}/participants"): {
         "action": "add",
         "participants": [SAMPLES["to"]],

@@ -443,6 +443,19 @@ class Engine(Protocol):
     async def leave_group(self, device_id: str, group: str) -> None:
         """The account leaves the group. Raises EngineError `not_found`."""
 
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        """A new group with the account as its owner and admin, and those of `participants`
+        (phone JIDs) that can be added."""
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        """The group's invite link (https://chat.whatsapp.com/…), a new one with `reset`
+        (the old one stops working). Raises EngineError `not_found`, `not_group_admin`."""
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        """Join by an invite link's code. Raises EngineError `not_found` (unknown or reset)."""
+
 
 # CONTRACT §8.3: what can be done to a group's participants, and what became of each.
 GROUP_PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
@@ -478,3 +491,6 @@ class GroupChanged(EngineEvent):
     participants: tuple[str, ...] = ()
     changes: dict[str, Any] = field(default_factory=dict)
     subject: str | None = None
+
+
+INVITE_LINK_PREFIX = "https://chat.whatsapp.com/"

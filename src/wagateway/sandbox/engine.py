@@ -28,6 +28,7 @@ from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
     GROUP_SETTINGS,
+    INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
     ChatPresence,
@@ -1004,6 +1005,100 @@ class SandboxEngine:
             participants=[r.jid for r in results if r.status == "ok"],
         )
         return results
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        if own is None:
+            raise EngineError("not_connected", "the device is not online")
+        await self._group_world(device_id)  # seeded first: the new group is not the seed's
+        jid = f"120363{secrets.randbelow(10**12):012d}@g.us"
+        added = [
+            p
+            for p in dict.fromkeys(participants)
+            if p != own
+            and not p.partition("@")[0].startswith(NOT_ON_WHATSAPP_PREFIX)
+            and not p.partition("@")[0].endswith(PRIVACY_RESTRICTED_SUFFIX)
+        ]
+        async with self._db.transaction() as session:
+            session.add(
+                SandboxGroup(
+                    device_id=device_id,
+                    jid=jid,
+                    subject=subject,
+                    owner=own,
+                    announce=False,
+                    locked=False,
+                    created_at=utcnow(),
+                )
+            )
+            await session.flush()
+            for member in (own, *added):
+                session.add(
+                    SandboxGroupMember(
+                        device_id=device_id, group_jid=jid, jid=member, admin=member == own
+                    )
+                )
+        self._log(device_id, "group_create", group=jid, subject=subject, participants=added)
+        [(group, members)] = await self._group_world(device_id, jid)
+        return _group_info(group, members)
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxGroup, (device_id, group))
+            if stored is None:
+                raise EngineError("not_found", "the account is not in that group")
+            if stored.invite_code is None or reset:
+                stored.invite_code = (
+                    secrets.token_urlsafe(16)[:22].replace("-", "A").replace("_", "B")
+                )
+            code = stored.invite_code
+        if reset:
+            self._log(device_id, "group_update", group=group, invite_link_reset=True)
+        return f"{INVITE_LINK_PREFIX}{code}"
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        async with self._db.read() as session:
+            source = (
+                await session.scalars(select(SandboxGroup).where(SandboxGroup.invite_code == code))
+            ).first()
+            if source is None or own is None:
+                raise EngineError("not_found", "no group has that invite link")
+            found = await group_world.load(session, source.device_id, source.jid)
+        if not found:
+            raise EngineError("not_found", "no group has that invite link")
+        group, members = found[0]
+        if not await self._group_world(device_id, group.jid):
+            async with self._db.transaction() as session:
+                session.add(
+                    SandboxGroup(
+                        device_id=device_id,
+                        jid=group.jid,
+                        subject=group.subject,
+                        description=group.description,
+                        owner=group.owner,
+                        announce=group.announce,
+                        locked=group.locked,
+                        created_at=group.created_at,
+                    )
+                )
+                await session.flush()
+                for member in {*(m.jid for m in members), own}:
+                    admin = any(m.jid == member and m.admin for m in members)
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id, group_jid=group.jid, jid=member, admin=admin
+                        )
+                    )
+        self._log(device_id, "group_join", group=group.jid)
+        [(joined, joined_members)] = await self._group_world(device_id, group.jid)
+        return _group_info(joined, joined_members)
 
     async def contact_changes_group(
         self,

@@ -32,6 +32,7 @@ import structlog
 
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
+    INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
     Connected,
@@ -939,6 +940,43 @@ class WhatsmeowBackend:
             except Exception as exc:
                 raise EngineError("group_update_failed", _short(exc)) from exc
         return mapping.participant_changes(action, participants, changed)
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        """create_group: whatsmeow answers with the new group's info."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                created = await session.client.create_group(
+                    subject, [self._jid(p) for p in participants]
+                )
+            except Exception as exc:
+                raise EngineError("group_create_failed", _short(exc)) from exc
+        return mapping.group_info(created)
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        """get_group_invite_link (revoke=True: a new link)."""
+        session = await self._administered(device_id, group)
+        async with self._ffi.shared():
+            try:
+                link = await session.client.get_group_invite_link(self._jid(group), reset)
+            except Exception as exc:
+                raise EngineError("invite_link_failed", _short(exc)) from exc
+        text = str(link)
+        return text if text.startswith("https://") else f"{INVITE_LINK_PREFIX}{text}"
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        """join_group_with_link, then get_group_info of the group it names. whatsmeow's
+        error for an unknown or reset link becomes `not_found`."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                jid = await session.client.join_group_with_link(code)
+            except Exception as exc:
+                raise EngineError("not_found", _short(exc)) from exc
+            info = await self._query(session.client.get_group_info(jid))
+        return mapping.group_info(info)
 
     async def leave_group(self, device_id: str, group: str) -> None:
         session = self._live(device_id)

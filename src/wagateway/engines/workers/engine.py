@@ -133,6 +133,23 @@ class WorkerEngine:
     async def leave_group(self, device_id: str, group: str) -> None:
         await self._call(device_id, "leave_group", group=group)
 
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        result = await self._call(
+            device_id, "create_group", subject=subject, participants=list(participants)
+        )
+        assert isinstance(result, GroupInfo)
+        return result
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        return str(await self._call(device_id, "group_invite_link", group=group, reset=reset))
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        result = await self._call(device_id, "join_group", code=code)
+        assert isinstance(result, GroupInfo)
+        return result
+
     async def health(self) -> EngineHealth:
         detail = self.pool.health()
         workers = detail["workers"]

@@ -62,6 +62,9 @@ OPS = frozenset(
         "update_group",
         "update_group_participants",
         "leave_group",
+        "create_group",
+        "group_invite_link",
+        "join_group",
     }
 )
 
