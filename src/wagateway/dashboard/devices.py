@@ -16,6 +16,7 @@ from wagateway.apps.limits import device_quota
 from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.timefmt import rfc3339
+from wagateway.dashboard.device_groups import groups_of
 from wagateway.dashboard.device_messages import REACTIONS, message_rows
 from wagateway.dashboard.projects import (
     presence_mode_from_form,
@@ -195,6 +196,7 @@ async def device_page(
         own_call_policy=CallPolicy.from_stored(device.call_policy),
         project_call_policy=CallPolicy.from_stored(project.call_policy) or CallPolicy(),
         presence_modes=PRESENCE_MODES,
+        groups=await groups_of(gw, device),
     )
 
 

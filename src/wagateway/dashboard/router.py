@@ -8,11 +8,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from wagateway.dashboard import auth, device_messages, devices, projects, webhooks
+from wagateway.dashboard import auth, device_groups, device_messages, devices, projects, webhooks
 from wagateway.dashboard.web import PREFIX
 
 # Every part of the dashboard (tests walk these to prove each project route is scoped).
-PARTS = (auth.router, projects.router, devices.router, webhooks.router, device_messages.router)
+PARTS = (
+    auth.router,
+    projects.router,
+    devices.router,
+    webhooks.router,
+    device_messages.router,
+    device_groups.router,
+)
 router = APIRouter(prefix=PREFIX)
 for part in PARTS:
     router.include_router(part)
