@@ -16,6 +16,7 @@ from wagateway.api.chats import router as chats_router
 from wagateway.api.deps import acts_for_an_app, verify_before_body
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
+from wagateway.api.groups import router as groups_router
 from wagateway.api.health import router as health_router
 from wagateway.api.media import router as media_router
 from wagateway.api.message_edits import router as message_edits_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queries_router,
         chat_actions_router,
         message_edits_router,
+        groups_router,
         media_router,
         archive_router,
         webhooks_router,

@@ -6,7 +6,13 @@ from wagateway.core.db import Base
 from wagateway.devices.models import Device
 from wagateway.messages.models import IdempotencyKey, Message
 from wagateway.operators.models import Operator, OperatorSession, ProjectMember
-from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
+from wagateway.sandbox.models import (
+    SandboxGroup,
+    SandboxGroupMember,
+    SandboxNetworkEntry,
+    SandboxReceived,
+    SandboxSession,
+)
 from wagateway.webhooks.models import Event, WebhookAttempt
 
 __all__ = [
@@ -22,6 +28,8 @@ __all__ = [
     "Operator",
     "OperatorSession",
     "ProjectMember",
+    "SandboxGroup",
+    "SandboxGroupMember",
     "SandboxNetworkEntry",
     "SandboxReceived",
     "SandboxSession",

@@ -199,7 +199,14 @@ def test_runtime_queries(api: httpx.Client, device: dict) -> None:
     device_id = device["device_id"]
     groups = api.get(f"/devices/{device_id}/groups").json()["groups"]
     assert groups and groups[0]["jid"].endswith("@g.us")
-    assert "6281234567890@s.whatsapp.net" in groups[0]["participants"]
+    own = next(p for p in groups[0]["participants"] if p["phone"] == "6281234567890")
+    assert own["jid"] == "6281234567890@s.whatsapp.net" and own["admin"] is True
+    assert own["lid"].endswith("@lid")
+    assert {"subject", "description", "owner", "announce", "locked", "created_at"} <= set(groups[0])
+    one = api.get(f"/devices/{device_id}/groups/{groups[0]['jid']}")
+    assert one.status_code == 200 and one.json() == groups[0]
+    unknown_group = api.get(f"/devices/{device_id}/groups/120363999999999999@g.us")
+    assert unknown_group.status_code == 404 and error_code(unknown_group) == "not_found"
     profile = api.get(f"/devices/{device_id}/profile", params={"jid": "+62 855-5000-1111"}).json()
     assert profile["jid"] == f"{CONTACT}@s.whatsapp.net" and profile["name"]
     missing = api.get(f"/devices/{device_id}/profile", params={"jid": "9991234567"})

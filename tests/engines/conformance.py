@@ -15,12 +15,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from wagateway.engines.base import (
+    INVITE_LINK_PREFIX,
     ChatPresence,
     Connected,
     ConnectionLost,
     Engine,
     EngineError,
     EngineEvent,
+    GroupChanged,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -101,6 +103,16 @@ class Harness(Protocol):
     # (CONTRACT §8.4): WhatsApp's read-self receipt.
     async def owner_reads(
         self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
+    ) -> None: ...
+    # The device's group changes as the network got them, oldest first: {"kind":
+    # "group_update", "group", <one setting>: value} per setting changed, {"kind":
+    # "group_participants", "group", "action", "participants": [JIDs changed]}, {"kind":
+    # "group_leave", "group"}.
+    async def group_acts(self, device_id: str) -> list[dict[str, Any]]: ...
+    # A member (`by`, a phone number) adds, removes, promotes or demotes `participants`
+    # (phone numbers) in a group the account is in.
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
     ) -> None: ...
 
 
@@ -874,5 +886,177 @@ class EngineConformance:
             assert read.chat == f"{contact}@s.whatsapp.net"
             assert read.wa_message_ids == ids and read.at is not None
             assert not any(isinstance(e, Receipt) for e in h.events), "not a recipient's receipt"
+
+    def test_groups_list_every_member_with_its_rights(self) -> None:
+        """CONTRACT §8.3: a joined group has its subject and settings, and every member
+        (the account itself included) with phone or LID and admin rights."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            groups = await h.engine.groups("d1")
+            assert groups and all(g.jid.endswith("@g.us") for g in groups)
+            for group in groups:
+                assert group.name and group.members
+                assert len(group.members) == len(group.participants)
+                assert all(m.jid and (m.phone or m.lid) for m in group.members)
+                assert {m.jid.partition("@")[0] for m in group.members if m.admin} == {
+                    a.partition("@")[0] for a in group.admins
+                }
+                assert isinstance(group.announce, bool) and isinstance(group.locked, bool)
+            own = [m for g in groups for m in g.members if m.phone == PHONE]
+            assert own and own[0].admin, "the account is in (and admin of) a group"
+
+        self.run(scenario)
+
+    def test_an_admin_changes_a_groups_settings_and_members(self) -> None:
+        """CONTRACT §8.3: settings and members change on the network, with a status per
+        participant; numbers not on WhatsApp, privacy-restricted ones (ending in 77), members
+        added twice and non-members removed are refused one by one."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            [group] = [
+                g
+                for g in await h.engine.groups("d1")
+                if any(m.phone == PHONE and m.admin for m in g.members)
+            ][:1]
+            await h.engine.update_group("d1", group.jid, {"subject": "Renamed", "announce": True})
+            newcomer, restricted, nobody = "6285550001234", "6285550001277", "9995550001234"
+            changes = await h.engine.update_group_participants(
+                "d1",
+                group.jid,
+                "add",
+                [f"{p}@s.whatsapp.net" for p in (newcomer, restricted, nobody, newcomer)],
+            )
+            assert [c.status for c in changes] == [
+                "ok",
+                "privacy_restricted",
+                "not_on_whatsapp",
+                "already_member",
+            ]
+            assert changes[0].phone == newcomer
+            newcomer_jid = f"{newcomer}@s.whatsapp.net"
+            promoted = await h.engine.update_group_participants(
+                "d1", group.jid, "promote", [newcomer_jid]
+            )
+            assert [c.status for c in promoted] == ["ok"]
+            [after] = [g for g in await h.engine.groups("d1") if g.jid == group.jid]
+            assert after.name == "Renamed" and after.announce
+            assert any(m.phone == newcomer and m.admin for m in after.members)
+            removed = await h.engine.update_group_participants(
+                "d1", group.jid, "remove", [newcomer_jid, f"{restricted}@s.whatsapp.net"]
+            )
+            assert [c.status for c in removed] == ["ok", "not_member"]
+            await h.engine.leave_group("d1", group.jid)
+            assert group.jid not in [g.jid for g in await h.engine.groups("d1")]
+            assert await h.group_acts("d1") == [
+                {"kind": "group_update", "group": group.jid, "subject": "Renamed"},
+                {"kind": "group_update", "group": group.jid, "announce": True},
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "add",
+                    "participants": [newcomer_jid],
+                },
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "promote",
+                    "participants": [newcomer_jid],
+                },
+                {
+                    "kind": "group_participants",
+                    "group": group.jid,
+                    "action": "remove",
+                    "participants": [newcomer_jid],
+                },
+                {"kind": "group_leave", "group": group.jid},
+            ]
+
+        self.run(scenario)
+
+    def test_group_changes_need_a_known_group_and_admin_rights(self) -> None:
+        """CONTRACT §8.3: an unknown group is `not_found`; nothing reaches the network."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            unknown = "120363999999999@g.us"
+            for call in (
+                h.engine.update_group("d1", unknown, {"subject": "x"}),
+                h.engine.update_group_participants(
+                    "d1", unknown, "add", ["6285550001234@s.whatsapp.net"]
+                ),
+                h.engine.leave_group("d1", unknown),
+            ):
+                try:
+                    await call
+                except EngineError as exc:
+                    assert exc.code == "not_found"
+                else:
+                    raise AssertionError("a change to an unknown group went through")
+            assert await h.group_acts("d1") == []
+
+        self.run(scenario)
+
+    def test_a_members_change_to_a_group_is_an_event(self) -> None:
+        """CONTRACT §8.2: someone else's change of members is `group_participants`."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            group = (await h.engine.groups("d1"))[0].jid
+            for action in ("add", "promote"):
+                await h.someone_changes_group("d1", group, action, ["6285550004444"], "6281111")
+            changes = [
+                await wait_for(
+                    h,
+                    lambda e, a=action: isinstance(e, GroupChanged) and e.action == a,
+                )
+                for action in ("add", "promote")
+            ]
+            for change, action in zip(changes, ("add", "promote"), strict=True):
+                assert isinstance(change, GroupChanged)
+                assert (change.kind, change.group, change.action, change.by) == (
+                    "group_participants",
+                    group,
+                    action,
+                    "6281111",
+                )
+                assert change.participants == ("6285550004444",)
+
+        self.run(scenario)
+
+    def test_a_group_is_created_and_joined_by_its_invite_link(self) -> None:
+        """CONTRACT §8.3: a new group has the account as admin and the participants that can
+        be added; an invite link works until it is reset."""
+
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            newcomer, restricted = "6285550005555", "6285550005577"
+            created = await h.engine.create_group(
+                "d1", "Arisan", [f"{newcomer}@s.whatsapp.net", f"{restricted}@s.whatsapp.net"]
+            )
+            assert created.jid.endswith("@g.us") and created.name == "Arisan"
+            phones = {m.phone: m.admin for m in created.members}
+            assert phones.get(PHONE) is True and phones.get(newcomer) is False
+            assert restricted not in phones
+
+            [group] = [
+                g
+                for g in await h.engine.groups("d1")
+                if any(m.phone == PHONE and m.admin for m in g.members)
+            ][:1]
+            first = await h.engine.group_invite_link("d1", group.jid, reset=False)
+            assert first.startswith(INVITE_LINK_PREFIX)
+            assert await h.engine.group_invite_link("d1", group.jid, reset=False) == first
+            second = await h.engine.group_invite_link("d1", group.jid, reset=True)
+            assert second != first and second.startswith(INVITE_LINK_PREFIX)
+            try:
+                await h.engine.join_group("d1", first.removeprefix(INVITE_LINK_PREFIX))
+            except EngineError as exc:
+                assert exc.code == "not_found"
+            else:
+                raise AssertionError("a reset invite link still worked")
+            joined = await h.engine.join_group("d1", second.removeprefix(INVITE_LINK_PREFIX))
+            assert joined.jid == group.jid
 
         self.run(scenario)

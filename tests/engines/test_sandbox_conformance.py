@@ -13,7 +13,7 @@ from tests.engines.conformance import EngineConformance
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
-from wagateway.engines.base import EngineEvent
+from wagateway.engines.base import GROUP_SETTINGS, EngineEvent
 from wagateway.sandbox.engine import SandboxEngine, qr_lifetimes
 
 
@@ -151,6 +151,25 @@ class SandboxHarness:
         self, device_id: str, chat_phone: str, wa_message_ids: tuple[str, ...]
     ) -> None:
         await self.engine.owner_reads(device_id, f"{chat_phone}@s.whatsapp.net", wa_message_ids)
+
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        jids = [f"{p}@s.whatsapp.net" for p in participants]
+        await self.engine.contact_changes_group(device_id, group, action, jids, by)
+
+    async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
+        acts: list[dict[str, Any]] = []
+        for e in await self.engine.network_of(device_id):
+            if e.kind == "group_update":
+                acts.extend(
+                    {"kind": e.kind, "group": e.detail["group"], k: e.detail[k]}
+                    for k in GROUP_SETTINGS
+                    if k in e.detail
+                )
+            elif e.kind in ("group_participants", "group_leave"):
+                acts.append({"kind": e.kind, **e.detail})
+        return acts
 
 
 class TestSandboxConformance(EngineConformance):

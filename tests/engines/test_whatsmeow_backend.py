@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +19,7 @@ from wagateway.engines.base import (
     Connected,
     EngineError,
     EngineEvent,
+    GroupMember,
     InboundMessage,
     OutboundMessage,
     PollVote,
@@ -161,7 +163,13 @@ def test_queries_answer_from_whatsapp(tmp_path: Path) -> None:
     async def scenario(backend: WhatsmeowBackend, network: Any, events: list[EngineEvent]) -> None:
         [group] = await backend.groups("d1")
         assert group.jid == "120363000@g.us" and group.name == "Tim Toko"
-        assert group.participants == ("6281111", "6282222", "6281234567890")
+        assert group.participants == ("6281111", "99887766554433", "6281234567890")
+        assert group.members[1] == GroupMember(
+            jid="99887766554433@lid", phone="6282222", lid="99887766554433@lid", admin=False
+        ), "a member named by LID, with the phone number WhatsApp gives beside it"
+        assert group.members[2].admin and group.members[2].phone == "6281234567890"
+        assert group.description == "Jadwal piket" and group.announce and not group.locked
+        assert group.created_at == datetime(2026, 1, 1, tzinfo=UTC)
         assert group.owner == "6281111"
         assert group.admins == ("6281234567890",), "the account, from IsAdmin"
         checks = await backend.check_contacts("d1", ["6285550001111", "9991234"])

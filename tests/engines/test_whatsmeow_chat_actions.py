@@ -320,6 +320,19 @@ def test_every_neonize_call_the_backend_makes_binds_to_the_real_signature(tmp_pa
         await backend.update_own_profile("d1", name="Shop", about="Buka", picture=png)
         await backend.set_blocked("d1", CHAT, True)
         await backend.blocklist("d1")
+        group = "120363000@g.us"
+        await backend.update_group(
+            "d1",
+            group,
+            {"subject": "Toko", "description": "Buka", "announce": True, "locked": True},
+        )
+        await backend.update_group_participants(
+            "d1", group, "add", ["6285550001111@s.whatsapp.net"]
+        )
+        await backend.create_group("d1", "Arisan", ["6285550005555@s.whatsapp.net"])
+        invite = await backend.group_invite_link("d1", group, reset=True)
+        await backend.join_group("d1", invite.rsplit("/", 1)[-1])
+        await backend.leave_group("d1", group)
         await backend.begin_pairing("d2", 1)
         await _events_until(events, lambda e: isinstance(e, QrCode) and e.device_id == "d2")
         await backend.request_pairing_code("d2", 1, "6289876543210")

@@ -214,6 +214,30 @@ class WhatsmeowHarness:
     ) -> None:
         await self.network.owner_reads(device_id, chat_phone, wa_message_ids)
 
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        await self.network.someone_changes_group(device_id, group, action, participants, by)
+
+    async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
+        """The group changes the fake servers got, in the gateway's words."""
+        names = {"name": "subject", "topic": "description", "announce": "announce"}
+        names["locked"] = "locked"
+        acts: list[dict[str, Any]] = []
+        for device, method, args in self.network.acts:
+            if device != device_id:
+                continue
+            if method.startswith("set_group_"):
+                setting = names[method.removeprefix("set_group_")]
+                acts.append(
+                    {"kind": "group_update", "group": args["group"], setting: args["value"]}
+                )
+            elif method == "update_group_participants":
+                acts.append({"kind": "group_participants", **args})
+            elif method == "leave_group":
+                acts.append({"kind": "group_leave", **args})
+        return acts
+
 
 class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)

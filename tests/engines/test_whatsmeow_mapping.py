@@ -436,3 +436,41 @@ def test_read_self_receipt_is_the_owner_reading_a_chat() -> None:
     # Other receipts still map as before.
     delivered = EV.ReceiptEv(MessageSource=source, MessageIDs=["3EB0A"], Timestamp=1, Type=1)
     assert isinstance(mapping.receipt_event("d", 3, delivered), Receipt)
+
+
+def test_group_info_events_are_member_changes_and_setting_changes() -> None:
+    """CONTRACT §8.2: whatsmeow's GroupInfo notification → `group_participants` per list and
+    one `group_updated` with the settings it carries; `by` is the sender's phone."""
+    event = EV.GroupInfoEv(
+        JID=jid("120363000", "g.us"),
+        Sender=jid("6281111"),
+        Join=[jid("6285550001234"), jid("99887766554433", "lid")],
+        Demote=[jid("6282222")],
+        Name=PB.GroupName(Name="Tim Baru"),
+        Announce=PB.GroupAnnounce(IsAnnounce=True),
+    )
+    changes = mapping.group_info_event("d1", 3, event)
+    assert [(c.kind, c.action, c.participants) for c in changes] == [
+        ("group_participants", "add", ("6285550001234", "99887766554433@lid")),
+        ("group_participants", "demote", ("6282222",)),
+        ("group_updated", None, ()),
+    ]
+    assert all(c.group == "120363000@g.us" and c.by == "6281111" for c in changes)
+    assert changes[2].changes == {"subject": "Tim Baru", "announce": True}
+    assert mapping.group_info_event("d1", 3, EV.GroupInfoEv(JID=jid("1", "g.us"))) == []
+
+
+def test_joined_group_is_group_joined_with_its_subject() -> None:
+    event = EV.JoinedGroupEv(
+        Reason="invite",
+        GroupInfo=PB.GroupInfo(JID=jid("120363000", "g.us"), GroupName=PB.GroupName(Name="Tim")),
+        Sender=jid("99887766554433", "lid"),
+        SenderPN=jid("6281111"),
+    )
+    joined = mapping.joined_group("d1", 3, event)
+    assert (joined.kind, joined.group, joined.subject, joined.by) == (
+        "group_joined",
+        "120363000@g.us",
+        "Tim",
+        "6281111",
+    )

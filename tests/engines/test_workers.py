@@ -95,6 +95,30 @@ def test_every_boundary_type_round_trips() -> None:
         ),  # fmt: skip
         SentMessage("W", now),
         base.GroupInfo("g@g.us", "G", ("1", "2")),
+        base.GroupInfo(
+            "g@g.us",
+            "G",
+            ("1", "2@lid"),
+            admins=("1",),
+            description="d",
+            announce=True,
+            created_at=now,
+            members=(
+                base.GroupMember("1@s.whatsapp.net", "1", "3@lid", admin=True),
+                base.GroupMember("2@lid", None, "2@lid"),
+            ),
+        ),
+        base.GroupParticipantChange("628@s.whatsapp.net", "628", "privacy_restricted"),
+        base.GroupChanged(
+            "d",
+            1,
+            kind="group_participants",
+            group="g@g.us",
+            by="1",
+            action="add",
+            participants=("2", "3@lid"),
+        ),  # fmt: skip
+        base.GroupChanged("d", 1, kind="group_updated", group="g@g.us", changes={"locked": True}),
         base.ContactCheck("628", True, "628@s.whatsapp.net", "1@lid"),
         base.EngineHealth(ok=True, detail={"n": 1}),
         base.OwnerRead("d", 1, "628@s.whatsapp.net", ("A", "B"), now),

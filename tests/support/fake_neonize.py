@@ -154,6 +154,11 @@ class FakeWhatsApp:
         # of it connected (a restart is a stop and a new client's connect).
         self.blocklists: dict[str, list[str]] = {}
         self.connects: dict[str, int] = {}
+        # The group 120363000@g.us per device, as the servers keep it: device id -> member
+        # user -> (server, phone, admin); absent until first asked for; None once left.
+        self.group_members: dict[str, dict[str, tuple[str, str | None, bool]] | None] = {}
+        self.group_settings: dict[str, dict[str, Any]] = {}
+        self.invite_codes: dict[str, str] = {}  # group user -> its invite link's code
 
     def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
         client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
@@ -277,6 +282,21 @@ class FakeWhatsApp:
                 MessageSource=source,
                 State=paused if state == "paused" else composing,
                 Media=audio if state == "recording" else text,
+            )
+        )
+
+    async def someone_changes_group(
+        self, device_id: str, group: str, action: str, participants: list[str], by: str
+    ) -> None:
+        """A member changes the group: whatsmeow's GroupInfo notification (Join, Leave,
+        Promote or Demote)."""
+        lists = {"add": "Join", "remove": "Leave", "promote": "Promote", "demote": "Demote"}
+        user, _, server = group.partition("@")
+        self.clients[device_id].emit(
+            EV.GroupInfoEv(
+                JID=_jid(user, server),
+                Sender=_jid(by),
+                **{lists[action]: [_jid(p) for p in participants]},
             )
         )
 
@@ -603,20 +623,149 @@ class FakeClient:
             raise FakeNeonizeError("failed to get message secret: not found")
         return E2E.PollVoteMessage.FromString(update.vote.encPayload)
 
+    def _group(self) -> dict[str, tuple[str, str | None, bool]] | None:
+        """The device's view of the group 120363000@g.us: its members (None: left)."""
+        if self.uuid not in self.network.group_members:
+            members: dict[str, tuple[str, str | None, bool]] = {
+                "6281111": ("s.whatsapp.net", None, False),
+                # a member WhatsApp names by LID, with its phone number beside it
+                "99887766554433": ("lid", "6282222", False),
+            }
+            session = self._session()
+            if session:  # the account is in the group, as its admin
+                members[session["phone"]] = ("s.whatsapp.net", None, True)
+            self.network.group_members[self.uuid] = members
+            self.network.group_settings[self.uuid] = {
+                "name": "Tim Toko",
+                "topic": "Jadwal piket",
+                "announce": True,
+                "locked": False,
+            }
+        return self.network.group_members[self.uuid]
+
     async def get_joined_groups(self) -> list[Any]:
-        participants = [PB.GroupParticipant(JID=_jid(p)) for p in ("6281111", "6282222")]
-        session = self._session()
-        if session:  # the account is in the group, as its admin
-            participants.append(PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True))
-        name = PB.GroupName(Name="Tim Toko")
+        members = self._group()
+        if members is None:
+            return []
+        settings = self.network.group_settings[self.uuid]
+        participants = [
+            PB.GroupParticipant(
+                JID=_jid(user, server),
+                PhoneNumber=_jid(phone) if phone else None,
+                IsAdmin=admin,
+            )
+            for user, (server, phone, admin) in members.items()
+        ]
         return [
             PB.GroupInfo(
                 JID=_jid("120363000", "g.us"),
                 OwnerJID=_jid("6281111"),
-                GroupName=name,
+                GroupName=PB.GroupName(Name=settings["name"]),
+                GroupTopic=PB.GroupTopic(Topic=settings["topic"]),
+                GroupAnnounce=PB.GroupAnnounce(IsAnnounce=settings["announce"]),
+                GroupLocked=PB.GroupLocked(isLocked=settings["locked"]),
+                GroupCreated=1767225600.0,
                 Participants=participants,
             )
         ]
+
+    def _group_setting(self, jid: Any, name: str, value: Any) -> None:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        self.network.group_settings[self.uuid][name] = value
+        self._act(f"set_group_{name}", {"group": f"{jid.User}@{jid.Server}", "value": value})
+
+    async def set_group_name(self, jid: Any, name: str) -> None:
+        self._group_setting(jid, "name", name)
+
+    async def set_group_topic(self, jid: Any, previous_id: str, new_id: str, topic: str) -> None:
+        self._group_setting(jid, "topic", topic)
+
+    async def set_group_announce(self, jid: Any, announce: bool) -> None:
+        self._group_setting(jid, "announce", announce)
+
+    async def set_group_locked(self, jid: Any, locked: bool) -> None:
+        self._group_setting(jid, "locked", locked)
+
+    async def update_group_participants(self, jid: Any, changes: list[Any], action: Any) -> Any:
+        """whatsmeow's UpdateGroupParticipants: a GroupParticipant per change, with `Error`
+        (404 unknown number or not a member, 403 privacy settings, 409 already in)."""
+        members = self._group()
+        assert jid.User == "120363000" and members is not None, "not in that group"
+        done: list[str] = []
+        results = []
+        for change in changes:
+            user, error = change.User, 0
+            if action.value == "add":
+                if user.startswith("999"):
+                    error = 404
+                elif user in members:
+                    error = 409
+                elif user.endswith("77"):
+                    error = 403
+                else:
+                    members[user] = ("s.whatsapp.net", None, False)
+            elif user not in members:
+                error = 404
+            elif action.value == "remove":
+                del members[user]
+            else:
+                server, phone, _ = members[user]
+                members[user] = (server, phone, action.value == "promote")
+            if not error:
+                done.append(f"{user}@{change.Server}")
+            results.append(PB.GroupParticipant(JID=change, Error=error))
+        group = f"{jid.User}@{jid.Server}"
+        self._act(
+            "update_group_participants",
+            {"group": group, "action": action.value, "participants": done},
+        )
+        return results
+
+    async def create_group(self, name: str, participants: list[Any] = []) -> Any:  # noqa: B006
+        """whatsmeow's CreateGroup: the new group's info (numbers whose privacy settings
+        refuse, ending in 77, and numbers not on WhatsApp are left out)."""
+        session = self._session()
+        assert session, "not linked"
+        members = [PB.GroupParticipant(JID=_jid(session["phone"]), IsAdmin=True, IsSuperAdmin=True)]
+        members += [
+            PB.GroupParticipant(JID=p)
+            for p in participants
+            if not p.User.endswith("77") and not p.User.startswith("999")
+        ]
+        self._act("create_group", {"name": name, "participants": [p.User for p in participants]})
+        return PB.GroupInfo(
+            JID=_jid("120363777", "g.us"),
+            OwnerJID=_jid(session["phone"]),
+            GroupName=PB.GroupName(Name=name),
+            GroupCreated=1767225600.0,
+            Participants=members,
+        )
+
+    async def get_group_invite_link(self, jid: Any, revoke: bool = False) -> str:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        codes = self.network.invite_codes
+        if revoke or jid.User not in codes:
+            codes[jid.User] = f"Inv{len(self.network.acts):04d}{self.uuid[:6]}x"
+        self._act("get_group_invite_link", {"group": f"{jid.User}@{jid.Server}", "revoke": revoke})
+        return f"https://chat.whatsapp.com/{codes[jid.User]}"
+
+    async def join_group_with_link(self, code: str) -> Any:
+        group = next((g for g, c in self.network.invite_codes.items() if c == code), None)
+        if group is None:
+            raise FakeNeonizeError("invalid invite link")
+        self._act("join_group_with_link", {"code": code})
+        return _jid(group, "g.us")
+
+    async def get_group_info(self, jid: Any) -> Any:
+        for info in await self.get_joined_groups():
+            if info.JID.User == jid.User:
+                return info
+        raise FakeNeonizeError("group not found")
+
+    async def leave_group(self, jid: Any) -> None:
+        assert jid.User == "120363000" and self._group() is not None, "not in that group"
+        self.network.group_members[self.uuid] = None
+        self._act("leave_group", {"group": f"{jid.User}@{jid.Server}"})
 
     async def get_user_info(self, *jids: Any) -> list[Any]:
         return [

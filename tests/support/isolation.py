@@ -21,7 +21,7 @@ import httpx
 PATH_IDS = {"device_id": "device", "message_id": "message", "request_id": "event"}
 # Path parameters that name no object of an app but an address on WhatsApp (a chat, a
 # contact): no one owns them, so they are filled with a sample and never carry the victim's ids.
-PATH_ADDRESSES = {"chat": "6281234567890"}
+PATH_ADDRESSES = {"chat": "6281234567890", "group": "120363012345678901@g.us"}
 # Query parameters that name an object. A filter (optional) may answer with an empty result
 # instead of 404, but must answer exactly as it does for an id that does not exist.
 QUERY_IDS = {"device_id": "device", "path": "media"}
@@ -46,6 +46,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "from": SAMPLES["from"],
         "type": "text",
         "text": "x",
+    },
+    ("PATCH", "/devices/{device_id}/groups/{group}"): {"subject": "taken over"},
+    ("POST", "/devices/{device_id}/groups"): {"subject": "taken over"},
+    ("POST", "/devices/{device_id}/groups/join"): {
+        "invite_link": "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
+    },
+    ("POST", "/devices/{device_id}/groups/{group}/participants"): {
+        "action": "add",
+        "participants": [SAMPLES["to"]],
     },
 }
 # The account itself (CONTRACT §8.4): `{jid}` names a contact; a profile change needs a part.

@@ -437,6 +437,40 @@ REVISIONS: dict[str, Revision] = {
             ]
         },
     ),
+    # The sandbox's group world is in the database from 0008: a device linked before it is
+    # seeded with the sandbox group at its next group call (`groups_seeded` false).
+    "0008": Revision(
+        adds={"sandbox_sessions": {"groups_seeded": Added(carried=False, written=True)}},
+        rows={
+            "sandbox_groups": [
+                {
+                    "device_id": "dev-1",
+                    "jid": "120363012345678901@g.us",
+                    "subject": EMOJI_TEXT,
+                    "description": None,
+                    "owner": "6281234567890@s.whatsapp.net",
+                    "announce": False,
+                    "locked": True,
+                    "created_at": AT,
+                    "invite_code": "AbCdEfGhIjKlMnOpQrStUv",
+                }
+            ],
+            "sandbox_group_members": [
+                {
+                    "device_id": "dev-1",
+                    "group_jid": "120363012345678901@g.us",
+                    "jid": "6281100000001@s.whatsapp.net",
+                    "admin": False,
+                },
+                {
+                    "device_id": "dev-1",
+                    "group_jid": "120363012345678901@g.us",
+                    "jid": "6281234567890@s.whatsapp.net",
+                    "admin": True,
+                },
+            ],
+        },
+    ),
 }
 
 REVISION_IDS = revision_ids()

@@ -13,7 +13,13 @@ from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.openapi import DEVICE_ROUTE, errors
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
-from wagateway.engines.base import Engine, EngineError, with_valid_text
+from wagateway.engines.base import (
+    Engine,
+    EngineError,
+    GroupInfo,
+    GroupMember,
+    with_valid_text,
+)
 from wagateway.gateway import Gateway, GatewayDep
 
 router = APIRouter(prefix="/devices/{device_id}", tags=["runtime queries"])
@@ -22,11 +28,24 @@ MAX_CONTACTS = 50
 QUERY_ROUTE = (*DEVICE_ROUTE, "device_not_connected")
 
 
+class GroupParticipantOut(BaseModel):
+    jid: str
+    phone: str | None
+    lid: str | None
+    admin: bool
+
+
 class GroupOut(BaseModel):
     jid: str
-    name: str
-    participants: list[str]
+    subject: str
+    description: str | None
     owner: str | None
+    participants: list[GroupParticipantOut] = Field(
+        description="every member, the account itself included"
+    )
+    announce: bool = Field(description="only admins send messages")
+    locked: bool = Field(description="only admins change the group's settings")
+    created_at: datetime | None
 
 
 class GroupList(BaseModel):
@@ -90,12 +109,49 @@ async def groups(device_id: str, app: CurrentApp, gw: GatewayDep) -> GroupList:
         found = [with_valid_text(g) for g in await engine.groups(device.id)]
     except EngineError as exc:
         raise _engine_failure(exc) from exc
-    return GroupList(
-        groups=[
-            GroupOut(jid=g.jid, name=g.name, participants=list(g.participants), owner=g.owner)
-            for g in found
-        ]
+    return GroupList(groups=[group_out(g) for g in found])
+
+
+def group_out(g: GroupInfo) -> GroupOut:
+    """A group as the API shows it (CONTRACT §8.3)."""
+    members = g.members or tuple(GroupMember(jid=p, admin=p in g.admins) for p in g.participants)
+    return GroupOut(
+        jid=g.jid,
+        subject=g.name,
+        description=g.description,
+        owner=g.owner,
+        participants=[
+            GroupParticipantOut(jid=m.jid, phone=m.phone, lid=m.lid, admin=m.admin) for m in members
+        ],
+        announce=g.announce,
+        locked=g.locked,
+        created_at=g.created_at,
     )
+
+
+@router.get("/groups/{group}", response_model=GroupOut, responses=errors(QUERY_ROUTE))
+async def group(device_id: str, group: str, app: CurrentApp, gw: GatewayDep) -> GroupOut:
+    """One group the device's WhatsApp account is in (an unknown group: 404)."""
+    jid = group_jid(group)
+    device, engine = await _connected(gw, app.id, device_id)
+    try:
+        found = [with_valid_text(g) for g in await engine.groups(device.id)]
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    match = next((g for g in found if g.jid == jid), None)
+    if match is None:
+        raise not_found("group")
+    return group_out(match)
+
+
+def group_jid(group: str) -> str:
+    """A group as a path names it: `1203…@g.us` or just `1203…`."""
+    value = group.strip()
+    if "@" not in value:
+        value = f"{value}@g.us"
+    if not value.endswith("@g.us") or not value.partition("@")[0]:
+        raise validation_error("group must be a group JID (…@g.us)", "group")
+    return value
 
 
 @router.get("/profile", response_model=ProfileOut, responses=errors(QUERY_ROUTE))

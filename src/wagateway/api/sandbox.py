@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from wagateway.api.deps import CurrentApp
+from wagateway.api.device_queries import group_jid
 from wagateway.core.openapi import APP_CALLER, WITH_BODY, errors
 from wagateway.devices.schemas import DeviceOut
 from wagateway.gateway import GatewayDep
@@ -239,3 +240,46 @@ async def network(device_id: str, app: CurrentApp, gw: GatewayDep) -> NetworkLog
     connects and disconnects. The sandbox's durable record, like `/received`."""
     rows = await gw.sandbox_controls.network(app, device_id)
     return NetworkLog(network=[NetworkEntryOut(kind=r.kind, at=r.at, **r.detail) for r in rows])
+
+
+class GroupEventRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(description="the group's JID (…@g.us)")
+    action: Literal["add", "remove", "promote", "demote", "update"]
+    participants: list[str] = Field(
+        default_factory=list, description="phone numbers (for add, remove, promote, demote)"
+    )
+    by: str = Field(description="who makes the change: a member's phone number")
+    subject: str | None = Field(None, description="for update (and for add of the account)")
+    description: str | None = None
+    announce: bool | None = None
+    locked: bool | None = None
+
+
+class GroupEventApplied(BaseModel):
+    group: str
+    action: str
+
+
+@router.post(
+    "/devices/{device_id}/group-event",
+    response_model=GroupEventApplied,
+    status_code=202,
+    responses=errors(SANDBOX_DEVICE, WITH_BODY, "device_not_connected"),
+)
+async def group_event(
+    device_id: str, body: GroupEventRequest, app: CurrentApp, gw: GatewayDep
+) -> GroupEventApplied:
+    """Someone else changes a group the account is in: `group_participants` (add, remove,
+    promote, demote), `group_updated` (update: `subject`, `description`, `announce`,
+    `locked`), or `group_joined` when the account itself is added to a group it is not in.
+    An unknown group: 404. The event has been emitted when this answers."""
+    group = group_jid(body.group)
+    changes = body.model_dump(
+        include={"subject", "description", "announce", "locked"}, exclude_unset=True
+    )
+    await gw.sandbox_controls.group_event(
+        app, device_id, group, body.action, body.participants, body.by, changes
+    )
+    return GroupEventApplied(group=group, action=body.action)

@@ -17,6 +17,7 @@ from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.timefmt import rfc3339
 from wagateway.dashboard.device_account import blocked_contacts
+from wagateway.dashboard.device_groups import groups_of
 from wagateway.dashboard.device_messages import REACTIONS, message_rows
 from wagateway.dashboard.projects import (
     presence_mode_from_form,
@@ -200,6 +201,7 @@ async def device_page(
         presence_modes=PRESENCE_MODES,
         blocklist=await blocked_contacts(gw, device),
         chats=chats,
+        groups=await groups_of(gw, device),
     )
 
 

@@ -8,7 +8,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from wagateway.dashboard import auth, device_account, device_messages, devices, projects, webhooks
+from wagateway.dashboard import (
+    auth,
+    device_account,
+    device_groups,
+    device_messages,
+    devices,
+    projects,
+    webhooks,
+)
 from wagateway.dashboard.web import PREFIX
 
 # Every part of the dashboard (tests walk these to prove each project route is scoped).
@@ -19,6 +27,7 @@ PARTS = (
     webhooks.router,
     device_messages.router,
     device_account.router,
+    device_groups.router,
 )
 router = APIRouter(prefix=PREFIX)
 for part in PARTS:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
-from wagateway.engines.base import IncomingCall
+from wagateway.engines.base import GroupChanged, IncomingCall
 from wagateway.webhooks.outbox import record_event
 
 
@@ -88,4 +88,22 @@ def call(session: AsyncSession, device: Device, call: IncomingCall) -> None:
             "state": call.state,
             "timestamp": rfc3339(call.at),
         },
+    )
+
+
+def group_changed(session: AsyncSession, device: Device, change: GroupChanged) -> None:
+    """`group_participants`, `group_updated`, `group_joined` (CONTRACT §8.2)."""
+    payload: dict[str, Any] = {"group": change.group}
+    if change.kind == "group_participants":
+        payload |= {
+            "action": change.action,
+            "participants": list(change.participants),
+            "by": change.by,
+        }
+    elif change.kind == "group_updated":
+        payload |= dict(change.changes) | {"by": change.by}
+    else:
+        payload |= {"subject": change.subject, "by": change.by}
+    record_event(
+        session, app_id=device.app_id, device_id=device.id, event=change.kind, payload=payload
     )

@@ -34,6 +34,7 @@ from wagateway.engines.base import (
     Engine,
     EngineError,
     EngineEvent,
+    GroupChanged,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -375,6 +376,9 @@ class SessionRuntime:
                         self._rejections[(device.id, event.call_id)] = _Rejection(
                             device.engine, device.app_id, policy
                         )
+                return
+            case GroupChanged():
+                events.group_changed(session, device, event)
                 return
             case Warning(code=code, message=message):
                 events.warning(session, device, code, message)

@@ -307,6 +307,17 @@ class SendError(EngineError):
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One participant of a group (CONTRACT §8.3): `jid` as WhatsApp names it (a phone JID
+    or a LID), with the other form where known."""
+
+    jid: str
+    phone: str | None = None
+    lid: str | None = None
+    admin: bool = False
+
+
+@dataclass(frozen=True)
 class GroupInfo:
     jid: str
     name: str
@@ -314,6 +325,12 @@ class GroupInfo:
     owner: str | None = None
     # The members who are admins (the owner included), as in `participants`.
     admins: tuple[str, ...] = ()
+    # CONTRACT §8.3: the group as `GET /devices/{id}/groups` shows it (`name` is its subject).
+    description: str | None = None
+    announce: bool = False
+    locked: bool = False
+    created_at: datetime | None = None
+    members: tuple[GroupMember, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -465,3 +482,68 @@ class Engine(Protocol):
     async def contacts(self, device_id: str) -> list[Contact]:
         """The contacts the account's session knows (CONTRACT §8.4). Raises EngineError
         `not_connected`."""
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        """Change a group's `subject`, `description`, `announce` and/or `locked` (CONTRACT
+        §8.3). Raises EngineError `not_found` (not in that group), `not_group_admin`."""
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        """`GROUP_PARTICIPANT_ACTIONS` on phone JIDs: what became of each. Raises EngineError
+        `not_found`, `not_group_admin`; nothing changes then."""
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        """The account leaves the group. Raises EngineError `not_found`."""
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        """A new group with the account as its owner and admin, and those of `participants`
+        (phone JIDs) that can be added."""
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        """The group's invite link (https://chat.whatsapp.com/…), a new one with `reset`
+        (the old one stops working). Raises EngineError `not_found`, `not_group_admin`."""
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        """Join by an invite link's code. Raises EngineError `not_found` (unknown or reset)."""
+
+
+# CONTRACT §8.3: what can be done to a group's participants, and what became of each.
+GROUP_PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+GROUP_PARTICIPANT_STATUSES = (
+    "ok",
+    "not_on_whatsapp",
+    "privacy_restricted",
+    "already_member",
+    "not_member",
+    "error",
+)
+GROUP_SETTINGS = ("subject", "description", "announce", "locked")
+
+
+@dataclass(frozen=True)
+class GroupParticipantChange:
+    jid: str
+    phone: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class GroupChanged(EngineEvent):
+    """Someone changed a group the account is in (CONTRACT §8.2): `kind` is
+    `group_participants` (`action`, `participants`), `group_updated` (`changes`: the changed
+    `subject`, `description`, `announce`, `locked`) or `group_joined` (the account was added
+    or joined by link; `subject`). `by` names who did it (a phone number, else a JID)."""
+
+    kind: str
+    group: str
+    by: str | None = None
+    action: str | None = None
+    participants: tuple[str, ...] = ()
+    changes: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+
+
+INVITE_LINK_PREFIX = "https://chat.whatsapp.com/"

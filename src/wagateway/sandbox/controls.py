@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import segno
 from pydantic import BaseModel, Field
@@ -388,6 +388,31 @@ class SandboxControls:
         try:
             return await self._sandbox.contact_calls(device_id, phone, video=video, outcome=outcome)
         except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
+    async def group_event(
+        self,
+        app: App,
+        device_id: str,
+        group: str,
+        action: str,
+        participants: list[str],
+        by: str,
+        changes: dict[str, Any],
+    ) -> None:
+        """Someone else changes a group the account is in (CONTRACT §8.5): the event
+        (`group_participants`, `group_updated`, or `group_joined` when the account is added)
+        has been emitted when this returns."""
+        await self._connected_device(app, device_id)
+        who = normalise_phone(by, "by")
+        jids = [f"{normalise_phone(p, 'participants')}@s.whatsapp.net" for p in participants]
+        if action != "update" and not jids:
+            raise validation_error("participants must not be empty", "participants")
+        try:
+            await self._sandbox.contact_changes_group(device_id, group, action, jids, who, changes)
+        except EngineError as exc:
+            if exc.code == "not_found":
+                raise not_found("group") from exc
             raise ApiError(409, "device_not_connected", exc.message) from exc
 
     async def received(self, app: App, device_id: str) -> list[SandboxReceived]:

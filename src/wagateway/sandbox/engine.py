@@ -27,6 +27,8 @@ from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
+    GROUP_SETTINGS,
+    INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
     ChatPresence,
@@ -38,7 +40,10 @@ from wagateway.engines.base import (
     EngineEvent,
     EngineHealth,
     EventSink,
+    GroupChanged,
     GroupInfo,
+    GroupMember,
+    GroupParticipantChange,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -57,7 +62,14 @@ from wagateway.engines.base import (
     SessionEnded,
     poll_option_hash,
 )
-from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSession
+from wagateway.sandbox import groups as group_world
+from wagateway.sandbox.models import (
+    SandboxGroup,
+    SandboxGroupMember,
+    SandboxNetworkEntry,
+    SandboxReceived,
+    SandboxSession,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -67,9 +79,12 @@ PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
 # Simulated recipients (CONTRACT §6): numbers starting 999 are not on WhatsApp; numbers
 # ending 00 receive but never read (so integrators can test a message stuck at delivered).
 NOT_ON_WHATSAPP_PREFIX = "999"
+# Numbers ending so refuse to be added to groups (their privacy settings; CONTRACT §8.5).
+PRIVACY_RESTRICTED_SUFFIX = "77"
 NEVER_READS_SUFFIX = "00"
 SANDBOX_GROUP_JID = "120363012345678901@g.us"
 GROUP_PARTICIPANTS = ("6281100000001@s.whatsapp.net", "6281100000002@s.whatsapp.net")
+SANDBOX_GROUP_CREATED_AT = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 # Media above this is hashed off the event loop (the network log's sha256).
 HASH_INLINE_MAX_BYTES = 1024 * 1024
 
@@ -749,19 +764,7 @@ class SandboxEngine:
 
     async def groups(self, device_id: str) -> list[GroupInfo]:
         self._require_online(device_id)
-        async with self._db.read() as session:
-            stored = await session.get(SandboxSession, device_id)
-        own = f"{stored.phone}@s.whatsapp.net" if stored else None
-        members = tuple(p for p in (own, *GROUP_PARTICIPANTS) if p)
-        return [
-            GroupInfo(
-                jid=SANDBOX_GROUP_JID,
-                name="Sandbox Group",
-                participants=members,
-                owner=own,
-                admins=(own,) if own else (),
-            )
-        ]
+        return [_group_info(g, members) for g, members in await self._group_world(device_id)]
 
     async def profile(self, device_id: str, jid: str) -> Profile:
         self._require_online(device_id)
@@ -1003,6 +1006,298 @@ class SandboxEngine:
                 )
             )
 
+    # --- the simulated group world (CONTRACT §8.3) -----------------------------------------
+
+    async def _group_world(self, device_id: str, jid: str | None = None) -> list[group_world.Group]:
+        """The device's groups (or the one named), the sandbox group seeded at first use."""
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+            if stored is None or stored.groups_seeded:
+                return await group_world.load(session, device_id, jid)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxSession, device_id)
+            if stored is not None:
+                await group_world.seed(
+                    session,
+                    stored,
+                    jid=SANDBOX_GROUP_JID,
+                    subject="Sandbox Group",
+                    description="The sandbox's group: the account is its admin.",
+                    created_at=SANDBOX_GROUP_CREATED_AT,
+                    others=GROUP_PARTICIPANTS,
+                )
+            return await group_world.load(session, device_id, jid)
+
+    async def _administered(self, device_id: str, group: str) -> group_world.Group:
+        """The group, where the account is an admin (WhatsApp's rule for every change of
+        members or settings): EngineError `not_found` / `not_group_admin` otherwise."""
+        found = await self._group_world(device_id, group)
+        if not found:
+            raise EngineError("not_found", "the account is not in that group")
+        stored, members = found[0]
+        own = await self._own_jid(device_id)
+        if not any(m.jid == own and m.admin for m in members):
+            raise EngineError("not_group_admin", "the account is not an admin of that group")
+        return stored, members
+
+    async def _own_jid(self, device_id: str) -> str | None:
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+        return f"{stored.phone}@s.whatsapp.net" if stored else None
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxGroup, (device_id, group))
+            if stored is None:
+                raise EngineError("not_found", "the account is not in that group")
+            for name in GROUP_SETTINGS:
+                if name in changes:
+                    setattr(stored, name, changes[name])
+        self._log(device_id, "group_update", group=group, **changes)
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        results: list[GroupParticipantChange] = []
+        async with self._db.transaction() as session:
+            for jid in participants:
+                phone = jid.partition("@")[0]
+                member = await session.get(SandboxGroupMember, (device_id, group, jid))
+                status = "ok"
+                if action == "add":
+                    if phone.startswith(NOT_ON_WHATSAPP_PREFIX):
+                        status = "not_on_whatsapp"
+                    elif member is not None:
+                        status = "already_member"
+                    elif phone.endswith(PRIVACY_RESTRICTED_SUFFIX):
+                        status = "privacy_restricted"
+                    else:
+                        session.add(
+                            SandboxGroupMember(
+                                device_id=device_id, group_jid=group, jid=jid, admin=False
+                            )
+                        )
+                elif member is None:
+                    status = "not_member"
+                elif action == "remove":
+                    await session.delete(member)
+                else:
+                    member.admin = action == "promote"
+                results.append(GroupParticipantChange(jid=jid, phone=phone, status=status))
+        self._log(
+            device_id,
+            "group_participants",
+            group=group,
+            action=action,
+            participants=[r.jid for r in results if r.status == "ok"],
+        )
+        return results
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        if own is None:
+            raise EngineError("not_connected", "the device is not online")
+        await self._group_world(device_id)  # seeded first: the new group is not the seed's
+        jid = f"120363{secrets.randbelow(10**12):012d}@g.us"
+        added = [
+            p
+            for p in dict.fromkeys(participants)
+            if p != own
+            and not p.partition("@")[0].startswith(NOT_ON_WHATSAPP_PREFIX)
+            and not p.partition("@")[0].endswith(PRIVACY_RESTRICTED_SUFFIX)
+        ]
+        async with self._db.transaction() as session:
+            session.add(
+                SandboxGroup(
+                    device_id=device_id,
+                    jid=jid,
+                    subject=subject,
+                    owner=own,
+                    announce=False,
+                    locked=False,
+                    created_at=utcnow(),
+                )
+            )
+            await session.flush()
+            for member in (own, *added):
+                session.add(
+                    SandboxGroupMember(
+                        device_id=device_id, group_jid=jid, jid=member, admin=member == own
+                    )
+                )
+        self._log(device_id, "group_create", group=jid, subject=subject, participants=added)
+        [(group, members)] = await self._group_world(device_id, jid)
+        return _group_info(group, members)
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        self._require_online(device_id)
+        await self._administered(device_id, group)
+        async with self._db.transaction() as session:
+            stored = await session.get(SandboxGroup, (device_id, group))
+            if stored is None:
+                raise EngineError("not_found", "the account is not in that group")
+            if stored.invite_code is None or reset:
+                stored.invite_code = (
+                    secrets.token_urlsafe(16)[:22].replace("-", "A").replace("_", "B")
+                )
+            code = stored.invite_code
+        if reset:
+            self._log(device_id, "group_update", group=group, invite_link_reset=True)
+        return f"{INVITE_LINK_PREFIX}{code}"
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        async with self._db.read() as session:
+            source = (
+                await session.scalars(select(SandboxGroup).where(SandboxGroup.invite_code == code))
+            ).first()
+            if source is None or own is None:
+                raise EngineError("not_found", "no group has that invite link")
+            found = await group_world.load(session, source.device_id, source.jid)
+        if not found:
+            raise EngineError("not_found", "no group has that invite link")
+        group, members = found[0]
+        if not await self._group_world(device_id, group.jid):
+            async with self._db.transaction() as session:
+                session.add(
+                    SandboxGroup(
+                        device_id=device_id,
+                        jid=group.jid,
+                        subject=group.subject,
+                        description=group.description,
+                        owner=group.owner,
+                        announce=group.announce,
+                        locked=group.locked,
+                        created_at=group.created_at,
+                    )
+                )
+                await session.flush()
+                for member in {*(m.jid for m in members), own}:
+                    admin = any(m.jid == member and m.admin for m in members)
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id, group_jid=group.jid, jid=member, admin=admin
+                        )
+                    )
+        self._log(device_id, "group_join", group=group.jid)
+        [(joined, joined_members)] = await self._group_world(device_id, group.jid)
+        return _group_info(joined, joined_members)
+
+    async def contact_changes_group(
+        self,
+        device_id: str,
+        group: str,
+        action: str,
+        participants: list[str],
+        by: str,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Someone else changes a group the account is in (CONTRACT §8.5 `group-event`):
+        `add`, `remove`, `promote`, `demote` participants (phone JIDs), or `update` its
+        settings. Adding the account to a group it is not in makes it join (`group_joined`).
+        EngineError `not_found` for a group the account is not in."""
+        sim = self._require_online(device_id)
+        own = await self._own_jid(device_id)
+        by_phone = by.partition("@")[0]
+        known = await self._group_world(device_id, group)
+        if not known:
+            if action != "add" or own not in participants:
+                raise EngineError("not_found", "the account is not in that group")
+            async with self._db.transaction() as session:
+                subject = str((changes or {}).get("subject") or "Sandbox Group")
+                session.add(
+                    SandboxGroup(
+                        device_id=device_id,
+                        jid=group,
+                        subject=subject,
+                        owner=f"{by_phone}@s.whatsapp.net",
+                        announce=False,
+                        locked=False,
+                        created_at=utcnow(),
+                    )
+                )
+                await session.flush()
+                for jid in {f"{by_phone}@s.whatsapp.net", *participants}:
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id,
+                            group_jid=group,
+                            jid=jid,
+                            admin=jid.startswith(f"{by_phone}@"),
+                        )
+                    )
+            await self._emit(
+                GroupChanged(
+                    device_id,
+                    sim.epoch,
+                    kind="group_joined",
+                    group=group,
+                    by=by_phone,
+                    subject=subject,
+                )
+            )
+            return
+        if action == "update":
+            settings = {k: v for k, v in (changes or {}).items() if k in GROUP_SETTINGS}
+            async with self._db.transaction() as session:
+                stored = await session.get(SandboxGroup, (device_id, group))
+                if stored is not None:
+                    for name, value in settings.items():
+                        setattr(stored, name, value)
+            await self._emit(
+                GroupChanged(
+                    device_id,
+                    sim.epoch,
+                    kind="group_updated",
+                    group=group,
+                    by=by_phone,
+                    changes=settings,
+                )
+            )
+            return
+        async with self._db.transaction() as session:
+            for jid in participants:
+                member = await session.get(SandboxGroupMember, (device_id, group, jid))
+                if action == "add" and member is None:
+                    session.add(
+                        SandboxGroupMember(
+                            device_id=device_id, group_jid=group, jid=jid, admin=False
+                        )
+                    )
+                elif action == "remove" and member is not None:
+                    await session.delete(member)
+                elif member is not None and action in ("promote", "demote"):
+                    member.admin = action == "promote"
+            if action == "remove" and own in participants:
+                await group_world.forget(session, device_id, group)
+        await self._emit(
+            GroupChanged(
+                device_id,
+                sim.epoch,
+                kind="group_participants",
+                group=group,
+                by=by_phone,
+                action=action,
+                participants=tuple(p.partition("@")[0] for p in participants),
+            )
+        )
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        self._require_online(device_id)
+        if not await self._group_world(device_id, group):
+            raise EngineError("not_found", "the account is not in that group")
+        async with self._db.transaction() as session:
+            await group_world.forget(session, device_id, group)
+        self._log(device_id, "group_leave", group=group)
+
 
 def _written(
     device_id: str,
@@ -1039,4 +1334,26 @@ def _written(
         media=media,
         media_size=len(media) if media is not None else None,
         from_me=from_me,
+    )
+
+
+def _sandbox_member(jid: str, *, admin: bool) -> GroupMember:
+    """A member of a simulated group, named by phone JID, with its LID."""
+    phone = jid.partition("@")[0]
+    return GroupMember(jid=jid, phone=phone, lid=sandbox_lid(phone), admin=admin)
+
+
+def _group_info(group: SandboxGroup, members: list[SandboxGroupMember]) -> GroupInfo:
+    """A group of the simulated world as the engine interface shows it."""
+    return GroupInfo(
+        jid=group.jid,
+        name=group.subject,
+        participants=tuple(m.jid for m in members),
+        owner=group.owner,
+        admins=tuple(m.jid for m in members if m.admin),
+        description=group.description,
+        announce=group.announce,
+        locked=group.locked,
+        created_at=group.created_at,
+        members=tuple(_sandbox_member(m.jid, admin=m.admin) for m in members),
     )

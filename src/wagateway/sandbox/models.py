@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, SeqType, UtcDateTime, utcnow
@@ -21,6 +21,9 @@ class SandboxSession(Base):
     phone: Mapped[str] = mapped_column(String(32))
     device_jid: Mapped[str] = mapped_column(String(100))
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The simulated group world of this account was set up (the sandbox group seeded): a
+    # group the account leaves stays left.
+    groups_seeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SandboxReceived(Base):
@@ -56,3 +59,32 @@ class SandboxNetworkEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SandboxGroup(Base):
+    """A group of the simulated network as one device's account sees it (CONTRACT §8.3, §8.5):
+    the groups it is in, with their settings."""
+
+    __tablename__ = "sandbox_groups"
+
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    jid: Mapped[str] = mapped_column(String(120), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    announce: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The code of its invite link (https://chat.whatsapp.com/<code>), once asked for.
+    invite_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class SandboxGroupMember(Base):
+    """A member of a simulated group (a phone JID), and whether it is an admin."""
+
+    __tablename__ = "sandbox_group_members"
+
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_jid: Mapped[str] = mapped_column(String(120), primary_key=True)
+    jid: Mapped[str] = mapped_column(String(120), primary_key=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -32,6 +32,7 @@ import structlog
 
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
+    INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
     Connected,
@@ -43,6 +44,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    GroupParticipantChange,
     IncomingCall,
     OutboundMessage,
     PairingWindowEnded,
@@ -133,6 +135,8 @@ class _Session:
     # of those the device rejected: their end is no news (the gateway reported `rejected`).
     calls: dict[str, IncomingCall] = dataclasses.field(default_factory=dict)
     rejected_calls: set[str] = dataclasses.field(default_factory=set)
+    # The account's phone number, from the client's own JID at connect.
+    phone: str | None = None
 
 
 class WhatsmeowBackend:
@@ -443,6 +447,13 @@ class WhatsmeowBackend:
                 session, lambda d, n, x: mapping.call_update(d, n, x, "ended"), e
             ),
         )
+        on(ev.JoinedGroupEv, lambda e: self._emit_mapped(mapping.joined_group, session, e))
+        on(ev.GroupInfoEv, lambda e: self._on_group_info(session, e))
+
+    async def _on_group_info(self, session: _Session, event: Any) -> None:
+        if session.linked:
+            for change in mapping.group_info_event(session.device_id, session.epoch, event):
+                await self._emit(change)
 
     async def _emit_mapped(
         self, mapper: Callable[[str, int, Any], EngineEvent | None], session: _Session, event: Any
@@ -552,6 +563,7 @@ class WhatsmeowBackend:
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
+        session.phone = marker["wa_number"]
         session.available = False  # a new connection: whatsmeow sends no presence by itself
         self._attempts_file(session.device_id).unlink(missing_ok=True)
         await self._emit(
@@ -792,18 +804,7 @@ class WhatsmeowBackend:
         session = self._live(device_id)
         async with self._ffi.shared():
             groups = await self._query(session.client.get_joined_groups())
-        return [
-            GroupInfo(
-                jid=mapping.jid_string(g.JID),
-                name=str(g.GroupName.Name),
-                participants=tuple(str(p.JID.User) for p in g.Participants),
-                owner=str(g.OwnerJID.User) or None,
-                admins=tuple(
-                    str(p.JID.User) for p in g.Participants if p.IsAdmin or p.IsSuperAdmin
-                ),
-            )
-            for g in groups
-        ]
+        return [mapping.group_info(g) for g in groups]
 
     async def profile(self, device_id: str, jid: str) -> Profile:
         session = self._live(device_id)
@@ -985,6 +986,105 @@ class WhatsmeowBackend:
                 )
             )
         return contacts
+
+    # --- groups (CONTRACT §8.3) --------------------------------------------------------------
+
+    async def _administered(self, device_id: str, group: str) -> _Session:
+        """The live session, after checking with WhatsApp that the account is an admin of the
+        group (so a refused change is refused before anything is sent)."""
+        session = self._live(device_id)
+        found = next((g for g in await self.groups(device_id) if g.jid == group), None)
+        if found is None:
+            raise EngineError("not_found", "the account is not in that group")
+        own = session.phone
+        if not any(
+            m.admin and (m.phone == own or m.jid.startswith(f"{own}@")) for m in found.members
+        ):
+            raise EngineError("not_group_admin", "the account is not an admin of that group")
+        return session
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        """set_group_name / set_group_topic / set_group_announce / set_group_locked."""
+        session = await self._administered(device_id, group)
+        jid = self._jid(group)
+        client = session.client
+        async with self._ffi.shared():
+            try:
+                if "subject" in changes:
+                    await client.set_group_name(jid, str(changes["subject"]))
+                if "description" in changes:
+                    await client.set_group_topic(jid, "", "", str(changes["description"] or ""))
+                if "announce" in changes:
+                    await client.set_group_announce(jid, bool(changes["announce"]))
+                if "locked" in changes:
+                    await client.set_group_locked(jid, bool(changes["locked"]))
+            except Exception as exc:
+                raise EngineError("group_update_failed", _short(exc)) from exc
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        """update_group_participants: each participant's `Error` (0 ok, 403 privacy, 409
+        already in, 404 unknown) becomes its status."""
+        session = await self._administered(device_id, group)
+        enum = neonize_loader.module("neonize.utils.enum")
+        async with self._ffi.shared():
+            try:
+                changed = await session.client.update_group_participants(
+                    self._jid(group),
+                    [self._jid(p) for p in participants],
+                    enum.ParticipantChange[action.upper()],
+                )
+            except Exception as exc:
+                raise EngineError("group_update_failed", _short(exc)) from exc
+        return mapping.participant_changes(action, participants, changed)
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        """create_group: whatsmeow answers with the new group's info."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                created = await session.client.create_group(
+                    subject, [self._jid(p) for p in participants]
+                )
+            except Exception as exc:
+                raise EngineError("group_create_failed", _short(exc)) from exc
+        return mapping.group_info(created)
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        """get_group_invite_link (revoke=True: a new link)."""
+        session = await self._administered(device_id, group)
+        async with self._ffi.shared():
+            try:
+                link = await session.client.get_group_invite_link(self._jid(group), reset)
+            except Exception as exc:
+                raise EngineError("invite_link_failed", _short(exc)) from exc
+        text = str(link)
+        return text if text.startswith("https://") else f"{INVITE_LINK_PREFIX}{text}"
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        """join_group_with_link, then get_group_info of the group it names. whatsmeow's
+        error for an unknown or reset link becomes `not_found`."""
+        session = self._live(device_id)
+        async with self._ffi.shared():
+            try:
+                jid = await session.client.join_group_with_link(code)
+            except Exception as exc:
+                raise EngineError("not_found", _short(exc)) from exc
+            info = await self._query(session.client.get_group_info(jid))
+        return mapping.group_info(info)
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        session = self._live(device_id)
+        if not any(g.jid == group for g in await self.groups(device_id)):
+            raise EngineError("not_found", "the account is not in that group")
+        async with self._ffi.shared():
+            try:
+                await session.client.leave_group(self._jid(group))
+            except Exception as exc:
+                raise EngineError("group_leave_failed", _short(exc)) from exc
 
 
 def _open_fds() -> int | None:

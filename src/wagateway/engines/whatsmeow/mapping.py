@@ -11,6 +11,10 @@ from typing import Any
 
 from wagateway.engines.base import (
     ChatPresence,
+    GroupChanged,
+    GroupInfo,
+    GroupMember,
+    GroupParticipantChange,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -432,3 +436,132 @@ def receipt_event(device_id: str, epoch: int, event: Any) -> Receipt | OwnerRead
     if int(event.Type) == READ_SELF:
         return owner_read(device_id, epoch, event)
     return receipt(device_id, epoch, event)
+
+
+def group_member(participant: Any) -> GroupMember:
+    """A neonize `GroupParticipant`: its JID (a phone JID or a LID) with the other form
+    where WhatsApp gives it (`PhoneNumber`, `LID`)."""
+    phone, lid = _phone_and_lid(participant.JID, None)
+    for other in (participant.PhoneNumber, participant.LID):
+        more_phone, more_lid = _phone_and_lid(other, None)
+        phone, lid = phone or more_phone, lid or more_lid
+    return GroupMember(
+        jid=jid_string(participant.JID),
+        phone=phone,
+        lid=lid,
+        admin=bool(participant.IsAdmin or participant.IsSuperAdmin),
+    )
+
+
+def group_info(group: Any) -> GroupInfo:
+    """A neonize `GroupInfo` (from `get_joined_groups` / `get_group_info`)."""
+    members = tuple(group_member(p) for p in group.Participants)
+    created = float(group.GroupCreated or 0)
+    return GroupInfo(
+        jid=jid_string(group.JID),
+        name=text(group.GroupName.Name),
+        participants=tuple(text(p.JID.User) for p in group.Participants),
+        owner=text(group.OwnerJID.User) or None,
+        admins=tuple(text(p.JID.User) for p in group.Participants if p.IsAdmin or p.IsSuperAdmin),
+        description=text(group.GroupTopic.Topic) or None,
+        announce=bool(group.GroupAnnounce.IsAnnounce),
+        locked=bool(group.GroupLocked.isLocked),
+        created_at=datetime.fromtimestamp(created, UTC) if created > 0 else None,
+        members=members,
+    )
+
+
+# whatsmeow's per-participant error codes of a participant change.
+PARTICIPANT_ERRORS = {403: "privacy_restricted", 409: "already_member"}
+
+
+def participant_changes(
+    action: str, asked: list[str], changed: Any
+) -> list[GroupParticipantChange]:
+    """update_group_participants' answer (neonize `GroupParticipant`s with `Error`) as a status
+    per participant asked for, in the order asked; one WhatsApp does not mention: `error`."""
+    by_user: dict[str, list[str]] = {}
+    for participant in changed:
+        code = int(participant.Error or 0)
+        if code == 0:
+            status = "ok"
+        elif code == 404:
+            status = "not_on_whatsapp" if action == "add" else "not_member"
+        else:
+            status = PARTICIPANT_ERRORS.get(code, "error")
+        for jid in (participant.JID, participant.PhoneNumber):
+            if getattr(jid, "User", ""):
+                by_user.setdefault(text(jid.User), []).append(status)
+    results = []
+    for jid in asked:
+        user = jid.partition("@")[0]
+        phone = user if jid.endswith("@s.whatsapp.net") else None
+        results.append(
+            GroupParticipantChange(jid=jid, phone=phone, status=_next(by_user.get(user)))
+        )
+    return results
+
+
+def _next(statuses: list[str] | None) -> str:
+    """The next status WhatsApp gave for a participant (one asked for twice has two)."""
+    return statuses.pop(0) if statuses else "error"
+
+
+def _who(jid: Any, alt: Any = None) -> str | None:
+    """Who did a group change: the phone number, else the JID."""
+    phone, lid = _phone_and_lid(jid, alt)
+    return phone or lid
+
+
+# GroupInfoEvent's member lists → the `action` of a `group_participants` event.
+GROUP_MEMBER_CHANGES = {"Join": "add", "Leave": "remove", "Promote": "promote", "Demote": "demote"}
+
+
+def group_info_event(device_id: str, epoch: int, event: Any) -> list[GroupChanged]:
+    """neonize's GroupInfoEv (whatsmeow's events.GroupInfo): members who joined, left, were
+    promoted or demoted, and changed settings (name, topic, announce, locked)."""
+    group, by = jid_string(event.JID), _who(event.Sender)
+    changed: list[GroupChanged] = []
+    for field_name, action in GROUP_MEMBER_CHANGES.items():
+        members = getattr(event, field_name)
+        if len(members):
+            changed.append(
+                GroupChanged(
+                    device_id,
+                    epoch,
+                    kind="group_participants",
+                    group=group,
+                    by=by,
+                    action=action,
+                    participants=tuple(_who(m) or jid_string(m) for m in members),
+                )
+            )
+    changes: dict[str, Any] = {}
+    if event.HasField("Name"):
+        changes["subject"] = text(event.Name.Name)
+    if event.HasField("Topic"):
+        changes["description"] = text(event.Topic.Topic) or None
+    if event.HasField("Announce"):
+        changes["announce"] = bool(event.Announce.IsAnnounce)
+    if event.HasField("Locked"):
+        changes["locked"] = bool(event.Locked.isLocked)
+    if changes:
+        changed.append(
+            GroupChanged(
+                device_id, epoch, kind="group_updated", group=group, by=by, changes=changes
+            )
+        )
+    return changed
+
+
+def joined_group(device_id: str, epoch: int, event: Any) -> GroupChanged:
+    """neonize's JoinedGroupEv: the account was added to a group, or joined it by link."""
+    info = event.GroupInfo
+    return GroupChanged(
+        device_id,
+        epoch,
+        kind="group_joined",
+        group=jid_string(info.JID),
+        by=_who(event.Sender, event.SenderPN),
+        subject=text(info.GroupName.Name) or None,
+    )

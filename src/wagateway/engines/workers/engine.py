@@ -10,6 +10,7 @@ from wagateway.engines.base import (
     EngineHealth,
     EventSink,
     GroupInfo,
+    GroupParticipantChange,
     OutboundMessage,
     Profile,
     SentMessage,
@@ -113,6 +114,42 @@ class WorkerEngine:
 
     async def subscribe_presence(self, device_id: str, jid: str) -> None:
         await self._call(device_id, "subscribe_presence", jid=jid)
+
+    async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
+        await self._call(device_id, "update_group", group=group, changes=dict(changes))
+
+    async def update_group_participants(
+        self, device_id: str, group: str, action: str, participants: list[str]
+    ) -> list[GroupParticipantChange]:
+        return list(
+            await self._call(
+                device_id,
+                "update_group_participants",
+                group=group,
+                action=action,
+                participants=list(participants),
+            )
+        )
+
+    async def leave_group(self, device_id: str, group: str) -> None:
+        await self._call(device_id, "leave_group", group=group)
+
+    async def create_group(
+        self, device_id: str, subject: str, participants: list[str]
+    ) -> GroupInfo:
+        result = await self._call(
+            device_id, "create_group", subject=subject, participants=list(participants)
+        )
+        assert isinstance(result, GroupInfo)
+        return result
+
+    async def group_invite_link(self, device_id: str, group: str, reset: bool) -> str:
+        return str(await self._call(device_id, "group_invite_link", group=group, reset=reset))
+
+    async def join_group(self, device_id: str, code: str) -> GroupInfo:
+        result = await self._call(device_id, "join_group", code=code)
+        assert isinstance(result, GroupInfo)
+        return result
 
     async def health(self) -> EngineHealth:
         detail = self.pool.health()

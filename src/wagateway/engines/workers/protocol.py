@@ -60,6 +60,12 @@ OPS = frozenset(
         "set_presence_mode",
         "subscribe_presence",
         "contacts",
+        "update_group",
+        "update_group_participants",
+        "leave_group",
+        "create_group",
+        "group_invite_link",
+        "join_group",
     }
 )
 # The account itself (CONTRACT §8.4): restart, own profile, blocking.
@@ -84,6 +90,9 @@ _TYPES: dict[str, type[Any]] = {
         base.OutboundMessage,
         base.SentMessage,
         base.GroupInfo,
+        base.GroupMember,
+        base.GroupParticipantChange,
+        base.GroupChanged,
         base.Profile,
         base.ContactCheck,
         base.EngineHealth,
