@@ -103,7 +103,7 @@ def error_code(response: httpx.Response) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A module marked `storage_agnostic` (engine processes, proxies, outbound connections,
+    """A module or test marked `storage_agnostic` (engine processes, proxies, outbound connections,
     headers: nothing its tests assert depends on the database) runs on SQLite only; everything
     that stores or reads what it asserts runs on both databases. Both variants of such a module
     cost a whole suite's minute for no finding the other would miss."""

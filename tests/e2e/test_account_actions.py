@@ -188,6 +188,8 @@ def test_blocking_bad_input_and_unconnected_devices(api: httpx.Client, device: s
         assert error_code(response) == "device_not_connected"
 
 
+# Engine processes are the subject (the sandbox tests above cover storage on both databases).
+@pytest.mark.storage_agnostic
 def test_whatsmeow_account_actions_through_the_worker(
     make_server: Callable[..., GatewayServer], tmp_path: Path
 ) -> None:

@@ -313,6 +313,8 @@ def test_profile_has_the_contacts_push_name_and_picture(
     assert no_picture["picture_url"] is None
 
 
+# Engine processes are the subject (the sandbox tests above cover storage on both databases).
+@pytest.mark.storage_agnostic
 @pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
 def test_whatsmeow_devices_read_and_show_presence_through_their_worker(
     make_server: Callable[..., GatewayServer], tmp_path: Path

@@ -215,6 +215,8 @@ def test_queued_messages_are_edited_or_cancelled_and_windows_close(
         assert message(api, device, early["message_id"])["content"]["text"] == "pertama"
 
 
+# Engine processes are the subject (the sandbox tests above cover storage on both databases).
+@pytest.mark.storage_agnostic
 @pytest.mark.skipif(not neonize_loader.available(), reason=neonize_loader.missing() or "")
 def test_whatsmeow_devices_edit_and_delete_through_their_worker(
     make_server: Callable[..., GatewayServer], tmp_path: Path

@@ -212,6 +212,8 @@ def test_link_previews_are_fetched_by_the_gateway_under_the_address_rules(
     assert len(page_host.fetches) == 2
 
 
+# Engine processes are the subject (the sandbox tests above cover storage on both databases).
+@pytest.mark.storage_agnostic
 def test_whatsmeow_replies_reactions_and_previews_through_the_worker(
     make_server: Callable[..., GatewayServer], tmp_path: Path, receiver: WebhookReceiver
 ) -> None:

@@ -157,7 +157,7 @@ def test_devices_with_due_messages(database_url: str) -> None:
                     )
                 )
         session.flush()
-        earliest = dict(session.execute(earliest_queued_per_device()).tuples().all())
+        earliest = {device: at for device, at in session.execute(earliest_queued_per_device())}
         return sorted(session.execute(devices_with_due_messages(now)).scalars()), earliest
 
     due_now, earliest = asyncio.run(_with_app(database_url, due))
