@@ -361,8 +361,8 @@ def test_an_operator_reads_replies_reacts_and_deletes_from_the_device_page(
 def test_an_operator_restarts_a_device_and_unblocks_a_contact(
     chromium: Any, gateway: GatewayServer
 ) -> None:
-    """The device page's account card (CONTRACT §8.4): the blocklist with Unblock, and
-    Restart; each through the API's own service, seen in the sandbox's network log."""
+    """The device page's chats, groups (a member added) and account card (CONTRACT §8.3,
+    §8.4): the blocklist with Unblock, and Restart; each seen in the sandbox."""
     project = gateway.create_app("Toko Restart")
     app_id, token = project["app_id"], project["app_token"]
     email = create_operator(gateway, "restarter@example.com", admin=True)
@@ -371,6 +371,14 @@ def test_an_operator_restarts_a_device_and_unblocks_a_contact(
         scan_current_qr(api, device_id)
         blocked = "6285550003333@s.whatsapp.net"
         assert api.post(f"/devices/{device_id}/contacts/{blocked}/block").status_code == 200
+        writer = "6285550002222"
+        wrote = api.post(
+            f"/sandbox/devices/{device_id}/inbound", json={"from": writer, "text": "halo"}
+        )
+        assert wrote.status_code == 202, wrote.text
+        wait_until(
+            lambda: api.get(f"/devices/{device_id}/chats").json()["chats"], what="the chat stored"
+        )
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -382,6 +390,18 @@ def test_an_operator_restarts_a_device_and_unblocks_a_contact(
         page.fill('input[name="password"]', PASSWORD)
         page.click('button[type="submit"]')
         page.wait_for_url(device_url)
+
+        # Its chats (issue 18): the contact's message, unread.
+        chat = page.locator(f'[data-chat="{writer}@s.whatsapp.net"]')
+        assert chat.locator("[data-unread]").inner_text() == "1"
+        # Its groups: the account is admin of the sandbox's group; add a member there.
+        group = "120363012345678901@g.us"
+        section = page.locator(f'[data-group="{group}"]')
+        section.locator('input[name="phone"]').fill("6285550004444")
+        section.get_by_role("button", name="Apply").click()
+        member = "6285550004444@s.whatsapp.net"
+        assert journey.flash() == f"add {member} in {group}: ok."
+        assert page.locator(f'[data-group="{group}"] [data-member="{member}"]').count() == 1
 
         entry = page.locator(f'[data-blocked="{blocked}"]')
         entry.get_by_role("button", name="Unblock", exact=True).click()
@@ -404,7 +424,7 @@ def test_an_operator_restarts_a_device_and_unblocks_a_contact(
         )
         journey.shot("10-device-account")
         page.goto(gateway.base_url + "/dashboard/audit")
-        for action in ("device.restart", "contact.unblock"):
+        for action in ("device.restart", "contact.unblock", "group.participants"):
             assert page.locator(f"td >> text={action}").count() >= 1, action
         assert journey.console_errors == []
         context.close()
