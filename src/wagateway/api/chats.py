@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from wagateway.api.deps import CurrentApp
+from wagateway.api.device_queries import _connected
 from wagateway.core.addresses import normalise_recipient
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.openapi import DEVICE_ROUTE, errors
-from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError, with_valid_text
 from wagateway.gateway import GatewayDep
 from wagateway.messages.chats import list_chats
@@ -109,19 +109,9 @@ async def contacts(
         wanted = normalise_recipient(jid, "jid")
         if wanted.endswith("@g.us"):
             raise validation_error("jid must be a contact (phone or LID), not a group", "jid")
-    device = await gw.devices.get(app.id, device_id)
-    if device.status != Status.CONNECTED:
-        raise ApiError(
-            409,
-            "device_not_connected",
-            "contacts need a connected device",
-            {"status": device.status},
-        )
+    device, engine = await _connected(gw, app.id, device_id)
     try:
-        found = [
-            with_valid_text(c)
-            for c in await gw.runtime.engine_for(device.engine).contacts(device.id)
-        ]
+        found = [with_valid_text(c) for c in await engine.contacts(device.id)]
     except EngineError as exc:
         raise ApiError(409, "device_not_connected", exc.message) from exc
     if wanted is not None:

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from wagateway.api.deps import CurrentApp
 from wagateway.api.device_queries import GroupOut, _connected, group_jid, group_out
 from wagateway.core.addresses import normalise_recipient
-from wagateway.core.errors import ApiError, not_found, validation_error
+from wagateway.core.errors import not_found, validation_error
 from wagateway.core.openapi import DEVICE_ROUTE, WITH_BODY, errors
+from wagateway.devices.refusals import group_refusal
 from wagateway.engines.base import INVITE_LINK_PREFIX, EngineError, with_valid_text
 from wagateway.gateway import Gateway, GatewayDep
 
@@ -56,19 +57,6 @@ class LeftOut(BaseModel):
     left: bool = True
 
 
-def _group_failure(exc: EngineError) -> ApiError:
-    if exc.code == "not_found":
-        return not_found("group")
-    if exc.code == "not_group_admin":
-        return ApiError(
-            403,
-            "forbidden",
-            "the account is not an admin of this group",
-            {"reason": "not_group_admin"},
-        )
-    return ApiError(409, "device_not_connected", exc.message)
-
-
 @router.patch("/groups/{group}", response_model=GroupOut, responses=errors(GROUP_ROUTE, WITH_BODY))
 async def update_group(
     device_id: str, group: str, body: GroupUpdate, app: CurrentApp, gw: GatewayDep
@@ -88,7 +76,7 @@ async def update_group(
         await engine.update_group(device.id, jid, changes)
         found = [with_valid_text(g) for g in await engine.groups(device.id)]
     except EngineError as exc:
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     match = next((g for g in found if g.jid == jid), None)
     if match is None:
         raise not_found("group")
@@ -116,7 +104,7 @@ async def change_participants(
     try:
         changes = await engine.update_group_participants(device.id, jid, body.action, targets)
     except EngineError as exc:
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     return ParticipantsOut(
         participants=[
             ParticipantChangeOut(jid=c.jid, phone=c.phone, status=c.status) for c in changes
@@ -132,7 +120,7 @@ async def leave_group(device_id: str, group: str, app: CurrentApp, gw: GatewayDe
     try:
         await engine.leave_group(device.id, jid)
     except EngineError as exc:
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     return LeftOut(group=jid)
 
 
@@ -191,7 +179,7 @@ async def create_group(
     try:
         created = with_valid_text(await engine.create_group(device.id, body.subject, targets))
     except EngineError as exc:
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     return group_out(created)
 
 
@@ -223,7 +211,7 @@ async def _invite_link(
     try:
         link = await engine.group_invite_link(device.id, jid, reset)
     except EngineError as exc:
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     return InviteLinkOut(group=jid, invite_link=link)
 
 
@@ -240,5 +228,5 @@ async def join_group(
     except EngineError as exc:
         if exc.code == "not_found":
             raise not_found("invite link") from exc
-        raise _group_failure(exc) from exc
+        raise group_refusal(exc) from exc
     return group_out(joined)

@@ -4,16 +4,13 @@ service call (`AccountActions`); refusals come back as the page's error message.
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from wagateway.audit import service as audit
 from wagateway.core.errors import ApiError
-from wagateway.dashboard.projects import project_of, project_url
-from wagateway.dashboard.web import ActingViewerDep, Viewer, act
+from wagateway.dashboard.projects import device_url, project_of
+from wagateway.dashboard.web import ActingViewerDep, act, audit_device_action
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.gateway import Gateway, GatewayDep
@@ -35,18 +32,6 @@ async def blocked_contacts(gw: Gateway, device: Device) -> list[str] | None:
         return None
 
 
-def _device_page(app_id: str, device_id: str) -> str:
-    return project_url(app_id, f"/devices/{device_id}")
-
-
-async def _audit_done(
-    gw: Gateway, viewer: Viewer, action: str, app_id: str, device_id: str, **detail: Any
-) -> None:
-    await audit.record_done(
-        gw.db, viewer.actor, action, app_id=app_id, device_id=device_id, detail=detail
-    )
-
-
 @router.post("/projects/{app_id}/devices/{device_id}/restart", include_in_schema=False)
 async def restart(
     request: Request, app_id: str, device_id: str, viewer: ActingViewerDep, gw: GatewayDep
@@ -57,7 +42,7 @@ async def restart(
         await gw.account.restart(app_id, device_id, actor=viewer.actor)
         return "Restarting: the device reconnects without unlinking."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)
 
 
 @router.post(
@@ -75,7 +60,7 @@ async def unblock(
 
     async def action() -> str:
         target = await gw.account.set_blocked(app_id, device_id, jid, False)
-        await _audit_done(gw, viewer, "contact.unblock", app_id, device_id, jid=target)
+        await audit_device_action(gw, viewer, "contact.unblock", app_id, device_id, jid=target)
         return f"Unblocked {target}."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)

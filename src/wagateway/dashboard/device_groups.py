@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from wagateway.audit import service as audit
 from wagateway.core.addresses import normalise_recipient
-from wagateway.core.errors import ApiError, not_found, validation_error
-from wagateway.dashboard.projects import project_of, project_url
-from wagateway.dashboard.web import ActingViewerDep, act
+from wagateway.core.errors import validation_error
+from wagateway.dashboard.projects import device_url, project_of
+from wagateway.dashboard.web import ActingViewerDep, act, audit_device_action
 from wagateway.devices.models import Device
+from wagateway.devices.refusals import group_refusal, not_connected
 from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError, GroupInfo, with_valid_text
 from wagateway.gateway import Gateway, GatewayDep
@@ -53,29 +53,23 @@ async def change_participant(
         jid = normalise_recipient(phone, "phone")
         device = await gw.devices.get(app_id, device_id)
         if device.status != Status.CONNECTED:
-            raise ApiError(409, "device_not_connected", "the device is not connected")
+            raise not_connected(device)
         engine = gw.runtime.engine_for(device.engine)
         try:
             [result] = await engine.update_group_participants(device.id, group, change, [jid])
         except EngineError as exc:
-            if exc.code == "not_found":
-                raise not_found("group") from exc
-            if exc.code == "not_group_admin":
-                raise ApiError(
-                    403,
-                    "forbidden",
-                    "the account is not an admin of this group",
-                    {"reason": "not_group_admin"},
-                ) from exc
-            raise ApiError(409, "device_not_connected", exc.message) from exc
-        await audit.record_done(
-            gw.db,
-            viewer.actor,
+            raise group_refusal(exc) from exc
+        await audit_device_action(
+            gw,
+            viewer,
             "group.participants",
-            app_id=app_id,
-            device_id=device_id,
-            detail={"group": group, "action": change, "jid": jid, "status": result.status},
+            app_id,
+            device_id,
+            group=group,
+            action=change,
+            jid=jid,
+            status=result.status,
         )
         return f"{change} {result.jid} in {group}: {result.status}."
 
-    return await act(request, gw, viewer, project_url(app_id, f"/devices/{device_id}"), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)

@@ -15,9 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from wagateway.audit import service as audit
-from wagateway.dashboard.projects import project_of, project_url
-from wagateway.dashboard.web import ActingViewerDep, Viewer, act
+from wagateway.dashboard.projects import device_url, project_of
+from wagateway.dashboard.web import ActingViewerDep, Viewer, act, audit_device_action
 from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.edits import OUT_OF_DEVICE
 from wagateway.messages.models import Message
@@ -73,19 +72,6 @@ def message_rows(gw: Gateway, messages: list[Message]) -> list[MessageRow]:
     return rows
 
 
-def _device_page(app_id: str, device_id: str) -> str:
-    return project_url(app_id, f"/devices/{device_id}")
-
-
-async def _audit_done(
-    gw: Gateway, viewer: Viewer, action: str, app_id: str, device_id: str, **detail: Any
-) -> None:
-    # The engine or the send queue committed the action: the entry follows it.
-    await audit.record_done(
-        gw.db, viewer.actor, action, app_id=app_id, device_id=device_id, detail=detail
-    )
-
-
 @router.post(
     "/projects/{app_id}/devices/{device_id}/messages/{message_id}/read", include_in_schema=False
 )
@@ -101,10 +87,12 @@ async def read(
 
     async def action() -> str:
         message = await gw.chat_actions.mark_read(app_id, device_id, message_id)
-        await _audit_done(gw, viewer, "message.read", app_id, device_id, message_id=message.id)
+        await audit_device_action(
+            gw, viewer, "message.read", app_id, device_id, message_id=message.id
+        )
         return f"Marked read (with the earlier unread messages of {message.chat})."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)
 
 
 async def _send_about(
@@ -122,7 +110,9 @@ async def _send_about(
         app_id, device_id, SendMessageRequest.model_validate({"to": target.chat, **body})
     )
     sent = result.body.message_id
-    await _audit_done(gw, viewer, audit_action, app_id, device_id, message_id=sent, about=target.id)
+    await audit_device_action(
+        gw, viewer, audit_action, app_id, device_id, message_id=sent, about=target.id
+    )
     return sent
 
 
@@ -153,7 +143,7 @@ async def reply(
         )
         return f"Reply {sent} queued."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)
 
 
 @router.post(
@@ -183,7 +173,7 @@ async def react(
         )
         return f"Reaction {emoji.strip() or '(removed)'} queued as {sent}."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)
 
 
 @router.post(
@@ -202,9 +192,11 @@ async def delete(
 
     async def action() -> str:
         message = await gw.message_edits.delete(app_id, device_id, message_id)
-        await _audit_done(gw, viewer, "message.delete", app_id, device_id, message_id=message.id)
+        await audit_device_action(
+            gw, viewer, "message.delete", app_id, device_id, message_id=message.id
+        )
         if message.content.get("revoked"):
             return f"Message {message.id} deleted for everyone."
         return f"Message {message.id} canceled before it was sent."
 
-    return await act(request, gw, viewer, _device_page(app_id, device_id), action)
+    return await act(request, gw, viewer, device_url(app_id, device_id), action)

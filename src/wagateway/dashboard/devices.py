@@ -20,6 +20,7 @@ from wagateway.dashboard.device_account import blocked_contacts
 from wagateway.dashboard.device_groups import groups_of
 from wagateway.dashboard.device_messages import REACTIONS, message_rows
 from wagateway.dashboard.projects import (
+    device_url,
     presence_mode_from_form,
     project_of,
     project_url,
@@ -55,10 +56,6 @@ QR_RULE = (
     "expired (or after Disconnect). While a QR is still valid, scan that one; once linked, "
     "disconnect first."
 )
-
-
-def device_url(app_id: str, device_id: str, rest: str = "") -> str:
-    return project_url(app_id, f"/devices/{device_id}{rest}")
 
 
 def plain_words(exc: ApiError) -> str:

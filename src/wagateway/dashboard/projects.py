@@ -45,6 +45,10 @@ def project_url(app_id: str, rest: str = "") -> str:
     return f"{PREFIX}/projects/{app_id}{rest}"
 
 
+def device_url(app_id: str, device_id: str, rest: str = "") -> str:
+    return project_url(app_id, f"/devices/{device_id}{rest}")
+
+
 async def reconfirm_password(gw: Gateway, viewer: Viewer, password: str) -> None:
     ok = await operators.reconfirm_password(
         gw.db, gw.settings, viewer.operator, password, viewer.ip

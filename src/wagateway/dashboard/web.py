@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wagateway.audit import service as audit
 from wagateway.audit.service import Actor
 from wagateway.core.client_address import caller_of
 from wagateway.core.errors import ApiError, validation_error
@@ -167,6 +168,16 @@ def render(
 
 async def flash(gw: Gateway, viewer: Viewer, text: str, kind: str = "ok") -> None:
     await operators.leave_flash(gw.db, viewer.session_key, text, kind)
+
+
+async def audit_device_action(
+    gw: Gateway, viewer: Viewer, audited: str, app_id: str, device_id: str, **detail: Any
+) -> None:
+    """The audit entry of a device action the engine or the send queue already committed
+    (nothing to roll back with it): it follows the action."""
+    await audit.record_done(
+        gw.db, viewer.actor, audited, app_id=app_id, device_id=device_id, detail=detail
+    )
 
 
 async def act(

@@ -18,6 +18,7 @@ from wagateway.core.addresses import normalise_recipient
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.devices.models import Device
+from wagateway.devices.refusals import engine_failed, not_connected
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService, _record
 from wagateway.devices.state import Connection, Status
@@ -48,20 +49,6 @@ class ProfileChange:
 
 # Fetches a picture's URL (the outbound address rules apply), or raises ApiError.
 PictureFetch = Callable[[str], Awaitable[bytes]]
-
-
-def not_connected(device: Device) -> ApiError:
-    return ApiError(
-        409,
-        "device_not_connected",
-        f"the device is {device.status}; this needs a connected device",
-        {"status": device.status},
-    )
-
-
-def engine_failed(exc: EngineError) -> ApiError:
-    """The engine could not reach WhatsApp for the device (it went offline meanwhile)."""
-    return ApiError(409, "device_not_connected", exc.message, {"engine_error": exc.code})
 
 
 def contact_jid(raw: str) -> str:

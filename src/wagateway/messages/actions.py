@@ -13,6 +13,7 @@ from wagateway.core.addresses import normalise_recipient
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.devices.models import Device
+from wagateway.devices.refusals import engine_failed, not_connected
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
@@ -21,20 +22,6 @@ from wagateway.messages.models import Message
 
 # One read receipt names at most this many messages; a longer backlog takes several.
 READ_BATCH = 100
-
-
-def not_connected(device: Device) -> ApiError:
-    return ApiError(
-        409,
-        "device_not_connected",
-        f"the device is {device.status}; this needs a connected device",
-        {"status": device.status},
-    )
-
-
-def engine_failed(exc: EngineError) -> ApiError:
-    """The engine could not reach WhatsApp for the device (it went offline meanwhile)."""
-    return ApiError(409, "device_not_connected", exc.message, {"engine_error": exc.code})
 
 
 def sender_jid(message: Message) -> str:

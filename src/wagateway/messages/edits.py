@@ -21,12 +21,13 @@ from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.settings import Settings
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
+from wagateway.devices.refusals import engine_failed, not_connected
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
 from wagateway.engines.base import Engine, EngineError
 from wagateway.messages import events
-from wagateway.messages.actions import _find, engine_failed, not_connected
+from wagateway.messages.actions import _find
 from wagateway.messages.models import Message
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.status_writes import change_status
