@@ -58,6 +58,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Seconds: work due "now" by the database's clock is taken on the loop's next round.
+MIN_IDLE_WAIT = 0.005
+
+
+def idle_wait(poll_interval: float, next_due: datetime | None) -> float:
+    """How long an idle loop waits for a wake-up: until `next_due` (the earliest retry or
+    scheduled work it saw) when that is sooner than the poll interval. Polling stays the
+    fallback for work written without a wake-up (by another process)."""
+    if next_due is None:
+        return poll_interval
+    return min(poll_interval, max(MIN_IDLE_WAIT, (next_due - utcnow()).total_seconds()))
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

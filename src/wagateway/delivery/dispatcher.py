@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, idle_wait, utcnow
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
 from wagateway.delivery.http import Outcome, Target, WebhookClient, target_of
@@ -30,7 +30,6 @@ from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
 
-MIN_IDLE_WAIT = 0.005  # seconds: a head due "now" by the database's clock is claimed next round
 RECHECK_AFTER_EMPTY_CLAIM = timedelta(seconds=0.05)
 
 
@@ -127,19 +126,12 @@ class Dispatcher:
             self._start(runs)
             if len(runs) < CLAIM_BATCH:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._idle_wait())
+                    await asyncio.wait_for(
+                        self._wake.wait(),
+                        idle_wait(self._settings.webhook_poll_interval, self._next_due),
+                    )
                 except TimeoutError:
                     pass
-
-    def _idle_wait(self) -> float:
-        """Seconds to wait for a wake-up: until the next retry falls due when the last look
-        found one sooner than the poll interval. Polling stays the fallback for events that
-        arrive without a wake-up (written by another process)."""
-        wait = self._settings.webhook_poll_interval
-        if self._next_due is not None:
-            until_due = (self._next_due - utcnow()).total_seconds()
-            wait = min(wait, max(MIN_IDLE_WAIT, until_due))
-        return wait
 
     def _start(self, runs: list[Run]) -> None:
         for run in runs:

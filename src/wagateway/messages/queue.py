@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps import pacing
 from wagateway.apps.models import App
-from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
+from wagateway.core.db import Database, idle_wait, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.netguard import guarded_session
 from wagateway.core.settings import Settings
@@ -48,7 +48,6 @@ MESSAGES_SENT = Counter("wagateway_messages_total", "Outbound messages by outcom
 SEND_LATENCY = Histogram("wagateway_send_latency_seconds", "Engine send latency")
 LEASE_SECONDS = 120
 EXPIRY_SCAN_SECONDS = 1.0
-MIN_IDLE_WAIT = 0.005  # seconds: a message due "now" by the database's clock is sent next round
 # Messages one claim takes for an unpaced device; sent back to back, bookkept in groups.
 UNPACED_RUN = 32
 
@@ -180,7 +179,9 @@ class OutboundQueue:
             except Exception:
                 log.exception("outbound_supervisor_failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), self._idle_wait())
+                await asyncio.wait_for(
+                    self._wake.wait(), idle_wait(self._settings.send_poll_interval, self._next_due)
+                )
             except TimeoutError:
                 pass
 
@@ -197,16 +198,6 @@ class OutboundQueue:
                     default=None,
                 )
         return due
-
-    def _idle_wait(self) -> float:
-        """Seconds to wait for a wake-up: until the next queued message falls due when that
-        is sooner than the poll interval. Polling stays the fallback for what changes without
-        a wake-up (another process's writes)."""
-        wait = self._settings.send_poll_interval
-        if self._next_due is not None:
-            until_due = (self._next_due - utcnow()).total_seconds()
-            wait = min(wait, max(MIN_IDLE_WAIT, until_due))
-        return wait
 
     async def _expire_overdue(self) -> None:
         now = utcnow()
