@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.engines.conformance import EngineConformance
+from tests.engines.conformance import EngineConformance, link
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
@@ -191,3 +192,26 @@ class TestSandboxConformance(EngineConformance):
         finally:
             await engine.shutdown()
             await db.dispose()
+
+    def test_the_network_log_holds_every_act_done_before_it_is_read(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Acts are written in groups after the call that did them returns; a read of the
+        log waits for them, so a client reads back what its last call did, even when the
+        database is slow to write."""
+        write = SandboxEngine._write_records
+
+        async def slow_write(engine: SandboxEngine, *args: Any) -> None:
+            await asyncio.sleep(0.05)
+            await write(engine, *args)
+
+        monkeypatch.setattr(SandboxEngine, "_write_records", slow_write)
+
+        async def scenario(h: SandboxHarness) -> None:
+            await link(h, "d1")
+            for n in range(20):
+                await h.engine.set_blocked("d1", f"62855500{n:05d}@s.whatsapp.net", True)
+                blocks = [e for e in await h.engine.network_of("d1") if e.kind == "block"]
+                assert len(blocks) == n + 1
+
+        self.run(scenario)

@@ -195,9 +195,7 @@ class SandboxEngine:
     async def shutdown(self) -> None:
         for device_id in list(self._sims):
             await self.close(device_id)
-        if self._last_recorded is not None:
-            # Units commit in order: the last one done, the log (disconnects too) is written.
-            await asyncio.gather(self._last_recorded, return_exceptions=True)
+        await self._acts_written()
 
     async def begin_pairing(self, device_id: str, epoch: int) -> None:
         await self.close(device_id)
@@ -329,7 +327,16 @@ class SandboxEngine:
             await session.execute(upsert, received)
         await session.execute(insert(table_of(SandboxNetworkEntry)), [r.network for r in records])
 
+    async def _acts_written(self) -> None:
+        """Wait until every act recorded so far is in the database: writes commit in order,
+        so the last one done means all are."""
+        if self._last_recorded is not None:
+            await asyncio.gather(self._last_recorded, return_exceptions=True)
+
     async def network_of(self, device_id: str) -> list[SandboxNetworkEntry]:
+        """The device's log, every act it did before this call included (a client reads
+        back what its last call did)."""
+        await self._acts_written()
         async with self._db.read() as session:
             stmt = (
                 select(SandboxNetworkEntry)
@@ -339,6 +346,7 @@ class SandboxEngine:
             return list((await session.execute(stmt)).scalars())
 
     async def received_from(self, device_id: str) -> list[SandboxReceived]:
+        await self._acts_written()
         async with self._db.read() as session:
             stmt = (
                 select(SandboxReceived)
@@ -966,8 +974,6 @@ class SandboxEngine:
         """The contacts blocked and not unblocked since, in the order first blocked, as the
         device's network log tells it (acts still being written included)."""
         self._require_online(device_id)
-        if self._last_recorded is not None:
-            await asyncio.gather(self._last_recorded, return_exceptions=True)
         blocked: dict[str, None] = {}
         for entry in await self.network_of(device_id):
             jid = entry.detail.get("jid") if isinstance(entry.detail, dict) else None
