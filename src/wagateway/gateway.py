@@ -88,8 +88,12 @@ class Gateway:
         if neonize_loader.available():
             engines.append(whatsmeow_engine(settings))
         early_receipts = EarlyReceipts()
-        inbound = InboundMessages(self.media, settings.media_max_bytes, early_receipts)
-        self.runtime = SessionRuntime(self.db, engines, inbound)
+        inbound = InboundMessages(
+            self.media, settings.media_max_bytes, early_receipts, settings.history_max_messages
+        )
+        self.runtime = SessionRuntime(
+            self.db, engines, inbound, history_max_messages=settings.history_max_messages
+        )
         self.devices = DeviceService(
             self.db,
             self.runtime,

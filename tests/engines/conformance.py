@@ -12,9 +12,11 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from wagateway.engines.base import (
+    HISTORY_BATCH_SIZE,
     INVITE_LINK_PREFIX,
     ChatPresence,
     Connected,
@@ -23,6 +25,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     GroupChanged,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -114,6 +117,11 @@ class Harness(Protocol):
     async def someone_changes_group(
         self, device_id: str, group: str, action: str, participants: list[str], by: str
     ) -> None: ...
+    # WhatsApp sends the linked device its history (CONTRACT §8.4): `chats` one-to-one chats
+    # with contacts 62855000000NN, the most recent first, each of `per_chat` texts "history
+    # {chat}/{n}" a minute apart, the contact's (even n) and the account's (odd n) in turn;
+    # returns once the engine has handled it.
+    async def history_arrives(self, device_id: str, chats: int, per_chat: int) -> None: ...
 
 
 async def wait_for(
@@ -1058,5 +1066,37 @@ class EngineConformance:
                 raise AssertionError("a reset invite link still worked")
             joined = await h.engine.join_group("d1", second.removeprefix(INVITE_LINK_PREFIX))
             assert joined.jid == group.jid
+
+        self.run(scenario)
+
+    def test_history_is_handed_over_in_batches_up_to_the_sessions_limit(self) -> None:
+        async def scenario(h: Harness) -> None:
+            await link(h, "d1")
+            await h.history_arrives("d1", 3, 40)  # no limit told: nothing handed over
+            await h.engine.set_history_limit("d1", 1000)
+            await h.history_arrives("d1", 3, 400)  # 1,200 sent
+            batches = [e for e in h.events if isinstance(e, HistoryBatch)]
+            assert batches and batches[-1].progress == 100
+            assert all(0 < len(b.messages) <= HISTORY_BATCH_SIZE for b in batches[:-1])
+            messages = [m for b in batches for m in b.messages]
+            assert len(messages) == 1000
+            assert len({m.wa_message_id for m in messages}) == 1000
+            chats = {f"{6285500000000 + i}@s.whatsapp.net" for i in range(3)}
+            assert {m.chat for m in messages} == chats
+            assert sum(b.chats for b in batches) >= len(chats)
+            own = [m for m in messages if m.from_me]
+            theirs = [m for m in messages if not m.from_me]
+            assert own and all(m.sender_phone == PHONE for m in own)
+            assert theirs and all(m.sender_phone == m.chat.partition("@")[0] for m in theirs)
+            assert all(m.push_name for m in theirs)
+            assert all(
+                m.type == "text" and str(m.content["text"]).startswith("history ") for m in messages
+            )
+            # the most recent chat's newest message is about a minute old
+            newest = max(m.sent_at for m in messages if m.chat.startswith("6285500000000@"))
+            assert timedelta(0) < datetime.now(UTC) - newest < timedelta(minutes=5)
+            # the limit is used up: a later part hands over nothing more
+            await h.history_arrives("d1", 1, 10)
+            assert [e for e in h.events if isinstance(e, HistoryBatch)] == batches
 
         self.run(scenario)

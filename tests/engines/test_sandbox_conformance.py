@@ -172,6 +172,9 @@ class SandboxHarness:
                 acts.append({"kind": e.kind, **e.detail})
         return acts
 
+    async def history_arrives(self, device_id: str, chats: int, per_chat: int) -> None:
+        await self.engine.send_history(device_id, chats, per_chat)
+
 
 class TestSandboxConformance(EngineConformance):
     @pytest.fixture(autouse=True)

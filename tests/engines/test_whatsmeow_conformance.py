@@ -219,6 +219,9 @@ class WhatsmeowHarness:
     ) -> None:
         await self.network.someone_changes_group(device_id, group, action, participants, by)
 
+    async def history_arrives(self, device_id: str, chats: int, per_chat: int) -> None:
+        await self.network.sends_history(device_id, chats, per_chat)
+
     async def group_acts(self, device_id: str) -> list[dict[str, Any]]:
         """The group changes the fake servers got, in the gateway's words."""
         names = {"name": "subject", "topic": "description", "announce": "announce"}

@@ -123,6 +123,18 @@ def test_every_boundary_type_round_trips() -> None:
         base.EngineHealth(ok=True, detail={"n": 1}),
         base.OwnerRead("d", 1, "628@s.whatsapp.net", ("A", "B"), now),
         base.Contact("628@s.whatsapp.net", "628", "1@lid", "Ani", "Ani", None),
+        base.HistoryBatch(
+            "d",
+            1,
+            messages=(
+                base.InboundMessage(
+                    "d", 1, "H1", "628@s.whatsapp.net", "628", None, "text", {"text": "x"}, now
+                ),
+            ),
+            chats=1,
+            progress=40,
+        ),
+        base.HistoryBatch("d", 1, messages=(), chats=0, progress=None),
     ]
     for value in values:
         wire = protocol.encode(value)

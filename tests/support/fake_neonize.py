@@ -100,6 +100,41 @@ def _jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> Any:
     return PB.JID(User=user, Server=server, Device=device, IsEmpty=False)
 
 
+def history_sync(chats: int, per_chat: int, progress: int) -> Any:
+    """What whatsmeow hands over as `HistorySyncEv.Data`: a waHistorySync `HistorySync` of
+    `chats` one-to-one conversations (the most recent first, with contacts 62855… as the
+    sandbox's), each of `per_chat` messages (`WebMessageInfo`) a minute apart, the contact's
+    and the account's (`fromMe`) in turn, newest first as WhatsApp lists them."""
+    history = neonize_loader.module("neonize.proto.waHistorySync.WAWebProtobufsHistorySync_pb2")
+    web = neonize_loader.module("neonize.proto.waWeb.WAWebProtobufsWeb_pb2")
+    common = neonize_loader.module("neonize.proto.waCommon.WACommon_pb2")
+    now = int(time.time())
+    conversations = []
+    for chat_index in range(chats):
+        phone = str(6285500000000 + chat_index)
+        chat = f"{phone}@s.whatsapp.net"
+        newest = now - 3600 * chat_index - 60
+        entries = []
+        for n in reversed(range(per_chat)):
+            own = n % 2 == 1
+            info = web.WebMessageInfo(
+                key=common.MessageKey(
+                    remoteJID=chat, fromMe=own, ID=f"3EB0H{chat_index:06d}{n:06d}"
+                ),
+                message=E2E.Message(conversation=f"history {chat_index}/{n}"),
+                messageTimestamp=newest - 60 * (per_chat - 1 - n),
+                pushName="" if own else push_name_of(phone),
+            )
+            entries.append(history.HistorySyncMsg(message=info, msgOrderID=n))
+        conversations.append(history.Conversation(ID=chat, messages=entries))
+    return history.HistorySync(
+        syncType=history.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
+        conversations=conversations,
+        progress=progress,
+        chunkOrder=1,
+    )
+
+
 class _EventRegistry:
     def __init__(self) -> None:
         self.handlers: dict[type[Any], Callable[[Any, Any], Awaitable[None]]] = {}
@@ -418,6 +453,17 @@ class FakeWhatsApp:
                 Type=5,
             )
         )
+
+    async def sends_history(self, device_id: str, chats: int, per_chat: int) -> None:
+        """WhatsApp sends the linked device its history: one `HistorySyncEv`, handled before
+        this returns."""
+        client = self.clients[device_id]
+        session = client._session()
+        assert session, "only a linked device is sent history"
+        handler = client.event.handlers.get(EV.HistorySyncEv)
+        if handler is not None:
+            data = history_sync(chats, per_chat, 100)
+            await handler(client, EV.HistorySyncEv(Data=data))
 
     def _deliver(self, device_id: str, sender_phone: str, message: Any) -> None:
         source = PB.MessageSource(

@@ -471,6 +471,8 @@ REVISIONS: dict[str, Revision] = {
             ],
         },
     ),
+    # A device chooses history import from 0009; devices linked before it imported none.
+    "0009": Revision(adds={"devices": {"history_sync": Added(carried=False, written=True)}}),
 }
 
 REVISION_IDS = revision_ids()

@@ -35,7 +35,9 @@ async def create_device(body: DeviceCreate, app: CurrentApp, gw: GatewayDep) -> 
     """
     pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
     quota = device_quota(gw.settings, app)
-    device = await gw.devices.create(app.id, app.engine, body.device_name, pacing, quota)
+    device = await gw.devices.create(
+        app.id, app.engine, body.device_name, pacing, quota, history_sync=body.history_sync
+    )
     return DeviceOut.of(device)
 
 
@@ -61,7 +63,8 @@ async def update_device(
     device_id: str, body: DeviceUpdate, app: CurrentApp, gw: GatewayDep
 ) -> DeviceOut:
     """Rename the device or change its send pacing (rate, jitter, typing, daily cap), its
-    own `call_policy` and `presence_mode` (either null: the app's applies)."""
+    own `call_policy` and `presence_mode` (either null: the app's applies), or
+    `history_sync` (whether its next link imports WhatsApp's history)."""
     pacing = body.pacing.model_dump(exclude_none=True) if body.pacing else None
     device = await gw.devices.update(
         app.id,
@@ -70,6 +73,7 @@ async def update_device(
         pacing,
         call_policy=call_policy_update(body, body.call_policy),
         presence_mode=presence_mode_update(body, body.presence_mode),
+        history_sync=body.history_sync,
     )
     return DeviceOut.of(device)
 

@@ -148,6 +148,37 @@ async def call(device_id: str, body: CallRequest, app: CurrentApp, gw: GatewayDe
     return CallPlaced(call_id=call_id, state=state)
 
 
+class HistoryRequest(BaseModel):
+    chats: int = Field(ge=1, le=10_000, description="how many one-to-one chats")
+    messages_per_chat: int = Field(ge=1, le=10_000, description="messages in each chat")
+
+
+class HistorySent(BaseModel):
+    chats: int
+    messages: int = Field(
+        description="what the network sent; what is imported depends on "
+        "the device's history_sync and WAGW_HISTORY_MAX_MESSAGES"
+    )
+
+
+@router.post(
+    "/devices/{device_id}/history",
+    response_model=HistorySent,
+    status_code=202,
+    responses=errors(SANDBOX_DEVICE, WITH_BODY, "device_not_connected"),
+)
+async def history(
+    device_id: str, body: HistoryRequest, app: CurrentApp, gw: GatewayDep
+) -> HistorySent:
+    """The network sends the history WhatsApp sends a device at linking: `chats` chats
+    (the most recent first, each with a contact 62855…) of `messages_per_chat` texts, the
+    contact's and the owner's in turn. A device with `history_sync` imports them (`source:
+    "history"`, `history_sync` events, no `message` events); one without ignores them.
+    Everything imported has been written when this answers."""
+    sent = await gw.sandbox_controls.history(app, device_id, body.chats, body.messages_per_chat)
+    return HistorySent(chats=body.chats, messages=sent)
+
+
 class ReceivedOut(BaseModel):
     wa_message_id: str
     to: str

@@ -212,6 +212,14 @@ class Settings(BaseSettings):
         0, ge=0, description="simulated WhatsApp throttling per device; 0 = off"
     )
 
+    # --- history import (CONTRACT §8.4) ---------------------------------------------------
+    history_max_messages: int = Field(
+        10_000,
+        ge=0,
+        description="the most messages of WhatsApp's history a device with history_sync "
+        "imports; the rest are not kept (and not mapped by the engine)",
+    )
+
     # --- media -----------------------------------------------------------------------------
     media_max_bytes: int = 64 * 1024 * 1024
     media_store: Literal["local", "s3"] = Field(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, UtcDateTime, new_id, utcnow
@@ -47,6 +47,8 @@ class Device(Base):
     # The app's call and presence policies, overridden for this device; None = inherit.
     call_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     presence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Import the history WhatsApp sends at the next link (CONTRACT §8.4).
+    history_sync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

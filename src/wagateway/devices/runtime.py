@@ -35,6 +35,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     GroupChanged,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -74,9 +75,13 @@ class SessionRuntime:
         db: Database,
         engines: Iterable[Engine],
         sink: MessageSink,
+        *,
+        history_max_messages: int = 0,
     ) -> None:
         self._db = db
         self._sink = sink
+        # What a session of a device with `history_sync` may import (WAGW_HISTORY_MAX_MESSAGES).
+        self.history_max_messages = history_max_messages
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
         self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
@@ -132,7 +137,7 @@ class SessionRuntime:
                 .scalars()
                 .all()
             )
-            to_restore: list[tuple[str, str, int]] = []
+            to_restore: list[tuple[str, str, int, bool]] = []
             for device in rows:
                 if device.status == Status.QR_GENERATED:
                     self._clear_pairing(device)
@@ -143,10 +148,15 @@ class SessionRuntime:
                 else:
                     device.session_epoch += 1
                     device.connection = Connection.RECONNECTING
-                    to_restore.append((device.id, device.engine, device.session_epoch))
-        for device_id, engine_name, epoch in to_restore:
+                    to_restore.append(
+                        (device.id, device.engine, device.session_epoch, device.history_sync)
+                    )
+        for device_id, engine_name, epoch, history_sync in to_restore:
             try:
-                await self.engine_for(engine_name).restore(device_id, epoch)
+                engine = self.engine_for(engine_name)
+                await engine.restore(device_id, epoch)
+                if history_sync:  # WhatsApp may still be sending it
+                    await engine.set_history_limit(device_id, self.history_max_messages)
             except EngineError as exc:
                 await self.handle(
                     SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
@@ -170,6 +180,21 @@ class SessionRuntime:
         except EngineError as exc:
             log.warning("presence_mode_not_applied", device_id=device_id, error=exc.message)
 
+    async def push_history_limit(self, device_id: str) -> None:
+        """Tell the engine of a pairing device whether its coming link imports history
+        (CONTRACT §8.4: `history_sync` set before the device links applies to that link).
+        Nothing for a device that is not pairing: WhatsApp sends history once, at linking."""
+        async with self._db.read() as session:
+            device = await session.get(Device, device_id)
+            if device is None or device.status != Status.QR_GENERATED:
+                return
+            limit = self.history_max_messages if device.history_sync else 0
+            engine_name = device.engine
+        try:
+            await self.engine_for(engine_name).set_history_limit(device_id, limit)
+        except EngineError as exc:
+            log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
+
     # --- pairing helpers used by the device service ------------------------------------------
 
     async def begin_pairing_and_wait(self, device: Device, timeout: float) -> None:
@@ -178,7 +203,10 @@ class SessionRuntime:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._qr_waiters[key].append(waiter)
         try:
-            await self.engine_for(device.engine).begin_pairing(device.id, device.session_epoch)
+            engine = self.engine_for(device.engine)
+            await engine.begin_pairing(device.id, device.session_epoch)
+            if device.history_sync:
+                await engine.set_history_limit(device.id, self.history_max_messages)
             await asyncio.wait_for(waiter, timeout)
         finally:
             waiters = self._qr_waiters.get(key, [])
@@ -366,6 +394,9 @@ class SessionRuntime:
                 return
             case OwnerRead():
                 await self._sink.apply_owner_read(session, device, event)
+                return
+            case HistoryBatch():
+                await self._sink.store_history(session, device, event)
                 return
             case IncomingCall():
                 events.call(session, device, event)

@@ -41,9 +41,17 @@ def presence_mode_update(body: BaseModel, value: str | None) -> str | None | Kee
     return value if "presence_mode" in body.model_fields_set else KEEP
 
 
+HISTORY_SYNC_DESCRIPTION = (
+    "import the chats and messages WhatsApp sends at linking (stored with source "
+    '"history", `history_sync` events report progress); set before the device links, '
+    "it applies to that link, else from the next one"
+)
+
+
 class DeviceCreate(BaseModel):
     device_name: str = Field(description="unique among the app's devices that are not destroyed")
     pacing: PacingUpdate | None = Field(None, description="send pacing overrides for this device")
+    history_sync: bool = Field(False, description=HISTORY_SYNC_DESCRIPTION)
 
 
 class DeviceUpdate(BaseModel):
@@ -58,6 +66,7 @@ class DeviceUpdate(BaseModel):
         None,
         description="on_demand (online only while acting) or always_online; null: the app's",
     )
+    history_sync: bool | None = Field(None, description=HISTORY_SYNC_DESCRIPTION)
 
 
 class PairingCodeRequest(BaseModel):
@@ -88,6 +97,7 @@ class DeviceOut(BaseModel):
     presence_mode: str | None = Field(
         None, description="this device's own presence mode; null when it follows the app's"
     )
+    history_sync: bool = Field(False, description=HISTORY_SYNC_DESCRIPTION)
     created_at: datetime
     updated_at: datetime
 
@@ -111,6 +121,7 @@ class DeviceOut(BaseModel):
             pacing=device.pacing,
             call_policy=device.call_policy,
             presence_mode=device.presence_mode,
+            history_sync=device.history_sync,
             created_at=device.created_at,
             updated_at=device.updated_at,
         )

@@ -122,14 +122,17 @@ class DeviceService:
         *,
         call_policy: dict[str, Any] | None | Keep = KEEP,
         presence_mode: str | None | Keep = KEEP,
+        history_sync: bool | None = None,
         actor: Actor | None = None,
     ) -> Device:
         """Rename, change pacing, or set the device's own call policy / presence mode (None
-        clears them: the app's apply; checked by `devices/policies.py`). An operator's change
-        (`actor`) is audited in the same transaction."""
+        clears them: the app's apply; checked by `devices/policies.py`), or whether its next
+        link imports history. An operator's change (`actor`) is audited in the same
+        transaction."""
         name = self._validate_name(device_name) if device_name is not None else None
         if presence_mode is not KEEP:
             presence_mode = validated_presence_mode(presence_mode)
+        history_changed = False
         try:
             async with self._db.transaction() as session:
                 device = await self.load(session, app_id, device_id, for_update=True)
@@ -142,6 +145,9 @@ class DeviceService:
                     device.call_policy = call_policy
                 if presence_mode is not KEEP:
                     device.presence_mode = presence_mode
+                if history_sync is not None and history_sync != device.history_sync:
+                    device.history_sync = history_sync
+                    history_changed = True
                 device.updated_at = utcnow()
                 if actor is not None:
                     _record(
@@ -156,6 +162,8 @@ class DeviceService:
             raise self._name_conflict(name or "") from exc
         if presence_mode is not KEEP:
             await self._runtime.push_presence_mode(device.id)  # at once, not at the next connect
+        if history_changed:
+            await self._runtime.push_history_limit(device.id)  # the open window's link
         return device
 
     async def app_presence_mode_changed(self, app_id: str) -> None:
@@ -180,6 +188,7 @@ class DeviceService:
         pacing: dict[str, Any] | None = None,
         quota: int | None = None,
         *,
+        history_sync: bool = False,
         actor: Actor | None = None,
     ) -> Device:
         """Create a device and open its first pairing window (201 with the first QR); 409
@@ -199,6 +208,7 @@ class DeviceService:
                     connection=Connection.OFFLINE,
                     session_epoch=1,
                     pacing=pacing or None,
+                    history_sync=history_sync,
                 )
                 session.add(device)
                 if actor is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.devices.models import Device
 from wagateway.engines.base import (
     ChatPresence,
+    HistoryBatch,
     InboundMessage,
     MessageEdited,
     MessageRevoked,
@@ -59,6 +60,11 @@ class MessageSink(Protocol):
         self, session: AsyncSession, device: Device, read: OwnerRead
     ) -> None:
         """The owner read a chat's messages on the phone (a read-self receipt)."""
+
+    async def store_history(
+        self, session: AsyncSession, device: Device, batch: HistoryBatch
+    ) -> None:
+        """A part of the history WhatsApp sent after linking (CONTRACT §8.4)."""
 
 
 # Called inside the transaction that destroys a device, with its id; answers the media keys

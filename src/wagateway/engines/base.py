@@ -214,6 +214,25 @@ class OwnerRead(EngineEvent):
 
 
 @dataclass(frozen=True)
+class HistoryBatch(EngineEvent):
+    """Part of the history WhatsApp sends a device after linking (CONTRACT §8.4), for a
+    device whose engine was given a history limit (`Engine.set_history_limit`): at most
+    `HISTORY_BATCH_SIZE` messages (`from_me` for the account's own), from `chats` chats;
+    `progress` (0–100) as WhatsApp reports it, None when it does not say. A batch without
+    messages reports progress only (the limit was reached, or the part held nothing to show).
+    """
+
+    messages: tuple[InboundMessage, ...]
+    chats: int
+    progress: int | None = None
+
+
+# The most messages in one HistoryBatch: one write of the gateway's, short enough that other
+# devices' writes take turns with an import.
+HISTORY_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
 class Warning(EngineEvent):
     code: str
     message: str
@@ -229,6 +248,10 @@ def with_valid_text(item: T) -> T:
     text replaced by U+FFFD: what WhatsApp sends is kept, but no database, API answer or
     webhook could encode such a character (`core/text.py`). The item itself when it has none,
     which is all but always."""
+    if isinstance(item, HistoryBatch):
+        messages = tuple(with_valid_text(m) for m in item.messages)
+        changed = any(a is not b for a, b in zip(messages, item.messages, strict=True))
+        return dataclasses.replace(item, messages=messages) if changed else item
     changes = {}
     kind: type = type(item)
     for name in _field_names(kind):
@@ -482,6 +505,13 @@ class Engine(Protocol):
     async def contacts(self, device_id: str) -> list[Contact]:
         """The contacts the account's session knows (CONTRACT §8.4). Raises EngineError
         `not_connected`."""
+
+    async def set_history_limit(self, device_id: str, limit: int) -> None:
+        """How many messages of the history WhatsApp sends after linking the device's
+        current session may hand over as `HistoryBatch` (0, the default of every session:
+        none). The engine stops mapping messages once the limit is reached, so a large
+        history costs no more than the limit. Told when a pairing window opens, when the
+        device's `history_sync` changes while it pairs, and at a restore."""
 
     async def update_group(self, device_id: str, group: str, changes: dict[str, Any]) -> None:
         """Change a group's `subject`, `description`, `announce` and/or `locked` (CONTRACT

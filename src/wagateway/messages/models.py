@@ -18,6 +18,9 @@ class Message(Base):
         Index("ix_messages_device_seq", "device_id", "seq"),
         Index("ix_messages_queue", "status", "device_id", "next_attempt_at"),
         Index("ix_messages_device_wa_id", "device_id", "wa_message_id"),
+        # A chat's messages (`/chats/{chat}/messages`, a chat's name) without walking all
+        # of the device's: history imports make devices hold many chats.
+        Index("ix_messages_device_chat", "device_id", "chat", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)

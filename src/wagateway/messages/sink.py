@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.devices.models import Device
 from wagateway.engines.base import (
     ChatPresence,
+    HistoryBatch,
     InboundMessage,
     MessageEdited,
     MessageRevoked,
@@ -17,7 +18,7 @@ from wagateway.engines.base import (
     Receipt,
 )
 from wagateway.media.store import MediaStore
-from wagateway.messages import ingest
+from wagateway.messages import history, ingest
 from wagateway.messages.early_receipts import EarlyReceipts
 
 
@@ -26,11 +27,16 @@ class InboundMessages:
     `early_receipts`, which the send queue's bookkeeping applies once it writes the id."""
 
     def __init__(
-        self, media: MediaStore, media_max_bytes: int, early_receipts: EarlyReceipts
+        self,
+        media: MediaStore,
+        media_max_bytes: int,
+        early_receipts: EarlyReceipts,
+        history_max_messages: int = 0,
     ) -> None:
         self._media = media
         self._media_max_bytes = media_max_bytes
         self.early_receipts = early_receipts
+        self._history_max_messages = history_max_messages
 
     async def apply_receipts(
         self, session: AsyncSession, receipts: list[tuple[Device, list[Receipt]]]
@@ -64,3 +70,8 @@ class InboundMessages:
         self, session: AsyncSession, device: Device, read: OwnerRead
     ) -> None:
         await ingest.apply_owner_read(session, device, read)
+
+    async def store_history(
+        self, session: AsyncSession, device: Device, batch: HistoryBatch
+    ) -> None:
+        await history.store_history(session, device, batch, self._history_max_messages)

@@ -390,6 +390,16 @@ class SandboxControls:
         except EngineError as exc:
             raise ApiError(409, "device_not_connected", exc.message) from exc
 
+    async def history(self, app: App, device_id: str, chats: int, messages_per_chat: int) -> int:
+        """The network sends the device the history WhatsApp sends at linking (CONTRACT
+        §8.5): imported when the device has `history_sync` (up to WAGW_HISTORY_MAX_MESSAGES),
+        each part written before this returns. Returns how many messages the network sent."""
+        await self._connected_device(app, device_id)
+        try:
+            return await self._sandbox.send_history(device_id, chats, messages_per_chat)
+        except EngineError as exc:
+            raise ApiError(409, "device_not_connected", exc.message) from exc
+
     async def group_event(
         self,
         app: App,

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from wagateway.core.settings import Settings
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
     GROUP_SETTINGS,
+    HISTORY_BATCH_SIZE,
     INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
@@ -44,6 +45,7 @@ from wagateway.engines.base import (
     GroupInfo,
     GroupMember,
     GroupParticipantChange,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -161,6 +163,8 @@ class _Sim:
     # subscribed clients that show online).
     available: bool = False
     subscriptions: set[str] = field(default_factory=set)
+    # How many history messages this session may still hand over (`set_history_limit`).
+    history_left: int = 0
 
 
 class SandboxEngine:
@@ -624,6 +628,41 @@ class SandboxEngine:
                 )
             )
         return wa_message_id
+
+    async def set_history_limit(self, device_id: str, limit: int) -> None:
+        sim = self._sims.get(device_id)
+        if sim is not None:
+            sim.history_left = max(0, limit)
+
+    async def send_history(self, device_id: str, chats: int, messages_per_chat: int) -> int:
+        """The network sends the history WhatsApp sends a newly linked device (CONTRACT
+        §8.5): `chats` one-to-one chats, the most recent first, each with `messages_per_chat`
+        messages a minute apart, the contact's and the owner's in turn. The session hands
+        them over as `HistoryBatch`es until its history limit is reached (then one last batch
+        reports progress 100); each batch is written before the next is made, as a worker
+        hands them over. Nothing is handed over in a session without a history limit left.
+        Returns how many messages the network sent."""
+        sim = self._require_online(device_id)
+        total = chats * messages_per_chat
+        if sim.history_left <= 0:
+            return total
+        async with self._db.read() as session:
+            stored = await session.get(SandboxSession, device_id)
+        owner = stored.phone if stored is not None else ""
+        batch: list[InboundMessage] = []
+        sent = 0
+        for message in _history(device_id, sim.epoch, owner, chats, messages_per_chat):
+            if sim.history_left <= 0:
+                break
+            sim.history_left -= 1
+            sent += 1
+            batch.append(message)
+            if len(batch) == HISTORY_BATCH_SIZE:
+                await self._emit(_history_batch(device_id, sim.epoch, batch, sent * 100 // total))
+                batch = []
+        if batch or sent < total or not total:
+            await self._emit(_history_batch(device_id, sim.epoch, batch, 100))
+        return total
 
     async def contact_revokes(self, device_id: str, sender_phone: str, wa_message_id: str) -> None:
         """The contact deletes one of its messages for everyone."""
@@ -1340,6 +1379,50 @@ def _written(
         media=media,
         media_size=len(media) if media is not None else None,
         from_me=from_me,
+    )
+
+
+# The first simulated contact of a history (CONTRACT §8.5 `history`): chat i is with
+# HISTORY_CONTACT + i.
+HISTORY_CONTACT = 6285500000000
+
+
+def _history(
+    device_id: str, epoch: int, owner: str, chats: int, per_chat: int
+) -> Iterator[InboundMessage]:
+    """The messages of a simulated history, made one at a time (a large history is never
+    held whole): chat 0's newest message is a minute old, each older chat's an hour older."""
+    now = utcnow()
+    for chat_index in range(chats):
+        phone = str(HISTORY_CONTACT + chat_index)
+        chat = f"{phone}@s.whatsapp.net"
+        newest = now - timedelta(hours=chat_index, minutes=1)
+        for n in range(per_chat):
+            own = n % 2 == 1
+            yield InboundMessage(
+                device_id,
+                epoch,
+                wa_message_id=f"3EB0H{chat_index:06d}{n:06d}",
+                chat=chat,
+                sender_phone=owner if own else phone,
+                sender_lid=None if own else sandbox_lid(phone),
+                type="text",
+                content={"text": f"history {chat_index}/{n}"},
+                sent_at=newest - timedelta(minutes=per_chat - 1 - n),
+                push_name=None if own else sandbox_push_name(phone),
+                from_me=own,
+            )
+
+
+def _history_batch(
+    device_id: str, epoch: int, messages: list[InboundMessage], progress: int
+) -> HistoryBatch:
+    return HistoryBatch(
+        device_id,
+        epoch,
+        messages=tuple(messages),
+        chats=len({m.chat for m in messages}),
+        progress=progress,
     )
 
 

@@ -32,6 +32,7 @@ import structlog
 
 from wagateway.engines.base import (
     ALWAYS_ONLINE,
+    HISTORY_BATCH_SIZE,
     INVITE_LINK_PREFIX,
     ON_DEMAND,
     QR_CODE_LIFETIMES,
@@ -137,6 +138,8 @@ class _Session:
     rejected_calls: set[str] = dataclasses.field(default_factory=set)
     # The account's phone number, from the client's own JID at connect.
     phone: str | None = None
+    # How many history messages this session may still hand over (`set_history_limit`).
+    history_left: int = 0
 
 
 class WhatsmeowBackend:
@@ -449,6 +452,28 @@ class WhatsmeowBackend:
         )
         on(ev.JoinedGroupEv, lambda e: self._emit_mapped(mapping.joined_group, session, e))
         on(ev.GroupInfoEv, lambda e: self._on_group_info(session, e))
+        on(ev.HistorySyncEv, lambda e: self._on_history(session, e))
+
+    async def _on_history(self, session: _Session, event: Any) -> None:
+        """A part of the history WhatsApp sends after linking: handed over in batches while
+        the session's history limit lasts; each batch is sent before the next is mapped."""
+        if not session.linked or session.history_left <= 0:
+            return
+        for batch in mapping.history_batches(
+            session.device_id,
+            session.epoch,
+            event.Data,
+            session.history_left,
+            session.phone,
+            HISTORY_BATCH_SIZE,
+        ):
+            session.history_left -= len(batch.messages)
+            await self._emit(batch)
+
+    async def set_history_limit(self, device_id: str, limit: int) -> None:
+        session = self._sessions.get(device_id)
+        if session is not None:
+            session.history_left = max(0, limit)
 
     async def _on_group_info(self, session: _Session, event: Any) -> None:
         if session.linked:

@@ -6,6 +6,7 @@ The arguments are neonize's own message objects (`neonize.proto.Neonize_pb2` and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from wagateway.engines.base import (
     GroupInfo,
     GroupMember,
     GroupParticipantChange,
+    HistoryBatch,
     InboundMessage,
     IncomingCall,
     MessageEdited,
@@ -212,6 +214,81 @@ def inbound_message(device_id: str, epoch: int, event: Any) -> InboundMessage | 
         media_size=announced_size(message),
         from_me=bool(source.IsFromMe),
     )
+
+
+def _jid_parts(jid: str) -> tuple[str, str]:
+    """(user without a device suffix, server) of a JID written as text."""
+    user, _, server = jid.partition("@")
+    return user.partition(":")[0], server
+
+
+def history_message(
+    device_id: str, epoch: int, chat: str, info: Any, own_phone: str | None
+) -> InboundMessage | None:
+    """One message of a history sync (a `WebMessageInfo` of a `HistorySync` conversation)
+    as an inbound message of the chat `chat`: the account's own (`fromMe`) or a contact's
+    (in a group, the `participant`). Attachments are announced (`media_size`), never fetched.
+    None for what is not shown (protocol messages, what is not mapped)."""
+    key = info.key
+    kind, content, reply_to, mentions = message_content(info.message)
+    if kind == "unsupported":
+        return None
+    own = bool(key.fromMe)
+    chat = text(key.remoteJID) or chat
+    sender = text(key.participant) or text(info.participant) or ("" if own else chat)
+    user, server = _jid_parts(sender)
+    phone = own_phone if own else (user if server == "s.whatsapp.net" and user else None)
+    lid = f"{user}@lid" if server == "lid" and not own else None
+    return InboundMessage(
+        device_id,
+        epoch,
+        wa_message_id=text(key.ID),
+        chat=chat,
+        sender_phone=phone,
+        sender_lid=lid,
+        type=kind,
+        content=content,
+        sent_at=_timestamp(int(info.messageTimestamp)),
+        push_name=text(info.pushName) or None,
+        forwarded=is_forwarded(info.message),
+        reply_to=reply_to,
+        mentions=mentions,
+        media_size=announced_size(info.message),
+        from_me=own,
+    )
+
+
+def history_batches(
+    device_id: str, epoch: int, data: Any, limit: int, own_phone: str | None, size: int
+) -> Iterator[HistoryBatch]:
+    """A `HistorySync` (neonize's `HistorySyncEv.Data`, one part of what WhatsApp sends
+    after linking) as batches of at most `size` messages, mapped one at a time while they
+    are iterated and no more than `limit` of them: the rest of a large history is never
+    mapped. Each batch carries the part's `progress` (None when WhatsApp gives none); the
+    last one is there also when no message of the part is handed over."""
+    progress = int(data.progress) if data.HasField("progress") else None
+    batch: list[InboundMessage] = []
+    handed = 0
+    for conversation in data.conversations:
+        chat = text(conversation.ID)
+        if chat.endswith("@broadcast") or chat.endswith("@newsletter"):
+            continue
+        for entry in conversation.messages:
+            if handed >= limit:
+                break
+            message = history_message(device_id, epoch, chat, entry.message, own_phone)
+            if message is None:
+                continue
+            batch.append(message)
+            handed += 1
+            if len(batch) == size:
+                yield HistoryBatch(
+                    device_id, epoch, tuple(batch), len({m.chat for m in batch}), progress
+                )
+                batch = []
+        if handed >= limit:
+            break
+    yield HistoryBatch(device_id, epoch, tuple(batch), len({m.chat for m in batch}), progress)
 
 
 def own_message_chat(source: Any) -> str:

@@ -177,6 +177,9 @@ class WorkerEngine:
     async def set_blocked(self, device_id: str, jid: str, blocked: bool) -> None:
         await self._call(device_id, "set_blocked", jid=jid, blocked=blocked)
 
+    async def set_history_limit(self, device_id: str, limit: int) -> None:
+        await self._call(device_id, "set_history_limit", limit=limit)
+
     async def blocklist(self, device_id: str) -> list[str]:
         return [str(jid) for jid in await self._call(device_id, "blocklist")]
 

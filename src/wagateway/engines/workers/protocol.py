@@ -70,6 +70,8 @@ OPS = frozenset(
 )
 # The account itself (CONTRACT §8.4): restart, own profile, blocking.
 OPS = OPS | frozenset({"reconnect", "update_own_profile", "set_blocked", "blocklist"})
+# History import (CONTRACT §8.4).
+OPS = OPS | frozenset({"set_history_limit"})
 
 _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -99,6 +101,7 @@ _TYPES: dict[str, type[Any]] = {
         base.IncomingCall,
         base.OwnerRead,
         base.Contact,
+        base.HistoryBatch,
     )
 }
 
