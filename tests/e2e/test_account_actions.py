@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.e2e.test_history import history_messages
 from tests.support.fake_phones import gateway_on_fake_phones, linked_device
 from tests.support.harness import GatewayServer, wait_until
 from wagateway.engines.whatsmeow import neonize_loader
@@ -197,9 +198,31 @@ def test_whatsmeow_account_actions_through_the_worker(
     backend to the neonize stand-in (which records what reached the servers)."""
     if not neonize_loader.available():
         pytest.skip("neonize is not installed")
-    server, client, network = gateway_on_fake_phones(make_server, tmp_path, "real account")
+    server, client, network = gateway_on_fake_phones(
+        make_server, tmp_path, "real account", FAKE_NEONIZE_HISTORY="1"
+    )
     with client as api:
         device = linked_device(api)
+        # History (CONTRACT §8.4) through the worker: WhatsApp's HistorySync, mapped and
+        # capped in the worker, stored by the gateway; ignored for a device without it.
+        importing = api.post("/devices", json={"device_name": "inbox", "history_sync": True})
+        assert importing.status_code == 201, importing.text
+        importing_id = importing.json()["device_id"]
+        wait_until(
+            lambda: api.get(f"/devices/{importing_id}").json()["connection"] == "online",
+            timeout=60,
+            what="the importing device linked by the fake phone",
+        )
+        for device_id in (device, importing_id):
+            (network / f"history-{device_id}").write_text("3 300")
+        wait_until(
+            lambda: len(history_messages(api, importing_id)) == 900, what="the history imported"
+        )
+        assert history_messages(api, device) == []
+        listed = api.get(f"/devices/{importing_id}/chats").json()["chats"]
+        assert [c["chat"] for c in listed] == [
+            f"{6285500000000 + i}@s.whatsapp.net" for i in range(3)
+        ]
         response = api.post(f"/devices/{device}/restart")
         assert response.status_code == 200, response.text
         assert response.json()["connection"] == "reconnecting"

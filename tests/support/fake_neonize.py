@@ -527,6 +527,8 @@ class FakeClient:
                     if os.environ.get("FAKE_NEONIZE_GREET") == "1":
                         self._spawn(self._greet_when_asked())
                         self._spawn(self._call_when_asked())
+                    if os.environ.get("FAKE_NEONIZE_HISTORY") == "1":
+                        self._spawn(self._history_when_asked())
                     break
                 await asyncio.sleep(lifetime)
                 if self._session():
@@ -543,6 +545,17 @@ class FakeClient:
             await asyncio.sleep(0.05)
         if not self.stopped:
             await self.network.contact_writes(self.uuid, "6285550001111", trigger.read_text())
+
+    async def _history_when_asked(self) -> None:
+        """Whole-gateway tests with FAKE_NEONIZE_HISTORY=1: once record_dir/history-<device
+        id> exists, WhatsApp sends the device the history it names ("<chats> <per chat>")."""
+        assert self.network.record_dir is not None
+        trigger = self.network.record_dir / f"history-{self.uuid}"
+        while not self.stopped and not trigger.exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.stopped:
+            chats, per_chat = (int(n) for n in trigger.read_text().split())
+            await self.network.sends_history(self.uuid, chats, per_chat)
 
     async def _call_when_asked(self) -> None:
         """As `_greet_when_asked`, for record_dir/call-<device id>: the number written there
