@@ -13,13 +13,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from wagateway.apps.models import App
-from wagateway.core.db import Database
+from wagateway.core.db import Database, table_of
+from wagateway.core.deferred_writes import defer_insert
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.devices.models import Device
 from wagateway.engines.base import HistoryBatch, InboundMessage
 from wagateway.messages.chats import list_chats
 from wagateway.messages.history import store_history
 from wagateway.messages.models import Message
+from wagateway.messages.service import outbound_row
 from wagateway.webhooks.models import Event
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -132,6 +134,55 @@ def test_history_is_stored_capped_deduplicated_and_announced_per_batch(tmp_path:
         # the chat with the live message is the most recent, though its history came later
         assert [(c.chat, c.unread_count) for c in listed] == [(OLD_CHAT, 1), (NEW_CHAT, 0)]
         assert listed[1].last_message_at == AT + timedelta(minutes=50)
+        await db.dispose()
+
+    asyncio.run(main())
+
+
+def test_history_sees_message_rows_its_group_commit_has_not_written_yet(tmp_path: Path) -> None:
+    """A history batch shares its transaction with other writes (group commit), such as the
+    send queue's deferred message rows: they count as stored, and nothing trips over them."""
+
+    async def main() -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+        await asyncio.to_thread(upgrade_to_head, url)
+        db = Database(url)
+        async with db.transaction() as session:
+            session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
+            session.add(
+                Device(
+                    id="dev",
+                    app_id="app",
+                    name="dev",
+                    engine="sandbox",
+                    status="connected",
+                    wa_number="6281234567890",
+                    history_sync=True,
+                )
+            )
+        async with db.transaction() as session:
+            device = await session.get(Device, "dev")
+            assert device is not None
+            queued = outbound_row(
+                id="queued-1",
+                app_id="app",
+                device_id="dev",
+                type="text",
+                chat=NEW_CHAT,
+                sender="6281234567890",
+                content={"text": "queued"},
+                created_at=AT,
+            )
+            defer_insert(session, table_of(Message), {**queued, "wa_message_id": "N1"})
+            await store_history(
+                session,
+                device,
+                _batch(_inbound("N1", NEW_CHAT, 1), _inbound("N2", NEW_CHAT, 2)),
+                10,
+            )
+        async with db.read() as session:
+            rows = (await session.execute(select(Message.wa_message_id, Message.source))).all()
+        assert sorted(rows) == [("N1", "api"), ("N2", "history")]
         await db.dispose()
 
     asyncio.run(main())

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import new_id, utcnow
+from wagateway.core.db import new_id, table_of, utcnow
+from wagateway.core.deferred_writes import write_deferred
 from wagateway.devices.models import Device
 from wagateway.engines.base import HistoryBatch, InboundMessage
 from wagateway.messages.models import Message
@@ -37,6 +38,9 @@ async def store_history(
     for a device without `history_sync`."""
     if not device.history_sync:
         return
+    # The group commit's other units may hold deferred message rows (the send queue's):
+    # the count and the check for known ids must see them.
+    await session.run_sync(write_deferred, table_of(Message))
     imported = await session.scalar(
         select(func.count())
         .select_from(Message)

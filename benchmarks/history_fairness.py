@@ -1,0 +1,168 @@
+"""History import must not stall other devices (issue 18): another device's send latency
+while one device imports a large history, against the same device's latency just before,
+in the same run, on a real `wagateway serve` (sandbox engine, time scale 0).
+
+Method:
+- One server (SQLite, or `--database-url`), a webhook receiver (tests/support/harness.py),
+  one app, two linked sandbox devices: `importer` with `history_sync`, `sender` without;
+  WAGW_HISTORY_MAX_MESSAGES is raised to the history's size so all of it is imported.
+- Send latency of one message: from just before its `POST /devices/{id}/messages` to the arrival of its
+  outbound `message` webhook (the gateway wrote it `sent`: API, queue, engine, database and
+  webhook dispatcher included). Messages go to `sender` open loop at `--rate` per second.
+- Before: `--messages` sends on a quiet gateway. During: the same rate while
+  `POST /sandbox/devices/{importer}/history` makes the network send `--chats` x
+  `--per-chat` messages and the gateway imports them (the call answers once all is written);
+  sending goes on until that call answered and at least `--messages` were sent.
+- Printed: p50 / p99 / max before and during, the ratio of the p99s (the target: at most
+  1.5), and the import's own rate.
+
+    .venv/bin/python benchmarks/history_fairness.py                  # 100 x 200 = 20,000
+    .venv/bin/python benchmarks/history_fairness.py --database-url postgresql+asyncpg://…
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from tests.e2e.test_device_flow import scan_current_qr  # noqa: E402
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until  # noqa: E402
+
+RECIPIENT = "6281299990000"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def send_for(
+    api: httpx.Client, device_id: str, rate: float, until: threading.Event, at_least: int
+) -> dict[str, float]:
+    """Open-loop sends to `device_id`: {message_id: the time just before its POST}."""
+    started: dict[str, float] = {}
+    start = time.monotonic()
+    n = 0
+    while n < at_least or not until.is_set():
+        due = start + n / rate
+        time.sleep(max(0.0, due - time.monotonic()))
+        posted = time.time()
+        response = api.post(
+            f"/devices/{device_id}/messages", json={"to": RECIPIENT, "text": f"m{n}"}
+        )
+        assert response.status_code == 202, response.text
+        started[response.json()["message_id"]] = posted
+        n += 1
+    return started
+
+
+def latencies(receiver: WebhookReceiver, device_id: str, started: dict[str, float]) -> list[float]:
+    def sent_events() -> dict[str, float]:
+        return {
+            d.json["payload"]["message_id"]: d.received_at
+            for d in receiver.events(device_id, "message")
+            if d.json["payload"]["message_id"] in started
+        }
+
+    arrived = wait_until(
+        lambda: (found := sent_events()) and len(found) == len(started) and found,
+        timeout=120,
+        what="every message's message event",
+    )
+    return [arrived[m] - started[m] for m in started]
+
+
+def summary(name: str, values: list[float]) -> str:
+    return (
+        f"{name}: n={len(values)} p50 {statistics.median(values) * 1000:.1f} ms, "
+        f"p99 {percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--per-chat", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0, help="sends per second")
+    parser.add_argument("--messages", type=int, default=300, help="sends in each phase")
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    total = args.chats * args.per_chat
+
+    receiver = WebhookReceiver().start()
+    data_dir = Path(tempfile.mkdtemp(prefix="wagw-history-"))
+    env = {"WAGW_HISTORY_MAX_MESSAGES": str(total), "WAGW_SANDBOX_TIME_SCALE": "0"}
+    server = GatewayServer(data_dir, args.database_url, extra_env=env).start()
+    try:
+        creds = server.create_app("history bench", receiver.url)
+        with server.client(creds["app_token"]) as api:
+            importer = api.post("/devices", json={"device_name": "importer", "history_sync": True})
+            sender = api.post("/devices", json={"device_name": "sender"})
+            importer_id, sender_id = importer.json()["device_id"], sender.json()["device_id"]
+            for device_id in (importer_id, sender_id):
+                scan_current_qr(api, device_id)
+            warm = threading.Event()
+            warm.set()
+            latencies(receiver, sender_id, send_for(api, sender_id, args.rate, warm, 20))
+
+            quiet = threading.Event()
+            quiet.set()
+            before = latencies(
+                receiver, sender_id, send_for(api, sender_id, args.rate, quiet, args.messages)
+            )
+
+            imported = threading.Event()
+            took: list[float] = []
+
+            failed: list[str] = []
+
+            def import_history() -> None:
+                try:
+                    with server.client(creds["app_token"]) as own:
+                        begun = time.monotonic()
+                        response = own.post(
+                            f"/sandbox/devices/{importer_id}/history",
+                            json={"chats": args.chats, "messages_per_chat": args.per_chat},
+                            timeout=600,
+                        )
+                        took.append(time.monotonic() - begun)
+                        if response.status_code != 202:
+                            failed.append(response.text)
+                finally:
+                    imported.set()
+
+            worker = threading.Thread(target=import_history)
+            worker.start()
+            during = latencies(
+                receiver, sender_id, send_for(api, sender_id, args.rate, imported, args.messages)
+            )
+            worker.join()
+            if failed:
+                raise SystemExit(f"the import failed: {failed[0]}")
+            stored = api.get(f"/devices/{importer_id}/chats", params={"limit": 200}).json()
+    finally:
+        server.stop()
+        receiver.stop()
+
+    print(f"history: {total} messages in {args.chats} chats; sends at {args.rate:g}/s")
+    print(summary("before (quiet)", before))
+    print(summary("during the import", during))
+    print(
+        f"import: {took[0]:.2f} s ({total / took[0]:.0f} messages/s), chats listed {len(stored['chats'])}"
+    )
+    print(
+        f"p99 during / before: {percentile(during, 0.99) / percentile(before, 0.99):.2f} (target <= 1.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()
