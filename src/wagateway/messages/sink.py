@@ -16,6 +16,7 @@ from wagateway.engines.base import (
     PresenceUpdate,
     Receipt,
 )
+from wagateway.media.links import MediaLinks
 from wagateway.media.store import MediaStore
 from wagateway.messages import ingest
 from wagateway.messages.early_receipts import EarlyReceipts
@@ -26,11 +27,16 @@ class InboundMessages:
     `early_receipts`, which the send queue's bookkeeping applies once it writes the id."""
 
     def __init__(
-        self, media: MediaStore, media_max_bytes: int, early_receipts: EarlyReceipts
+        self,
+        media: MediaStore,
+        media_max_bytes: int,
+        early_receipts: EarlyReceipts,
+        links: MediaLinks | None = None,
     ) -> None:
         self._media = media
         self._media_max_bytes = media_max_bytes
         self.early_receipts = early_receipts
+        self._links = links  # signs the `media_url` of inbound `message` events
 
     async def apply_receipts(
         self, session: AsyncSession, receipts: list[tuple[Device, list[Receipt]]]
@@ -41,7 +47,9 @@ class InboundMessages:
     async def store_inbound(
         self, session: AsyncSession, device: Device, message: InboundMessage
     ) -> None:
-        await ingest.store_inbound(session, device, message, self._media, self._media_max_bytes)
+        await ingest.store_inbound(
+            session, device, message, self._media, self._media_max_bytes, self._links
+        )
 
     async def apply_revoke(
         self, session: AsyncSession, device: Device, revoke: MessageRevoked
