@@ -114,7 +114,7 @@ class Gateway:
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)
             if runs_in_own_process(settings)
-            else Dispatcher(settings, self.db, self.box, self.node_id)
+            else Dispatcher(settings, self.db, self.box, self.node_id, links=self.media_links)
         )
         self.queue = OutboundQueue(
             settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts

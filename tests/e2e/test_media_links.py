@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan
 from tests.e2e.test_inbound_media_queries import inbound, message_event
-from tests.support.harness import GatewayServer, WebhookReceiver
+from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from wagateway.cli_context import CliContext
 from wagateway.core.secrets import load_master_key
 from wagateway.media.links import MediaLinks
@@ -94,6 +94,23 @@ def test_media_url_works_without_a_token_until_it_expires(
         # ...and one made now with the same key works: the key is the server's.
         fresh = signed_by_server(server, app_creds["app_id"], path, time.time())
         assert anonymous.get(fresh).content == got.content
+
+        # A redelivery carries a link signed when it is sent; the stored event keeps its own.
+        def deliveries() -> list[dict]:
+            return [
+                d.json
+                for d in receiver.events(device_id, "message")
+                if d.json["payload"]["message_id"] == event["message_id"]
+            ]
+
+        request_id = deliveries()[0]["request_id"]
+        assert api.post(f"/webhooks/deliveries/{request_id}/redeliver").status_code == 202
+        again = wait_until(lambda: deliveries()[1:], what="the redelivery")[0]["payload"]
+        assert link_parts(again["media_url"])["expires"] >= parts["expires"]
+        assert anonymous.get(again["media_url"]).content == got.content
+        stored = api.get(f"/webhooks/deliveries/{request_id}").json()["payload"]["media_url"]
+        assert link_parts(stored)["path"] == path and anonymous.get(stored).status_code == 200
+        assert link_parts(stored)["expires"] <= parts["expires"]  # made with the event
 
 
 def test_changed_and_other_apps_links_are_refused(

@@ -4,11 +4,15 @@ tests/e2e/test_media_links.py."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from wagateway.core.settings import Settings
+from wagateway.delivery.http import envelope
+from wagateway.delivery.leases import Leased
 from wagateway.media.links import EXPIRED, INVALID, MediaLinks
 
 APP_A = "11111111-1111-1111-1111-111111111111"
@@ -101,3 +105,23 @@ def test_settings_defaults_and_a_base_url_that_is_not_an_address_is_refused() ->
             Settings(public_base_url=bad)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         Settings(media_url_seconds=0)  # type: ignore[call-arg]
+
+
+def test_each_delivery_attempt_signs_the_link_afresh() -> None:
+    """The outbox keeps the link made with the event; a delivery (a retry, a redelivery a
+    week later) carries one signed when it is sent, valid for the full lifetime from then."""
+    clock = Clock(1_800_000_000)
+    links = MediaLinks(KEY, 60, clock=clock)
+    stored = links.add_to(APP_A, {"media_path": PATH_A, "caption": "x"})
+    event = Leased(1, "req", APP_A, DEVICE, "message", stored, datetime.now(UTC))
+    clock.now += 7 * 86400
+    sent = json.loads(envelope(event, links))["payload"]
+    _, path, expires, sig = parts(sent["media_url"])
+    assert (path, expires) == (PATH_A, 1_800_000_000 + 7 * 86400 + 60)
+    assert links.refusal(APP_A, PATH_A, expires, sig) is None
+    assert sent["caption"] == "x" and event.payload == stored  # the stored payload unchanged
+    assert stored["media_url"] != sent["media_url"]
+    # Without links (or without a path) the payload goes as stored.
+    assert json.loads(envelope(event))["payload"] == stored
+    plain = Leased(2, "req2", APP_A, DEVICE, "message", {"media_url": None}, event.occurred_at)
+    assert json.loads(envelope(plain, links))["payload"] == {"media_url": None}
