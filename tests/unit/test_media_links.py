@@ -4,12 +4,16 @@ tests/e2e/test_media_links.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from wagateway.core.secrets import load_master_key
 from wagateway.core.settings import Settings
 from wagateway.delivery.http import envelope
 from wagateway.delivery.leases import Leased
@@ -125,3 +129,25 @@ def test_each_delivery_attempt_signs_the_link_afresh() -> None:
     assert json.loads(envelope(event))["payload"] == stored
     plain = Leased(2, "req2", APP_A, DEVICE, "message", {"media_url": None}, event.occurred_at)
     assert json.loads(envelope(plain, links))["payload"] == {"media_url": None}
+
+
+def test_the_gateway_signs_with_its_settings_and_its_master_key(tmp_path: Path) -> None:
+    from wagateway.gateway import Gateway
+
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        webhook_process=False,
+        media_url_seconds=120,
+        public_base_url="https://wa.example.com",
+    )
+    gateway = Gateway(settings)
+    try:
+        before = int(time.time())
+        url = gateway.media_links.url(APP_A, PATH_A)
+        _, path, expires, sig = parts(url)
+        assert url.startswith("https://wa.example.com/media/link?") and path == PATH_A
+        assert before + 120 <= expires <= int(time.time()) + 120
+        key = load_master_key("", tmp_path)  # the key file the gateway made
+        assert MediaLinks(key, 120).refusal(APP_A, PATH_A, expires, sig) is None
+    finally:
+        asyncio.run(gateway.db.dispose())
