@@ -23,6 +23,7 @@ from wagateway.engines.base import Engine
 from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.workers.engine import WorkerEngine
 from wagateway.engines.workers.supervisor import WorkerPool
+from wagateway.media.links import MediaLinks
 from wagateway.media.store import LocalMediaStore, MediaStore, S3MediaStore
 from wagateway.messages.actions import ChatActions
 from wagateway.messages.archive import retire_device_messages
@@ -78,7 +79,11 @@ class Gateway:
         if not create_private_dir(settings.data_dir):
             log.warning("data_dir_open_to_other_users", data_dir=str(settings.data_dir))
         self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
-        self.box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
+        master_key = load_master_key(settings.secret_key, settings.data_dir)
+        self.box = SecretBox(master_key)
+        self.media_links = MediaLinks(
+            master_key, settings.media_url_seconds, settings.public_base_url
+        )
         self.token_claims = TokenClaims()
         self.rate_limiter = RateLimiter()
         self.node_id = node_id(settings.data_dir)
@@ -89,7 +94,11 @@ class Gateway:
             engines.append(whatsmeow_engine(settings))
         early_receipts = EarlyReceipts()
         inbound = InboundMessages(
-            self.media, settings.media_max_bytes, early_receipts, settings.history_max_messages
+            self.media,
+            settings.media_max_bytes,
+            early_receipts,
+            self.media_links,
+            history_max_messages=settings.history_max_messages,
         )
         self.runtime = SessionRuntime(
             self.db, engines, inbound, history_max_messages=settings.history_max_messages
@@ -111,7 +120,7 @@ class Gateway:
         self.dispatcher: Dispatcher | WebhookProcess = (
             WebhookProcess(settings)
             if runs_in_own_process(settings)
-            else Dispatcher(settings, self.db, self.box, self.node_id)
+            else Dispatcher(settings, self.db, self.box, self.node_id, links=self.media_links)
         )
         self.queue = OutboundQueue(
             settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts

@@ -18,8 +18,9 @@ data mixed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import hypothesis
 import pytest
@@ -114,6 +115,7 @@ class Target:
     event: str
     media_path: str
     own_device: dict[str, str]  # operation label → a device for it alone
+    link: dict[str, str] = field(default_factory=dict)  # `expires` and `sig` of a media_url
 
     def path_ids(self, label: str) -> dict[str, str]:
         return {
@@ -131,7 +133,14 @@ class Target:
             "jid": "6281211112222@s.whatsapp.net",
             "path": self.media_path,
             "device_id": self.device,
+            **self.link,
         }
+
+
+def link_query(media_url: str) -> dict[str, str]:
+    """The `expires` and `sig` of a `media_url`, so `GET /media/link` gets past 404."""
+    query = parse_qs(urlsplit(media_url).query)
+    return {"expires": query["expires"][0], "sig": query["sig"][0]}
 
 
 def half_real(
@@ -180,9 +189,10 @@ def api_schema(fuzz_server: GatewayServer) -> schemathesis.BaseSchema:
         )
         assert image.status_code == 202, image.text
         inbox = f"/devices/{device}/messages?direction=inbound"
-        media_path = wait_until(
+        image_message = wait_until(
             lambda: api.get(inbox).json()["messages"], what="the inbound image"
-        )[0]["media_path"]
+        )[0]
+        media_path = image_message["media_path"]
         event = api.get("/webhooks/deliveries").json()["deliveries"][0]["request_id"]
         target = Target(
             device,
@@ -190,6 +200,7 @@ def api_schema(fuzz_server: GatewayServer) -> schemathesis.BaseSchema:
             event,
             media_path,
             {label: connected(label) for label in DEVICE_ENDING},
+            link_query(image_message["media_url"]),
         )
 
     config = schemathesis.Config.from_dict(

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.e2e.test_device_flow import create_device, scan
+from tests.e2e.test_inbound_media_queries import inbound
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, wait_until
 from wagateway.audit.models import AuditEntry
@@ -249,3 +250,36 @@ def test_the_internal_token_is_never_logged(make_server) -> None:
     assert httpx.get(f"{gateway.base_url}/devices/{device_id}").status_code == 401
     gateway.stop()
     assert INTERNAL_TOKEN not in gateway.logs()
+
+
+def test_an_allowlisted_caller_fetches_a_devices_media_by_its_id_alone(
+    allowlisted: GatewayServer,
+) -> None:
+    """`GET /devices/{device_id}/media?path=` (CONTRACT §10): the internal flow names only the
+    device; a path of another device (of another app) is not found through it."""
+    gateway = allowlisted
+    creds, other_creds = gateway.create_app("internal media"), gateway.create_app("other media")
+    with (
+        gateway.client(creds["app_token"]) as api,
+        gateway.client(other_creds["app_token"]) as other_api,
+        gateway.client() as internal,
+    ):
+        device_id = scan(api, create_device(api, "media device")["qr"])["device_id"]
+        other_id = scan(other_api, create_device(other_api, "other device")["qr"])["device_id"]
+        inbound(api, device_id, {"type": "image"})
+        inbox = f"/devices/{device_id}/messages?direction=inbound"
+        stored = wait_until(lambda: api.get(inbox).json()["messages"], what="the image")[0]
+        path = stored["media_path"]
+
+        got = internal.get(f"/devices/{device_id}/media", params={"path": path})
+        assert got.status_code == 200, got.text
+        assert got.content == api.get("/media", params={"path": path}).content
+        assert got.headers["content-type"] == "image/png"
+        # The link beside it needs no one at all.
+        assert internal.get(stored["media_url"]).content == got.content
+        elsewhere = internal.get(f"/devices/{other_id}/media", params={"path": path})
+        assert elsewhere.status_code == 404 and elsewhere.json()["error"]["code"] == "not_found"
+        assert internal.get("/media", params={"path": path}).status_code == 401
+
+    paths = {e[3]["path"] for e in internal_audit(gateway) if e[2] == device_id}
+    assert f"/devices/{device_id}/media" in paths  # audited as every internal call

@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import uuid
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import httpx
 import pytest
@@ -228,6 +228,10 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
                     what="the inbound image's event",
                 )[0]
                 assert api.get("/media", params={"path": event["media_path"]}).status_code == 200
+                # A media link opens its file without a token for a day: it is in the event
+                # (and the delivery log) by design, but the server's output never holds one.
+                link_sig = parse_qs(urlsplit(event["media_url"]).query)["sig"][0]
+                assert httpx.get(gateway.base_url + event["media_url"]).status_code == 200
 
                 # Tokens that do not work: rotated out, made up, malformed.
                 for stale in (first_token, cli_token):
@@ -284,6 +288,7 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
     assert any(line.get("event") == "webhook_process_started" for line in lines)
     assert len(found.found) >= 20
     found.assert_absent("the server's output", logs)
+    assert link_sig not in logs, "the server's output holds a media link's signature"
     for index, stderr in enumerate(cli_errors):
         found.assert_absent(f"CLI stderr #{index}", stderr)
     entries = audit_rows(gateway)

@@ -86,13 +86,22 @@ def give_objects(tenant: Tenant, name: str) -> dict[str, str]:
     }
 
 
+def without_links(listing: dict[str, Any]) -> dict[str, Any]:
+    """A message listing without its `media_url`s: each is signed when the listing is read,
+    its expiry counted from then, so it is no state of the tenant's (the file itself is)."""
+    messages = [{k: v for k, v in m.items() if k != "media_url"} for m in listing["messages"]]
+    return listing | {"messages": messages}
+
+
 def snapshot(tenant: Tenant) -> dict[str, Any]:
     """Everything of the tenant's that a leaking call could change, as its owner sees it."""
     api, live, gone = tenant.api, tenant.live, tenant.gone
     media = api.get("/media", params={"path": live["media"]})
     return {
         "devices": api.get("/devices", params={"include_destroyed": "true"}).json(),
-        "messages": api.get(f"/devices/{live['device']}/messages", params={"limit": 200}).json(),
+        "messages": without_links(
+            api.get(f"/devices/{live['device']}/messages", params={"limit": 200}).json()
+        ),
         "deliveries": api.get(
             "/webhooks/deliveries", params={"include_archived": "true", "limit": 200}
         ).json(),

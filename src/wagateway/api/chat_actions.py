@@ -50,7 +50,9 @@ async def mark_read(device_id: str, message_id: str, app: CurrentApp, gw: Gatewa
     """Mark a received message, and every earlier unread received message of its chat, read:
     the senders see blue ticks. `message_id` is the gateway's id or the WhatsApp id. 409
     `conflict` for a message the device sent. Answers the message, `read_at` set."""
-    return MessageOut.of(await gw.chat_actions.mark_read(app.id, device_id, message_id))
+    return MessageOut.of(
+        await gw.chat_actions.mark_read(app.id, device_id, message_id), gw.media_links
+    )
 
 
 @router.post(

@@ -94,7 +94,9 @@ async def chat_messages(
     rows, next_cursor = await gw.messages.list(
         app.id, device_id, limit=limit, cursor=cursor, chat=jid
     )
-    return MessageList(messages=[MessageOut.of(m) for m in rows], next_cursor=next_cursor)
+    return MessageList(
+        messages=[MessageOut.of(m, gw.media_links) for m in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/contacts", response_model=ContactList, responses=errors(SESSION_ROUTE))

@@ -35,7 +35,8 @@ async def edit_message(
     within the edit window (`WAGW_EDIT_WINDOW_SECONDS`, 15 minutes from `sent_at`), else 409
     `conflict`. A message the device did not send: 403 `forbidden`. Answers the message,
     `edited_at` set."""
-    return MessageOut.of(await gw.message_edits.edit(app.id, device_id, message_id, body.text))
+    edited = await gw.message_edits.edit(app.id, device_id, message_id, body.text)
+    return MessageOut.of(edited, gw.media_links)
 
 
 @router.delete("/messages/{message_id}", response_model=MessageOut, responses=errors(EDIT_ROUTE))
@@ -46,4 +47,6 @@ async def delete_message(
     `canceled`); sent, it is deleted for everyone within WhatsApp's window
     (`WAGW_REVOKE_WINDOW_SECONDS`, 2 days from `sent_at`; later 409 `conflict`), `revoked:
     true`. Any other message: 403 `forbidden`."""
-    return MessageOut.of(await gw.message_edits.delete(app.id, device_id, message_id))
+    return MessageOut.of(
+        await gw.message_edits.delete(app.id, device_id, message_id), gw.media_links
+    )

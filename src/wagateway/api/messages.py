@@ -75,7 +75,9 @@ async def list_messages(
         cursor=cursor,
         source=source,
     )
-    return MessageList(messages=[MessageOut.of(m) for m in rows], next_cursor=next_cursor)
+    return MessageList(
+        messages=[MessageOut.of(m, gw.media_links) for m in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{message_id}", response_model=MessageOut, responses=errors(DEVICE_ROUTE))
@@ -83,4 +85,4 @@ async def get_message(
     device_id: str, message_id: str, app: CurrentApp, gw: GatewayDep
 ) -> MessageOut:
     """One message with its status, timestamps and error."""
-    return MessageOut.of(await gw.messages.get(app.id, device_id, message_id))
+    return MessageOut.of(await gw.messages.get(app.id, device_id, message_id), gw.media_links)

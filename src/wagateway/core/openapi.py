@@ -68,7 +68,8 @@ CODES: dict[str, ErrorCode] = {
     ),
     "forbidden": ErrorCode(
         403,
-        "authenticated but not allowed: sandbox controls for an app on another engine",
+        "authenticated but not allowed: sandbox controls for an app on another engine; a "
+        "`media_url` whose signature does not match or that has expired (`details.reason`)",
         "sandbox controls are only for apps on the sandbox engine",
     ),
     "not_found": ErrorCode(

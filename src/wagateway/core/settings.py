@@ -231,6 +231,14 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    media_url_seconds: int = Field(
+        86400, ge=1, description="how long a `media_url` link works without a token"
+    )
+    public_base_url: str = Field(
+        "",
+        description="the gateway's address as callers reach it (e.g. https://wa.example.com): "
+        "`media_url` links are absolute under it; empty = relative to the gateway",
+    )
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
@@ -292,6 +300,16 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{value} is not an address of this host ({exc.strerror or exc})"
                 ) from exc
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_public_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (
+            not value.lower().startswith(("http://", "https://")) or any(c in value for c in "?#")
+        ):
+            raise ValueError(f"{value!r} is not an http(s):// address without query or fragment")
         return value
 
     @property

@@ -26,6 +26,7 @@ from wagateway.core.settings import Settings
 from wagateway.delivery.http import Outcome, Target, WebhookClient, target_of
 from wagateway.delivery.leases import CLAIM_BATCH, Leased, Leases
 from wagateway.delivery.recorder import RELEASE, Result, record_outcomes
+from wagateway.media.links import MediaLinks
 from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
@@ -53,12 +54,13 @@ class Dispatcher:
         box: SecretBox,
         node_id: str,
         on_attempt: Callable[[Outcome], None] | None = None,
+        links: MediaLinks | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._box = box
         self._leases = Leases(settings, db, node_id)
-        self._client = WebhookClient(settings, on_attempt)
+        self._client = WebhookClient(settings, on_attempt, links)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()

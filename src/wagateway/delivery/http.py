@@ -25,6 +25,7 @@ from wagateway.core.text import repair_text
 from wagateway.core.timefmt import rfc3339
 from wagateway.delivery.leases import Leased
 from wagateway.delivery.secrets import signing_secrets
+from wagateway.media.links import MediaLinks
 from wagateway.webhooks.signing import sign
 from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
 
@@ -72,14 +73,20 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def envelope(event: Leased) -> bytes:
+def envelope(event: Leased, links: MediaLinks | None = None) -> bytes:
+    """The body of a delivery. With `links`, a `media_url` in the payload is signed again
+    for this attempt, so a retry or a redelivery long after the event carries a link that
+    works for the full `WAGW_MEDIA_URL_SECONDS` from when it is sent (CONTRACT §10)."""
+    payload = event.payload
+    if links is not None and payload.get("media_url"):
+        payload = links.add_to(event.app_id, dict(payload))
     body = {
         "event": event.event,
         "device_id": event.device_id,
         "app_id": event.app_id,
         "timestamp": rfc3339(event.occurred_at),
         "request_id": event.id,
-        "payload": event.payload,
+        "payload": payload,
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -88,10 +95,14 @@ class WebhookClient:
     """POSTs events, at most `webhook_concurrency` at once, through the outbound guard."""
 
     def __init__(
-        self, settings: Settings, on_attempt: Callable[[Outcome], None] | None = None
+        self,
+        settings: Settings,
+        on_attempt: Callable[[Outcome], None] | None = None,
+        links: MediaLinks | None = None,
     ) -> None:
         self._settings = settings
         self._on_attempt = on_attempt  # told of every HTTP attempt (metrics in another process)
+        self._links = links  # signs each attempt's `media_url` afresh
         self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
         self._http: aiohttp.ClientSession | None = None
 
@@ -133,7 +144,7 @@ class WebhookClient:
 
     async def _post(self, url: str, event: Leased, secrets: list[str]) -> Outcome:
         assert self._http is not None
-        body = envelope(event)
+        body = envelope(event, self._links)
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",

@@ -54,6 +54,7 @@ from wagateway.core.settings import Settings
 from wagateway.delivery.dispatcher import Dispatcher, went_round_recently
 from wagateway.delivery.http import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY, Outcome
 from wagateway.engines.workers.protocol import read_frame, write_frame
+from wagateway.media.links import MediaLinks
 from wagateway.webhooks.outbox import on_commit_with_events
 
 log = structlog.get_logger(__name__)
@@ -205,12 +206,14 @@ async def _serve(fd: int) -> None:
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url, settings.database_read_pool_size)
     tally = _AttemptTally()
+    master_key = load_master_key(settings.secret_key, settings.data_dir)
     dispatcher = Dispatcher(
         settings,
         db,
-        SecretBox(load_master_key(settings.secret_key, settings.data_dir)),
+        SecretBox(master_key),
         node_id(settings.data_dir),
         on_attempt=tally,
+        links=MediaLinks(master_key, settings.media_url_seconds, settings.public_base_url),
     )
     await dispatcher.start()
     settle_after_startup()

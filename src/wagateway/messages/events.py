@@ -7,12 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.addresses import jid_user
 from wagateway.core.timefmt import rfc3339
 from wagateway.devices.models import Device
+from wagateway.media.links import MediaLinks
 from wagateway.messages.models import Message
 from wagateway.messages.schemas import error_of
 from wagateway.webhooks.outbox import record_event
 
 
-def message_event(session: AsyncSession, device: Device, m: Message) -> None:
+def message_event(
+    session: AsyncSession, device: Device, m: Message, links: MediaLinks | None = None
+) -> None:
+    """The `message` event of `m`; with `links`, its `media_path` gets a signed `media_url`
+    beside it, valid from now (CONTRACT §10). Only inbound messages have a `media_path`."""
     outbound = m.direction == "outbound"
     sender_phone = device.wa_number if outbound else m.sender
     record_event(
@@ -32,6 +37,7 @@ def message_event(session: AsyncSession, device: Device, m: Message) -> None:
             "chat": m.chat,
             "type": m.type,
             "media_path": m.media_path,
+            "media_url": links.url(m.app_id, m.media_path) if links and m.media_path else None,
             "mentions": list(m.mentions or []),
             "forwarded": m.forwarded,
             "reply_to": m.reply_to,

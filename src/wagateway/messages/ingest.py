@@ -24,6 +24,7 @@ from wagateway.engines.base import (
     PresenceUpdate,
     Receipt,
 )
+from wagateway.media.links import MediaLinks
 from wagateway.media.store import MediaStore
 from wagateway.messages import events
 from wagateway.messages.models import Message
@@ -117,6 +118,7 @@ async def store_inbound(
     inbound: InboundMessage,
     media_store: MediaStore,
     media_max_bytes: int,
+    links: MediaLinks | None = None,
 ) -> Message | None:
     """A message that arrived on the device, stored and announced: a contact's (`inbound`,
     source `contact`), or one the account sent from the phone or another linked device
@@ -170,7 +172,7 @@ async def store_inbound(
     if message.type in RESPONSE_EVENTS:
         response_event(session, device, message)
     else:
-        events.message_event(session, device, message)
+        events.message_event(session, device, message, links)
     return message
 
 

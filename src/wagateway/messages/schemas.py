@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from wagateway.core.addresses import MAX_MENTIONS
+from wagateway.media.links import MediaLinks
 from wagateway.messages.models import Message
 
 MessageType = Literal[
@@ -91,6 +92,11 @@ class MessageOut(BaseModel):
     wa_message_id: str | None
     content: dict[str, Any]
     media_path: str | None
+    media_url: str | None = Field(
+        None,
+        description="a signed link to the attachment that works without a token until it "
+        "expires (WAGW_MEDIA_URL_SECONDS from this answer)",
+    )
     reply_to: str | None
     mentions: list[str]
     forwarded: bool
@@ -114,7 +120,7 @@ class MessageOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
+    def of(cls, m: Message, links: MediaLinks | None = None) -> MessageOut:
         return cls(
             message_id=m.id,
             device_id=m.device_id,
@@ -128,6 +134,7 @@ class MessageOut(BaseModel):
             wa_message_id=m.wa_message_id,
             content=m.content,
             media_path=m.media_path,
+            media_url=links.url(m.app_id, m.media_path) if links and m.media_path else None,
             reply_to=m.reply_to,
             mentions=list(m.mentions or []),
             forwarded=m.forwarded,

@@ -17,6 +17,7 @@ from wagateway.engines.base import (
     PresenceUpdate,
     Receipt,
 )
+from wagateway.media.links import MediaLinks
 from wagateway.media.store import MediaStore
 from wagateway.messages import history, ingest
 from wagateway.messages.early_receipts import EarlyReceipts
@@ -31,11 +32,13 @@ class InboundMessages:
         media: MediaStore,
         media_max_bytes: int,
         early_receipts: EarlyReceipts,
+        links: MediaLinks | None = None,
         history_max_messages: int = 0,
     ) -> None:
         self._media = media
         self._media_max_bytes = media_max_bytes
         self.early_receipts = early_receipts
+        self._links = links  # signs the `media_url` of inbound `message` events
         self._history_max_messages = history_max_messages
 
     async def apply_receipts(
@@ -47,7 +50,9 @@ class InboundMessages:
     async def store_inbound(
         self, session: AsyncSession, device: Device, message: InboundMessage
     ) -> None:
-        await ingest.store_inbound(session, device, message, self._media, self._media_max_bytes)
+        await ingest.store_inbound(
+            session, device, message, self._media, self._media_max_bytes, self._links
+        )
 
     async def apply_revoke(
         self, session: AsyncSession, device: Device, revoke: MessageRevoked
