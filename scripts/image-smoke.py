@@ -87,6 +87,9 @@ def drop_database(url: str, name: str) -> None:
 
 
 def main() -> None:
+    # A bound on the whole step (`timeout` in .ci/run) ends it with SIGTERM: leave through
+    # the `finally` below, which stops the server (in a session of its own) too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", type=Path, required=True, help="the mounted image")
     parser.add_argument("--inspect", type=Path, required=True, help="podman image inspect")
