@@ -8,8 +8,10 @@ file system (`podman image mount`, read-only) and its config (`podman image insp
   (`wagateway serve`) starts with chroot as the image's user, with the image's environment
   and working dir (a loopback port instead of 0.0.0.0:8080);
 - the image's own HEALTHCHECK command passes, /health answers "ok" with the database (and,
-  in the whatsmeow image, the whatsmeow engine) working, the server runs as that user and
-  wrote its key and data to the data dir; the whatsmeow image imports neonize;
+  in the whatsmeow image, the whatsmeow engine) working, the dashboard's pages and static
+  files are served, an app made with the image's CLI creates a sandbox device (201, with its
+  QR) over the API, the server runs as that user and wrote its key and data to the data dir;
+  the whatsmeow image imports neonize;
 - SIGTERM (what `docker stop` sends) shuts it down cleanly within 20 s, workers included.
 
 Standard library only: it runs on the host's python3.
@@ -196,6 +198,31 @@ def main() -> None:
             check(True, "neonize (its Go library, python-magic with libmagic) imports")
         else:
             check("engine:whatsmeow" not in checks, "the core image has no whatsmeow engine")
+
+        # The package's data (templates, static files, migrations) is in the image, and
+        # the CLI works in it as `docker compose exec gateway wagateway …` would use it.
+        for path in ("/dashboard/login", "/dashboard/static/app.css"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                check(reply.status == 200 and len(reply.read()) > 100, f"{path} is served")
+        created = subprocess.run(
+            in_image(["wagateway", "apps", "create", "smoke", "--json"]),
+            capture_output=True,
+            timeout=60,
+        )
+        if created.returncode != 0:
+            fail(f"`wagateway apps create` failed: {created.stderr[-800:]!r}", log)
+        token = json.loads(created.stdout)["app_token"]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/devices",
+            data=json.dumps({"device_name": "smoke"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            device = json.load(reply)
+            check(
+                reply.status == 201 and device["status"] == "qr_generated",
+                "an app made with the CLI creates a sandbox device with its QR over the API",
+            )
 
         status = Path(f"/proc/{server.pid}/status").read_text()
         uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
