@@ -97,6 +97,7 @@ def test_compose_runs_the_gateway_on_postgresql_with_a_data_volume() -> None:
     assert set(services) == {"gateway", "postgres"}
     gateway, postgres = services["gateway"], services["postgres"]
     assert gateway["build"]["target"] == "${WAGW_IMAGE_TARGET:-whatsmeow}"
+    assert gateway["pull_policy"] == "build"  # the image is this checkout's, never a registry's
     assert gateway["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert "gateway-data:/data" in gateway["volumes"]
     # Published on the host's loopback only; PostgreSQL not at all.
