@@ -1,0 +1,62 @@
+# WA Gateway container image, in two variants (build targets):
+#
+#   core       the MIT gateway with the sandbox engine only
+#              docker build --target core -t wagateway:core .
+#   whatsmeow  core plus the real WhatsApp engine (the `whatsmeow` extra: neonize, whose
+#              shared library links whatsmeow (MPL-2.0) with libsignal (GPL-3.0)), and
+#              libmagic1, which neonize needs
+#              docker build --target whatsmeow -t wagateway:whatsmeow .   (the default target)
+#
+# Licences and where each image's sources are: README.md, "Docker".
+#
+# BASE_IMAGE is any Debian bookworm image (Python is Debian's python3, 3.11). CI builds on a
+# base it makes itself with debootstrap (scripts/build-image), the same Debian as this default.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS core
+# Early, so every layer built here carries it (scripts/build-image prunes its old ones by it).
+LABEL org.opencontainers.image.title="WA Gateway"
+ARG DEBIAN_FRONTEND=noninteractive
+ENV LANG=C.UTF-8 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+# An unprivileged user owning only the data dir; the code in /opt is root's, read-only to it.
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin wagateway \
+    && install -d -o wagateway -g wagateway -m 0700 /data
+COPY pyproject.toml README.md /tmp/wagateway-src/
+COPY src /tmp/wagateway-src/src
+RUN python3 -m venv /opt/wagateway \
+    && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
+        /tmp/wagateway-src \
+    && rm -rf /tmp/wagateway-src
+ENV PATH=/opt/wagateway/bin:$PATH \
+    WAGW_DATA_DIR=/data \
+    WAGW_HOST=0.0.0.0 \
+    WAGW_PORT=8080
+LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox engine only" \
+      org.opencontainers.image.licenses="MIT"
+USER wagateway
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8080
+# /health answers 200 while the database works (503 when it does not); urlopen raises on 503.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('WAGW_PORT', '8080'), timeout=4)"]
+CMD ["wagateway", "serve"]
+
+FROM core AS whatsmeow
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmagic1 \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+# The extra of the wagateway already installed (its pinned neonize), nothing else.
+RUN version=$(/opt/wagateway/bin/python -c 'import importlib.metadata as m; print(m.version("wagateway"))') \
+    && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
+        "wagateway[whatsmeow]==$version"
+LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox and real WhatsApp (neonize/whatsmeow) engines" \
+      org.opencontainers.image.licenses="MIT AND Apache-2.0 AND MPL-2.0 AND GPL-3.0"
+USER wagateway
