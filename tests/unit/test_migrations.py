@@ -472,7 +472,14 @@ REVISIONS: dict[str, Revision] = {
         },
     ),
     # A device chooses history import from 0009; devices linked before it imported none.
-    "0009": Revision(adds={"devices": {"history_sync": Added(carried=False, written=True)}}),
+    "0009": Revision(
+        adds={
+            "devices": {
+                "history_sync": Added(carried=False, written=True),
+                "history_imported": Added(carried=0, written=1200),
+            }
+        }
+    ),
 }
 
 REVISION_IDS = revision_ids()

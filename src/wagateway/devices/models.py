@@ -49,6 +49,8 @@ class Device(Base):
     presence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # Import the history WhatsApp sends at the next link (CONTRACT §8.4).
     history_sync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many history messages the device has stored (capped at WAGW_HISTORY_MAX_MESSAGES).
+    history_imported: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -23,6 +23,7 @@ from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
+from wagateway.devices.history_lane import HistoryLane
 from wagateway.devices.models import Device
 from wagateway.devices.policies import CallPolicy, call_policy_of, presence_mode_of
 from wagateway.devices.sink import MessageSink
@@ -95,6 +96,9 @@ class SessionRuntime:
         self.call_reply: CallReply | None = None
         self._rejections: dict[tuple[str, str], _Rejection] = {}
         self._mode_pushes: set[asyncio.Task[None]] = set()
+        self._history = HistoryLane(
+            lambda batch: self._db.submit(lambda session: self._apply_event(session, batch))
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -110,6 +114,7 @@ class SessionRuntime:
             task.cancel()
         for engine in self.engines.values():
             await engine.shutdown()
+        await self._history.close()
 
     def engine_for(self, name: str) -> Engine:
         engine = self.engines.get(name)
@@ -236,12 +241,20 @@ class SessionRuntime:
         receipt. Any other event of the device closes that batch first, so receipts never
         overtake it.
 
+        A history batch goes on the history lane instead (`history_lane.py`): in order with
+        the device's other batches, after what the device handed over before it, paced.
+
         This is where engine events enter the domain: their text is made storable here, once,
         for every engine (a lone surrogate becomes U+FFFD; the message is kept).
         """
         event = with_valid_text(event)
         if isinstance(event, Receipt):
             written = self._receipts.add(None, event, member=event.device_id)
+        elif isinstance(event, HistoryBatch):
+            # Written on its own paced lane (`history_lane.py`), after the device's events
+            # handed over before it: history is old news, and must not crowd out live writes.
+            self._receipts.close(None, member=event.device_id)
+            written = self._history.add(event)
         else:
             self._receipts.close(None, member=event.device_id)
             written = self._db.submit(lambda session: self._apply_event(session, event))

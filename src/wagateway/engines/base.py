@@ -229,7 +229,7 @@ class HistoryBatch(EngineEvent):
 
 # The most messages in one HistoryBatch: one write of the gateway's, short enough that other
 # devices' writes take turns with an import.
-HISTORY_BATCH_SIZE = 100
+HISTORY_BATCH_SIZE = 50
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import new_id, table_of, utcnow
@@ -39,19 +39,16 @@ async def store_history(
     if not device.history_sync:
         return
     # The group commit's other units may hold deferred message rows (the send queue's):
-    # the count and the check for known ids must see them.
+    # the check for known ids must see them.
     await session.run_sync(write_deferred, table_of(Message))
-    imported = await session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.device_id == device.id, Message.source == HISTORY)
-    )
-    room = max(0, max_messages - int(imported or 0))
+    imported = device.history_imported
+    room = max(0, max_messages - imported)
     fresh = await _not_yet_stored(session, device, batch.messages)
     # Over the cap, the newest are kept: what an inbox shows first.
     kept = fresh[len(fresh) - room :] if len(fresh) > room else fresh
     if kept:
         await session.execute(insert(Message), [_row(device, m) for m in kept])
+        device.history_imported = imported + len(kept)
     record_event(
         session,
         app_id=device.app_id,
@@ -61,7 +58,7 @@ async def store_history(
             "chats": batch.chats,
             "messages": len(kept),
             "progress": batch.progress,
-            "limit_reached": int(imported or 0) + len(kept) >= max_messages,
+            "limit_reached": device.history_imported >= max_messages,
         },
     )
 

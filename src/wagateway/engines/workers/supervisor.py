@@ -39,6 +39,7 @@ from wagateway.engines.base import (
     EngineError,
     EngineEvent,
     EventSink,
+    HistoryBatch,
     PairingWindowEnded,
     SessionEnded,
 )
@@ -114,6 +115,7 @@ class WorkerPool:
         self._placement: dict[str, _Worker] = {}
         self._sessions: dict[str, _Session] = {}
         self._sink: EventSink | None = None
+        self._history_writes: set[asyncio.Future[None]] = set()
         self._next_id = 0
         self._placing = asyncio.Lock()
         self._closing = False
@@ -359,11 +361,26 @@ class WorkerPool:
             if event is None:
                 return
             self._track(event)
-            if self._sink is not None:
-                try:
-                    await self._sink(event)
-                except Exception:
-                    log.exception("engine_event_sink_failed", engine=self.engine_name)
+            if self._sink is None:
+                continue
+            if isinstance(event, HistoryBatch):
+                # Taken in order by the call; written on the gateway's paced history lane
+                # while this worker's other devices' events go on.
+                written = asyncio.ensure_future(self._sink(event))
+                self._history_writes.add(written)
+                written.add_done_callback(self._history_written)
+                continue
+            try:
+                await self._sink(event)
+            except Exception:
+                log.exception("engine_event_sink_failed", engine=self.engine_name)
+
+    def _history_written(self, written: asyncio.Future[None]) -> None:
+        self._history_writes.discard(written)
+        if not written.cancelled() and written.exception() is not None:
+            log.error(
+                "engine_event_sink_failed", engine=self.engine_name, error=str(written.exception())
+            )
 
     def _track(self, event: EngineEvent) -> None:
         session = self._sessions.get(event.device_id)

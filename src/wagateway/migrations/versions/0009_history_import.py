@@ -1,4 +1,4 @@
-"""history import: a device's `history_sync` choice, and an index on a device's chats
+"""history import: a device's `history_sync` choice and count, and an index on its chats
 
 Revision ID: 0009
 Revises: 0008
@@ -22,10 +22,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("history_sync", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("history_imported", sa.Integer(), server_default=sa.text("0"), nullable=False)
+        )
     op.create_index("ix_messages_device_chat", "messages", ["device_id", "chat", "seq"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_messages_device_chat", table_name="messages")
     with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("history_imported")
         batch_op.drop_column("history_sync")
