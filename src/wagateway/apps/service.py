@@ -91,7 +91,7 @@ async def create_app(
 
 async def get_app(session: AsyncSession, app_id: str) -> App:
     app = await session.get(App, app_id)
-    if app is None:
+    if app is None or app.archived_at is not None:
         raise not_found("app")
     return app
 
@@ -318,7 +318,8 @@ def set_rotation_policy(
 
 
 async def list_apps(session: AsyncSession) -> list[App]:
-    return list((await session.execute(select(App).order_by(App.created_at))).scalars())
+    stmt = select(App).where(App.archived_at.is_(None)).order_by(App.created_at)
+    return list((await session.execute(stmt)).scalars())
 
 
 # --- actions for the dashboard, the CLI and the API: each opens its own transaction and
@@ -475,3 +476,21 @@ async def set_limits_as(
         now = effective(settings, app)
         audit.record(session, actor, "app.set_limits", app_id=app.id, detail=now.model_dump())
     return now
+
+
+def archive(session: AsyncSession, app: App, tokens: list[AppToken], actor: Actor) -> None:
+    """The last step of deleting an app (its devices are destroyed first, `devices/service.py`'s
+    `archive_app`): every token revoked now, the app out of every listing and "not found"
+    everywhere, its records kept; with its audit entry."""
+    now = utcnow()
+    for token in tokens:
+        if token.expires_at is None or token.expires_at > now:
+            token.expires_at = now
+    app.archived_at = app.updated_at = now
+    audit.record(session, actor, "project.archive", app_id=app.id, detail={"name": app.name})
+
+
+async def tokens_of(session: AsyncSession, app_id: str) -> list[AppToken]:
+    return list(
+        (await session.execute(select(AppToken).where(AppToken.app_id == app_id))).scalars()
+    )

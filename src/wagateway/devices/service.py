@@ -417,6 +417,31 @@ class DeviceService:
                     log.warning("media_delete_failed", device_id=device.id, error=str(exc))
         return device
 
+    async def archive_app(self, actor: Actor, app_id: str) -> None:
+        """Delete an app (the admin API): every device of it destroyed as `delete` does (each
+        with its entry), then, with no live device left, its tokens revoked and the app
+        archived (`apps.archive`): 404 everywhere afterwards, its records kept. The app's row
+        is locked for the last step, as a device's creation locks it (PostgreSQL; SQLite's
+        writes take turns), so a device created meanwhile is found and destroyed too."""
+        while True:
+            async with self._db.read() as session:
+                await apps.get_app(session, app_id)
+                live = await self._live_device_ids(session, app_id)
+            for device_id in live:
+                await self.delete(app_id, device_id, actor=actor)
+            async with self._db.transaction() as session:
+                await session.execute(lock_rows(select(App.id).where(App.id == app_id), session))
+                app = await apps.get_app(session, app_id)
+                if await self._live_device_ids(session, app_id):
+                    continue  # one was created meanwhile: destroy it too
+                apps.archive(session, app, await apps.tokens_of(session, app_id), actor)
+                return
+
+    @staticmethod
+    async def _live_device_ids(session: AsyncSession, app_id: str) -> tuple[str, ...]:
+        stmt = select(Device.id).where(Device.app_id == app_id, Device.status != Status.DESTROYED)
+        return tuple((await session.execute(stmt)).scalars())
+
     async def _end_engine_session(self, device: Device, *, logout: bool) -> None:
         try:
             engine = self._runtime.engine_for(device.engine)
