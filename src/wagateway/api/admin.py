@@ -6,6 +6,8 @@ An app token never opens it."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -50,7 +52,7 @@ class AppCreate(BaseModel):
     """What `wagateway apps create` takes."""
 
     name: str
-    engine: str = Field("sandbox", description="sandbox or whatsmeow")
+    engine: Literal["sandbox", "whatsmeow"] = "sandbox"
     webhook_url: str = Field("", description="an http(s) URL, a /path joined to domain_url, or ''")
     domain_url: str = Field("", description="the base URL for a relative webhook path")
     rotation_pin: str | None = Field(
