@@ -271,3 +271,16 @@ def test_delete_destroys_the_devices_revokes_the_tokens_and_archives_the_app(
     entries = audit_of(server, app_id)
     assert ("admin_api", "admin API", "project.archive") == entries[-1]
     assert entries.count(("admin_api", "admin API", "device.delete")) == 2
+
+
+@pytest.mark.storage_agnostic
+def test_a_short_admin_token_stops_the_start_with_a_clear_error(make_server: Any) -> None:
+    short = "only-twenty-nine-characters-x"
+    gateway: GatewayServer = make_server(WAGW_ADMIN_TOKEN=short)
+    result = gateway.cli("serve", "--port", "1", check=False)
+    assert result.returncode == 2
+    assert (
+        "error: invalid setting WAGW_ADMIN_TOKEN: must have at least 32 characters (it has 29)"
+        in result.stderr
+    )
+    assert short not in result.stderr and "Traceback" not in result.stderr

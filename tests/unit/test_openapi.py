@@ -250,6 +250,15 @@ def test_the_admin_api_is_described_with_its_own_scheme_only_when_it_is_on(
     assert not [path for path in spec["paths"] if path.startswith("/admin")]
     assert ADMIN_SCHEME not in spec["components"]["securitySchemes"]
 
+    # Off, /admin is not there at all: 404 `not_found`, as any unknown path.
+    async def get_admin(app: FastAPI) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return await client.get("/admin/apps", headers={"Authorization": "Bearer " + "a" * 32})
+
+    off = asyncio.run(get_admin(create_app(Settings(data_dir=tmp_path))))
+    assert (off.status_code, off.json()["error"]["code"]) == (404, "not_found")
+
     app = create_app(Settings(data_dir=tmp_path, admin_token="a" * 32))
     with_admin = served_spec(app)
     validate(with_admin)

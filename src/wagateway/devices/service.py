@@ -197,6 +197,7 @@ class DeviceService:
         name = self._validate_name(device_name)
         try:
             async with self._db.transaction() as session:
+                await self._ensure_app_not_archived(session, app_id)
                 if quota is not None:
                     await self._ensure_below_quota(session, app_id, quota)
                 await self._ensure_name_free(session, app_id, name)
@@ -217,6 +218,16 @@ class DeviceService:
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
         return await self._pair(device)
+
+    @staticmethod
+    async def _ensure_app_not_archived(session: AsyncSession, app_id: str) -> None:
+        # The app's row locked (PostgreSQL; SQLite's writes already take turns), as its
+        # archiving locks it (`archive_app`): a create that passed its token check just before
+        # the archive committed finds the app gone (404) instead of leaving a live device.
+        stmt = lock_rows(select(App.archived_at).where(App.id == app_id), session)
+        row = (await session.execute(stmt)).first()
+        if row is None or row[0] is not None:
+            raise not_found("app")
 
     @staticmethod
     async def _ensure_below_quota(session: AsyncSession, app_id: str, quota: int) -> None:
