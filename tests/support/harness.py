@@ -229,11 +229,7 @@ class GatewayServer:
                 options.domain_url,
                 options.rotation_pin,
             )
-            return {
-                "app_id": created.app.id,
-                "app_token": created.app_token,
-                "webhook_secret": created.webhook_secret,
-            }
+            return created.credentials()
 
         return self.in_process(create)
 

@@ -27,8 +27,6 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 ADMIN = ("unauthorized",)
 APP = (*ADMIN, "validation_error", "not_found")  # a route with an `{app_id}`
-MAX_TOKEN_GRACE = 7 * 86400  # as the CLI's --grace-seconds: past a week is a typo
-MAX_SECRET_GRACE = 720 * 3600  # as the dashboard's 720 hours
 
 
 class AdminAppOut(AppOut):
@@ -84,14 +82,17 @@ class TokenRotate(BaseModel):
     grace_seconds: int | None = Field(
         None,
         ge=0,
-        le=MAX_TOKEN_GRACE,
+        le=apps.MAX_TOKEN_GRACE_SECONDS,
         description="the old token keeps working this long; default WAGW_TOKEN_ROTATION_GRACE_SECONDS",
     )
 
 
 class SecretRotate(BaseModel):
     grace_seconds: int = Field(
-        86400, ge=0, le=MAX_SECRET_GRACE, description="the old secret also signs this long"
+        apps.WEBHOOK_SECRET_GRACE_SECONDS,
+        ge=0,
+        le=apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS,
+        description="the old secret also signs this long",
     )
 
 
@@ -144,14 +145,7 @@ async def create_app(body: AppCreate, caller: AdminCaller, gw: GatewayDep) -> Re
         body.domain_url,
         body.rotation_pin,
     )
-    return _secret(
-        {
-            "app_id": created.app.id,
-            "app_token": created.app_token,
-            "webhook_secret": created.webhook_secret,
-        },
-        201,
-    )
+    return _secret(created.credentials(), 201)
 
 
 @router.get("/apps/{app_id}", response_model=AdminAppOut, responses=errors(APP))

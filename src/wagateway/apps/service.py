@@ -42,6 +42,11 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 _pin_hasher = PasswordHasher()
 ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
+# A token rotation's grace period is minutes; past a week is a typo (the CLI, the admin API).
+MAX_TOKEN_GRACE_SECONDS = 7 * 86400
+# A webhook secret's: a day unless told (the old secret signs beside the new one), at most 30.
+WEBHOOK_SECRET_GRACE_SECONDS = 86400
+MAX_WEBHOOK_SECRET_GRACE_SECONDS = 720 * 3600
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class CreatedApp:
     app: App
     app_token: str
     webhook_secret: str
+
+    def credentials(self) -> dict[str, str]:
+        """What creating an app shows, once: `apps create --json`, the admin API's 201."""
+        return {
+            "app_id": self.app.id,
+            "app_token": self.app_token,
+            "webhook_secret": self.webhook_secret,
+        }
 
 
 def _validate_name(name: str) -> str:
@@ -254,7 +267,10 @@ def reveal_webhook_secret(box: SecretBox, app: App) -> str:
 
 
 async def rotate_webhook_secret(
-    session: AsyncSession, box: SecretBox, app_id: str, grace_seconds: int = 86400
+    session: AsyncSession,
+    box: SecretBox,
+    app_id: str,
+    grace_seconds: int = WEBHOOK_SECRET_GRACE_SECONDS,
 ) -> str:
     app = await get_app(session, app_id)
     secret = new_webhook_secret()
