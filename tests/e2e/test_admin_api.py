@@ -225,6 +225,9 @@ def test_token_rotation_keeps_the_pin_rules(server: GatewayServer, admin: httpx.
     assert off.json()["rotation_enabled"] is False
     disabled = admin.post(f"/admin/apps/{other['app_id']}/token/rotate")
     assert (disabled.status_code, error_code(disabled)) == (403, "app_token_rotation_disabled")
+    # A new PIN alone leaves rotation as it was (disabled).
+    pinned = admin.patch(f"/admin/apps/{other['app_id']}", json={"rotation_pin": "9753"}).json()
+    assert (pinned["rotation_enabled"], pinned["rotation_pin_set"]) == (False, True)
 
     actions = [a[2] for a in audit_of(server, app_id) if a[0] == "admin_api"]
     assert actions == [

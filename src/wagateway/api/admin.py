@@ -160,29 +160,33 @@ async def get_app(app_id: str, caller: AdminCaller, gw: GatewayDep) -> AdminAppO
 async def update_app(
     app_id: str, body: AdminAppUpdate, caller: AdminCaller, gw: GatewayDep
 ) -> AdminAppOut:
-    """What `PATCH /app` changes, for any app, and its token rotation policy."""
-    app = await apps.change_app(
-        gw.db,
-        caller,
-        app_id,
-        name=body.name,
-        webhook_url=body.webhook_url,
-        domain_url=body.domain_url,
-        pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
-        call_policy=call_policy_update(body, body.call_policy),
-        presence_mode=presence_mode_update(body, body.presence_mode),
-    )
-    if body.rotation_enabled is not None or body.rotation_pin or body.clear_rotation_pin:
+    """What `PATCH /app` changes, for any app, and its token rotation policy (the PIN is
+    checked as the dashboard's: 4 to 64 characters)."""
+    rotation = body.rotation_enabled is not None or body.rotation_pin or body.clear_rotation_pin
+    settings_given = body.model_fields_set & set(AppUpdate.model_fields)
+    app: App | None = None
+    if settings_given or not rotation:
+        app = await apps.change_app(
+            gw.db,
+            caller,
+            app_id,
+            name=body.name,
+            webhook_url=body.webhook_url,
+            domain_url=body.domain_url,
+            pacing=body.pacing.model_dump(exclude_none=True) if body.pacing else None,
+            call_policy=call_policy_update(body, body.call_policy),
+            presence_mode=presence_mode_update(body, body.presence_mode),
+        )
+    if rotation:
         app = await apps.set_rotation_policy_as(
             gw.db,
             caller,
             app_id,
-            enabled=app.rotation_enabled
-            if body.rotation_enabled is None
-            else body.rotation_enabled,
+            enabled=body.rotation_enabled,
             new_pin=body.rotation_pin,
             clear_pin=body.clear_rotation_pin,
         )
+    assert app is not None
     if "presence_mode" in body.model_fields_set:
         await gw.devices.app_presence_mode_changed(app_id)
     return AdminAppOut.of(app, gw.settings)

@@ -319,12 +319,14 @@ async def update_app(
 
 
 def set_rotation_policy(
-    app: App, *, enabled: bool, new_pin: str | None = None, clear_pin: bool = False
+    app: App, *, enabled: bool | None, new_pin: str | None = None, clear_pin: bool = False
 ) -> App:
-    """Whether the token may be rotated, and the PIN that rotation then asks for."""
+    """Whether the token may be rotated (None: as it is), and the PIN that rotation then
+    asks for."""
     if new_pin is not None and not 4 <= len(new_pin) <= 64:
         raise validation_error("the rotation PIN must have 4 to 64 characters", "rotation_pin")
-    app.rotation_enabled = enabled
+    if enabled is not None:
+        app.rotation_enabled = enabled
     if clear_pin:
         app.rotation_pin_hash = None
     elif new_pin:
@@ -428,7 +430,7 @@ async def set_rotation_policy_as(
     actor: Actor,
     app_id: str,
     *,
-    enabled: bool,
+    enabled: bool | None,
     new_pin: str | None = None,
     clear_pin: bool = False,
 ) -> App:
@@ -441,7 +443,7 @@ async def set_rotation_policy_as(
             actor,
             "project.rotation_policy",
             app_id=app_id,
-            detail={"enabled": enabled, "pin_set": bool(app.rotation_pin_hash)},
+            detail={"enabled": app.rotation_enabled, "pin_set": bool(app.rotation_pin_hash)},
         )
     return app
 
