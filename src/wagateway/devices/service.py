@@ -439,7 +439,11 @@ class DeviceService:
                 await apps.get_app(session, app_id)
                 live = await self._live_device_ids(session, app_id)
             for device_id in live:
-                await self.delete(app_id, device_id, actor=actor)
+                try:
+                    await self.delete(app_id, device_id, actor=actor)
+                except ApiError as exc:
+                    if exc.code != "device_destroyed":  # by another caller meanwhile: gone
+                        raise
             async with self._db.transaction() as session:
                 await session.execute(lock_rows(select(App.id).where(App.id == app_id), session))
                 app = await apps.get_app(session, app_id)
