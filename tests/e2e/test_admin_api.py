@@ -13,9 +13,13 @@ from sqlalchemy import select
 
 from tests.conftest import error_code
 from tests.e2e.test_device_flow import create_device, scan_current_qr
+from tests.support.dashboard import logged_in_admin
 from tests.support.harness import TEST_ADMIN_TOKEN, GatewayServer, WebhookReceiver
+from wagateway.apps import service as apps_service
 from wagateway.audit.models import AuditEntry
+from wagateway.cli import CLI
 from wagateway.cli_context import CliContext
+from wagateway.core.errors import ApiError
 from wagateway.devices.models import Device
 
 pytestmark = pytest.mark.e2e
@@ -249,6 +253,10 @@ def test_delete_destroys_the_devices_revokes_the_tokens_and_archives_the_app(
         scan_current_qr(own, linked)
         waiting = create_device(own, "waiting")["device_id"]
 
+    with logged_in_admin(server) as dash:  # shown to the dashboard before
+        assert app_id in dash.page("/dashboard/").text
+        dash.page(f"/dashboard/projects/{app_id}/settings")
+
     deleted = admin.delete(f"/admin/apps/{app_id}")
     assert deleted.status_code == 204, deleted.text
     # Each device went as DELETE /devices/{id} does: destroyed, announced, audited.
@@ -270,6 +278,17 @@ def test_delete_destroys_the_devices_revokes_the_tokens_and_archives_the_app(
             answer = admin.request(method, url, json=BODIES.get((method, template)))
             assert (answer.status_code, error_code(answer)) == (404, "not_found"), url
     assert app_id not in [a["app_id"] for a in admin.get("/admin/apps").json()["apps"]]
+    # Gone for the dashboard and the CLI too (the same services).
+    with logged_in_admin(server) as dash:
+        assert app_id not in dash.page("/dashboard/").text
+        dash.page(f"/dashboard/projects/{app_id}/settings", expect=404)
+
+    async def reveal(ctx: CliContext) -> str:
+        return await apps_service.reveal_token_as(ctx.db, ctx.box, CLI, app_id)
+
+    with pytest.raises(ApiError) as refused:
+        server.in_process(reveal)
+    assert refused.value.code == "not_found"
 
     entries = audit_of(server, app_id)
     assert ("admin_api", "admin API", "project.archive") == entries[-1]
