@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.databases import DatabaseProvider
-from tests.support.harness import GatewayServer, wait_until
+from tests.support.harness import TEST_ADMIN_TOKEN, GatewayServer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -116,12 +116,14 @@ class Target:
     media_path: str
     own_device: dict[str, str]  # operation label → a device for it alone
     link: dict[str, str] = field(default_factory=dict)  # `expires` and `sig` of a media_url
+    app: str = ""  # an app for the admin API's routes (its own, not the fuzzed one's)
 
     def path_ids(self, label: str) -> dict[str, str]:
         return {
             "device_id": self.own_device.get(label, self.device),
             "message_id": self.message,
             "request_id": self.event,
+            "app_id": self.app,
         }
 
     def fields(self) -> dict[str, str]:
@@ -201,6 +203,7 @@ def api_schema(fuzz_server: GatewayServer) -> schemathesis.BaseSchema:
             media_path,
             {label: connected(label) for label in DEVICE_ENDING},
             link_query(image_message["media_url"]),
+            app=fuzz_server.create_app("admin fuzzed")["app_id"],
         )
 
     config = schemathesis.Config.from_dict(
@@ -243,6 +246,11 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
         operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
     )
 
+    # The admin API's routes get the admin token (an app token gets 401 there: the isolation
+    # walk and tests/e2e/test_admin_api.py).
+    admin = operation.path.startswith("/admin")
+    headers = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"} if admin else None
+
     @hypothesis.seed(SEED)
     @hypothesis.settings(
         max_examples=MAX_EXAMPLES,
@@ -253,6 +261,7 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
     @hypothesis.given(case=cases)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
+            headers=headers,
             checks=[
                 not_a_server_error,
                 contract_error_envelope,
@@ -260,7 +269,7 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
                 content_type_conformance,
                 response_headers_conformance,
                 response_schema_conformance,
-            ]
+            ],
         )
 
     try:
@@ -271,7 +280,7 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
 
 
 def test_no_server_error_and_every_error_in_the_envelope(
-    api_schema: schemathesis.BaseSchema,
+    api_schema: schemathesis.BaseSchema, fuzz_server: GatewayServer
 ) -> None:
     operations = list(api_schema.get_all_operations())
     assert len(operations) > 25
@@ -281,3 +290,8 @@ def test_no_server_error_and_every_error_in_the_envelope(
         if (failure := fuzz(operation)) is not None:
             failures.append(failure)
     assert not failures, "\n\n".join(failures)
+    # The admin API was fuzzed with its token, not only refused: beside the fuzzed app (the
+    # admin routes' own was deleted by them), it made apps.
+    with fuzz_server.client(TEST_ADMIN_TOKEN) as admin:
+        names = [app["name"] for app in admin.get("/admin/apps").json()["apps"]]
+    assert "admin fuzzed" not in names and len(names) > 1, names
