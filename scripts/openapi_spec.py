@@ -2,8 +2,9 @@
 the input of `scripts/generate-client`, and what `tests/unit/test_python_client_in_sync.py`
 compares the committed `clients/python/openapi.json` with.
 
-Deterministic: default settings (no `WAGW_*` variable, no `.env` file read), a throwaway data
-directory (nothing is written: the lifespan does not run), keys sorted.
+Deterministic: default settings (no `WAGW_*` variable, no `.env` file read) but for an admin
+token (a random one, which the description never shows), so that the admin API is described
+too; a throwaway data directory (nothing is written: the lifespan does not run); keys sorted.
 
     python scripts/openapi_spec.py OUT.json [GENERATOR_INPUT.json]
 
@@ -18,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,9 @@ def spec_text() -> str:
     saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("WAGW_")}
     try:
         with tempfile.TemporaryDirectory(prefix="wagw-openapi-") as data_dir:
-            settings = Settings(_env_file=None, data_dir=Path(data_dir))
+            settings = Settings(
+                _env_file=None, data_dir=Path(data_dir), admin_token=secrets.token_urlsafe(32)
+            )
             spec = create_app(settings).openapi()
     finally:
         os.environ.update(saved)
@@ -41,29 +45,31 @@ def spec_text() -> str:
 
 def generator_input(text: str) -> str:
     """The description the client is generated from: each operation id without the path and
-    method FastAPI appends (its `generate_unique_id`), unless another operation has that name
-    too (operation ids are unique: both keep their long ids)."""
+    method FastAPI appends (its `generate_unique_id`), unless another operation of its tag has
+    that name too (both keep their long ids). A tag is one module of the client's `api`
+    package, so `app.get_app` and `admin.get_app` can share a name: openapi-python-client
+    (pinned) names functions by tag, and the input is ours alone."""
     spec: dict[str, Any] = json.loads(text)
-    operations = [
-        (path, method, operation)
-        for path, item in spec["paths"].items()
-        for method, operation in item.items()
-        if isinstance(operation, dict) and "operationId" in operation
-    ]
-    short: dict[int, str] = {}
-    for path, method, operation in operations:
-        suffix = re.sub(r"\W", "_", path) + "_" + method
-        operation_id = operation["operationId"]
-        if operation_id.endswith(suffix) and len(operation_id) > len(suffix):
-            short[id(operation)] = operation_id[: -len(suffix)]
-    taken: dict[str, int] = {}
-    for _, _, operation in operations:
-        taken_name = short.get(id(operation)) or str(operation["operationId"])
-        taken[taken_name] = taken.get(taken_name, 0) + 1
-    for _, _, operation in operations:
-        name = short.get(id(operation))
-        if name is not None and taken[name] == 1:
-            operation["operationId"] = name
+    short: dict[int, tuple[str, str]] = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            suffix = re.sub(r"\W", "_", path) + "_" + method
+            operation_id: str = operation["operationId"]
+            name = operation_id
+            if operation_id.endswith(suffix) and len(operation_id) > len(suffix):
+                name = operation_id[: -len(suffix)]
+            tag = str((operation.get("tags") or [""])[0])
+            short[id(operation)] = (tag, name)
+    taken: dict[tuple[str, str], int] = {}
+    for tag_and_name in short.values():
+        taken[tag_and_name] = taken.get(tag_and_name, 0) + 1
+    for item in spec["paths"].values():
+        for operation in item.values():
+            found = short.get(id(operation)) if isinstance(operation, dict) else None
+            if found is not None and taken[found] == 1:
+                operation["operationId"] = found[1]
     return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

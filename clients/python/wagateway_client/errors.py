@@ -49,11 +49,11 @@ class ValidationError(WAGatewayError):
 
 
 class Unauthorized(WAGatewayError):
-    """401 `invalid_api_key` or `unauthorized`."""
+    """401 `invalid_api_key`, `unauthorized`, `invalid_rotation_pin` (the admin API's)."""
 
 
 class Forbidden(WAGatewayError):
-    """403 `forbidden`."""
+    """403 `forbidden`, `app_token_rotation_disabled` (the admin API's)."""
 
 
 class NotFound(WAGatewayError):

@@ -1,8 +1,17 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .admin_app_list import AdminAppList
+from .admin_app_out import AdminAppOut
+from .admin_app_out_call_policy_type_0 import AdminAppOutCallPolicyType0
+from .admin_app_out_pacing_type_0 import AdminAppOutPacingType0
+from .admin_app_update import AdminAppUpdate
+from .admin_app_update_presence_mode_type_0 import AdminAppUpdatePresenceModeType0
+from .app_create import AppCreate
+from .app_create_engine import AppCreateEngine
 from .app_out import AppOut
 from .app_out_call_policy_type_0 import AppOutCallPolicyType0
 from .app_out_pacing_type_0 import AppOutPacingType0
+from .app_token_out import AppTokenOut
 from .app_update import AppUpdate
 from .app_update_presence_mode_type_0 import AppUpdatePresenceModeType0
 from .attempt_out import AttemptOut
@@ -23,6 +32,7 @@ from .contact_check_list import ContactCheckList
 from .contact_check_out import ContactCheckOut
 from .contact_list import ContactList
 from .contact_out import ContactOut
+from .created_app_out import CreatedAppOut
 from .delivery_list import DeliveryList
 from .delivery_out import DeliveryOut
 from .delivery_out_payload import DeliveryOutPayload
@@ -59,6 +69,7 @@ from .invite_link_out import InviteLinkOut
 from .join_request import JoinRequest
 from .left_out import LeftOut
 from .limits_out import LimitsOut
+from .limits_update import LimitsUpdate
 from .message_list import MessageList
 from .message_out import MessageOut
 from .message_out_content import MessageOutContent
@@ -89,15 +100,27 @@ from .revoke_response_revoke_sandbox_devices_device_id_revoke_post import (
     RevokeResponseRevokeSandboxDevicesDeviceIdRevokePost,
 )
 from .scan_request import ScanRequest
+from .secret_rotate import SecretRotate
 from .send_accepted import SendAccepted
 from .send_accepted_error_type_0 import SendAcceptedErrorType0
 from .send_message_request import SendMessageRequest
 from .send_message_request_type import SendMessageRequestType
+from .token_rotate import TokenRotate
+from .webhook_secret_out import WebhookSecretOut
 
 __all__ = (
+    "AdminAppList",
+    "AdminAppOut",
+    "AdminAppOutCallPolicyType0",
+    "AdminAppOutPacingType0",
+    "AdminAppUpdate",
+    "AdminAppUpdatePresenceModeType0",
+    "AppCreate",
+    "AppCreateEngine",
     "AppOut",
     "AppOutCallPolicyType0",
     "AppOutPacingType0",
+    "AppTokenOut",
     "AppUpdate",
     "AppUpdatePresenceModeType0",
     "AttemptOut",
@@ -118,6 +141,7 @@ __all__ = (
     "ContactCheckOut",
     "ContactList",
     "ContactOut",
+    "CreatedAppOut",
     "DeliveryList",
     "DeliveryOut",
     "DeliveryOutPayload",
@@ -154,6 +178,7 @@ __all__ = (
     "JoinRequest",
     "LeftOut",
     "LimitsOut",
+    "LimitsUpdate",
     "MessageList",
     "MessageOut",
     "MessageOutContent",
@@ -182,8 +207,11 @@ __all__ = (
     "RevokeRequest",
     "RevokeResponseRevokeSandboxDevicesDeviceIdRevokePost",
     "ScanRequest",
+    "SecretRotate",
     "SendAccepted",
     "SendAcceptedErrorType0",
     "SendMessageRequest",
     "SendMessageRequestType",
+    "TokenRotate",
+    "WebhookSecretOut",
 )
