@@ -87,7 +87,9 @@ async def quick_start(base_url: str, token: str) -> None:
             idempotency_key="order-1234",
             wait=True,
         )
-        assert sent.status == "sent" and sent.to == "6281211112222@s.whatsapp.net"
+        # Answered once sent: the sandbox's receipts may have moved it on already.
+        assert sent.status in ("sent", "delivered", "read")
+        assert sent.to == "6281211112222@s.whatsapp.net"
         message = await get_message.asyncio(device.device_id, sent.message_id, client=gw)
         assert message.message_id == sent.message_id and message.direction == "outbound"
         assert message.content.additional_properties.get("text") == "Pesanan #1234 diterima"
