@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -276,23 +277,47 @@ def test_tickets_open_one_stream_once_and_strangers_are_refused(
     assert ticket not in server.logs()
 
 
+def stalled_consumer(gateway: GatewayServer, token: str) -> socket.socket:
+    """An SSE consumer that reads its answer's head and then never reads again (a small
+    receive buffer, so the server's writes back up soon)."""
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn.connect(("127.0.0.1", gateway.port))
+    conn.sendall(
+        b"GET /events/stream HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "
+        + token.encode()
+        + b"\r\n\r\n"
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += conn.recv(1024)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return conn
+
+
 @pytest.mark.storage_agnostic
-def test_stream_budget_and_shutdown_with_streams_open(
-    make_server: Callable[..., GatewayServer],
+def test_stream_budget_slow_consumer_and_shutdown(
+    make_server: Callable[..., GatewayServer], receiver: WebhookReceiver
 ) -> None:
-    gateway = make_server(WAGW_STREAM_MAX_CONNECTIONS="2", WAGW_MAX_CONNECTIONS="4").start()
-    creds = gateway.create_app("budget", "")
+    gateway = make_server(
+        WAGW_STREAM_MAX_CONNECTIONS="3",
+        WAGW_MAX_CONNECTIONS="4",
+        WAGW_STREAM_BUFFER_EVENTS="20",
+    ).start()
+    creds = gateway.create_app("budget", receiver.url)
     headers = bearer(creds["app_token"])
 
     async def scenario() -> None:
         async with (
             sse(gateway.base_url, "/events/stream", headers) as one,
-            ws(gateway.base_url, "/events/ws", headers),
+            ws(gateway.base_url, "/events/ws", headers) as socket_one,
         ):
             assert one.status == 200
-            async with sse(gateway.base_url, "/events/stream", headers) as third:
-                assert third.status == 503
-                body = json.loads(third.body)
+            stalled = await call(lambda: stalled_consumer(gateway, creds["app_token"]))
+            # Over the budget of 3 streams: 503 for both kinds.
+            async with sse(gateway.base_url, "/events/stream", headers) as fourth:
+                assert fourth.status == 503
+                body = json.loads(fourth.body)
                 assert body["error"]["code"] == "stream_capacity_reached"
             with pytest.raises(InvalidStatus) as refusal:
                 async with ws(gateway.base_url, "/events/ws", headers):
@@ -305,6 +330,31 @@ def test_stream_budget_and_shutdown_with_streams_open(
                     *(client.get("/webhooks/deliveries") for _ in range(3))
                 )
             assert [a.status_code for a in answers] == [200] * 3
+
+            # The stalled consumer falls behind and is cut off; the others miss nothing.
+            with gateway.client(creds["app_token"]) as api:
+                device = await call(lambda: create_device(api, "busy"))
+                device_id = device["device_id"]
+                await call(lambda: scan(api, device["qr"]))
+                # Large messages: the kernel buffers megabytes on loopback before the
+                # server's writes to the stalled consumer back up into its event buffer.
+                for n in range(300):
+                    await call(lambda n=n: inbound(api, device_id, f"{n} " + "x" * 60000))
+                    if n % 5 == 4 and "stream_consumer_cut_off" in gateway.logs():
+                        break
+                assert "stream_consumer_cut_off" in gateway.logs()
+                await call(lambda: inbound(api, device_id, "after the cut"))
+            await until(
+                lambda: (
+                    (hooks := webhooks_of(receiver, device_id))
+                    and hooks[-1]["payload"].get("text") == "after the cut"
+                    and one.envelopes == hooks
+                    and socket_one.envelopes == hooks
+                ),
+                "every event on the other streams and the webhook",
+                timeout=30,
+            )
+            stalled.close()
             # A stopping server ends its streams at once rather than waiting for them.
             started = time.monotonic()
             await asyncio.to_thread(gateway.stop)

@@ -164,11 +164,13 @@ class Consumer:
         flt: StreamFilter,
         after: int,
         first: Notice | None,
+        replay_until: int = 0,
     ) -> None:
         self._streams = streams
         self.app_id = app_id
         self._filter = flt
         self._after = after
+        self._replay_until = replay_until  # the newest event when a resumed consumer opened
         self._buffer: asyncio.Queue[Delivered | Notice] = asyncio.Queue(
             streams.settings.stream_buffer_events
         )
@@ -200,6 +202,12 @@ class Consumer:
     async def next(self, timeout: float) -> Delivered | Notice | None:
         """The next event, or the notice that ends the stream, or None after `timeout`
         seconds with nothing (time for a keep-alive)."""
+        item = await self._next(timeout)
+        if self._after < self._replay_until:
+            self._wake.set()  # room in the buffer again, for the replay waiting on it
+        return item
+
+    async def _next(self, timeout: float) -> Delivered | Notice | None:
         if self._ended is not None:
             return self._ended
         if not self._buffer.empty():
@@ -225,31 +233,45 @@ class Consumer:
 
     async def _read(self) -> None:
         settings = self._streams.settings
+        size = settings.stream_buffer_events
         try:
             while True:
-                rows = await self._streams.read(self.app_id, self._after, self._filter)
+                self._wake.clear()  # before reading: a commit during the read wakes it again
+                free = size - self._buffer.qsize()
+                replaying = self._after < self._replay_until
+                # Replaying what a resumed consumer missed goes at the consumer's pace (its
+                # `next()` wakes the reader). Live, one more than fits: more events waiting
+                # than the buffer has room for means the consumer is too far behind.
+                limit = min(READ_BATCH, free if replaying else free + 1)
+                rows = (
+                    await self._streams.read(self.app_id, self._after, self._filter, limit)
+                    if limit
+                    else []
+                )
+                if not replaying and len(rows) > free:
+                    log.info("stream_consumer_cut_off", app_id=self.app_id, reason=TOO_SLOW)
+                    self.end(
+                        Notice(
+                            TOO_SLOW,
+                            f"the consumer fell more than {size} events behind; reconnect "
+                            "with the last id it got to resume",
+                        )
+                    )
+                    return
                 for row in rows:
                     self._after = row.seq
-                    item = Delivered(encode_cursor(row.seq), self._streams.body_of(row))
-                    try:
-                        self._buffer.put_nowait(item)
-                    except asyncio.QueueFull:
-                        log.info("stream_consumer_cut_off", app_id=self.app_id, reason=TOO_SLOW)
-                        self.end(
-                            Notice(
-                                TOO_SLOW,
-                                f"the consumer fell more than {settings.stream_buffer_events} "
-                                "events behind; reconnect with the last id to resume",
-                            )
-                        )
-                        return
-                if len(rows) == READ_BATCH:
+                    self._buffer.put_nowait(
+                        Delivered(encode_cursor(row.seq), self._streams.body_of(row))
+                    )
+                if rows and len(rows) == limit:
+                    continue
+                if replaying and not rows and limit:
+                    self._replay_until = 0  # nothing left of it that the filters let through
                     continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), settings.stream_recheck_seconds)
                 except TimeoutError:
                     pass
-                self._wake.clear()
         except asyncio.CancelledError:
             raise
         except Exception:  # the database went away: end the stream, the consumer resumes
@@ -291,8 +313,9 @@ class EventStreams:
         if not self.has_room():
             return None
         first: Notice | None = None
+        newest = await self._newest_seq()
         if last_event_id is None:
-            after = await self._newest_seq()
+            after = newest
         else:
             after = last_event_id
             floor = await self._oldest_retained_seq(app_id, after)
@@ -305,7 +328,7 @@ class EventStreams:
                 )
         if not self.has_room():  # others came in meanwhile
             return None
-        consumer = Consumer(self, app_id, flt, after, first)
+        consumer = Consumer(self, app_id, flt, after, first, replay_until=newest)
         self._consumers.add(consumer)
         return consumer
 
@@ -350,14 +373,16 @@ class EventStreams:
             )
         return oldest if oldest is not None else await self._newest_seq() + 1
 
-    async def read(self, app_id: str, after: int, flt: StreamFilter) -> list[Leased]:
+    async def read(
+        self, app_id: str, after: int, flt: StreamFilter, limit: int = READ_BATCH
+    ) -> list[Leased]:
         query = select(*LEASED_COLUMNS).where(Event.app_id == app_id, Event.seq > after)
         if flt.events:
             query = query.where(Event.event.in_(sorted(flt.events)))
         if flt.device_id is not None:
             query = query.where(Event.device_id == flt.device_id)
         async with self._db.read() as session:
-            rows = (await session.execute(query.order_by(Event.seq).limit(READ_BATCH))).all()
+            rows = (await session.execute(query.order_by(Event.seq).limit(limit))).all()
         return [Leased(*row) for row in rows]
 
     def body_of(self, row: Leased) -> str:
