@@ -251,7 +251,7 @@ def test_tickets_open_one_stream_once_and_strangers_are_refused(
         for path, headers in (
             ("/events/stream", {}),
             ("/events/stream", bearer("wag_" + "x" * 40)),
-            ("/events/stream?ticket=st_forged.0.x.sig", {}),
+            ("/events/stream?ticket=st_Zm9yZ2Vk.c2ln", {}),
         ):
             async with sse(server.base_url, path, headers) as refused:
                 assert refused.status == 401, (path, refused.body)

@@ -107,13 +107,18 @@ class StreamTickets:
         """A new ticket for `app_id` and when it expires (Unix seconds)."""
         expires = int(self._clock()) + self._lifetime
         body = f"{app_id}.{expires}.{secrets.token_urlsafe(16)}"
-        return f"st_{body}.{self._sign(body)}", float(expires)
+        packed = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+        return f"st_{packed}.{self._sign(body)}", float(expires)
 
     def redeem(self, ticket: str) -> str | None:
         """The app of a genuine, current ticket used for the first time; None otherwise."""
         now = self._clock()
         self._used = {n: exp for n, exp in self._used.items() if exp > now}
-        body, _, sig = ticket.removeprefix("st_").rpartition(".")
+        packed, _, sig = ticket.removeprefix("st_").partition(".")
+        try:
+            body = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
         if not ticket.startswith("st_") or not hmac.compare_digest(
             self._sign(body).encode(), sig.encode("utf-8", "replace")
         ):
