@@ -9,19 +9,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
-from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from wagateway.api.deps import CurrentApp
-from wagateway.apps.service import app_of_token
-from wagateway.apps.tokens import invalid_api_key
+from wagateway.api.deps import CurrentApp, StreamApp, app_id_of_stream
 from wagateway.core.errors import ApiError, error_body, validation_error
 from wagateway.core.http_protocol import ABORT_CONNECTION, ON_SHUTDOWN
 from wagateway.core.openapi import APP_CALLER, errors
-from wagateway.core.secrets import looks_like_app_token
 from wagateway.core.timefmt import rfc3339
 from wagateway.delivery.stream import (
     SHUTTING_DOWN,
@@ -53,24 +49,6 @@ async def create_ticket(app: CurrentApp, gw: GatewayDep) -> TicketOut:
     `EventSource` or a WebSocket: `?ticket=` opens one stream of this app, once, within 60 s."""
     ticket, expires = gw.stream_tickets.issue(app.id)
     return TicketOut(ticket=ticket, expires_at=rfc3339(datetime.fromtimestamp(expires, UTC)) or "")
-
-
-async def _stream_app(conn: HTTPConnection, gw: Gateway, ticket: str | None) -> str:
-    """The app a stream is opened for: its ticket's, or its Bearer token's (401 otherwise)."""
-    if ticket is not None:
-        app_id = gw.stream_tickets.redeem(ticket)
-        if app_id is None:
-            raise invalid_api_key("stream ticket unknown, expired or already used")
-        return app_id
-    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise invalid_api_key("missing or malformed Bearer app token (or ?ticket=)")
-    app = await app_of_token(gw.db, token) if looks_like_app_token(token) else None
-    if app is None:
-        raise invalid_api_key()
-    conn.state.app_id = app.id
-    return app.id
 
 
 def _filter(events: str | None, device_id: str | None) -> StreamFilter:
@@ -125,14 +103,12 @@ _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/stream",
     response_class=JSONResponse,  # its errors; a stream answers text/event-stream
     responses=_SSE_RESPONSES,
-    openapi_extra={"security": [{"bearerAuth": []}, {}]},
 )
 async def event_stream(
-    request: Request,
+    app_id: StreamApp,
     gw: GatewayDep,
     events: str | None = Query(None, description=_FILTER_DOCS["events"]),
     device_id: str | None = Query(None, description=_FILTER_DOCS["device_id"]),
-    ticket: str | None = Query(None, description=_FILTER_DOCS["ticket"]),
     last_event_id: str | None = Header(
         None, description="resume after this event's `id:` (replays what was missed)"
     ),
@@ -141,7 +117,6 @@ async def event_stream(
     §10). Without `Last-Event-ID`: events from now on; with it: every event after that one,
     as far back as `WAGW_STREAM_RETENTION_SECONDS` reaches. A consumer that falls more than
     `WAGW_STREAM_BUFFER_EVENTS` behind is cut off (`event: error`, `consumer_too_slow`)."""
-    app_id = await _stream_app(request, gw, ticket)
     flt = _filter(events, device_id)
     consumer = await _open(gw.streams, app_id, flt, _cursor(last_event_id))
     return EventStreamResponse(consumer, gw.streams)
@@ -232,7 +207,7 @@ async def event_socket(
     "event": envelope}`; `?last_event_id=` resumes. Cut off: close 1008 `consumer_too_slow`."""
     gw: Gateway = websocket.app.state.gateway
     try:
-        app_id = await _stream_app(websocket, gw, ticket)
+        app_id = await app_id_of_stream(websocket, gw, ticket)
         consumer = await _open(
             gw.streams, app_id, _filter(events, device_id), _cursor(last_event_id)
         )

@@ -253,7 +253,8 @@ class Consumer:
                     if limit
                     else []
                 )
-                if not replaying and len(rows) > free:
+                # Measured again: the consumer may have taken some while the read ran.
+                if not replaying and len(rows) > size - self._buffer.qsize():
                     log.info("stream_consumer_cut_off", app_id=self.app_id, reason=TOO_SLOW)
                     self.end(
                         Notice(
