@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from wagateway.api.deps import CurrentApp, StreamApp, app_id_of_stream
-from wagateway.core.errors import ApiError, error_body, validation_error
+from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.http_protocol import ABORT_CONNECTION, ON_SHUTDOWN
 from wagateway.core.openapi import APP_CALLER, errors
 from wagateway.core.timefmt import rfc3339
@@ -212,10 +212,11 @@ async def event_socket(
             gw.streams, app_id, _filter(events, device_id), _cursor(last_event_id)
         )
     except ApiError as exc:
-        body = error_body(websocket, exc.code, exc.message, exc.details)  # type: ignore[arg-type]
-        await websocket.send_denial_response(
-            JSONResponse(body, status_code=exc.status, headers=exc.headers)
-        )
+        # Refused after the handshake, with close code 4000 + the HTTP status and the error
+        # code as the reason: a browser's WebSocket never sees a refused handshake's status
+        # (only 1006), but it does see a close code and reason.
+        await websocket.accept()
+        await _close_quietly(websocket, Notice(exc.code, exc.message), 4000 + exc.status)
         return
     await websocket.accept()
     writer = asyncio.create_task(_write_frames(websocket, consumer))
@@ -243,8 +244,9 @@ async def _write_frames(websocket: WebSocket, consumer: Consumer) -> None:
         await websocket.send_text(json.dumps(frame(item), ensure_ascii=False))
 
 
-async def _close_quietly(websocket: WebSocket, notice: Notice) -> None:
-    code = 1012 if notice.code == SHUTTING_DOWN else 1008
+async def _close_quietly(websocket: WebSocket, notice: Notice, code: int | None = None) -> None:
+    if code is None:
+        code = 1012 if notice.code == SHUTTING_DOWN else 1008
     try:
         await asyncio.wait_for(websocket.close(code=code, reason=notice.code), LAST_WORDS_SECONDS)
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
