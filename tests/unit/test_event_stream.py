@@ -9,10 +9,13 @@ import base64
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
+from tests.support.databases import DatabaseProvider
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
+from wagateway.core.deferred_writes import write_deferred
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.delivery.stream import (
@@ -54,8 +57,10 @@ async def _record(db: Database, count: int, app_id: str = "app", start: int = 0)
 
 async def _take(consumer: Consumer, count: int) -> list[Delivered | Notice]:
     got: list[Delivered | Notice] = []
+    deadline = asyncio.get_running_loop().time() + 10
     while len(got) < count:
-        item = await asyncio.wait_for(consumer.next(5), 10)
+        assert asyncio.get_running_loop().time() < deadline, f"only {got}"
+        item = await consumer.next(1)
         if item is not None:
             got.append(item)
     return got
@@ -167,3 +172,48 @@ def test_cursors_and_tickets() -> None:
     other_key = StreamTickets(b"j" * 32, clock=lambda: now[0])
     assert other_key.redeem(other_key.issue("app")[0]) == "app"
     assert tickets.redeem(other_key.issue("app")[0]) is None
+
+
+def test_an_event_committed_after_a_later_one_is_still_streamed(
+    backend: DatabaseProvider, migrated_db_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: two transactions commit their events out of `seq` order; the stream that
+    already sent the later event still sends the earlier one when it becomes visible."""
+    if backend.backend != "postgresql":
+        pytest.skip("SQLite serialises writers: events become visible in seq order")
+    settings = Settings(data_dir=tmp_path, stream_recheck_seconds=0.05)
+
+    async def scenario() -> None:
+        db = Database(migrated_db_url)
+        async with db.transaction() as session:
+            session.add(App(id="app", name="app", engine="sandbox", webhook_secret_enc="x"))
+        streams = EventStreams(settings, db)
+        streams.start()
+        consumer = await streams.open("app", StreamFilter(), None)
+        assert consumer is not None
+        inserted, release = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with db.transaction() as session:
+                record_event(session, app_id="app", device_id="d", event="a", payload={"n": 0})
+                await session.run_sync(write_deferred)  # inserted: its seq is taken
+                inserted.set()
+                await release.wait()
+
+        async def second() -> None:
+            await inserted.wait()
+            async with db.transaction() as session:
+                record_event(session, app_id="app", device_id="d", event="b", payload={"n": 1})
+
+        holding = asyncio.create_task(first())
+        await asyncio.create_task(second())
+        assert _numbers(await _take(consumer, 1)) == [1]
+        release.set()
+        await holding
+        late = await _take(consumer, 1)
+        assert _numbers(late) == [0]
+        await consumer.close()
+        await streams.stop()
+        await db.dispose()
+
+    asyncio.run(scenario())

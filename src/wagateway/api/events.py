@@ -248,7 +248,8 @@ async def _close_quietly(websocket: WebSocket, notice: Notice, code: int | None 
     if code is None:
         code = 1012 if notice.code == SHUTTING_DOWN else 1008
     try:
-        await asyncio.wait_for(websocket.close(code=code, reason=notice.code), LAST_WORDS_SECONDS)
+        async with asyncio.timeout(LAST_WORDS_SECONDS):
+            await websocket.close(code=code, reason=notice.code)
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
         pass
 

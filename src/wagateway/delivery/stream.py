@@ -50,6 +50,7 @@ from wagateway.webhooks.outbox import on_commit_with_events
 log = structlog.get_logger(__name__)
 
 READ_BATCH = 500
+SETTLE_SECONDS = 2.0
 TICKET_SECONDS = 60
 
 # Why a stream ended, as its last message says.
@@ -176,6 +177,9 @@ class Consumer:
         self._filter = flt
         self._after = after
         self._replay_until = replay_until  # the newest event when a resumed consumer opened
+        # PostgreSQL (`_late`): the events sent above `_floor`, and when.
+        self._floor = max(after, replay_until)
+        self._recent: dict[int, float] = {}
         self._buffer: asyncio.Queue[Delivered | Notice] = asyncio.Queue(
             streams.settings.stream_buffer_events
         )
@@ -236,6 +240,43 @@ class Consumer:
         await asyncio.gather(self._reader, return_exceptions=True)
         self._streams.release(self)
 
+    def _send(self, row: Leased) -> None:
+        self._buffer.put_nowait(Delivered(encode_cursor(row.seq), self._streams.body_of(row)))
+        if self._streams.late_commits and row.seq > self._floor:
+            self._recent[row.seq] = time.monotonic()
+
+    async def _late(self) -> bool:
+        """PostgreSQL: events that became visible after an event of a higher `seq` was sent
+        (two transactions committing at the same moment), sent now; False when the consumer
+        had no room for them (and is cut off). Events sent more than `SETTLE_SECONDS` ago are
+        final: no transaction stays open that long between writing its events and committing
+        (they are inserted at commit, `webhooks/outbox.py`)."""
+        now = time.monotonic()
+        settled = [seq for seq, at in self._recent.items() if now - at > SETTLE_SECONDS]
+        if settled:
+            self._floor = max(self._floor, *settled)
+            self._recent = {seq: at for seq, at in self._recent.items() if seq > self._floor}
+        late = await self._streams.late_rows(
+            self.app_id, self._floor, self._after, self._filter, set(self._recent)
+        )
+        if len(late) > self._streams.settings.stream_buffer_events - self._buffer.qsize():
+            self._cut_off()
+            return False
+        for row in late:
+            self._send(row)
+        return True
+
+    def _cut_off(self) -> None:
+        size = self._streams.settings.stream_buffer_events
+        log.info("stream_consumer_cut_off", app_id=self.app_id, reason=TOO_SLOW)
+        self.end(
+            Notice(
+                TOO_SLOW,
+                f"the consumer fell more than {size} events behind; reconnect with the last "
+                "id it got to resume",
+            )
+        )
+
     async def _read(self) -> None:
         settings = self._streams.settings
         size = settings.stream_buffer_events
@@ -255,27 +296,23 @@ class Consumer:
                 )
                 # Measured again: the consumer may have taken some while the read ran.
                 if not replaying and len(rows) > size - self._buffer.qsize():
-                    log.info("stream_consumer_cut_off", app_id=self.app_id, reason=TOO_SLOW)
-                    self.end(
-                        Notice(
-                            TOO_SLOW,
-                            f"the consumer fell more than {size} events behind; reconnect "
-                            "with the last id it got to resume",
-                        )
-                    )
+                    self._cut_off()
                     return
                 for row in rows:
                     self._after = row.seq
-                    self._buffer.put_nowait(
-                        Delivered(encode_cursor(row.seq), self._streams.body_of(row))
-                    )
+                    self._send(row)
+                if not replaying and self._streams.late_commits and not await self._late():
+                    return
                 if rows and len(rows) == limit:
                     continue
                 if replaying and not rows and limit:
                     self._replay_until = 0  # nothing left of it that the filters let through
                     continue
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation that closes the consumer.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), settings.stream_recheck_seconds)
+                    async with asyncio.timeout(settings.stream_recheck_seconds):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
         except asyncio.CancelledError:
@@ -295,6 +332,9 @@ class EventStreams:
         self._consumers: set[Consumer] = set()
         self._unregister: Callable[[], None] = lambda: None
         self.closing = False
+        # Only PostgreSQL lets concurrent writers commit events out of `seq` order (SQLite
+        # serialises writers).
+        self.late_commits = db.dialect == "postgresql"
 
     def start(self) -> None:
         self._unregister = on_commit_with_events(self._wake_all)
@@ -382,14 +422,38 @@ class EventStreams:
     async def read(
         self, app_id: str, after: int, flt: StreamFilter, limit: int = READ_BATCH
     ) -> list[Leased]:
-        query = select(*LEASED_COLUMNS).where(Event.app_id == app_id, Event.seq > after)
+        query = self._filtered(
+            select(*LEASED_COLUMNS).where(Event.app_id == app_id, Event.seq > after), flt
+        )
+        async with self._db.read() as session:
+            rows = (await session.execute(query.order_by(Event.seq).limit(limit))).all()
+        return [Leased(*row) for row in rows]
+
+    async def late_rows(
+        self, app_id: str, floor: int, high: int, flt: StreamFilter, sent: set[int]
+    ) -> list[Leased]:
+        """The events in (`floor`, `high`] not in `sent`: one count when there are none."""
+        if high <= floor:
+            return []
+        query = self._filtered(
+            select(*LEASED_COLUMNS).where(
+                Event.app_id == app_id, Event.seq > floor, Event.seq <= high
+            ),
+            flt,
+        )
+        async with self._db.read() as session:
+            visible = await session.scalar(select(func.count()).select_from(query.subquery()))
+            if visible == len(sent):
+                return []
+            rows = (await session.execute(query.order_by(Event.seq))).all()
+        return [Leased(*row) for row in rows if row.seq not in sent]
+
+    def _filtered(self, query: Any, flt: StreamFilter) -> Any:
         if flt.events:
             query = query.where(Event.event.in_(sorted(flt.events)))
         if flt.device_id is not None:
             query = query.where(Event.device_id == flt.device_id)
-        async with self._db.read() as session:
-            rows = (await session.execute(query.order_by(Event.seq).limit(limit))).all()
-        return [Leased(*row) for row in rows]
+        return query
 
     def body_of(self, row: Leased) -> str:
         """The envelope, byte for byte as a webhook of this event carries it (a fresh
