@@ -1,6 +1,7 @@
 """The event stream (CONTRACT §10): `GET /events/stream` (Server-Sent Events), `/events/ws`
 (WebSocket) and `POST /events/tickets` for browsers. What is read and when is
-`delivery/stream.py`'s; here: who may open a stream, and the two wire formats."""
+`delivery/stream.py`'s, who may open a stream `api/deps.py`'s (`stream_app`); here: the two
+wire formats."""
 
 from __future__ import annotations
 
@@ -83,7 +84,6 @@ async def _open(
 _FILTER_DOCS = {
     "events": "comma-separated event names to receive (empty: all)",
     "device_id": "only this device's events",
-    "ticket": "a stream ticket (`POST /events/tickets`) instead of the Bearer header",
 }
 
 _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -91,7 +91,7 @@ _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "A Server-Sent Events stream. Each event: `id:` (an opaque cursor) and "
         "`data:` (the webhook envelope as JSON, CONTRACT §4). Named events: `retention_gap` "
         "(first, when a resumed cursor is older than the retention) and `error` (last, "
-        '`{"code": "consumer_too_slow" | "server_shutting_down", "message"}`). '
+        '`{"code": "consumer_too_slow" | "server_shutting_down" | "internal_error", "message"}`). '
         "Comments (`: keepalive`) while idle.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
@@ -116,7 +116,11 @@ async def event_stream(
     """The app's events as Server-Sent Events, the same envelopes as its webhooks (CONTRACT
     §10). Without `Last-Event-ID`: events from now on; with it: every event after that one,
     as far back as `WAGW_STREAM_RETENTION_SECONDS` reaches. A consumer that falls more than
-    `WAGW_STREAM_BUFFER_EVENTS` behind is cut off (`event: error`, `consumer_too_slow`)."""
+    `WAGW_STREAM_BUFFER_EVENTS` behind is cut off (`event: error`, `consumer_too_slow`).
+
+    The same stream as a WebSocket: `/events/ws` (the same query, plus `last_event_id`;
+    frames `{"type": "event", "id", "event"}`), which OpenAPI cannot describe; see
+    docs/behaviour.md, "Event stream"."""
     flt = _filter(events, device_id)
     consumer = await _open(gw.streams, app_id, flt, _cursor(last_event_id))
     return EventStreamResponse(consumer, gw.streams)
