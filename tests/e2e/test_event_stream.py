@@ -302,6 +302,19 @@ def stalled_consumer(gateway: GatewayServer, token: str) -> socket.socket:
     return conn
 
 
+def drain(conn: socket.socket) -> str:
+    """Read a connection to its end: "reset", or the code of the stream's last word."""
+    conn.settimeout(10)
+    data = b""
+    try:
+        while chunk := conn.recv(1 << 20):
+            data += chunk
+    except ConnectionResetError:
+        return "reset"
+    last = data.rsplit(b"event: error\ndata: ", 1)[-1].split(b"\n", 1)[0]
+    return str(json.loads(last)["code"])
+
+
 @pytest.mark.storage_agnostic
 def test_stream_budget_slow_consumer_and_shutdown(
     make_server: Callable[..., GatewayServer], receiver: WebhookReceiver
@@ -361,6 +374,10 @@ def test_stream_budget_slow_consumer_and_shutdown(
                 "every event on the other streams and the webhook",
                 timeout=30,
             )
+            # The stalled connection was let go: reading it now ends (a reset, or the end of
+            # the stream with its last word), it does not hang.
+            ended = await call(lambda: drain(stalled))
+            assert ended in ("reset", "consumer_too_slow")
             stalled.close()
             # A stopping server ends its streams at once rather than waiting for them.
             started = time.monotonic()

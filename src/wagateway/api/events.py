@@ -166,6 +166,8 @@ class EventStreamResponse(Response):
                     (b"content-type", b"text/event-stream; charset=utf-8"),
                     (b"cache-control", b"no-store"),
                     (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+                    # An ended stream ends its connection: a client reconnects on a new one.
+                    (b"connection", b"close"),
                 ],
             }
         )
