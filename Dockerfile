@@ -27,6 +27,7 @@ RUN apt-get update \
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin wagateway \
     && install -d -o wagateway -g wagateway -m 0700 /data
+COPY LICENSE /usr/share/doc/wagateway/LICENSE
 COPY pyproject.toml README.md /tmp/wagateway-src/
 COPY src /tmp/wagateway-src/src
 RUN python3 -m venv /opt/wagateway \

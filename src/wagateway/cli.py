@@ -194,12 +194,7 @@ def apps_create(
             ctx.db, ctx.box, CLI, name, engine, webhook_url, domain_url, rotation_pin
         )
 
-    created = _run(work)
-    result = {
-        "app_id": created.app.id,
-        "app_token": created.app_token,
-        "webhook_secret": created.webhook_secret,
-    }
+    result = _run(work).credentials()
     if as_json:
         typer.echo(json.dumps(result))
     else:
@@ -226,7 +221,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             typer.echo(f"{row['app_id']}  {row['engine']:<9}  {row['name']}")
 
 
-MAX_GRACE = 7 * 86400
+MAX_GRACE = apps_service.MAX_TOKEN_GRACE_SECONDS
 
 
 @apps_cli.command("rotate-token")

@@ -9,11 +9,17 @@ from fastapi import FastAPI
 
 from wagateway import __version__
 from wagateway.api.account import router as account_router
+from wagateway.api.admin import router as admin_router
 from wagateway.api.apps import router as app_router
 from wagateway.api.archive import router as archive_router
 from wagateway.api.chat_actions import router as chat_actions_router
 from wagateway.api.chats import router as chats_router
-from wagateway.api.deps import acts_for_an_app, verify_before_body
+from wagateway.api.deps import (
+    acts_for_an_app,
+    for_the_admin,
+    verified_before_body,
+    verify_caller_before_body,
+)
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
 from wagateway.api.events import router as events_router
@@ -83,8 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.max_request_bytes, media_body_cap(settings.send_media_max_bytes)
             )
         },
-        verifies=acts_for_an_app,
-        verify=verify_before_body,
+        verifies=verified_before_body,  # an app's routes, and the admin API's
+        verify=verify_caller_before_body,
     )
     app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -108,6 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
     ):
         app.include_router(router)
+    if settings.admin_token:  # no admin token, no admin API: /admin is 404 (docs/behaviour.md)
+        app.include_router(admin_router)
     mount_dashboard(app)
-    describe_api(app, secured=acts_for_an_app, internal_callers=bool(settings.internal_allowlist))
+    describe_api(
+        app,
+        secured=acts_for_an_app,
+        internal_callers=bool(settings.internal_allowlist),
+        admin=for_the_admin,
+    )
     return app

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.support.databases import DatabaseProvider
-from tests.support.harness import GatewayServer, wait_until
+from tests.support.harness import TEST_ADMIN_TOKEN, GatewayServer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,8 +72,8 @@ DEVICE_ENDING = (
 
 # A stream that opens never ends: the event stream is fuzzed with a token that opens nothing,
 # so every example is answered (its refusals; tests/e2e/test_event_stream.py streams).
-STREAMING_CALLS: dict[str, dict[str, Any]] = {
-    "GET /events/stream": {"headers": {"Authorization": "Bearer wag_fuzzing-opens-no-stream"}},
+STREAMING_CALLS: dict[str, dict[str, str] | None] = {
+    "GET /events/stream": {"Authorization": "Bearer wag_fuzzing-opens-no-stream"},
 }
 
 # Bodies whose rules (which fields a message type needs) the schema does not express: a
@@ -122,12 +122,14 @@ class Target:
     media_path: str
     own_device: dict[str, str]  # operation label → a device for it alone
     link: dict[str, str] = field(default_factory=dict)  # `expires` and `sig` of a media_url
+    app: str = ""  # an app for the admin API's routes (its own, not the fuzzed one's)
 
     def path_ids(self, label: str) -> dict[str, str]:
         return {
             "device_id": self.own_device.get(label, self.device),
             "message_id": self.message,
             "request_id": self.event,
+            "app_id": self.app,
         }
 
     def fields(self) -> dict[str, str]:
@@ -207,6 +209,7 @@ def api_schema(fuzz_server: GatewayServer) -> schemathesis.BaseSchema:
             media_path,
             {label: connected(label) for label in DEVICE_ENDING},
             link_query(image_message["media_url"]),
+            app=fuzz_server.create_app("admin fuzzed")["app_id"],
         )
 
     config = schemathesis.Config.from_dict(
@@ -249,6 +252,11 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
         operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
     )
 
+    # The admin API's routes get the admin token (an app token gets 401 there: the isolation
+    # walk and tests/e2e/test_admin_api.py).
+    admin = operation.path.startswith("/admin")
+    headers = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"} if admin else None
+
     @hypothesis.seed(SEED)
     @hypothesis.settings(
         max_examples=MAX_EXAMPLES,
@@ -259,7 +267,7 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
     @hypothesis.given(case=cases)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
-            **STREAMING_CALLS.get(operation.label, {}),
+            headers=STREAMING_CALLS.get(operation.label, headers),
             checks=[
                 not_a_server_error,
                 contract_error_envelope,
@@ -278,7 +286,7 @@ def fuzz(operation: schemathesis.APIOperation) -> str | None:
 
 
 def test_no_server_error_and_every_error_in_the_envelope(
-    api_schema: schemathesis.BaseSchema,
+    api_schema: schemathesis.BaseSchema, fuzz_server: GatewayServer
 ) -> None:
     operations = list(api_schema.get_all_operations())
     assert len(operations) > 25
@@ -288,3 +296,8 @@ def test_no_server_error_and_every_error_in_the_envelope(
         if (failure := fuzz(operation)) is not None:
             failures.append(failure)
     assert not failures, "\n\n".join(failures)
+    # The admin API was fuzzed with its token, not only refused: beside the fuzzed app (the
+    # admin routes' own was deleted by them), it made apps.
+    with fuzz_server.client(TEST_ADMIN_TOKEN) as admin:
+        names = [app["name"] for app in admin.get("/admin/apps").json()["apps"]]
+    assert "admin fuzzed" not in names and len(names) > 1, names

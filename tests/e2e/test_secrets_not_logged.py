@@ -93,6 +93,7 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
         "WAGW_LOG_FORMAT": "json",
         "WAGW_INTERNAL_ALLOWLIST": "127.0.0.1/32",
         "WAGW_INTERNAL_TOKEN": internal_token,
+        "WAGW_ADMIN_TOKEN": found.add("WAGW_ADMIN_TOKEN", "adm-" + secrets.token_urlsafe(32)),
         "WAGW_MEDIA_STORE": "s3",
         "WAGW_S3_BUCKET": "wagw-media",
         "WAGW_S3_PREFIX": f"secrets-{uuid.uuid4().hex[:8]}",
@@ -278,6 +279,28 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
             ws_url = gateway.base_url.replace("http://", "ws://")
             with ws_connect(f"{ws_url}/events/ws?ticket={ws_ticket}"):
                 pass
+
+            # The admin API: its token, a wrong one, a PIN, and the keys it hands out.
+            with httpx.Client(base_url=gateway.base_url, timeout=20) as admin:
+                admin.headers["Authorization"] = f"Bearer {env['WAGW_ADMIN_TOKEN']}"
+                admin_pin = found.add("rotation PIN (admin API)", "pin-" + secrets.token_hex(8))
+                made = admin.post("/admin/apps", json={"name": "admin", "rotation_pin": admin_pin})
+                assert made.status_code == 201, made.text
+                found.add("app token (admin API)", made.json()["app_token"])
+                found.add("webhook secret (admin API)", made.json()["webhook_secret"])
+                made_id = made.json()["app_id"]
+                wrong_admin_pin = found.add("wrong PIN (admin API)", "pin-" + secrets.token_hex(8))
+                rotate = f"/admin/apps/{made_id}/token/rotate"
+                assert admin.post(rotate, json={"pin": wrong_admin_pin}).status_code == 401
+                rotated_by_admin = admin.post(rotate, json={"pin": admin_pin})
+                found.add("app token (admin API rotation)", rotated_by_admin.json()["app_token"])
+                again = admin.post(f"/admin/apps/{made_id}/webhook-secret/rotate")
+                found.add("webhook secret (admin API rotation)", again.json()["webhook_secret"])
+                wrong_admin = found.add("wrong admin token", "adm-" + secrets.token_urlsafe(32))
+                refused_admin = admin.get(
+                    "/admin/apps", headers={"Authorization": f"Bearer {wrong_admin}"}
+                )
+                assert refused_admin.status_code == 401
 
             # Every delivery verifies with the rotated secret (the first signs beside it).
             deliveries = wait_until(

@@ -25,7 +25,7 @@ from tests.e2e.test_device_flow import create_device, scan_current_qr
 from tests.e2e.test_inbound_media_queries import inbound, message_event
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, free_port, wait_until
-from tests.support.isolation import find_leaks, listing_leaks, probes, unknown_id
+from tests.support.isolation import admin_leaks, find_leaks, listing_leaks, probes, unknown_id
 from wagateway.api.deps import CurrentApp
 from wagateway.core.errors import not_found
 from wagateway.core.settings import Settings
@@ -109,6 +109,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         "received": api.get(f"/sandbox/devices/{live['device']}/received").json(),
         "archived messages": api.get(f"/archive/devices/{gone['device']}/messages.jsonl").text,
         "archived events": api.get(f"/archive/devices/{gone['device']}/events.jsonl").text,
+        "app": api.get("/app").json(),  # its name, webhook and limits (the admin API's)
     }
 
 
@@ -149,6 +150,7 @@ def tenant(gateway: GatewayServer, name: str, with_gone: bool) -> Iterator[Tenan
     with gateway.client(creds["app_token"]) as api:
         t = Tenant(creds, api, receiver)
         t.live = give_objects(t, f"{name} live")
+        t.live["app"] = creds["app_id"]  # the admin API's `{app_id}`
         if with_gone:
             t.gone = give_objects(t, f"{name} gone")
             assert api.delete(f"/devices/{t.gone['device']}").status_code == 200
@@ -158,6 +160,7 @@ def tenant(gateway: GatewayServer, name: str, with_gone: bool) -> Iterator[Tenan
                 params={"device_id": t.gone["device"], "include_archived": "true"},
             ).json()["deliveries"]
             t.gone["event"] = archived[0]["request_id"]  # device_destroyed, archived
+            t.gone["app"] = creds["app_id"]
         yield t
     receiver.stop()
 
@@ -187,10 +190,15 @@ def test_another_apps_ids_are_not_found_on_every_route(
         problems += find_leaks(a, spec, victim.live, intruder.live)
         problems += find_leaks(a, spec, victim.gone, intruder.live)
         problems += listing_leaks(a, spec, victim.all_ids())
+        # The admin API (on: the test servers have an admin token) refuses an app's token.
+        admin_routes = [path for path in spec["paths"] if path.startswith("/admin")]
+        assert len(admin_routes) >= 6, admin_routes
+        problems += admin_leaks(a, spec, victim.creds["app_id"])
     # Internal callers act as the app of the device they name: with A's device, B's other ids
     # are as foreign as for A's token.
     with gateway.client() as internal:
         problems += find_leaks(internal, spec, victim.live, intruder.live, internal=True)
+        problems += admin_leaks(internal, spec, victim.creds["app_id"])  # no token: refused
     assert problems == [], "\n".join(problems)
 
     after = snapshot(victim)

@@ -135,6 +135,9 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last={last!r}")
 
 
+# The admin API's token on every test server (tests/e2e/test_admin_api.py); a fixed test value.
+TEST_ADMIN_TOKEN = "test-admin-token-" + "0123456789abcdef" * 2
+
 # Fast but realistic timings for tests: QR window 8 s (3 s first code), quick retries.
 TEST_ENV = {
     "WAGW_SANDBOX_TIME_SCALE": "0.05",
@@ -146,6 +149,7 @@ TEST_ENV = {
     "WAGW_PACING_RATE_PER_SECOND": "0",  # unpaced unless a test sets pacing
     "WAGW_SEND_MEDIA_MAX_BYTES": str(1024 * 1024),  # 1 MiB keeps the 413 test quick
     "WAGW_MEDIA_MAX_BYTES": "200000",  # inbound cap, small so "too large" is testable
+    "WAGW_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
 }
 
 
@@ -225,11 +229,7 @@ class GatewayServer:
                 options.domain_url,
                 options.rotation_pin,
             )
-            return {
-                "app_id": created.app.id,
-                "app_token": created.app_token,
-                "webhook_secret": created.webhook_secret,
-            }
+            return created.credentials()
 
         return self.in_process(create)
 

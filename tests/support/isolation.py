@@ -88,6 +88,15 @@ def request_briefly(client: httpx.Client, method: str, url: str, **options: Any)
     )
 
 
+# The admin API (CONTRACT §10) takes any app's id, but only with the admin token: an app's
+# token (or none) is refused there with 401 `unauthorized`, whatever the id (`admin_leaks`).
+PATH_IDS["app_id"] = "app"
+ADMIN_PREFIX = "/admin"
+BODIES[("POST", "/admin/apps")] = {"name": "taken over"}
+BODIES[("PATCH", "/admin/apps/{app_id}")] = {"name": "taken over"}
+BODIES[("PUT", "/admin/apps/{app_id}/limits")] = {"max_devices": 0}
+
+
 def unknown_id(kind: str) -> str:
     """An id of `kind` that exists nowhere."""
     if kind == "media":
@@ -327,8 +336,30 @@ def find_leaks(
                     f"{probe.label}: {response.status_code} {response.text[:300]} "
                     f"(an unknown id: {expected})"
                 )
+        elif probe.template.startswith(ADMIN_PREFIX):
+            if (problem := _envelope_problem(response, 401, "unauthorized")) is not None:
+                problems.append(f"{probe.label}: an app's token reached /admin: {problem}")
         elif (problem := _envelope_problem(response, 404, "not_found")) is not None:
             problems.append(f"{probe.label}: {problem}")
+    return problems
+
+
+def admin_leaks(client: httpx.Client, spec: Mapping[str, Any], app_id: str) -> list[str]:
+    """Every operation of the admin API, with `client`'s credentials (an app's token, or none)
+    and another app's id where one goes: 401 `unauthorized` in the envelope, never anything
+    else (an app token never reaches `/admin`)."""
+    problems = []
+    operations = [
+        (method.upper(), template, operation)
+        for template, item in spec["paths"].items()
+        if template.startswith(ADMIN_PREFIX)
+        for method, operation in item.items()
+    ]
+    for method, template, operation in operations:
+        url = template.replace("{app_id}", app_id)
+        response = client.request(method, url, json=sample_body(spec, method, template, operation))
+        if (problem := _envelope_problem(response, 401, "unauthorized")) is not None:
+            problems.append(f"{method} {template}: {problem}")
     return problems
 
 

@@ -115,4 +115,9 @@ def test_the_build_context_leaves_out_local_state() -> None:
         if line and not line.startswith("#")
     ]
     assert rules[0] == "*"  # everything out, then only what the Dockerfile copies
-    assert {r for r in rules if r.startswith("!")} == {"!pyproject.toml", "!README.md", "!src"}
+    assert {r for r in rules if r.startswith("!")} == {
+        "!LICENSE",
+        "!pyproject.toml",
+        "!README.md",
+        "!src",
+    }

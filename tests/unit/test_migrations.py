@@ -480,6 +480,8 @@ REVISIONS: dict[str, Revision] = {
             }
         }
     ),
+    # Apps can be archived from 0010 (the admin API's DELETE): none was before.
+    "0010": Revision(adds={"apps": {"archived_at": Added(carried=None, written=AT)}}),
 }
 
 REVISION_IDS = revision_ids()

@@ -19,9 +19,9 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from tests.e2e.test_api_fuzz import ERROR_CODES
-from wagateway.api.deps import CurrentApp, _internal_route, acts_for_an_app
+from wagateway.api.deps import CurrentApp, _internal_route, acts_for_an_app, for_the_admin
 from wagateway.core.errors import ErrorEnvelope, error_body
-from wagateway.core.openapi import BEARER_SCHEME, CODES, open_to_internal_callers
+from wagateway.core.openapi import ADMIN_SCHEME, BEARER_SCHEME, CODES, open_to_internal_callers
 from wagateway.core.settings import Settings
 from wagateway.main import create_app
 
@@ -95,6 +95,8 @@ def implied_codes(route: Any, path: str, operation: Mapping[str, Any]) -> set[st
         codes.add("request_too_large")
     if path.startswith("/devices/{device_id}"):
         codes.add("device_destroyed")
+    if for_the_admin(route):
+        codes.add("unauthorized")  # the admin token, or nothing (an app token included)
     return codes
 
 
@@ -237,3 +239,44 @@ def test_the_internal_route_rule_is_the_requests_one(spec: dict[str, Any]) -> No
         concrete = path.format(**params)
         request = Request({"type": "http", "path": concrete, "path_params": params})
         assert open_to_internal_callers(path) == _internal_route(request), path
+
+
+def test_the_admin_api_is_described_with_its_own_scheme_only_when_it_is_on(
+    tmp_path: Path, spec: dict[str, Any]
+) -> None:
+    """CONTRACT §10: with WAGW_ADMIN_TOKEN set, every `/admin` operation requires the admin
+    scheme (never the app token's), documents its errors, and passes the validator; without
+    it there is no `/admin` in the description at all."""
+    assert not [path for path in spec["paths"] if path.startswith("/admin")]
+    assert ADMIN_SCHEME not in spec["components"]["securitySchemes"]
+
+    # Off, /admin is not there at all: 404 `not_found`, as any unknown path.
+    async def get_admin(app: FastAPI) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return await client.get("/admin/apps", headers={"Authorization": "Bearer " + "a" * 32})
+
+    off = asyncio.run(get_admin(create_app(Settings(data_dir=tmp_path))))
+    assert (off.status_code, off.json()["error"]["code"]) == (404, "not_found")
+
+    app = create_app(Settings(data_dir=tmp_path, admin_token="a" * 32))
+    with_admin = served_spec(app)
+    validate(with_admin)
+    assert undocumented_errors(app) == []
+    security = {
+        f"{method} {path}": operation.get("security")
+        for method, path, operation in operations(with_admin)
+        if path.startswith("/admin")
+    }
+    assert len(security) == 10
+    assert all(value == [{ADMIN_SCHEME: []}] for value in security.values()), security
+    scheme = with_admin["components"]["securitySchemes"][ADMIN_SCHEME]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    admin_routes = {
+        f"{method} {route.path_format}"
+        for route in iter_route_contexts(app.routes)
+        if for_the_admin(route)
+        for method in route.methods or ()
+    }
+    assert admin_routes == set(security)
+    assert not any(acts_for_an_app(route) and for_the_admin(route) for route in app.routes)

@@ -188,3 +188,22 @@ def test_forwarded_header_is_one_of_the_two_a_proxy_writes(monkeypatch: pytest.M
         [line] = settings_problems(caught.value)
         assert line.startswith("WAGW_FORWARDED_HEADER: "), line
         assert "neither X-Forwarded-For nor Forwarded" in line, line
+
+
+def test_an_admin_token_shorter_than_32_characters_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from wagateway.core.settings import settings_problems
+
+    assert Settings().admin_token == ""  # unset: no admin API
+    short = "s3cr3t-but-short-" + "x" * 14  # 31 characters
+    monkeypatch.setenv("WAGW_ADMIN_TOKEN", short)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    [line] = settings_problems(caught.value)
+    assert line.startswith("WAGW_ADMIN_TOKEN: must have at least 32 characters"), line
+    assert short not in line
+    monkeypatch.setenv("WAGW_ADMIN_TOKEN", short + "y")
+    assert Settings().admin_token == short + "y"

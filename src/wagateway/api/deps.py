@@ -288,3 +288,65 @@ async def stream_app(
 
 
 StreamApp = Annotated[str, Depends(stream_app)]
+
+# --- the admin API (api/admin.py): its own token, never an app's ------------------------------
+
+ADMIN_API = "admin API"  # the audit log's actor name for it
+
+
+def _admin_refusal() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "the admin API needs `Authorization: Bearer <WAGW_ADMIN_TOKEN>`",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def admin_caller(request: Request, gateway: GatewayDep) -> audit.Actor:
+    """The admin API's caller (CONTRACT §10): the Bearer token must be WAGW_ADMIN_TOKEN,
+    compared in constant time; anything else (none, a wrong one, an app token) is 401
+    `unauthorized`. The actor its calls are audited as, with the caller's address (a trusted
+    proxy's, as for internal callers: `core/client_address.py`)."""
+    expected = gateway.settings.admin_token
+    token = bearer_token(request) or ""
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise _admin_refusal()
+    settings = gateway.settings
+    address = caller_of(request, settings.trusted_proxies, settings.forwarded_header).address
+    return audit.Actor(kind="admin_api", name=ADMIN_API, ip=address)
+
+
+AdminCaller = Annotated[audit.Actor, Depends(admin_caller)]
+
+
+def for_the_admin(route: object) -> bool:
+    """Whether a route (as `iter_route_contexts` gives it) is the admin API's: its
+    dependencies include `admin_caller`."""
+    dependant = getattr(route, "dependant", None)
+    pending: list[Dependant] = [dependant] if dependant is not None else []
+    while pending:
+        node = pending.pop()
+        if node.call is admin_caller:
+            return True
+        pending.extend(node.dependencies)
+    return False
+
+
+def verified_before_body(route: object) -> bool:
+    """The routes whose caller is verified before the body is read (core/body_limit.py):
+    those that act for an app, and the admin API's (a refused caller's body is never read,
+    and a bad body never answers before the 401)."""
+    return acts_for_an_app(route) or for_the_admin(route)
+
+
+async def verify_caller_before_body(request: Request, body_length: int | None) -> None:
+    """`verify_before_body` for an app's routes; the admin token for the admin API's."""
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if path == "/admin" or path.startswith("/admin/"):
+        await admin_caller(request, await get_gateway(request))
+        return
+    await verify_before_body(request, body_length)

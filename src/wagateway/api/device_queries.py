@@ -72,15 +72,15 @@ class PresenceOut(BaseModel):
     )
 
 
-class ContactOut(BaseModel):
+class ContactCheckOut(BaseModel):
     phone: str
     on_whatsapp: bool
     jid: str | None
     lid: str | None
 
 
-class ContactList(BaseModel):
-    contacts: list[ContactOut]
+class ContactCheckList(BaseModel):
+    contacts: list[ContactCheckOut]
 
 
 async def _connected(gw: Gateway, app_id: str, device_id: str) -> tuple[Device, Engine]:
@@ -194,7 +194,7 @@ async def presence(device_id: str, jid: str, app: CurrentApp, gw: GatewayDep) ->
     )
 
 
-@router.get("/contacts/check", response_model=ContactList, responses=errors(QUERY_ROUTE))
+@router.get("/contacts/check", response_model=ContactCheckList, responses=errors(QUERY_ROUTE))
 async def check_contacts(
     device_id: str,
     app: CurrentApp,
@@ -202,7 +202,7 @@ async def check_contacts(
     phone: list[str] = Query(
         description=f"phone numbers (repeat the parameter, up to {MAX_CONTACTS})"
     ),
-) -> ContactList:
+) -> ContactCheckList:
     """Are these numbers on WhatsApp? With their phone JID and LID where WhatsApp says."""
     if len(phone) > MAX_CONTACTS:
         raise validation_error(f"at most {MAX_CONTACTS} phone numbers per call", "phone")
@@ -212,9 +212,9 @@ async def check_contacts(
         found = [with_valid_text(c) for c in await engine.check_contacts(device.id, phones)]
     except EngineError as exc:
         raise _engine_failure(exc) from exc
-    return ContactList(
+    return ContactCheckList(
         contacts=[
-            ContactOut(phone=c.query, on_whatsapp=c.on_whatsapp, jid=c.jid, lid=c.lid)
+            ContactCheckOut(phone=c.query, on_whatsapp=c.on_whatsapp, jid=c.jid, lid=c.lid)
             for c in found
         ]
     )

@@ -37,6 +37,9 @@ class App(Base):
     presence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Set when the app is deleted (the admin API): its devices destroyed, its tokens revoked,
+    # its records kept; an archived app is "not found" everywhere.
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AppToken(Base):

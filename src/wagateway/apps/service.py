@@ -42,6 +42,11 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 _pin_hasher = PasswordHasher()
 ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
+# A token rotation's grace period is minutes; past a week is a typo (the CLI, the admin API).
+MAX_TOKEN_GRACE_SECONDS = 7 * 86400
+# A webhook secret's: a day unless told (the old secret signs beside the new one), at most 30.
+WEBHOOK_SECRET_GRACE_SECONDS = 86400
+MAX_WEBHOOK_SECRET_GRACE_SECONDS = 720 * 3600
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class CreatedApp:
     app: App
     app_token: str
     webhook_secret: str
+
+    def credentials(self) -> dict[str, str]:
+        """What creating an app shows, once: `apps create --json`, the admin API's 201."""
+        return {
+            "app_id": self.app.id,
+            "app_token": self.app_token,
+            "webhook_secret": self.webhook_secret,
+        }
 
 
 def _validate_name(name: str) -> str:
@@ -91,7 +104,7 @@ async def create_app(
 
 async def get_app(session: AsyncSession, app_id: str) -> App:
     app = await session.get(App, app_id)
-    if app is None:
+    if app is None or app.archived_at is not None:
         raise not_found("app")
     return app
 
@@ -254,7 +267,10 @@ def reveal_webhook_secret(box: SecretBox, app: App) -> str:
 
 
 async def rotate_webhook_secret(
-    session: AsyncSession, box: SecretBox, app_id: str, grace_seconds: int = 86400
+    session: AsyncSession,
+    box: SecretBox,
+    app_id: str,
+    grace_seconds: int = WEBHOOK_SECRET_GRACE_SECONDS,
 ) -> str:
     app = await get_app(session, app_id)
     secret = new_webhook_secret()
@@ -303,12 +319,14 @@ async def update_app(
 
 
 def set_rotation_policy(
-    app: App, *, enabled: bool, new_pin: str | None = None, clear_pin: bool = False
+    app: App, *, enabled: bool | None, new_pin: str | None = None, clear_pin: bool = False
 ) -> App:
-    """Whether the token may be rotated, and the PIN that rotation then asks for."""
+    """Whether the token may be rotated (None: as it is), and the PIN that rotation then
+    asks for."""
     if new_pin is not None and not 4 <= len(new_pin) <= 64:
         raise validation_error("the rotation PIN must have 4 to 64 characters", "rotation_pin")
-    app.rotation_enabled = enabled
+    if enabled is not None:
+        app.rotation_enabled = enabled
     if clear_pin:
         app.rotation_pin_hash = None
     elif new_pin:
@@ -318,7 +336,8 @@ def set_rotation_policy(
 
 
 async def list_apps(session: AsyncSession) -> list[App]:
-    return list((await session.execute(select(App).order_by(App.created_at))).scalars())
+    stmt = select(App).where(App.archived_at.is_(None)).order_by(App.created_at)
+    return list((await session.execute(stmt)).scalars())
 
 
 # --- actions for the dashboard, the CLI and the API: each opens its own transaction and
@@ -411,7 +430,7 @@ async def set_rotation_policy_as(
     actor: Actor,
     app_id: str,
     *,
-    enabled: bool,
+    enabled: bool | None,
     new_pin: str | None = None,
     clear_pin: bool = False,
 ) -> App:
@@ -424,7 +443,7 @@ async def set_rotation_policy_as(
             actor,
             "project.rotation_policy",
             app_id=app_id,
-            detail={"enabled": enabled, "pin_set": bool(app.rotation_pin_hash)},
+            detail={"enabled": app.rotation_enabled, "pin_set": bool(app.rotation_pin_hash)},
         )
     return app
 
@@ -475,3 +494,21 @@ async def set_limits_as(
         now = effective(settings, app)
         audit.record(session, actor, "app.set_limits", app_id=app.id, detail=now.model_dump())
     return now
+
+
+def archive(session: AsyncSession, app: App, tokens: list[AppToken], actor: Actor) -> None:
+    """The last step of deleting an app (its devices are destroyed first, `devices/service.py`'s
+    `archive_app`): every token revoked now, the app out of every listing and "not found"
+    everywhere, its records kept; with its audit entry."""
+    now = utcnow()
+    for token in tokens:
+        if token.expires_at is None or token.expires_at > now:
+            token.expires_at = now
+    app.archived_at = app.updated_at = now
+    audit.record(session, actor, "project.archive", app_id=app.id, detail={"name": app.name})
+
+
+async def tokens_of(session: AsyncSession, app_id: str) -> list[AppToken]:
+    return list(
+        (await session.execute(select(AppToken).where(AppToken.app_id == app_id))).scalars()
+    )

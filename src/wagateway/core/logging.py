@@ -27,6 +27,7 @@ _REDACTED_KEYS = {
     "csrf_token",
     "internal_token",
     "metrics_token",
+    "admin_token",
     "x-internal-token",
     "secret_key",
     "s3_secret_access_key",

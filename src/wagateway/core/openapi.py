@@ -31,6 +31,7 @@ from fastapi.routing import iter_route_contexts
 from wagateway.core.errors import ErrorEnvelope
 
 BEARER_SCHEME = "bearerAuth"
+ADMIN_SCHEME = "adminBearerAuth"  # the admin API's (`/admin`, WAGW_ADMIN_TOKEN)
 EXAMPLE_REQUEST_ID = "0d1b6a0e-6c1f-4b8e-9a53-2f0c7d3e5a41"
 
 
@@ -45,8 +46,7 @@ class ErrorCode:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-# The codes the REST API answers with (CONTRACT §1). Not here: the dashboard's and the CLI's
-# (`invalid_rotation_pin`, `app_token_rotation_disabled`), and two that no route answers:
+# The codes the REST API answers with (CONTRACT §1). Not here, two that no route answers:
 # `provider_rate_limit` (a failed message's `error.code`), `logged_out` (a disconnect's reason).
 CODES: dict[str, ErrorCode] = {
     "validation_error": ErrorCode(
@@ -62,9 +62,20 @@ CODES: dict[str, ErrorCode] = {
     ),
     "unauthorized": ErrorCode(
         401,
-        "no token at all from a caller outside the internal allowlist (CONTRACT §5), or an "
-        "internal call without the right `X-Internal-Token`",
+        "no token at all from a caller outside the internal allowlist (CONTRACT §5), an "
+        "internal call without the right `X-Internal-Token`, or an `/admin` call without the "
+        "admin token (an app token is not it)",
         "a Bearer app token is required",
+    ),
+    "invalid_rotation_pin": ErrorCode(
+        401,
+        "the app's rotation PIN is missing or wrong (the admin API's token rotation)",
+        "rotation PIN is wrong",
+    ),
+    "app_token_rotation_disabled": ErrorCode(
+        403,
+        "token rotation is disabled for this app (the admin API's token rotation)",
+        "token rotation is disabled for this app",
     ),
     "forbidden": ErrorCode(
         403,
@@ -204,7 +215,13 @@ def open_to_internal_callers(path: str) -> bool:
     return path.startswith("/devices/") and "{device_id}" in path
 
 
-def describe_api(app: FastAPI, *, secured: Callable[[Any], bool], internal_callers: bool) -> None:
+def describe_api(
+    app: FastAPI,
+    *,
+    secured: Callable[[Any], bool],
+    internal_callers: bool,
+    admin: Callable[[Any], bool] | None = None,
+) -> None:
     """Make `app.openapi()` (and `/openapi.json`) the amended description. `secured` says
     whether a route (as `iter_route_contexts` gives it) verifies an app token;
     `internal_callers`, whether token-less internal callers are configured. Built at the first
@@ -213,7 +230,10 @@ def describe_api(app: FastAPI, *, secured: Callable[[Any], bool], internal_calle
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _amend(generate(), app, secured, internal_callers)
+            spec = generate()
+            _amend(spec, app, secured, internal_callers)
+            if admin is not None:
+                _describe_admin(spec, app, admin)
         assert app.openapi_schema is not None
         return app.openapi_schema
 
@@ -258,3 +278,27 @@ def _amend(
             if internal_callers and open_to_internal_callers(path):
                 requirements.append({})  # an allowlisted address needs no token
             operation["security"] = requirements
+
+
+def _describe_admin(spec: dict[str, Any], app: FastAPI, admin: Callable[[Any], bool]) -> None:
+    """The admin API's operations (`admin`: whether a route is one) require its own scheme,
+    `Authorization: Bearer <WAGW_ADMIN_TOKEN>`; described only where it is on (routes in)."""
+    paths: dict[str, dict[str, Any]] = spec.get("paths", {})
+    found = False
+    for route in iter_route_contexts(app.routes):
+        item = paths.get(route.path_format or "")
+        if item is None or not admin(route):
+            continue
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if operation is not None:
+                operation["security"] = [{ADMIN_SCHEME: []}]
+                found = True
+    if found:
+        spec.setdefault("components", {}).setdefault("securitySchemes", {})[ADMIN_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "the admin token (WAGW_ADMIN_TOKEN)",
+            "description": "`Authorization: Bearer <WAGW_ADMIN_TOKEN>`: the admin API's own "
+            "token; an app token never opens `/admin`.",
+        }

@@ -15,6 +15,8 @@ CidrList = Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDeco
 SecondsList = Annotated[list[float], NoDecode]
 # The header trusted proxies write the client's address in (core/client_address.py).
 ForwardedHeader = Literal["X-Forwarded-For", "Forwarded"]
+# The admin API's token (WAGW_ADMIN_TOKEN): long enough that guessing it is hopeless.
+ADMIN_TOKEN_MIN_LENGTH = 32
 
 
 def _split_csv(value: object) -> object:
@@ -339,6 +341,25 @@ class Settings(BaseSettings):
             not value.lower().startswith(("http://", "https://")) or any(c in value for c in "?#")
         ):
             raise ValueError(f"{value!r} is not an http(s):// address without query or fragment")
+        return value
+
+    # --- admin API (CONTRACT §10, api/admin.py) -------------------------------------------
+    admin_token: str = Field(
+        "",
+        description="`Authorization: Bearer <this token>` opens /admin (apps, their keys and "
+        "limits); at least 32 characters; empty = no admin API (/admin answers 404)",
+    )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token_length(cls, value: str) -> str:
+        # The message never repeats the value: it is a secret (settings_problems leaves the
+        # input out too).
+        if value and len(value) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"must have at least {ADMIN_TOKEN_MIN_LENGTH} characters (it has {len(value)}); "
+                "leave it unset for no admin API"
+            )
         return value
 
     @property

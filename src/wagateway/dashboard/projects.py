@@ -287,7 +287,9 @@ async def rotate_webhook_secret(
     viewer: ActingViewerDep,
     gw: GatewayDep,
     password: Annotated[str, Form()] = "",
-    grace_hours: Annotated[float, Form(ge=0, le=720)] = 24,
+    grace_hours: Annotated[
+        float, Form(ge=0, le=apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS / 3600)
+    ] = apps.WEBHOOK_SECRET_GRACE_SECONDS / 3600,
 ) -> JSONResponse:
     await project_of(gw, viewer, app_id)
     await reconfirm_password(gw, viewer, password)

@@ -197,6 +197,7 @@ class DeviceService:
         name = self._validate_name(device_name)
         try:
             async with self._db.transaction() as session:
+                await self._ensure_app_not_archived(session, app_id)
                 if quota is not None:
                     await self._ensure_below_quota(session, app_id, quota)
                 await self._ensure_name_free(session, app_id, name)
@@ -217,6 +218,16 @@ class DeviceService:
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
         return await self._pair(device)
+
+    @staticmethod
+    async def _ensure_app_not_archived(session: AsyncSession, app_id: str) -> None:
+        # The app's row locked (PostgreSQL; SQLite's writes already take turns), as its
+        # archiving locks it (`archive_app`): a create that passed its token check just before
+        # the archive committed finds the app gone (404) instead of leaving a live device.
+        stmt = lock_rows(select(App.archived_at).where(App.id == app_id), session)
+        row = (await session.execute(stmt)).first()
+        if row is None or row[0] is not None:
+            raise not_found("app")
 
     @staticmethod
     async def _ensure_below_quota(session: AsyncSession, app_id: str, quota: int) -> None:
@@ -416,6 +427,35 @@ class DeviceService:
                 except (OSError, ValueError) as exc:
                     log.warning("media_delete_failed", device_id=device.id, error=str(exc))
         return device
+
+    async def archive_app(self, actor: Actor, app_id: str) -> None:
+        """Delete an app (the admin API): every device of it destroyed as `delete` does (each
+        with its entry), then, with no live device left, its tokens revoked and the app
+        archived (`apps.archive`): 404 everywhere afterwards, its records kept. The app's row
+        is locked for the last step, as a device's creation locks it (PostgreSQL; SQLite's
+        writes take turns), so a device created meanwhile is found and destroyed too."""
+        while True:
+            async with self._db.read() as session:
+                await apps.get_app(session, app_id)
+                live = await self._live_device_ids(session, app_id)
+            for device_id in live:
+                try:
+                    await self.delete(app_id, device_id, actor=actor)
+                except ApiError as exc:
+                    if exc.code != "device_destroyed":  # by another caller meanwhile: gone
+                        raise
+            async with self._db.transaction() as session:
+                await session.execute(lock_rows(select(App.id).where(App.id == app_id), session))
+                app = await apps.get_app(session, app_id)
+                if await self._live_device_ids(session, app_id):
+                    continue  # one was created meanwhile: destroy it too
+                apps.archive(session, app, await apps.tokens_of(session, app_id), actor)
+                return
+
+    @staticmethod
+    async def _live_device_ids(session: AsyncSession, app_id: str) -> tuple[str, ...]:
+        stmt = select(Device.id).where(Device.app_id == app_id, Device.status != Status.DESTROYED)
+        return tuple((await session.execute(stmt)).scalars())
 
     async def _end_engine_session(self, device: Device, *, logout: bool) -> None:
         try:

@@ -236,7 +236,7 @@ async def clear_flash(session: AsyncSession, token_hash_: str) -> None:
 
 
 async def visible_projects(session: AsyncSession, operator: Operator) -> list[App]:
-    stmt = select(App).order_by(App.created_at, App.id)
+    stmt = select(App).where(App.archived_at.is_(None)).order_by(App.created_at, App.id)
     if not operator.is_admin:
         stmt = stmt.join(ProjectMember, ProjectMember.app_id == App.id).where(
             ProjectMember.operator_id == operator.id
@@ -248,7 +248,7 @@ async def project_for(session: AsyncSession, operator: Operator, app_id: str) ->
     """The project, if this operator may see it; 404 otherwise (never 403: another tenant's
     project must not be distinguishable from one that does not exist)."""
     app = await session.get(App, app_id)
-    if app is None:
+    if app is None or app.archived_at is not None:
         raise not_found("project")
     if not operator.is_admin:
         member = await session.get(ProjectMember, (app_id, operator.id))

@@ -1,0 +1,233 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.own_profile_out import OwnProfileOut
+from ...models.own_profile_request import OwnProfileRequest
+from ...types import Response
+
+
+def _get_kwargs(
+    device_id: str,
+    *,
+    body: OwnProfileRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "patch",
+        "url": "/devices/{device_id}/profile".format(
+            device_id=quote(str(device_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> OwnProfileOut:
+    if response.status_code >= 400:
+        raise errors.error_from_response(response)
+    if response.status_code == 200:
+        response_200 = OwnProfileOut.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[OwnProfileOut]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: OwnProfileRequest,
+) -> Response[OwnProfileOut]:
+    """Update Profile
+
+     Change the account's own push name, about text and/or picture. At least one of them
+    (an empty or all-null body is 400 `validation_error`). The picture is a media source
+    (`url` or `data_base64`, with `mime_type` `image/jpeg` or `image/png`); a URL that cannot
+    be fetched is 400.
+
+    Args:
+        device_id (str):
+        body (OwnProfileRequest):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RequestTooLarge: 413, `error.code` `request_too_large`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[OwnProfileOut]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: OwnProfileRequest,
+) -> OwnProfileOut:
+    """Update Profile
+
+     Change the account's own push name, about text and/or picture. At least one of them
+    (an empty or all-null body is 400 `validation_error`). The picture is a media source
+    (`url` or `data_base64`, with `mime_type` `image/jpeg` or `image/png`); a URL that cannot
+    be fetched is 400.
+
+    Args:
+        device_id (str):
+        body (OwnProfileRequest):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RequestTooLarge: 413, `error.code` `request_too_large`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        OwnProfileOut
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _parse_response(client=client, response=response)
+
+
+async def asyncio_detailed(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: OwnProfileRequest,
+) -> Response[OwnProfileOut]:
+    """Update Profile
+
+     Change the account's own push name, about text and/or picture. At least one of them
+    (an empty or all-null body is 400 `validation_error`). The picture is a media source
+    (`url` or `data_base64`, with `mime_type` `image/jpeg` or `image/png`); a URL that cannot
+    be fetched is 400.
+
+    Args:
+        device_id (str):
+        body (OwnProfileRequest):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RequestTooLarge: 413, `error.code` `request_too_large`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[OwnProfileOut]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: OwnProfileRequest,
+) -> OwnProfileOut:
+    """Update Profile
+
+     Change the account's own push name, about text and/or picture. At least one of them
+    (an empty or all-null body is 400 `validation_error`). The picture is a media source
+    (`url` or `data_base64`, with `mime_type` `image/jpeg` or `image/png`); a URL that cannot
+    be fetched is 400.
+
+    Args:
+        device_id (str):
+        body (OwnProfileRequest):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RequestTooLarge: 413, `error.code` `request_too_large`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        OwnProfileOut
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _parse_response(client=client, response=response)

@@ -1,0 +1,112 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...types import Response
+
+
+def _get_kwargs(
+    device_id: str,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/archive/devices/{device_id}/messages.jsonl".format(
+            device_id=quote(str(device_id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | None:
+    if response.status_code >= 400:
+        raise errors.error_from_response(response)
+    return None  # a success answer the generator cannot parse (NDJSON): read `Response.content`
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[Any]:
+    """Export Messages
+
+     Every message of the device (live or archived), oldest first, one JSON object a line.
+
+    Args:
+        device_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio_detailed(
+    device_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[Any]:
+    """Export Messages
+
+     Every message of the device (live or archived), oldest first, one JSON object a line.
+
+    Args:
+        device_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)

@@ -1,0 +1,218 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.message_out import MessageOut
+from ...types import Response
+
+
+def _get_kwargs(
+    device_id: str,
+    message_id: str,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/devices/{device_id}/messages/{message_id}/read".format(
+            device_id=quote(str(device_id), safe=""),
+            message_id=quote(str(message_id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> MessageOut:
+    if response.status_code >= 400:
+        raise errors.error_from_response(response)
+    if response.status_code == 200:
+        response_200 = MessageOut.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[MessageOut]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    device_id: str,
+    message_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[MessageOut]:
+    """Mark Read
+
+     Mark a received message, and every earlier unread received message of its chat, read:
+    the senders see blue ticks. `message_id` is the gateway's id or the WhatsApp id. 409
+    `conflict` for a message the device sent. Answers the message, `read_at` set.
+
+    Args:
+        device_id (str):
+        message_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `conflict`, `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[MessageOut]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        message_id=message_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    device_id: str,
+    message_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> MessageOut:
+    """Mark Read
+
+     Mark a received message, and every earlier unread received message of its chat, read:
+    the senders see blue ticks. `message_id` is the gateway's id or the WhatsApp id. 409
+    `conflict` for a message the device sent. Answers the message, `read_at` set.
+
+    Args:
+        device_id (str):
+        message_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `conflict`, `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        MessageOut
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        message_id=message_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _parse_response(client=client, response=response)
+
+
+async def asyncio_detailed(
+    device_id: str,
+    message_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[MessageOut]:
+    """Mark Read
+
+     Mark a received message, and every earlier unread received message of its chat, read:
+    the senders see blue ticks. `message_id` is the gateway's id or the WhatsApp id. 409
+    `conflict` for a message the device sent. Answers the message, `read_at` set.
+
+    Args:
+        device_id (str):
+        message_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `conflict`, `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[MessageOut]
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        message_id=message_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    device_id: str,
+    message_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> MessageOut:
+    """Mark Read
+
+     Mark a received message, and every earlier unread received message of its chat, read:
+    the senders see blue ticks. `message_id` is the gateway's id or the WhatsApp id. 409
+    `conflict` for a message the device sent. Answers the message, `read_at` set.
+
+    Args:
+        device_id (str):
+        message_id (str):
+
+    Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`, `unauthorized`.
+        errors.NotFound: 404, `error.code` `not_found`.
+        errors.Conflict: 409, `error.code` `conflict`, `device_not_connected`.
+        errors.Gone: 410, `error.code` `device_destroyed`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        MessageOut
+    """
+
+    kwargs = _get_kwargs(
+        device_id=device_id,
+        message_id=message_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _parse_response(client=client, response=response)

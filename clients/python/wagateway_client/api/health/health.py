@@ -1,0 +1,157 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.health_out import HealthOut
+from ...types import Response
+
+
+def _get_kwargs() -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/health",
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> HealthOut:
+    if response.status_code >= 400:
+        raise errors.error_from_response(response)
+    if response.status_code == 200:
+        response_200 = HealthOut.from_dict(response.json())
+
+        return response_200
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[HealthOut]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[HealthOut]:
+    """Health
+
+     `ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
+
+    With `WAGW_METRICS_TOKEN` set, each check shows only `ok` unless that token comes as a
+    Bearer token.
+
+    Raises:
+        errors.WAGatewayError: 503.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[HealthOut]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+) -> HealthOut:
+    """Health
+
+     `ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
+
+    With `WAGW_METRICS_TOKEN` set, each check shows only `ok` unless that token comes as a
+    Bearer token.
+
+    Raises:
+        errors.WAGatewayError: 503.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        HealthOut
+    """
+
+    kwargs = _get_kwargs()
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _parse_response(client=client, response=response)
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[HealthOut]:
+    """Health
+
+     `ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
+
+    With `WAGW_METRICS_TOKEN` set, each check shows only `ok` unless that token comes as a
+    Bearer token.
+
+    Raises:
+        errors.WAGatewayError: 503.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[HealthOut]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+) -> HealthOut:
+    """Health
+
+     `ok`, `degraded` (a background worker or engine is unwell) or `down` (no database: 503).
+
+    With `WAGW_METRICS_TOKEN` set, each check shows only `ok` unless that token comes as a
+    Bearer token.
+
+    Raises:
+        errors.WAGatewayError: 503.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        HealthOut
+    """
+
+    kwargs = _get_kwargs()
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _parse_response(client=client, response=response)

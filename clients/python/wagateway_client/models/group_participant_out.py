@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="GroupParticipantOut")
+
+
+@_attrs_define
+class GroupParticipantOut:
+    """
+    Attributes:
+        admin (bool):
+        jid (str):
+        lid (None | str):
+        phone (None | str):
+    """
+
+    admin: bool
+    jid: str
+    lid: None | str
+    phone: None | str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        admin = self.admin
+
+        jid = self.jid
+
+        lid: None | str
+        lid = self.lid
+
+        phone: None | str
+        phone = self.phone
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "admin": admin,
+                "jid": jid,
+                "lid": lid,
+                "phone": phone,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        admin = d.pop("admin")
+
+        jid = d.pop("jid")
+
+        def _parse_lid(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        lid = _parse_lid(d.pop("lid"))
+
+        def _parse_phone(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        phone = _parse_phone(d.pop("phone"))
+
+        group_participant_out = cls(
+            admin=admin,
+            jid=jid,
+            lid=lid,
+            phone=phone,
+        )
+
+        group_participant_out.additional_properties = d
+        return group_participant_out
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
