@@ -150,7 +150,13 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
         # Connection limits (docs/limits.md): above max_connections uvicorn answers 503.
-        limit_concurrency=settings.max_connections,
+        # Event streams have a budget of their own on top (delivery/stream.py), so open
+        # streams never take the API's connections.
+        limit_concurrency=(
+            settings.max_connections + settings.stream_max_connections
+            if settings.max_connections is not None
+            else None
+        ),
         timeout_keep_alive=settings.keepalive_timeout,
         # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
         # client address before the gateway sees it: a local caller could claim to be any

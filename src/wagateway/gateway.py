@@ -15,6 +15,7 @@ from wagateway.core.rate_limit import RateLimiter
 from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key
 from wagateway.core.settings import Settings
 from wagateway.delivery.dispatcher import Dispatcher
+from wagateway.delivery.stream import EventStreams, StreamTickets
 from wagateway.delivery.worker_process import WebhookProcess, runs_in_own_process
 from wagateway.devices.account import AccountActions
 from wagateway.devices.runtime import SessionRuntime
@@ -132,15 +133,19 @@ class Gateway:
             settings, self.db, self.runtime, announce=self.queue.announce
         )
         self.account = AccountActions(self.db, self.runtime)
+        self.streams = EventStreams(settings, self.db, self.media_links)
+        self.stream_tickets = StreamTickets(master_key)
 
     async def start(self) -> None:
         """Start background work: engines (restoring linked devices) and webhook delivery."""
         await self.dispatcher.start()
         await self.runtime.start()
         await self.queue.start()
+        self.streams.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def stop(self) -> None:
+        await self.streams.stop()
         await self.queue.stop()
         await self.runtime.shutdown()
         await self.dispatcher.stop()

@@ -22,6 +22,7 @@ from wagateway.api.deps import (
 )
 from wagateway.api.device_queries import router as queries_router
 from wagateway.api.devices import router as devices_router
+from wagateway.api.events import router as events_router
 from wagateway.api.groups import router as groups_router
 from wagateway.api.health import router as health_router
 from wagateway.api.media import router as media_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sandbox_router,
         account_router,
         chats_router,
+        events_router,
     ):
         app.include_router(router)
     if settings.admin_token:  # no admin token, no admin API: /admin is 404 (docs/behaviour.md)

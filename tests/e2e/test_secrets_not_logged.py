@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
+from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.test_device_flow import create_device, scan
 from tests.support.dashboard import DashboardClient
@@ -261,6 +262,23 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
                     f"/devices/{device_id}", headers={"X-Internal-Token": wrong_internal}
                 )
                 assert no.status_code == 401
+
+            # Stream tickets in URLs (CONTRACT §10): an SSE and a WebSocket opened with one.
+            with httpx.Client(base_url=gateway.base_url, timeout=20) as streams:
+                bearer = {"Authorization": f"Bearer {token}"}
+                sse_ticket = found.add(
+                    "stream ticket (SSE)",
+                    streams.post("/events/tickets", headers=bearer).json()["ticket"],
+                )
+                with streams.stream("GET", "/events/stream", params={"ticket": sse_ticket}) as sse:
+                    assert sse.status_code == 200
+                ws_ticket = found.add(
+                    "stream ticket (WebSocket)",
+                    streams.post("/events/tickets", headers=bearer).json()["ticket"],
+                )
+            ws_url = gateway.base_url.replace("http://", "ws://")
+            with ws_connect(f"{ws_url}/events/ws?ticket={ws_ticket}"):
+                pass
 
             # The admin API: its token, a wrong one, a PIN, and the keys it hands out.
             with httpx.Client(base_url=gateway.base_url, timeout=20) as admin:

@@ -9,6 +9,7 @@ path parameter it does not know is reported too, so a new kind of id cannot slip
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,32 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 PATH_ADDRESSES["jid"] = "6281234567890"
 BODIES[("PATCH", "/devices/{device_id}/profile")] = {"name": "taken over"}
 ROUTER_NOT_FOUND = "route not found"  # core/errors.py: no route matched (not a scoping answer)
+# Routes whose answer is a stream that stays open (CONTRACT §10, the event stream): read for
+# a moment, then closed; the answer is its status and what it sent meanwhile.
+STREAMING = {"/events/stream"}
+STREAM_READ_SECONDS = 0.3
+
+
+def request_briefly(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
+    chunks: list[bytes] = []
+    timeout = httpx.Timeout(10, read=STREAM_READ_SECONDS)
+    started = time.monotonic()
+    with client.stream(method, url, timeout=timeout, **options) as response:
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() - started > STREAM_READ_SECONDS:
+                    break
+        except httpx.ReadTimeout:
+            pass
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.items() if k != "content-length"],
+        content=b"".join(chunks),
+        request=response.request,
+    )
+
+
 # The admin API (CONTRACT §10) takes any app's id, but only with the admin token: an app's
 # token (or none) is refused there with 401 `unauthorized`, whatever the id (`admin_leaks`).
 PATH_IDS["app_id"] = "app"
@@ -285,6 +312,14 @@ def find_leaks(
             continue
 
         def call(query: dict[str, Any], probe: Probe = probe) -> httpx.Response:
+            if probe.template in STREAMING:
+                return request_briefly(
+                    client,
+                    probe.method,
+                    probe.url(),
+                    params=query,
+                    headers=dict(headers) if headers is not None else None,
+                )
             return client.request(
                 probe.method,
                 probe.url(),
@@ -344,7 +379,10 @@ def listing_leaks(
         switches = {
             p["name"]: "true" for p in parameters if p.get("schema", {}).get("type") == "boolean"
         }
-        response = client.get(template, params=switches)
+        if template in STREAMING:
+            response = request_briefly(client, "GET", template, params=switches)
+        else:
+            response = client.get(template, params=switches)
         leaked = [i for i in foreign_ids if i in response.text]
         if leaked:
             problems.append(f"GET {template}: shows another app's {leaked}")

@@ -6,8 +6,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
+from starlette.requests import HTTPConnection
 
 from wagateway.api.owed_checks import owe
 from wagateway.apps.limits import rate_limits
@@ -183,7 +184,7 @@ def acts_for_an_app(route: object) -> bool:
     pending: list[Dependant] = [dependant] if dependant is not None else []
     while pending:
         node = pending.pop()
-        if node.call in (current_app, sending_app):
+        if node.call in (current_app, sending_app, stream_app):
             return True
         pending.extend(node.dependencies)
     return False
@@ -253,6 +254,40 @@ def _deferrable_check(
 
 SendingApp = Annotated[Sender, Depends(sending_app)]
 
+
+async def app_id_of_stream(conn: HTTPConnection, gateway: Gateway, ticket: str | None) -> str:
+    """The app an event stream (`/events/stream`, `/events/ws`) is opened for: its stream
+    ticket's (CONTRACT §10, for browsers), else its Bearer token's; 401 `invalid_api_key`
+    otherwise (a ticket used before, expired or forged included)."""
+    if ticket is not None:
+        app_id = gateway.stream_tickets.redeem(ticket)
+        if app_id is None:
+            raise invalid_api_key("stream ticket unknown, expired or already used")
+        return app_id
+    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise invalid_api_key("missing or malformed Bearer app token (or ?ticket=)")
+    app = await app_of_token(gateway.db, token) if looks_like_app_token(token) else None
+    if app is None:
+        raise invalid_api_key()
+    conn.state.app_id = app.id
+    return app.id
+
+
+async def stream_app(
+    request: Request,
+    gateway: GatewayDep,
+    ticket: Annotated[
+        str | None,
+        Query(description="a stream ticket (`POST /events/tickets`) instead of the Bearer header"),
+    ] = None,
+) -> str:
+    """`app_id_of_stream` for the SSE route."""
+    return await app_id_of_stream(request, gateway, ticket)
+
+
+StreamApp = Annotated[str, Depends(stream_app)]
 
 # --- the admin API (api/admin.py): its own token, never an app's ------------------------------
 

@@ -18,6 +18,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024
 
+# A long-lived response (an event stream, delivery/stream.py) may put a callable under this key
+# of its scope: the server's graceful shutdown calls it, so the response ends at once instead
+# of holding the shutdown up for its whole timeout. Every request's scope carries the other:
+# a callable that drops the connection at once, for a stream whose client stopped reading (a
+# close would wait for the unread data to drain first, for ever).
+ON_SHUTDOWN = "wagateway.on_shutdown"
+ABORT_CONNECTION = "wagateway.abort_connection"
+
 
 class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
@@ -28,6 +36,15 @@ class HeadCappedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
+        self.scope[ABORT_CONNECTION] = self.transport.abort  # type: ignore[literal-required]
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            on_shutdown = cycle.scope.get(ON_SHUTDOWN)
+            if callable(on_shutdown):
+                on_shutdown()
+        super().shutdown()
 
     def on_headers_complete(self) -> None:
         self._in_head = False

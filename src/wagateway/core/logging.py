@@ -7,6 +7,7 @@ what is safe, and the redaction processor below is a second guard for known key 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -40,6 +41,26 @@ def _redact(
         if key.lower() in _REDACTED_KEYS:
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+_TICKET = re.compile(r"([?&]ticket=)[^&\s\"']*")
+
+
+class _NoStreamTickets(logging.Filter):
+    """uvicorn (and the websockets library under it, at DEBUG) log a WebSocket's path with its
+    query string, `/events/ws?ticket=…`: a stream ticket opens a stream, so it is redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "ticket=" in record.msg:
+            record.msg = _TICKET.sub(r"\1[redacted]", record.msg)
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _TICKET.sub(r"\1[redacted]", arg)
+                if isinstance(arg, str) and "ticket=" in arg
+                else arg
+                for arg in record.args
+            )
+        return True
 
 
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
@@ -81,3 +102,6 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     # uvicorn's access log prints full URLs; ours is enough and is kept free of secrets.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NoStreamTickets) for f in uvicorn_error.filters):
+        uvicorn_error.addFilter(_NoStreamTickets())

@@ -137,6 +137,13 @@ CODES: dict[str, ErrorCode] = {
         "too many requests for this app: at most 100 per second (bursts of 2000); retry after 1 s",
         {"scope": "app", "retry_after": 0.4},
     ),
+    "stream_capacity_reached": ErrorCode(
+        503,
+        "as many event streams are open as `WAGW_STREAM_MAX_CONNECTIONS` allows: retry after "
+        "`Retry-After` seconds",
+        "the gateway has as many event streams open as it allows; retry later",
+        {"max_streams": 100},
+    ),
 }
 
 # Bundles of codes, for the decorators. A route that acts for an app: its token, its rate.

@@ -242,6 +242,35 @@ class Settings(BaseSettings):
         "`media_url` links are absolute under it; empty = relative to the gateway",
     )
 
+    # --- event stream (CONTRACT §10: GET /events/stream, /events/ws) -------------------------
+    stream_max_connections: int = Field(
+        100,
+        ge=1,
+        description="open event streams (SSE and WebSocket) at once, on top of "
+        "WAGW_MAX_CONNECTIONS; above it, 503 `stream_capacity_reached`",
+    )
+    stream_retention_seconds: int = Field(
+        86400,
+        ge=0,
+        description="how far back a stream resumed with Last-Event-ID replays events (they "
+        "are never deleted by it)",
+    )
+    stream_buffer_events: int = Field(
+        1000,
+        ge=1,
+        description="events a stream consumer may fall behind by before it is cut off "
+        "(`consumer_too_slow`)",
+    )
+    stream_keepalive_seconds: float = Field(
+        15, gt=0, description="seconds between keep-alive comments on an idle stream"
+    )
+    stream_recheck_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="how often an idle stream looks for events another node committed "
+        "(this node's own commits wake it at once)",
+    )
+
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: object) -> object:

@@ -105,6 +105,7 @@ from .send_accepted import SendAccepted
 from .send_accepted_error_type_0 import SendAcceptedErrorType0
 from .send_message_request import SendMessageRequest
 from .send_message_request_type import SendMessageRequestType
+from .ticket_out import TicketOut
 from .token_rotate import TokenRotate
 from .webhook_secret_out import WebhookSecretOut
 
@@ -212,6 +213,7 @@ __all__ = (
     "SendAcceptedErrorType0",
     "SendMessageRequest",
     "SendMessageRequestType",
+    "TicketOut",
     "TokenRotate",
     "WebhookSecretOut",
 )

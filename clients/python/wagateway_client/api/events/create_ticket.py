@@ -1,0 +1,153 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.ticket_out import TicketOut
+from ...types import Response
+
+
+def _get_kwargs() -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/events/tickets",
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> TicketOut:
+    if response.status_code >= 400:
+        raise errors.error_from_response(response)
+    if response.status_code == 201:
+        response_201 = TicketOut.from_dict(response.json())
+
+        return response_201
+
+    raise errors.UnexpectedStatus(response.status_code, response.content)
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[TicketOut]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+) -> Response[TicketOut]:
+    """Create Ticket
+
+     A short-lived stream ticket for a browser, which cannot send the Bearer header on an
+    `EventSource` or a WebSocket: `?ticket=` opens one stream of this app, once, within 60 s.
+
+    Raises:
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[TicketOut]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+) -> TicketOut:
+    """Create Ticket
+
+     A short-lived stream ticket for a browser, which cannot send the Bearer header on an
+    `EventSource` or a WebSocket: `?ticket=` opens one stream of this app, once, within 60 s.
+
+    Raises:
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        TicketOut
+    """
+
+    kwargs = _get_kwargs()
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _parse_response(client=client, response=response)
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+) -> Response[TicketOut]:
+    """Create Ticket
+
+     A short-lived stream ticket for a browser, which cannot send the Bearer header on an
+    `EventSource` or a WebSocket: `?ticket=` opens one stream of this app, once, within 60 s.
+
+    Raises:
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[TicketOut]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+) -> TicketOut:
+    """Create Ticket
+
+     A short-lived stream ticket for a browser, which cannot send the Bearer header on an
+    `EventSource` or a WebSocket: `?ticket=` opens one stream of this app, once, within 60 s.
+
+    Raises:
+        errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
+        errors.WAGatewayError: Any other error status (the base class of the above).
+        errors.UnexpectedStatus: A success status the API does not document.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        TicketOut
+    """
+
+    kwargs = _get_kwargs()
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _parse_response(client=client, response=response)
