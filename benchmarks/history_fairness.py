@@ -6,9 +6,11 @@ Method:
 - One server (SQLite, or `--database-url`), a webhook receiver (tests/support/harness.py),
   one app, two linked sandbox devices: `importer` with `history_sync`, `sender` without;
   WAGW_HISTORY_MAX_MESSAGES is raised to the history's size so all of it is imported.
-- Send latency of one message: from just before its `POST /devices/{id}/messages` to the arrival of its
-  outbound `message` webhook (the gateway wrote it `sent`: API, queue, engine, database and
-  webhook dispatcher included). Messages go to `sender` open loop at `--rate` per second.
+- Send latency of one message: from just before its `POST /devices/{id}/messages` to the
+  arrival of its `read` receipt webhook (time scale 0: the sandbox reads at once; API,
+  queue, engine, database and webhook dispatcher included) at messaging.py's receiver, an
+  aiohttp server in a process of its own (so the receiver's work does not slow the client's).
+  Messages go to `sender` open loop at `--rate` per second.
 - Before and after: `--messages` sends each on a quiet gateway (their p99 together is the
   baseline, so one hiccup of a busy machine in either does not decide it). During: the same
   rate while
@@ -36,10 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from tests.e2e.test_device_flow import scan_current_qr  # noqa: E402
-from tests.support.harness import GatewayServer, WebhookReceiver, wait_until  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-RECIPIENT = "6281299990000"
+from messaging import Receiver  # noqa: E402
+
+from tests.e2e.test_device_flow import scan_current_qr  # noqa: E402
+from tests.support.harness import GatewayServer, wait_until  # noqa: E402
+
+RECIPIENT = "6281299990001"  # the sandbox: numbers ending in 00 never read
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -67,18 +73,15 @@ def send_for(
     return started
 
 
-def latencies(receiver: WebhookReceiver, device_id: str, started: dict[str, float]) -> list[float]:
-    def sent_events() -> dict[str, float]:
-        return {
-            d.json["payload"]["message_id"]: d.received_at
-            for d in receiver.events(device_id, "message")
-            if d.json["payload"]["message_id"] in started
-        }
+def latencies(receiver: Receiver, started: dict[str, float]) -> list[float]:
+    def read_receipts() -> dict[str, float]:
+        reads = httpx.get(f"{receiver.base_url}/reads").json()["read"]
+        return {m: float(reads[m]) for m in started if m in reads}
 
     arrived = wait_until(
-        lambda: (found := sent_events()) and len(found) == len(started) and found,
+        lambda: (found := read_receipts()) and len(found) == len(started) and found,
         timeout=120,
-        what="every message's message event",
+        what="every message's read receipt",
     )
     return [arrived[m] - started[m] for m in started]
 
@@ -100,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.chats * args.per_chat
 
-    receiver = WebhookReceiver().start()
+    receiver = Receiver().__enter__()
     data_dir = Path(tempfile.mkdtemp(prefix="wagw-history-"))
     env = {"WAGW_HISTORY_MAX_MESSAGES": str(total), "WAGW_SANDBOX_TIME_SCALE": "0"}
     server = GatewayServer(data_dir, args.database_url, extra_env=env).start()
@@ -114,13 +117,11 @@ def main() -> None:
                 scan_current_qr(api, device_id)
             warm = threading.Event()
             warm.set()
-            latencies(receiver, sender_id, send_for(api, sender_id, args.rate, warm, 20))
+            latencies(receiver, send_for(api, sender_id, args.rate, warm, 20))
 
             quiet = threading.Event()
             quiet.set()
-            before = latencies(
-                receiver, sender_id, send_for(api, sender_id, args.rate, quiet, args.messages)
-            )
+            before = latencies(receiver, send_for(api, sender_id, args.rate, quiet, args.messages))
 
             imported = threading.Event()
             took: list[float] = []
@@ -145,18 +146,16 @@ def main() -> None:
             worker = threading.Thread(target=import_history)
             worker.start()
             during = latencies(
-                receiver, sender_id, send_for(api, sender_id, args.rate, imported, args.messages)
+                receiver, send_for(api, sender_id, args.rate, imported, args.messages)
             )
             worker.join()
             if failed:
                 raise SystemExit(f"the import failed: {failed[0]}")
-            after = latencies(
-                receiver, sender_id, send_for(api, sender_id, args.rate, quiet, args.messages)
-            )
+            after = latencies(receiver, send_for(api, sender_id, args.rate, quiet, args.messages))
             stored = api.get(f"/devices/{importer_id}/chats", params={"limit": 200}).json()
     finally:
         server.stop()
-        receiver.stop()
+        receiver.__exit__()
 
     print(f"history: {total} messages in {args.chats} chats; sends at {args.rate:g}/s")
     quiet_samples = before + after
