@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -40,6 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 
 from wagateway.core.db import Database, utcnow
+from wagateway.core.opaque import opaque, unwrapped
 from wagateway.core.settings import Settings
 from wagateway.delivery.http import envelope
 from wagateway.delivery.leases import LEASED_COLUMNS, Leased
@@ -63,17 +63,17 @@ SHUTTING_DOWN = "server_shutting_down"
 
 def encode_cursor(seq: int) -> str:
     """The opaque cursor of an event: SSE `id:`, `Last-Event-ID`, a WebSocket frame's `id`."""
-    return base64.urlsafe_b64encode(f"e{seq}".encode()).decode().rstrip("=")
+    return opaque(f"e{seq}")
 
 
 def decode_cursor(cursor: str) -> int | None:
     """The `seq` a cursor names, or None when it is not one of ours."""
     text = cursor.strip()
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = unwrapped(text)
+    except ValueError:
         return None
-    if not raw.startswith("e") or not raw[1:].isdigit() or len(raw) > 21:
+    if not raw.isascii() or not raw.startswith("e") or not raw[1:].isdigit() or len(raw) > 21:
         return None
     return int(raw[1:])
 
@@ -108,7 +108,7 @@ class StreamTickets:
         """A new ticket for `app_id` and when it expires (Unix seconds)."""
         expires = int(self._clock()) + self._lifetime
         body = f"{app_id}.{expires}.{secrets.token_urlsafe(16)}"
-        packed = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+        packed = opaque(body)
         return f"st_{packed}.{self._sign(body)}", float(expires)
 
     def redeem(self, ticket: str) -> str | None:
@@ -117,8 +117,8 @@ class StreamTickets:
         self._used = {n: exp for n, exp in self._used.items() if exp > now}
         packed, _, sig = ticket.removeprefix("st_").partition(".")
         try:
-            body = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+            body = unwrapped(packed)
+        except ValueError:
             return None
         if not ticket.startswith("st_") or not hmac.compare_digest(
             self._sign(body).encode(), sig.encode("utf-8", "replace")

@@ -16,7 +16,6 @@ chat's own messages and names use `(device_id, chat, seq)` (`ix_messages_device_
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from wagateway.core.db import Database
 from wagateway.core.errors import validation_error
+from wagateway.core.opaque import opaque, unwrapped
 from wagateway.devices.service import DeviceService
 from wagateway.messages.models import Message
 
@@ -105,7 +105,7 @@ _MAX_CURSOR_CHARS = 400
 
 def _chat_cursor(last_at: datetime, chat: str) -> str:
     raw = f"{_CURSOR_PREFIX}{last_at.isoformat()}|{chat}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return opaque(raw)
 
 
 def _decode_chat_cursor(cursor: str) -> tuple[datetime, str]:
@@ -114,7 +114,7 @@ def _decode_chat_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         if len(cursor) > _MAX_CURSOR_CHARS:
             raise ValueError
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = unwrapped(cursor)
         if not raw.startswith(_CURSOR_PREFIX):
             raise ValueError
         at, separator, chat = raw.removeprefix(_CURSOR_PREFIX).partition("|")

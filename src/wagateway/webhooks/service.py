@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -12,6 +11,7 @@ from wagateway.audit import service as audit
 from wagateway.audit.service import Actor
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import not_found, validation_error
+from wagateway.core.opaque import opaque, unwrapped
 from wagateway.core.timefmt import rfc3339
 from wagateway.webhooks.models import Event, WebhookAttempt
 from wagateway.webhooks.outbox import mark_events_written, record_event
@@ -22,7 +22,7 @@ MAX_PAGE = 200
 
 
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    return opaque(f"seq:{seq}")
 
 
 # Sequence numbers are BIGINT: a cursor past them is none this API returned, and asked of
@@ -37,7 +37,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         if len(cursor) > _MAX_CURSOR_CHARS:
             raise ValueError
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = unwrapped(cursor)
         prefix, _, value = raw.partition(":")
         if prefix != "seq" or not value.isascii() or not value.isdigit():
             raise ValueError
