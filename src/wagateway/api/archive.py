@@ -50,10 +50,10 @@ async def _message_lines(db: Database, app_id: str, device_id: str) -> AsyncIter
 
 async def _event_lines(db: Database, app_id: str, device_id: str) -> AsyncIterator[bytes]:
     after = 0
-    while (batch := await events_after(db, app_id, device_id, after, BATCH)).page.events:
-        for event in batch.page.events:
-            yield _line(DeliveryOut.of(event, batch.attempts[event.seq]))
-        after = batch.page.events[-1].seq
+    while batch := await events_after(db, app_id, device_id, after, BATCH):
+        for event in batch:
+            yield _line(DeliveryOut.of(event))
+        after = batch[-1].seq
 
 
 async def _check_device(gw: Gateway, app_id: str, device_id: str) -> None:

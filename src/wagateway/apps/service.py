@@ -28,6 +28,7 @@ from wagateway.core.secrets import (
     token_hash,
 )
 from wagateway.core.settings import Settings
+from wagateway.webhooks import endpoints
 from wagateway.webhooks.targets import validate_base_url, validate_webhook_target
 
 ENGINES = ("sandbox", "whatsmeow")
@@ -98,6 +99,7 @@ async def create_app(
     session.add(app)
     await session.flush()
     session.add(AppToken(app_id=app.id, token_hash=token_hash(token), token_enc=box.encrypt(token)))
+    await endpoints.follow_webhook_url(session, app.id, app.webhook_url)
     await session.flush()
     return CreatedApp(app=app, app_token=token, webhook_secret=secret)
 
@@ -311,6 +313,7 @@ async def update_app(
         app.name = _validate_name(name)
     if webhook_url is not None:
         app.webhook_url = validate_webhook_target(webhook_url)
+        await endpoints.follow_webhook_url(session, app.id, app.webhook_url)
     if domain_url is not None:
         app.domain_url = validate_base_url(domain_url)
     app.updated_at = utcnow()

@@ -125,8 +125,10 @@ def guarded_session(
     timeout: float,
     limit: int = 100,
     source_address: Address | None = None,
+    total_limit: int | None = None,
 ) -> aiohttp.ClientSession:
-    """The client session for a tenant's destinations. With `source_address`
+    """The client session for a tenant's destinations: at most `limit` connections to one
+    host, `total_limit` in all (0: no limit; default `limit`). With `source_address`
     (`WAGW_OUTBOUND_SOURCE_ADDRESS`) every connection is bound to that local address, and
     only destinations of its family are tried (an IPv4 socket cannot reach an IPv6 host)."""
     family = socket.AF_UNSPEC
@@ -136,7 +138,7 @@ def guarded_session(
         local_addr = (str(source_address), 0)
     connector = GuardedConnector(
         allowlist,
-        limit=limit,
+        limit=limit if total_limit is None else total_limit,
         limit_per_host=limit,
         family=family,
         local_addr=local_addr,

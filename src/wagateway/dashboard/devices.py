@@ -174,7 +174,7 @@ async def device_page(
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
     device = await gw.devices.get(app_id, device_id, allow_destroyed=True)
-    events = await deliveries.deliveries_with_attempts(
+    events = await deliveries.deliveries_page(
         gw.db, app_id, device_id=device_id, include_archived=True, limit=20
     )
     messages, _ = await gw.messages.list(app_id, device_id, limit=20, allow_destroyed=True)
@@ -190,7 +190,7 @@ async def device_page(
         messages=messages,
         message_rows=message_rows(gw, messages),
         reactions=REACTIONS,
-        events=events.page.events,
+        events=events.events,
         qr_rule=QR_RULE,
         archived=device.status == Status.DESTROYED,
         own_call_policy=CallPolicy.from_stored(device.call_policy),

@@ -30,7 +30,7 @@ async def deliveries_page(
     cursor: str = "",
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    found = await deliveries.deliveries_with_attempts(
+    page = await deliveries.deliveries_page(
         gw.db,
         app_id,
         device_id=device_id or None,
@@ -46,10 +46,10 @@ async def deliveries_page(
         "webhooks.html",
         viewer,
         project=project,
-        page=found.page,
+        page=page,
         devices=devices,
         device_names={d.id: d.name for d in devices},
-        last_attempts={seq: tried[-1] for seq, tried in found.attempts.items() if tried},
+        last_attempts={d.seq: d.attempts[-1] for d in page.events if d.attempts},
         filters={"device_id": device_id, "event": event, "state": state, "cursor": cursor},
         states=deliveries.STATES,
         egress_addresses=published_egress(gw.settings.egress_addresses),
@@ -63,14 +63,14 @@ async def delivery_page(
     request: Request, app_id: str, request_id: str, viewer: ViewerDep, gw: GatewayDep
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
-    event, attempts = await deliveries.delivery_with_attempts(gw.db, app_id, request_id)
+    event = await deliveries.delivery(gw.db, app_id, request_id)
     return render(
         request,
         "delivery.html",
         viewer,
         project=project,
         event=event,
-        attempts=attempts,
+        attempts=event.attempts,
         payload=json.dumps(event.payload, indent=2, ensure_ascii=False),
     )
 

@@ -1,11 +1,12 @@
-"""The webhook dispatcher: the loop that claims due events, delivers them and records what
-came of it.
+"""The webhook dispatcher: the loop that claims due runs, delivers them and records what
+came of them.
 
-The parts: `leases` (which events are due, and leasing them), `http` (the signed POST and
-what its answer means), `recorder` (the outcomes written back). Here they are tied
-together: a claim starts one task per device's run; a run's outcomes go to one recorder
-task that writes whatever finished meanwhile in one transaction and, in the same one,
-leases what became due.
+The parts: `leases` (announcing new events to the endpoints' streams, which are due, and
+leasing them), `http` (the signed POST and what its answer means), `recorder` (the outcomes
+written back). Here they are tied together: a claim starts one task per run (a stream's
+next events for one endpoint, or one redelivery); finished runs go to one recorder task that
+writes whatever finished meanwhile in one transaction and, in the same one, leases what
+became due.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.orm import Session
 
-from wagateway.apps.models import App
 from wagateway.core.db import Database, idle_wait, utcnow
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
 from wagateway.delivery.http import Outcome, Target, WebhookClient, target_of
-from wagateway.delivery.leases import CLAIM_BATCH, Leased, Leases
-from wagateway.delivery.recorder import RELEASE, Result, record_outcomes
+from wagateway.delivery.leases import CLAIM_BATCH, Claimed, LeasedRun, Leases
+from wagateway.delivery.recorder import RunResult, record_runs
 from wagateway.media.links import MediaLinks
 from wagateway.webhooks.outbox import on_commit_with_events
 
@@ -43,7 +43,7 @@ def went_round_recently(settings: Settings, last_loop_at: float) -> bool:
 @dataclass
 class Run:
     target: Target
-    events: list[Leased]
+    leased: LeasedRun
 
 
 class Dispatcher:
@@ -65,8 +65,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._unregister: Callable[[], None] = lambda: None
-        # Outcomes waiting for the recorder, and beside each the future it resolves.
-        self._results: list[tuple[Leased, Result]] = []
+        # Finished runs waiting for the recorder, and beside each the future it resolves.
+        self._results: list[RunResult] = []
         self._written: list[asyncio.Future[None]] = []
         self._results_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
@@ -152,56 +152,51 @@ class Dispatcher:
             if next_due is None or next_due > now:
                 self._next_due = next_due
                 return []
-        rows, apps = await self._db.write_at_once(lambda session: self._leases.lease(session, now))
-        self._busy = bool(rows)
-        if not rows:
+        claimed = await self._db.write_at_once(lambda session: self._leases.lease(session, now))
+        self._busy = bool(claimed.runs)
+        if not claimed.runs:
             # Look again soon, idle: that look finds when the next head is due. Not at once:
             # a head locked by another claim would make that a busy loop.
             self._next_due = now + RECHECK_AFTER_EMPTY_CLAIM
-        return self._runs_of(rows, apps, now)
+        return self._runs_of(claimed, now)
 
-    def _runs_of(self, rows: list[Leased], apps: dict[str, App], now: datetime) -> list[Run]:
-        by_device: dict[str | None, list[Leased]] = {}
-        for row in rows:
-            by_device.setdefault(row.device_id, []).append(row)
+    def _runs_of(self, claimed: Claimed, now: datetime) -> list[Run]:
         runs: list[Run] = []
-        targets: dict[str, Target] = {}
-        for events in by_device.values():
-            app = apps.get(events[0].app_id)
-            if app is None:
-                continue  # deleted with its events; the leases lapse harmlessly
-            if app.id not in targets:
-                targets[app.id] = target_of(self._settings, self._box, app, now)
-            runs.append(Run(targets[app.id], events))
+        targets: dict[tuple[str, str], Target] = {}
+        for leased in claimed.runs:
+            key = (leased.app_id, leased.endpoint_id)
+            app, endpoint = claimed.apps.get(leased.app_id), claimed.endpoints.get(key)
+            if app is None or endpoint is None:
+                continue  # deleted meanwhile, with its state; the lease goes with it
+            if key not in targets:
+                targets[key] = target_of(self._settings, self._box, app, endpoint, now)
+            runs.append(Run(targets[key], leased))
         return runs
 
-    # --- one device's run -------------------------------------------------------------------
+    # --- one run ---------------------------------------------------------------------------
 
     async def _deliver(self, run: Run) -> None:
-        written: list[asyncio.Future[None]] = []
+        """Send the run's events one after another; stop at a failure that may be retried
+        (its successors wait behind it: order) or when the dispatcher stops."""
+        result = RunResult(run.leased)
         try:
-            for index, event in enumerate(run.events):
+            for event in run.leased.events:
                 if self._stopping:
-                    written.extend(self._record(e, RELEASE) for e in run.events[index:])
                     break
                 outcome = await self._client.attempt(run.target, event)
-                written.append(self._record(event, outcome))
-                if outcome is not None and not outcome.succeeded and not outcome.undeliverable:
-                    # Its successors wait behind it (order): hand their leases back.
-                    written.extend(self._record(e, RELEASE) for e in run.events[index + 1 :])
+                result.outcomes.append((event, outcome))
+                if not outcome.succeeded and not outcome.undeliverable:
                     break
         except Exception:
-            log.exception("webhook_delivery_crashed", device_id=run.events[0].device_id)
-        # The device's next claim must see this run written; until then its head is leased.
-        if written:
-            await asyncio.gather(*written, return_exceptions=True)
+            log.exception("webhook_delivery_crashed", endpoint_id=run.leased.endpoint_id)
+        # The stream's next claim must see this run written; until then it is leased.
+        await self._record(result)
 
-    def _record(self, event: Leased, result: Result) -> asyncio.Future[None]:
-        """Hand an attempt's outcome (None: nothing to deliver, `skipped`; RELEASE: not
-        attempted, give the lease back) to the recorder; the future resolves once it is
-        written. The event stays leased to us until then."""
+    def _record(self, result: RunResult) -> asyncio.Future[None]:
+        """Hand a finished run to the recorder; the future resolves once it is written. The
+        run stays leased to us until then."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._results.append((event, result))
+        self._results.append(result)
         self._written.append(written)
         self._results_ready.set()
         return written
@@ -234,24 +229,25 @@ class Dispatcher:
                 # retry falls due (it sleeps until then, not a whole poll interval).
                 self._wake.set()
 
-    async def _write_outcomes(self, batch: list[tuple[Leased, Result]]) -> list[Run]:
-        """Record the outcomes and, in the same transaction, lease what is due now: the
-        devices whose runs just finished have their next events as heads. One write instead
-        of two, and the next run of a device starts without waiting for the writer again."""
+    async def _write_outcomes(self, batch: list[RunResult]) -> list[Run]:
+        """Record the runs and, in the same transaction, lease what is due now: the streams
+        whose runs just finished have their next events. One write instead of two, and a
+        stream's next run starts without waiting for the writer again."""
         now = utcnow()
 
-        def record_and_lease(session: Session) -> tuple[list[Leased], dict[str, App]]:
-            record_outcomes(session, self._db, self._settings.webhook_retry_schedule, batch, now)
+        def record_and_lease(session: Session) -> Claimed:
+            record_runs(session, self._settings.webhook_retry_schedule, batch, now)
             if self._stopping:  # a lease taken now would never be run, only wait to lapse
-                return [], {}
+                return Claimed()
             return self._leases.lease(session, now)
 
-        rows, apps = await self._db.write_at_once(record_and_lease)
-        return self._runs_of(rows, apps, now)
+        claimed = await self._db.write_at_once(record_and_lease)
+        return self._runs_of(claimed, now)
 
 
-def _schedules_a_retry(batch: list[tuple[Leased, Result]]) -> bool:
+def _schedules_a_retry(batch: list[RunResult]) -> bool:
     return any(
-        isinstance(result, Outcome) and not result.succeeded and not result.undeliverable
-        for _, result in batch
+        not outcome.succeeded and not outcome.undeliverable
+        for result in batch
+        for _, outcome in result.outcomes
     )

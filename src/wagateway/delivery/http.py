@@ -18,6 +18,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from wagateway.apps.models import App
+from wagateway.core.db import utcnow
 from wagateway.core.netguard import guarded_session
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
@@ -26,6 +27,7 @@ from wagateway.core.timefmt import rfc3339
 from wagateway.delivery.leases import Leased
 from wagateway.delivery.secrets import signing_secrets
 from wagateway.media.links import MediaLinks
+from wagateway.webhooks.models import DEFAULT_ENDPOINT, WebhookEndpoint
 from wagateway.webhooks.signing import sign
 from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
 
@@ -40,21 +42,28 @@ USER_AGENT = "wagateway-webhooks/0.1"
 
 @dataclass
 class Target:
-    """Where an app's events go, resolved once per claim: URL and the secrets that sign."""
+    """Where an endpoint's events go, resolved once per claim: URL and the secrets that
+    sign. `key` names the endpoint (app, endpoint_id): each has its own share of connections."""
 
+    key: tuple[str, str]
     url: str | None
     secrets: list[str]
     error: tuple[str, str] | None = None  # (configured target, why it cannot be used)
 
 
-def target_of(settings: Settings, box: SecretBox, app: App, now: datetime) -> Target:
+def target_of(
+    settings: Settings, box: SecretBox, app: App, endpoint: WebhookEndpoint, now: datetime
+) -> Target:
+    key = (app.id, endpoint.endpoint_id)
+    configured = app.webhook_url if endpoint.endpoint_id == DEFAULT_ENDPOINT else endpoint.url
+    configured = configured or ""
     try:
-        url = resolve_webhook_target(app.webhook_url, app.domain_url, settings.webhook_base_url)
+        url = resolve_webhook_target(configured, app.domain_url, settings.webhook_base_url)
     except UnresolvableTarget as exc:
-        return Target(url=None, secrets=[], error=(app.webhook_url, str(exc)))
+        return Target(key, url=None, secrets=[], error=(configured, str(exc)))
     if url is None:
-        return Target(url=None, secrets=[])
-    return Target(url=url, secrets=signing_secrets(box, app, now))
+        return Target(key, url=None, secrets=[], error=(configured, "the endpoint has no URL"))
+    return Target(key, url=url, secrets=signing_secrets(box, app, endpoint, now))
 
 
 @dataclass
@@ -64,6 +73,7 @@ class Outcome:
     latency_ms: int | None = None
     response_excerpt: str | None = None
     error: str | None = None
+    started_at: datetime | None = None
     # The event itself cannot be sent (its request cannot be built): it fails at once, and
     # its device's later events go on without it.
     undeliverable: bool = False
@@ -92,7 +102,9 @@ def envelope(event: Leased, links: MediaLinks | None = None) -> bytes:
 
 
 class WebhookClient:
-    """POSTs events, at most `webhook_concurrency` at once, through the outbound guard."""
+    """POSTs events through the outbound guard, at most `webhook_concurrency` at once to each
+    endpoint: an endpoint whose receiver hangs holds its own share of connections, never
+    another endpoint's."""
 
     def __init__(
         self,
@@ -103,7 +115,7 @@ class WebhookClient:
         self._settings = settings
         self._on_attempt = on_attempt  # told of every HTTP attempt (metrics in another process)
         self._links = links  # signs each attempt's `media_url` afresh
-        self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
+        self._slots: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._http: aiohttp.ClientSession | None = None
 
     def open(self) -> None:
@@ -112,20 +124,22 @@ class WebhookClient:
             self._settings.webhook_timeout,
             self._settings.webhook_concurrency,
             source_address=self._settings.outbound_source_address,
+            total_limit=0,  # bounded per endpoint by `_slots`
         )
 
     async def close(self) -> None:
         if self._http:
             await self._http.close()
 
-    async def attempt(self, target: Target, event: Leased) -> Outcome | None:
-        """Deliver `event` to `target`; None when the app has no target (`skipped`)."""
-        if target.error is not None:
-            url, error = target.error
-            return Outcome(url=url, error=error)
-        if target.url is None:
-            return None
-        async with self._semaphore:
+    async def attempt(self, target: Target, event: Leased) -> Outcome:
+        """Deliver `event` to `target`."""
+        if target.error is not None or target.url is None:
+            url, error = target.error or ("", "the endpoint has no URL")
+            return Outcome(url=url, error=error, started_at=utcnow())
+        slots = self._slots.get(target.key)
+        if slots is None:
+            slots = self._slots[target.key] = asyncio.Semaphore(self._settings.webhook_concurrency)
+        async with slots:
             try:
                 return await self._post(target.url, event, target.secrets)
             except (ValueError, TypeError) as exc:
@@ -140,7 +154,7 @@ class WebhookClient:
                     device_id=event.device_id,
                     error=error,
                 )
-                return Outcome(url=target.url, error=error, undeliverable=True)
+                return Outcome(url=target.url, error=error, undeliverable=True, started_at=utcnow())
 
     async def _post(self, url: str, event: Leased, secrets: list[str]) -> Outcome:
         assert self._http is not None
@@ -156,7 +170,7 @@ class WebhookClient:
             "webhook-signature": sign(secrets, event.id, timestamp, body),
         }
         started = time.perf_counter()
-        outcome = Outcome(url=url)
+        outcome = Outcome(url=url, started_at=utcnow())
         try:
             async with self._http.post(
                 url, data=body, headers=headers, allow_redirects=False

@@ -1,38 +1,41 @@
-"""Writing delivery outcomes: each event's new state (delivered, retried later, failed,
-skipped), its attempt in the delivery log, and the lease handed back."""
+"""Writing what came of delivered runs: each stream's new position (or its head's retry),
+each redelivery done or rescheduled, every attempt in the delivery log, events given up on
+as failures, and the leases handed back."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from wagateway.core.db import Database, lock_rows, table_of, unindexed
-from wagateway.core.deferred_writes import update_by_key
+from wagateway.core.db import table_of
 from wagateway.delivery.http import Outcome
-from wagateway.delivery.leases import Leased
-from wagateway.webhooks.models import Event, WebhookAttempt
-from wagateway.webhooks.states import EventState, check_transition
+from wagateway.delivery.leases import Leased, LeasedRun
+from wagateway.webhooks.models import (
+    WebhookAttempt,
+    WebhookFailure,
+    WebhookRedelivery,
+    WebhookStream,
+)
 
 log = structlog.get_logger(__name__)
 
-
-class Release:
-    """Outcome of an event that was leased but not attempted (behind a failed one)."""
-
-
-RELEASE = Release()
-
-# What became of a leased event: an attempt's outcome, None (no webhook target: `skipped`),
-# or RELEASE (not attempted: give the lease back).
-Result = Outcome | None | Release
-
-_EVENTS = table_of(Event)
 _ATTEMPTS = table_of(WebhookAttempt)
+_FAILURES = table_of(WebhookFailure)
+
+
+@dataclass
+class RunResult:
+    """A leased run and the attempts made of it, in order (fewer than its events when one
+    failed, or the dispatcher stopped: the rest stay where they are)."""
+
+    run: LeasedRun
+    outcomes: list[tuple[Leased, Outcome]] = field(default_factory=list)
 
 
 def next_attempt(schedule: Sequence[float], attempts_made: int, now: datetime) -> datetime | None:
@@ -43,105 +46,135 @@ def next_attempt(schedule: Sequence[float], attempts_made: int, now: datetime) -
     return now + timedelta(seconds=schedule[attempts_made - 1])
 
 
-def record_outcomes(
-    session: Session,
-    db: Database,
-    retry_schedule: Sequence[float],
-    results: list[tuple[Leased, Result]],
-    now: datetime,
+def record_runs(
+    session: Session, retry_schedule: Sequence[float], results: list[RunResult], now: datetime
 ) -> None:
-    """Each outcome as one row of an executemany UPDATE (and its attempt as one row of
-    an INSERT): Core statements, so a burst costs a few statements, not an ORM flush.
-    Synchronous: one transaction at once (`Database.write_at_once`)."""
-    seqs = [event.seq for event, _ in results]
-    current = lock_rows(
-        select(Event.seq, Event.attempt_count).where(
-            Event.seq.in_(seqs), unindexed(Event.state) == EventState.PENDING
-        ),
-        db,
-    )
-    # Rows are tuples (`Result.tuples()` is deprecated in SQLAlchemy 2.1, and its
-    # warning was issued on every batch).
-    attempt_counts: dict[int, int] = dict(session.execute(current).all())
-    previous: dict[int, int] = dict(
-        session.execute(
-            select(WebhookAttempt.event_seq, func.count())
-            .where(WebhookAttempt.event_seq.in_(seqs))
-            .group_by(WebhookAttempt.event_seq)
-        ).all()
-    )
-    released: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
+    """Write the results of finished runs. Synchronous: one transaction at once
+    (`Database.write_at_once`)."""
+    streams = _rows(session, WebhookStream, [r for r in results if not r.run.is_redelivery])
+    redeliveries = _rows(session, WebhookRedelivery, [r for r in results if r.run.is_redelivery])
+    previous = _attempts_so_far(session, results)
     attempts: list[dict[str, Any]] = []
-    for event, outcome in results:
-        if event.seq not in attempt_counts:
-            continue  # no longer pending (redelivered, archived, deleted)
-        if isinstance(outcome, Release):
-            released.append({"seq": event.seq, "claimed_by": None, "claimed_until": None})
-            continue
-        if outcome is None:
-            changed.append(
-                _new_state(event.seq, EventState.SKIPPED, attempt_counts[event.seq], None, now)
-                | {"last_error": "no webhook target"}
-            )
-            continue
-        count = attempt_counts[event.seq] = attempt_counts[event.seq] + 1
-        previous[event.seq] = previous.get(event.seq, 0) + 1
-        attempts.append(
-            {
-                "event_seq": event.seq,
-                "attempt": previous[event.seq],
-                "url": outcome.url[:2000],
-                "started_at": now,
-                "status_code": outcome.status_code,
-                "latency_ms": outcome.latency_ms,
-                "response_excerpt": (outcome.response_excerpt or "")[:4000] or None,
-                "error": outcome.error,
-                "succeeded": outcome.succeeded,
-            }
-        )
-        if outcome.succeeded:
-            state, next_at = EventState.DELIVERED, None
+    failures: list[dict[str, Any]] = []
+    for result in results:
+        run = result.run
+        row: WebhookStream | WebhookRedelivery | None
+        if run.is_redelivery:
+            row = redeliveries.get((run.app_id, run.endpoint_id, run.events[0].seq))
         else:
-            next_at = None if outcome.undeliverable else next_attempt(retry_schedule, count, now)
-            state = EventState.FAILED if next_at is None else EventState.PENDING
+            row = streams.get((run.app_id, run.endpoint_id, run.device_key or ""))
+        if row is None:
+            continue  # its endpoint was disabled or deleted meanwhile: nothing to write back
+        row.claimed_by = row.claimed_until = None
+        failed_before = run.attempt_count
+        for event, outcome in result.outcomes:
+            key = (run.endpoint_id, event.seq)
+            previous[key] = previous.get(key, 0) + 1
+            attempts.append(_attempt_row(run, event, outcome, previous[key], now))
+            if outcome.succeeded:
+                _done(row, event)
+                failed_before = 0
+                continue
+            count = failed_before + 1
+            retry_at = None if outcome.undeliverable else next_attempt(retry_schedule, count, now)
             log.info(
                 "webhook_attempt_failed",
                 request_id=event.id,
                 webhook_event=event.event,
                 device_id=event.device_id,
+                endpoint_id=run.endpoint_id,
                 status_code=outcome.status_code,
                 error=outcome.error,
-                state=state,
+                gave_up=retry_at is None,
             )
-        changed.append(
-            _new_state(event.seq, state, count, next_at, now)
-            | {"last_error": outcome.error, "last_status_code": outcome.status_code}
+            if retry_at is None:
+                failures.append(
+                    {
+                        "app_id": run.app_id,
+                        "endpoint_id": run.endpoint_id,
+                        "event_seq": event.seq,
+                        "device_id": event.device_id,
+                        "failed_at": now,
+                    }
+                )
+                _done(row, event)
+                failed_before = 0
+                continue
+            row.attempt_count, row.next_attempt_at = count, retry_at
+            break
+        if isinstance(row, WebhookRedelivery) and _finished(row):
+            session.delete(row)
+    session.flush()
+    if failures:
+        session.execute(
+            delete(WebhookFailure).where(
+                tuple_(
+                    WebhookFailure.app_id, WebhookFailure.endpoint_id, WebhookFailure.event_seq
+                ).in_([(f["app_id"], f["endpoint_id"], f["event_seq"]) for f in failures])
+            )
         )
-    connection = session.connection()
-    update_by_key(connection, _EVENTS, "seq", released + changed)
+        session.execute(insert(_FAILURES), failures)
     if attempts:  # one multi-row INSERT (Core: no primary keys to read back)
-        connection.execute(insert(_ATTEMPTS), attempts)
+        session.execute(insert(_ATTEMPTS), attempts)
 
 
-def _new_state(
-    seq: int,
-    state: EventState,
-    attempt_count: int,
-    next_attempt_at: datetime | None,
-    now: datetime,
+_FINISHED = -1  # a redelivery's attempt_count once it is done (delivered or given up)
+
+
+def _done(row: WebhookStream | WebhookRedelivery, event: Leased) -> None:
+    """The event is behind the row: delivered, or given up on."""
+    if isinstance(row, WebhookStream):
+        row.position = event.seq
+        row.attempt_count = 0
+    else:
+        row.attempt_count = _FINISHED
+
+
+def _finished(row: WebhookRedelivery) -> bool:
+    return row.attempt_count == _FINISHED
+
+
+def _rows(session: Session, model: Any, results: list[RunResult]) -> dict[tuple[Any, ...], Any]:
+    if not results:
+        return {}
+    keys: list[tuple[Any, ...]]
+    if model is WebhookStream:
+        keys = [(r.run.app_id, r.run.endpoint_id, r.run.device_key) for r in results]
+        columns = tuple_(model.app_id, model.endpoint_id, model.device_key)
+    else:
+        keys = [(r.run.app_id, r.run.endpoint_id, r.run.events[0].seq) for r in results]
+        columns = tuple_(model.app_id, model.endpoint_id, model.event_seq)
+    rows = session.scalars(select(model).where(columns.in_(keys))).all()
+    if model is WebhookStream:
+        return {(r.app_id, r.endpoint_id, r.device_key): r for r in rows}
+    return {(r.app_id, r.endpoint_id, r.event_seq): r for r in rows}
+
+
+def _attempts_so_far(session: Session, results: list[RunResult]) -> dict[tuple[str, int], int]:
+    """(endpoint, event) → attempts already in the log, to number the new ones."""
+    keys = {(r.run.endpoint_id, e.seq) for r in results for e, _ in r.outcomes}
+    if not keys:
+        return {}
+    stmt = (
+        select(WebhookAttempt.endpoint_id, WebhookAttempt.event_seq, func.count())
+        .where(WebhookAttempt.event_seq.in_({seq for _, seq in keys}))
+        .group_by(WebhookAttempt.endpoint_id, WebhookAttempt.event_seq)
+    )
+    return {(endpoint, seq): count for endpoint, seq, count in session.execute(stmt)}
+
+
+def _attempt_row(
+    run: LeasedRun, event: Leased, outcome: Outcome, number: int, now: datetime
 ) -> dict[str, Any]:
-    """The columns an outcome of a pending event sets, by name (the lease is always handed
-    back)."""
-    row: dict[str, Any] = {
-        "seq": seq,
-        "claimed_by": None,
-        "claimed_until": None,
-        "state": check_transition(EventState.PENDING, state),
-        "attempt_count": attempt_count,
+    return {
+        "event_seq": event.seq,
+        "endpoint_id": run.endpoint_id,
+        "attempt": number,
+        "url": outcome.url[:2000],
+        "started_at": outcome.started_at or now,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "response_excerpt": (outcome.response_excerpt or "")[:4000] or None,
+        "error": outcome.error,
+        "succeeded": outcome.succeeded,
     }
-    if state == EventState.DELIVERED:
-        row["delivered_at"] = now
-    if next_attempt_at is not None:
-        row["next_attempt_at"] = next_attempt_at
-    return row

@@ -16,8 +16,7 @@ from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.messages.models import Message
 from wagateway.messages.states import PENDING, MessageStatus
-from wagateway.webhooks.models import Event
-from wagateway.webhooks.states import EventState
+from wagateway.webhooks.models import Event, WebhookAttempt, WebhookFailure
 
 HOURS = 24
 
@@ -107,20 +106,25 @@ async def _overviews(
         overview.sent_24h = sum(by_hour[h][0] for h in by_hour)
         overview.failed_24h = sum(by_hour[h][1] for h in by_hour)
 
-    webhooks = (
-        select(Event.app_id, Event.state, func.count())
+    delivered = (
+        select(Event.app_id, func.count(func.distinct(WebhookAttempt.event_seq)))
+        .join(Event, Event.seq == WebhookAttempt.event_seq)
         .where(
             Event.app_id.in_(app_ids),
-            Event.occurred_at >= since,
-            Event.state.in_([EventState.DELIVERED, EventState.FAILED]),
+            WebhookAttempt.started_at >= since,
+            WebhookAttempt.succeeded.is_(True),
         )
-        .group_by(Event.app_id, Event.state)
+        .group_by(Event.app_id)
     )
-    for app_id, state, count in await session.execute(webhooks):
-        if state == EventState.DELIVERED:
-            overviews[app_id].webhooks_delivered_24h = count
-        else:
-            overviews[app_id].webhooks_failed_24h = count
+    for app_id, count in await session.execute(delivered):
+        overviews[app_id].webhooks_delivered_24h = count
+    failed_hooks = (
+        select(WebhookFailure.app_id, func.count())
+        .where(WebhookFailure.app_id.in_(app_ids), WebhookFailure.failed_at >= since)
+        .group_by(WebhookFailure.app_id)
+    )
+    for app_id, count in await session.execute(failed_hooks):
+        overviews[app_id].webhooks_failed_24h = count
 
     queue = (
         select(Message.app_id, func.count())

@@ -1,21 +1,39 @@
-"""The delivery log and redelivery, scoped to one app."""
+"""The delivery log and redelivery, scoped to one app.
+
+An event's delivery state is not stored with it: on each endpoint it follows from where the
+endpoint's stream of that device stands (`webhooks/models.py`), the events it gave up on,
+the redeliveries waiting, and the attempts in the log. `deliveries_of` works it out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.audit import service as audit
 from wagateway.audit.service import Actor
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, table_of, utcnow
+from wagateway.core.deferred_writes import write_deferred
 from wagateway.core.errors import not_found, validation_error
 from wagateway.core.opaque import opaque, unwrapped
 from wagateway.core.timefmt import rfc3339
-from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks import endpoints
+from wagateway.webhooks.event_names import TEST_EVENT
+from wagateway.webhooks.models import (
+    APP_LEVEL,
+    Event,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookFailure,
+    WebhookRedelivery,
+    WebhookStream,
+)
 from wagateway.webhooks.outbox import mark_events_written, record_event
-from wagateway.webhooks.states import EventState, check_transition
+from wagateway.webhooks.states import EventState
 
 STATES = tuple(EventState)
 MAX_PAGE = 200
@@ -50,9 +68,92 @@ def decode_cursor(cursor: str) -> int:
 
 
 @dataclass
+class EndpointDelivery:
+    """What became of an event on one endpoint."""
+
+    endpoint_id: str
+    state: str
+    attempt_count: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+@dataclass
+class Delivery:
+    """An event with its delivery state: on each endpoint it is for (`endpoints`), and
+    summed up (`state`: pending while any endpoint still has it to send, else failed when
+    any gave up on it, else delivered; skipped when no endpoint was for it)."""
+
+    event: Event
+    endpoints: list[EndpointDelivery]
+    attempts: list[WebhookAttempt]
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    @property
+    def name(self) -> str:
+        return self.event.event
+
+    @property
+    def device_id(self) -> str | None:
+        return self.event.device_id
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.event.payload
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.event.occurred_at
+
+    @property
+    def archived(self) -> bool:
+        return self.event.archived
+
+    @property
+    def state(self) -> str:
+        states = {e.state for e in self.endpoints}
+        for state in (EventState.PENDING, EventState.FAILED, EventState.DELIVERED):
+            if state in states:
+                return state
+        return EventState.SKIPPED
+
+    @property
+    def attempt_count(self) -> int:
+        return sum(e.attempt_count for e in self.endpoints)
+
+    @property
+    def last_status_code(self) -> int | None:
+        return self.attempts[-1].status_code if self.attempts else None
+
+    @property
+    def last_error(self) -> str | None:
+        return self.attempts[-1].error if self.attempts else None
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        return min((e.next_attempt_at for e in self.endpoints if e.next_attempt_at), default=None)
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        return max((e.delivered_at for e in self.endpoints if e.delivered_at), default=None)
+
+
+@dataclass
 class DeliveryPage:
-    events: list[Event]
+    events: list[Delivery]
     next_cursor: str | None
+
+
+SCAN_CHUNK = 200
 
 
 async def list_deliveries(
@@ -65,113 +166,306 @@ async def list_deliveries(
     include_archived: bool = False,
     limit: int = 50,
     cursor: str | None = None,
+    endpoint_id: str | None = None,
 ) -> DeliveryPage:
+    """Events, newest first, with their delivery state; with `endpoint_id`, the events that
+    endpoint has had to deliver (its delivery log), with its state of each."""
     if state is not None and state not in STATES:
         raise validation_error(f"state must be one of {', '.join(STATES)}", "state")
     if not 1 <= limit <= MAX_PAGE:
         raise validation_error(f"limit must be between 1 and {MAX_PAGE}", "limit")
-    stmt = select(Event).where(Event.app_id == app_id).order_by(Event.seq.desc()).limit(limit + 1)
+    if endpoint_id is not None:
+        await _endpoint(session, app_id, endpoint_id)
+    stmt = select(Event).where(Event.app_id == app_id).order_by(Event.seq.desc())
     if device_id:
         stmt = stmt.where(Event.device_id == device_id)
     if event:
         stmt = stmt.where(Event.event == event)
-    if state:
-        stmt = stmt.where(Event.state == state)
     if not include_archived:
         stmt = stmt.where(Event.archived.is_(False))
-    if cursor:
-        stmt = stmt.where(Event.seq < decode_cursor(cursor))
-    rows = list((await session.execute(stmt)).scalars())
-    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
-    return DeliveryPage(events=rows[:limit], next_cursor=next_cursor)
+    before = decode_cursor(cursor) if cursor else None
+    found: list[Delivery] = []
+    # The state is worked out, not stored: with a state or an endpoint to match, the events
+    # are read in chunks and filtered here until the page is full.
+    while len(found) <= limit:
+        chunk = stmt if before is None else stmt.where(Event.seq < before)
+        rows = list((await session.execute(chunk.limit(SCAN_CHUNK))).scalars())
+        for delivery in await deliveries_of(session, app_id, rows, endpoint_id):
+            if endpoint_id is not None and not delivery.endpoints:
+                continue
+            if state is None or delivery.state == state:
+                found.append(delivery)
+        if len(rows) < SCAN_CHUNK:
+            break
+        before = rows[-1].seq
+    next_cursor = encode_cursor(found[limit - 1].seq) if len(found) > limit else None
+    return DeliveryPage(events=found[:limit], next_cursor=next_cursor)
 
 
-async def get_delivery(session: AsyncSession, app_id: str, request_id: str) -> Event:
+async def _endpoint(session: AsyncSession, app_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = await endpoints.endpoint_of(session, app_id, endpoint_id)
+    if endpoint is None:
+        raise not_found("endpoint")
+    return endpoint
+
+
+async def deliveries_of(
+    session: AsyncSession, app_id: str, events: list[Event], endpoint_id: str | None = None
+) -> list[Delivery]:
+    """Each event with its state on each endpoint (or on `endpoint_id` only)."""
+    if not events:
+        return []
+    seqs = [e.seq for e in events]
+    known = await endpoints.endpoints_of(session, app_id)
+    if endpoint_id is not None:
+        known = [e for e in known if e.endpoint_id == endpoint_id]
+    streams = {
+        (s.endpoint_id, s.device_key): s
+        for s in await session.scalars(
+            select(WebhookStream).where(
+                WebhookStream.app_id == app_id,
+                WebhookStream.endpoint_id.in_([e.endpoint_id for e in known]),
+                WebhookStream.device_key.in_({e.device_id or APP_LEVEL for e in events}),
+            )
+        )
+    }
+    failures = {
+        (f.endpoint_id, f.event_seq)
+        for f in await session.scalars(
+            select(WebhookFailure).where(
+                WebhookFailure.app_id == app_id, WebhookFailure.event_seq.in_(seqs)
+            )
+        )
+    }
+    redeliveries = {
+        (r.endpoint_id, r.event_seq): r
+        for r in await session.scalars(
+            select(WebhookRedelivery).where(
+                WebhookRedelivery.app_id == app_id, WebhookRedelivery.event_seq.in_(seqs)
+            )
+        )
+    }
+    attempts = select(WebhookAttempt).where(WebhookAttempt.event_seq.in_(seqs))
+    if endpoint_id is not None:
+        attempts = attempts.where(WebhookAttempt.endpoint_id == endpoint_id)
+    log: dict[int, list[WebhookAttempt]] = {seq: [] for seq in seqs}
+    for attempt in await session.scalars(attempts.order_by(WebhookAttempt.id)):
+        log[attempt.event_seq].append(attempt)
+    found: list[Delivery] = []
+    for event in events:
+        per_endpoint: list[EndpointDelivery] = []
+        for endpoint in known:
+            tried = [a for a in log[event.seq] if a.endpoint_id == endpoint.endpoint_id]
+            key = (endpoint.endpoint_id, event.seq)
+            stream = streams.get((endpoint.endpoint_id, event.device_id or APP_LEVEL))
+            redelivery = redeliveries.get(key)
+            if redelivery is not None:
+                again_at = redelivery.next_attempt_at
+                per_endpoint.append(_state(endpoint, EventState.PENDING, tried, again_at))
+            elif key in failures:
+                per_endpoint.append(_state(endpoint, EventState.FAILED, tried))
+            elif _waiting(endpoint, event, stream):
+                retry = stream.next_attempt_at if stream is not None and tried else None
+                per_endpoint.append(_state(endpoint, EventState.PENDING, tried, retry))
+            elif tried:
+                done = EventState.DELIVERED if tried[-1].succeeded else EventState.FAILED
+                per_endpoint.append(_state(endpoint, done, tried))
+        found.append(Delivery(event, per_endpoint, log[event.seq]))
+    return found
+
+
+def _waiting(endpoint: WebhookEndpoint, event: Event, stream: WebhookStream | None) -> bool:
+    """Whether the event is still ahead of the endpoint's place in its device's events."""
+    if not endpoint.enabled or event.event == TEST_EVENT:
+        return False
+    if not endpoint.wants(event.event, event.device_id):
+        return False
+    position = stream.position if stream is not None else endpoint.announced_seq
+    return event.seq > position
+
+
+def _state(
+    endpoint: WebhookEndpoint,
+    state: EventState,
+    tried: list[WebhookAttempt],
+    next_attempt_at: datetime | None = None,
+) -> EndpointDelivery:
+    delivered = [a.started_at for a in tried if a.succeeded]
+    return EndpointDelivery(
+        endpoint_id=endpoint.endpoint_id,
+        state=state,
+        attempt_count=len(tried),
+        last_status_code=tried[-1].status_code if tried else None,
+        last_error=tried[-1].error if tried else None,
+        next_attempt_at=next_attempt_at,
+        delivered_at=delivered[-1] if delivered and state == EventState.DELIVERED else None,
+    )
+
+
+async def get_delivery(
+    session: AsyncSession, app_id: str, request_id: str, endpoint_id: str | None = None
+) -> Delivery:
     event = (
         await session.execute(select(Event).where(Event.id == request_id, Event.app_id == app_id))
     ).scalar_one_or_none()
     if event is None:
         raise not_found("delivery")
-    return event
+    if endpoint_id is not None:
+        await _endpoint(session, app_id, endpoint_id)
+    return (await deliveries_of(session, app_id, [event], endpoint_id))[0]
 
 
-async def attempts_of(
-    session: AsyncSession, event_seqs: list[int]
-) -> dict[int, list[WebhookAttempt]]:
-    if not event_seqs:
-        return {}
-    stmt = (
-        select(WebhookAttempt)
-        .where(WebhookAttempt.event_seq.in_(event_seqs))
-        .order_by(WebhookAttempt.id)
-    )
-    grouped: dict[int, list[WebhookAttempt]] = {seq: [] for seq in event_seqs}
-    for attempt in (await session.execute(stmt)).scalars():
-        grouped[attempt.event_seq].append(attempt)
-    return grouped
+async def redeliver(
+    session: AsyncSession, app_id: str, request_id: str, endpoint_id: str | None = None
+) -> Delivery:
+    """Send a past event again, same request_id, with a fresh retry schedule: to
+    `endpoint_id` (whatever its filters), or else to every enabled endpoint whose filters
+    let it through.
 
-
-async def redeliver(session: AsyncSession, app_id: str, request_id: str) -> Event:
-    """Queue a past event again, same request_id, with a fresh retry schedule.
-
-    It takes its place in its device's order: newer pending events of the device wait for it.
-    """
-    event = await get_delivery(session, app_id, request_id)
-    event.state = check_transition(event.state, EventState.PENDING)
-    event.attempt_count = 0
-    event.next_attempt_at = utcnow()
-    event.claimed_by = event.claimed_until = None
-    event.last_error = None
+    An event an endpoint has still to send in its device's order stays in that order (when
+    it is the one being retried, its retry is now); any other goes again on its own."""
+    event = (await get_delivery(session, app_id, request_id)).event
+    if endpoint_id is not None:
+        targets = [await _endpoint(session, app_id, endpoint_id)]
+        if not targets[0].enabled:
+            raise validation_error("the endpoint is disabled", "endpoint_id")
+    else:
+        targets = [
+            e
+            for e in await endpoints.endpoints_of(session, app_id)
+            if e.enabled and e.wants(event.event, event.device_id)
+        ]
+    now = utcnow()
+    for endpoint in targets:
+        await _send_again(session, endpoint, event, now)
     mark_events_written(session)
     await session.flush()
-    return event
+    return (await deliveries_of(session, app_id, [event], endpoint_id))[0]
 
 
-async def redeliver_failed(session: AsyncSession, app_id: str, device_id: str | None = None) -> int:
-    stmt = (
-        update(Event)
-        .where(Event.app_id == app_id, Event.state == EventState.FAILED)
-        .values(
-            state=check_transition(EventState.FAILED, EventState.PENDING),
-            attempt_count=0,
-            next_attempt_at=utcnow(),
-            claimed_by=None,
-            claimed_until=None,
+async def _send_again(
+    session: AsyncSession, endpoint: WebhookEndpoint, event: Event, now: datetime
+) -> None:
+    device_key = event.device_id or APP_LEVEL
+    stream = await session.get(WebhookStream, (endpoint.app_id, endpoint.endpoint_id, device_key))
+    if stream is not None and _waiting(endpoint, event, stream):
+        head = await session.scalar(stream_head(endpoint, device_key, stream.position))
+        if head == event.seq:
+            stream.attempt_count, stream.next_attempt_at = 0, now
+        return  # it goes in its device's order
+    key = (endpoint.app_id, endpoint.endpoint_id, event.seq)
+    redelivery = await session.get(WebhookRedelivery, key)
+    if redelivery is None:
+        session.add(_redelivery(endpoint, event.seq, now))
+    else:
+        redelivery.attempt_count, redelivery.next_attempt_at = 0, now
+        redelivery.claimed_by = redelivery.claimed_until = None
+    await session.execute(
+        delete(WebhookFailure).where(
+            WebhookFailure.app_id == endpoint.app_id,
+            WebhookFailure.endpoint_id == endpoint.endpoint_id,
+            WebhookFailure.event_seq == event.seq,
         )
     )
+
+
+def _redelivery(endpoint: WebhookEndpoint, seq: int, now: datetime) -> WebhookRedelivery:
+    return WebhookRedelivery(
+        app_id=endpoint.app_id,
+        endpoint_id=endpoint.endpoint_id,
+        event_seq=seq,
+        attempt_count=0,
+        next_attempt_at=now,
+        requested_at=now,
+    )
+
+
+def stream_head(endpoint: WebhookEndpoint, device_key: str, position: int) -> Any:
+    """The `seq` of the first event a stream has to send after `position`."""
+    device = Event.device_id.is_(None) if device_key == APP_LEVEL else Event.device_id == device_key
+    stmt = (
+        select(Event.seq)
+        .where(Event.app_id == endpoint.app_id, device, Event.seq > position)
+        .where(Event.event != TEST_EVENT)
+        .order_by(Event.seq)
+        .limit(1)
+    )
+    if endpoint.events:
+        stmt = stmt.where(Event.event.in_(endpoint.events))
+    return stmt
+
+
+async def redeliver_failed(
+    session: AsyncSession,
+    app_id: str,
+    device_id: str | None = None,
+    endpoint_id: str | None = None,
+) -> int:
+    """Queue every event an endpoint gave up on again (of one device, of one endpoint)."""
+    stmt = select(WebhookFailure).where(WebhookFailure.app_id == app_id)
     if device_id:
-        stmt = stmt.where(Event.device_id == device_id)
-    result = await session.execute(stmt)
+        stmt = stmt.where(WebhookFailure.device_id == device_id)
+    if endpoint_id is not None:
+        await _endpoint(session, app_id, endpoint_id)
+        stmt = stmt.where(WebhookFailure.endpoint_id == endpoint_id)
+    failed = list(await session.scalars(stmt))
+    now = utcnow()
+    for failure in failed:
+        waiting = await session.get(
+            WebhookRedelivery, (failure.app_id, failure.endpoint_id, failure.event_seq)
+        )
+        if waiting is None:
+            session.add(
+                WebhookRedelivery(
+                    app_id=failure.app_id,
+                    endpoint_id=failure.endpoint_id,
+                    event_seq=failure.event_seq,
+                    attempt_count=0,
+                    next_attempt_at=now,
+                    requested_at=now,
+                )
+            )
+        await session.delete(failure)
     mark_events_written(session)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await session.flush()
+    return len(failed)
 
 
-TEST_EVENT = "webhook_test"
-
-
-def send_test_event(session: AsyncSession, app_id: str) -> str:
-    """A `webhook_test` event (no device) through the normal outbox: signed, retried and
-    logged like any other, so an operator can check the receiver end to end."""
-    return record_event(
+async def send_test_event(
+    session: AsyncSession, app_id: str, endpoint_id: str | None = None
+) -> str:
+    """A `webhook_test` event (no device), signed, retried and logged like any other, sent to
+    `endpoint_id` or else to every enabled endpoint, so an operator can check a receiver end
+    to end. A test event is in no device's order: each endpoint gets it on its own."""
+    if endpoint_id is not None:
+        targets = [await _endpoint(session, app_id, endpoint_id)]
+    else:
+        targets = [e for e in await endpoints.endpoints_of(session, app_id) if e.enabled]
+    request_id = record_event(
         session,
         app_id=app_id,
         device_id=None,
         event=TEST_EVENT,
-        payload={"message": "a test event sent from the dashboard", "sent_at": rfc3339(utcnow())},
+        payload={
+            "message": "a test event sent from the dashboard",
+            "sent_at": rfc3339(utcnow()),
+            "endpoint_id": endpoint_id,
+        },
     )
+    await session.run_sync(write_deferred, table_of(Event))
+    seq = int(await session.scalar(select(Event.seq).where(Event.id == request_id)) or 0)
+    now = utcnow()
+    for endpoint in targets:
+        session.add(_redelivery(endpoint, seq, now))
+    await session.flush()
+    return request_id
 
 
 # --- for the API and the dashboard: each opens its own transaction; an operator's action
 # (`actor`) writes its audit entry in it, an app acting with its own token (None) none -----
 
 
-@dataclass
-class DeliveriesWithAttempts:
-    page: DeliveryPage
-    attempts: dict[int, list[WebhookAttempt]]
-
-
-async def deliveries_with_attempts(
+async def deliveries_page(
     db: Database,
     app_id: str,
     *,
@@ -181,10 +475,11 @@ async def deliveries_with_attempts(
     include_archived: bool = False,
     limit: int = 50,
     cursor: str | None = None,
-) -> DeliveriesWithAttempts:
+    endpoint_id: str | None = None,
+) -> DeliveryPage:
     """A page of the delivery log (`list_deliveries`), each event with its attempts."""
     async with db.read() as session:
-        page = await list_deliveries(
+        return await list_deliveries(
             session,
             app_id,
             device_id=device_id,
@@ -193,67 +488,74 @@ async def deliveries_with_attempts(
             include_archived=include_archived,
             limit=limit,
             cursor=cursor,
-        )
-        return DeliveriesWithAttempts(
-            page, await attempts_of(session, [e.seq for e in page.events])
+            endpoint_id=endpoint_id,
         )
 
 
-async def delivery_with_attempts(
-    db: Database, app_id: str, request_id: str
-) -> tuple[Event, list[WebhookAttempt]]:
+async def delivery(
+    db: Database, app_id: str, request_id: str, endpoint_id: str | None = None
+) -> Delivery:
     async with db.read() as session:
-        event = await get_delivery(session, app_id, request_id)
-        return event, (await attempts_of(session, [event.seq]))[event.seq]
+        return await get_delivery(session, app_id, request_id, endpoint_id)
 
 
 async def redeliver_as(
-    db: Database, actor: Actor | None, app_id: str, request_id: str
-) -> tuple[Event, list[WebhookAttempt]]:
-    """`redeliver`, with the event's attempts so far."""
+    db: Database,
+    actor: Actor | None,
+    app_id: str,
+    request_id: str,
+    endpoint_id: str | None = None,
+) -> Delivery:
     async with db.transaction() as session:
-        event = await redeliver(session, app_id, request_id)
-        attempts = (await attempts_of(session, [event.seq]))[event.seq]
+        found = await redeliver(session, app_id, request_id, endpoint_id)
         if actor is not None:
             audit.record(
                 session,
                 actor,
                 "webhook.redeliver",
                 app_id=app_id,
-                device_id=event.device_id,
-                detail={"request_id": request_id},
+                device_id=found.device_id,
+                detail={"request_id": request_id, "endpoint_id": endpoint_id},
             )
-    return event, attempts
+    return found
 
 
 async def redeliver_failed_as(
-    db: Database, actor: Actor | None, app_id: str, device_id: str | None = None
+    db: Database,
+    actor: Actor | None,
+    app_id: str,
+    device_id: str | None = None,
+    endpoint_id: str | None = None,
 ) -> int:
     async with db.transaction() as session:
-        count = await redeliver_failed(session, app_id, device_id)
+        count = await redeliver_failed(session, app_id, device_id, endpoint_id)
         if actor is not None:
             audit.record(
                 session,
                 actor,
                 "webhook.redeliver_failed",
                 app_id=app_id,
-                detail={"requeued": count},
+                detail={"requeued": count, "endpoint_id": endpoint_id},
             )
     return count
 
 
-async def send_test_event_as(db: Database, actor: Actor, app_id: str) -> str:
+async def send_test_event_as(
+    db: Database, actor: Actor, app_id: str, endpoint_id: str | None = None
+) -> str:
     async with db.transaction() as session:
-        event_id = send_test_event(session, app_id)
-        audit.record(session, actor, "webhook.test", app_id=app_id)
+        event_id = await send_test_event(session, app_id, endpoint_id)
+        audit.record(
+            session, actor, "webhook.test", app_id=app_id, detail={"endpoint_id": endpoint_id}
+        )
     return event_id
 
 
 async def events_after(
     db: Database, app_id: str, device_id: str, after_seq: int, limit: int
-) -> DeliveriesWithAttempts:
+) -> list[Delivery]:
     """A batch of the device's events, archived or not, oldest first, after `after_seq`, with
-    their attempts (no cursor: the caller pages on by the last `seq`)."""
+    their delivery state (no cursor: the caller pages on by the last `seq`)."""
     async with db.read() as session:
         stmt = (
             select(Event)
@@ -262,13 +564,26 @@ async def events_after(
             .limit(limit)
         )
         rows = list((await session.execute(stmt)).scalars())
-        return DeliveriesWithAttempts(
-            DeliveryPage(rows, None), await attempts_of(session, [e.seq for e in rows])
-        )
+        return await deliveries_of(session, app_id, rows)
 
 
 async def pending_event_count(db: Database) -> int:
-    """Events of every app waiting for delivery (the metrics' queue depth)."""
+    """Events waiting for delivery, counted per endpoint (the metrics' queue depth): those
+    after each active stream's position (before the endpoint's filters), and redeliveries."""
     async with db.read() as session:
-        stmt = select(func.count()).select_from(Event).where(Event.state == EventState.PENDING)
-        return int(await session.scalar(stmt) or 0)
+        device_events = and_(
+            Event.app_id == WebhookStream.app_id,
+            Event.seq > WebhookStream.position,
+            or_(
+                Event.device_id == WebhookStream.device_key,
+                and_(WebhookStream.device_key == APP_LEVEL, Event.device_id.is_(None)),
+            ),
+        )
+        in_streams = await session.scalar(
+            select(func.count())
+            .select_from(WebhookStream)
+            .join(Event, device_events)
+            .where(WebhookStream.active.is_(True))
+        )
+        again = await session.scalar(select(func.count()).select_from(WebhookRedelivery))
+        return int(in_streams or 0) + int(again or 0)
