@@ -78,7 +78,12 @@ def give_objects(tenant: Tenant, name: str) -> dict[str, str]:
     media_path = message_event(tenant.receiver, device_id, wa_id)["media_path"]
     assert media_path
     deliveries = api.get("/webhooks/deliveries", params={"device_id": device_id}).json()
+    endpoint = api.post(
+        "/webhooks/endpoints", json={"url": tenant.receiver.url, "description": name}
+    )
+    assert endpoint.status_code == 201, endpoint.text
     return {
+        "endpoint": endpoint.json()["endpoint_id"],
         "device": device_id,
         "message": sent.json()["message_id"],
         "event": deliveries["deliveries"][0]["request_id"],
@@ -110,6 +115,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
         "archived messages": api.get(f"/archive/devices/{gone['device']}/messages.jsonl").text,
         "archived events": api.get(f"/archive/devices/{gone['device']}/events.jsonl").text,
         "app": api.get("/app").json(),  # its name, webhook and limits (the admin API's)
+        "endpoints": api.get("/webhooks/endpoints").json(),
     }
 
 
@@ -290,7 +296,7 @@ def test_the_walk_reports_an_unscoped_route_and_an_unknown_id(tmp_path: Path) ->
             headers={"Authorization": f"Bearer {b['app_token']}"},
         )
         assert created.status_code == 201, created.text
-        foreign = {kind: unknown_id(kind) for kind in ("message", "event", "media")}
+        foreign = {kind: unknown_id(kind) for kind in ("message", "event", "media", "endpoint")}
         foreign["device"] = created.json()["device_id"]
         spec = client.get("/openapi.json").json()
         client.headers["Authorization"] = f"Bearer {a['app_token']}"

@@ -19,13 +19,18 @@ import httpx
 
 # Path parameter name → the kind of object it names. Every path parameter of the API must be
 # here: a new one fails `find_leaks` until it is added (and the victim app is given one).
-PATH_IDS = {"device_id": "device", "message_id": "message", "request_id": "event"}
+PATH_IDS = {
+    "device_id": "device",
+    "message_id": "message",
+    "request_id": "event",
+    "endpoint_id": "endpoint",
+}
 # Path parameters that name no object of an app but an address on WhatsApp (a chat, a
 # contact): no one owns them, so they are filled with a sample and never carry the victim's ids.
 PATH_ADDRESSES = {"chat": "6281234567890", "group": "120363012345678901@g.us"}
 # Query parameters that name an object. A filter (optional) may answer with an empty result
 # instead of 404, but must answer exactly as it does for an id that does not exist.
-QUERY_IDS = {"device_id": "device", "path": "media"}
+QUERY_IDS = {"device_id": "device", "path": "media", "endpoint_id": "endpoint"}
 
 # Values for required fields and query parameters that the routes accept, so that a 404 can
 # only come from scoping (and a leak shows as a success, not as a 400).
@@ -42,6 +47,8 @@ SAMPLES: dict[str, Any] = {
 # change anything observable (so that a leak would also show in the victim's objects).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/devices/{device_id}"): {"device_name": "taken over"},
+    ("PATCH", "/webhooks/endpoints/{endpoint_id}"): {"description": "taken over"},
+    ("POST", "/webhooks/endpoints"): {"url": "https://example.com/taken-over"},
     ("POST", "/devices/{device_id}/messages"): {"to": SAMPLES["to"], "type": "text", "text": "x"},
     ("POST", "/sandbox/devices/{device_id}/inbound"): {
         "from": SAMPLES["from"],

@@ -8,7 +8,7 @@ models, which describe head: a fixture written at 0003 goes in as a 0003-era gat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,8 @@ class Revision:
     rows: Rows = field(default_factory=dict)
     renames: dict[str, dict[str, str]] = field(default_factory=dict)  # table → old → new
     adds: dict[str, dict[str, Added]] = field(default_factory=dict)  # table → column → Added
+    # Rows the upgrade writes into tables of its own from the rows before it (table → rows).
+    derives: Callable[[Rows], Rows] | None = None
 
     def carry(self, tables: Rows, *, written_here: bool) -> Rows:
         carried: Rows = {}
@@ -87,7 +89,11 @@ def rows_after_upgrade(revisions: Mapping[str, Revision], written_at: str) -> Ro
     tables = rows_written_at(revisions, written_at)
     ids = list(revisions)
     for revision_id in ids[ids.index(written_at) + 1 :]:
-        tables = revisions[revision_id].carry(tables, written_here=False)
+        revision = revisions[revision_id]
+        derived = revision.derives(tables) if revision.derives else {}
+        tables = revision.carry(tables, written_here=False)
+        for table, rows in derived.items():
+            tables.setdefault(table, []).extend(rows)
     return tables
 
 

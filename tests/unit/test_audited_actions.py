@@ -28,7 +28,7 @@ from wagateway.devices.state import Connection, Status
 from wagateway.operators import service as operators
 from wagateway.operators.models import Operator, OperatorSession, ProjectMember
 from wagateway.webhooks import service as deliveries
-from wagateway.webhooks.models import Event
+from wagateway.webhooks.models import DEFAULT_ENDPOINT, Event, WebhookFailure
 
 OPERATOR = Actor("operator", "ops@example.com", None, "10.0.0.9")
 PASSWORD = "correct horse battery"
@@ -74,7 +74,7 @@ class World:
 async def _world(url: str) -> World:
     db, settings, box = Database(url), Settings(), SecretBox(b"k" * 32)
     async with db.transaction() as session:
-        created = await apps.create_app(session, box, "audited")
+        created = await apps.create_app(session, box, "audited", webhook_url="https://a.example/h")
         device = Device(
             app_id=created.app.id,
             name="phone",
@@ -92,9 +92,17 @@ async def _world(url: str) -> World:
             device_id=device.id,
             event="message",
             payload={},
-            state="failed",
         )
         session.add(event)
+        await session.flush()
+        session.add(
+            WebhookFailure(
+                app_id=created.app.id,
+                endpoint_id=DEFAULT_ENDPOINT,
+                event_seq=event.seq,
+                device_id=device.id,
+            )
+        )
         await operators.create_operator(session, settings, OPERATOR.name, PASSWORD, is_admin=True)
     devices = DeviceService(db, _Runtime(), qr_wait_timeout=1.0, name_max=100)  # type: ignore[arg-type]
     return World(db, box, settings, devices, created.app.id, device.id, event.id)
@@ -132,7 +140,7 @@ async def _device_policies(w: World) -> tuple[Any, Any]:
 
 
 async def _event_state(w: World) -> str:
-    return await _read(w.db, select(Event.state).where(Event.id == w.request_id))
+    return (await deliveries.delivery(w.db, w.app_id, w.request_id)).state
 
 
 async def _create_project(w: World) -> object:

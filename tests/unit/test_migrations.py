@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -481,8 +482,191 @@ REVISIONS: dict[str, Revision] = {
         }
     ),
     # Apps can be archived from 0010 (the admin API's DELETE): none was before.
-    "0010": Revision(adds={"apps": {"archived_at": Added(carried=None, written=AT)}}),
+    # A failed event, and a pending one behind it being retried.
+    "0010": Revision(
+        adds={"apps": {"archived_at": Added(carried=None, written=AT)}},
+        rows={
+            "events": [
+                {
+                    "seq": seq,
+                    "id": f"evt-{seq}",
+                    "app_id": "app-1",
+                    "device_id": "dev-1",
+                    "event": "message",
+                    "payload": {"text": EMOJI_TEXT},
+                    "occurred_at": AT,
+                    "state": state,
+                    "attempt_count": attempts,
+                    "next_attempt_at": LATER,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "last_status_code": 503,
+                    "last_error": "HTTP 503",
+                    "delivered_at": None,
+                    "archived": False,
+                }
+                for seq, state, attempts in ((3, "failed", 9), (4, "pending", 2))
+            ]
+        },
+    ),
+    # Several webhook endpoints from 0011: the app's webhook_url is the endpoint "default",
+    # its delivery state per device in webhook_streams; the events' own columns stay as
+    # they were. A gateway at 0011 writes events without them.
+    "0011": Revision(
+        adds={"webhook_attempts": {"endpoint_id": Added(carried="default", written="default")}},
+        derives=lambda before: _endpoints_from(before),
+        rows={
+            "events": [
+                {
+                    "seq": 5,
+                    "id": "evt-5",
+                    "app_id": "app-1",
+                    "device_id": "dev-1",
+                    "event": "receipt",
+                    "payload": {"status": "read"},
+                    "occurred_at": LATER,
+                    "state": None,
+                    "attempt_count": None,
+                    "next_attempt_at": None,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "last_status_code": None,
+                    "last_error": None,
+                    "delivered_at": None,
+                    "archived": False,
+                }
+            ],
+            "webhook_endpoints": [
+                {
+                    "app_id": "app-1",
+                    "endpoint_id": "default",
+                    "url": None,
+                    "description": "",
+                    "events": [],
+                    "device_ids": [],
+                    "enabled": True,
+                    "secret_enc": None,
+                    "secret_prev_enc": None,
+                    "secret_prev_until": None,
+                    "announced_seq": 5,
+                    "created_at": AT,
+                    "updated_at": AT,
+                },
+                {
+                    "app_id": "app-1",
+                    "endpoint_id": "e-crm",
+                    "url": "https://crm.example/wa \u00e9",
+                    "description": EMOJI_TEXT,
+                    "events": ["message", "receipt"],
+                    "device_ids": ["dev-1"],
+                    "enabled": False,
+                    "secret_enc": "enc:endpoint",
+                    "secret_prev_enc": "enc:endpoint-old",
+                    "secret_prev_until": LATER,
+                    "announced_seq": 2,
+                    "created_at": AT,
+                    "updated_at": LATER,
+                },
+            ],
+            "webhook_streams": [
+                {
+                    "app_id": "app-1",
+                    "endpoint_id": "e-crm",
+                    "device_key": "dev-1",
+                    "position": 1,
+                    "attempt_count": 2,
+                    "next_attempt_at": LATER,
+                    "active": True,
+                    "claimed_by": "node-1",
+                    "claimed_until": LATER,
+                }
+            ],
+            "webhook_redeliveries": [
+                {
+                    "app_id": "app-1",
+                    "endpoint_id": "default",
+                    "event_seq": 1,
+                    "attempt_count": 0,
+                    "next_attempt_at": AT,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "requested_at": AT,
+                }
+            ],
+            "webhook_failures": [
+                {
+                    "app_id": "app-1",
+                    "endpoint_id": "e-crm",
+                    "event_seq": 5,
+                    "device_id": "dev-1",
+                    "failed_at": LATER,
+                }
+            ],
+        },
+    ),
 }
+
+
+def _endpoints_from(before: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """What 0011 makes of a database before it: the endpoint "default" of each app with a
+    webhook_url, having seen every event; a stream from each device's oldest pending event,
+    with its retry schedule; failed events failed on it."""
+    events = before.get("events", [])
+    newest = max((e["seq"] for e in events), default=0)
+    hooked = {a["id"]: a for a in before.get("apps", []) if a["webhook_url"]}
+    endpoints = [
+        {
+            "app_id": app_id,
+            "endpoint_id": "default",
+            "url": None,
+            "description": "",
+            "events": [],
+            "device_ids": [],
+            "enabled": True,
+            "secret_enc": None,
+            "secret_prev_enc": None,
+            "secret_prev_until": None,
+            "announced_seq": newest,
+            "created_at": app["created_at"],
+            "updated_at": app["created_at"],
+        }
+        for app_id, app in hooked.items()
+    ]
+    heads: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: e["seq"]):
+        if event["app_id"] in hooked and event["state"] == "pending":
+            heads.setdefault((event["app_id"], event["device_id"]), event)
+    streams = [
+        {
+            "app_id": head["app_id"],
+            "endpoint_id": "default",
+            "device_key": head["device_id"] or "",
+            "position": head["seq"] - 1,
+            "attempt_count": head["attempt_count"],
+            "next_attempt_at": head["next_attempt_at"],
+            "active": True,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        for head in heads.values()
+    ]
+    failures = [
+        {
+            "app_id": e["app_id"],
+            "endpoint_id": "default",
+            "event_seq": e["seq"],
+            "device_id": e["device_id"],
+            "failed_at": e["next_attempt_at"],
+        }
+        for e in events
+        if e["app_id"] in hooked and e["state"] == "failed"
+    ]
+    return {
+        "webhook_endpoints": endpoints,
+        "webhook_streams": streams,
+        "webhook_failures": failures,
+    }
+
 
 REVISION_IDS = revision_ids()
 HEAD = REVISION_IDS[-1]
