@@ -156,7 +156,7 @@ class EndpointUpdate(BaseModel):
     )
 
 
-class SecretRotate(BaseModel):
+class EndpointSecretRotate(BaseModel):
     grace_seconds: int = Field(
         apps.WEBHOOK_SECRET_GRACE_SECONDS,
         ge=0,
@@ -165,7 +165,7 @@ class SecretRotate(BaseModel):
     )
 
 
-class SecretRotated(BaseModel):
+class EndpointSecretRotated(BaseModel):
     endpoint_id: str
     secret: str
     previous_secret_valid_until: datetime | None
@@ -243,16 +243,18 @@ async def delete_endpoint(endpoint_id: str, app: CurrentApp, gw: GatewayDep) -> 
 
 @router.post(
     "/endpoints/{endpoint_id}/rotate-secret",
-    response_model=SecretRotated,
+    response_model=EndpointSecretRotated,
     responses=errors(APP_CALLER, WITH_BODY, "not_found"),
 )
 async def rotate_endpoint_secret(
-    endpoint_id: str, app: CurrentApp, gw: GatewayDep, body: SecretRotate | None = None
-) -> SecretRotated:
+    endpoint_id: str, app: CurrentApp, gw: GatewayDep, body: EndpointSecretRotate | None = None
+) -> EndpointSecretRotated:
     """A new secret; the previous one signs too during `grace_seconds` (both signatures
     are sent). On `default`, the app's webhook secret."""
-    grace = (body or SecretRotate()).grace_seconds
+    grace = (body or EndpointSecretRotate()).grace_seconds
     secret, until = await endpoints.rotate_endpoint_secret(
         gw.db, gw.box, None, app.id, endpoint_id, grace
     )
-    return SecretRotated(endpoint_id=endpoint_id, secret=secret, previous_secret_valid_until=until)
+    return EndpointSecretRotated(
+        endpoint_id=endpoint_id, secret=secret, previous_secret_valid_until=until
+    )

@@ -44,6 +44,14 @@ from .device_out_pacing_type_0 import DeviceOutPacingType0
 from .device_update import DeviceUpdate
 from .device_update_presence_mode_type_0 import DeviceUpdatePresenceModeType0
 from .edit_request import EditRequest
+from .endpoint_created import EndpointCreated
+from .endpoint_delivery_out import EndpointDeliveryOut
+from .endpoint_in import EndpointIn
+from .endpoint_list import EndpointList
+from .endpoint_out import EndpointOut
+from .endpoint_secret_rotate import EndpointSecretRotate
+from .endpoint_secret_rotated import EndpointSecretRotated
+from .endpoint_update import EndpointUpdate
 from .error_detail import ErrorDetail
 from .error_detail_details import ErrorDetailDetails
 from .error_envelope import ErrorEnvelope
@@ -154,6 +162,14 @@ __all__ = (
     "DeviceUpdate",
     "DeviceUpdatePresenceModeType0",
     "EditRequest",
+    "EndpointCreated",
+    "EndpointDeliveryOut",
+    "EndpointIn",
+    "EndpointList",
+    "EndpointOut",
+    "EndpointSecretRotate",
+    "EndpointSecretRotated",
+    "EndpointUpdate",
     "ErrorDetail",
     "ErrorDetailDetails",
     "ErrorEnvelope",

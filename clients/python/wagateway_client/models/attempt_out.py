@@ -15,6 +15,7 @@ class AttemptOut:
     """
     Attributes:
         attempt (int):
+        endpoint_id (str):
         error (None | str):
         latency_ms (int | None):
         response_excerpt (None | str):
@@ -25,6 +26,7 @@ class AttemptOut:
     """
 
     attempt: int
+    endpoint_id: str
     error: None | str
     latency_ms: int | None
     response_excerpt: None | str
@@ -36,6 +38,8 @@ class AttemptOut:
 
     def to_dict(self) -> dict[str, Any]:
         attempt = self.attempt
+
+        endpoint_id = self.endpoint_id
 
         error: None | str
         error = self.error
@@ -60,6 +64,7 @@ class AttemptOut:
         field_dict.update(
             {
                 "attempt": attempt,
+                "endpoint_id": endpoint_id,
                 "error": error,
                 "latency_ms": latency_ms,
                 "response_excerpt": response_excerpt,
@@ -76,6 +81,8 @@ class AttemptOut:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         attempt = d.pop("attempt")
+
+        endpoint_id = d.pop("endpoint_id")
 
         def _parse_error(data: object) -> None | str:
             if data is None:
@@ -113,6 +120,7 @@ class AttemptOut:
 
         attempt_out = cls(
             attempt=attempt,
+            endpoint_id=endpoint_id,
             error=error,
             latency_ms=latency_ms,
             response_excerpt=response_excerpt,

@@ -10,6 +10,7 @@ from attrs import field as _attrs_field
 if TYPE_CHECKING:
     from ..models.attempt_out import AttemptOut
     from ..models.delivery_out_payload import DeliveryOutPayload
+    from ..models.endpoint_delivery_out import EndpointDeliveryOut
 
 
 T = TypeVar("T", bound="DeliveryOut")
@@ -25,13 +26,15 @@ class DeliveryOut:
         created_at (datetime.datetime):
         delivered_at (datetime.datetime | None):
         device_id (None | str):
+        endpoints (list[EndpointDeliveryOut]): its state on each endpoint it is for
         event (str):
         last_error (None | str):
         last_status_code (int | None):
         next_attempt_at (datetime.datetime | None):
         payload (DeliveryOutPayload):
         request_id (str):
-        state (str):
+        state (str): pending while an endpoint still has it to send, else failed when one gave up on it, else delivered;
+            skipped when no endpoint was for it (with `endpoint_id`: that endpoint's state)
     """
 
     archived: bool
@@ -40,6 +43,7 @@ class DeliveryOut:
     created_at: datetime.datetime
     delivered_at: datetime.datetime | None
     device_id: None | str
+    endpoints: list[EndpointDeliveryOut]
     event: str
     last_error: None | str
     last_status_code: int | None
@@ -69,6 +73,11 @@ class DeliveryOut:
 
         device_id: None | str
         device_id = self.device_id
+
+        endpoints = []
+        for endpoints_item_data in self.endpoints:
+            endpoints_item = endpoints_item_data.to_dict()
+            endpoints.append(endpoints_item)
 
         event = self.event
 
@@ -100,6 +109,7 @@ class DeliveryOut:
                 "created_at": created_at,
                 "delivered_at": delivered_at,
                 "device_id": device_id,
+                "endpoints": endpoints,
                 "event": event,
                 "last_error": last_error,
                 "last_status_code": last_status_code,
@@ -116,6 +126,7 @@ class DeliveryOut:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.attempt_out import AttemptOut  # noqa: PLC0415
         from ..models.delivery_out_payload import DeliveryOutPayload  # noqa: PLC0415
+        from ..models.endpoint_delivery_out import EndpointDeliveryOut  # noqa: PLC0415
 
         d = dict(src_dict)
         archived = d.pop("archived")
@@ -152,6 +163,13 @@ class DeliveryOut:
             return cast(None | str, data)
 
         device_id = _parse_device_id(d.pop("device_id"))
+
+        endpoints = []
+        _endpoints = d.pop("endpoints")
+        for endpoints_item_data in _endpoints:
+            endpoints_item = EndpointDeliveryOut.from_dict(endpoints_item_data)
+
+            endpoints.append(endpoints_item)
 
         event = d.pop("event")
 
@@ -197,6 +215,7 @@ class DeliveryOut:
             created_at=created_at,
             delivered_at=delivered_at,
             device_id=device_id,
+            endpoints=endpoints,
             event=event,
             last_error=last_error,
             last_status_code=last_status_code,

@@ -7,18 +7,32 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.delivery_out import DeliveryOut
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     request_id: str,
+    *,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_endpoint_id: None | str | Unset
+    if isinstance(endpoint_id, Unset):
+        json_endpoint_id = UNSET
+    else:
+        json_endpoint_id = endpoint_id
+    params["endpoint_id"] = json_endpoint_id
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/webhooks/deliveries/{request_id}".format(
             request_id=quote(str(request_id), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -52,13 +66,16 @@ def sync_detailed(
     request_id: str,
     *,
     client: AuthenticatedClient,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[DeliveryOut]:
     """Get Delivery
 
-     One event by its request_id, with its payload and every attempt.
+     One event by its request_id, with its payload and every attempt (to `endpoint_id`
+    only, when given).
 
     Args:
         request_id (str):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -75,6 +92,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         request_id=request_id,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -88,13 +106,16 @@ def sync(
     request_id: str,
     *,
     client: AuthenticatedClient,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> DeliveryOut:
     """Get Delivery
 
-     One event by its request_id, with its payload and every attempt.
+     One event by its request_id, with its payload and every attempt (to `endpoint_id`
+    only, when given).
 
     Args:
         request_id (str):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -111,6 +132,7 @@ def sync(
 
     kwargs = _get_kwargs(
         request_id=request_id,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -124,13 +146,16 @@ async def asyncio_detailed(
     request_id: str,
     *,
     client: AuthenticatedClient,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[DeliveryOut]:
     """Get Delivery
 
-     One event by its request_id, with its payload and every attempt.
+     One event by its request_id, with its payload and every attempt (to `endpoint_id`
+    only, when given).
 
     Args:
         request_id (str):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -147,6 +172,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         request_id=request_id,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -158,13 +184,16 @@ async def asyncio(
     request_id: str,
     *,
     client: AuthenticatedClient,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> DeliveryOut:
     """Get Delivery
 
-     One event by its request_id, with its payload and every attempt.
+     One event by its request_id, with its payload and every attempt (to `endpoint_id`
+    only, when given).
 
     Args:
         request_id (str):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -181,6 +210,7 @@ async def asyncio(
 
     kwargs = _get_kwargs(
         request_id=request_id,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)

@@ -17,6 +17,7 @@ def _get_kwargs(
     include_archived: bool | Unset = False,
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -52,6 +53,13 @@ def _get_kwargs(
     else:
         json_cursor = cursor
     params["cursor"] = json_cursor
+
+    json_endpoint_id: None | str | Unset
+    if isinstance(endpoint_id, Unset):
+        json_endpoint_id = UNSET
+    else:
+        json_endpoint_id = endpoint_id
+    params["endpoint_id"] = json_endpoint_id
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -97,13 +105,16 @@ def sync_detailed(
     include_archived: bool | Unset = False,
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[DeliveryList]:
     """List Deliveries
 
      Events and their delivery state, newest first, each with its attempt log.
 
-    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
-    Events of deleted devices are archived: add `include_archived=true` to see them.
+    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped), and
+    `endpoint_id`: that endpoint's delivery log (the events it has had to deliver, its state
+    of each, its attempts). Events of deleted devices are archived: add
+    `include_archived=true` to see them.
 
     Args:
         device_id (None | str | Unset):
@@ -112,10 +123,12 @@ def sync_detailed(
         include_archived (bool | Unset):  Default: False.
         limit (int | Unset):  Default: 50.
         cursor (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -132,6 +145,7 @@ def sync_detailed(
         include_archived=include_archived,
         limit=limit,
         cursor=cursor,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -150,13 +164,16 @@ def sync(
     include_archived: bool | Unset = False,
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> DeliveryList:
     """List Deliveries
 
      Events and their delivery state, newest first, each with its attempt log.
 
-    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
-    Events of deleted devices are archived: add `include_archived=true` to see them.
+    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped), and
+    `endpoint_id`: that endpoint's delivery log (the events it has had to deliver, its state
+    of each, its attempts). Events of deleted devices are archived: add
+    `include_archived=true` to see them.
 
     Args:
         device_id (None | str | Unset):
@@ -165,10 +182,12 @@ def sync(
         include_archived (bool | Unset):  Default: False.
         limit (int | Unset):  Default: 50.
         cursor (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -185,6 +204,7 @@ def sync(
         include_archived=include_archived,
         limit=limit,
         cursor=cursor,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -203,13 +223,16 @@ async def asyncio_detailed(
     include_archived: bool | Unset = False,
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[DeliveryList]:
     """List Deliveries
 
      Events and their delivery state, newest first, each with its attempt log.
 
-    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
-    Events of deleted devices are archived: add `include_archived=true` to see them.
+    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped), and
+    `endpoint_id`: that endpoint's delivery log (the events it has had to deliver, its state
+    of each, its attempts). Events of deleted devices are archived: add
+    `include_archived=true` to see them.
 
     Args:
         device_id (None | str | Unset):
@@ -218,10 +241,12 @@ async def asyncio_detailed(
         include_archived (bool | Unset):  Default: False.
         limit (int | Unset):  Default: 50.
         cursor (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -238,6 +263,7 @@ async def asyncio_detailed(
         include_archived=include_archived,
         limit=limit,
         cursor=cursor,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -254,13 +280,16 @@ async def asyncio(
     include_archived: bool | Unset = False,
     limit: int | Unset = 50,
     cursor: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> DeliveryList:
     """List Deliveries
 
      Events and their delivery state, newest first, each with its attempt log.
 
-    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped).
-    Events of deleted devices are archived: add `include_archived=true` to see them.
+    Filters: `device_id`, `event`, `state` (pending, delivered, failed, skipped), and
+    `endpoint_id`: that endpoint's delivery log (the events it has had to deliver, its state
+    of each, its attempts). Events of deleted devices are archived: add
+    `include_archived=true` to see them.
 
     Args:
         device_id (None | str | Unset):
@@ -269,10 +298,12 @@ async def asyncio(
         include_archived (bool | Unset):  Default: False.
         limit (int | Unset):  Default: 50.
         cursor (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -289,6 +320,7 @@ async def asyncio(
         include_archived=include_archived,
         limit=limit,
         cursor=cursor,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)

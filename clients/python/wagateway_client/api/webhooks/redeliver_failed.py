@@ -12,6 +12,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     device_id: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -22,6 +23,13 @@ def _get_kwargs(
     else:
         json_device_id = device_id
     params["device_id"] = json_device_id
+
+    json_endpoint_id: None | str | Unset
+    if isinstance(endpoint_id, Unset):
+        json_endpoint_id = UNSET
+    else:
+        json_endpoint_id = endpoint_id
+    params["endpoint_id"] = json_endpoint_id
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -62,17 +70,20 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     device_id: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[RedeliverAllOut]:
     """Redeliver Failed
 
-     Queue every failed event of the app (or of one device) again.
+     Queue every failed event of the app again (of one device, of one endpoint).
 
     Args:
         device_id (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -84,6 +95,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         device_id=device_id,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -97,17 +109,20 @@ def sync(
     *,
     client: AuthenticatedClient,
     device_id: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> RedeliverAllOut:
     """Redeliver Failed
 
-     Queue every failed event of the app (or of one device) again.
+     Queue every failed event of the app again (of one device, of one endpoint).
 
     Args:
         device_id (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -119,6 +134,7 @@ def sync(
 
     kwargs = _get_kwargs(
         device_id=device_id,
+        endpoint_id=endpoint_id,
     )
 
     response = client.get_httpx_client().request(
@@ -132,17 +148,20 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     device_id: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> Response[RedeliverAllOut]:
     """Redeliver Failed
 
-     Queue every failed event of the app (or of one device) again.
+     Queue every failed event of the app again (of one device, of one endpoint).
 
     Args:
         device_id (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -154,6 +173,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         device_id=device_id,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -165,17 +185,20 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     device_id: None | str | Unset = UNSET,
+    endpoint_id: None | str | Unset = UNSET,
 ) -> RedeliverAllOut:
     """Redeliver Failed
 
-     Queue every failed event of the app (or of one device) again.
+     Queue every failed event of the app again (of one device, of one endpoint).
 
     Args:
         device_id (None | str | Unset):
+        endpoint_id (None | str | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
+        errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
         errors.WAGatewayError: Any other error status (the base class of the above).
         errors.UnexpectedStatus: A success status the API does not document.
@@ -187,6 +210,7 @@ async def asyncio(
 
     kwargs = _get_kwargs(
         device_id=device_id,
+        endpoint_id=endpoint_id,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
