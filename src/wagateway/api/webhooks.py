@@ -205,7 +205,7 @@ async def create_endpoint(body: EndpointIn, app: CurrentApp, gw: GatewayDep) -> 
 @router.get(
     "/endpoints/{endpoint_id}",
     response_model=EndpointOut,
-    responses=errors(APP_CALLER, "not_found"),
+    responses=errors(APP_CALLER, "validation_error", "not_found"),
 )
 async def get_endpoint(endpoint_id: str, app: CurrentApp, gw: GatewayDep) -> EndpointOut:
     return EndpointOut.of(await endpoints.get_endpoint(gw.db, app.id, endpoint_id))
@@ -232,7 +232,9 @@ async def update_endpoint(
 
 
 @router.delete(
-    "/endpoints/{endpoint_id}", status_code=204, responses=errors(APP_CALLER, "not_found")
+    "/endpoints/{endpoint_id}",
+    status_code=204,
+    responses=errors(APP_CALLER, "validation_error", "not_found"),
 )
 async def delete_endpoint(endpoint_id: str, app: CurrentApp, gw: GatewayDep) -> Response:
     """Delete the endpoint and what it had still to deliver (its log stays). Deleting

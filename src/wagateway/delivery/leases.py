@@ -351,11 +351,9 @@ class Leases:
         until = self.until(now)
         for redelivery in due:
             event = events.get(redelivery.event_seq)
-            if (
-                event is None
-                or (redelivery.app_id, redelivery.endpoint_id) not in claimed.endpoints
-            ):
-                session.delete(redelivery)
+            endpoint = claimed.endpoints.get((redelivery.app_id, redelivery.endpoint_id))
+            if event is None or endpoint is None or not endpoint.enabled:
+                session.delete(redelivery)  # a disabled endpoint gets nothing
                 continue
             redelivery.claimed_by, redelivery.claimed_until = self._node_id, until
             claimed.runs.append(

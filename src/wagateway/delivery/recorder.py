@@ -17,6 +17,7 @@ from wagateway.core.db import table_of
 from wagateway.delivery.http import Outcome
 from wagateway.delivery.leases import Leased, LeasedRun
 from wagateway.webhooks.models import (
+    Event,
     WebhookAttempt,
     WebhookFailure,
     WebhookRedelivery,
@@ -54,6 +55,12 @@ def record_runs(
     streams = _rows(session, WebhookStream, [r for r in results if not r.run.is_redelivery])
     redeliveries = _rows(session, WebhookRedelivery, [r for r in results if r.run.is_redelivery])
     previous = _attempts_so_far(session, results)
+    # Events deleted meanwhile (their app was) take their log with them.
+    existing = set(
+        session.scalars(
+            select(Event.seq).where(Event.seq.in_({e.seq for r in results for e, _ in r.outcomes}))
+        )
+    )
     attempts: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     for result in results:
@@ -64,13 +71,20 @@ def record_runs(
         else:
             row = streams.get((run.app_id, run.endpoint_id, run.device_key or ""))
         if row is None:
-            continue  # its endpoint was disabled or deleted meanwhile: nothing to write back
+            # Its endpoint was disabled or deleted meanwhile: no state to move on, but what
+            # was sent stays in the log.
+            attempts.extend(
+                _attempt_row(run, event, outcome, _next_number(previous, run, event), now)
+                for event, outcome in result.outcomes
+                if event.seq in existing
+            )
+            continue
         row.claimed_by = row.claimed_until = None
         failed_before = run.attempt_count
         for event, outcome in result.outcomes:
-            key = (run.endpoint_id, event.seq)
-            previous[key] = previous.get(key, 0) + 1
-            attempts.append(_attempt_row(run, event, outcome, previous[key], now))
+            attempts.append(
+                _attempt_row(run, event, outcome, _next_number(previous, run, event), now)
+            )
             if outcome.succeeded:
                 _done(row, event)
                 failed_before = 0
@@ -148,6 +162,12 @@ def _rows(session: Session, model: Any, results: list[RunResult]) -> dict[tuple[
     if model is WebhookStream:
         return {(r.app_id, r.endpoint_id, r.device_key): r for r in rows}
     return {(r.app_id, r.endpoint_id, r.event_seq): r for r in rows}
+
+
+def _next_number(previous: dict[tuple[str, int], int], run: LeasedRun, event: Leased) -> int:
+    key = (run.endpoint_id, event.seq)
+    previous[key] = previous.get(key, 0) + 1
+    return previous[key]
 
 
 def _attempts_so_far(session: Session, results: list[RunResult]) -> dict[tuple[str, int], int]:

@@ -439,6 +439,8 @@ async def send_test_event(
     to end. A test event is in no device's order: each endpoint gets it on its own."""
     if endpoint_id is not None:
         targets = [await _endpoint(session, app_id, endpoint_id)]
+        if not targets[0].enabled:
+            raise validation_error("the endpoint is disabled", "endpoint_id")
     else:
         targets = [e for e in await endpoints.endpoints_of(session, app_id) if e.enabled]
     request_id = record_event(

@@ -59,6 +59,7 @@ def sync_detailed(
         endpoint_id (str):
 
     Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
         errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
@@ -92,6 +93,7 @@ def sync(
         endpoint_id (str):
 
     Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
         errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
@@ -125,6 +127,7 @@ async def asyncio_detailed(
         endpoint_id (str):
 
     Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
         errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
@@ -156,6 +159,7 @@ async def asyncio(
         endpoint_id (str):
 
     Raises:
+        errors.ValidationError: 400, `error.code` `validation_error`.
         errors.Unauthorized: 401, `error.code` `invalid_api_key`.
         errors.NotFound: 404, `error.code` `not_found`.
         errors.RateLimited: 429, `error.code` `rate_limit_exceeded`.
