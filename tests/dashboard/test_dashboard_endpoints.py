@@ -1,0 +1,170 @@
+"""A project's webhook endpoints in the dashboard (CONTRACT §10): in a real headless
+Chromium against the shared `wagateway serve` with a real receiver, an operator creates an
+endpoint with an event filter and sees its secret once, edits the filter, sends it a test
+event (signed with that secret) and sees it delivered in the endpoint's own log, rotates the
+secret, disables and deletes it. Without a browser: a refused filter saves nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.support.browser import CHROMIUM_ARGS, require_browser
+from tests.support.dashboard import PASSWORD, create_operator, logged_in_admin
+from tests.support.harness import Delivery, GatewayServer, WebhookReceiver, wait_until
+
+pytestmark = pytest.mark.e2e
+TIMEOUT_MS = 15_000
+
+
+def _test_events(receiver: WebhookReceiver) -> list[Delivery]:
+    return [d for d in receiver.events(event="webhook_test")]
+
+
+@pytest.mark.storage_agnostic  # the dashboard's pages; the services' storage has its own tests
+def test_an_operator_manages_a_webhook_endpoint_in_the_browser(
+    server: GatewayServer, receiver: WebhookReceiver
+) -> None:
+    # Made before the browser starts: Playwright's sync API runs an event loop in this
+    # thread, and these run the services in process on one of their own.
+    app_id = server.create_app("Endpoints shop")["app_id"]  # no webhook_url: no `default`
+    email = create_operator(server, f"ep-{uuid.uuid4().hex[:8]}@example.com", admin=True)
+    executable = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            _journey(browser, server, receiver, app_id, email)
+        finally:
+            browser.close()
+
+
+def _journey(
+    browser: Any, server: GatewayServer, receiver: WebhookReceiver, app_id: str, email: str
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1180, "height": 820})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    base = server.base_url
+    project = f"{base}/dashboard/projects/{app_id}"
+    try:
+        page.goto(f"{base}/dashboard/login")
+        page.fill('input[name="email"]', email)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(base + "/dashboard/")
+
+        # The project's webhooks page links to its endpoints.
+        page.goto(f"{project}/webhooks")
+        page.click("[data-endpoints-link]")
+        page.wait_for_url(f"{project}/webhook-endpoints")
+        assert page.locator("table.endpoints tr[data-endpoint-id]").count() == 0
+
+        # Create one that gets `message` events only: its secret is shown on the next page.
+        create = page.locator("form[data-create-endpoint]")
+        create.locator('input[name="url"]').fill(receiver.url)
+        create.locator('input[name="description"]').fill("CRM sync")
+        create.locator('input[name="events"][value="message"]').check()
+        create.get_by_role("button", name="Create endpoint").click()
+        output = page.locator("[data-one-time-secret] [data-secret-output]")
+        secret = str(output.input_value())
+        assert secret.startswith("whsec_"), secret
+        assert secret not in page.url
+        page.click("text=Done: to the endpoint")
+        page.wait_for_url(re.compile(rf"{project}/webhook-endpoints/[0-9a-f-]{{36}}$"))
+        endpoint_id = page.url.rsplit("/", 1)[1]
+        assert page.locator('[data-field="events"]').inner_text() == "message"
+        assert secret not in page.content()
+        page.reload()  # nor after a reload
+        assert secret not in page.content()
+        page.goto(f"{project}/webhook-endpoints")
+        row = page.locator(f'tr[data-endpoint-id="{endpoint_id}"]')
+        assert row.locator('[data-field="events"]').inner_text() == "message"
+        assert "CRM sync" in row.inner_text() and secret not in page.content()
+
+        # Edit the filter: `message` and `receipt`.
+        row.locator("a").click()
+        edit = page.locator("form[data-edit-endpoint]")
+        expect(edit.locator('input[name="events"][value="message"]')).to_be_checked()
+        edit.locator('input[name="events"][value="receipt"]').check()
+        edit.get_by_role("button", name="Save endpoint").click()
+        expect(page.locator("main > .flash")).to_have_text("Endpoint saved.")
+        assert page.locator('[data-field="events"]').inner_text() == "message, receipt"
+
+        # A test event to it: signed with its secret, delivered, in its own log.
+        page.get_by_role("button", name="Send test event").click()
+        page.wait_for_url(f"{project}/webhooks?endpoint_id={endpoint_id}")
+        flash = page.locator("main > .flash").inner_text()
+        found = re.search(r"Test event (\S+) queued to endpoint", flash)
+        assert found, flash
+        request_id = found.group(1)
+        [delivered] = wait_until(lambda: _test_events(receiver), what="the test event")
+        assert Webhook(secret).verify(delivered.body, delivered.headers)["request_id"] == (
+            request_id
+        )
+        # The log refreshes itself: the row turns delivered on this page.
+        log_row = page.locator(f'[data-endpoint-log] tr[data-request-id="{request_id}"]')
+        expect(log_row.locator(".state-delivered")).to_be_visible()
+        log_row.locator("a").click()
+        states = page.locator(f'table.endpoint-states tr[data-endpoint-id="{endpoint_id}"]')
+        expect(states.locator(".state-delivered")).to_be_visible()
+        assert states.locator("td").nth(3).inner_text().startswith("200")
+
+        # Rotate: the new secret is shown once, and signs (both sign during the grace).
+        page.goto(f"{project}/webhook-endpoints/{endpoint_id}")
+        page.fill('input[name="grace_hours"]', "1")
+        page.get_by_role("button", name="Rotate secret").click()
+        rotated = str(page.locator("[data-one-time-secret] [data-secret-output]").input_value())
+        assert rotated.startswith("whsec_") and rotated != secret
+        page.click("text=Done: to the endpoint")
+        assert rotated not in page.content()
+        expect(page.locator('[data-field="previous-secret"]')).to_be_visible()
+
+        # Disable, then delete (the button waits for the id to be typed).
+        page.get_by_role("button", name="Disable").click()
+        expect(page.locator("main > .flash")).to_contain_text("Endpoint disabled")
+        expect(page.locator('.pagehead [data-field="enabled"]')).to_have_text("disabled")
+        page.click('[data-open-dialog="delete-endpoint-dialog"]')
+        dialog = page.locator("#delete-endpoint-dialog")
+        confirm = dialog.get_by_role("button", name="Delete endpoint")
+        expect(confirm).to_be_disabled()
+        dialog.locator('input[name="confirm_id"]').fill(endpoint_id)
+        confirm.click()
+        page.wait_for_url(f"{project}/webhook-endpoints")
+        expect(page.locator("main > .flash")).to_contain_text(f"Endpoint {endpoint_id} deleted")
+        assert page.locator("table.endpoints tr[data-endpoint-id]").count() == 0
+        assert console_errors == []
+    finally:
+        context.close()
+
+
+def test_an_unknown_event_name_is_refused_and_nothing_is_created(server: GatewayServer) -> None:
+    with logged_in_admin(server) as admin:
+        created = admin.post("/dashboard/projects", {"name": "Refused shop", "engine": "sandbox"})
+        app_id = created.headers["location"].rsplit("/", 1)[1]
+        listing = f"/dashboard/projects/{app_id}/webhook-endpoints"
+        admin.page(listing)
+        refused = admin.post(
+            listing,
+            {
+                "url": "https://example.com/hooks",
+                "events": ["message", "no_such_event"],
+                "enabled": "1",
+            },
+        )
+        assert admin.flash_after(refused) == (
+            "error",
+            "unknown event name(s): no_such_event; see GET /openapi.json or the contract "
+            "for the names",
+        )
+        page = admin.page(listing).text
+        assert "data-endpoint-id=" not in page and "whsec_" not in page
