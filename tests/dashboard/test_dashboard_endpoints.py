@@ -13,12 +13,18 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.browser import CHROMIUM_ARGS, require_browser
+from tests.e2e.test_device_flow import create_device
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, require_browser
 from tests.support.dashboard import PASSWORD, create_operator, logged_in_admin
 from tests.support.harness import Delivery, GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 15_000
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"endpoints-{name}.png"), full_page=True)
 
 
 def _test_events(receiver: WebhookReceiver) -> list[Delivery]:
@@ -31,7 +37,10 @@ def test_an_operator_manages_a_webhook_endpoint_in_the_browser(
 ) -> None:
     # Made before the browser starts: Playwright's sync API runs an event loop in this
     # thread, and these run the services in process on one of their own.
-    app_id = server.create_app("Endpoints shop")["app_id"]  # no webhook_url: no `default`
+    creds = server.create_app("Endpoints shop")  # no webhook_url: no `default`
+    app_id = creds["app_id"]
+    with server.client(creds["app_token"]) as api:
+        create_device(api, "Front desk")
     email = create_operator(server, f"ep-{uuid.uuid4().hex[:8]}@example.com", admin=True)
     executable = require_browser()
     from playwright.sync_api import sync_playwright
@@ -90,15 +99,19 @@ def _journey(
         row = page.locator(f'tr[data-endpoint-id="{endpoint_id}"]')
         assert row.locator('[data-field="events"]').inner_text() == "message"
         assert "CRM sync" in row.inner_text() and secret not in page.content()
+        _shot(page, "01-list")
 
         # Edit the filter: `message` and `receipt`.
         row.locator("a").click()
         edit = page.locator("form[data-edit-endpoint]")
         expect(edit.locator('input[name="events"][value="message"]')).to_be_checked()
         edit.locator('input[name="events"][value="receipt"]').check()
+        edit.get_by_label("Front desk").check()
         edit.get_by_role("button", name="Save endpoint").click()
         expect(page.locator("main > .flash")).to_have_text("Endpoint saved.")
         assert page.locator('[data-field="events"]').inner_text() == "message, receipt"
+        assert page.locator('[data-field="devices"]').inner_text() == "Front desk"
+        _shot(page, "02-endpoint")
 
         # A test event to it: signed with its secret, delivered, in its own log.
         page.get_by_role("button", name="Send test event").click()
@@ -118,6 +131,13 @@ def _journey(
         states = page.locator(f'table.endpoint-states tr[data-endpoint-id="{endpoint_id}"]')
         expect(states.locator(".state-delivered")).to_be_visible()
         assert states.locator("td").nth(3).inner_text().startswith("200")
+        _shot(page, "03-delivery")
+        # Again to that endpoint: the same request id, signed alike.
+        states.get_by_role("button", name=f"Redeliver to {endpoint_id}").click()
+        expect(page.locator("main > .flash")).to_contain_text(f"to endpoint {endpoint_id}")
+        again = wait_until(lambda: _test_events(receiver)[1:], what="the redelivery")
+        assert again[0].headers["webhook-id"] == delivered.headers["webhook-id"]
+        assert Webhook(secret).verify(again[0].body, again[0].headers)["request_id"] == request_id
 
         # Rotate: the new secret is shown once, and signs (both sign during the grace).
         page.goto(f"{project}/webhook-endpoints/{endpoint_id}")
@@ -147,7 +167,7 @@ def _journey(
         context.close()
 
 
-def test_an_unknown_event_name_is_refused_and_nothing_is_created(server: GatewayServer) -> None:
+def test_an_unknown_event_name_is_refused_and_nothing_is_saved(server: GatewayServer) -> None:
     with logged_in_admin(server) as admin:
         created = admin.post("/dashboard/projects", {"name": "Refused shop", "engine": "sandbox"})
         app_id = created.headers["location"].rsplit("/", 1)[1]
@@ -168,3 +188,37 @@ def test_an_unknown_event_name_is_refused_and_nothing_is_created(server: Gateway
         )
         page = admin.page(listing).text
         assert "data-endpoint-id=" not in page and "whsec_" not in page
+
+        # An edit refused alike changes nothing.
+        made = admin.post(listing, {"url": "https://example.com/crm", "events": "message"})
+        endpoint_id = re.search(r"webhook-endpoints/([0-9a-f-]{36})", made.text)
+        assert made.status_code == 200 and endpoint_id, made.text[:300]
+        endpoint = f"{listing}/{endpoint_id.group(1)}"
+        edit = {"url": "https://example.com/other", "events": ["receipt", "nope"]}
+        kind, text = admin.flash_after(admin.post(endpoint, edit))
+        assert kind == "error" and text.startswith("unknown event name(s): nope;"), text
+        page = admin.page(endpoint).text
+        assert '<dd data-field="events">message</dd>' in page
+        assert "https://example.com/crm" in page and "https://example.com/other" not in page
+
+
+def test_the_delivery_log_of_one_endpoint_and_its_failed_events_again(
+    server: GatewayServer,
+) -> None:
+    with logged_in_admin(server) as admin:
+        created = admin.post("/dashboard/projects", {"name": "Log shop", "engine": "sandbox"})
+        app_id = created.headers["location"].rsplit("/", 1)[1]
+        project = f"/dashboard/projects/{app_id}"
+        admin.page(f"{project}/webhook-endpoints")
+        made = admin.post(f"{project}/webhook-endpoints", {"url": "https://example.com/crm"})
+        found = re.search(r"webhook-endpoints/([0-9a-f-]{36})", made.text)
+        assert made.status_code == 200 and found, made.text[:300]
+        endpoint_id = found.group(1)
+        log = admin.page(f"{project}/webhooks?endpoint_id={endpoint_id}").text
+        assert f'data-endpoint-log="{endpoint_id}"' in log
+        assert f'<option value="{endpoint_id}" selected>' in log
+        again = admin.post(f"{project}/webhooks-redeliver-failed", {"endpoint_id": endpoint_id})
+        assert again.headers["location"] == f"{project}/webhooks?endpoint_id={endpoint_id}"
+        assert admin.flash_after(again) == ("ok", "0 failed event(s) queued for delivery again.")
+        # An endpoint the project does not have has no log to show.
+        admin.page(f"{project}/webhooks?endpoint_id=no-such-endpoint", expect=404)
