@@ -153,6 +153,7 @@ def _journey(
         page.get_by_role("button", name="Disable").click()
         expect(page.locator("main > .flash")).to_contain_text("Endpoint disabled")
         expect(page.locator('.pagehead [data-field="enabled"]')).to_have_text("disabled")
+        expect(page.get_by_role("button", name="Send test event")).to_be_disabled()
         page.click('[data-open-dialog="delete-endpoint-dialog"]')
         dialog = page.locator("#delete-endpoint-dialog")
         confirm = dialog.get_by_role("button", name="Delete endpoint")
@@ -222,3 +223,24 @@ def test_the_delivery_log_of_one_endpoint_and_its_failed_events_again(
         assert admin.flash_after(again) == ("ok", "0 failed event(s) queued for delivery again.")
         # An endpoint the project does not have has no log to show.
         admin.page(f"{project}/webhooks?endpoint_id=no-such-endpoint", expect=404)
+
+
+def test_the_default_endpoint_is_the_projects_webhook_target(server: GatewayServer) -> None:
+    with logged_in_admin(server) as admin:
+        created = admin.post("/dashboard/projects", {"name": "Default shop", "engine": "sandbox"})
+        project = created.headers["location"]
+        admin.page(f"{project}/settings")
+        saved = admin.post(f"{project}/settings", {"webhook_url": "https://example.com/hooks"})
+        assert admin.flash_after(saved) == ("ok", "Settings saved.")
+        listing = admin.page(f"{project}/webhook-endpoints").text
+        assert 'data-endpoint-id="default"' in listing and "https://example.com/hooks" in listing
+
+        delete = f"{project}/webhook-endpoints/default/delete"
+        kind, text = admin.flash_after(admin.post(delete, {"confirm_id": "defaul"}))
+        assert (kind, text) == ("error", "to delete it, type its id exactly")
+        assert 'data-endpoint-id="default"' in admin.page(f"{project}/webhook-endpoints").text
+
+        kind, text = admin.flash_after(admin.post(delete, {"confirm_id": "default"}))
+        assert kind == "ok" and "webhook URL is cleared" in text, text
+        assert "data-endpoint-id=" not in admin.page(f"{project}/webhook-endpoints").text
+        assert 'name="webhook_url" value=""' in admin.page(f"{project}/settings").text

@@ -38,10 +38,8 @@ MAX_GRACE_HOURS = apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS / 3600
 DEFAULT_GRACE_HOURS = apps.WEBHOOK_SECRET_GRACE_SECONDS / 3600
 
 
-def endpoints_url(app_id: str, endpoint_id: str = "", rest: str = "") -> str:
-    return project_url(
-        app_id, "/webhook-endpoints" + (f"/{endpoint_id}" if endpoint_id else "") + rest
-    )
+def endpoints_url(app_id: str, endpoint_id: str = "") -> str:
+    return project_url(app_id, "/webhook-endpoints" + (f"/{endpoint_id}" if endpoint_id else ""))
 
 
 def endpoint_log_url(app_id: str, endpoint_id: str) -> str:
@@ -88,8 +86,9 @@ def _secret_page(
     secret: str,
     headline: str,
 ) -> HTMLResponse:
-    """The one page a secret is ever on: the answer to the POST that made it (no-store, as
-    every dashboard page; a reload asks to send the form again rather than show it)."""
+    """The one page a secret is ever on: the answer to the POST that made it, not kept by
+    the browser (no-store, as every dashboard page); reloading it would send the form again
+    (the browser asks first), which makes another endpoint or rotates again."""
     return render(
         request,
         "endpoint_secret.html",
@@ -265,7 +264,7 @@ async def delete_endpoint(
     await project_of(gw, viewer, app_id)
     try:
         if confirm_id.strip() != endpoint_id:
-            raise validation_error("type the endpoint's id to confirm", "confirm_id")
+            raise validation_error("to delete it, type its id exactly", "confirm_id")
         await endpoints.delete_endpoint(gw.db, viewer.actor, app_id, endpoint_id)
     except ApiError as exc:
         return await _refused(gw, viewer, exc, endpoints_url(app_id, endpoint_id))
