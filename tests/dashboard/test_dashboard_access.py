@@ -71,6 +71,12 @@ def test_an_operator_gets_404_on_every_route_of_a_project_not_theirs(
     deliveries = admin.page(f"/dashboard/projects/{foreign}/webhooks").text
     request_id = re.search(r'data-request-id="([^"]+)"', deliveries)
     assert request_id
+    endpoint = admin.post(
+        f"/dashboard/projects/{foreign}/webhook-endpoints",
+        {"url": "https://example.com/h", "enabled": "1"},
+    )
+    endpoint_id = re.search(r"webhook-endpoints/([0-9a-f-]{36})", endpoint.text)
+    assert endpoint.status_code == 200 and endpoint_id, endpoint.text[:300]
     own = _new_project(admin, "Own shop")
     email = f"member-{foreign[:8]}@example.com"
     create_operator(dash_server, email)
@@ -86,11 +92,13 @@ def test_an_operator_gets_404_on_every_route_of_a_project_not_theirs(
         assert len(routes) >= 20, routes  # the walk covers the dashboard, not a sample
         ids = {"app_id": foreign, "device_id": device_id, "request_id": request_id.group(1)}
         ids["message_id"] = str(uuid.uuid4())  # message routes: 404 before any lookup
+        ids["endpoint_id"] = endpoint_id.group(1)
         for method, template in routes:
             path = template.replace("{app_id}", ids["app_id"])
             path = path.replace("{device_id}", ids["device_id"])
             path = path.replace("{request_id}", ids["request_id"])
             path = path.replace("{message_id}", ids["message_id"])
+            path = path.replace("{endpoint_id}", ids["endpoint_id"])
             path = path.replace("{jid}", "6281234567890")  # a contact: no one's object
             assert "{" not in path, f"a new path parameter needs a foreign id here: {template}"
             path = "/dashboard" + path
@@ -117,6 +125,9 @@ def test_an_operator_gets_404_on_every_route_of_a_project_not_theirs(
         # never disconnected or deleted.
         status = re.search(r'data-status="([a-z_]+)"', device_page)
         assert status and status.group(1) in ("qr_generated", "expired"), status
+        endpoints = admin.page(f"/dashboard/projects/{foreign}/webhook-endpoints").text
+        assert f'data-endpoint-id="{ids["endpoint_id"]}"' in endpoints
+        assert '<td data-field="enabled">yes</td>' in endpoints
     finally:
         member.close()
 

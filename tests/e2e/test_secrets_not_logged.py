@@ -34,6 +34,7 @@ from wagateway.core.settings import Settings
 pytestmark = pytest.mark.e2e
 
 _LOGIN_FORM_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_ONE_TIME_SECRET = re.compile(r'value="(whsec_[^"]+)" data-secret-output')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -188,7 +189,21 @@ def test_no_secret_reaches_a_log_the_audit_table_or_the_delivery_log(
             )
             revealed = dash.fetch_json(f"{base}/webhook-secret/reveal", {"password": password})
             assert revealed.json() == {"webhook_secret": webhook_secret}
-            for page in ("", "/settings", "/webhooks"):
+            # A webhook endpoint's secret: shown once in the answer to its form, never logged
+            # (disabled: the deliveries below are the default endpoint's alone).
+            made = dash.post(f"{base}/webhook-endpoints", {"url": receiver.url + "/crm"})
+            endpoint_id = re.search(r"webhook-endpoints/([0-9a-f-]{36})", made.text)
+            assert made.status_code == 200 and endpoint_id, made.text[:300]
+            found.add("endpoint secret (dashboard)", _ONE_TIME_SECRET.search(made.text).group(1))  # type: ignore[union-attr]
+            turned = dash.post(
+                f"{base}/webhook-endpoints/{endpoint_id.group(1)}/rotate-secret",
+                {"grace_hours": "1"},
+            )
+            found.add(
+                "endpoint secret (dashboard rotation)",
+                _ONE_TIME_SECRET.search(turned.text).group(1),  # type: ignore[union-attr]
+            )
+            for page in ("", "/settings", "/webhooks", "/webhook-endpoints"):
                 dash.page(base + page)
             dash.page("/dashboard/audit")
             assert cli("apps", "reveal-token", app_id) == token

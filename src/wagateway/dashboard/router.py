@@ -14,6 +14,7 @@ from wagateway.dashboard import (
     device_groups,
     device_messages,
     devices,
+    endpoints,
     projects,
     webhooks,
 )
@@ -25,6 +26,7 @@ PARTS = (
     projects.router,
     devices.router,
     webhooks.router,
+    endpoints.router,
     device_messages.router,
     device_account.router,
     device_groups.router,

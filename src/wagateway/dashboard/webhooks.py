@@ -4,10 +4,13 @@ redelivery (one, or every failed one), and a test event."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from wagateway.apps import endpoints
 from wagateway.core.netguard import published_egress
 from wagateway.dashboard.projects import project_of, project_url
 from wagateway.dashboard.web import ActingViewerDep, ViewerDep, act, back_to, flash, render
@@ -28,6 +31,7 @@ async def deliveries_page(
     event: str = "",
     state: str = "",
     cursor: str = "",
+    endpoint_id: str = "",
 ) -> HTMLResponse:
     project = await project_of(gw, viewer, app_id)
     page = await deliveries.deliveries_page(
@@ -39,6 +43,7 @@ async def deliveries_page(
         include_archived=True,
         limit=PAGE,
         cursor=cursor or None,
+        endpoint_id=endpoint_id or None,
     )
     devices = await gw.devices.list(app_id, include_destroyed=True)
     return render(
@@ -50,7 +55,14 @@ async def deliveries_page(
         devices=devices,
         device_names={d.id: d.name for d in devices},
         last_attempts={d.seq: d.attempts[-1] for d in page.events if d.attempts},
-        filters={"device_id": device_id, "event": event, "state": state, "cursor": cursor},
+        endpoints=await endpoints.list_endpoints(gw.db, app_id),
+        filters={
+            "device_id": device_id,
+            "event": event,
+            "state": state,
+            "cursor": cursor,
+            "endpoint_id": endpoint_id,
+        },
         states=deliveries.STATES,
         egress_addresses=published_egress(gw.settings.egress_addresses),
     )
@@ -77,29 +89,52 @@ async def delivery_page(
 
 @router.post("/projects/{app_id}/webhooks/{request_id}/redeliver", include_in_schema=False)
 async def redeliver(
-    request: Request, app_id: str, request_id: str, viewer: ActingViewerDep, gw: GatewayDep
+    request: Request,
+    app_id: str,
+    request_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    endpoint_id: Annotated[str, Form()] = "",
 ) -> Response:
+    """Again to every endpoint the event is for, or (`endpoint_id`) to that one."""
     await project_of(gw, viewer, app_id)
 
     async def action() -> str:
-        await deliveries.redeliver_as(gw.db, viewer.actor, app_id, request_id)
-        return f"Event {request_id} queued for delivery again."
+        await deliveries.redeliver_as(gw.db, viewer.actor, app_id, request_id, endpoint_id or None)
+        to = f" to endpoint {endpoint_id}" if endpoint_id else ""
+        return f"Event {request_id} queued for delivery again{to}."
 
     return await act(request, gw, viewer, project_url(app_id, f"/webhooks/{request_id}"), action)
 
 
 @router.post("/projects/{app_id}/webhooks-redeliver-failed", include_in_schema=False)
-async def redeliver_failed(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
+async def redeliver_failed(
+    request: Request,
+    app_id: str,
+    viewer: ActingViewerDep,
+    gw: GatewayDep,
+    endpoint_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Every failed event again (of one endpoint, when the log is filtered to one)."""
     await project_of(gw, viewer, app_id)
-    count = await deliveries.redeliver_failed_as(gw.db, viewer.actor, app_id)
-    await flash(gw, viewer, f"{count} failed event(s) queued for delivery again.")
-    return back_to(project_url(app_id, "/webhooks"))
+    back = project_url(app_id, "/webhooks")
+    if endpoint_id:
+        back += "?" + urlencode({"endpoint_id": endpoint_id})
+
+    async def action() -> str:
+        count = await deliveries.redeliver_failed_as(
+            gw.db, viewer.actor, app_id, endpoint_id=endpoint_id or None
+        )
+        return f"{count} failed event(s) queued for delivery again."
+
+    return await act(request, gw, viewer, back, action)
 
 
 @router.post("/projects/{app_id}/webhooks-test", include_in_schema=False)
 async def send_test_event(app_id: str, viewer: ActingViewerDep, gw: GatewayDep) -> Response:
-    project = await project_of(gw, viewer, app_id)
+    await project_of(gw, viewer, app_id)
     event_id = await deliveries.send_test_event_as(gw.db, viewer.actor, app_id)
-    note = "" if project.webhook_url else " No webhook target is set, so it will be skipped."
+    enabled = [e for e in await endpoints.list_endpoints(gw.db, app_id) if e.enabled]
+    note = "" if enabled else " No endpoint is enabled, so it will be skipped."
     await flash(gw, viewer, f"Test event {event_id} queued.{note}")
     return back_to(project_url(app_id, "/webhooks"))
