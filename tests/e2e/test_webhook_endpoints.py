@@ -454,6 +454,7 @@ def test_endpoints_crud_default_endpoint_and_errors(
         # Rotating default's secret rotates the app's webhook secret.
         rotated = api.post("/webhooks/endpoints/default/rotate-secret", json={"grace_seconds": 0})
         assert rotated.status_code == 200 and rotated.json()["endpoint_id"] == "default"
+        assert rotated.json()["previous_secret_valid_until"] is None
         new_secret = rotated.json()["secret"]
         assert new_secret != creds["webhook_secret"]
         inbound(api, device_id, "default rotated")
@@ -490,11 +491,12 @@ def test_redelivery_goes_to_the_named_endpoint_or_to_every_one_it_is_for(
     server: GatewayServer, receivers: Callable[[], WebhookReceiver]
 ) -> None:
     creds = server.create_app("endpoint redelivery", "")
-    failing, messages, connects = receivers(), receivers(), receivers()
-    failing.status = 503
+    failing, also_failing, messages, connects = (receivers() for _ in range(4))
+    failing.status = also_failing.status = 503
     with server.client(creds["app_token"]) as api:
         device_id = connected_device(api, "redelivery")
         p = new_endpoint(api, failing.url, events=["message"])["endpoint_id"]
+        p2 = new_endpoint(api, also_failing.url, events=["message"])["endpoint_id"]
         q = new_endpoint(api, messages.url, events=["message"])["endpoint_id"]
         s = new_endpoint(api, connects.url, events=["device_connected"])["endpoint_id"]
         inbound(api, device_id, "redeliver me")
@@ -502,28 +504,39 @@ def test_redelivery_goes_to_the_named_endpoint_or_to_every_one_it_is_for(
         request_id = event["request_id"]
         path = f"/webhooks/deliveries/{request_id}"
 
-        # The test schedule (0.5, 1, 1.5 s): four attempts, then P gives up on it.
-        failed = wait_until(
-            lambda: (
-                (row := api.get(path, params={"endpoint_id": p}).json())["state"] == "failed"
-                and row
-            ),
+        def states() -> dict[str, tuple[str, int]]:
+            row = api.get(path).json()
+            return {e["endpoint_id"]: (e["state"], e["attempts"]) for e in row["endpoints"]}
+
+        # The test schedule (0.5, 1, 1.5 s): four attempts, then P and P2 give up on it.
+        wait_until(
+            lambda: states() == {p: ("failed", 4), p2: ("failed", 4), q: ("delivered", 1)},
             timeout=20,
-            what="failed at P",
+            what="failed at P and P2, delivered at Q",
         )
-        assert [e["endpoint_id"] for e in failed["endpoints"]] == [p]
-        assert failed["endpoints"][0]["attempts"] == 4 == len(failed["attempt_log"])
-        assert {a["endpoint_id"] for a in failed["attempt_log"]} == {p}
-        assert [r["request_id"] for r in log(api, p, state="failed")] == [request_id]
+        failed = api.get(path, params={"endpoint_id": p}).json()
+        assert failed["state"] == "failed" and [e["endpoint_id"] for e in failed["endpoints"]] == [
+            p
+        ]
+        assert [a["endpoint_id"] for a in failed["attempt_log"]] == [p] * 4
+        assert [a["attempt"] for a in failed["attempt_log"]] == [1, 2, 3, 4]
+        for endpoint_id in (p, p2):
+            assert [r["request_id"] for r in log(api, endpoint_id, state="failed")] == [request_id]
+        assert log(api, q, state="failed") == []
+        assert api.get(path).json()["state"] == "failed"
         assert ids(messages.deliveries) == [request_id]
-        whole = api.get(path).json()
-        assert whole["state"] == "failed"
-        assert {e["endpoint_id"]: e["state"] for e in whole["endpoints"]} == {
-            p: "failed",
-            q: "delivered",
-        }
+
+        # redeliver-failed of one endpoint: its failures only.
         none_failed = api.post("/webhooks/deliveries/redeliver-failed", params={"endpoint_id": q})
         assert none_failed.status_code == 202 and none_failed.json() == {"requeued": 0}
+        also_failing.status = 200
+        requeued = api.post("/webhooks/deliveries/redeliver-failed", params={"endpoint_id": p2})
+        assert requeued.status_code == 202 and requeued.json() == {"requeued": 1}
+        # (Queued in the same transaction: the others' states show it at once, if it leaked.)
+        now = states()
+        assert (now[p], now[q]) == (("failed", 4), ("delivered", 1))
+        wait_until(lambda: ids(also_failing.deliveries) == [request_id], what="P2's redelivery")
+        wait_until(lambda: states()[p2] == ("delivered", 5), what="P2's redelivery recorded")
 
         # Redelivered to P only.
         failing.status = 200
@@ -531,39 +544,33 @@ def test_redelivery_goes_to_the_named_endpoint_or_to_every_one_it_is_for(
         assert to_p.status_code == 202, to_p.text
         assert [e["endpoint_id"] for e in to_p.json()["endpoints"]] == [p]
         assert to_p.json()["state"] == "pending"
-        queued = {e["endpoint_id"]: e for e in api.get(path).json()["endpoints"]}
-        assert (queued[p]["state"], queued[q]["state"], queued[q]["attempts"]) == (
-            "pending",
-            "delivered",
-            1,
-        )
+        now = states()
+        assert (now[p2], now[q]) == (("delivered", 5), ("delivered", 1))
         wait_until(lambda: ids(failing.deliveries) == [request_id], what="P's redelivery")
-        done = wait_until(
-            lambda: (row := api.get(path).json())["state"] == "delivered" and row,
-            what="delivered everywhere",
+        wait_until(
+            lambda: states() == {p: ("delivered", 5), p2: ("delivered", 5), q: ("delivered", 1)},
+            what="P's redelivery recorded",
         )
-        assert {e["endpoint_id"]: e["attempts"] for e in done["endpoints"]} == {p: 5, q: 1}
-        assert ids(messages.deliveries) == [request_id]
+        assert api.get(path).json()["state"] == "delivered"
 
         # Without endpoint_id: to every enabled endpoint whose filters let it through (not S).
         to_all = api.post(f"{path}/redeliver")
         assert to_all.status_code == 202, to_all.text
-        assert {e["endpoint_id"] for e in to_all.json()["endpoints"]} == {p, q}
-        done = wait_until(
-            lambda: (
-                (row := api.get(path).json())["state"] == "delivered"
-                and {e["endpoint_id"]: e["attempts"] for e in row["endpoints"]} == {p: 6, q: 2}
-                and row
-            ),
+        assert {e["endpoint_id"] for e in to_all.json()["endpoints"]} == {p, p2, q}
+        wait_until(
+            lambda: states() == {p: ("delivered", 6), p2: ("delivered", 6), q: ("delivered", 2)},
             what="the redelivery to all recorded",
         )
-        assert ids(failing.deliveries) == [request_id] * 2
-        assert ids(messages.deliveries) == [request_id] * 2
+        for receiver in (failing, also_failing, messages):
+            assert ids(receiver.deliveries) == [request_id] * len(receiver.deliveries)
+        assert len(failing.deliveries) == len(also_failing.deliveries) == len(messages.deliveries)
+        assert len(messages.deliveries) == 2
         assert connects.seen == [] and log(api, s) == []
         # One request_id on every endpoint and every attempt, in the body and both headers.
-        for d in failing.deliveries + messages.deliveries:
+        for d in failing.deliveries + also_failing.deliveries + messages.deliveries:
             assert d.json["request_id"] == d.headers["x-wa-request-id"] == request_id
-        assert {a["endpoint_id"] for a in done["attempt_log"]} == {p, q}
+        attempts = api.get(path).json()["attempt_log"]
+        assert Counter(a["endpoint_id"] for a in attempts) == {p: 6, p2: 6, q: 2}
 
 
 def test_an_attempt_in_flight_stays_in_the_log_when_its_endpoint_goes(
