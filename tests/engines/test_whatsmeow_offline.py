@@ -52,7 +52,9 @@ def _run(
         try:
             await scenario(pool, events)
         finally:
-            await pool.shutdown()
+            # Bounded: a shutdown that hangs fails here, naming itself, instead of at the
+            # suite's timeout with the scenario's own outcome lost.
+            await asyncio.wait_for(pool.shutdown(), 60)
 
     asyncio.run(main())
 
@@ -65,7 +67,7 @@ async def _until_ended(
     while not any(isinstance(e, SessionEnded) for e in events):
         assert asyncio.get_running_loop().time() < deadline, events[-3:]
         if also is not None:
-            await also()
+            await asyncio.wait_for(also(), 30)
         await asyncio.sleep(0.02)
     return next(e for e in events if isinstance(e, SessionEnded))
 

@@ -252,12 +252,19 @@ class WorkerPool:
         request_id = self._next_id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         worker.pending[request_id] = future
-        try:
+        writer = worker.writer
+
+        async def exchange() -> Any:
             protocol.write_frame(
-                worker.writer, {"id": request_id, "op": op, "args": protocol.encode(args)}
+                writer, {"id": request_id, "op": op, "args": protocol.encode(args)}
             )
-            await worker.writer.drain()
-            return await asyncio.wait_for(future, timeout or self._call_timeout)
+            await writer.drain()
+            return await future
+
+        try:
+            # The write counts against the timeout too: a worker that stops reading its socket
+            # (wedged, or being recycled) must not hold the caller past it.
+            return await asyncio.wait_for(exchange(), timeout or self._call_timeout)
         except TimeoutError:
             raise EngineError(
                 "engine_timeout", f"the engine worker did not answer {op} in time"
