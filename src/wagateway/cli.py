@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from wagateway.apps import service as apps_service
 from wagateway.audit.service import Actor
 from wagateway.cli_context import CliContext, cli_context
+from wagateway.cluster.membership import RefusedToJoin, check_master_key
 from wagateway.core.db import Database
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.migrate import SchemaAhead, bring_schema_to_head
-from wagateway.core.secrets import create_private_dir
+from wagateway.core.secrets import create_private_dir, load_master_key
 from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.core.text import has_lone_surrogate, unstorable_field
 
@@ -98,6 +99,8 @@ def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
         _fail(exc)
     except SchemaAhead as exc:
         _schema_ahead(exc)
+    except RefusedToJoin as exc:
+        _refused(exc)
 
 
 def _migrate_loudly(settings: Settings) -> None:
@@ -109,6 +112,7 @@ def _migrate_loudly(settings: Settings) -> None:
         db = Database(settings.resolved_database_url, settings.database_read_pool_size)
         try:
             await bring_schema_to_head(db, quiet=False)
+            await check_master_key(db, load_master_key(settings.secret_key, settings.data_dir))
         finally:
             await db.dispose()
 
@@ -116,6 +120,13 @@ def _migrate_loudly(settings: Settings) -> None:
         asyncio.run(main())
     except SchemaAhead as exc:
         _schema_ahead(exc)
+    except RefusedToJoin as exc:
+        _refused(exc)
+
+
+def _refused(exc: RefusedToJoin) -> NoReturn:
+    typer.echo(f"error: refused: {exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 def _schema_ahead(exc: SchemaAhead) -> NoReturn:

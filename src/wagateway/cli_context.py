@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from wagateway.cluster.membership import check_master_key
 from wagateway.core.db import Database
 from wagateway.core.migrate import bring_schema_to_head
 from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key
@@ -39,7 +40,9 @@ async def cli_context(settings: Settings) -> AsyncIterator[CliContext]:
     db = Database(settings.resolved_database_url, settings.database_read_pool_size)
     try:
         await bring_schema_to_head(db, quiet=True)
-        box = SecretBox(load_master_key(settings.secret_key, settings.data_dir))
+        master_key = load_master_key(settings.secret_key, settings.data_dir)
+        await check_master_key(db, master_key)
+        box = SecretBox(master_key)
         yield CliContext(settings, db, box)
     finally:
         await db.dispose()

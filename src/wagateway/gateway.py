@@ -9,6 +9,7 @@ import structlog
 from fastapi import Depends, Request
 
 from wagateway.apps.tokens import TokenClaims
+from wagateway.cluster.membership import Membership, RefusedToJoin, check_master_key
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
@@ -88,6 +89,7 @@ class Gateway:
         self.token_claims = TokenClaims()
         self.rate_limiter = RateLimiter()
         self.node_id = node_id(settings.data_dir)
+        self._master_key = master_key
         self.sandbox = SandboxEngine(settings, self.db)
         self.media = media_store_for(settings)
         engines: list[Engine] = [self.sandbox]
@@ -135,16 +137,33 @@ class Gateway:
         self.account = AccountActions(self.db, self.runtime)
         self.streams = EventStreams(settings, self.db, self.media_links)
         self.stream_tickets = StreamTickets(master_key)
+        self.membership = Membership(
+            self.db,
+            self.node_id,
+            settings.data_dir,
+            settings.device_lease_seconds,
+            devices_owned=self.runtime.sessions_held,
+        )
 
     async def start(self) -> None:
-        """Start background work: engines (restoring linked devices) and webhook delivery."""
+        """Join the nodes on this database (refused with a reason when this node must not run
+        against it), then start background work: engines (restoring linked devices) and
+        webhook delivery."""
+        try:
+            await check_master_key(self.db, self._master_key)
+            await self.membership.join()
+        except RefusedToJoin as exc:
+            log.error("node_refused", reason=str(exc))
+            raise
         await self.dispatcher.start()
         await self.runtime.start()
         await self.queue.start()
         self.streams.start()
+        self.membership.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def stop(self) -> None:
+        await self.membership.stop()
         await self.streams.stop()
         await self.queue.stop()
         await self.runtime.shutdown()

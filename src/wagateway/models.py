@@ -2,6 +2,7 @@
 
 from wagateway.apps.models import App, AppToken
 from wagateway.audit.models import AuditEntry, LoginFailure
+from wagateway.cluster.models import ClusterNode, ClusterSetting
 from wagateway.core.db import Base
 from wagateway.devices.models import Device
 from wagateway.messages.models import IdempotencyKey, Message
@@ -13,13 +14,22 @@ from wagateway.sandbox.models import (
     SandboxReceived,
     SandboxSession,
 )
-from wagateway.webhooks.models import Event, WebhookAttempt
+from wagateway.webhooks.models import (
+    Event,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookFailure,
+    WebhookRedelivery,
+    WebhookStream,
+)
 
 __all__ = [
     "App",
     "AppToken",
     "AuditEntry",
     "Base",
+    "ClusterNode",
+    "ClusterSetting",
     "Device",
     "Event",
     "IdempotencyKey",
@@ -34,4 +44,8 @@ __all__ = [
     "SandboxReceived",
     "SandboxSession",
     "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookFailure",
+    "WebhookRedelivery",
+    "WebhookStream",
 ]

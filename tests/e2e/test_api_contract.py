@@ -154,6 +154,11 @@ def test_health_and_docs(server: GatewayServer) -> None:
     assert {"database", "webhook_dispatcher", "session_runtime", "engine:sandbox"} <= set(
         health["checks"]
     )
+    # One node: it is the cluster (CONTRACT §9, `checks.cluster`).
+    cluster = health["checks"]["cluster"]
+    own = (server.data_dir / "node-id").read_text().strip()
+    assert cluster["ok"] and cluster["node_id"] == own
+    assert [n["node_id"] for n in cluster["nodes"]] == [own]
     assert httpx.get(server.base_url + "/docs").status_code == 200
     spec = httpx.get(server.base_url + "/openapi.json").json()
     assert "/devices/{device_id}/pairing-code" in spec["paths"]

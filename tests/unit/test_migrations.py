@@ -604,6 +604,23 @@ REVISIONS: dict[str, Revision] = {
             ],
         },
     ),
+    # The nodes on a database and the master key's check from 0012: none before.
+    "0012": Revision(
+        rows={
+            "cluster_nodes": [
+                {
+                    "node_id": "a" * 32,
+                    "instance": "00000000-0000-0000-0000-000000000001",
+                    "host": "node-1.example",
+                    "data_dir": "/var/lib/wagateway \u00e9",
+                    "started_at": AT,
+                    "last_seen": LATER,
+                    "devices_owned": 3,
+                }
+            ],
+            "cluster_settings": [{"name": "key_check", "value": "c2lnbmVkIGtleSBjaGVjaw=="}],
+        }
+    ),
 }
 
 

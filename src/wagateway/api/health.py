@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from wagateway.api.deps import bearer_token
 from wagateway.core.errors import ApiError
 from wagateway.core.secrets import constant_time_equals
+from wagateway.core.timefmt import rfc3339
 from wagateway.devices.service import device_counts
-from wagateway.gateway import GatewayDep
+from wagateway.gateway import Gateway, GatewayDep
 from wagateway.webhooks.service import pending_event_count
 
 router = APIRouter(tags=["health"])
@@ -34,6 +35,29 @@ def _metrics_reader(request: Request, token: str) -> bool:
         return True
     given = bearer_token(request)
     return given is not None and constant_time_equals(given, token)
+
+
+async def _cluster(gw: Gateway) -> dict[str, Any]:
+    """`checks.cluster` (CONTRACT §9): this node and every live one. Not ok when this node
+    stopped beating, or another process took its node id over."""
+    try:
+        nodes = await gw.membership.view()
+    except Exception as exc:  # the database check says why
+        return {"ok": False, "node_id": gw.node_id, "error": type(exc).__name__}
+    own = next((n for n in nodes if n.node_id == gw.node_id), None)
+    return {
+        "ok": gw.membership.alive,
+        "node_id": gw.node_id,
+        "devices_owned": own.devices_owned if own is not None else 0,
+        "nodes": [
+            {
+                "node_id": n.node_id,
+                "last_seen": rfc3339(n.last_seen),
+                "devices_owned": n.devices_owned,
+            }
+            for n in nodes
+        ],
+    }
 
 
 class HealthOut(BaseModel):
@@ -68,6 +92,7 @@ async def health(request: Request, gw: GatewayDep) -> JSONResponse:
     checks["webhook_dispatcher"] = {"ok": gw.dispatcher.healthy}
     checks["session_runtime"] = {"ok": gw.runtime.started}
     checks["outbound_queue"] = {"ok": gw.queue.alive}
+    checks["cluster"] = await _cluster(gw)
     if not checks["database"]["ok"]:
         overall, code = "down", 503
     elif all(c["ok"] for c in checks.values()):

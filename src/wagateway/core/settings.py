@@ -249,6 +249,12 @@ class Settings(BaseSettings):
         description="open event streams (SSE and WebSocket) at once, on top of "
         "WAGW_MAX_CONNECTIONS; above it, 503 `stream_capacity_reached`",
     )
+    device_lease_seconds: float = Field(
+        15.0,
+        ge=1,
+        description="several nodes (CONTRACT §9): how long a node counts as live after its "
+        "last heartbeat (it beats every third of this)",
+    )
     stream_retention_seconds: int = Field(
         86400,
         ge=0,

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wagateway.core.db import Base, UtcDateTime, utcnow
+
+
+class ClusterNode(Base):
+    """A `wagateway serve` process using this database, as its heartbeats say.
+
+    `node_id` is the data dir's (`core/node.py`); `instance` is this process's own, new at
+    each start; `host` and `data_dir` tell a restart of the same installation (which takes
+    its row over at once) from a copy of its data dir elsewhere (refused while the original
+    is live)."""
+
+    __tablename__ = "cluster_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(36))
+    host: Mapped[str] = mapped_column(String(255))
+    data_dir: Mapped[str] = mapped_column(String(1000))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    devices_owned: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClusterSetting(Base):
+    """Facts every node must agree on, by name (`key_check`: a keyed digest of the master
+    key, so a node started with another WAGW_SECRET_KEY refuses to start)."""
+
+    __tablename__ = "cluster_settings"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
