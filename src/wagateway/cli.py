@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from wagateway.apps import service as apps_service
 from wagateway.audit.service import Actor
 from wagateway.cli_context import CliContext, cli_context
-from wagateway.cluster.membership import RefusedToJoin, check_master_key
+from wagateway.cluster.keys import RefusedToJoin, check_master_key
 from wagateway.core.db import Database
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.core.migrate import SchemaAhead, bring_schema_to_head

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from wagateway.cluster.membership import check_master_key
+from wagateway.cluster.keys import check_master_key
 from wagateway.core.db import Database
 from wagateway.core.migrate import bring_schema_to_head
 from wagateway.core.secrets import SecretBox, create_private_dir, load_master_key

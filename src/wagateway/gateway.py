@@ -9,7 +9,8 @@ import structlog
 from fastapi import Depends, Request
 
 from wagateway.apps.tokens import TokenClaims
-from wagateway.cluster.membership import Membership, RefusedToJoin, check_master_key
+from wagateway.cluster.keys import RefusedToJoin, check_master_key
+from wagateway.cluster.membership import Membership
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter

@@ -13,7 +13,8 @@ import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
-from wagateway.cluster.membership import Membership, RefusedToJoin, check_master_key
+from wagateway.cluster.keys import RefusedToJoin, check_master_key
+from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode
 from wagateway.core.db import Database, utcnow
 

@@ -8,10 +8,7 @@ beats every third of that.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import socket
 import time
 import uuid
@@ -24,40 +21,11 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.cluster.models import ClusterNode, ClusterSetting
+from wagateway.cluster.keys import RefusedToJoin
+from wagateway.cluster.models import ClusterNode
 from wagateway.core.db import Database, utcnow
 
 log = structlog.get_logger(__name__)
-
-KEY_CHECK = "key_check"
-
-
-class RefusedToJoin(RuntimeError):
-    """This node must not run against this database; the message says why and what to do."""
-
-
-def key_check_of(master_key: bytes) -> str:
-    """A digest that tells whether two nodes use the same master key, and nothing of it."""
-    digest = hmac.new(master_key, b"wagateway: key check", hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-async def check_master_key(db: Database, master_key: bytes) -> None:
-    """The first node (or CLI) to use a database records its key's check; any later one
-    with another key is refused: every secret in the database would be unreadable to it,
-    and what it wrote unreadable to the others."""
-    ours = key_check_of(master_key)
-    async with db.transaction() as session:
-        row = await session.get(ClusterSetting, KEY_CHECK)
-        if row is None:
-            session.add(ClusterSetting(name=KEY_CHECK, value=ours))
-            return
-        if not hmac.compare_digest(row.value, ours):
-            raise RefusedToJoin(
-                "the master key (WAGW_SECRET_KEY, or the data dir's key file) is not the one "
-                "this database was set up with: every node and the CLI must use the same "
-                "WAGW_SECRET_KEY"
-            )
 
 
 @dataclass
