@@ -24,8 +24,9 @@ from wagateway.apps.models import App
 from wagateway.core.db import Database, locks_rows, table_of, utcnow
 from wagateway.core.settings import Settings
 from wagateway.delivery.http import Outcome
-from wagateway.delivery.leases import Claimed, Horizon, Leases, run_of, stream_events
+from wagateway.delivery.leases import LEASED_COLUMNS, Claimed, Horizon, Leases, run_of
 from wagateway.delivery.recorder import RunResult, record_runs
+from wagateway.webhooks.endpoints import stream_events
 from wagateway.webhooks.models import (
     Event,
     WebhookEndpoint,
@@ -238,5 +239,7 @@ def test_sqlite_reads_a_run_by_one_index_range(tmp_path: Path) -> None:
     stream = WebhookStream(app_id="app", endpoint_id="e", device_key="dev-1", position=10)
     plan = _sqlite_plan(tmp_path / "wagateway.db", run_of(0, stream, endpoint, 500))
     assert "ix_events_device_seq (app_id=? AND device_id=? AND seq>? AND seq<?)" in plan, plan
-    app_level = _sqlite_plan(tmp_path / "wagateway.db", stream_events(endpoint, "", 10))
+    app_level = _sqlite_plan(
+        tmp_path / "wagateway.db", stream_events(endpoint, "", 10, *LEASED_COLUMNS)
+    )
     assert "ix_events_device_seq (app_id=? AND device_id=? AND seq>?)" in app_level, app_level

@@ -30,13 +30,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from wagateway.apps.models import App
 from wagateway.core.db import Database, lock_rows, locks_rows, table_of
 from wagateway.core.settings import Settings
-from wagateway.webhooks.event_names import TEST_EVENT
+from wagateway.webhooks.endpoints import stream_events
 from wagateway.webhooks.models import (
     APP_LEVEL,
     Event,
@@ -89,6 +100,14 @@ class LeasedRun:
     @property
     def is_redelivery(self) -> bool:
         return self.device_key is None
+
+    @property
+    def key(self) -> tuple[str, str, str | int]:
+        """The primary key of the row it was leased from: its stream's, or its
+        redelivery's."""
+        if self.device_key is None:
+            return (self.app_id, self.endpoint_id, self.events[0].seq)
+        return (self.app_id, self.endpoint_id, self.device_key)
 
 
 @dataclass
@@ -203,9 +222,8 @@ class Leases:
             for app_id, device_id, newest in seen:
                 if app_id != endpoint.app_id or newest <= endpoint.announced_seq:
                     continue
-                if endpoint.device_ids and device_id is not None:
-                    if device_id not in endpoint.device_ids:
-                        continue
+                if not endpoint.takes_device(device_id):
+                    continue
                 key = (app_id, endpoint.endpoint_id, device_id or APP_LEVEL)
                 wanted[key] = endpoint.announced_seq
         if wanted:
@@ -260,25 +278,7 @@ class Leases:
     def _lease_streams(
         self, session: Session, now: datetime, horizon: int, claimed: Claimed
     ) -> None:
-        due = list(
-            session.scalars(
-                lock_rows(
-                    select(WebhookStream)
-                    .where(
-                        WebhookStream.active.is_(True),
-                        WebhookStream.next_attempt_at <= now,
-                        or_(
-                            WebhookStream.claimed_until.is_(None),
-                            WebhookStream.claimed_until < now,
-                        ),
-                    )
-                    .order_by(WebhookStream.next_attempt_at)
-                    .limit(CLAIM_BATCH),
-                    session,
-                    skip_locked=True,
-                )
-            )
-        )
+        due = _due(session, WebhookStream, now, WebhookStream.active.is_(True))
         if not due:
             return
         endpoints = self._endpoints(session, {(s.app_id, s.endpoint_id) for s in due})
@@ -286,12 +286,11 @@ class Leases:
         readable: list[tuple[WebhookStream, WebhookEndpoint]] = []
         for stream in due:
             endpoint = endpoints.get((stream.app_id, stream.endpoint_id))
-            excluded = endpoint is not None and bool(
-                stream.device_key
-                and endpoint.device_ids
-                and stream.device_key not in endpoint.device_ids
-            )
-            if endpoint is None or not endpoint.enabled or excluded:
+            if (
+                endpoint is None
+                or not endpoint.enabled
+                or not endpoint.takes_device(stream.device_key or None)
+            ):
                 session.delete(stream)  # its endpoint no longer takes this device's events
                 continue
             readable.append((stream, endpoint))
@@ -320,24 +319,7 @@ class Leases:
         session.flush()
 
     def _lease_redeliveries(self, session: Session, now: datetime, claimed: Claimed) -> None:
-        due = list(
-            session.scalars(
-                lock_rows(
-                    select(WebhookRedelivery)
-                    .where(
-                        WebhookRedelivery.next_attempt_at <= now,
-                        or_(
-                            WebhookRedelivery.claimed_until.is_(None),
-                            WebhookRedelivery.claimed_until < now,
-                        ),
-                    )
-                    .order_by(WebhookRedelivery.next_attempt_at)
-                    .limit(CLAIM_BATCH),
-                    session,
-                    skip_locked=True,
-                )
-            )
-        )
+        due = _due(session, WebhookRedelivery, now)
         if not due:
             return
         missing = {(r.app_id, r.endpoint_id) for r in due} - set(claimed.endpoints)
@@ -381,30 +363,12 @@ class Leases:
         return {(e.app_id, e.endpoint_id): e for e in rows}
 
 
-def stream_events(
-    endpoint: WebhookEndpoint, device_key: str, after: int, up_to: int | None = None
-) -> Select[Any]:
-    """A stream's events after `after` (its position), through the endpoint's filter, in
-    order. Test events are never part of a stream: they go to the endpoint they are sent to."""
-    device = Event.device_id.is_(None) if device_key == APP_LEVEL else Event.device_id == device_key
-    stmt = (
-        select(*LEASED_COLUMNS)
-        .where(Event.app_id == endpoint.app_id, device, Event.seq > after)
-        .order_by(Event.seq)
-    )
-    if up_to is not None:
-        stmt = stmt.where(Event.seq <= up_to)
-    if endpoint.events:
-        stmt = stmt.where(Event.event.in_(endpoint.events))
-    return stmt.where(Event.event != TEST_EVENT)
-
-
 def run_of(
     index: int, stream: WebhookStream, endpoint: WebhookEndpoint, horizon: int
 ) -> Select[Any]:
     """A stream's next run: its first RUN_LENGTH events after its position, tagged `index`."""
     return (
-        stream_events(endpoint, stream.device_key, stream.position, horizon)
+        stream_events(endpoint, stream.device_key, stream.position, *LEASED_COLUMNS, up_to=horizon)
         .add_columns(literal(index).label("run"))
         .limit(RUN_LENGTH)
     )
@@ -424,9 +388,7 @@ def next_due(session: Session, now: datetime) -> datetime | None:
         (WebhookRedelivery, literal(True)),
     ):
         due = session.scalar(
-            select(func.min(model.next_attempt_at)).where(
-                active, or_(model.claimed_until.is_(None), model.claimed_until < now)
-            )
+            select(func.min(model.next_attempt_at)).where(active, _unleased(model, now))
         )
         if due is not None:
             candidates.append(due)
@@ -436,3 +398,23 @@ def next_due(session: Session, now: datetime) -> datetime | None:
         if leased is not None:
             candidates.append(leased)
     return min(candidates, default=None)
+
+
+Claimable = type[WebhookStream] | type[WebhookRedelivery]
+
+
+def _unleased(model: Claimable, now: datetime) -> ColumnElement[bool]:
+    """Not leased, or its lease has lapsed."""
+    return or_(model.claimed_until.is_(None), model.claimed_until < now)
+
+
+def _due(session: Session, model: Claimable, now: datetime, *where: Any) -> list[Any]:
+    """Up to CLAIM_BATCH rows of `model` due and not leased, soonest first, locked (skipping
+    rows another claim holds)."""
+    stmt = (
+        select(model)
+        .where(*where, model.next_attempt_at <= now, _unleased(model, now))
+        .order_by(model.next_attempt_at)
+        .limit(CLAIM_BATCH)
+    )
+    return list(session.scalars(lock_rows(stmt, session, skip_locked=True)))

@@ -52,8 +52,10 @@ def record_runs(
 ) -> None:
     """Write the results of finished runs. Synchronous: one transaction at once
     (`Database.write_at_once`)."""
-    streams = _rows(session, WebhookStream, [r for r in results if not r.run.is_redelivery])
-    redeliveries = _rows(session, WebhookRedelivery, [r for r in results if r.run.is_redelivery])
+    rows = {
+        **_rows(session, WebhookStream, [r.run for r in results if not r.run.is_redelivery]),
+        **_rows(session, WebhookRedelivery, [r.run for r in results if r.run.is_redelivery]),
+    }
     previous = _attempts_so_far(session, results)
     # Events deleted meanwhile (their app was) take their log with them.
     existing = set(
@@ -65,11 +67,7 @@ def record_runs(
     failures: list[dict[str, Any]] = []
     for result in results:
         run = result.run
-        row: WebhookStream | WebhookRedelivery | None
-        if run.is_redelivery:
-            row = redeliveries.get((run.app_id, run.endpoint_id, run.events[0].seq))
-        else:
-            row = streams.get((run.app_id, run.endpoint_id, run.device_key or ""))
+        row = rows.get(run.key)
         if row is None:
             # Its endpoint was disabled or deleted meanwhile: no state to move on, but what
             # was sent stays in the log.
@@ -86,7 +84,7 @@ def record_runs(
                 _attempt_row(run, event, outcome, _next_number(previous, run, event), now)
             )
             if outcome.succeeded:
-                _done(row, event)
+                _settle(session, row, event)
                 failed_before = 0
                 continue
             count = failed_before + 1
@@ -111,13 +109,11 @@ def record_runs(
                         "failed_at": now,
                     }
                 )
-                _done(row, event)
+                _settle(session, row, event)
                 failed_before = 0
                 continue
             row.attempt_count, row.next_attempt_at = count, retry_at
             break
-        if isinstance(row, WebhookRedelivery) and _finished(row):
-            session.delete(row)
     session.flush()
     if failures:
         session.execute(
@@ -132,36 +128,25 @@ def record_runs(
         session.execute(insert(_ATTEMPTS), attempts)
 
 
-_FINISHED = -1  # a redelivery's attempt_count once it is done (delivered or given up)
-
-
-def _done(row: WebhookStream | WebhookRedelivery, event: Leased) -> None:
-    """The event is behind the row: delivered, or given up on."""
+def _settle(session: Session, row: WebhookStream | WebhookRedelivery, event: Leased) -> None:
+    """The event is done with (delivered, or given up on): a stream moves past it, a
+    redelivery is over."""
     if isinstance(row, WebhookStream):
         row.position = event.seq
         row.attempt_count = 0
     else:
-        row.attempt_count = _FINISHED
+        session.delete(row)
 
 
-def _finished(row: WebhookRedelivery) -> bool:
-    return row.attempt_count == _FINISHED
-
-
-def _rows(session: Session, model: Any, results: list[RunResult]) -> dict[tuple[Any, ...], Any]:
-    if not results:
+def _rows(
+    session: Session, model: type[WebhookStream] | type[WebhookRedelivery], runs: list[LeasedRun]
+) -> dict[tuple[Any, ...], Any]:
+    """The rows the runs were leased from, by primary key (`LeasedRun.key`)."""
+    if not runs:
         return {}
-    keys: list[tuple[Any, ...]]
-    if model is WebhookStream:
-        keys = [(r.run.app_id, r.run.endpoint_id, r.run.device_key) for r in results]
-        columns = tuple_(model.app_id, model.endpoint_id, model.device_key)
-    else:
-        keys = [(r.run.app_id, r.run.endpoint_id, r.run.events[0].seq) for r in results]
-        columns = tuple_(model.app_id, model.endpoint_id, model.event_seq)
-    rows = session.scalars(select(model).where(columns.in_(keys))).all()
-    if model is WebhookStream:
-        return {(r.app_id, r.endpoint_id, r.device_key): r for r in rows}
-    return {(r.app_id, r.endpoint_id, r.event_seq): r for r in rows}
+    columns = list(table_of(model).primary_key.columns)
+    found = session.scalars(select(model).where(tuple_(*columns).in_([run.key for run in runs])))
+    return {tuple(getattr(row, column.key) for column in columns): row for row in found}
 
 
 def _next_number(previous: dict[tuple[str, int], int], run: LeasedRun, event: Leased) -> int:

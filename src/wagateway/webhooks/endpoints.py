@@ -7,18 +7,46 @@ The rules an operator or an app sees (validation, secrets, the API's answers) ar
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import table_of, utcnow
 from wagateway.core.deferred_writes import write_deferred
+from wagateway.webhooks.event_names import TEST_EVENT
 from wagateway.webhooks.models import (
+    APP_LEVEL,
     DEFAULT_ENDPOINT,
     Event,
     WebhookEndpoint,
     WebhookRedelivery,
     WebhookStream,
 )
+
+
+def stream_events(
+    endpoint: WebhookEndpoint,
+    device_key: str,
+    after: int,
+    *columns: Any,
+    up_to: int | None = None,
+) -> Select[Any]:
+    """`columns` of a stream's events after `after` (its position), through the endpoint's
+    filter, in order: what the dispatcher delivers and what a redelivery looks for. Test
+    events are never part of a stream: they go to the endpoint they are sent to."""
+    device = Event.device_id.is_(None) if device_key == APP_LEVEL else Event.device_id == device_key
+    stmt = (
+        select(*columns)
+        .where(Event.app_id == endpoint.app_id, device, Event.seq > after)
+        .where(Event.event != TEST_EVENT)
+        .order_by(Event.seq)
+    )
+    if up_to is not None:
+        stmt = stmt.where(Event.seq <= up_to)
+    if endpoint.events:
+        stmt = stmt.where(Event.event.in_(endpoint.events))
+    return stmt
 
 
 async def newest_seq(session: AsyncSession) -> int:

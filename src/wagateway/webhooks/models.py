@@ -103,9 +103,12 @@ class WebhookEndpoint(Base):
     def wants(self, event: str, device_id: str | None) -> bool:
         """Whether this endpoint's filters let an event through (an event of no device
         passes the device filter)."""
-        if self.events and event not in self.events:
-            return False
-        return not (self.device_ids and device_id is not None and device_id not in self.device_ids)
+        return (not self.events or event in self.events) and self.takes_device(device_id)
+
+    def takes_device(self, device_id: str | None) -> bool:
+        """Whether the device filter lets a device's events through (None: an event of no
+        device, which always passes)."""
+        return not self.device_ids or device_id is None or device_id in self.device_ids
 
 
 def _of_endpoint() -> ForeignKeyConstraint:

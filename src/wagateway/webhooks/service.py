@@ -349,14 +349,16 @@ async def _send_again(
     device_key = event.device_id or APP_LEVEL
     stream = await session.get(WebhookStream, (endpoint.app_id, endpoint.endpoint_id, device_key))
     if stream is not None and _waiting(endpoint, event, stream):
-        head = await session.scalar(stream_head(endpoint, device_key, stream.position))
+        head = await session.scalar(
+            endpoints.stream_events(endpoint, device_key, stream.position, Event.seq).limit(1)
+        )
         if head == event.seq:
             stream.attempt_count, stream.next_attempt_at = 0, now
         return  # it goes in its device's order
     key = (endpoint.app_id, endpoint.endpoint_id, event.seq)
     redelivery = await session.get(WebhookRedelivery, key)
     if redelivery is None:
-        session.add(_redelivery(endpoint, event.seq, now))
+        session.add(_redelivery(endpoint.app_id, endpoint.endpoint_id, event.seq, now))
     else:
         redelivery.attempt_count, redelivery.next_attempt_at = 0, now
         redelivery.claimed_by = redelivery.claimed_until = None
@@ -369,30 +371,16 @@ async def _send_again(
     )
 
 
-def _redelivery(endpoint: WebhookEndpoint, seq: int, now: datetime) -> WebhookRedelivery:
+def _redelivery(app_id: str, endpoint_id: str, seq: int, now: datetime) -> WebhookRedelivery:
+    """An event to send to an endpoint on its own, from now, with a fresh retry schedule."""
     return WebhookRedelivery(
-        app_id=endpoint.app_id,
-        endpoint_id=endpoint.endpoint_id,
+        app_id=app_id,
+        endpoint_id=endpoint_id,
         event_seq=seq,
         attempt_count=0,
         next_attempt_at=now,
         requested_at=now,
     )
-
-
-def stream_head(endpoint: WebhookEndpoint, device_key: str, position: int) -> Any:
-    """The `seq` of the first event a stream has to send after `position`."""
-    device = Event.device_id.is_(None) if device_key == APP_LEVEL else Event.device_id == device_key
-    stmt = (
-        select(Event.seq)
-        .where(Event.app_id == endpoint.app_id, device, Event.seq > position)
-        .where(Event.event != TEST_EVENT)
-        .order_by(Event.seq)
-        .limit(1)
-    )
-    if endpoint.events:
-        stmt = stmt.where(Event.event.in_(endpoint.events))
-    return stmt
 
 
 async def redeliver_failed(
@@ -415,16 +403,7 @@ async def redeliver_failed(
             WebhookRedelivery, (failure.app_id, failure.endpoint_id, failure.event_seq)
         )
         if waiting is None:
-            session.add(
-                WebhookRedelivery(
-                    app_id=failure.app_id,
-                    endpoint_id=failure.endpoint_id,
-                    event_seq=failure.event_seq,
-                    attempt_count=0,
-                    next_attempt_at=now,
-                    requested_at=now,
-                )
-            )
+            session.add(_redelivery(failure.app_id, failure.endpoint_id, failure.event_seq, now))
         await session.delete(failure)
     mark_events_written(session)
     await session.flush()
@@ -458,7 +437,7 @@ async def send_test_event(
     seq = int(await session.scalar(select(Event.seq).where(Event.id == request_id)) or 0)
     now = utcnow()
     for endpoint in targets:
-        session.add(_redelivery(endpoint, seq, now))
+        session.add(_redelivery(app_id, endpoint.endpoint_id, seq, now))
     await session.flush()
     return request_id
 
