@@ -40,7 +40,7 @@ def test_a_node_with_another_master_key_is_refused(database_url: str) -> None:
     asyncio.run(go())
 
 
-async def _owned() -> int:
+def _owned() -> int:
     return 4
 
 

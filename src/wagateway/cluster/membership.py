@@ -12,7 +12,7 @@ import contextlib
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +42,7 @@ class Membership:
         node_id: str,
         data_dir: Path,
         lease_seconds: float,
-        devices_owned: Callable[[], Awaitable[int]] | None = None,
+        devices_owned: Callable[[], int] = lambda: 0,
     ) -> None:
         self._db = db
         self.node_id = node_id
@@ -75,7 +75,7 @@ class Membership:
                     and row.last_seen > now - timedelta(seconds=self._lease)
                 )
                 if not other:
-                    self._write(session, row, now, await self._owned(), started=True)
+                    self._write(session, row, now, self._devices_owned(), started=True)
                     log.info("cluster_joined", node_id=self.node_id, instance=self.instance)
                     return
                 assert row is not None
@@ -92,9 +92,6 @@ class Membership:
                     f"node id {self.node_id} is held by {row.host} ({row.data_dir})"
                 )
             await asyncio.sleep(min(1.0, self.beat_seconds / 2))
-
-    async def _owned(self) -> int:
-        return await self._devices_owned() if self._devices_owned is not None else 0
 
     def _write(
         self,
@@ -144,7 +141,7 @@ class Membership:
                 log.exception("cluster_heartbeat_failed", node_id=self.node_id)
 
     async def _beat(self) -> None:
-        owned = await self._owned()
+        owned = self._devices_owned()
         async with self._db.transaction() as session:
             row = await session.get(ClusterNode, self.node_id, with_for_update=True)
             if row is not None and row.instance != self.instance:

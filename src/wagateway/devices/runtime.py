@@ -116,15 +116,9 @@ class SessionRuntime:
             await engine.shutdown()
         await self._history.close()
 
-    async def sessions_held(self) -> int:
-        """The WhatsApp sessions this node's engines hold (the sandbox's simulated ones, the
-        worker engines' devices), as their health reports them."""
-        total = 0
-        for engine in self.engines.values():
-            detail = (await engine.health()).detail
-            held = detail.get("sessions", detail.get("devices", 0))
-            total += held if isinstance(held, int) else 0
-        return total
+    def sessions_held(self) -> int:
+        """The WhatsApp sessions this node's engines hold."""
+        return sum(engine.sessions_held() for engine in self.engines.values())
 
     def engine_for(self, name: str) -> Engine:
         engine = self.engines.get(name)

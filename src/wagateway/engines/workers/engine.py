@@ -151,6 +151,9 @@ class WorkerEngine:
         assert isinstance(result, GroupInfo)
         return result
 
+    def sessions_held(self) -> int:
+        return self.pool.devices_placed
+
     async def health(self) -> EngineHealth:
         detail = self.pool.health()
         workers = detail["workers"]
