@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from wagateway.api.apps import AppOut, AppUpdate
 from wagateway.api.deps import AdminCaller
+from wagateway.api.webhooks import SecretRotate
 from wagateway.apps import service as apps
 from wagateway.apps.limits import LimitsOut, LimitsOverride
 from wagateway.apps.models import App
@@ -84,15 +85,6 @@ class TokenRotate(BaseModel):
         ge=0,
         le=apps.MAX_TOKEN_GRACE_SECONDS,
         description="the old token keeps working this long; default WAGW_TOKEN_ROTATION_GRACE_SECONDS",
-    )
-
-
-class SecretRotate(BaseModel):
-    grace_seconds: int = Field(
-        apps.WEBHOOK_SECRET_GRACE_SECONDS,
-        ge=0,
-        le=apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS,
-        description="the old secret also signs this long",
     )
 
 

@@ -156,12 +156,14 @@ class EndpointUpdate(BaseModel):
     )
 
 
-class EndpointSecretRotate(BaseModel):
+class SecretRotate(BaseModel):
+    """A webhook secret's rotation: the app's (the admin API) or an endpoint's."""
+
     grace_seconds: int = Field(
         apps.WEBHOOK_SECRET_GRACE_SECONDS,
         ge=0,
         le=apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS,
-        description="the previous secret also signs this long",
+        description="the old secret also signs this long",
     )
 
 
@@ -249,11 +251,11 @@ async def delete_endpoint(endpoint_id: str, app: CurrentApp, gw: GatewayDep) -> 
     responses=errors(APP_CALLER, WITH_BODY, "not_found"),
 )
 async def rotate_endpoint_secret(
-    endpoint_id: str, app: CurrentApp, gw: GatewayDep, body: EndpointSecretRotate | None = None
+    endpoint_id: str, app: CurrentApp, gw: GatewayDep, body: SecretRotate | None = None
 ) -> EndpointSecretRotated:
     """A new secret; the previous one signs too during `grace_seconds` (both signatures
     are sent). On `default`, the app's webhook secret."""
-    grace = (body or EndpointSecretRotate()).grace_seconds
+    grace = (body or SecretRotate()).grace_seconds
     secret, until = await endpoints.rotate_endpoint_secret(
         gw.db, gw.box, None, app.id, endpoint_id, grace
     )

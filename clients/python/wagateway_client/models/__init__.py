@@ -49,7 +49,6 @@ from .endpoint_delivery_out import EndpointDeliveryOut
 from .endpoint_in import EndpointIn
 from .endpoint_list import EndpointList
 from .endpoint_out import EndpointOut
-from .endpoint_secret_rotate import EndpointSecretRotate
 from .endpoint_secret_rotated import EndpointSecretRotated
 from .endpoint_update import EndpointUpdate
 from .error_detail import ErrorDetail
@@ -167,7 +166,6 @@ __all__ = (
     "EndpointIn",
     "EndpointList",
     "EndpointOut",
-    "EndpointSecretRotate",
     "EndpointSecretRotated",
     "EndpointUpdate",
     "ErrorDetail",

@@ -13,7 +13,8 @@ T = TypeVar("T", bound="SecretRotate")
 
 @_attrs_define
 class SecretRotate:
-    """
+    """A webhook secret's rotation: the app's (the admin API) or an endpoint's.
+
     Attributes:
         grace_seconds (int | Unset): the old secret also signs this long Default: 86400.
     """

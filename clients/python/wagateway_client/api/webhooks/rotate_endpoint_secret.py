@@ -6,15 +6,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.endpoint_secret_rotate import EndpointSecretRotate
 from ...models.endpoint_secret_rotated import EndpointSecretRotated
+from ...models.secret_rotate import SecretRotate
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     endpoint_id: str,
     *,
-    body: EndpointSecretRotate | None | Unset = UNSET,
+    body: None | SecretRotate | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -25,7 +25,7 @@ def _get_kwargs(
         ),
     }
 
-    if isinstance(body, EndpointSecretRotate):
+    if isinstance(body, SecretRotate):
         _kwargs["json"] = body.to_dict()
     else:
         _kwargs["json"] = body
@@ -64,7 +64,7 @@ def sync_detailed(
     endpoint_id: str,
     *,
     client: AuthenticatedClient,
-    body: EndpointSecretRotate | None | Unset = UNSET,
+    body: None | SecretRotate | Unset = UNSET,
 ) -> Response[EndpointSecretRotated]:
     """Rotate Endpoint Secret
 
@@ -73,7 +73,7 @@ def sync_detailed(
 
     Args:
         endpoint_id (str):
-        body (EndpointSecretRotate | None | Unset):
+        body (None | SecretRotate | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -105,7 +105,7 @@ def sync(
     endpoint_id: str,
     *,
     client: AuthenticatedClient,
-    body: EndpointSecretRotate | None | Unset = UNSET,
+    body: None | SecretRotate | Unset = UNSET,
 ) -> EndpointSecretRotated:
     """Rotate Endpoint Secret
 
@@ -114,7 +114,7 @@ def sync(
 
     Args:
         endpoint_id (str):
-        body (EndpointSecretRotate | None | Unset):
+        body (None | SecretRotate | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -146,7 +146,7 @@ async def asyncio_detailed(
     endpoint_id: str,
     *,
     client: AuthenticatedClient,
-    body: EndpointSecretRotate | None | Unset = UNSET,
+    body: None | SecretRotate | Unset = UNSET,
 ) -> Response[EndpointSecretRotated]:
     """Rotate Endpoint Secret
 
@@ -155,7 +155,7 @@ async def asyncio_detailed(
 
     Args:
         endpoint_id (str):
-        body (EndpointSecretRotate | None | Unset):
+        body (None | SecretRotate | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
@@ -185,7 +185,7 @@ async def asyncio(
     endpoint_id: str,
     *,
     client: AuthenticatedClient,
-    body: EndpointSecretRotate | None | Unset = UNSET,
+    body: None | SecretRotate | Unset = UNSET,
 ) -> EndpointSecretRotated:
     """Rotate Endpoint Secret
 
@@ -194,7 +194,7 @@ async def asyncio(
 
     Args:
         endpoint_id (str):
-        body (EndpointSecretRotate | None | Unset):
+        body (None | SecretRotate | Unset):
 
     Raises:
         errors.ValidationError: 400, `error.code` `validation_error`.
