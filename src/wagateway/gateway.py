@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from wagateway.apps.tokens import TokenClaims
 from wagateway.cluster.keys import RefusedToJoin, check_master_key
 from wagateway.cluster.membership import Membership
+from wagateway.cluster.ownership import Ownership
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
@@ -20,6 +21,7 @@ from wagateway.delivery.dispatcher import Dispatcher
 from wagateway.delivery.stream import EventStreams, StreamTickets
 from wagateway.delivery.worker_process import WebhookProcess, runs_in_own_process
 from wagateway.devices.account import AccountActions
+from wagateway.devices.placement import Placement
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.engines.base import Engine
@@ -104,9 +106,24 @@ class Gateway:
             self.media_links,
             history_max_messages=settings.history_max_messages,
         )
-        self.runtime = SessionRuntime(
-            self.db, engines, inbound, history_max_messages=settings.history_max_messages
+        self.membership = Membership(
+            self.db,
+            self.node_id,
+            settings.data_dir,
+            settings.device_lease_seconds,
+            devices_owned=lambda: len(self.ownership),
         )
+        self.ownership = Ownership(self.membership)
+        self.runtime = SessionRuntime(
+            self.db,
+            engines,
+            inbound,
+            history_max_messages=settings.history_max_messages,
+            ownership=self.ownership,
+        )
+        self.placement = Placement(self.db, self.runtime, self.ownership, self.membership)
+        self.membership.after_beat = self.placement.place
+        self.membership.on_expelled = self.placement.forget_all
         self.devices = DeviceService(
             self.db,
             self.runtime,
@@ -138,18 +155,11 @@ class Gateway:
         self.account = AccountActions(self.db, self.runtime)
         self.streams = EventStreams(settings, self.db, self.media_links)
         self.stream_tickets = StreamTickets(master_key)
-        self.membership = Membership(
-            self.db,
-            self.node_id,
-            settings.data_dir,
-            settings.device_lease_seconds,
-            devices_owned=self.runtime.sessions_held,
-        )
 
     async def start(self) -> None:
         """Join the nodes on this database (refused with a reason when this node must not run
-        against it), then start background work: engines (restoring linked devices) and
-        webhook delivery."""
+        against it), then start background work: engines, the sending queue, this node's
+        share of the devices (restored from their stored sessions) and webhook delivery."""
         try:
             await check_master_key(self.db, self._master_key)
             await self.membership.join()
@@ -159,14 +169,21 @@ class Gateway:
         await self.dispatcher.start()
         await self.runtime.start()
         await self.queue.start()
+        await self.placement.place()
+        self.placement.start()
         self.streams.start()
         self.membership.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def stop(self) -> None:
+        """Stop sending, hand this node's devices over (their sessions close here first),
+        leave the nodes, then stop the rest."""
+        await self.queue.stop()
+        await self.membership.stop_beating()
+        await self.placement.stop()
+        await self.placement.drain()
         await self.membership.stop()
         await self.streams.stop()
-        await self.queue.stop()
         await self.runtime.shutdown()
         await self.dispatcher.stop()
         await self.media.close()

@@ -2,7 +2,7 @@
 
 from wagateway.apps.models import App, AppToken
 from wagateway.audit.models import AuditEntry, LoginFailure
-from wagateway.cluster.models import ClusterNode, ClusterSetting
+from wagateway.cluster.models import ClusterNode, ClusterSetting, DeviceOwner
 from wagateway.core.db import Base
 from wagateway.devices.models import Device
 from wagateway.messages.models import IdempotencyKey, Message
@@ -31,6 +31,7 @@ __all__ = [
     "ClusterNode",
     "ClusterSetting",
     "Device",
+    "DeviceOwner",
     "Event",
     "IdempotencyKey",
     "LoginFailure",

@@ -4,7 +4,9 @@ children: `python -c ...` given their end of the socketpair as `--fd N`."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -109,3 +111,44 @@ def test_the_back_off_grows_with_crashes_in_a_row_and_starts_over_after_a_long_r
     assert backoff.next_delay() == 0.5
     with pytest.raises(ValueError):
         RestartBackoff((), 60)
+
+
+# A parent that starts, through `spawn_child`, a deaf child that asked to die with it; it
+# says the child's pid and waits.
+CHILD_THAT_DIES_WITH_PARENT = (
+    "from wagateway.core.child_process import die_with_parent; die_with_parent(); " + DEAF
+)
+PARENT_OF_DEAF_CHILD = (
+    "import asyncio, sys\n"
+    "from wagateway.core.child_process import spawn_child\n"
+    "async def main():\n"
+    f"    child = await spawn_child([sys.executable, '-c', {CHILD_THAT_DIES_WITH_PARENT!r}])\n"
+    "    print(child.pid, flush=True)\n"
+    "    await asyncio.sleep(60)\n"
+    "asyncio.run(main())\n"
+)
+
+
+def test_a_child_dies_with_its_parent_even_when_the_parent_is_killed() -> None:
+    """An orphaned engine worker must not outlive its node (it would hold WhatsApp sessions
+    another node takes over): the kernel kills it with its parent, SIGKILL included."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_OF_DEAF_CHILD], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        os.kill(child_pid, 0)  # alive while its parent is
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child_pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(child_pid, signal.SIGKILL)
+        pytest.fail("the child outlived its parent")
+    finally:
+        parent.kill()

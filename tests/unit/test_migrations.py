@@ -621,6 +621,21 @@ REVISIONS: dict[str, Revision] = {
             "cluster_settings": [{"name": "key_check", "value": "c2lnbmVkIGtleSBjaGVjaw=="}],
         }
     ),
+    # Which node holds each device's session, from 0013: none before (a node's first
+    # placement pass takes the devices with a session).
+    "0013": Revision(
+        rows={
+            "device_owners": [
+                {
+                    "device_id": "dev-1",
+                    "node_id": "a" * 32,
+                    "instance": "00000000-0000-0000-0000-000000000001",
+                    "token": 2**40,
+                    "since": LATER,
+                }
+            ],
+        }
+    ),
 }
 
 

@@ -44,11 +44,10 @@ async def _cluster(gw: Gateway) -> dict[str, Any]:
         nodes = await gw.membership.view()
     except Exception as exc:  # the database check says why
         return {"ok": False, "node_id": gw.node_id, "error": type(exc).__name__}
-    own = next((n for n in nodes if n.node_id == gw.node_id), None)
     return {
         "ok": gw.membership.alive,
         "node_id": gw.node_id,
-        "devices_owned": own.devices_owned if own is not None else 0,
+        "devices_owned": len(gw.ownership),
         "nodes": [
             {
                 "node_id": n.node_id,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagateway.core.db import Base, UtcDateTime, utcnow
@@ -35,3 +35,20 @@ class ClusterSetting(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(500))
+
+
+class DeviceOwner(Base):
+    """Which node holds a device's WhatsApp session (CONTRACT §9: exactly one at a time).
+
+    The owner is a process (`instance`, the `cluster_nodes` row's), not a node id: a node
+    that restarts is a new owner and takes its devices back like any other. An owner whose
+    node row is gone (it left, or was found dead and removed) owns nothing: its rows are
+    free to be taken. `token` grows at each change of owner: the fencing token."""
+
+    __tablename__ = "device_owners"
+
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[str] = mapped_column(String(36), index=True)
+    token: Mapped[int] = mapped_column(BigInteger, default=1)
+    since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

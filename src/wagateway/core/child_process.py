@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import os
+import signal
 import socket
 import sys
 import time
@@ -21,6 +24,26 @@ from dataclasses import dataclass, field
 import structlog
 
 log = structlog.get_logger(__name__)
+
+
+# The parent's pid, for the child to check that it is still the parent's (`die_with_parent`).
+PARENT_PID_VARIABLE = "WAGW_PARENT_PID"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Called first thing in a child: the kernel kills it (SIGKILL) the moment its parent
+    dies, however the parent died (`kill -9` included). An orphaned engine worker would
+    otherwise hold WhatsApp sessions that another node takes over (CONTRACT §9). A parent
+    that died before this ran is seen by the changed parent pid: the child leaves at once."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    expected = os.environ.get(PARENT_PID_VARIABLE)
+    if expected is not None and os.getppid() != int(expected):
+        os._exit(1)
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -59,6 +82,7 @@ async def spawn_child(
                 "--fd",
                 str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
+                env=os.environ | {PARENT_PID_VARIABLE: str(os.getpid())},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if capture_output else None,
                 stderr=asyncio.subprocess.STDOUT if capture_output else None,

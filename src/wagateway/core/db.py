@@ -503,6 +503,17 @@ def upsert_insert(
     return postgresql_dialect.insert(table)
 
 
+async def database_now(session: AsyncSession) -> datetime:
+    """The database's clock (PostgreSQL's `now()`: the transaction's start), for times that
+    several nodes compare, such as heartbeats: their own clocks may disagree. SQLite's
+    database is one machine's, whose clock is this one."""
+    if dialect_of(session) == "postgresql":
+        now = await session.scalar(select(func.now()))
+        assert isinstance(now, datetime)
+        return now.astimezone(UTC)
+    return utcnow()
+
+
 def utc_hour_of(column: Any, dialect: str) -> ColumnElement[str]:
     """A timestamp column's UTC hour as text, 'YYYY-MM-DD HH', to group rows by hour."""
     if dialect == "postgresql":

@@ -253,7 +253,9 @@ class Settings(BaseSettings):
         15.0,
         ge=1,
         description="several nodes (CONTRACT §9): how long a node counts as live after its "
-        "last heartbeat (it beats every third of this)",
+        "last heartbeat (it beats every fourth of this, and stops acting for its devices two "
+        "thirds of it after its last beat began); a dead node's devices are taken over within "
+        "about twice this",
     )
     stream_retention_seconds: int = Field(
         86400,

@@ -39,6 +39,7 @@ import structlog
 
 from wagateway.core.child_process import (
     RestartBackoff,
+    die_with_parent,
     end_process,
     python_module,
     spawn_child,
@@ -256,6 +257,7 @@ async def _shut_down(dispatcher: Dispatcher, db: Database) -> None:
 
 
 def main() -> None:
+    die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
+from wagateway.cluster.ownership import Ownership
 from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
@@ -51,8 +52,16 @@ from wagateway.engines.base import (
     Warning,
     with_valid_text,
 )
+from wagateway.engines.fenced import fenced
 
 log = structlog.get_logger(__name__)
+
+# The devices with a session to hold: linked, or pairing.
+SESSIONFUL = (Status.CONNECTED, Status.QR_GENERATED)
+
+# Told of devices this node takes over before their sessions are restored here (the queue
+# takes back the sends their previous owner had claimed).
+TakeoverListener = Callable[[list[str]], Awaitable[None]]
 
 # Sends the automatic reply to a rejected call, queued as the app's message with `source:
 # "auto"`: (app_id, device_id, to, text). The messages side provides it (`gateway.py`).
@@ -78,14 +87,22 @@ class SessionRuntime:
         sink: MessageSink,
         *,
         history_max_messages: int = 0,
+        ownership: Ownership | None = None,
     ) -> None:
         self._db = db
         self._sink = sink
+        # Which devices this node holds (several nodes, CONTRACT §9); without it, a runtime
+        # on its own holds every device (in-process tests).
+        self.ownership = ownership
         # What a session of a device with `history_sync` may import (WAGW_HISTORY_MAX_MESSAGES).
         self.history_max_messages = history_max_messages
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
-        self.engines: dict[str, Engine] = {engine.name: engine for engine in engines}
+        self.engines: dict[str, Engine] = {
+            engine.name: engine if ownership is None else fenced(engine, self.holds)
+            for engine in engines
+        }
+        self._takeover_listeners: list[TakeoverListener] = []
         # Receipts that arrive while their write waits join it, whatever their device
         # (`handle`): one device query and one message query for the lot.
         self._receipts: JoinedWrites[None, Receipt] = JoinedWrites(db, self._apply_receipts)
@@ -103,10 +120,17 @@ class SessionRuntime:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the engines. Without an ownership (a runtime on its own), every device with
+        a session is taken over at once; with one, the node's placement takes its share."""
         for engine in self.engines.values():
             await engine.start(self.handle)
         self.started = True
-        await self._restore_devices()
+        if self.ownership is None:
+            async with self._db.read() as session:
+                ids = (
+                    await session.scalars(select(Device.id).where(Device.status.in_(SESSIONFUL)))
+                ).all()
+            await self.take_over(list(ids))
 
     async def shutdown(self) -> None:
         self.started = False
@@ -120,6 +144,24 @@ class SessionRuntime:
         """The WhatsApp sessions this node's engines hold."""
         return sum(engine.sessions_held() for engine in self.engines.values())
 
+    def holds(self, device_id: str) -> bool:
+        """Whether this node may act for the device now (send, query, any engine call)."""
+        return self.ownership is None or self.ownership.holds(device_id)
+
+    async def own_for_session(self, session: AsyncSession, device_id: str) -> int | None:
+        """Make this node the device's owner as a session starts for it here (in the
+        transaction that starts it); the token to `hold` once that has committed."""
+        if self.ownership is None:
+            return None
+        return await self.ownership.take_for_session(session, device_id, utcnow())
+
+    def hold(self, device_id: str, token: int | None) -> None:
+        if self.ownership is not None and token is not None:
+            self.ownership.add(device_id, token)
+
+    def on_takeover(self, listener: TakeoverListener) -> None:
+        self._takeover_listeners.append(listener)
+
     def engine_for(self, name: str) -> Engine:
         engine = self.engines.get(name)
         if engine is None:
@@ -128,49 +170,76 @@ class SessionRuntime:
             )
         return engine
 
-    async def _restore_devices(self) -> None:
-        """Bring back every linked device from its stored session; no scan needed.
+    async def take_over(self, device_ids: list[str]) -> None:
+        """Bring this node's newly held devices up from their stored sessions; no scan needed.
 
-        A pairing window cannot survive a restart (its codes lived in the dead process), so
-        devices caught mid-pairing become `expired`: the integrator asks for a new QR.
+        A pairing window cannot move (its codes lived in the process that opened it: a dead
+        node, or this one before a restart), so devices caught mid-pairing become `expired`:
+        the integrator asks for a new QR. Devices this node no longer holds by the time their
+        turn comes are left to their new owner.
         """
+        if not device_ids:
+            return
         async with self._db.transaction() as session:
             rows = (
-                (
-                    await session.execute(
-                        select(Device).where(
-                            Device.status.in_([Status.CONNECTED, Status.QR_GENERATED])
-                        )
+                await session.scalars(
+                    lock_rows(
+                        select(Device)
+                        .where(Device.id.in_(device_ids), Device.status.in_(SESSIONFUL))
+                        .order_by(Device.id),
+                        self._db,
                     )
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             to_restore: list[tuple[str, str, int, bool]] = []
             for device in rows:
+                device.session_epoch += 1
                 if device.status == Status.QR_GENERATED:
                     self._clear_pairing(device)
-                    device.session_epoch += 1
                     device.status = check_transition(device.status, Status.EXPIRED)
-                    device.last_error = "pairing window interrupted by a gateway restart"
+                    device.last_error = "pairing window interrupted: its node restarted or stopped"
                     events.expired(session, device)
                 else:
-                    device.session_epoch += 1
                     device.connection = Connection.RECONNECTING
                     to_restore.append(
                         (device.id, device.engine, device.session_epoch, device.history_sync)
                     )
+        for listener in self._takeover_listeners:
+            await listener([device_id for device_id, *_ in to_restore])
+        restored = 0
         for device_id, engine_name, epoch, history_sync in to_restore:
+            if not self.holds(device_id):
+                continue
             try:
                 engine = self.engine_for(engine_name)
                 await engine.restore(device_id, epoch)
                 if history_sync:  # WhatsApp may still be sending it
                     await engine.set_history_limit(device_id, self.history_max_messages)
+                restored += 1
             except EngineError as exc:
+                if not self.holds(device_id):
+                    continue  # fenced meanwhile: the device's new owner restores it
                 await self.handle(
                     SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
                 )
-        log.info("devices_restored", count=len(to_restore))
+        log.info("devices_restored", count=restored)
+
+    async def let_go(self, device_ids: list[str]) -> None:
+        """Stop this node's sessions of these devices without changing the devices: they
+        move to another node (or this node could no longer renew its hold on them). Acting
+        for them is refused from the first moment; then each engine closes its session, if
+        it has one. Nothing here needs the database, which may be out of reach."""
+        if self.ownership is not None:
+            for device_id in device_ids:
+                self.ownership.drop(device_id)
+        for device_id in device_ids:
+            if self.ownership is not None and self.ownership.has(device_id):
+                continue  # held again meanwhile (a pairing window opened here): its session
+            for engine in self.engines.values():
+                try:
+                    await engine.close(device_id)
+                except EngineError as exc:
+                    log.warning("session_close_failed", device_id=device_id, error=exc.message)
 
     async def push_presence_mode(self, device_id: str) -> None:
         """Tell the engine of a connected device its presence_mode (CONTRACT §8.1: the device's,

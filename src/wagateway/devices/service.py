@@ -212,11 +212,13 @@ class DeviceService:
                     history_sync=history_sync,
                 )
                 session.add(device)
+                await session.flush()  # the device's id
+                token = await self._runtime.own_for_session(session, device.id)
                 if actor is not None:
-                    await session.flush()  # the device's id, for the entry
                     _record(session, actor, "device.create", device, name=device.name)
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise self._name_conflict(name) from exc
+        self._runtime.hold(device.id, token)
         return await self._pair(device)
 
     @staticmethod
@@ -311,6 +313,8 @@ class DeviceService:
             device.qr = device.qr_expires_at = device.pairing_code = device.pairing_phone = None
             device.last_error = None
             device.connection = Connection.OFFLINE
+            token = await self._runtime.own_for_session(session, device.id)
+        self._runtime.hold(device.id, token)
         return device
 
     async def regenerate_qr(

@@ -124,7 +124,25 @@ class OutboundQueue:
             self._settings.webhook_timeout * 3,
             source_address=self._settings.outbound_source_address,
         )
+        self._runtime.on_takeover(self._take_back_sends)
         self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
+
+    async def _take_back_sends(self, device_ids: list[str]) -> None:
+        """Devices this node takes over: the sends their previous owner had claimed and not
+        finished go back to the queue, to be sent here again with the same wa_message_id
+        (that node can no longer act for the device: it stopped, or is fenced)."""
+        if not device_ids:
+            return
+        async with self._db.transaction() as session:
+            await change_all_statuses(
+                session,
+                MessageStatus.SENDING,
+                MessageStatus.QUEUED,
+                Message.device_id.in_(device_ids),
+                or_(Message.claimed_by.is_(None), Message.claimed_by != self._node_id),
+                claimed_by=None,
+                claimed_until=None,
+            )
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._workers.values()) if t]
@@ -190,7 +208,10 @@ class OutboundQueue:
         self._next_due = None
         async with self._db.read() as session:
             ids = list((await session.execute(devices_with_due_messages(now))).scalars())
-            due = [d for d in ids if self._capped_until.get(d, now) <= now]
+            # Another node's devices are its to send (CONTRACT §9).
+            due = [
+                d for d in ids if self._capped_until.get(d, now) <= now and self._runtime.holds(d)
+            ]
             if not due:  # idle: find when the next retry or scheduled send falls due
                 earliest = (await session.execute(earliest_queued_per_device())).all()
                 self._next_due = min(
@@ -333,6 +354,11 @@ class OutboundQueue:
             except EngineError:
                 pass  # typing is courtesy; never a reason not to send
             await asyncio.sleep(plan.typing_seconds)
+        if not self._runtime.holds(device.id):
+            # This node let go of the device (it moves to another node): the message waits
+            # there, unsent by us, in its place in the device's order.
+            await self._release([message], utcnow(), count_attempt=False)
+            return "stop"
         started = time.perf_counter()
         try:
             sent = await engine.send(device.id, outbound)

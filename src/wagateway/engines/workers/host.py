@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from wagateway.core.child_process import die_with_parent
 from wagateway.engines.base import Engine, EngineEvent
 from wagateway.engines.workers import protocol
 
@@ -111,6 +112,7 @@ async def run(fd: int, factory: BackendFactory, config: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--backend", required=True)

@@ -1,0 +1,189 @@
+"""Where each device's session lives when several nodes share the database (CONTRACT §9).
+
+After every heartbeat a node places devices (`place`): it finds dead nodes (their devices
+become free), lets go of the devices the database no longer gives it, takes free devices
+with a session (linked or pairing) up to its fair share — every live node's share is the
+same, rounded up — and gives back what is above its share when nodes joined (rebalancing).
+When it stops it hands every device over (`drain`). When its heartbeat cannot be renewed in
+time it stops acting for all of them and closes their sessions (`_fence`), before any other
+node may take them; once it beats again, whatever is still its own is brought back.
+
+A device is always let go of (its session closed) *before* its owner row is released, and
+taken (the row won) *before* its session is opened: two nodes never hold one session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.cluster.membership import Membership
+from wagateway.cluster.models import DeviceOwner
+from wagateway.cluster.ownership import Ownership, expel_dead, free_owner, live_node_count
+from wagateway.core.db import Database, database_now
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SESSIONFUL, SessionRuntime
+
+log = structlog.get_logger(__name__)
+
+# Free devices one pass looks at: a node takes at most its share, and a look is one query.
+CANDIDATES_PER_PASS = 2000
+
+
+class Placement:
+    def __init__(
+        self, db: Database, runtime: SessionRuntime, ownership: Ownership, membership: Membership
+    ) -> None:
+        self._db = db
+        self._runtime = runtime
+        self._ownership = ownership
+        self._membership = membership
+        self._lock = asyncio.Lock()
+        self._draining = False
+        self._fence_task: asyncio.Task[None] | None = None
+        self.fenced_count = 0  # times this node stopped its sessions for want of a heartbeat
+
+    def start(self) -> None:
+        self._fence_task = asyncio.create_task(self._watch_fence(), name="ownership-fence")
+
+    async def stop(self) -> None:
+        if self._fence_task is not None:
+            self._fence_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fence_task
+
+    # --- one pass ---------------------------------------------------------------------------
+
+    async def place(self) -> None:
+        async with self._lock:
+            if self._draining or time.monotonic() >= self._ownership.valid_until:
+                return
+            engines = list(self._runtime.engines)
+            before = self._ownership.held()
+            async with self._db.transaction() as session:
+                now = await database_now(session)
+                dead = await expel_dead(session, now, self._membership.lease_seconds)
+                if dead:
+                    log.warning("cluster_nodes_found_dead", node_ids=dead)
+                mine = await self._ownership.owned(session)
+                sessionless = await self._sessionless(session, list(mine))
+                active = {d: t for d, t in mine.items() if d not in sessionless}
+                share = await self._share(session)
+                taken: dict[str, int] = {}
+                if len(active) < share:
+                    seen = await self._free_devices(session, engines, share - len(active))
+                    taken = await self._ownership.take_free(session, seen, now)
+            if time.monotonic() >= self._ownership.valid_until:
+                return  # the pass outlived the hold it began with: the fence has it now
+            held = self._ownership.held()
+            # A pairing window opened here during the pass: its device is left to it.
+            moved = {d for d in before.keys() | held.keys() if before.get(d) != held.get(d)}
+            # Held here with the token the database gives: running. Anything else held here
+            # has no session to keep (unlinked meanwhile) or was taken from this node.
+            running = [d for d, token in held.items() if active.get(d) == token]
+            await self._runtime.let_go([d for d in held if d not in running and d not in moved])
+            adopt = {d: t for d, t in active.items() if d not in running and d not in moved}
+            adopt |= taken
+            excess = len(active) - share  # above its share: nodes joined
+            giving_back: list[str] = []
+            if excess > 0:
+                # What is not running here yet goes first: no session to move.
+                giving_back = [d for d in adopt if d not in taken][:excess]
+                giving_back += running[: excess - len(giving_back)]
+                for device_id in giving_back:
+                    adopt.pop(device_id, None)
+            for device_id, token in adopt.items():
+                self._ownership.add(device_id, token)
+            if adopt:
+                log.info("devices_taken", count=len(adopt), share=share)
+            await self._runtime.take_over(list(adopt))
+            await self._give_back(giving_back)
+
+    async def _share(self, session: AsyncSession) -> int:
+        """A node's fair share of the devices with a session: the same for every live node,
+        rounded up, so that together they always cover all of them."""
+        devices = await session.scalar(
+            select(func.count()).select_from(Device).where(Device.status.in_(SESSIONFUL))
+        )
+        nodes = max(await live_node_count(session), 1)
+        return math.ceil((devices or 0) / nodes)
+
+    @staticmethod
+    async def _sessionless(session: AsyncSession, device_ids: list[str]) -> set[str]:
+        """Which of these devices have no session any more (unlinked, expired, deleted)."""
+        if not device_ids:
+            return set()
+        rows = await session.scalars(
+            select(Device.id).where(Device.id.in_(device_ids), Device.status.not_in(SESSIONFUL))
+        )
+        return set(rows)
+
+    async def _free_devices(
+        self, session: AsyncSession, engines: list[str], wanted: int
+    ) -> list[tuple[str, str | None]]:
+        """Devices with a session that no live node holds, on an engine this node runs, in
+        random order (nodes looking at once then mostly take different ones); each with the
+        owner it was seen with (None: never owned)."""
+        stmt = (
+            select(Device.id, DeviceOwner.instance)
+            .outerjoin(DeviceOwner, DeviceOwner.device_id == Device.id)
+            .where(Device.status.in_(SESSIONFUL), Device.engine.in_(engines), free_owner())
+            .order_by(func.random())
+            .limit(min(wanted, CANDIDATES_PER_PASS))
+        )
+        return [(device_id, owner) for device_id, owner in await session.execute(stmt)]
+
+    async def _give_back(self, device_ids: list[str]) -> None:
+        """Let go of these devices here, then release them to the other nodes."""
+        if not device_ids:
+            return
+        await self._runtime.let_go(device_ids)
+        async with self._db.transaction() as session:
+            await self._ownership.release(session, device_ids)
+        log.info("devices_given_back", count=len(device_ids))
+
+    # --- stopping -------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Hand every device over before this node stops: their sessions close here first,
+        then they are released, and the others take them at their next heartbeat."""
+        self._draining = True
+        async with self._lock:
+            held = list(self._ownership.held())
+            await self._runtime.let_go(held)
+            if not held:
+                return
+            try:
+                async with self._db.transaction() as session:
+                    await self._ownership.release(session, held)
+            except Exception as exc:  # the database is gone: they are free once we are stale
+                log.warning("drain_release_failed", count=len(held), error=repr(exc))
+                return
+            log.info("devices_handed_over", count=len(held))
+
+    async def forget_all(self) -> None:
+        """This node was found dead: every device it held is another's already."""
+        await self._runtime.let_go(list(self._ownership.held()))
+
+    async def _watch_fence(self) -> None:
+        while True:
+            remaining = self._ownership.valid_until - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+                continue
+            held = list(self._ownership.held())
+            if held:
+                self.fenced_count += 1
+                log.error(
+                    "cluster_hold_lost",
+                    reason="no heartbeat renewed this node's hold in time",
+                    devices=len(held),
+                )
+                await self._runtime.let_go(held)
+            await asyncio.sleep(0.1)

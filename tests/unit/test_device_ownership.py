@@ -1,0 +1,131 @@
+"""Device ownership's rules (cluster/ownership.py), against real SQLite and PostgreSQL: a
+free device goes to one taker only, a node found dead loses its devices and learns it at its
+next beat, and a node acts for a device only while its last renewal is fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.migrated import migrated_url
+from wagateway.cluster.membership import Membership
+from wagateway.cluster.models import ClusterNode
+from wagateway.cluster.ownership import FENCE_FRACTION, Ownership, expel_dead
+from wagateway.core.db import Database, database_now, utcnow
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    provider: DatabaseProvider = provider_for(request.param)
+    yield migrated_url(provider, tmp_path)
+    provider.cleanup()
+
+
+async def _node(db: Database, name: str, tmp_path: Path, lease: float = 15) -> Ownership:
+    membership = Membership(db, name, tmp_path / name, lease)
+    await membership.join()
+    return Ownership(membership)
+
+
+def test_a_free_device_goes_to_one_taker_and_each_change_of_owner_counts(
+    database_url: str, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            one, two = await _node(db, "one", tmp_path), await _node(db, "two", tmp_path)
+            async with db.transaction() as session:
+                assert await one.take_free(session, [("dev-1", None)], utcnow()) == {"dev-1": 1}
+            async with db.transaction() as session:  # seen free (never owned) too late
+                assert await two.take_free(session, [("dev-1", None)], utcnow()) == {}
+                # Seen with the wrong owner: the compare-and-set leaves it alone.
+                assert await two.take_free(session, [("dev-1", "gone")], utcnow()) == {}
+            async with db.transaction() as session:
+                assert await one.owned(session) == {"dev-1": 1}
+                await one.release(session, ["dev-1"])
+            async with db.transaction() as session:  # released: free, from the owner ""
+                assert await two.take_free(session, [("dev-1", "")], utcnow()) == {"dev-1": 2}
+                assert await one.owned(session) == {}
+            # A session starting on a node takes the device whoever owned it.
+            async with db.transaction() as session:
+                assert await one.take_for_session(session, "dev-1", utcnow()) == 3
+                assert await two.owned(session) == {}
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_node_found_dead_loses_its_devices_and_learns_it_at_its_next_beat(
+    database_url: str, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            survivor = await _node(db, "survivor", tmp_path)
+            frozen = await _node(db, "frozen", tmp_path)
+            old_instance = frozen.instance
+            async with db.transaction() as session:
+                await frozen.take_free(session, [("dev-1", None)], utcnow())
+            expelled: list[str] = []
+
+            async def on_expelled() -> None:
+                expelled.append(frozen.instance)
+
+            frozen._membership.on_expelled = on_expelled
+            # Its last beat is over a lease old (by the database's clock): found dead.
+            async with db.transaction() as session:
+                now = await database_now(session)
+                await session.execute(
+                    update(ClusterNode)
+                    .where(ClusterNode.node_id == "frozen")
+                    .values(last_seen=now - timedelta(seconds=16))
+                )
+            async with db.transaction() as session:
+                assert await expel_dead(session, await database_now(session), 15) == ["frozen"]
+            async with db.transaction() as session:
+                # Its owner row names an instance without a node row: free to take.
+                taken = await survivor.take_free(session, [("dev-1", old_instance)], utcnow())
+                assert taken == {"dev-1": 2}
+            assert await frozen._membership._beat()
+            assert expelled == [old_instance]  # told before it joins again...
+            assert frozen.instance != old_instance  # ...as a new instance
+            async with db.transaction() as session:
+                assert await frozen.owned(session) == {}
+            assert {n.node_id for n in await survivor._membership.view()} == {
+                "survivor",
+                "frozen",
+            }
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_node_acts_for_a_device_only_while_its_last_renewal_is_fresh(
+    database_url: str, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            lease = 3.0
+            node = await _node(db, "node", tmp_path, lease)
+            node.add("dev-1", 1)
+            assert node.holds("dev-1") and not node.holds("dev-2")
+            # The renewal began longer ago than the fenced part of the lease: not held,
+            # though still listed (its session is being stopped).
+            node._membership.renewed_at = time.monotonic() - lease * FENCE_FRACTION - 0.01
+            assert not node.holds("dev-1") and node.has("dev-1")
+            assert await node._membership._beat()
+            assert node.holds("dev-1")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
