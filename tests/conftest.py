@@ -20,6 +20,14 @@ def backend(request: pytest.FixtureRequest) -> Iterator[DatabaseProvider]:
 
 
 @pytest.fixture
+def postgresql() -> Iterator[DatabaseProvider]:
+    """PostgreSQL alone, for tests of several nodes (they need a database every node reaches)."""
+    provider = provider_for("postgresql")
+    yield provider
+    provider.cleanup()
+
+
+@pytest.fixture
 def migrated_db_url(backend: DatabaseProvider, tmp_path: Path) -> str:
     """A new database at the current schema, for the services run in process (make the
     `Database` inside the test's event loop)."""

@@ -6,22 +6,14 @@ saying why."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.databases import DatabaseProvider, provider_for
+from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def postgresql() -> Iterator[DatabaseProvider]:
-    provider = provider_for("postgresql")
-    yield provider
-    provider.cleanup()
 
 
 def _node_id(server: GatewayServer) -> str:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
-from tests.support.databases import DatabaseProvider, provider_for
+from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -24,13 +24,6 @@ pytestmark = pytest.mark.e2e
 LEASE = 3.0
 DEVICES = 9
 TO = "6281299990000"
-
-
-@pytest.fixture
-def postgresql() -> Iterator[DatabaseProvider]:
-    provider = provider_for("postgresql")
-    yield provider
-    provider.cleanup()
 
 
 def _owned(node: GatewayServer) -> int:
@@ -82,8 +75,11 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         wait_until(lambda: _spread([a, b, c]) == [3, 3, 3], timeout=30, what="devices spread")
         wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
 
-        # Messages flow through all three nodes while one of them is killed.
-        apis = [api_a, b.client(creds["app_token"]), c.client(creds["app_token"])]
+        # Messages flow through the nodes while one is killed and another frozen. Calls go
+        # only to nodes that answer: one accepted by a node killed before it answered would
+        # be sent without the test knowing it was accepted.
+        api_b, api_c = b.client(creds["app_token"]), c.client(creds["app_token"])
+        targets = [api_a, api_b, api_c]
         accepted: dict[str, list[str]] = {i: [] for i in ids}
         stop = threading.Event()
 
@@ -92,21 +88,21 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
                 if stop.is_set():
                     return
                 device_id = ids[n % DEVICES]
-                api = apis[n % 3] if n % 3 != 1 or not killed.is_set() else apis[0]
-                try:
-                    r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
-                except httpx.HTTPError:
-                    continue  # the killed node's connection: not accepted
-                if r.status_code == 202:
-                    accepted[device_id].append(r.json()["message_id"])
+                api = targets[n % len(targets)]
+                r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
+                assert r.status_code == 202, r.text
+                accepted[device_id].append(r.json()["message_id"])
                 time.sleep(0.01)
 
-        killed = threading.Event()
+        def route_to(*apis: httpx.Client) -> None:
+            targets[:] = apis
+            time.sleep(0.5)  # the call under way (at most one) has its answer
+
         sender = threading.Thread(target=send_all)
         sender.start()
         time.sleep(2)
+        route_to(api_a, api_c)
         b.kill9()
-        killed.set()
         died = time.monotonic()
         wait_until(
             lambda: _owned(a) + _owned(c) == DEVICES and _all_online(api_a, ids),
@@ -115,12 +111,30 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
             what="the dead node's devices owned and online elsewhere",
         )
         took = time.monotonic() - died
-        time.sleep(1)
-        stop.set()
-        sender.join()
         print(f"takeover after SIGKILL: {took:.1f} s (lease {LEASE:g} s)")
         # Lease, plus up to a beat to notice, plus the restore: within two leases.
         assert took < 2 * LEASE + 2, took
+
+        # A frozen node loses its devices to the others; thawed, it finds itself expelled,
+        # drops what it held without acting for it, and joins again.
+        route_to(api_a)
+        assert c.proc is not None
+        c.proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(lambda: _owned(a) == DEVICES, timeout=30, what="a frozen node's devices")
+            wait_until(lambda: _all_online(api_a, ids), timeout=30, what="taken devices online")
+        finally:
+            c.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: "cluster_node_expelled" in c.logs(), timeout=30, what="c expelled")
+        wait_until(
+            lambda: _owned(a) + _owned(c) == DEVICES and _owned(c) > 0,
+            timeout=30,
+            what="devices spread again",
+        )
+        route_to(api_a, api_c)
+        time.sleep(1)
+        stop.set()
+        sender.join()
 
         total = sum(len(m) for m in accepted.values())
         assert total > DEVICES * 5
