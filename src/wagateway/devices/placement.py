@@ -32,10 +32,6 @@ from wagateway.devices.runtime import SESSIONFUL, SessionRuntime
 
 log = structlog.get_logger(__name__)
 
-# Free devices one pass looks at: a node takes at most its share, and a look is one query.
-CANDIDATES_PER_PASS = 2000
-
-
 class Placement:
     def __init__(
         self, db: Database, runtime: SessionRuntime, ownership: Ownership, membership: Membership
@@ -135,7 +131,7 @@ class Placement:
             .outerjoin(DeviceOwner, DeviceOwner.device_id == Device.id)
             .where(Device.status.in_(SESSIONFUL), Device.engine.in_(engines), free_owner())
             .order_by(func.random())
-            .limit(min(wanted, CANDIDATES_PER_PASS))
+            .limit(wanted)
         )
         return [(device_id, owner) for device_id, owner in await session.execute(stmt)]
 
