@@ -32,6 +32,7 @@ from wagateway.devices.runtime import SESSIONFUL, SessionRuntime
 
 log = structlog.get_logger(__name__)
 
+
 class Placement:
     def __init__(
         self, db: Database, runtime: SessionRuntime, ownership: Ownership, membership: Membership
