@@ -41,7 +41,8 @@ def test_a_send_cut_off_by_a_dying_engine_worker_is_queued_again(tmp_path: Path)
         runtime.engine_for = lambda name: engine  # type: ignore[method-assign,assignment,return-value]
         async with db.transaction() as session:
             message = (await session.execute(select(Message))).scalar_one()
-            message.status, message.attempts = "sending", 1
+            # Claimed by this node, as the queue's claim leaves it.
+            message.status, message.attempts, message.claimed_by = "sending", 1, "node"
             device = await session.get(Device, "dev")
         queue = OutboundQueue(
             Settings(),  # type: ignore[call-arg]

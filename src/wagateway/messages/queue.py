@@ -456,7 +456,9 @@ class OutboundQueue:
         async with self._db.transaction() as session:
             for message in messages:
                 row = await session.get(Message, message.seq, with_for_update=locks_rows(self._db))
-                if row is None:
+                if row is None or row.claimed_by != self._node_id:
+                    # Taken back by the device's new owner (CONTRACT §9), perhaps claimed
+                    # by it already: its claim, not ours to undo.
                     continue
                 values: dict[str, Any] = {}
                 if not count_attempt:
