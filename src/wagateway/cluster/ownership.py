@@ -93,21 +93,19 @@ class Ownership:
         )
         return {device_id: token for device_id, token in rows}
 
+    def _as_owner(self, now: datetime) -> dict[str, object]:
+        """An owner row's columns that name this process as the owner since `now`."""
+        return {"node_id": self.node_id, "instance": self.instance, "since": now}
+
     async def take_for_session(self, session: AsyncSession, device_id: str, now: datetime) -> int:
         """Own a device that starts a session here (a pairing window), whoever owned it: the
         caller holds the device's row and the device had no session, so no node holds one.
         Its token: the caller holds it (`add`) once this has committed."""
         insert = upsert_insert(session, DeviceOwner.__table__)  # type: ignore[arg-type]
-        stmt = insert.values(
-            device_id=device_id, node_id=self.node_id, instance=self.instance, token=1, since=now
-        ).on_conflict_do_update(
+        stmt = insert.values(device_id=device_id, token=1, **self._as_owner(now))
+        stmt = stmt.on_conflict_do_update(
             index_elements=[DeviceOwner.device_id],
-            set_={
-                "node_id": self.node_id,
-                "instance": self.instance,
-                "token": DeviceOwner.token + 1,
-                "since": now,
-            },
+            set_={**self._as_owner(now), "token": DeviceOwner.token + 1},
         )
         token = await session.scalar(stmt.returning(DeviceOwner.token))
         assert token is not None
@@ -125,18 +123,7 @@ class Ownership:
         if fresh:
             insert = upsert_insert(session, DeviceOwner.__table__)  # type: ignore[arg-type]
             stmt = (
-                insert.values(
-                    [
-                        {
-                            "device_id": device_id,
-                            "node_id": self.node_id,
-                            "instance": self.instance,
-                            "token": 1,
-                            "since": now,
-                        }
-                        for device_id in fresh
-                    ]
-                )
+                insert.values([{"device_id": d, "token": 1, **self._as_owner(now)} for d in fresh])
                 .on_conflict_do_nothing(index_elements=[DeviceOwner.device_id])
                 .returning(DeviceOwner.device_id, DeviceOwner.token)
             )
@@ -146,12 +133,7 @@ class Ownership:
             moved = (
                 update(DeviceOwner)
                 .where(tuple_(DeviceOwner.device_id, DeviceOwner.instance).in_(pairs))
-                .values(
-                    node_id=self.node_id,
-                    instance=self.instance,
-                    token=DeviceOwner.token + 1,
-                    since=now,
-                )
+                .values(**self._as_owner(now), token=DeviceOwner.token + 1)
                 .returning(DeviceOwner.device_id, DeviceOwner.token)
                 .execution_options(synchronize_session=False)
             )

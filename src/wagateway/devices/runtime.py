@@ -140,10 +140,6 @@ class SessionRuntime:
             await engine.shutdown()
         await self._history.close()
 
-    def sessions_held(self) -> int:
-        """The WhatsApp sessions this node's engines hold."""
-        return sum(engine.sessions_held() for engine in self.engines.values())
-
     def holds(self, device_id: str) -> bool:
         """Whether this node may act for the device now (send, query, any engine call)."""
         return self.ownership is None or self.ownership.holds(device_id)

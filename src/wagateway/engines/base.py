@@ -467,10 +467,6 @@ class Engine(Protocol):
 
     async def health(self) -> EngineHealth: ...
 
-    def sessions_held(self) -> int:
-        """The WhatsApp sessions this engine holds now (no I/O: the cluster heartbeat asks)."""
-        ...
-
     async def set_presence_mode(self, device_id: str, mode: str) -> None:
         """How the account shows online (`ENGINE_PRESENCE_MODES`); the gateway tells it after
         every `Connected`. `always_online`: `available` now when connected (and at every

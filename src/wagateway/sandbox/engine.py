@@ -503,10 +503,7 @@ class SandboxEngine:
             await written
 
     async def health(self) -> EngineHealth:
-        return EngineHealth(ok=self._sink is not None, detail={"sessions": self.sessions_held()})
-
-    def sessions_held(self) -> int:
-        return len(self._sims)
+        return EngineHealth(ok=self._sink is not None, detail={"sessions": len(self._sims)})
 
     # --- the simulated phone and network (sandbox controls) ----------------------------
 

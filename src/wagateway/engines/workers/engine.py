@@ -151,9 +151,6 @@ class WorkerEngine:
         assert isinstance(result, GroupInfo)
         return result
 
-    def sessions_held(self) -> int:
-        return self.pool.devices_placed
-
     async def health(self) -> EngineHealth:
         detail = self.pool.health()
         workers = detail["workers"]

@@ -203,13 +203,8 @@ class WorkerPool:
                 }
                 for w in self._workers
             ],
-            "devices": self.devices_placed,
+            "devices": len(self._placement),
         }
-
-    @property
-    def devices_placed(self) -> int:
-        """Devices whose sessions live on this pool's workers."""
-        return len(self._placement)
 
     def worker_pid(self, device_id: str) -> int | None:
         worker = self._placement.get(device_id)
