@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, cast
 
 import structlog
 from fastapi import Depends, Request
 
 from wagateway.apps.tokens import TokenClaims
+from wagateway.cluster.calls import NodeCalls
 from wagateway.cluster.keys import RefusedToJoin, check_master_key
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.ownership import Ownership
+from wagateway.cluster.signals import Signals, listen_dsn
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
@@ -25,6 +27,8 @@ from wagateway.devices.placement import Placement
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.devices.service import DeviceService
 from wagateway.engines.base import Engine
+from wagateway.engines.fenced import FencedEngine
+from wagateway.engines.routed import RemoteCalls
 from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.workers.engine import WorkerEngine
 from wagateway.engines.workers.supervisor import WorkerPool
@@ -39,7 +43,7 @@ from wagateway.messages.polls import sent_poll
 from wagateway.messages.queue import OutboundQueue
 from wagateway.messages.service import MessageService
 from wagateway.messages.sink import InboundMessages
-from wagateway.sandbox.controls import SandboxControls
+from wagateway.sandbox.controls import DEVICE_CONTROLS, SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
 
 log = structlog.get_logger(__name__)
@@ -114,13 +118,32 @@ class Gateway:
             devices_owned=lambda: len(self.ownership),
         )
         self.ownership = Ownership(self.membership)
+        # Several nodes (PostgreSQL): wake-ups between them, and calls for a device carried
+        # to the node that holds it. On SQLite there is one node, which holds every device.
+        self.signals = Signals(listen_dsn(self.db.url))
+        self.node_calls = NodeCalls(
+            self.db, self.signals, self.ownership, timeout=settings.node_call_timeout
+        )
+        remote = RemoteCalls(self.node_calls) if self.node_calls.enabled else None
         self.runtime = SessionRuntime(
             self.db,
             engines,
             inbound,
             history_max_messages=settings.history_max_messages,
             ownership=self.ownership,
+            route=remote.route if remote is not None else None,
         )
+        sandbox_controls = FencedEngine(
+            self.sandbox,
+            self.runtime.holds,
+            remote.route if remote is not None else None,
+            target="sandbox-controls",
+            ops=DEVICE_CONTROLS,
+            letting_go=frozenset(),
+        )
+        if remote is not None:
+            for engine in [*self.runtime.engines.values(), sandbox_controls]:
+                remote.add_target(cast(FencedEngine, engine))
         self.placement = Placement(self.db, self.runtime, self.ownership, self.membership)
         self.membership.after_beat = self.placement.place
         self.membership.on_expelled = self.placement.forget_all
@@ -133,7 +156,7 @@ class Gateway:
         )
         self.devices.add_deletion_hook(retire_device_messages)
         self.sandbox_controls = SandboxControls(
-            self.sandbox,
+            cast(SandboxEngine, sandbox_controls),
             self.devices,
             functools.partial(sent_poll, self.db),
             unread=functools.partial(unread_ids, self.db),
@@ -144,7 +167,13 @@ class Gateway:
             else Dispatcher(settings, self.db, self.box, self.node_id, links=self.media_links)
         )
         self.queue = OutboundQueue(
-            settings, self.db, self.runtime, self.media, self.node_id, early_receipts=early_receipts
+            settings,
+            self.db,
+            self.runtime,
+            self.media,
+            self.node_id,
+            early_receipts=early_receipts,
+            signals=self.signals if self.signals.enabled else None,
         )
         self.messages = MessageService(settings, self.db, self.media, self.queue)
         self.runtime.call_reply = self.messages.auto_reply
@@ -166,8 +195,10 @@ class Gateway:
         except RefusedToJoin as exc:
             log.error("node_refused", reason=str(exc))
             raise
+        await self.signals.start()
         await self.dispatcher.start()
         await self.runtime.start()
+        await self.node_calls.start()
         await self.queue.start()
         await self.placement.place()
         self.placement.start()
@@ -183,10 +214,12 @@ class Gateway:
         await self.placement.stop()
         await self.placement.drain()
         await self.membership.stop()
+        await self.node_calls.stop()
         await self.streams.stop()
         await self.runtime.shutdown()
         await self.dispatcher.stop()
         await self.media.close()
+        await self.signals.stop()
         await self.db.dispose()
 
 

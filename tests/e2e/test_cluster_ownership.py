@@ -149,7 +149,15 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
                 for m in messages
             )
 
-        wait_until(all_sent, timeout=60, what="every accepted message sent")
+        try:
+            wait_until(all_sent, timeout=60, what="every accepted message sent")
+        except AssertionError:
+            for d, messages in accepted.items():  # what was left, for the failure's report
+                for m in messages:
+                    got = message(d, m)
+                    if got["status"] not in ("sent", "delivered", "read"):
+                        print("not sent:", d, m, got["status"], got["error"], got["attempts"])
+            raise
         for device_id, messages in accepted.items():
             wa_ids = {message(device_id, m)["wa_message_id"] for m in messages}
             received = api_a.get(f"/sandbox/devices/{device_id}/received").json()["received"]

@@ -636,6 +636,23 @@ REVISIONS: dict[str, Revision] = {
             ],
         }
     ),
+    # Calls for a device carried to the node that holds it, from 0014: none before.
+    "0014": Revision(
+        rows={
+            "node_calls": [
+                {
+                    "id": 1,
+                    "device_id": "dev-1",
+                    "target": "00000000-0000-0000-0000-000000000001",
+                    "state": "done",
+                    "request": '{"target":"sandbox","op":"groups","args":{}}',
+                    "response": '{"ok":true,"result":["caf\u00e9"]}',
+                    "created_at": AT,
+                    "expires_at": LATER,
+                }
+            ],
+        }
+    ),
 }
 
 

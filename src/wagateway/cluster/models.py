@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagateway.core.db import Base, UtcDateTime, utcnow
+from wagateway.core.db import Base, SeqType, UtcDateTime, utcnow
 
 
 class ClusterNode(Base):
@@ -52,3 +52,24 @@ class DeviceOwner(Base):
     instance: Mapped[str] = mapped_column(String(36), index=True)
     token: Mapped[int] = mapped_column(BigInteger, default=1)
     since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class NodeCall(Base):
+    """A call for a device made on one node and carried out by the node that holds the
+    device (CONTRACT §9): the caller writes it for its owner (`target`, a process), the
+    owner takes it (`running`), answers it (`done`, `response`), and the caller reads the
+    answer and deletes the row. A row nobody answered before `expires_at` is withdrawn by
+    its caller, or swept once it is old."""
+
+    __tablename__ = "node_calls"
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(36))
+    target: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    request: Mapped[str] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_node_calls_target_state", "target", "state"),)

@@ -257,6 +257,13 @@ class Settings(BaseSettings):
         "thirds of it after its last beat began); a dead node's devices are taken over within "
         "about twice this",
     )
+    node_call_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="several nodes (CONTRACT §9): how long a call for a device waits for the "
+        "node that holds it (or, while the device moves, for its new owner) before it is 408 "
+        "`request_canceled`",
+    )
     stream_retention_seconds: int = Field(
         86400,
         ge=0,

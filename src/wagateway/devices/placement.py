@@ -29,6 +29,7 @@ from wagateway.cluster.ownership import Ownership, expel_dead, free_owner, live_
 from wagateway.core.db import Database, database_now
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SESSIONFUL, SessionRuntime
+from wagateway.devices.state import Status
 
 log = structlog.get_logger(__name__)
 
@@ -69,8 +70,9 @@ class Placement:
                 if dead:
                     log.warning("cluster_nodes_found_dead", node_ids=dead)
                 mine = await self._ownership.owned(session)
-                sessionless = await self._sessionless(session, list(mine))
-                active = {d: t for d, t in mine.items() if d not in sessionless}
+                statuses = await self._statuses(session, list(mine))
+                active = {d: t for d, t in mine.items() if statuses.get(d) in SESSIONFUL}
+                pairing = {d for d, status in statuses.items() if status == Status.QR_GENERATED}
                 share = await self._share(session)
                 taken: dict[str, int] = {}
                 if len(active) < share:
@@ -92,7 +94,9 @@ class Placement:
             if excess > 0:
                 # What is not running here yet goes first: no session to move.
                 giving_back = [d for d in adopt if d not in taken][:excess]
-                giving_back += running[: excess - len(giving_back)]
+                # A pairing window cannot move (its codes live in this process): it stays.
+                movable = [d for d in running if d not in pairing]
+                giving_back += movable[: excess - len(giving_back)]
                 for device_id in giving_back:
                     adopt.pop(device_id, None)
             for device_id, token in adopt.items():
@@ -112,14 +116,15 @@ class Placement:
         return math.ceil((devices or 0) / nodes)
 
     @staticmethod
-    async def _sessionless(session: AsyncSession, device_ids: list[str]) -> set[str]:
-        """Which of these devices have no session any more (unlinked, expired, deleted)."""
+    async def _statuses(session: AsyncSession, device_ids: list[str]) -> dict[str, Status]:
+        """These devices' statuses (those with none in SESSIONFUL have no session any more:
+        unlinked, expired, deleted)."""
         if not device_ids:
-            return set()
-        rows = await session.scalars(
-            select(Device.id).where(Device.id.in_(device_ids), Device.status.not_in(SESSIONFUL))
+            return {}
+        rows = await session.execute(
+            select(Device.id, Device.status).where(Device.id.in_(device_ids))
         )
-        return set(rows)
+        return {device_id: Status(status) for device_id, status in rows}
 
     async def _free_devices(
         self, session: AsyncSession, engines: list[str], wanted: int

@@ -52,7 +52,7 @@ from wagateway.engines.base import (
     Warning,
     with_valid_text,
 )
-from wagateway.engines.fenced import fenced
+from wagateway.engines.fenced import Route, fenced
 
 log = structlog.get_logger(__name__)
 
@@ -88,20 +88,26 @@ class SessionRuntime:
         *,
         history_max_messages: int = 0,
         ownership: Ownership | None = None,
+        route: Route | None = None,
     ) -> None:
         self._db = db
         self._sink = sink
         # Which devices this node holds (several nodes, CONTRACT §9); without it, a runtime
-        # on its own holds every device (in-process tests).
+        # on its own holds every device (in-process tests). `route` carries calls for the
+        # devices other nodes hold to them.
         self.ownership = ownership
         # What a session of a device with `history_sync` may import (WAGW_HISTORY_MAX_MESSAGES).
         self.history_max_messages = history_max_messages
         # Last presence seen per (device, jid): presence is pushed, never asked, so it may be stale.
         self.presence: dict[tuple[str, str], PresenceUpdate] = {}
+        engines = list(engines)
         self.engines: dict[str, Engine] = {
-            engine.name: engine if ownership is None else fenced(engine, self.holds)
+            engine.name: engine if ownership is None else fenced(engine, self.holds, route)
             for engine in engines
         }
+        # This node's own sessions, for letting go of them: never fenced, never routed (a
+        # routed close would end the session another node holds now).
+        self._own_sessions: dict[str, Engine] = {engine.name: engine for engine in engines}
         self._takeover_listeners: list[TakeoverListener] = []
         # Receipts that arrive while their write waits join it, whatever their device
         # (`handle`): one device query and one message query for the lot.
@@ -231,7 +237,7 @@ class SessionRuntime:
         for device_id in device_ids:
             if self.ownership is not None and self.ownership.has(device_id):
                 continue  # held again meanwhile (a pairing window opened here): its session
-            for engine in self.engines.values():
+            for engine in self._own_sessions.values():
                 try:
                     await engine.close(device_id)
                 except EngineError as exc:
@@ -251,7 +257,7 @@ class SessionRuntime:
             mode, engine_name = presence_mode_of(app, device), device.engine
         try:
             await self.engine_for(engine_name).set_presence_mode(device_id, mode)
-        except EngineError as exc:
+        except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
             log.warning("presence_mode_not_applied", device_id=device_id, error=exc.message)
 
     async def push_history_limit(self, device_id: str) -> None:
@@ -266,7 +272,7 @@ class SessionRuntime:
             engine_name = device.engine
         try:
             await self.engine_for(engine_name).set_history_limit(device_id, limit)
-        except EngineError as exc:
+        except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
             log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
 
     # --- pairing helpers used by the device service ------------------------------------------

@@ -92,6 +92,26 @@ class DeviceService:
     async def get(self, app_id: str, device_id: str, *, allow_destroyed: bool = False) -> Device:
         return await stored_device(self._db, app_id, device_id, allow_destroyed=allow_destroyed)
 
+    async def showing(
+        self, *, qr: str | None = None, pairing_code: str | None = None
+    ) -> str | None:
+        """The pairing device that shows this QR or pairing code now, whichever node opened
+        its window (the codes are stored with the device)."""
+        stmt = select(Device.id, Device.qr, Device.pairing_code).where(
+            Device.status == Status.QR_GENERATED
+        )
+        stmt = (
+            stmt.where(Device.qr == qr)
+            if qr is not None
+            else stmt.where(Device.pairing_code.is_not(None))
+        )
+        wanted = _plain_code(pairing_code) if pairing_code is not None else None
+        async with self._db.read() as session:
+            for device_id, _, code in await session.execute(stmt):
+                if wanted is None or _plain_code(code or "") == wanted:
+                    return str(device_id)
+        return None
+
     async def list(self, app_id: str, include_destroyed: bool = False) -> list[Device]:
         stmt = select(Device).where(Device.app_id == app_id).order_by(Device.created_at, Device.id)
         if not include_destroyed:
@@ -295,7 +315,7 @@ class DeviceService:
             events.disconnected(session, row, "pairing_failed")
         try:
             await self._runtime.engine_for(device.engine).close(device.id)
-        except EngineError:
+        except (EngineError, ApiError):  # as in `_end_engine_session`
             pass
 
     async def _start_new_window(
@@ -465,8 +485,14 @@ class DeviceService:
         try:
             engine = self._runtime.engine_for(device.engine)
             await (engine.logout(device.id) if logout else engine.close(device.id))
-        except EngineError as exc:
+        except (EngineError, ApiError) as exc:
+            # ApiError: the node that holds the session did not answer in time. The device
+            # has no session any more: that node closes it at its next placement pass.
             log.warning("engine_session_end_failed", device_id=device.id, error=exc.message)
+
+
+def _plain_code(code: str) -> str:
+    return code.replace("-", "").strip().upper()
 
 
 def _record(

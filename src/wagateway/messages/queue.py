@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps import pacing
 from wagateway.apps.models import App
+from wagateway.cluster.signals import Signals
 from wagateway.core.db import Database, idle_wait, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.netguard import guarded_session
@@ -68,6 +69,10 @@ class MediaFetchError(Exception):
     pass
 
 
+# Signals between nodes (`cluster/signals.py`): work is due; a message changed (its id).
+WORK_CHANNEL = "wagw_work"
+MESSAGES_CHANNEL = "wagw_messages"
+
 # What a send that the engine could not finish (its worker died mid-call) records.
 ENGINE_UNAVAILABLE = "engine_unavailable"
 
@@ -82,6 +87,7 @@ class OutboundQueue:
         node_id: str,
         *,
         early_receipts: EarlyReceipts,
+        signals: Signals | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
@@ -103,7 +109,14 @@ class OutboundQueue:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._status_listeners: list[Callable[[str], None]] = []
+        # A listener gets a message id, or None: look again at every message (signals were lost).
+        self._status_listeners: list[Callable[[str | None], None]] = []
+        # Other nodes: work accepted there for devices held here wakes this queue, and a
+        # send waiting there (`wait=true`) hears of its message's changes made here.
+        self._signals = signals
+        if signals is not None:
+            signals.subscribe(WORK_CHANNEL, lambda _: self._wake.set())
+            signals.subscribe(MESSAGES_CHANNEL, self._announce_here)
         self.last_loop_at = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -157,9 +170,12 @@ class OutboundQueue:
         return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
+        """New work was accepted: look for it now, here and on the other nodes."""
         self._wake.set()
+        if self._signals is not None:
+            self._signals.publish(WORK_CHANNEL, "due")
 
-    def on_status_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
+    def on_status_change(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
         self._status_listeners.append(listener)
         return lambda: self._status_listeners.remove(listener)
 
@@ -169,6 +185,11 @@ class OutboundQueue:
         self._announce(message_id)
 
     def _announce(self, message_id: str) -> None:
+        self._announce_here(message_id)
+        if self._signals is not None:
+            self._signals.publish(MESSAGES_CHANNEL, message_id)
+
+    def _announce_here(self, message_id: str | None) -> None:
         for listener in list(self._status_listeners):
             listener(message_id)
 

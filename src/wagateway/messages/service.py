@@ -267,7 +267,7 @@ class MessageService:
     async def _wait_until_sent(self, app_id: str, device_id: str, message_id: str) -> SendResult:
         changed = asyncio.Event()
         unsubscribe = self._queue.on_status_change(
-            lambda mid: changed.set() if mid == message_id else None
+            lambda mid: changed.set() if mid in (message_id, None) else None
         )
         deadline = asyncio.get_running_loop().time() + self._settings.send_wait_timeout
         try:
@@ -284,7 +284,7 @@ class MessageService:
                         {"message_id": message_id, "status": message.status},
                     )
                 changed.clear()
-                try:  # woken by the queue here; polling covers a sender on another node
+                try:  # woken by the queue, here or on another node; polling covers lost signals
                     await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
                 except TimeoutError:
                     pass

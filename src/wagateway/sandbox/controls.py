@@ -106,6 +106,29 @@ class InboundRequest(BaseModel):
     )
 
 
+# The simulated phone's and network's acts on one device: carried out by the node that
+# holds the device's session (`engines/fenced.py`), whichever node the control reached.
+DEVICE_CONTROLS = frozenset(
+    {
+        "scan",
+        "enter_pairing_code",
+        "drop",
+        "phone_logout",
+        "contact_chat_presence",
+        "contact_writes",
+        "owner_writes",
+        "owner_reads",
+        "contact_presence",
+        "contact_revokes",
+        "contact_edits",
+        "contact_votes",
+        "contact_calls",
+        "send_history",
+        "contact_changes_group",
+    }
+)
+
+
 def require_sandbox(app: App) -> None:
     if app.engine != "sandbox":
         raise ApiError(403, "forbidden", "sandbox controls are only for apps on the sandbox engine")
@@ -146,7 +169,7 @@ class SandboxControls:
         """A simulated phone scans this QR: the device becomes `connected` as `phone`."""
         require_sandbox(app)
         phone = normalise_phone(phone)
-        device_id = self._sandbox.device_for_qr(qr)
+        device_id = self._sandbox.device_for_qr(qr) or await self._devices.showing(qr=qr)
         if device_id is None:
             raise not_found("active QR")
         await self._devices.get(app.id, device_id)  # 404 when the QR belongs to another app
@@ -171,7 +194,9 @@ class SandboxControls:
     async def enter_pairing_code(self, app: App, code: str) -> Device:
         """The simulated phone types a pairing code: the device links as the code's phone."""
         require_sandbox(app)
-        device_id = self._sandbox.device_for_pairing_code(code)
+        device_id = self._sandbox.device_for_pairing_code(code) or await self._devices.showing(
+            pairing_code=code
+        )
         if device_id is None:
             raise not_found("active pairing code")
         await self._devices.get(app.id, device_id)
