@@ -129,3 +129,46 @@ def test_a_node_acts_for_a_device_only_while_its_last_renewal_is_fresh(
             await db.dispose()
 
     asyncio.run(go())
+
+
+def test_a_takeover_waits_for_the_owners_claim_under_way(database_url: str, tmp_path: Path) -> None:
+    """The send queue claims a device's messages with its owner row locked (`owns_locked`):
+    a node taking the device over meanwhile waits for that claim to commit (on SQLite the
+    single writer orders them already), and the old owner owns nothing after."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            old, new = await _node(db, "old", tmp_path), await _node(db, "new", tmp_path)
+            async with db.transaction() as session:
+                await old.take_for_session(session, "dev-1", utcnow())
+            claim_open, claim_done = asyncio.Event(), asyncio.Event()
+            order: list[str] = []
+
+            async def claim() -> None:
+                async with db.transaction() as session:
+                    assert await old.owns_locked(session, "dev-1")
+                    claim_open.set()
+                    await asyncio.sleep(0.3)  # the claim's work
+                    order.append("claim committed")
+                claim_done.set()
+
+            async def take_over() -> None:
+                await claim_open.wait()
+                async with db.transaction() as session:
+                    await new.take_for_session(session, "dev-1", utcnow())
+                order.append("taken")
+
+            if db.dialect == "sqlite":  # one writer: the take cannot even start meanwhile
+                await claim()
+                await take_over()
+            else:
+                await asyncio.gather(claim(), take_over())
+            assert order == ["claim committed", "taken"]
+            async with db.transaction() as session:
+                assert not await old.owns_locked(session, "dev-1")
+                assert await new.owns_locked(session, "dev-1")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())

@@ -56,6 +56,7 @@ class Membership:
         self.lease_seconds = lease_seconds
         self._devices_owned = devices_owned
         self._task: asyncio.Task[None] | None = None
+        self._after_beat_task: asyncio.Task[None] | None = None
         self.displaced = False  # another process took this node id over (see `_beat`)
         # When the last heartbeat that was written began (time.monotonic()): what this node
         # may still do for its devices counts from it (`ownership.py`).
@@ -130,10 +131,11 @@ class Membership:
         self._task = asyncio.create_task(self._run(), name="cluster-heartbeat")
 
     async def stop_beating(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._after_beat_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def stop(self) -> None:
         """Stop beating and leave: the others see this node gone at once."""
@@ -159,11 +161,23 @@ class Membership:
             except Exception as exc:
                 log.warning("cluster_heartbeat_failed", node_id=self.node_id, error=repr(exc))
                 continue
-            try:
-                if beaten and self.after_beat is not None:
-                    await self.after_beat()
-            except Exception:
-                log.exception("cluster_after_beat_failed", node_id=self.node_id)
+            # What rides on the beat runs beside the beats, never in their way: a pass that
+            # waits (for a row another node's open transaction holds) must not delay the
+            # beat that keeps this node's hold on its devices.
+            if (
+                beaten
+                and self.after_beat is not None
+                and (self._after_beat_task is None or self._after_beat_task.done())
+            ):
+                self._after_beat_task = asyncio.create_task(
+                    self._run_after_beat(self.after_beat), name="cluster-after-beat"
+                )
+
+    async def _run_after_beat(self, after_beat: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await after_beat()
+        except Exception:
+            log.exception("cluster_after_beat_failed", node_id=self.node_id)
 
     async def _beat(self) -> bool:
         """Renew this node's row; False when it must not act as a node (displaced)."""

@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode, DeviceOwner
-from wagateway.core.db import upsert_insert
+from wagateway.core.db import locks_rows, upsert_insert
 
 # What part of the lease a node may act on after its last heartbeat began: the rest is
 # the time its sessions have to stop before another node may take the devices over.
@@ -92,6 +92,17 @@ class Ownership:
             )
         )
         return {device_id: token for device_id, token in rows}
+
+    async def owns_locked(self, session: AsyncSession, device_id: str) -> bool:
+        """Whether the database says this process owns the device, the owner row locked
+        (shared) until `session`'s transaction ends: no other node can take the device
+        meanwhile, and one taking it waits for that transaction."""
+        stmt = select(DeviceOwner.device_id).where(
+            DeviceOwner.device_id == device_id, DeviceOwner.instance == self.instance
+        )
+        if locks_rows(session):
+            stmt = stmt.with_for_update(read=True)
+        return await session.scalar(stmt) is not None
 
     def _as_owner(self, now: datetime) -> dict[str, object]:
         """An owner row's columns that name this process as the owner since `now`."""

@@ -154,6 +154,10 @@ def unindexed(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnEle
 DEFAULT_READ_POOL_SIZE = 40
 
 
+# PostgreSQL ends a session idle inside a transaction for this long (see `create_engine`).
+IDLE_IN_TRANSACTION_MS = 5000
+
+
 def create_engine(
     url: str, *, read_only: bool = False, read_pool_size: int = DEFAULT_READ_POOL_SIZE
 ) -> AsyncEngine:
@@ -177,7 +181,18 @@ def create_engine(
             engine = create_async_engine(url, connect_args={"timeout": 30}, **common)
         _configure_sqlite(engine.sync_engine, read_only=read_only)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **common)
+    # A transaction left open by a process that froze or lost its way (several nodes) would
+    # hold its row locks, and with them the other nodes' takeover of its devices: the server
+    # ends it after a while, long after any transaction of ours that is still working.
+    settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"server_settings": settings},
+        **common,
+    )
 
 
 def _configure_sqlite(sync_engine: Engine, *, read_only: bool = False) -> None:

@@ -301,6 +301,8 @@ class OutboundQueue:
         now = utcnow()
 
         async def unit(session: AsyncSession) -> Claim | None:
+            if not await self._still_owner(session, device_id):
+                return None
             due = (
                 select(Message)
                 .where(
@@ -340,6 +342,15 @@ class OutboundQueue:
             return Claim(device, app, plan, messages)
 
         return await self._db.grouped(unit, preload=(Device, device_id))
+
+    async def _still_owner(self, session: AsyncSession, device_id: str) -> bool:
+        """Whether this node owns the device, its owner row locked until the claim commits:
+        a node taking the device over waits for the claim, then puts back what it claimed
+        (`_take_back_sends`) before sending any of the device's later messages. So a claim
+        never lands after a takeover, where it would hold a message back while the new
+        owner sends the ones after it."""
+        ownership = self._runtime.ownership
+        return ownership is None or await ownership.owns_locked(session, device_id)
 
     async def _send(
         self,
