@@ -45,6 +45,7 @@ from wagateway.messages.service import MessageService
 from wagateway.messages.sink import InboundMessages
 from wagateway.sandbox.controls import DEVICE_CONTROLS, SandboxControls
 from wagateway.sandbox.engine import SandboxEngine
+from wagateway.sandbox.witness import SessionWitness
 
 log = structlog.get_logger(__name__)
 
@@ -141,9 +142,28 @@ class Gateway:
             ops=DEVICE_CONTROLS,
             letting_go=frozenset(),
         )
+        # The simulated network's record of live sessions: this node's, by its connection.
+        witness = SessionWitness(
+            self.db,
+            self.node_id,
+            lambda: self.membership.instance,
+            listen_dsn(self.db.url),
+            idle_timeout=settings.device_lease_seconds / 3,
+        )
+        witness.may_reopen = self.runtime.holds
+        self.sandbox.use_witness(witness)
         if remote is not None:
             for engine in [*self.runtime.engines.values(), sandbox_controls]:
                 remote.add_target(cast(FencedEngine, engine))
+        # Engine workers close their sessions by themselves when the node stops renewing
+        # them (it froze, or lost its database): they run on while their node is stopped.
+        pools = [engine.pool for engine in engines if isinstance(engine, WorkerEngine)]
+
+        def renew_workers() -> None:
+            for pool in pools:
+                pool.hold_until(self.ownership.valid_until)
+
+        self.membership.on_renewed.append(renew_workers)
         self.placement = Placement(self.db, self.runtime, self.ownership, self.membership)
         self.membership.after_beat = self.placement.place
         self.membership.on_expelled = self.placement.forget_all
@@ -195,15 +215,18 @@ class Gateway:
         except RefusedToJoin as exc:
             log.error("node_refused", reason=str(exc))
             raise
+        # Beat from now on: this node's hold must not lapse however long the rest takes
+        # (placement waits for `placement.start`).
+        self.membership.start()
         await self.signals.start()
+        await self.sandbox.witness.start()
         await self.dispatcher.start()
         await self.runtime.start()
         await self.node_calls.start()
         await self.queue.start()
-        await self.placement.place()
         self.placement.start()
+        await self.placement.place()
         self.streams.start()
-        self.membership.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def stop(self) -> None:
@@ -217,6 +240,7 @@ class Gateway:
         await self.node_calls.stop()
         await self.streams.stop()
         await self.runtime.shutdown()
+        await self.sandbox.witness.stop()
         await self.dispatcher.stop()
         await self.media.close()
         await self.signals.stop()

@@ -133,23 +133,38 @@ def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "connected"
 
-        # An owner that does not answer: 408 on B, nothing done; then it answers again.
-        assert a.proc is not None
-        a.proc.send_signal(signal.SIGSTOP)
+        # Two linked devices on two nodes: one each (the first node gave one back). From now
+        # on `owner` holds the first device, and calls reach it through `other`.
+        nodes = {node_a: a, _node_id(b): b}
+        wait_until(
+            lambda: {_owner_node(url, d) for d in (device_id, second["device_id"])} == set(nodes),
+            timeout=20,
+            what="a device on each node",
+        )
+        owner_id = _owner_node(url, device_id)
+        assert owner_id is not None
+        owner = nodes[owner_id]
+        other = b if owner is a else a
+        api_other = other.client(creds["app_token"])
+
+        # An owner that does not answer: 408, nothing done; then it answers again.
+        assert owner.proc is not None
+        owner.proc.send_signal(signal.SIGSTOP)
         try:
-            r = api_b.get(f"/devices/{device_id}/groups")
+            r = api_other.get(f"/devices/{device_id}/groups")
         finally:
-            a.proc.send_signal(signal.SIGCONT)
+            owner.proc.send_signal(signal.SIGCONT)
         assert r.status_code == 408, r.text
         assert r.json()["error"]["code"] == "request_canceled"
         assert r.json()["error"]["details"]["device_id"] == device_id
         wait_until(
-            lambda: api_b.get(f"/devices/{device_id}/groups").status_code == 200,
+            lambda: api_other.get(f"/devices/{device_id}/groups").status_code == 200,
             what="the owner answering again",
         )
 
-        # Disconnect through B: A's session ends (logged out), as on one node.
-        r = api_b.post(f"/devices/{device_id}/disconnect")
+        # Disconnect through the other node: the owner's session ends (logged out), as on
+        # one node.
+        r = api_other.post(f"/devices/{device_id}/disconnect")
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "disconnected"
 
@@ -157,7 +172,10 @@ def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
             log = api_b.get(f"/sandbox/devices/{device_id}/network").json()["network"]
             return any(e["kind"] == "disconnect" and e.get("reason") == "logged_out" for e in log)
 
-        wait_until(logged_out, what="A's session of the device logged out")
+        wait_until(logged_out, what="the owner's session of the device logged out")
+        sessions = api_b.get(f"/sandbox/devices/{device_id}/sessions").json()["sessions"]
+        assert [(s["node_id"], s["close_reason"]) for s in sessions][-1] == (owner_id, "logged_out")
+        assert all(s["close_reason"] != "replaced" for s in sessions)
         r = api_b.post(
             f"/sandbox/devices/{device_id}/inbound",
             json={"from": CONTACT, "type": "text", "text": "too late"},

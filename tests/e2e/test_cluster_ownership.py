@@ -1,8 +1,9 @@
 """Device ownership across nodes on one PostgreSQL database (CONTRACT §9), with real server
 processes: devices spread over the nodes as they join, a node killed with SIGKILL while
 messages flow has its devices taken over by the others without a new scan (nothing lost,
-each message received once by the simulated network, each device's events in order), and
-a node stopped with SIGTERM hands its devices over first."""
+each message received once by the simulated network, each device's events in order, never
+two live sessions of a device in the sandbox's record), and a node stopped with SIGTERM
+hands its devices over first."""
 
 from __future__ import annotations
 
@@ -183,6 +184,11 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
             assert first_arrivals() == messages
             # Moving is quiet: no device went through a disconnect.
             assert not receiver.events(device_id, "device_disconnected")
+            # The simulated WhatsApp never saw two live sessions of the device at once: each
+            # moved session was closed (or its node's connection gone) before the next opened.
+            sessions = api_a.get(f"/sandbox/devices/{device_id}/sessions").json()["sessions"]
+            assert sessions, device_id
+            assert [s for s in sessions if s["close_reason"] == "replaced"] == []
 
         # SIGTERM: the node hands its devices over before it exits.
         c.stop()

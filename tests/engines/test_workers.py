@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -381,5 +382,27 @@ def test_contacts_reach_the_worker_that_holds_the_device(tmp_path: Path) -> None
         assert await engine.contacts("a") == [
             base.Contact("628@s.whatsapp.net", "628", "1@lid", None, "Ani", "Toko Ani")
         ]
+
+    _run(tmp_path, scenario)
+
+
+def test_a_worker_closes_its_sessions_when_its_hold_is_not_renewed(tmp_path: Path) -> None:
+    """Several nodes (CONTRACT §9): a worker keeps its sessions only as long as its gateway
+    renews its hold; a gateway that froze (workers run on) cannot close them itself."""
+
+    async def scenario(engine: WorkerEngine, recorder: Recorder) -> None:
+        await _link(engine, recorder, "a")
+        await _link(engine, recorder, "b")
+        # Renewed on time: the sessions stay.
+        for _ in range(6):
+            engine.pool.hold_until(time.monotonic() + 0.3)
+            await asyncio.sleep(0.1)
+        assert (await engine.send("a", _text("6281"))).wa_message_id == "3EB0AA"
+        # No renewal: at the deadline the worker closes them by itself.
+        engine.pool.hold_until(time.monotonic() + 0.2)
+        await asyncio.sleep(0.6)
+        for device in ("a", "b"):
+            with pytest.raises(base.SendError, match="no session"):
+                await engine.send(device, _text("6281"))
 
     _run(tmp_path, scenario)

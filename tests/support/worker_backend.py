@@ -55,6 +55,9 @@ class ScriptedBackend:
         self._sink = sink
         self._store.mkdir(parents=True, exist_ok=True)
 
+    def open_sessions(self) -> list[str]:
+        return list(self._sessions)
+
     async def shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -9,16 +9,24 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import update
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
+from wagateway.apps.models import App
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode
 from wagateway.cluster.ownership import FENCE_FRACTION, Ownership, expel_dead
 from wagateway.core.db import Database, database_now, utcnow
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.engines.base import Engine
+from wagateway.media.store import LocalMediaStore
+from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.sink import InboundMessages
 
 
 @pytest.fixture(params=BACKENDS)
@@ -168,6 +176,67 @@ def test_a_takeover_waits_for_the_owners_claim_under_way(database_url: str, tmp_
             async with db.transaction() as session:
                 assert not await old.owns_locked(session, "dev-1")
                 assert await new.owns_locked(session, "dev-1")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+class _QuietEngine:
+    name = "sandbox"
+
+    async def start(self, sink: object) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        pass
+
+
+def test_no_send_is_claimed_for_a_device_until_its_takeover_put_back_the_old_owners(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Between taking a device and putting its previous owner's unfinished sends back in the
+    queue (the takeover listeners), the new owner claims none of its sends: a claim then
+    would send the messages after those first."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            ownership = await _node(db, "new", tmp_path)
+            async with db.transaction() as session:
+                session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
+                session.add(
+                    Device(
+                        id="dev-1",
+                        app_id="app",
+                        name="desk",
+                        engine="sandbox",
+                        status="connected",
+                        connection="online",
+                        session_epoch=1,
+                    )
+                )
+            runtime = SessionRuntime(
+                db,
+                [cast(Engine, _QuietEngine())],
+                InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+                ownership=ownership,
+            )
+            seen: list[bool] = []
+
+            async def put_back(device_ids: list[str]) -> None:
+                seen.append(runtime.may_send("dev-1"))
+
+            runtime.on_takeover(put_back)
+            async with db.transaction() as session:
+                token = await ownership.take_for_session(session, "dev-1", utcnow())
+            ownership.add("dev-1", token)
+            await runtime.take_over(["dev-1"])
+            assert seen == [False]  # held, but mid-takeover
+            assert runtime.holds("dev-1") and runtime.may_send("dev-1")
         finally:
             await db.dispose()
 

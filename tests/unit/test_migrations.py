@@ -653,6 +653,31 @@ REVISIONS: dict[str, Revision] = {
             ],
         }
     ),
+    # The sandbox's record of each device's live sessions, from 0015: none before.
+    "0015": Revision(
+        rows={
+            "sandbox_session_records": [
+                {
+                    "id": 1,
+                    "device_id": "dev-1",
+                    "node_id": "a" * 32,
+                    "instance": "00000000-0000-0000-0000-000000000001",
+                    "opened_at": AT,
+                    "closed_at": LATER,
+                    "close_reason": "replaced",
+                },
+                {
+                    "id": 2,
+                    "device_id": "dev-1",
+                    "node_id": "b" * 32,
+                    "instance": "00000000-0000-0000-0000-000000000002",
+                    "opened_at": LATER,
+                    "closed_at": None,
+                    "close_reason": None,
+                },
+            ],
+        }
+    ),
 }
 
 

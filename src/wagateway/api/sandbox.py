@@ -259,6 +259,45 @@ class NetworkLog(BaseModel):
     network: list[NetworkEntryOut]
 
 
+class SessionOut(BaseModel):
+    node_id: str = Field(description="the node whose connection held the session")
+    opened_at: datetime
+    closed_at: datetime | None = Field(description="null while the session is live")
+    close_reason: str | None = Field(
+        description="closed, logged_out, dropped, restart, reconnected; connection_lost (its "
+        "node's connection went away without closing it); replaced (another session of the "
+        "device connected while it was live: WhatsApp's rule)"
+    )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+@router.get(
+    "/devices/{device_id}/sessions",
+    response_model=SessionList,
+    responses=errors(SANDBOX_DEVICE),
+)
+async def sessions(device_id: str, app: CurrentApp, gw: GatewayDep) -> SessionList:
+    """Every session the simulated WhatsApp saw of the device, oldest first (CONTRACT §9). A
+    session is live only while its node's database connection holds it, as a socket would
+    be: a node that dies closes its sessions without its cooperation. A session opened while
+    another was live replaces it (`replaced`): on several nodes that is double ownership."""
+    rows = await gw.sandbox_controls.sessions(app, device_id)
+    return SessionList(
+        sessions=[
+            SessionOut(
+                node_id=r.node_id,
+                opened_at=r.opened_at,
+                closed_at=r.closed_at,
+                close_reason=r.close_reason,
+            )
+            for r in rows
+        ]
+    )
+
+
 @router.get(
     "/devices/{device_id}/network",
     response_model=NetworkLog,

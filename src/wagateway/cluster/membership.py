@@ -62,6 +62,8 @@ class Membership:
         # may still do for its devices counts from it (`ownership.py`).
         self.renewed_at: float | None = None
         self.after_beat: Callable[[], Awaitable[None]] | None = None
+        # Told each time `renewed_at` moves on (engine workers get the new deadline).
+        self.on_renewed: list[Callable[[], None]] = []
         self.on_expelled: Callable[[], Awaitable[None]] | None = None
 
     @property
@@ -98,7 +100,7 @@ class Membership:
                         )
                     first_seen = row.last_seen
             if not other:
-                self.renewed_at = started
+                self._renewed(started)
                 log.info("cluster_joined", node_id=self.node_id, instance=self.instance)
                 return
             assert row is not None
@@ -201,8 +203,13 @@ class Membership:
         if expelled:
             await self._rejoin()
             return True
-        self.renewed_at = started
+        self._renewed(started)
         return True
+
+    def _renewed(self, started: float) -> None:
+        self.renewed_at = started
+        for listener in self.on_renewed:
+            listener()
 
     async def _rejoin(self) -> None:
         """This node was found dead (its row removed): whatever it held is another's now.

@@ -44,10 +44,13 @@ class Placement:
         self._membership = membership
         self._lock = asyncio.Lock()
         self._draining = False
+        self._started = False
         self._fence_task: asyncio.Task[None] | None = None
         self.fenced_count = 0  # times this node stopped its sessions for want of a heartbeat
 
     def start(self) -> None:
+        """Place devices from now on (the engines and the queue are up)."""
+        self._started = True
         self._fence_task = asyncio.create_task(self._watch_fence(), name="ownership-fence")
 
     async def stop(self) -> None:
@@ -60,7 +63,11 @@ class Placement:
 
     async def place(self) -> None:
         async with self._lock:
-            if self._draining or time.monotonic() >= self._ownership.valid_until:
+            if (
+                not self._started
+                or self._draining
+                or time.monotonic() >= self._ownership.valid_until
+            ):
                 return
             engines = list(self._runtime.engines)
             before = self._ownership.held()

@@ -109,6 +109,7 @@ class SessionRuntime:
         # routed close would end the session another node holds now).
         self._own_sessions: dict[str, Engine] = {engine.name: engine for engine in engines}
         self._takeover_listeners: list[TakeoverListener] = []
+        self._taking_over: set[str] = set()  # see `may_send`
         # Receipts that arrive while their write waits join it, whatever their device
         # (`handle`): one device query and one message query for the lot.
         self._receipts: JoinedWrites[None, Receipt] = JoinedWrites(db, self._apply_receipts)
@@ -150,6 +151,12 @@ class SessionRuntime:
         """Whether this node may act for the device now (send, query, any engine call)."""
         return self.ownership is None or self.ownership.holds(device_id)
 
+    def may_send(self, device_id: str) -> bool:
+        """Whether this node may claim the device's sends now: it holds the device, and is
+        not in the middle of taking it over (until its previous owner's unfinished sends are
+        back in the queue, a claim would send the messages after them first)."""
+        return self.holds(device_id) and device_id not in self._taking_over
+
     async def own_for_session(self, session: AsyncSession, device_id: str) -> int | None:
         """Make this node the device's owner as a session starts for it here (in the
         transaction that starts it); the token to `hold` once that has committed."""
@@ -182,6 +189,36 @@ class SessionRuntime:
         """
         if not device_ids:
             return
+        # No claims for them until the sends their previous owner left are back in the queue.
+        self._taking_over.update(device_ids)
+        try:
+            to_restore = await self._mark_taken_over(device_ids)
+            for listener in self._takeover_listeners:
+                await listener([device_id for device_id, *_ in to_restore])
+        finally:
+            self._taking_over.difference_update(device_ids)
+        restored = 0
+        for device_id, engine_name, epoch, history_sync in to_restore:
+            if not self.holds(device_id):
+                continue
+            try:
+                engine = self.engine_for(engine_name)
+                await engine.restore(device_id, epoch)
+                if history_sync:  # WhatsApp may still be sending it
+                    await engine.set_history_limit(device_id, self.history_max_messages)
+                restored += 1
+            except EngineError as exc:
+                if not self.holds(device_id):
+                    continue  # fenced meanwhile: the device's new owner restores it
+                await self.handle(
+                    SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
+                )
+        log.info("devices_restored", count=restored)
+
+    async def _mark_taken_over(self, device_ids: list[str]) -> list[tuple[str, str, int, bool]]:
+        """The devices' new session epoch, written before their sessions are restored here:
+        linked ones go `reconnecting`, pairing ones `expired`. The linked ones to restore:
+        (id, engine, epoch, history_sync)."""
         async with self._db.transaction() as session:
             rows = (
                 await session.scalars(
@@ -206,25 +243,7 @@ class SessionRuntime:
                     to_restore.append(
                         (device.id, device.engine, device.session_epoch, device.history_sync)
                     )
-        for listener in self._takeover_listeners:
-            await listener([device_id for device_id, *_ in to_restore])
-        restored = 0
-        for device_id, engine_name, epoch, history_sync in to_restore:
-            if not self.holds(device_id):
-                continue
-            try:
-                engine = self.engine_for(engine_name)
-                await engine.restore(device_id, epoch)
-                if history_sync:  # WhatsApp may still be sending it
-                    await engine.set_history_limit(device_id, self.history_max_messages)
-                restored += 1
-            except EngineError as exc:
-                if not self.holds(device_id):
-                    continue  # fenced meanwhile: the device's new owner restores it
-                await self.handle(
-                    SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
-                )
-        log.info("devices_restored", count=restored)
+        return to_restore
 
     async def let_go(self, device_ids: list[str]) -> None:
         """Stop this node's sessions of these devices without changing the devices: they

@@ -231,7 +231,9 @@ class OutboundQueue:
             ids = list((await session.execute(devices_with_due_messages(now))).scalars())
             # Another node's devices are its to send (CONTRACT §9).
             due = [
-                d for d in ids if self._capped_until.get(d, now) <= now and self._runtime.holds(d)
+                d
+                for d in ids
+                if self._capped_until.get(d, now) <= now and self._runtime.may_send(d)
             ]
             if not due:  # idle: find when the next retry or scheduled send falls due
                 earliest = (await session.execute(earliest_queued_per_device())).all()
@@ -301,6 +303,8 @@ class OutboundQueue:
         now = utcnow()
 
         async def unit(session: AsyncSession) -> Claim | None:
+            if not self._runtime.may_send(device_id):
+                return None
             if not await self._still_owner(session, device_id):
                 return None
             due = (

@@ -19,7 +19,7 @@ from wagateway.devices.service import DeviceService
 from wagateway.devices.state import Status
 from wagateway.engines.base import CHAT_PRESENCE_STATES, PRESENCE_STATES, EngineError
 from wagateway.sandbox.engine import SandboxEngine
-from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived
+from wagateway.sandbox.models import SandboxNetworkEntry, SandboxReceived, SandboxSessionRecord
 
 
 class InboundRequest(BaseModel):
@@ -454,6 +454,11 @@ class SandboxControls:
         require_sandbox(app)
         await self._devices.get(app.id, device_id)
         return await self._sandbox.received_from(device_id)
+
+    async def sessions(self, app: App, device_id: str) -> list[SandboxSessionRecord]:
+        require_sandbox(app)
+        await self._devices.get(app.id, device_id)
+        return await self._sandbox.witness.sessions(device_id)
 
     async def network(self, app: App, device_id: str) -> list[SandboxNetworkEntry]:
         require_sandbox(app)

@@ -72,6 +72,7 @@ from wagateway.sandbox.models import (
     SandboxReceived,
     SandboxSession,
 )
+from wagateway.sandbox.witness import SessionWitness
 
 log = structlog.get_logger(__name__)
 
@@ -190,6 +191,14 @@ class SandboxEngine:
         # The simulated contact store, per device: the phone numbers of contacts that wrote to
         # it (as whatsmeow saves the push name of every message received), oldest first.
         self._known_contacts: dict[str, dict[str, None]] = {}
+        # The network's record of live sessions (several nodes: `witness.py`); the gateway
+        # gives it the node's identity and connection.
+        self.witness = SessionWitness(db)
+        self.use_witness(self.witness)
+
+    def use_witness(self, witness: SessionWitness) -> None:
+        self.witness = witness
+        witness.on_replaced = self._replaced
 
     # --- Engine protocol ----------------------------------------------------------------
 
@@ -241,6 +250,7 @@ class SandboxEngine:
             self._forget_codes(sim)
             if sim.online:
                 self._log(device_id, "disconnect", reason=reason)
+                await self.witness.closed(device_id, reason)
             sim.online = False
 
     async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
@@ -536,6 +546,7 @@ class SandboxEngine:
             sim.online = False
             sim.available = False
             self._log(device_id, "disconnect", reason="dropped")
+            await self.witness.closed(device_id, "dropped")
             await self._emit(ConnectionLost(device_id, sim.epoch, error="sandbox: socket dropped"))
         sim.task = asyncio.create_task(
             self._reconnect(device_id, sim), name=f"reconnect:{device_id}"
@@ -846,6 +857,7 @@ class SandboxEngine:
             await self._stop_task(sim)
             if sim.online:
                 self._log(device_id, "disconnect", reason="logged_out")
+                await self.witness.closed(device_id, "logged_out")
             sim.online = False
             await self._erase_session(device_id)
             await self._emit(
@@ -924,6 +936,7 @@ class SandboxEngine:
                 )
             sim.online = True
             self._log(device_id, "connect", phone=phone, reconnected=False)
+            await self.witness.opened(device_id)
             await self._emit(Connected(device_id, sim.epoch, phone, device_jid, linked_at))
 
     async def _restore(self, device_id: str, sim: _Sim) -> None:
@@ -950,6 +963,7 @@ class SandboxEngine:
         async with sim.lock:
             sim.online = True
             self._log(device_id, "connect", phone=stored.phone, reconnected=True)
+            await self.witness.opened(device_id)
             await self._emit(
                 Connected(
                     device_id,
@@ -961,6 +975,27 @@ class SandboxEngine:
                 )
             )
         return True
+
+    async def _replaced(self, device_id: str) -> None:
+        """Another session of the device connected (WhatsApp's rule, CONTRACT §9): this one
+        ends, and the device is disconnected with reason `replaced`."""
+        sim = self._sims.pop(device_id, None)
+        if sim is None:
+            return
+        async with sim.lock:
+            await self._stop_task(sim)
+            self._forget_codes(sim)
+            if sim.online:
+                self._log(device_id, "disconnect", reason="replaced")
+            sim.online = False
+            await self._emit(
+                SessionEnded(
+                    device_id,
+                    sim.epoch,
+                    reason="replaced",
+                    detail="another session of this device connected",
+                )
+            )
 
     async def _erase_session(self, device_id: str) -> None:
         async with self._db.transaction() as session:
@@ -978,6 +1013,7 @@ class SandboxEngine:
             sim.online = False
             sim.available = False
             self._log(device_id, "disconnect", reason="restart")
+            await self.witness.closed(device_id, "restart")
             await self._emit(ConnectionLost(device_id, sim.epoch, error="restart requested"))
         sim.task = asyncio.create_task(self._restart(device_id, sim), name=f"restart:{device_id}")
 

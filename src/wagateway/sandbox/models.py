@@ -88,3 +88,23 @@ class SandboxGroupMember(Base):
     group_jid: Mapped[str] = mapped_column(String(120), primary_key=True)
     jid: Mapped[str] = mapped_column(String(120), primary_key=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SandboxSessionRecord(Base):
+    """The simulated WhatsApp's record of each live session of a device (CONTRACT §9): which
+    node opened it, when, and how it ended. A witness, not the nodes' own claim: an open
+    record counts as live only while the session-level lock its node took on its database
+    connection is held (`sandbox/witness.py`), as a socket would be; a node that dies
+    closes its sessions without its cooperation. A second live session of a device replaces
+    the first (`close_reason` "replaced")."""
+
+    __tablename__ = "sandbox_session_records"
+    __table_args__ = (Index("ix_sandbox_session_records_device", "device_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[str] = mapped_column(String(36))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -112,6 +112,8 @@ from .send_accepted import SendAccepted
 from .send_accepted_error_type_0 import SendAcceptedErrorType0
 from .send_message_request import SendMessageRequest
 from .send_message_request_type import SendMessageRequestType
+from .session_list import SessionList
+from .session_out import SessionOut
 from .ticket_out import TicketOut
 from .token_rotate import TokenRotate
 from .webhook_secret_out import WebhookSecretOut
@@ -227,6 +229,8 @@ __all__ = (
     "SendAcceptedErrorType0",
     "SendMessageRequest",
     "SendMessageRequestType",
+    "SessionList",
+    "SessionOut",
     "TicketOut",
     "TokenRotate",
     "WebhookSecretOut",

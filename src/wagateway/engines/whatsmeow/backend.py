@@ -186,6 +186,11 @@ class WhatsmeowBackend:
             ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="neonize")
         )
 
+    def open_sessions(self) -> list[str]:
+        """The devices with a session in this worker (its host closes them when its hold
+        lapses: `workers/protocol.py`, HOLD_UNTIL)."""
+        return list(self._sessions)
+
     async def shutdown(self) -> None:
         for task in list(self._presence_tasks):
             task.cancel()

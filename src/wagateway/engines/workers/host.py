@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +51,8 @@ class WorkerServer:
         self._writer = writer
         self._tasks: set[asyncio.Task[None]] = set()
         self._write_lock = asyncio.Lock()
+        self._hold_until: float | None = None  # None: not held to a time (one node)
+        self._hold_changed = asyncio.Event()
 
     async def _send(self, frame: dict[str, Any]) -> None:
         async with self._write_lock:
@@ -69,6 +73,7 @@ class WorkerServer:
                 }
             }
         )
+        fence = asyncio.create_task(self._fence())
         try:
             while True:
                 frame = await protocol.read_frame(self._reader)
@@ -78,9 +83,31 @@ class WorkerServer:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:
+            fence.cancel()
             for task in list(self._tasks):
                 task.cancel()
             await self._backend.shutdown()
+
+    async def _fence(self) -> None:
+        """Close every session once the hold lapses without a renewal (`HOLD_UNTIL`): the
+        gateway stopped acting for them (or can no longer tell this worker to)."""
+        while True:
+            self._hold_changed.clear()
+            remaining = None if self._hold_until is None else self._hold_until - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                open_sessions: list[str] = list(getattr(self._backend, "open_sessions", list)())
+                for device_id in open_sessions:
+                    with contextlib.suppress(Exception):
+                        await self._backend.close(device_id)
+                if open_sessions:
+                    print(
+                        f"worker {os.getpid()}: hold lapsed, closed {len(open_sessions)} sessions",
+                        file=sys.stderr,
+                    )
+                self._hold_until = None
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hold_changed.wait(), remaining)
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         request_id = frame.get("id")
@@ -88,11 +115,15 @@ class WorkerServer:
         if not isinstance(request_id, int):
             return
         try:
-            if op not in protocol.OPS:
+            if op not in protocol.OPS and op != protocol.HOLD_UNTIL:
                 raise protocol.ProtocolError(f"unknown op {op!r}")
             args = protocol.decode(frame.get("args") or {})
             if op == "ping":
                 result: Any = "pong"
+            elif op == protocol.HOLD_UNTIL:
+                self._hold_until = float(args["deadline"])
+                self._hold_changed.set()
+                result = None
             elif op == "health":
                 result = await self._backend.health()
             else:

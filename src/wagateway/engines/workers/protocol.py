@@ -72,6 +72,11 @@ OPS = frozenset(
 OPS = OPS | frozenset({"reconnect", "update_own_profile", "set_blocked", "blocklist"})
 # History import (CONTRACT §8.4).
 OPS = OPS | frozenset({"set_history_limit"})
+# Not an Engine method: until when (`time.monotonic()`, which every process on the host
+# shares) the worker may keep its sessions open without hearing again (several nodes,
+# CONTRACT §9). A worker whose gateway stops renewing it (frozen, or cut off from its
+# database) closes them by itself at that time, as its gateway would.
+HOLD_UNTIL = "hold_until"
 
 _TYPES: dict[str, type[Any]] = {
     cls.__name__: cls

@@ -16,6 +16,7 @@ Starting, stopping and the back-off are the webhook worker's too: `core/child_pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -124,6 +125,9 @@ class WorkerPool:
         self._max_fds = max_worker_fds
         self._check_interval = check_interval
         self._monitor: asyncio.Task[None] | None = None
+        # Until when the workers may keep their sessions without hearing again (`hold_until`).
+        self._hold_until: float | None = None
+        self._hold_sends: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -168,6 +172,24 @@ class WorkerPool:
         if op in ("close", "logout"):
             self._end_session(device_id)
         return result
+
+    def hold_until(self, deadline: float) -> None:
+        """Tell every worker until when (`time.monotonic()`) it may keep its sessions open:
+        one that hears nothing newer closes them by itself then (several nodes, CONTRACT
+        §9: its gateway froze or lost its database, and cannot close them itself)."""
+        self._hold_until = deadline
+        for worker in self._workers:
+            if worker.alive:
+                self._send_hold(worker, deadline)
+
+    def _send_hold(self, worker: _Worker, deadline: float) -> None:
+        async def send() -> None:
+            with contextlib.suppress(EngineError):
+                await self._request(worker, protocol.HOLD_UNTIL, {"deadline": deadline}, 2.0)
+
+        task = asyncio.create_task(send(), name="worker-hold", context=Context())
+        self._hold_sends.add(task)
+        task.add_done_callback(self._hold_sends.discard)
 
     async def ping(self) -> list[bool]:
         answers = []
@@ -310,6 +332,8 @@ class WorkerPool:
             raise EngineError("engine_unavailable", "the engine worker did not start") from exc
         worker.alive = True
         worker.ready.set()
+        if self._hold_until is not None:
+            self._send_hold(worker, self._hold_until)
         worker.delivery = asyncio.create_task(
             self._deliver_events(worker.events), name="worker-events", context=Context()
         )

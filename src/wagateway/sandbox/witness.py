@@ -1,0 +1,294 @@
+"""The simulated WhatsApp's record of each device's live sessions (CONTRACT §9), kept the way
+WhatsApp's servers know them: by the connection, not by what the nodes claim.
+
+A node's sandbox records every session it opens (`sandbox_session_records`) and holds a
+session-level advisory lock for it on a PostgreSQL connection of its own, which it keeps
+busy; that connection is the session's "socket". The server ends it when it falls silent
+(`idle_session_timeout`, a third of the lease: the node died, froze, or lost the network),
+and with it the lock. So an open record counts as live only while its lock is held, and a
+node that dies closes its sessions without its cooperation.
+
+WhatsApp's rule: a device's newest session replaces any other live one. Opening a session
+closes the device's older records: "replaced" when the record was live (two sessions at once:
+what fencing must prevent, and what this record exists to show), "connection_lost" when its
+node's connection had already gone. A node learns that a session of its own was replaced at
+its next look (every ping) and ends it there (`device_disconnected`, reason "replaced").
+
+A node whose witness connection comes back opens its sessions again (as a phone's client
+reconnects), those of the devices it still holds only. On SQLite (one node) a record is
+live while this process has it open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagateway.core.db import Database, utcnow
+from wagateway.sandbox.models import SandboxSessionRecord
+
+log = structlog.get_logger(__name__)
+
+# The advisory locks' first key: "WAGW", so they never meet another application's.
+LOCK_NAMESPACE = 0x57414757
+REPLACED = "replaced"
+CONNECTION_LOST = "connection_lost"
+RECONNECT_SECONDS = 0.5
+
+
+def _lock_key(record_id: int) -> int:
+    return record_id & 0x7FFFFFFF
+
+
+class SessionWitness:
+    def __init__(
+        self,
+        db: Database,
+        node_id: str = "local",
+        instance: Callable[[], str] = lambda: "local",
+        dsn: str | None = None,
+        *,
+        idle_timeout: float = 5.0,
+    ) -> None:
+        self._db = db
+        self._node_id = node_id
+        self._instance = instance
+        self._dsn = dsn
+        self._idle_timeout = idle_timeout
+        self._open: dict[str, int] = {}  # device id → its open record
+        self._connection: asyncpg.Connection | None = None
+        self._talking = asyncio.Lock()  # one statement at a time on the connection
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        # Set by the engine: end a session another replaced; whether a session may open
+        # again after the connection came back (the node still holds the device).
+        self.on_replaced: Callable[[str], Awaitable[None]] | None = None
+        self.may_reopen: Callable[[str], bool] = lambda _: True
+
+    async def start(self) -> None:
+        """Connect (waiting a little for it: sessions opened before are recorded again once
+        it is up)."""
+        if self._dsn is not None:
+            self._task = asyncio.create_task(self._keep_connection(), name="sandbox-witness")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._disconnect()
+
+    # --- the engine's sessions --------------------------------------------------------------
+
+    async def opened(self, device_id: str) -> None:
+        """A session of the device went live here. Never raises: the record is the
+        network's business, not the session's."""
+        try:
+            await self._open_record(device_id)
+        except Exception as exc:
+            log.warning("sandbox_session_not_recorded", device_id=device_id, error=repr(exc))
+
+    async def closed(self, device_id: str, reason: str) -> None:
+        record_id = self._open.pop(device_id, None)
+        if record_id is None:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await self._close(session, [record_id], reason)
+            await self._talk("SELECT pg_advisory_unlock($1, $2)", _lock_key(record_id))
+        except Exception as exc:  # the database is out of reach: the lock goes with it
+            log.warning("sandbox_session_close_not_recorded", device_id=device_id, error=repr(exc))
+
+    async def _open_record(self, device_id: str) -> None:
+        previous = self._open.pop(device_id, None)
+        async with self._db.transaction() as session:
+            if previous is not None:
+                await self._close(session, [previous], "reconnected")
+            record = SandboxSessionRecord(
+                device_id=device_id,
+                node_id=self._node_id,
+                instance=self._instance(),
+                opened_at=utcnow(),
+            )
+            session.add(record)
+            await session.flush()
+            record_id = record.id
+        self._open[device_id] = record_id
+        await self._talk("SELECT pg_advisory_lock($1, $2)", _lock_key(record_id))
+        async with self._db.transaction() as session:
+            older = list(
+                await session.scalars(
+                    select(SandboxSessionRecord).where(
+                        SandboxSessionRecord.device_id == device_id,
+                        SandboxSessionRecord.closed_at.is_(None),
+                        SandboxSessionRecord.id < record_id,
+                    )
+                )
+            )
+            try:
+                live = await self._live(older)
+            except ConnectionError:
+                return  # settled by the next open, or by a read of the record
+            now = utcnow()
+            for row in older:
+                row.closed_at = now
+                row.close_reason = REPLACED if row.id in live else CONNECTION_LOST
+                if row.id in live:
+                    log.warning(
+                        "sandbox_session_replaced",
+                        device_id=device_id,
+                        replaced_node=row.node_id,
+                        by_node=self._node_id,
+                    )
+
+    async def sessions(self, device_id: str) -> list[SandboxSessionRecord]:
+        """The device's sessions, oldest first; an open one whose lock is gone is closed
+        now (`connection_lost`)."""
+        async with self._db.transaction() as session:
+            rows = list(
+                await session.scalars(
+                    select(SandboxSessionRecord)
+                    .where(SandboxSessionRecord.device_id == device_id)
+                    .order_by(SandboxSessionRecord.id)
+                )
+            )
+            still_open = [row for row in rows if row.closed_at is None]
+            try:
+                live = await self._live(still_open)
+            except ConnectionError:
+                return rows  # liveness unknown for now: shown open
+            for row in still_open:
+                if row.id not in live:
+                    row.closed_at, row.close_reason = utcnow(), CONNECTION_LOST
+            return rows
+
+    async def _live(self, rows: list[SandboxSessionRecord]) -> set[int]:
+        """Which of these open records are live. Ours: while we have them open. Another
+        node's (PostgreSQL): while its lock is held, which a try of the lock tells (taken:
+        nobody held it; let go of at once)."""
+        mine = set(self._open.values())
+        live = {row.id for row in rows if row.instance == self._instance() and row.id in mine}
+        if self._dsn is None:
+            return live
+        for row in rows:
+            if row.id in live or row.instance == self._instance():
+                continue
+            if not await self._try_lock(_lock_key(row.id)):
+                live.add(row.id)
+        return live
+
+    async def _try_lock(self, key: int) -> bool:
+        async with self._talking:
+            if self._connection is None:
+                raise ConnectionError("the witness connection is down: liveness unknown")
+            taken = await asyncio.wait_for(
+                self._connection.fetchval(
+                    "SELECT pg_try_advisory_lock($1, $2)", LOCK_NAMESPACE, key
+                ),
+                5,
+            )
+            if taken:
+                await asyncio.wait_for(
+                    self._connection.execute(
+                        "SELECT pg_advisory_unlock($1, $2)", LOCK_NAMESPACE, key
+                    ),
+                    5,
+                )
+            return bool(taken)
+
+    @staticmethod
+    async def _close(session: AsyncSession, record_ids: list[int], reason: str) -> None:
+        await session.execute(
+            update(SandboxSessionRecord)
+            .where(
+                SandboxSessionRecord.id.in_(record_ids), SandboxSessionRecord.closed_at.is_(None)
+            )
+            .values(closed_at=utcnow(), close_reason=reason)
+        )
+
+    # --- the connection that is the sessions' socket ----------------------------------------
+
+    async def _talk(self, statement: str, *args: object) -> None:
+        if self._dsn is None:
+            return
+        async with self._talking:
+            if self._connection is None:
+                return  # the locks are taken again when it comes back
+            await asyncio.wait_for(self._connection.execute(statement, LOCK_NAMESPACE, *args), 5)
+
+    async def _keep_connection(self) -> None:
+        assert self._dsn is not None
+        while True:
+            try:
+                connection = await asyncio.wait_for(
+                    asyncpg.connect(
+                        self._dsn,
+                        server_settings={
+                            "idle_session_timeout": str(int(self._idle_timeout * 1000))
+                        },
+                    ),
+                    10,
+                )
+                async with self._talking:
+                    self._connection = connection
+                await self._reopen_all()
+                self._connected.set()
+                while True:
+                    await asyncio.sleep(self._idle_timeout / 3)
+                    await self._look()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sandbox_witness_connection_lost", error=repr(exc))
+            await self._disconnect()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _disconnect(self) -> None:
+        async with self._talking:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.terminate()
+
+    async def _reopen_all(self) -> None:
+        """The connection is new: the sessions open here lost their locks with the old one.
+        Those of devices this node still holds open again (a reconnect); the others end."""
+        for device_id in list(self._open):
+            if self.may_reopen(device_id):
+                await self._open_record(device_id)
+            else:
+                await self.closed(device_id, CONNECTION_LOST)
+
+    async def _look(self) -> None:
+        """Keep the connection busy, and learn which sessions of ours others replaced."""
+        mine = {record_id: device_id for device_id, record_id in self._open.items()}
+        async with self._talking:
+            assert self._connection is not None
+            rows = await asyncio.wait_for(
+                self._connection.fetch(
+                    "SELECT id, close_reason FROM sandbox_session_records"
+                    " WHERE id = ANY($1::bigint[]) AND closed_at IS NOT NULL",
+                    list(mine),
+                ),
+                5,
+            )
+        for row in rows:
+            device_id = mine[row["id"]]
+            if self._open.get(device_id) != row["id"]:
+                continue  # closed or opened again here meanwhile
+            if row["close_reason"] != REPLACED:
+                # Seen without its lock (opened while the connection was down): open it
+                # again, as a reconnecting client would.
+                if self.may_reopen(device_id):
+                    await self._open_record(device_id)
+                continue
+            del self._open[device_id]
+            if self.on_replaced is not None:
+                await self.on_replaced(device_id)
