@@ -207,8 +207,9 @@ class Gateway:
 
     async def start(self) -> None:
         """Join the nodes on this database (refused with a reason when this node must not run
-        against it), then start background work: engines, the sending queue, this node's
-        share of the devices (restored from their stored sessions) and webhook delivery."""
+        against it), then start background work: engines, the sending queue, webhook
+        delivery, and this node's share of the devices, restored from their stored sessions
+        in the background (the API answers meanwhile; `/health` says `restoring`)."""
         try:
             await check_master_key(self.db, self._master_key)
             await self.membership.join()
@@ -224,8 +225,7 @@ class Gateway:
         await self.runtime.start()
         await self.node_calls.start()
         await self.queue.start()
-        self.placement.start()
-        await self.placement.place()
+        self.placement.start()  # its first pass restores this node's share meanwhile
         self.streams.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 

@@ -268,9 +268,11 @@ class GatewayServer:
             if self.proc and self.proc.poll() is not None:
                 raise AssertionError(f"server exited early:\n{self.logs()[-3000:]}")
             try:
-                return probe.get(self.base_url + "/health").status_code == 200
+                answer = probe.get(self.base_url + "/health")
             except httpx.HTTPError:
                 return False
+            # Started means its devices are up too (a node answers while it restores them).
+            return answer.status_code == 200 and not answer.json().get("restoring")
 
         try:
             # Generous: a loaded machine (two test runs at once) can take half a minute.

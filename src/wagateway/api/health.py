@@ -61,6 +61,10 @@ async def _cluster(gw: Gateway) -> dict[str, Any]:
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
+    restoring: bool = Field(
+        description="the node started moments ago and is still bringing its devices up from "
+        "their stored sessions; it answers calls meanwhile"
+    )
     checks: dict[str, dict[str, Any]] = Field(
         description="by part (`database`, `engine:<name>`, the background workers): `ok`, "
         "and more only for callers `/metrics` admits"
@@ -100,7 +104,8 @@ async def health(request: Request, gw: GatewayDep) -> JSONResponse:
         overall, code = "degraded", 200
     if not _metrics_reader(request, gw.settings.metrics_token):
         checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
-    return JSONResponse({"status": overall, "checks": checks}, status_code=code)
+    body = {"status": overall, "restoring": gw.placement.restoring, "checks": checks}
+    return JSONResponse(body, status_code=code)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -46,18 +46,33 @@ class Placement:
         self._draining = False
         self._started = False
         self._fence_task: asyncio.Task[None] | None = None
+        self._first_pass: asyncio.Task[None] | None = None
         self.fenced_count = 0  # times this node stopped its sessions for want of a heartbeat
 
     def start(self) -> None:
-        """Place devices from now on (the engines and the queue are up)."""
+        """Place devices from now on (the engines and the queue are up), the first pass at
+        once, in the background: the node answers calls while its devices come up."""
         self._started = True
         self._fence_task = asyncio.create_task(self._watch_fence(), name="ownership-fence")
+        self._first_pass = asyncio.create_task(self._place_first(), name="placement-first")
+
+    async def _place_first(self) -> None:
+        try:
+            await self.place()
+        except Exception:
+            log.exception("placement_failed")  # the next beat's pass tries again
+
+    @property
+    def restoring(self) -> bool:
+        """Whether the first pass (taking this node's share, restoring it) is under way."""
+        return self._first_pass is None or not self._first_pass.done()
 
     async def stop(self) -> None:
-        if self._fence_task is not None:
-            self._fence_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._fence_task
+        for task in (self._fence_task, self._first_pass):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # --- one pass ---------------------------------------------------------------------------
 

@@ -56,6 +56,11 @@ from wagateway.engines.fenced import Route, fenced
 
 log = structlog.get_logger(__name__)
 
+# How many devices a node restores side by side (`take_over`).
+RESTORES_AT_ONCE = 64
+# How many presence_mode pushes after a Connected run at once.
+MODE_PUSHES_AT_ONCE = 8
+
 # The devices with a session to hold: linked, or pairing.
 SESSIONFUL = (Status.CONNECTED, Status.QR_GENERATED)
 
@@ -120,6 +125,9 @@ class SessionRuntime:
         self.call_reply: CallReply | None = None
         self._rejections: dict[tuple[str, str], _Rejection] = {}
         self._mode_pushes: set[asyncio.Task[None]] = set()
+        # Each push reads the database: thousands of devices connecting at once (a restart)
+        # must not take every connection of the read pool.
+        self._mode_push_turns = asyncio.Semaphore(MODE_PUSHES_AT_ONCE)
         self._history = HistoryLane(
             lambda batch: self._db.submit(lambda session: self._apply_event(session, batch))
         )
@@ -197,23 +205,31 @@ class SessionRuntime:
                 await listener([device_id for device_id, *_ in to_restore])
         finally:
             self._taking_over.difference_update(device_ids)
-        restored = 0
-        for device_id, engine_name, epoch, history_sync in to_restore:
-            if not self.holds(device_id):
-                continue
-            try:
-                engine = self.engine_for(engine_name)
-                await engine.restore(device_id, epoch)
-                if history_sync:  # WhatsApp may still be sending it
-                    await engine.set_history_limit(device_id, self.history_max_messages)
-                restored += 1
-            except EngineError as exc:
+        # Side by side, a bounded number at a time: a restore waits on its engine (a worker
+        # process, WhatsApp's servers), and thousands at once would swamp both.
+        turns = asyncio.Semaphore(RESTORES_AT_ONCE)
+
+        async def restore(device_id: str, engine_name: str, epoch: int, history: bool) -> bool:
+            async with turns:
                 if not self.holds(device_id):
-                    continue  # fenced meanwhile: the device's new owner restores it
-                await self.handle(
-                    SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
-                )
-        log.info("devices_restored", count=restored)
+                    return False
+                try:
+                    engine = self.engine_for(engine_name)
+                    await engine.restore(device_id, epoch)
+                    if history:  # WhatsApp may still be sending it
+                        await engine.set_history_limit(device_id, self.history_max_messages)
+                    return True
+                except EngineError as exc:
+                    if self.holds(device_id):  # else: fenced meanwhile, the new owner has it
+                        await self.handle(
+                            SessionEnded(
+                                device_id, epoch, reason="engine_error", detail=exc.message
+                            )
+                        )
+                    return False
+
+        done = await asyncio.gather(*(restore(*device) for device in to_restore))
+        log.info("devices_restored", count=sum(done))
 
     async def _mark_taken_over(self, device_ids: list[str]) -> list[tuple[str, str, int, bool]]:
         """The devices' new session epoch, written before their sessions are restored here:
@@ -278,6 +294,10 @@ class SessionRuntime:
             await self.engine_for(engine_name).set_presence_mode(device_id, mode)
         except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
             log.warning("presence_mode_not_applied", device_id=device_id, error=exc.message)
+
+    async def _push_presence_mode_in_turn(self, device_id: str) -> None:
+        async with self._mode_push_turns:
+            await self.push_presence_mode(device_id)
 
     async def push_history_limit(self, device_id: str) -> None:
         """Tell the engine of a pairing device whether its coming link imports history
@@ -369,7 +389,7 @@ class SessionRuntime:
         if isinstance(event, Connected):
             # Every connection starts unavailable: the engine learns the device's
             # presence_mode anew (always_online: it goes available now).
-            task = asyncio.create_task(self.push_presence_mode(event.device_id))
+            task = asyncio.create_task(self._push_presence_mode_in_turn(event.device_id))
             self._mode_pushes.add(task)
             task.add_done_callback(self._mode_pushes.discard)
         if isinstance(event, QrCode):

@@ -193,6 +193,9 @@ class SandboxEngine:
         self._known_contacts: dict[str, dict[str, None]] = {}
         # The network's record of live sessions (several nodes: `witness.py`); the gateway
         # gives it the node's identity and connection.
+        # Reads of the session store: a restart reconnects thousands of devices at once,
+        # which must not take every connection of the read pool.
+        self._store_reads = asyncio.Semaphore(16)
         self.witness = SessionWitness(db)
         self.use_witness(self.witness)
 
@@ -956,7 +959,7 @@ class SandboxEngine:
 
     async def _come_back_online(self, device_id: str, sim: _Sim) -> bool:
         """Reconnect from the stored session; False when there is none to reconnect from."""
-        async with self._db.read() as session:
+        async with self._store_reads, self._db.read() as session:
             stored = await session.get(SandboxSession, device_id)
         if stored is None:
             return False

@@ -27,10 +27,11 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, utcnow
+from wagateway.core.joined_writes import JoinedWrites
 from wagateway.sandbox.models import SandboxSessionRecord
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,8 @@ LOCK_NAMESPACE = 0x57414757
 REPLACED = "replaced"
 CONNECTION_LOST = "connection_lost"
 RECONNECT_SECONDS = 0.5
+# Rows per statement (SQLite allows 32,766 parameters to one).
+STATEMENT_ROWS = 500
 
 
 def _lock_key(record_id: int) -> int:
@@ -66,6 +69,8 @@ class SessionWitness:
         self._talking = asyncio.Lock()  # one statement at a time on the connection
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._opens: JoinedWrites[None, str] = JoinedWrites(db, self._write_opens)
+        self._closes: JoinedWrites[None, tuple[int, str]] = JoinedWrites(db, self._write_closes)
         # Set by the engine: end a session another replaced; whether a session may open
         # again after the connection came back (the node still holds the device).
         self.on_replaced: Callable[[str], Awaitable[None]] | None = None
@@ -90,7 +95,8 @@ class SessionWitness:
 
     async def opened(self, device_id: str) -> None:
         """A session of the device went live here. Never raises: the record is the
-        network's business, not the session's."""
+        network's business, not the session's. Opens that arrive while one is written join
+        it (a restart restores thousands at once)."""
         try:
             await self._open_record(device_id)
         except Exception as exc:
@@ -101,53 +107,83 @@ class SessionWitness:
         if record_id is None:
             return
         try:
-            async with self._db.transaction() as session:
-                await self._close(session, [record_id], reason)
-            await self._talk("SELECT pg_advisory_unlock($1, $2)", _lock_key(record_id))
+            await self._closes.add(None, (record_id, reason))
+            await self._talk_all("pg_advisory_unlock", [record_id])
         except Exception as exc:  # the database is out of reach: the lock goes with it
             log.warning("sandbox_session_close_not_recorded", device_id=device_id, error=repr(exc))
 
-    async def _open_record(self, device_id: str) -> None:
-        previous = self._open.pop(device_id, None)
-        async with self._db.transaction() as session:
-            if previous is not None:
-                await self._close(session, [previous], "reconnected")
-            record = SandboxSessionRecord(
-                device_id=device_id,
-                node_id=self._node_id,
-                instance=self._instance(),
-                opened_at=utcnow(),
+    async def _write_closes(
+        self, session: AsyncSession, _: None, closes: list[tuple[int, str]]
+    ) -> None:
+        by_reason: dict[str, list[int]] = {}
+        for record_id, reason in closes:
+            by_reason.setdefault(reason, []).append(record_id)
+        for reason, record_ids in by_reason.items():
+            for start in range(0, len(record_ids), STATEMENT_ROWS):
+                await self._close(session, record_ids[start : start + STATEMENT_ROWS], reason)
+
+    async def _write_opens(self, session: AsyncSession, _: None, device_ids: list[str]) -> None:
+        unique = list(dict.fromkeys(device_ids))
+        for start in range(0, len(unique), STATEMENT_ROWS):  # a statement's parameters are few
+            await self._write_some_opens(session, unique[start : start + STATEMENT_ROWS])
+
+    async def _write_some_opens(self, session: AsyncSession, device_ids: list[str]) -> None:
+        """Record the sessions, and settle each device's older open records: `replaced`
+        when live, `connection_lost` when their node's connection had gone."""
+        previous = [self._open[d] for d in device_ids if d in self._open]
+        if previous:
+            await self._close(session, previous, "reconnected")
+        now = utcnow()
+        inserted = await session.execute(
+            insert(SandboxSessionRecord)
+            .values(
+                [
+                    {
+                        "device_id": d,
+                        "node_id": self._node_id,
+                        "instance": self._instance(),
+                        "opened_at": now,
+                    }
+                    for d in device_ids
+                ]
             )
-            session.add(record)
-            await session.flush()
-            record_id = record.id
-        self._open[device_id] = record_id
-        await self._talk("SELECT pg_advisory_lock($1, $2)", _lock_key(record_id))
-        async with self._db.transaction() as session:
-            older = list(
-                await session.scalars(
-                    select(SandboxSessionRecord).where(
-                        SandboxSessionRecord.device_id == device_id,
-                        SandboxSessionRecord.closed_at.is_(None),
-                        SandboxSessionRecord.id < record_id,
-                    )
+            .returning(SandboxSessionRecord.id, SandboxSessionRecord.device_id)
+        )
+        new_ids = {device_id: record_id for record_id, device_id in inserted}
+        older = list(
+            await session.scalars(
+                select(SandboxSessionRecord).where(
+                    SandboxSessionRecord.device_id.in_(device_ids),
+                    SandboxSessionRecord.closed_at.is_(None),
+                    SandboxSessionRecord.id.not_in(list(new_ids.values())),
                 )
             )
-            try:
-                live = await self._live(older)
-            except ConnectionError:
-                return  # settled by the next open, or by a read of the record
-            now = utcnow()
-            for row in older:
-                row.closed_at = now
-                row.close_reason = REPLACED if row.id in live else CONNECTION_LOST
-                if row.id in live:
-                    log.warning(
-                        "sandbox_session_replaced",
-                        device_id=device_id,
-                        replaced_node=row.node_id,
-                        by_node=self._node_id,
-                    )
+        )
+        self._open.update(new_ids)
+        older = [row for row in older if row.id < new_ids[row.device_id]]
+        try:
+            live = await self._live(older)
+        except ConnectionError:
+            return  # settled by the next open, or by a read of the record
+        replaced = [row for row in older if row.id in live]
+        for row in replaced:
+            log.warning(
+                "sandbox_session_replaced",
+                device_id=row.device_id,
+                replaced_node=row.node_id,
+                by_node=self._node_id,
+            )
+        await self._close(session, [row.id for row in replaced], REPLACED)
+        await self._close(session, [row.id for row in older if row.id not in live], CONNECTION_LOST)
+
+    async def _open_record(self, device_id: str) -> None:
+        await self._opens.add(None, device_id)
+        record_id = self._open.get(device_id)
+        if record_id is not None:
+            await self._lock_all([record_id])
+
+    async def _lock_all(self, record_ids: list[int]) -> None:
+        await self._talk_all("pg_advisory_lock", record_ids)
 
     async def sessions(self, device_id: str) -> list[SandboxSessionRecord]:
         """The device's sessions, oldest first; an open one whose lock is gone is closed
@@ -206,6 +242,8 @@ class SessionWitness:
 
     @staticmethod
     async def _close(session: AsyncSession, record_ids: list[int], reason: str) -> None:
+        if not record_ids:
+            return
         await session.execute(
             update(SandboxSessionRecord)
             .where(
@@ -216,13 +254,21 @@ class SessionWitness:
 
     # --- the connection that is the sessions' socket ----------------------------------------
 
-    async def _talk(self, statement: str, *args: object) -> None:
-        if self._dsn is None:
+    async def _talk_all(self, function: str, record_ids: list[int]) -> None:
+        """`function` (an advisory lock function) on every record's key, in one statement."""
+        if self._dsn is None or not record_ids:
             return
         async with self._talking:
             if self._connection is None:
                 return  # the locks are taken again when it comes back
-            await asyncio.wait_for(self._connection.execute(statement, LOCK_NAMESPACE, *args), 5)
+            await asyncio.wait_for(
+                self._connection.execute(
+                    f"SELECT {function}($1, k) FROM unnest($2::int[]) AS k",
+                    LOCK_NAMESPACE,
+                    [_lock_key(r) for r in record_ids],
+                ),
+                5,
+            )
 
     async def _keep_connection(self) -> None:
         assert self._dsn is not None
@@ -260,11 +306,10 @@ class SessionWitness:
     async def _reopen_all(self) -> None:
         """The connection is new: the sessions open here lost their locks with the old one.
         Those of devices this node still holds open again (a reconnect); the others end."""
-        for device_id in list(self._open):
-            if self.may_reopen(device_id):
-                await self._open_record(device_id)
-            else:
-                await self.closed(device_id, CONNECTION_LOST)
+        held = [d for d in self._open if self.may_reopen(d)]
+        for device_id in [d for d in self._open if d not in held]:
+            await self.closed(device_id, CONNECTION_LOST)
+        await asyncio.gather(*(self._open_record(device_id) for device_id in held))
 
     async def _look(self) -> None:
         """Keep the connection busy, and learn which sessions of ours others replaced."""

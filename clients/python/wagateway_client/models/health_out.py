@@ -21,15 +21,20 @@ class HealthOut:
     Attributes:
         checks (HealthOutChecks): by part (`database`, `engine:<name>`, the background workers): `ok`, and more only for
             callers `/metrics` admits
+        restoring (bool): the node started moments ago and is still bringing its devices up from their stored sessions;
+            it answers calls meanwhile
         status (HealthOutStatus):
     """
 
     checks: HealthOutChecks
+    restoring: bool
     status: HealthOutStatus
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         checks = self.checks.to_dict()
+
+        restoring = self.restoring
 
         status = self.status.value
 
@@ -38,6 +43,7 @@ class HealthOut:
         field_dict.update(
             {
                 "checks": checks,
+                "restoring": restoring,
                 "status": status,
             }
         )
@@ -51,10 +57,13 @@ class HealthOut:
         d = dict(src_dict)
         checks = HealthOutChecks.from_dict(d.pop("checks"))
 
+        restoring = d.pop("restoring")
+
         status = HealthOutStatus(d.pop("status"))
 
         health_out = cls(
             checks=checks,
+            restoring=restoring,
             status=status,
         )
 
