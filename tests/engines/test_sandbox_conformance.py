@@ -14,7 +14,13 @@ from tests.engines.conformance import EngineConformance, link
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
-from wagateway.engines.base import GROUP_SETTINGS, EngineEvent
+from wagateway.engines.base import (
+    GROUP_SETTINGS,
+    EngineEvent,
+    OutboundMessage,
+    SendError,
+    SessionEnded,
+)
 from wagateway.sandbox.engine import SandboxEngine, qr_lifetimes
 
 
@@ -216,5 +222,29 @@ class TestSandboxConformance(EngineConformance):
                 await h.engine.set_blocked("d1", f"62855500{n:05d}@s.whatsapp.net", True)
                 blocks = [e for e in await h.engine.network_of("d1") if e.kind == "block"]
                 assert len(blocks) == n + 1
+
+        self.run(scenario)
+
+    def test_a_session_another_replaced_ends_as_replaced_and_is_recorded(self) -> None:
+        """WhatsApp's rule (CONTRACT §9): the witness (sandbox/witness.py) tells the engine
+        that another session of the device connected; the device's session ends with reason
+        `replaced`, and the record shows the session open until then."""
+
+        async def scenario(h: SandboxHarness) -> None:
+            connected = await link(h, "d1")
+            records = await h.engine.witness.sessions("d1")
+            assert [(r.close_reason, r.closed_at) for r in records] == [(None, None)]
+            assert h.engine.witness.on_replaced is not None
+            await h.engine.witness.on_replaced("d1")
+            ended = [e for e in h.events if isinstance(e, SessionEnded)]
+            assert [(e.device_id, e.epoch, e.reason) for e in ended] == [
+                ("d1", connected.epoch, "replaced")
+            ]
+            log = [e for e in await h.engine.network_of("d1") if e.kind == "disconnect"]
+            assert [e.detail["reason"] for e in log] == ["replaced"]
+            with pytest.raises(SendError):  # the session is gone
+                await h.engine.send(
+                    "d1", OutboundMessage("3EB0", "628@s.whatsapp.net", "text", {"text": "x"})
+                )
 
         self.run(scenario)

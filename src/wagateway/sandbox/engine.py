@@ -244,10 +244,11 @@ class SandboxEngine:
         await self._end_session(device_id, "logged_out")
         await self._erase_session(device_id)
 
-    async def _end_session(self, device_id: str, reason: str) -> None:
+    async def _end_session(self, device_id: str, reason: str) -> _Sim | None:
+        """End the device's session here, if it has one (which is returned)."""
         sim = self._sims.pop(device_id, None)
         if sim is None:
-            return
+            return None
         async with sim.lock:
             await self._stop_task(sim)
             self._forget_codes(sim)
@@ -255,6 +256,7 @@ class SandboxEngine:
                 self._log(device_id, "disconnect", reason=reason)
                 await self.witness.closed(device_id, reason)
             sim.online = False
+        return sim
 
     async def send(self, device_id: str, message: OutboundMessage) -> SentMessage:
         """Deliver to the simulated network: recorded durably (deduped by wa_message_id, as
@@ -982,15 +984,8 @@ class SandboxEngine:
     async def _replaced(self, device_id: str) -> None:
         """Another session of the device connected (WhatsApp's rule, CONTRACT §9): this one
         ends, and the device is disconnected with reason `replaced`."""
-        sim = self._sims.pop(device_id, None)
-        if sim is None:
-            return
-        async with sim.lock:
-            await self._stop_task(sim)
-            self._forget_codes(sim)
-            if sim.online:
-                self._log(device_id, "disconnect", reason="replaced")
-            sim.online = False
+        sim = await self._end_session(device_id, "replaced")
+        if sim is not None:
             await self._emit(
                 SessionEnded(
                     device_id,
