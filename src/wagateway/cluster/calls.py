@@ -142,8 +142,9 @@ class NodeCalls:
             self._answered.pop(call_id, None)
 
     async def _withdraw(self, call_id: int) -> bool:
-        """Take back a call its owner has not taken yet; False when it was taken (it may be
-        carried out still: its row stays for the sweep)."""
+        """Take back a call its owner has not taken yet; False when it was taken. A taken
+        call may still be carried out (its row stays for the sweep); one answered just now,
+        too late, is deleted with its answer."""
         async with self._db.transaction() as session:
             withdrawn = await session.scalar(
                 delete(NodeCall)

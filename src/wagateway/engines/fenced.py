@@ -5,9 +5,10 @@ send, query and action.
 A call for a device this node does not hold goes to the node that does (`route`,
 `engines/routed.py`), when there can be one (several nodes); otherwise it fails with
 `device_not_held`. Starting a session (`begin_pairing`, `restore`) and sending are never
-routed: only the node that owns the device starts its session and claims its sends. Ending one (`close`, `logout`) is never
-refused: it goes to the owner when another node holds the session, and is done here
-otherwise (a logout erases the stored session material wherever it is).
+routed: only the node that owns the device starts its session and claims its sends.
+Ending a session (`close`, `logout`) is never refused: it goes to the owner when another
+node holds the session, and is done here otherwise (a logout erases the stored session
+material wherever it is).
 """
 
 from __future__ import annotations
