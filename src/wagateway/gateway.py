@@ -30,6 +30,7 @@ from wagateway.engines.base import Engine
 from wagateway.engines.fenced import FencedEngine
 from wagateway.engines.routed import RemoteCalls
 from wagateway.engines.whatsmeow import neonize_loader
+from wagateway.engines.whatsmeow.stores import store_url_for
 from wagateway.engines.workers.engine import WorkerEngine
 from wagateway.engines.workers.supervisor import WorkerPool
 from wagateway.media.links import MediaLinks
@@ -66,13 +67,16 @@ def media_store_for(settings: Settings) -> MediaStore:
 
 
 def whatsmeow_engine(settings: Settings) -> WorkerEngine:
-    """Real WhatsApp: neonize in supervised worker processes, one session store per device
-    under `<data dir>/whatsmeow/`."""
+    """Real WhatsApp: neonize in supervised worker processes. Sessions live in whatsmeow's
+    PostgreSQL store when the gateway runs on PostgreSQL (every node reaches them), else in
+    a store per device under `<data dir>/whatsmeow/` (`engines/whatsmeow/stores.py`)."""
     pool = WorkerPool(
         "whatsmeow",
         "wagateway.engines.whatsmeow.backend:factory",
         {
             "store_dir": str(settings.data_dir / "whatsmeow"),
+            "store_url": settings.whatsmeow_store_url
+            or store_url_for(settings.resolved_database_url),
             "media_max_bytes": settings.media_max_bytes,
             "client_factory": settings.whatsmeow_client_factory,
             "executor_threads": settings.whatsmeow_devices_per_worker + 32,

@@ -35,7 +35,7 @@ CHAT = "6285550001111@s.whatsapp.net"
 PB = neonize_loader.module("neonize.proto.Neonize_pb2")
 ENUM = neonize_loader.module("neonize.utils.enum")
 # The fake's own helpers, not neonize's surface.
-FAKE_INSIDES = {"link", "emit"}
+FAKE_INSIDES = {"link", "emit", "forget_session"}
 
 
 class Recording:
@@ -70,8 +70,8 @@ def run(
     async def main() -> None:
         network = fake_neonize.FakeWhatsApp([t * SCALE for t in QR_CODE_LIFETIMES])
 
-        def factory(store: str, uuid: str, new_device: bool) -> Recording:
-            return Recording(network.factory(store, uuid, new_device), calls)
+        def factory(store: str, uuid: str, new_device: bool, jid: str | None = None) -> Recording:
+            return Recording(network.factory(store, uuid, new_device, jid), calls)
 
         backend = WhatsmeowBackend(
             {"store_dir": str(tmp_path), "time_scale": SCALE, **config}, client_factory=factory

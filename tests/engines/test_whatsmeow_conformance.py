@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.engines.conformance import PHONE, EngineConformance
+from tests.support.databases import DatabaseProvider
 from wagateway.engines.base import QR_CODE_LIFETIMES, EngineEvent
 
 fake_neonize = pytest.importorskip(
@@ -18,6 +19,7 @@ fake_neonize = pytest.importorskip(
 )
 
 from wagateway.engines.whatsmeow.backend import WhatsmeowBackend  # noqa: E402
+from wagateway.engines.whatsmeow.stores import store_url_for  # noqa: E402
 
 CHAT_STATES = {
     ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"): "typing",
@@ -246,12 +248,17 @@ class TestWhatsmeowConformance(EngineConformance):
     @pytest.fixture(autouse=True)
     def _stores(self, tmp_path: Path) -> None:
         self.store_dir = tmp_path / "stores"
+        self.store_url: str | None = None  # a store per device, in files
 
     @asynccontextmanager
     async def harness(self) -> AsyncIterator[WhatsmeowHarness]:
         network = fake_neonize.FakeWhatsApp([t * TIME_SCALE for t in QR_CODE_LIFETIMES])
         engine = WhatsmeowBackend(
-            {"store_dir": str(self.store_dir), "time_scale": TIME_SCALE},
+            {
+                "store_dir": str(self.store_dir),
+                "store_url": self.store_url,
+                "time_scale": TIME_SCALE,
+            },
             client_factory=network.factory,
         )
         h = WhatsmeowHarness(engine, network)
@@ -260,3 +267,35 @@ class TestWhatsmeowConformance(EngineConformance):
             yield h
         finally:
             await engine.shutdown()
+
+
+# The rules that touch where a session is kept: how it is made, found, resumed and erased.
+# (The others act on a live session, wherever it came from.)
+SESSION_STORE_RULES = {
+    "test_pairing_window_rotates_then_ends",
+    "test_scan_links_and_stops_the_window",
+    "test_pairing_code_links_as_its_phone",
+    "test_close_silences_the_session",
+    "test_restore_reconnects_a_linked_device_only",
+    "test_logout_erases_the_session",
+    "test_unlink_from_phone_ends_the_session",
+    "test_dropped_socket_reconnects_by_itself",
+    "test_devices_are_independent_and_shutdown_stops_all",
+    "test_reconnect_drops_and_reconnects_without_unlinking",
+}
+
+
+class TestWhatsmeowConformanceOnASharedStore(TestWhatsmeowConformance):
+    """The session rules with the sessions in whatsmeow's PostgreSQL store, which every node
+    reaches (several nodes, CONTRACT §9): each device's client opens its session by JID."""
+
+    @pytest.fixture(autouse=True)
+    def _stores(self, tmp_path: Path, postgresql: DatabaseProvider) -> None:
+        self.store_dir = tmp_path / "stores"
+        self.store_url = store_url_for(postgresql.new_url(tmp_path))
+
+
+for _name in dir(TestWhatsmeowConformance):
+    if _name.startswith("test_") and _name not in SESSION_STORE_RULES:
+        setattr(TestWhatsmeowConformanceOnASharedStore, _name, None)  # not collected
+assert SESSION_STORE_RULES <= set(dir(TestWhatsmeowConformance)), "a rule was renamed"

@@ -43,7 +43,9 @@ def phone_of(device_id: str) -> str:
 _AUTO_NETWORK: FakeWhatsApp | None = None
 
 
-def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
+def auto_linking_client(
+    store: str, uuid: str, new_device: bool, jid: str | None = None
+) -> FakeClient:
     """`WAGW_WHATSMEOW_CLIENT_FACTORY` for whole-gateway tests: one auto-linking fake network
     per worker process, recording sends under $FAKE_NEONIZE_DIR."""
     global _AUTO_NETWORK
@@ -54,7 +56,7 @@ def auto_linking_client(store: str, uuid: str, new_device: bool) -> FakeClient:
             record_dir=Path(os.environ["FAKE_NEONIZE_DIR"]),
             receipts_first=os.environ.get("FAKE_NEONIZE_RECEIPTS_FIRST") == "1",
         )
-    return _AUTO_NETWORK.factory(store, uuid, new_device)
+    return _AUTO_NETWORK.factory(store, uuid, new_device, jid=jid)
 
 
 def push_name_of(phone: str) -> str:
@@ -195,8 +197,10 @@ class FakeWhatsApp:
         self.group_settings: dict[str, dict[str, Any]] = {}
         self.invite_codes: dict[str, str] = {}  # group user -> its invite link's code
 
-    def factory(self, store: str, uuid: str, new_device: bool) -> FakeClient:
-        client = FakeClient(self, store.split("?", 1)[0], uuid, new_device)
+    def factory(
+        self, store: str, uuid: str, new_device: bool, jid: str | None = None
+    ) -> FakeClient:
+        client = FakeClient(self, store, uuid, new_device, jid)
         self.clients[uuid] = client
         return client
 
@@ -211,7 +215,7 @@ class FakeWhatsApp:
 
     async def phone_logout(self, device_id: str) -> None:
         client = self.clients[device_id]
-        Path(client.store).unlink(missing_ok=True)  # whatsmeow deletes the device's rows
+        await client.forget_session()  # whatsmeow deletes the device's rows
         client.emit(EV.LoggedOutEv(OnConnect=False, Reason=2))  # LOGGED_OUT
 
     async def drop(self, device_id: str) -> None:
@@ -482,11 +486,26 @@ class FakeWhatsApp:
 
 
 class FakeClient:
-    def __init__(self, network: FakeWhatsApp, store: str, uuid: str, new_device: bool) -> None:
+    """One client. Its session is whatsmeow's store as far as the gateway can tell: a JSON
+    file at the store's path (a store per device), or, on a shared PostgreSQL store, a row
+    of `whatsmeow_device` keyed by the device JID the client was given (created at pairing,
+    read at connect) — so another node's client, given the same JID, resumes it."""
+
+    def __init__(
+        self,
+        network: FakeWhatsApp,
+        store: str,
+        uuid: str,
+        new_device: bool,
+        jid: str | None = None,
+    ) -> None:
         self.network = network
-        self.store = store
+        self.shared_store = store if store.startswith("postgres") else None
+        self.store = store.split("?", 1)[0]
         self.uuid = uuid
         self.new_device = new_device
+        self.jid = jid
+        self._row: dict[str, Any] | None = None  # the shared store's session, as last read
         self.event = _EventRegistry()
         self.shown_qrs: list[str] = []
         self.codes: dict[str, str] = {}
@@ -501,7 +520,10 @@ class FakeClient:
 
     # neonize's surface
     async def connect(self) -> asyncio.Task[None]:
-        Path(self.store).touch()  # whatsmeow creates the database before pairing
+        if self.shared_store is not None:
+            await self._open_shared_store()
+        else:
+            Path(self.store).touch()  # whatsmeow creates the database before pairing
         self.network.connects[self.uuid] = self.network.connects.get(self.uuid, 0) + 1
         self._loop_task = asyncio.create_task(self._go_loop())
         return self._loop_task
@@ -925,7 +947,7 @@ class FakeClient:
                 record.write(line + "\n")
 
     async def logout(self) -> None:
-        Path(self.store).unlink(missing_ok=True)
+        await self.forget_session()
 
     async def stop(self) -> None:
         self.stopped = True
@@ -933,13 +955,66 @@ class FakeClient:
 
     # the fake's insides
     def _session(self) -> dict[str, Any] | None:
+        if self.shared_store is not None:
+            return self._row
         path = Path(self.store)
         if not path.exists() or not path.stat().st_size:
             return None
         return json.loads(path.read_text())  # type: ignore[no-any-return]
 
+    async def _open_shared_store(self) -> None:
+        """As whatsmeow at connect: its tables are created if missing (a real store has many
+        more columns), and the device named by the JID is loaded (neonize would crash on a
+        JID the store does not have: the gateway must never pass one)."""
+        import asyncpg
+
+        assert self.shared_store is not None
+        connection = await asyncpg.connect(self.shared_store)
+        try:
+            await connection.execute(
+                "CREATE TABLE IF NOT EXISTS whatsmeow_device "
+                "(jid text PRIMARY KEY, push_name text NOT NULL DEFAULT '')"
+            )
+            if self.jid is not None and not self.new_device:
+                found = await connection.fetchval(
+                    "SELECT jid FROM whatsmeow_device WHERE jid = $1", self.jid
+                )
+                assert found is not None, f"a JID not in the store crashes neonize: {self.jid}"
+                user, _, device = self.jid.partition("@")[0].partition(":")
+                self._row = {"phone": user, "device": int(device or 0)}
+        finally:
+            await connection.close()
+
+    async def forget_session(self) -> None:
+        if self.shared_store is None:
+            Path(self.store).unlink(missing_ok=True)
+            return
+        import asyncpg
+
+        session, self._row = self._row, None
+        if session is not None:
+            connection = await asyncpg.connect(self.shared_store)
+            try:
+                jid = f"{session['phone']}:{session['device']}@s.whatsapp.net"
+                await connection.execute("DELETE FROM whatsmeow_device WHERE jid = $1", jid)
+            finally:
+                await connection.close()
+
     async def link(self, phone: str, device_number: int) -> None:
-        Path(self.store).write_text(json.dumps({"phone": phone, "device": device_number}))
+        if self.shared_store is not None:
+            import asyncpg
+
+            connection = await asyncpg.connect(self.shared_store)
+            try:
+                await connection.execute(
+                    "INSERT INTO whatsmeow_device (jid) VALUES ($1)",
+                    f"{phone}:{device_number}@s.whatsapp.net",
+                )
+            finally:
+                await connection.close()
+            self._row = {"phone": phone, "device": device_number}
+        else:
+            Path(self.store).write_text(json.dumps({"phone": phone, "device": device_number}))
         self.emit(
             EV.PairStatusEv(ID=_jid(phone, device=device_number), Status=2, Platform="android")
         )

@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -66,13 +66,18 @@ class Child:
 
 
 async def spawn_child(
-    command: Sequence[str], *, capture_output: bool = False, limit: int = 2**16
+    command: Sequence[str],
+    *,
+    capture_output: bool = False,
+    limit: int = 2**16,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Child:
     """Start `command --fd N`, N being the child's end of a new socketpair.
 
     `capture_output`: the child's stdout and stderr come to `child.process.stdout` (to log
     them; it must then be read, or the child blocks once the pipe is full); otherwise they
-    are ours. `limit` bounds a line (or frame) of `child.reader`.
+    are ours. `limit` bounds a line (or frame) of `child.reader`. `extra_env`: variables for
+    the child only (what holds a secret goes there: any local user can read a command line).
     """
     parent, theirs = socket.socketpair()
     try:
@@ -82,7 +87,7 @@ async def spawn_child(
                 "--fd",
                 str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
-                env=os.environ | {PARENT_PID_VARIABLE: str(os.getpid())},
+                env=os.environ | dict(extra_env or {}) | {PARENT_PID_VARIABLE: str(os.getpid())},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if capture_output else None,
                 stderr=asyncio.subprocess.STDOUT if capture_output else None,

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="for tests: 'module:callable' standing in for neonize's NewAClient in "
         "whatsmeow workers (empty: the real neonize)",
     )
+    whatsmeow_store_url: str = Field(
+        "",
+        description="where whatsmeow keeps its sessions: a postgres:// URL as lib/pq takes "
+        "it (e.g. PgBouncer in transaction mode). Empty: the gateway's own PostgreSQL "
+        "database, shared by every node; on SQLite, a file per device in the data dir",
+    )
     whatsmeow_max_worker_fds: int = Field(
         768,
         ge=64,

@@ -1,9 +1,7 @@
 """The whatsmeow backend: neonize clients for many devices, inside one worker process.
 
-One neonize client per live device, each with a session store of its own
-(`<store_dir>/<device_id>.db`), so a device's session can be erased or moved without touching
-another's. A marker file (`<device_id>.linked`) records that the store holds a paired
-session: whatsmeow creates the database file before pairing, so the file alone says nothing.
+One neonize client per live device. Its session lives in a store of its own in this node's
+data dir, or in whatsmeow's PostgreSQL store that every node reaches (`stores.py`).
 
 Hazards this module works around (see NEONIZE-NOTES.md):
 - connect/stop race with every other call on the Go side's unlocked client map and kill
@@ -18,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,6 +53,12 @@ from wagateway.engines.base import (
     SessionEnded,
 )
 from wagateway.engines.whatsmeow import mapping, neonize_loader, outbound
+from wagateway.engines.whatsmeow.stores import (
+    FileStores,
+    PostgresStores,
+    SessionStores,
+    StoredLink,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +77,8 @@ CHAT_PRESENCE = {
     "paused": ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT"),
 }
 
-ClientFactory = Callable[[str, str, bool], Any]  # (store, uuid, new_device) -> NewAClient
+# (store, uuid, new_device, jid=the stored device's JID or None) -> NewAClient
+ClientFactory = Callable[..., Any]
 
 
 class SharedExclusiveLock:
@@ -122,6 +126,8 @@ class _Session:
     linked: bool = False
     qr_count: int = 0
     attempt: int = 1  # connect attempts of a restore so far
+    # The device JID the client opens in a shared store (None: the store's only device).
+    store_jid: str | None = None
     ended: bool = False
     window: asyncio.Task[None] | None = None
     # The account's own presence as this connection last sent it (a connection starts
@@ -146,7 +152,11 @@ class WhatsmeowBackend:
     name = "whatsmeow"
 
     def __init__(self, config: dict[str, Any], client_factory: ClientFactory | None = None) -> None:
-        self._store_dir = Path(config["store_dir"])
+        store_dir = Path(config["store_dir"])
+        store_url = config.get("store_url")
+        self._stores: SessionStores = (
+            PostgresStores(str(store_url), store_dir) if store_url else FileStores(store_dir)
+        )
         scale = float(config.get("time_scale", 1.0))
         self._qr_lifetimes = [lifetime * scale for lifetime in QR_CODE_LIFETIMES]
         self._connect_timeout = float(config.get("connect_timeout", 30.0))
@@ -181,10 +191,46 @@ class WhatsmeowBackend:
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
-        self._store_dir.mkdir(parents=True, exist_ok=True)
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="neonize")
         )
+        await self._stores.start()
+        if isinstance(self._stores, PostgresStores) and self._stores.files_to_import():
+            await self._import_session_files(self._stores)
+
+    async def _import_session_files(self, stores: PostgresStores) -> None:
+        """This node's session files from before the shared store go into it, so its devices
+        come back without a scan whichever node restores them. whatsmeow's tables must exist
+        first: a throwaway client creates them (as any first connect does) if they do not."""
+        async with stores.schema_hold():
+            if not await stores.schema_ready():
+                await self._create_store_tables()
+        imported = await stores.import_files()
+        log.info("whatsmeow_store_files_imported", devices=imported)
+
+    async def _create_store_tables(self) -> None:
+        """whatsmeow creates its tables when a client connects, before it dials WhatsApp: a
+        blank client connects and is stopped at its first sign of life (a QR, or the dial's
+        failure offline)."""
+        shown = asyncio.Event()
+
+        async def on_qr(_client: Any, _code: bytes) -> None:
+            shown.set()
+
+        client = self._new_client(
+            self._stores.neonize_name("store-tables"), f"store-tables-{os.getpid()}", True, jid=None
+        )
+        client.event.qr(on_qr)
+        async with self._ffi.exclusive():
+            task = await asyncio.wait_for(client.connect(), self._connect_timeout)
+            if isinstance(task, asyncio.Future):
+                task.add_done_callback(lambda _t: shown.set())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shown.wait(), self._connect_settle)
+            with contextlib.suppress(Exception):
+                await client.stop()
+            if isinstance(task, asyncio.Future) and task.done() and not task.cancelled():
+                task.exception()  # retrieved: the dial failing offline is expected here
 
     def open_sessions(self) -> list[str]:
         """The devices with a session in this worker (its host closes them when its hold
@@ -196,6 +242,7 @@ class WhatsmeowBackend:
             task.cancel()
         for device_id in list(self._sessions):
             await self._stop(device_id)
+        await self._stores.close()
 
     async def health(self) -> EngineHealth:
         return EngineHealth(
@@ -214,61 +261,38 @@ class WhatsmeowBackend:
 
     # --- stores ------------------------------------------------------------------------------
 
-    def _store(self, device_id: str) -> Path:
-        if not device_id or "/" in device_id or device_id.startswith("."):
-            raise EngineError("invalid_device", "device ids name files: no slashes or dots")
-        return self._store_dir / f"{device_id}.db"
-
-    def _marker(self, device_id: str) -> Path:
-        return self._store(device_id).with_suffix(".linked")
-
-    def _attempts_file(self, device_id: str) -> Path:
-        # Failed connects of the current restore, on disk so a recycled worker continues
-        # the count instead of starting the back-off again.
-        return self._store(device_id).with_suffix(".attempts")
-
-    def _failed_attempts(self, device_id: str) -> int:
-        try:
-            return int(self._attempts_file(device_id).read_text())
-        except (OSError, ValueError):
-            return 0
-
-    def _erase(self, device_id: str) -> None:
+    async def _erase(self, device_id: str) -> None:
         self._subscriptions.pop(device_id, None)  # another link, another account
-        store = self._store(device_id)
-        for path in (
-            store,
-            Path(f"{store}-wal"),
-            Path(f"{store}-shm"),
-            self._marker(device_id),
-            self._attempts_file(device_id),
-        ):
-            path.unlink(missing_ok=True)
-
-    def _store_name(self, device_id: str) -> str:
-        # WAL and a busy timeout: several goroutines of one client write the same store.
-        store = self._store(device_id)
-        return f"{store}?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_x="
+        await self._stores.erase(device_id)
 
     # --- sessions ----------------------------------------------------------------------------
 
     async def begin_pairing(self, device_id: str, epoch: int) -> None:
         await self._stop(device_id)
-        self._erase(device_id)  # a new link never reuses an old (or half-made) session
+        await self._erase(device_id)  # a new link never reuses an old (or half-made) session
         session = self._open(device_id, epoch, pairing=True)
         await self._connect(session)
         session.window = asyncio.create_task(self._window(session))
 
     async def restore(self, device_id: str, epoch: int) -> None:
         await self._stop(device_id)
-        if not self._marker(device_id).exists():
+        store_jid = await self._stored_jid(device_id)
+        if store_jid is None:
             await self._emit(
                 SessionEnded(device_id, epoch, reason="session_missing", detail="no stored session")
             )
             return
-        session = self._open(device_id, epoch, pairing=False)
-        session.attempt = self._failed_attempts(device_id) + 1
+        session = self._open(device_id, epoch, pairing=False, store_jid=store_jid or None)
+        session.attempt = await self._stores.failed_attempts(device_id) + 1
         await self._connect(session)
+
+    async def _stored_jid(self, device_id: str) -> str | None:
+        """None when the device has no stored session; else the device JID its client opens
+        (empty when its store holds that session alone)."""
+        link: StoredLink | None = await self._stores.stored_link(device_id)
+        if link is None:
+            return None
+        return link.wa_device_jid if await self._stores.opens_by_jid() else ""
 
     async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
         session = self._sessions.get(device_id)
@@ -295,11 +319,14 @@ class WhatsmeowBackend:
                 except Exception as exc:  # offline: unlink on our side anyway
                     log.warning("whatsmeow_logout_failed", device_id=device_id, error=_short(exc))
         await self._stop(device_id)
-        self._erase(device_id)
+        await self._erase(device_id)
 
-    def _open(self, device_id: str, epoch: int, *, pairing: bool) -> _Session:
-        client = self._new_client(self._store_name(device_id), device_id, pairing)
-        session = _Session(device_id, epoch, client, pairing=pairing)
+    def _open(
+        self, device_id: str, epoch: int, *, pairing: bool, store_jid: str | None = None
+    ) -> _Session:
+        name = self._stores.neonize_name(device_id)
+        client = self._new_client(name, device_id, pairing, jid=store_jid)
+        session = _Session(device_id, epoch, client, pairing=pairing, store_jid=store_jid)
         self._register(session)
         self._sessions[device_id] = session
         return session
@@ -315,7 +342,7 @@ class WhatsmeowBackend:
         `connect_settle`). Parallelism comes from workers: each has its own map.
         """
         self._connects += 1
-        async with self._ffi.exclusive():
+        async with self._ffi.exclusive(), self._stores.schema_hold():
             try:
                 task = await asyncio.wait_for(session.client.connect(), self._connect_timeout)
             except Exception as exc:
@@ -338,16 +365,15 @@ class WhatsmeowBackend:
         if not session.pairing and session.attempt <= len(self._retry_delays):
             asyncio.create_task(self._retry(session, _short(error)))
             return
+        asyncio.create_task(self._give_up(session, _short(error)))
+
+    async def _give_up(self, session: _Session, error: str) -> None:
         tries = f" after {session.attempt} attempts" if session.attempt > 1 else ""
-        self._attempts_file(session.device_id).unlink(missing_ok=True)
-        asyncio.create_task(
-            self._end(
-                session, "engine_error", f"could not connect to WhatsApp{tries}: {_short(error)}"
-            )
-        )
+        await self._stores.set_failed_attempts(session.device_id, 0)
+        await self._end(session, "engine_error", f"could not connect to WhatsApp{tries}: {error}")
 
     async def _retry(self, session: _Session, error: str) -> None:
-        self._attempts_file(session.device_id).write_text(str(session.attempt))
+        await self._stores.set_failed_attempts(session.device_id, session.attempt)
         if session.attempt == 1:
             await self._emit(
                 ConnectionLost(session.device_id, session.epoch, f"could not connect: {error}")
@@ -356,7 +382,9 @@ class WhatsmeowBackend:
         if session.ended or self._sessions.get(session.device_id) is not session:
             return  # closed or replaced meanwhile
         await self._stop(session.device_id)
-        again = self._open(session.device_id, session.epoch, pairing=False)
+        again = self._open(
+            session.device_id, session.epoch, pairing=False, store_jid=session.store_jid
+        )
         again.attempt = session.attempt + 1
         try:
             await self._connect(again)
@@ -370,7 +398,7 @@ class WhatsmeowBackend:
         if session.linked or session.ended:
             return
         await self._stop(session.device_id, keep_window=True)
-        self._erase(session.device_id)
+        await self._erase(session.device_id)
         await self._emit(PairingWindowEnded(session.device_id, session.epoch))
 
     async def _end(self, session: _Session, reason: str, detail: str = "") -> None:
@@ -378,7 +406,7 @@ class WhatsmeowBackend:
             return
         await self._stop(session.device_id)
         if reason == "logged_out":
-            self._erase(session.device_id)  # whatsmeow deleted the device's rows already
+            await self._erase(session.device_id)  # whatsmeow deleted the device's rows already
         await self._emit(SessionEnded(session.device_id, session.epoch, reason, detail))
 
     async def _stop(self, device_id: str, *, keep_window: bool = False) -> None:
@@ -589,13 +617,16 @@ class WhatsmeowBackend:
         jid = me.JID
         marker = {"wa_number": str(jid.User), "wa_device_jid": mapping.jid_string(jid)}
         if not session.linked and session.pairing:
-            self._marker(session.device_id).write_text(json.dumps(marker))
+            link = StoredLink(marker["wa_device_jid"], marker["wa_number"])
+            await self._stores.record_link(session.device_id, link)
             if session.window is not None:
                 session.window.cancel()
         session.linked = True
         session.phone = marker["wa_number"]
         session.available = False  # a new connection: whatsmeow sends no presence by itself
-        self._attempts_file(session.device_id).unlink(missing_ok=True)
+        if session.attempt > 1:  # a restore that failed before: its count starts again
+            await self._stores.set_failed_attempts(session.device_id, 0)
+            session.attempt = 1
         await self._emit(
             Connected(
                 session.device_id,
@@ -929,11 +960,12 @@ class WhatsmeowBackend:
         stored session, as at a restore (same epoch). `ConnectionLost` first; the new
         client's ConnectedEv gives `Connected(reconnected=True)`."""
         session = self._live(device_id)
-        if not self._marker(device_id).exists():
+        store_jid = await self._stored_jid(device_id)
+        if store_jid is None:
             raise EngineError("not_connected", "the device has no stored session")
         await self._emit(ConnectionLost(device_id, session.epoch, "restart requested"))
         await self._stop(device_id)
-        again = self._open(device_id, session.epoch, pairing=False)
+        again = self._open(device_id, session.epoch, pairing=False, store_jid=store_jid or None)
         try:
             await self._connect(again)
         except EngineError as exc:

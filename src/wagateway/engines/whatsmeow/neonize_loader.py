@@ -35,10 +35,34 @@ def events() -> ModuleType:
     return module("neonize.aioze.events")
 
 
-def new_client(store: str, uuid: str, new_device: bool) -> Any:
-    """A real `NewAClient` on `store` (a SQLite path or a postgres URL)."""
-    client = module("neonize.aioze.client")
-    return client.NewAClient(store, uuid=uuid, new_device=new_device)
+def new_client(store: str, uuid: str, new_device: bool, jid: str | None = None) -> Any:
+    """A real `NewAClient` on `store` (a SQLite path or a postgres URL), opening the stored
+    device `jid` (`628…:12@s.whatsapp.net`) when given.
+
+    neonize keys its Go-side client map by `jid.User` when constructed with a JID, so two
+    devices of one account (two links of one phone) in one worker would share an entry. The
+    client is constructed with the device id as its key and given the JID afterwards: neonize
+    reads `jid` only at `connect()`."""
+    client = module("neonize.aioze.client").NewAClient(store, uuid=uuid, new_device=new_device)
+    if jid is not None:
+        client.jid = device_jid(jid)
+    return client
+
+
+def device_jid(text: str) -> Any:
+    """neonize's JID message for `user[.agent][:device]@server`, as whatsmeow writes it."""
+    user, _, server = text.partition("@")
+    user, _, device = user.partition(":")
+    user, _, agent = user.partition(".")
+    jid_class = module("neonize.proto.Neonize_pb2").JID
+    return jid_class(
+        User=user,
+        Server=server,
+        Device=int(device or 0),
+        RawAgent=int(agent or 0),
+        Integrator=0,
+        IsEmpty=False,
+    )
 
 
 def missing() -> str | None:

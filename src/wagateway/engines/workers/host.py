@@ -1,7 +1,8 @@
 """A worker process: hosts one backend engine for many devices and serves the supervisor.
 
 Run by the supervisor as
-`python -m wagateway.engines.workers.host --fd N --backend module:factory --config JSON`.
+`python -m wagateway.engines.workers.host --fd N --backend module:factory`, its config (JSON)
+in $WAGATEWAY_WORKER_CONFIG or `--config JSON`.
 `factory(config)` returns the in-worker `Engine` (e.g. the whatsmeow backend). Requests are
 handled concurrently (one device's slow connect must not hold up another's send); a backend
 that must serialise some calls (whatsmeow's connect/stop) does so itself. When the
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--backend", required=True)
-    parser.add_argument("--config", default="{}")
+    parser.add_argument("--config", default=os.environ.get(protocol.CONFIG_VARIABLE, "{}"))
     args = parser.parse_args(argv)
     # The supervisor decides when a worker ends (it closes the socket, then kills); Ctrl-C in
     # a terminal running the gateway must not kill workers before the gateway has closed

@@ -32,6 +32,8 @@ from typing import Any
 from wagateway.engines import base
 
 PROTOCOL_VERSION = 1
+# The environment variable a worker finds its backend's config in (JSON).
+CONFIG_VARIABLE = "WAGATEWAY_WORKER_CONFIG"
 MAX_FRAME_BYTES = 128 * 1024 * 1024  # media travels inside frames (base64)
 _HEADER = struct.Struct(">I")
 

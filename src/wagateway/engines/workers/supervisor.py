@@ -304,11 +304,11 @@ class WorkerPool:
                 "wagateway.engines.workers.host",
                 "--backend",
                 self._backend,
-                "--config",
-                json.dumps(self._config),
             ),
             capture_output=True,
             limit=protocol.MAX_FRAME_BYTES,
+            # Not on the command line: the config may hold the session store's password.
+            extra_env={protocol.CONFIG_VARIABLE: json.dumps(self._config)},
         )
         process, reader, writer = child.process, child.reader, child.writer
         worker.process, worker.writer, worker.pid = process, writer, child.pid
