@@ -9,15 +9,18 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from tests.support.harness import free_port
 from tests.support.redis_store import RedisStore, redis_store
 from wagateway.cluster import rate_limits
 from wagateway.cluster.rate_limits import LOCAL_DECISIONS, SharedRateLimiter, bucket_key
-from wagateway.core.rate_limit import Limits
+from wagateway.core.rate_limit import Limits, RateLimiter
+from wagateway.gateway import Gateway
 
 # Three requests, then (almost) none: what was spent stays spent for the test's length.
 THREE = Limits(app_rate=0.001, app_burst=3, device_rate=0.002, device_burst=2)
@@ -159,5 +162,28 @@ def test_redis_that_stops_answering_costs_a_bounded_wait_and_sharing_resumes(
             await a.close()
             await b.close()
             await hop.stop()
+
+    asyncio.run(run())
+
+
+def test_a_node_without_redis_that_sees_other_nodes_says_its_limits_are_its_own() -> None:
+    async def say(others: int, limiter: RateLimiter) -> list[dict[str, object]]:
+        views = [SimpleNamespace(node_id=f"n{i}") for i in range(others + 1)]
+
+        async def view() -> list[SimpleNamespace]:
+            return views
+
+        gateway = SimpleNamespace(
+            rate_limiter=limiter, node_id="n0", membership=SimpleNamespace(view=view)
+        )
+        with capture_logs() as logs:
+            await Gateway._say_whom_limits_hold_for(gateway)  # type: ignore[arg-type]
+        return [entry for entry in logs if entry["log_level"] == "warning"]
+
+    async def run() -> None:
+        assert await say(0, RateLimiter()) == []  # alone: nothing to say
+        (warning,) = await say(2, RateLimiter())
+        assert (warning["event"], warning["nodes"]) == ("rate_limits_per_node", 3)
+        assert "WAGW_REDIS_URL" in str(warning["detail"])
 
     asyncio.run(run())
