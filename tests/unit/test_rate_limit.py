@@ -64,7 +64,9 @@ def make(request: pytest.FixtureRequest) -> Iterator[Callable[[Clock], Limiter]]
 
     yield make
     for limiter in made:
-        assert limiter.health()["ok"], "the shared limiter fell back to its own buckets"
+        assert loop.run_until_complete(limiter.health())["ok"], (
+            "the shared limiter fell back to its own buckets"
+        )
         loop.run_until_complete(limiter.close())
     loop.close()
     if store is not None:

@@ -93,7 +93,11 @@ def test_two_nodes_take_from_the_same_buckets_which_expire_when_full(redis: Redi
             refused = await b.take("app", None, THREE)
             assert refused is not None and refused.scope == "app"
             assert refused.retry_after == pytest.approx(1000.0, rel=0.01)  # 1 / 0.001 per s
-            assert a.health() == b.health() == {"ok": True, "scope": "gateway", "store": "redis"}
+            assert (
+                await a.health()
+                == await b.health()
+                == {"ok": True, "scope": "gateway", "store": "redis"}
+            )
             # A bucket's key lives until it would be full again (and a second more): the
             # device's, empty at 0.002 per s, for 1000 s; the app's, empty, for 3000 s.
             device_ttl = await client.pttl(bucket_key(redis.prefix, ("app", "d1")))
@@ -119,7 +123,7 @@ def test_redis_not_listening_leaves_each_node_its_own_limits() -> None:
             # Allowed (fail open), but within this node's own buckets: the fourth is refused.
             assert [t is None for t in taken] == [True, True, True, False]
             assert taken[3] is not None and taken[3].scope == "app"
-            assert limiter.health() == {"ok": False, "scope": "node", "store": "redis"}
+            assert await limiter.health() == {"ok": False, "scope": "node", "store": "redis"}
             assert LOCAL_DECISIONS._value.get() - before == 4
         finally:
             await limiter.close()
@@ -143,7 +147,7 @@ def test_redis_that_stops_answering_costs_a_bounded_wait_and_sharing_resumes(
             started = time.monotonic()
             assert await a.take("app", None, THREE) is None  # decided by A alone
             assert time.monotonic() - started < TIMEOUT + 1.0
-            assert a.health()["scope"] == "node" and not a.health()["ok"]
+            assert await a.health() == {"ok": False, "scope": "node", "store": "redis"}
             # Until RETRY_SECONDS have passed, A does not wait for Redis again: its own
             # buckets (3, one spent just above) decide at once.
             started = time.monotonic()
@@ -153,10 +157,11 @@ def test_redis_that_stops_answering_costs_a_bounded_wait_and_sharing_resumes(
             assert time.monotonic() - started < TIMEOUT
             hop.up = True
             await asyncio.sleep(rate_limits.RETRY_SECONDS)
-            # Redis answers again: the shared bucket, where B's and A's first two requests
-            # left one, decides (A's requests decided alone were not spent there).
+            # Redis answers again: `/health`'s check asks it (no request has come since),
+            # and the shared bucket, where B's and A's first two requests left one, decides
+            # (A's requests decided alone were not spent there).
+            assert await a.health() == {"ok": True, "scope": "gateway", "store": "redis"}
             assert await a.take("app", None, THREE) is None
-            assert a.health() == {"ok": True, "scope": "gateway", "store": "redis"}
             assert await b.take("app", None, THREE) is not None
         finally:
             await a.close()

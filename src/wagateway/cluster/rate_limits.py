@@ -128,7 +128,16 @@ class SharedRateLimiter(RateLimiter):
     def scope(self) -> Literal["node", "gateway"]:
         return "node" if self._alone_until is not None else "gateway"
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
+        """Deciding alone, and due to ask Redis again: asked now (a ping), so that `/health`
+        turns ok once Redis is back even when no request has come since."""
+        if self._alone_until is not None and time.monotonic() >= self._alone_until:
+            try:
+                await self.ping()
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._decide_alone(exc)
+            else:
+                self._shared_again()
         return {"ok": self._alone_until is None, "scope": self.scope, "store": "redis"}
 
     async def close(self) -> None:
@@ -161,13 +170,16 @@ class SharedRateLimiter(RateLimiter):
             self._decide_alone(exc)
             LOCAL_DECISIONS.inc()
             return self.take_here(app_id, device_id, limits, spend)
-        if self._alone_until is not None:
-            self._alone_until = None
-            log.info("rate_limits_shared_again")
+        self._shared_again()
         if not answer:
             return None
         scope, _, rate, burst = wanted[int(answer[0]) - 1]
         return Refusal(scope, float(answer[1]), rate, burst)
+
+    def _shared_again(self) -> None:
+        if self._alone_until is not None:
+            self._alone_until = None
+            log.info("rate_limits_shared_again")
 
     def _decide_alone(self, exc: BaseException) -> None:
         if self._alone_until is None:

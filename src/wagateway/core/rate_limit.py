@@ -117,7 +117,7 @@ class RateLimiter:
         """Whom the limits hold for now: this node alone, or the gateway as a whole."""
         return "node"
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
         """`/health`'s `checks.rate_limits`."""
         return {"ok": True, "scope": self.scope}
 
