@@ -13,6 +13,7 @@ from wagateway.cluster.calls import NodeCalls
 from wagateway.cluster.keys import RefusedToJoin, check_master_key
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.ownership import Ownership
+from wagateway.cluster.rate_limits import SharedRateLimiter
 from wagateway.cluster.signals import Signals, listen_dsn
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
@@ -99,7 +100,12 @@ class Gateway:
             master_key, settings.media_url_seconds, settings.public_base_url
         )
         self.token_claims = TokenClaims()
-        self.rate_limiter = RateLimiter()
+        # The rate limits' buckets: shared by the nodes in Redis, or this node's own.
+        self.rate_limiter = (
+            SharedRateLimiter(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else RateLimiter()
+        )
         self.node_id = node_id(settings.data_dir)
         self._master_key = master_key
         self.sandbox = SandboxEngine(settings, self.db)
@@ -231,7 +237,33 @@ class Gateway:
         await self.queue.start()
         self.placement.start()  # its first pass restores this node's share meanwhile
         self.streams.start()
+        await self._say_whom_limits_hold_for()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
+
+    async def _say_whom_limits_hold_for(self) -> None:
+        """Log a warning when the rate limits will not hold for the gateway as a whole: Redis
+        set but not answering (each node decides alone until it does), or no Redis while
+        other nodes share the database (each node then holds apps to their limits alone)."""
+        limiter = self.rate_limiter
+        if isinstance(limiter, SharedRateLimiter):
+            try:
+                await limiter.ping()
+            except Exception as exc:  # any failure: the requests will find Redis away too
+                log.warning(
+                    "rate_limits_redis_unreachable",
+                    reason=f"{type(exc).__name__}: {exc}",
+                    detail="each node holds apps to their limits alone until Redis answers",
+                )
+            return
+        others = [n for n in await self.membership.view() if n.node_id != self.node_id]
+        if others:
+            log.warning(
+                "rate_limits_per_node",
+                nodes=len(others) + 1,
+                detail="WAGW_REDIS_URL is not set: each node holds apps to their rate limits "
+                "alone, so an app may make up to that many times its limit; set it on every "
+                "node for limits of the gateway as a whole",
+            )
 
     async def stop(self) -> None:
         """Stop sending, hand this node's devices over (their sessions close here first),
@@ -248,6 +280,7 @@ class Gateway:
         await self.dispatcher.stop()
         await self.media.close()
         await self.signals.stop()
+        await self.rate_limiter.close()
         await self.db.dispose()
 
 

@@ -107,7 +107,7 @@ async def _a_stale_token_is_answered_401_however_the_send_ends(tmp_path: Path) -
             gateway.token_claims.remember(token_hash(token), app_id)
             if case == "the app is over its limit":
                 gateway.rate_limiter.remember(app_id, spent)
-                gateway.rate_limiter.take(app_id, "d-1", spent)
+                await gateway.rate_limiter.take(app_id, "d-1", spent)
             stale = await send(body)
             assert stale.status_code == 401, (case, stale.text)
             assert stale.json()["error"]["code"] == "invalid_api_key", case

@@ -100,22 +100,22 @@ async def internal_app(request: Request, gateway: Gateway) -> App | None:
     return app
 
 
-def _admit(
+async def _admit(
     request: Request, gateway: Gateway, app_id: str, limits: Limits, spend: bool = True
 ) -> None:
     """Spend one request of the app's rate limit (and the device's, on a device route), or
     429 `rate_limit_exceeded` with `Retry-After` (core/rate_limit.py). With `spend` False,
     only refuse when it would be refused."""
     device_id = request.path_params.get("device_id")
-    refusal = gateway.rate_limiter.take(app_id, device_id, limits, spend=spend)
+    refusal = await gateway.rate_limiter.take(app_id, device_id, limits, spend=spend)
     if refusal is not None:
         raise refusal.error()
 
 
-def _admit_app(request: Request, gateway: Gateway, app: App) -> App:
+async def _admit_app(request: Request, gateway: Gateway, app: App) -> App:
     limits = rate_limits(gateway.settings, app)
     gateway.rate_limiter.remember(app.id, limits)
-    _admit(request, gateway, app.id, limits)
+    await _admit(request, gateway, app.id, limits)
     return app
 
 
@@ -127,14 +127,14 @@ async def current_app(request: Request, gateway: GatewayDep) -> App:
     app = _verified_before_body(request)
     if app is None:
         app = await internal_app(request, gateway) or await _app_of_bearer(request, gateway)
-    return _admit_app(request, gateway, app)
+    return await _admit_app(request, gateway, app)
 
 
 async def _app_of_bearer(request: Request, gateway: Gateway) -> App:
     """The app of the request's Bearer token, read now (401 when there is none)."""
     token = _required_bearer(request)
     digest = token_hash(token)
-    _refuse_early(request, gateway, digest)
+    await _refuse_early(request, gateway, digest)
     if not looks_like_app_token(token):
         raise invalid_api_key()  # no app token has this shape: nothing to read
     app = await app_of_token(gateway.db, token)
@@ -190,7 +190,7 @@ def acts_for_an_app(route: object) -> bool:
     return False
 
 
-def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
+async def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
     """429 before the token's read when a token this process verified recently belongs to an
     app (or device) over its limit: a flood of refused requests costs no database work, so it
     does not slow other apps. Such a refusal does nothing; a token rotated out moments ago may
@@ -198,7 +198,7 @@ def _refuse_early(request: Request, gateway: Gateway, digest: str) -> None:
     app_id = gateway.token_claims.app_of(digest)
     limits = gateway.rate_limiter.limits_of(app_id) if app_id else None
     if app_id is not None and limits is not None:
-        _admit(request, gateway, app_id, limits, spend=False)
+        await _admit(request, gateway, app_id, limits, spend=False)
 
 
 CurrentApp = Annotated[App, Depends(current_app)]
@@ -229,7 +229,7 @@ async def sending_app(request: Request, gateway: GatewayDep) -> Sender:
     # Owed before the limit is applied: a stale token that its app's limit would refuse is
     # answered 401, not 429.
     owe(request, check, gateway.db)
-    _admit(request, gateway, check.app_id, limits)
+    await _admit(request, gateway, check.app_id, limits)
     return Sender(check.app_id, check)
 
 

@@ -96,6 +96,9 @@ async def health(request: Request, gw: GatewayDep) -> JSONResponse:
     checks["session_runtime"] = {"ok": gw.runtime.started}
     checks["outbound_queue"] = {"ok": gw.queue.alive}
     checks["cluster"] = await _cluster(gw)
+    # Whom the rate limits hold for: "gateway" (shared in Redis) or "node"; not ok while the
+    # Redis set for them does not answer.
+    checks["rate_limits"] = await gw.rate_limiter.health()
     if not checks["database"]["ok"]:
         overall, code = "down", 503
     elif all(c["ok"] for c in checks.values()):

@@ -1,13 +1,14 @@
-"""API rate limits: token buckets per app and per (app, device), in this process's memory.
+"""API rate limits: token buckets per app and per (app, device).
 
 A bucket holds up to `burst` requests and refills at `rate` per second; a request takes one
 from its app's bucket and, on a device-scoped route, one from that device's bucket too. Both
 must have one, or neither is taken and the request gets 429 `rate_limit_exceeded` with the
-wait until the emptier bucket has one again (`Retry-After`).
+wait until the emptier bucket has one again (`Retry-After`). Device buckets are keyed by app
+*and* device, so an app naming another app's device id spends only its own budget.
 
-The buckets are per process: behind a load balancer with N gateway nodes an app can get up
-to N times its limit (docs/limits.md). Device buckets are keyed by app *and* device, so an
-app naming another app's device id spends only its own budget.
+`RateLimiter` keeps the buckets in this process's memory: behind a load balancer with N
+gateway nodes an app can get up to N times its limit. With `WAGW_REDIS_URL` set, the nodes
+share their buckets in Redis instead (`cluster/rate_limits.py`), by the same rules.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from wagateway.core.errors import ApiError
 
@@ -71,7 +73,26 @@ LIMITS_TTL_SECONDS = 30.0
 _SWEEP_ABOVE = 50_000
 
 
+Scope = Literal["app", "device"]
+
+
+def wanted_buckets(
+    app_id: str, device_id: str | None, limits: Limits
+) -> list[tuple[Scope, tuple[str, str | None], float, int]]:
+    """The buckets a request takes from, as (scope, key, rate, burst): the app's, and the
+    device's on a device route, each only when its rate is not 0 (off)."""
+    wanted: list[tuple[Scope, tuple[str, str | None], float, int]] = []
+    if limits.app_rate > 0:
+        wanted.append(("app", (app_id, None), limits.app_rate, limits.app_burst))
+    if device_id is not None and limits.device_rate > 0:
+        wanted.append(("device", (app_id, device_id), limits.device_rate, limits.device_burst))
+    return wanted
+
+
 class RateLimiter:
+    """The limits of this node alone: buckets in this process's memory. The shared limiter
+    (`cluster/rate_limits.py`) is one of these whose `take` asks Redis first."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str | None], _Bucket] = {}
@@ -91,25 +112,34 @@ class RateLimiter:
 
     # --- taking -------------------------------------------------------------------------------
 
-    def take(
+    @property
+    def scope(self) -> Literal["node", "gateway"]:
+        """Whom the limits hold for now: this node alone, or the gateway as a whole."""
+        return "node"
+
+    async def health(self) -> dict[str, Any]:
+        """`/health`'s `checks.rate_limits`."""
+        return {"ok": True, "scope": self.scope}
+
+    async def close(self) -> None:
+        """Let go of what the limiter holds (the shared one's connections)."""
+
+    async def take(
         self, app_id: str, device_id: str | None, limits: Limits, spend: bool = True
     ) -> Refusal | None:
         """Take one request from the app's bucket and the device's; None when allowed.
         With `spend` False, only say whether it would be allowed."""
+        return self.take_here(app_id, device_id, limits, spend)
+
+    def take_here(
+        self, app_id: str, device_id: str | None, limits: Limits, spend: bool = True
+    ) -> Refusal | None:
+        """`take` with this process's buckets."""
         now = self._clock()
-        wanted: list[tuple[str, _Bucket, float, int]] = []
-        if limits.app_rate > 0:
-            wanted.append(
-                (
-                    "app",
-                    self._filled((app_id, None), now, limits.app_rate, limits.app_burst),
-                    limits.app_rate,
-                    limits.app_burst,
-                )
-            )
-        if device_id is not None and limits.device_rate > 0:
-            bucket = self._filled((app_id, device_id), now, limits.device_rate, limits.device_burst)
-            wanted.append(("device", bucket, limits.device_rate, limits.device_burst))
+        wanted = [
+            (scope, self._filled(key, now, rate, burst), rate, burst)
+            for scope, key, rate, burst in wanted_buckets(app_id, device_id, limits)
+        ]
         refusal: Refusal | None = None
         for scope, bucket, rate, burst in wanted:
             if bucket.tokens < 1.0:

@@ -270,6 +270,17 @@ class Settings(BaseSettings):
         "node that holds it (or, while the device moves, for its new owner) before it is 408 "
         "`request_canceled`",
     )
+    redis_url: str = Field(
+        "",
+        description="several nodes (CONTRACT §9): Redis (redis://host:6379/0, rediss:// for "
+        "TLS) where the nodes share their rate limits' buckets, so the limits hold for the "
+        "gateway as a whole; empty = each node keeps its own (one node needs no Redis)",
+    )
+    redis_prefix: str = Field(
+        "wagw:",
+        description="start of every key the gateway writes in Redis: gateways (or test runs) "
+        "sharing one Redis each need their own",
+    )
     stream_retention_seconds: int = Field(
         86400,
         ge=0,
