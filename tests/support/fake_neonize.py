@@ -506,6 +506,7 @@ class FakeClient:
         self.new_device = new_device
         self.jid = jid
         self._row: dict[str, Any] | None = None  # the shared store's session, as last read
+        self._live = False  # a session is open on the servers (until stop)
         self.event = _EventRegistry()
         self.shown_qrs: list[str] = []
         self.codes: dict[str, str] = {}
@@ -534,6 +535,7 @@ class FakeClient:
             raise FakeNeonizeError("failed to dial whatsapp web websocket: no such host")
         session = self._session()
         if session and not self.new_device:
+            self._record_session("open")
             self.emit(EV.ConnectedEv(status=True))
             await asyncio.sleep(0.05)
             self._spawn(self._replay_unacked())
@@ -950,6 +952,8 @@ class FakeClient:
         await self.forget_session()
 
     async def stop(self) -> None:
+        if self._live and not self.stopped:
+            self._record_session("close")
         self.stopped = True
         self._stopped.set()  # no more events; handlers already running finish (as in neonize)
 
@@ -1015,11 +1019,24 @@ class FakeClient:
             self._row = {"phone": phone, "device": device_number}
         else:
             Path(self.store).write_text(json.dumps({"phone": phone, "device": device_number}))
+        self._record_session("open", linked=True)
         self.emit(
             EV.PairStatusEv(ID=_jid(phone, device=device_number), Status=2, Platform="android")
         )
         await asyncio.sleep(0.01)
         self.emit(EV.ConnectedEv(status=True))
+
+    def _record_session(self, change: str, *, linked: bool = False) -> None:
+        """WhatsApp's servers see a device's session open (a connect, or the link itself) and
+        close (the client stopped): in record_dir/sessions.jsonl, with the process that held
+        it, so a test can check that two processes never held one device's session at once.
+        A killed process's session has no close: it ended when the process did."""
+        self._live = change == "open"
+        if self.network.record_dir is None:
+            return
+        line = {"device": self.uuid, "change": change, "linked": linked, "pid": os.getpid()}
+        with open(self.network.record_dir / "sessions.jsonl", "a") as record:
+            record.write(json.dumps({**line, "at": time.time()}) + "\n")
 
     def emit(self, event: Any) -> None:
         if self.stopped:
