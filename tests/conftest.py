@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,20 @@ def s3_endpoint() -> Iterator[str]:
     ).create_bucket(Bucket="wagw-media")
     yield endpoint
     s3.stop()
+
+
+@pytest.fixture
+def shared_media(s3_endpoint: str) -> dict[str, str]:
+    """The settings of one media store for several nodes (CONTRACT §9): the S3 server's
+    bucket, under a prefix of this test's own."""
+    return {
+        "WAGW_MEDIA_STORE": "s3",
+        "WAGW_S3_BUCKET": "wagw-media",
+        "WAGW_S3_PREFIX": f"t-{secrets.token_hex(6)}",
+        "WAGW_S3_ENDPOINT_URL": s3_endpoint,
+        "WAGW_S3_ACCESS_KEY_ID": "test",
+        "WAGW_S3_SECRET_ACCESS_KEY": "test",
+    }
 
 
 @pytest.fixture

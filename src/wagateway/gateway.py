@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from wagateway.apps.tokens import TokenClaims
 from wagateway.cluster.calls import NodeCalls
-from wagateway.cluster.keys import RefusedToJoin, check_master_key
+from wagateway.cluster.keys import RefusedToJoin, check_master_key, check_media_store
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.ownership import Ownership
 from wagateway.cluster.rate_limits import SharedRateLimiter
@@ -65,6 +65,14 @@ def media_store_for(settings: Settings) -> MediaStore:
             secret_access_key=settings.s3_secret_access_key,
         )
     return LocalMediaStore(settings.data_dir / "store")
+
+
+def media_store_name(settings: Settings, node_id: str) -> str:
+    """Which media store this node uses, as the nodes compare them (no credentials)."""
+    if settings.media_store == "s3":
+        endpoint = settings.s3_endpoint_url or f"aws:{settings.s3_region}"
+        return f"s3 {endpoint} {settings.s3_bucket}/{settings.s3_prefix.strip('/')}"
+    return f"local {node_id}"
 
 
 def whatsmeow_engine(settings: Settings) -> WorkerEngine:
@@ -222,6 +230,12 @@ class Gateway:
         in the background (the API answers meanwhile; `/health` says `restoring`)."""
         try:
             await check_master_key(self.db, self._master_key)
+            await check_media_store(
+                self.db,
+                media_store_name(self.settings, self.node_id),
+                self.node_id,
+                self.settings.device_lease_seconds,
+            )
             await self.membership.join()
         except RefusedToJoin as exc:
             log.error("node_refused", reason=str(exc))

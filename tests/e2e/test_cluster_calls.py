@@ -50,10 +50,13 @@ def _node_id(node: GatewayServer) -> str:
 
 
 def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("calls-db"))
     env = {
+        **shared_media,
         "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
         "WAGW_DEVICE_LEASE_SECONDS": str(LEASE),
         "WAGW_NODE_CALL_TIMEOUT": str(CALL_TIMEOUT),

@@ -25,10 +25,16 @@ def _cluster(server: GatewayServer) -> dict:
 
 
 def test_nodes_on_one_database_see_each_other_and_a_wrong_key_is_refused(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("cluster-db"))
-    env = {"WAGW_SECRET_KEY": secrets.token_urlsafe(32), "WAGW_DEVICE_LEASE_SECONDS": "3"}
+    env = {
+        **shared_media,
+        "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
+        "WAGW_DEVICE_LEASE_SECONDS": "3",
+    }
     nodes = [
         GatewayServer(tmp_path_factory.mktemp(f"node-{name}"), url, extra_env=dict(env))
         for name in "ab"
@@ -57,6 +63,20 @@ def test_nodes_on_one_database_see_each_other_and_a_wrong_key_is_refused(
         # The CLI is held to the same key: it would write secrets no node could read.
         refused = stranger.cli("apps", "list", check=False)
         assert refused.returncode == 2 and "WAGW_SECRET_KEY" in refused.stderr
+
+        # Media one node stored must be readable on the others: a node with its own (local)
+        # media store, or another bucket, is refused while the others run.
+        secret = secrets.token_urlsafe(16)
+        for media in ({"WAGW_MEDIA_STORE": "local"}, {"WAGW_S3_BUCKET": "another-bucket"}):
+            own_media = GatewayServer(
+                tmp_path_factory.mktemp("node-d"),
+                url,
+                extra_env=env | media | {"WAGW_S3_SECRET_ACCESS_KEY": secret},
+            )
+            with pytest.raises(AssertionError, match="server exited early"):
+                own_media.start()
+            assert "several nodes need one shared media store" in own_media.logs()
+            assert "wagw-media" in own_media.logs() and secret not in own_media.logs()
 
         nodes[1].stop()  # leaves: gone from the list at once, not after the lease
         first = nodes[0]

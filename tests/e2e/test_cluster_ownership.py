@@ -44,10 +44,13 @@ def _spread(nodes: list[GatewayServer]) -> list[int]:
 
 
 def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("ownership-db"))
     env = {
+        **shared_media,
         "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
         "WAGW_DEVICE_LEASE_SECONDS": str(LEASE),
         "WAGW_PACING_RATE_PER_SECOND": "0",

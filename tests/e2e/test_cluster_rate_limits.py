@@ -43,10 +43,14 @@ def _rate_limits_check(node: GatewayServer) -> dict[str, object]:
 
 
 def test_an_apps_budget_is_one_for_all_nodes(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory, redis: RedisStore
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis: RedisStore,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("limits-db"))
     env = {
+        **shared_media,
         "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
         "WAGW_REDIS_URL": redis.url,
         "WAGW_REDIS_PREFIX": redis.prefix,

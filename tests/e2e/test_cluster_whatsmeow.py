@@ -69,11 +69,14 @@ def _overlaps(records: list[dict], dead_at: dict[int, float]) -> list[str]:
 
 
 def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_engine(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("whatsmeow-cluster-db"))
     network = tmp_path_factory.mktemp("fake-network")
     env = {
+        **shared_media,
         "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
         "WAGW_DEVICE_LEASE_SECONDS": str(LEASE),
         "WAGW_PACING_RATE_PER_SECOND": "0",

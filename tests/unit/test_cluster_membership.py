@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
-from wagateway.cluster.keys import RefusedToJoin, check_master_key
+from wagateway.cluster.keys import RefusedToJoin, check_master_key, check_media_store
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode
 from wagateway.core.db import Database, utcnow
@@ -34,6 +34,30 @@ def test_a_node_with_another_master_key_is_refused(database_url: str) -> None:
             await check_master_key(db, b"k" * 32)
             with pytest.raises(RefusedToJoin, match="WAGW_SECRET_KEY"):
                 await check_master_key(db, b"x" * 32)
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_nodes_share_one_media_store_and_a_node_alone_may_change_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    s3 = "s3 http://127.0.0.1:9000 media/"
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            await check_media_store(db, "local node-one", "node-one", 15)  # alone: recorded
+            await check_media_store(db, s3, "node-one", 15)  # alone again: it may change
+            one = Membership(db, "node-one", tmp_path / "one", 15)
+            await one.join()
+            await check_media_store(db, s3, "node-two", 15)  # the same store: joins
+            for other in ("local node-two", "s3 http://127.0.0.1:9000 other/"):
+                with pytest.raises(RefusedToJoin, match="several nodes need one shared media"):
+                    await check_media_store(db, other, "node-two", 15)
+            # node-one itself restarting with its own local store while no other runs
+            await check_media_store(db, "local node-one", "node-one", 15)
         finally:
             await db.dispose()
 
