@@ -18,7 +18,8 @@ import asyncpg
 import pytest
 
 from tests.support.databases import DatabaseProvider
-from wagateway.engines.base import EngineEvent, SessionEnded
+from tests.support.pgbouncer import PgBouncer
+from wagateway.engines.base import ConnectionLost, EngineEvent, SessionEnded
 from wagateway.engines.whatsmeow import neonize_loader
 from wagateway.engines.whatsmeow.stores import LINKS_TABLE, store_url_for
 from wagateway.engines.workers.supervisor import WorkerPool
@@ -93,13 +94,14 @@ async def execute(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         await connection.close()
 
 
-async def insert_device(url: str) -> None:
-    names = list(DEVICE_ROW)
+async def insert_device(url: str, jid: str = JID) -> None:
+    row = DEVICE_ROW | {"jid": jid}
+    names = list(row)
     await execute(
         url,
         f"INSERT INTO whatsmeow_device ({', '.join(names)}) "
         f"VALUES ({', '.join(f'${i + 1}' for i in range(len(names)))})",
-        *[uuid.UUID(v) if n == "facebook_uuid" else v for n, v in DEVICE_ROW.items()],
+        *[uuid.UUID(v) if n == "facebook_uuid" else v for n, v in row.items()],
     )
 
 
@@ -248,3 +250,66 @@ def test_a_nodes_session_files_are_carried_into_the_shared_store_with_every_row(
     assert not list(stores.glob("d5*")), "the files left the store dir"
     kept = sorted(path.name for path in (stores / "imported").iterdir())
     assert "d5.db" in kept and "d5.linked" in kept and "d5.attempts" in kept
+
+
+@pytest.mark.parametrize("path", ["direct", "pgbouncer"])
+def test_the_shared_store_through_pgbouncer_in_transaction_mode_shares_server_connections(
+    tmp_path: Path, postgresql: DatabaseProvider, path: str
+) -> None:
+    """docs/deployment.md's advice, checked with the real neonize: through PgBouncer in
+    transaction mode (a pool of 2 server connections) whatsmeow creates its tables, six
+    devices' clients open their sessions by JID and reach the dial, and our links and locks
+    work; the database sees at most the pool's 2 connections while all six clients are open.
+    Directly, each open client holds connections of its own (printed)."""
+    database = postgresql.new_url(tmp_path)
+    database_name = database.rsplit("/", 1)[1]
+    bouncer = PgBouncer(database, pool_size=2).start() if path == "pgbouncer" else None
+    direct_url = store_url_for(database)
+    assert direct_url is not None
+    url = store_url_for(bouncer.url_for(database)) if bouncer is not None else direct_url
+    devices = [f"d{n}" for n in range(6)]
+
+    async def scenario(pool: WorkerPool, events: list[EngineEvent]) -> None:
+        await pool.call("p0", "begin_pairing", {"epoch": 1})  # whatsmeow creates its tables
+        await ended(events, "p0")
+        for n, device in enumerate(devices):
+            jid = f"62812345678{n}:7@s.whatsapp.net"
+            await insert_device(direct_url, jid)
+            await execute(
+                direct_url,
+                f"INSERT INTO {LINKS_TABLE} (device_id, wa_device_jid, wa_number) "
+                "VALUES ($1, $2, '6281')",
+                device,
+                jid,
+            )
+        await asyncio.gather(*(pool.call(d, "restore", {"epoch": 2}) for d in devices))
+        async with asyncio.timeout(30):  # every client has dialed and waits to try again
+            while {e.device_id for e in events if isinstance(e, ConnectionLost)} < set(devices):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        [row] = await execute(
+            direct_url,
+            "SELECT count(*) AS n FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database_name,
+        )
+        print(f"{path}: {row['n']} server connections with {len(devices)} clients open")
+        if bouncer is not None:
+            assert row["n"] <= 2
+        else:
+            assert row["n"] >= len(devices)
+        for device in devices:
+            await pool.call(device, "close", {})
+        assert len(await execute(direct_url, f"SELECT * FROM {LINKS_TABLE}")) == len(devices)
+
+    try:
+        run_pool(
+            {
+                "store_dir": str(tmp_path / "node"),
+                "store_url": url,
+                "connect_retry_delays": [30.0],
+            },
+            scenario,
+        )
+    finally:
+        if bouncer is not None:
+            bouncer.stop()
