@@ -108,8 +108,10 @@ class Placement:
             # Held here with the token the database gives: running. Anything else held here
             # has no session to keep (unlinked meanwhile) or was taken from this node.
             running = [d for d, token in held.items() if active.get(d) == token]
-            await self._runtime.let_go([d for d in held if d not in running and d not in moved])
-            adopt = {d: t for d, t in active.items() if d not in running and d not in moved}
+            # Sets for the membership tests: lists made each pass quadratic in the devices.
+            settled = set(running) | moved
+            await self._runtime.let_go([d for d in held if d not in settled])
+            adopt = {d: t for d, t in active.items() if d not in settled}
             adopt |= taken
             excess = len(active) - share  # above its share: nodes joined
             giving_back: list[str] = []
