@@ -10,6 +10,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,10 @@ from sqlalchemy.engine import make_url
 from tests.e2e.test_device_flow import create_device, scan
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
+from tests.support.private_postgres import PrivatePostgres
 from tests.support.tcp_proxy import TcpProxy
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -80,13 +84,17 @@ def _at(entry: dict[str, Any]) -> float:
 
 
 class Traffic:
-    """Messages sent to the devices through the nodes a test routes them to, each accepted
-    one (202) kept per device in order."""
+    """Messages sent to the devices through the nodes a test routes them to (none: paused),
+    each accepted one (202) kept per device in order. `strict`: any other answer fails the
+    test; otherwise every other answer (and every failed call) is kept in `refused`."""
 
-    def __init__(self, ids: list[str], targets: list[httpx.Client]) -> None:
+    def __init__(self, ids: list[str], targets: list[httpx.Client], strict: bool = True) -> None:
         self.ids = ids
         self.targets = list(targets)
+        self.strict = strict
         self.accepted: dict[str, list[str]] = {i: [] for i in ids}
+        # (time, status or 0, body or error, Retry-After)
+        self.refused: list[tuple[float, int, str, str | None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run)
         self.failure: str | None = None
@@ -99,13 +107,29 @@ class Traffic:
         for n in itertools.count():
             if self._stop.is_set():
                 return
+            targets = list(self.targets)
+            if not targets:
+                time.sleep(0.05)
+                continue
             device_id = self.ids[n % len(self.ids)]
-            api = self.targets[n % len(self.targets)]
-            r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
-            if r.status_code != 202:
-                self.failure = f"{r.status_code} {r.text}"
-                return
-            self.accepted[device_id].append(r.json()["message_id"])
+            api = targets[n % len(targets)]
+            try:
+                r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
+            except httpx.HTTPError as exc:
+                self.refused.append((time.time(), 0, repr(exc), None))
+                if self.strict:
+                    self.failure = repr(exc)
+                    return
+                continue
+            if r.status_code == 202:
+                self.accepted[device_id].append(r.json()["message_id"])
+            else:
+                self.refused.append(
+                    (time.time(), r.status_code, r.text, r.headers.get("retry-after"))
+                )
+                if self.strict:
+                    self.failure = f"{r.status_code} {r.text}"
+                    return
             time.sleep(0.02)
 
     def route_to(self, *apis: httpx.Client) -> None:
@@ -115,7 +139,7 @@ class Traffic:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(30)
+        self._thread.join(60)
         assert self.failure is None, self.failure
 
 
@@ -294,4 +318,92 @@ def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_
         for node in (a, b):
             node.stop()
         proxy.stop()
+        receiver.stop()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, which it may stop and start."""
+    server = PrivatePostgres()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
+
+
+def _healthy(node: GatewayServer) -> bool:
+    try:
+        answer = httpx.get(node.base_url + "/health", timeout=5)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+def test_postgresql_restarted_under_load_loses_nothing_and_every_node_recovers(
+    private_postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    url = private_postgres.url()
+    upgrade_to_head(Settings(database_url=url).resolved_database_url, quiet=True)  # type: ignore[call-arg]
+    env = _env()
+    a = GatewayServer(tmp_path_factory.mktemp("node-a"), url, extra_env=dict(env))
+    b = GatewayServer(tmp_path_factory.mktemp("node-b"), url, extra_env=dict(env))
+    receiver = WebhookReceiver().start()
+    try:
+        a.start()
+        creds = a.create_app("restart", receiver.url)
+        api_a = a.client(creds["app_token"])
+        ids = []
+        for n in range(DEVICES):
+            created = create_device(api_a, f"desk {n}")
+            scan(api_a, created["qr"], phone=f"62812300{n:05d}")
+            ids.append(created["device_id"])
+        wait_until(lambda: _all_online(api_a, ids), what="all linked")
+        b.start()
+        half = DEVICES // 2
+        wait_until(lambda: [_owned(a), _owned(b)] == [half, half], timeout=30, what="spread")
+        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
+        api_b = b.client(creds["app_token"])
+        traffic = Traffic(ids, [api_a, api_b], strict=False).start()
+        time.sleep(1.5)
+
+        # The database goes away under load (every connection closed), stays down a few
+        # seconds, and comes back.
+        down = time.time()
+        private_postgres.restart(down_for=3)
+        up = time.time()
+        print(f"PostgreSQL down {up - down:.1f} s")
+        wait_until(
+            lambda: _healthy(a) and _healthy(b), timeout=30, interval=0.2, what="nodes healthy"
+        )
+        wait_until(
+            lambda: _owned(a) + _owned(b) == DEVICES and _all_online(api_a, ids),
+            timeout=30,
+            interval=0.2,
+            what="every device owned and online again",
+        )
+        recovered = time.time()
+        print(f"recovered {recovered - up:.1f} s after PostgreSQL came back")
+        at_recovery = {d: len(m) for d, m in traffic.accepted.items()}
+        time.sleep(1.5)  # sends work again, through both nodes
+        traffic.stop()
+        # A call the database's absence failed is answered 503 in the envelope, with
+        # Retry-After: never a 500, never a dropped connection.
+        answers = {
+            (status, body and json.loads(body)["error"]["code"], after)
+            for _, status, body, after in traffic.refused
+        }
+        print(f"{len(traffic.refused)} calls refused during the outage: {answers}")
+        assert answers <= {(503, "internal_error", "1")}, traffic.refused[:3]
+        for at, _, body, _ in traffic.refused:
+            assert json.loads(body)["error"]["details"] == {"reason": "database_unavailable"}
+            assert down - 1 < at < recovered, (at - down, body)
+
+        # Nothing accepted is lost, and each goes out once.
+        times = _check_delivered(api_a, traffic.accepted)
+        assert set(times.values()) == {1}, {k: v for k, v in times.items() if v > 1}
+        # New sends work once it is back: every device had messages accepted (and sent).
+        assert all(len(traffic.accepted[d]) > at_recovery[d] for d in ids)
+    finally:
+        for node in (a, b):
+            node.stop()
         receiver.stop()
