@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -405,5 +406,114 @@ def test_postgresql_restarted_under_load_loses_nothing_and_every_node_recovers(
         assert all(len(traffic.accepted[d]) > at_recovery[d] for d in ids)
     finally:
         for node in (a, b):
+            node.stop()
+        receiver.stop()
+
+
+def _messages_on_the_network(api: httpx.Client, ids: list[str]) -> dict[str, list[tuple]]:
+    """Every send attempt the simulated network logged, per device: (WhatsApp id, when)."""
+    return {
+        device_id: [
+            (entry["wa_message_id"], entry["at"])
+            for entry in api.get(f"/sandbox/devices/{device_id}/network").json()["network"]
+            if entry["kind"] == "message"
+        ]
+        for device_id in ids
+    }
+
+
+def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_sessions_at_once(
+    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    url = postgresql.migrated_url(tmp_path_factory.mktemp("freeze-db"))
+    env = _env()
+    a = GatewayServer(tmp_path_factory.mktemp("node-a"), url, extra_env=dict(env))
+    c = GatewayServer(tmp_path_factory.mktemp("node-c"), url, extra_env=dict(env))
+    receiver = WebhookReceiver().start()
+    try:
+        a.start()
+        creds = a.create_app("freeze", receiver.url)
+        api_a = a.client(creds["app_token"])
+        ids = []
+        for n in range(DEVICES):
+            created = create_device(api_a, f"desk {n}")
+            scan(api_a, created["qr"], phone=f"62812400{n:05d}")
+            ids.append(created["device_id"])
+        wait_until(lambda: _all_online(api_a, ids), what="all linked")
+        c.start()
+        half = DEVICES // 2
+        wait_until(lambda: [_owned(a), _owned(c)] == [half, half], timeout=30, what="spread")
+        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
+        c_node = _node_id(c)
+        api_c = c.client(creds["app_token"])
+        traffic = Traffic(ids, [api_a, api_c]).start()
+        time.sleep(1.5)
+
+        # c freezes with its devices' sends under way; a takes them over.
+        traffic.route_to(api_a)
+        assert c.proc is not None
+        c.proc.send_signal(signal.SIGSTOP)
+        frozen = time.time()
+        try:
+            wait_until(
+                lambda: _owned(a) == DEVICES and _all_online(api_a, ids),
+                timeout=6 * LEASE,
+                interval=0.1,
+                what="a frozen node's devices owned and online elsewhere",
+            )
+            print(f"takeover after SIGSTOP: {time.time() - frozen:.1f} s")
+            # Quiet: everything accepted so far is sent (by a), so any send from now on
+            # would be c acting for devices it lost.
+            traffic.route_to()
+            _check_delivered(api_a, traffic.accepted)
+            before = _messages_on_the_network(api_a, ids)
+        finally:
+            c.proc.send_signal(signal.SIGCONT)
+        thawed = time.time()
+        wait_until(lambda: _logged(c, "cluster_sessions_stopped"), timeout=10, what="c fenced")
+        wait_until(lambda: _logged(c, "cluster_node_expelled"), timeout=10, what="c expelled")
+        [hold_lost] = _logged(c, "cluster_hold_lost")
+        [stopped] = _logged(c, "cluster_sessions_stopped")
+        print(
+            f"after SIGCONT: c's hold lost {_at(hold_lost) - thawed:.2f} s, its sessions "
+            f"closed {_at(stopped) - thawed:.2f} s"
+        )
+        # At once: the watchdog runs as soon as the process does, before anything else of
+        # it could act (each send checks the hold itself).
+        assert stopped["devices"] == half
+        assert frozen < _at(stopped) < thawed + 1.5
+        wait_until(lambda: _owned(c) == half, timeout=30, what="c's share back")
+        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="all online again")
+        time.sleep(1)
+        # Nothing more went out for the devices c lost. The network's log may still gain
+        # a send c had handed over before it froze (its record, written by c's group
+        # commit, lands when c runs again: the id a sent again, which recipients dedupe),
+        # but no send made after the freeze: not one of c's queue, not a retry.
+        after = _messages_on_the_network(api_a, ids)
+        new = {d: after[d][len(before[d]) :] for d in ids if after[d] != before[d]}
+        assert after == {d: before[d] + new.get(d, []) for d in ids}
+        late = [(d, wa_id, _ts(at) - frozen) for d, entries in new.items() for wa_id, at in entries]
+        print("handed over before the freeze, logged after the thaw:", late)
+        # (0.1 s: the signal stops c a moment after `frozen` is read; a send after the thaw
+        # would be seconds later.)
+        assert all(seconds < 0.1 for _, _, seconds in late), late
+        assert len(late) <= half  # one in flight per device at most
+        # c's sessions from before the freeze are all closed: by its connection's end
+        # while it was frozen, or by itself as soon as it ran.
+        for device_id in ids:
+            sessions = api_a.get(f"/sandbox/devices/{device_id}/sessions").json()["sessions"]
+            assert [s for s in sessions if s["close_reason"] == "replaced"] == []
+            old = [s for s in sessions if s["node_id"] == c_node and _ts(s["opened_at"]) < frozen]
+            assert all(_ts(s["closed_at"]) < thawed + 1.5 for s in old), sessions
+
+        traffic.route_to(api_a, api_c)
+        time.sleep(1)
+        traffic.stop()
+        times = _check_delivered(api_a, traffic.accepted)
+        print("received more than once:", {k: v for k, v in times.items() if v > 1})
+    finally:
+        if c.proc is not None and c.proc.poll() is None:
+            c.proc.send_signal(signal.SIGCONT)
+        for node in (a, c):
             node.stop()
         receiver.stop()
