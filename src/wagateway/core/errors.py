@@ -97,6 +97,47 @@ _STATUS_CODES = {
 }
 
 
+# Seconds a client is told to wait before trying again while the database is out of reach.
+DATABASE_RETRY_AFTER = "1"
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database cannot be reached right now: it is
+    down or restarting, refused or dropped the connection, or every connection is busy.
+    Such a failure passes; the request was not carried out (or its transaction rolled
+    back), and the client may try again."""
+    from sqlalchemy import exc as sa
+
+    try:
+        from asyncpg import exceptions as pg
+    except ImportError:  # SQLite-only install
+        transient: tuple[type[BaseException], ...] = (ConnectionError,)
+    else:
+        transient = (
+            ConnectionError,
+            pg.PostgresConnectionError,
+            pg.CannotConnectNowError,
+            pg.AdminShutdownError,
+            pg.CrashShutdownError,
+            pg.InterfaceError,
+        )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, transient) or isinstance(current, sa.TimeoutError):
+            return True
+        if isinstance(current, sa.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            orig = current.orig
+            if isinstance(orig, BaseException) and id(orig) not in seen:
+                current = orig
+                continue
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _field_from_loc(loc: tuple[Any, ...]) -> str | None:
     # FastAPI locations look like ("body", "device_name") or ("query", "limit").
     parts = (
@@ -157,13 +198,55 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
             request, ApiError(exc.status_code, code, message, headers=dict(exc.headers or {}))
         )
 
+    def unavailable(request: Request, exc: Exception) -> ApiError:
+        structlog.get_logger(__name__).warning(
+            "database_unavailable", path=request.url.path, error=repr(exc)
+        )
+        return ApiError(
+            503,
+            "internal_error",
+            "the database is unavailable; try again shortly",
+            {"reason": "database_unavailable"},
+            {"Retry-After": DATABASE_RETRY_AFTER},
+        )
+
+    async def _database_or_unhandled(request: Request, exc: Exception) -> Response:
+        """A request that failed because the database was out of reach (it restarts, the
+        network dropped): 503 with Retry-After, answered here, where the middlewares still
+        add their headers, and without a traceback in the log for each request."""
+        if database_unreachable(exc):
+            return respond(request, unavailable(request, exc))
+        raise exc  # anything else is unexpected: `_unhandled` answers it
+
+    try:
+        from asyncpg import InterfaceError as AsyncpgInterfaceError
+        from asyncpg import PostgresError
+    except ImportError:  # SQLite-only install
+        driver_errors: tuple[type[Exception], ...] = ()
+    else:
+        driver_errors = (PostgresError, AsyncpgInterfaceError)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for kind in (OSError, SQLAlchemyError, *driver_errors):
+        app.add_exception_handler(kind, _database_or_unhandled)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        structlog.get_logger(__name__).exception("unhandled_error", path=request.url.path)
         # Answered from outside every middleware (Starlette's ServerErrorMiddleware): the
         # headers they add to other responses are added here.
         headers = {"X-Content-Type-Options": "nosniff"}
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             headers["X-Request-ID"] = request_id
+        if database_unreachable(exc):  # raised in a middleware, outside the handlers above
+            error = unavailable(request, exc)
+            return error_response(
+                request,
+                error.status,
+                error.code,
+                error.message,
+                error.details,
+                headers={**headers, **error.headers},
+            )
+        structlog.get_logger(__name__).exception("unhandled_error", path=request.url.path)
         return error_response(request, 500, "internal_error", "internal error", headers=headers)

@@ -211,5 +211,11 @@ class Placement:
                     reason="no heartbeat renewed this node's hold in time",
                     devices=len(held),
                 )
+                began = time.monotonic()
                 await self._runtime.let_go(held)
+                log.warning(
+                    "cluster_sessions_stopped",
+                    devices=len(held),
+                    seconds=round(time.monotonic() - began, 3),
+                )
             await asyncio.sleep(0.1)

@@ -41,6 +41,8 @@ LOCK_NAMESPACE = 0x57414757
 REPLACED = "replaced"
 CONNECTION_LOST = "connection_lost"
 RECONNECT_SECONDS = 0.5
+# How long stopping waits for the closes of the sessions ended last to be written.
+STOP_WAIT_SECONDS = 5.0
 # Rows per statement (SQLite allows 32,766 parameters to one).
 STATEMENT_ROWS = 500
 
@@ -65,6 +67,9 @@ class SessionWitness:
         self._dsn = dsn
         self._idle_timeout = idle_timeout
         self._open: dict[str, int] = {}  # device id → its open record
+        # Records of sessions ended here whose close is still being written (`closed`).
+        self._closing: set[int] = set()
+        self._settling: set[asyncio.Task[None]] = set()
         self._connection: asyncpg.Connection | None = None
         self._talking = asyncio.Lock()  # one statement at a time on the connection
         self._task: asyncio.Task[None] | None = None
@@ -85,6 +90,8 @@ class SessionWitness:
                 await asyncio.wait_for(self._connected.wait(), 10)
 
     async def stop(self) -> None:
+        if self._settling:  # the sessions closed last (a drain) are recorded as closed
+            await asyncio.wait(set(self._settling), timeout=STOP_WAIT_SECONDS)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,14 +110,29 @@ class SessionWitness:
             log.warning("sandbox_session_not_recorded", device_id=device_id, error=repr(exc))
 
     async def closed(self, device_id: str, reason: str) -> None:
+        """A session of the device ended here. Returns at once: the record's close is
+        written, and its lock let go of, in the background (in order with this node's later
+        opens), so a session ends without waiting for the database, which may be out of
+        reach (a node that lost its hold must stop every session at once)."""
         record_id = self._open.pop(device_id, None)
         if record_id is None:
             return
+        written = self._closes.add(None, (record_id, reason))
+        self._closing.add(record_id)
+        task = asyncio.create_task(self._settle_close(device_id, record_id, written))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_close(
+        self, device_id: str, record_id: int, written: asyncio.Future[None]
+    ) -> None:
         try:
-            await self._closes.add(None, (record_id, reason))
+            await written
             await self._talk_all("pg_advisory_unlock", [record_id])
         except Exception as exc:  # the database is out of reach: the lock goes with it
             log.warning("sandbox_session_close_not_recorded", device_id=device_id, error=repr(exc))
+        finally:
+            self._closing.discard(record_id)
 
     async def _write_closes(
         self, session: AsyncSession, _: None, closes: list[tuple[int, str]]
@@ -210,7 +232,7 @@ class SessionWitness:
         """Which of these open records are live. Ours: while we have them open. Another
         node's (PostgreSQL): while its lock is held, which a try of the lock tells (taken:
         nobody held it; let go of at once)."""
-        mine = set(self._open.values())
+        mine = set(self._open.values()) | self._closing  # a closing one: its write is due
         live = {row.id for row in rows if row.instance == self._instance() and row.id in mine}
         if self._dsn is None:
             return live
