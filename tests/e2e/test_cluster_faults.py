@@ -34,8 +34,9 @@ DEVICES = 6
 TO = "6281299990000"
 
 
-def _env() -> dict[str, str]:
+def _env(shared_media: dict[str, str]) -> dict[str, str]:
     return {
+        **shared_media,
         "WAGW_SECRET_KEY": secrets.token_urlsafe(32),
         "WAGW_DEVICE_LEASE_SECONDS": str(LEASE),
         "WAGW_PACING_RATE_PER_SECOND": "0",
@@ -202,13 +203,15 @@ def _check_delivered(api: httpx.Client, accepted: dict[str, list[str]]) -> dict[
 
 
 def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_move(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("partition-db"))
     direct = make_url(url)
     proxy = TcpProxy(direct.port or 5432, direct.host or "127.0.0.1").start()
     through_proxy = direct.set(port=proxy.port).render_as_string(hide_password=False)
-    env = _env()
+    env = _env(shared_media)
     a = GatewayServer(tmp_path_factory.mktemp("node-a"), url, extra_env=dict(env))
     b = GatewayServer(tmp_path_factory.mktemp("node-b"), through_proxy, extra_env=dict(env))
     receiver = WebhookReceiver().start()
@@ -341,11 +344,13 @@ def _healthy(node: GatewayServer) -> bool:
 
 
 def test_postgresql_restarted_under_load_loses_nothing_and_every_node_recovers(
-    private_postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory
+    private_postgres: PrivatePostgres,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = private_postgres.url()
     upgrade_to_head(Settings(database_url=url).resolved_database_url, quiet=True)  # type: ignore[call-arg]
-    env = _env()
+    env = _env(shared_media)
     a = GatewayServer(tmp_path_factory.mktemp("node-a"), url, extra_env=dict(env))
     b = GatewayServer(tmp_path_factory.mktemp("node-b"), url, extra_env=dict(env))
     receiver = WebhookReceiver().start()
@@ -423,10 +428,12 @@ def _messages_on_the_network(api: httpx.Client, ids: list[str]) -> dict[str, lis
 
 
 def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_sessions_at_once(
-    postgresql: DatabaseProvider, tmp_path_factory: pytest.TempPathFactory
+    postgresql: DatabaseProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_media: dict[str, str],
 ) -> None:
     url = postgresql.migrated_url(tmp_path_factory.mktemp("freeze-db"))
-    env = _env()
+    env = _env(shared_media)
     a = GatewayServer(tmp_path_factory.mktemp("node-a"), url, extra_env=dict(env))
     c = GatewayServer(tmp_path_factory.mktemp("node-c"), url, extra_env=dict(env))
     receiver = WebhookReceiver().start()
