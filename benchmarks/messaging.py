@@ -1329,7 +1329,7 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     name = f"wagw_bench_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_pg_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # refused, timed out, auth, no such database: say which
         raise SystemExit(
             f"error: PostgreSQL at {admin_url} is unreachable ({type(exc).__name__}: {exc}); "
             "start it or pass --postgres-admin-url"
