@@ -25,12 +25,11 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def tree_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process and of its live descendants (the gateway's webhook and
-    engine workers are its children); None elsewhere or once it is gone."""
-    own = cpu_seconds(pid)
-    if own is None:
-        return None
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (the gateway's webhook and engine workers are its
+    children), from /proc; empty once it is gone."""
+    if not Path(f"/proc/{pid}").exists():
+        return []
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -38,12 +37,40 @@ def tree_cpu_seconds(pid: int) -> float | None:
         except (OSError, IndexError):
             continue
         parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, pending = own, list(parents.get(pid, []))
+    found, pending = [pid], list(parents.get(pid, []))
     while pending:
         child = pending.pop()
-        total += cpu_seconds(child) or 0.0
+        found.append(child)
         pending.extend(parents.get(child, []))
-    return total
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and of its live descendants; None elsewhere or once it is
+    gone."""
+    own = cpu_seconds(pid)
+    if own is None:
+        return None
+    return own + sum(cpu_seconds(child) or 0.0 for child in tree_pids(pid)[1:])
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of one process (VmRSS), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def open_fds(pid: int) -> int:
+    """Open descriptors of one process (/proc/PID/fd entries), 0 once it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
 
 
 def bound_socket() -> socket.socket:

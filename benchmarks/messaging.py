@@ -36,6 +36,13 @@ Method:
   concurrency by the same client code, in `--baseline-rounds` rounds (default 3; the median
   round is shown). accepted msg/s / baseline req/s says how much of this machine's plain
   HTTP capacity the gateway's send API achieves.
+- Several nodes (`--nodes N`, PostgreSQL only): N `wagateway serve` processes on one fresh
+  database, with one shared S3 media store (moto, started in this process) and one master
+  key; devices are linked through the nodes in turn, the run starts once every node is past
+  its first placement pass, the devices are spread (none above its fair share) and all
+  online; the API calls go round-robin over the nodes and the CPU is summed over all nodes'
+  process trees. `--nodes 1` is one node with the same settings, the baseline for N
+  (`benchmarks/nodes.py` runs both, interleaved).
 - The client runs in this process on the default asyncio event loop; on a small machine the
   client, the receiver and the server share the cores (the CPU columns show who used what).
 - Traffic is loopback only. Every subprocess is stopped and the temp dir removed on exit,
@@ -164,7 +171,9 @@ class _Recorder:
         )
 
     async def reads(self, request: web.Request) -> web.Response:
-        return web.json_response({"read": self.read, "failed": self.failed})
+        since = float(request.query.get("since", "0"))
+        read = self.read if since <= 0 else {m: t for m, t in self.read.items() if t >= since}
+        return web.json_response({"read": read, "failed": self.failed})
 
 
 async def _floor_hook(request: web.Request) -> web.Response:
@@ -349,7 +358,7 @@ class Gateway:
         return env
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(WAGATEWAY), "serve", "--host", HOST, "--port", str(self.port)],
@@ -393,6 +402,186 @@ class Gateway:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- several nodes (issue 20): one PostgreSQL database, one S3 media store ---------------
+
+S3_BUCKET = "wagw-bench-media"
+
+
+@contextlib.contextmanager
+def s3_media_store() -> Iterator[dict[str, str]]:
+    """moto's S3 server on a loopback port (in this process, a thread), with a bucket: the
+    one media store every node must share. Yields the nodes' WAGW_ settings for it."""
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - the dev venv has both
+        raise RuntimeError(f"several nodes need boto3 and moto (the S3 stand-in): {exc}") from exc
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://{HOST}:{port}"
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106 - moto's, loopback only
+        ).create_bucket(Bucket=S3_BUCKET)
+        yield {
+            "WAGW_MEDIA_STORE": "s3",
+            "WAGW_S3_BUCKET": S3_BUCKET,
+            "WAGW_S3_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+            "WAGW_S3_ENDPOINT_URL": endpoint,
+            "WAGW_S3_ACCESS_KEY_ID": "bench",
+            "WAGW_S3_SECRET_ACCESS_KEY": "bench",
+        }
+    finally:
+        server.stop()
+
+
+def cluster_env(stack: contextlib.ExitStack) -> dict[str, str]:
+    """What every node of one gateway shares besides the database: the master key and the
+    media store (started here, stopped when `stack` closes)."""
+    env = stack.enter_context(s3_media_store())
+    env["WAGW_SECRET_KEY"] = uuid.uuid4().hex + uuid.uuid4().hex
+    return env
+
+
+def start_nodes(
+    stack: contextlib.ExitStack,
+    root: Path,
+    database_url: str,
+    count: int,
+    env: dict[str, str],
+) -> list[Gateway]:
+    """`count` gateways on one database, each with its own data dir and port, each stopped
+    when `stack` closes. The first starts alone (it migrates a fresh database), the others
+    after it answers."""
+    nodes: list[Gateway] = []
+    for n in range(count):
+        node = Gateway(root / f"node-{n}", database_url, dict(env))
+        stack.callback(node.stop)
+        node.start()
+        nodes.append(node)
+    return nodes
+
+
+def _node_health(node: Gateway) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(node.base_url + "/health", timeout=5) as r:  # noqa: S310
+            return dict(json.loads(r.read()))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
+def devices_owned(node: Gateway) -> int | None:
+    """`checks.cluster.devices_owned` of one node's /health (None: no answer)."""
+    cluster = _node_health(node).get("checks", {}).get("cluster", {})
+    owned = cluster.get("devices_owned")
+    return int(owned) if owned is not None else None
+
+
+async def wait_spread(
+    api: aiohttp.ClientSession,
+    nodes: Sequence[Gateway],
+    device_ids: Sequence[str],
+    timeout: float = 120.0,
+    settle: float = 5.0,
+) -> tuple[list[int], float]:
+    """Wait until no node is `restoring`, the nodes together own every device, none more
+    than its fair share (rounded up), every device is online, and that has held for
+    `settle` seconds (rebalancing follows heartbeats, lease / 4 apart). Returns the spread
+    and the seconds it took."""
+    started = time.monotonic()
+    share = math.ceil(len(device_ids) / len(nodes))
+    stable_since: float | None = None
+    last: list[int | None] = []
+    while True:
+        healths = await asyncio.gather(*(asyncio.to_thread(_node_health, n) for n in nodes))
+        spread = [h.get("checks", {}).get("cluster", {}).get("devices_owned") for h in healths]
+        restoring = any(h.get("restoring", True) for h in healths)
+        ok = (
+            not restoring
+            and all(isinstance(o, int) and o <= share for o in spread)
+            and sum(o for o in spread if isinstance(o, int)) == len(device_ids)
+        )
+        if ok:
+            base = nodes[0].base_url
+            for device_id in device_ids:
+                async with api.get(f"{base}/devices/{device_id}") as r:
+                    device = await r.json()
+                if device.get("status") != "connected" or device.get("connection") != "online":
+                    ok = False
+                    break
+        now = time.monotonic()
+        if ok and spread == last and stable_since is not None:
+            if now - stable_since >= settle:
+                return [int(o or 0) for o in spread], now - started
+        elif ok:
+            stable_since = now
+        else:
+            stable_since = None
+        last = spread
+        if now - started > timeout:
+            raise RuntimeError(
+                f"devices not spread and online after {timeout:g} s: owned {spread}, "
+                f"restoring {[h.get('restoring') for h in healths]}"
+            )
+        await asyncio.sleep(0.5)
+
+
+# --- PostgreSQL backends' CPU ------------------------------------------------------------
+
+
+async def pg_backend_pids(admin_url: str, database: str) -> list[int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+async def pg_backend_cpu(admin_url: str, database: str) -> dict[int, float]:
+    """CPU seconds of each server process connected to `database` (PostgreSQL on this
+    machine: /proc). A backend that exits between two samples takes its CPU with it."""
+    return {
+        pid: cpu
+        for pid in await pg_backend_pids(admin_url, database)
+        if (cpu := cpu_seconds(pid)) is not None
+    }
+
+
+def pg_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+def nodes_cpu(nodes: Sequence[Gateway]) -> tuple[float | None, float | None]:
+    """(all processes of all nodes, the server processes alone), CPU seconds."""
+    tree = own = 0.0
+    for node in nodes:
+        assert node.proc is not None
+        t, o = tree_cpu_seconds(node.proc.pid), cpu_seconds(node.proc.pid)
+        if t is None or o is None:
+            return None, None
+        tree += t
+        own += o
+    return tree, own
 
 
 # --- percentiles and results -------------------------------------------------------------
@@ -450,6 +639,9 @@ class GatewayResult:
     server_own_cpu: float | None  # the server process alone, without its children
     max_in_flight: int
     stuck_sample: list[str]
+    nodes_owned: list[int] = field(default_factory=list)  # devices per node (several nodes)
+    spread_seconds: float = math.nan  # linked to spread and online
+    pg_cpu: float | None = None  # PostgreSQL backends of the benchmark's database
 
     @property
     def accepted(self) -> list[Sent]:
@@ -615,43 +807,84 @@ async def _wait_reads(
         await asyncio.sleep(0.1)
 
 
+async def link_devices(
+    api: aiohttp.ClientSession, bases: Sequence[str], count: int, phone_prefix: str = "62812000"
+) -> list[str]:
+    """Create and link `count` devices, device i through node i mod len(bases) (a pairing
+    window lives in the node that opened it: the scan goes to the same node)."""
+    devices: list[str] = []
+    for i in range(count):
+        base = bases[i % len(bases)]
+        linked = await _link_device(api, base, i, f"{phone_prefix}{i + 1:05d}")
+        devices.append(linked["device_id"])
+    return devices
+
+
+async def wait_connected_webhooks(
+    hooks: aiohttp.ClientSession, receiver: Receiver, count: int, timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = await _get_json(hooks, receiver.base_url + "/stats")
+        if stats["window_events"].get("device_connected", 0) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"device_connected webhooks missing after {timeout:g} s: {stats}")
+        await asyncio.sleep(0.1)
+
+
+async def warm_up(
+    api: aiohttp.ClientSession,
+    hooks: aiohttp.ClientSession,
+    bases: Sequence[str],
+    receiver: Receiver,
+    devices: Sequence[str],
+) -> None:
+    """One message per device (through the nodes in turn), its read receipt awaited."""
+    warm = [Sent(-1 - i, d, 0.0, 0.0) for i, d in enumerate(devices)]
+    await asyncio.gather(
+        *(_post_message(api, bases[i % len(bases)], w) for i, w in enumerate(warm))
+    )
+    bad = [w.error for w in warm if not w.message_id]
+    if bad:
+        raise RuntimeError(f"warm-up sends failed: {bad[:3]}")
+    _, _, warm_timed_out = await _wait_reads(
+        hooks, receiver.base_url, {w.message_id for w in warm}, 60, False
+    )
+    if warm_timed_out:
+        raise RuntimeError("warm-up messages got no read receipt within 60 s")
+
+
 async def run_gateway(
-    args: argparse.Namespace, gateway: Gateway, receiver: Receiver
+    args: argparse.Namespace,
+    gateways: Sequence[Gateway],
+    receiver: Receiver,
+    pg_admin: tuple[str, str] | None = None,
 ) -> GatewayResult:
-    assert gateway.proc is not None
+    """The measured run against one gateway, or several nodes of one (the API calls go to
+    them in turn). `pg_admin` = (admin URL, database name) also measures the CPU of the
+    database's PostgreSQL backends."""
+    gateway = gateways[0]
     creds = gateway.create_app("messaging benchmark", receiver.url)
+    bases = [g.base_url for g in gateways]
     base = gateway.base_url
     limit = args.concurrency if args.load_fraction is None else max(args.concurrency, 512)
+    nodes_owned: list[int] = []
+    spread_seconds = math.nan
     async with (
         _session(limit, token=creds["app_token"]) as api,
         _session(4) as hooks,
     ):
         # Setup: devices, linked; wait for their device_connected webhooks so the measured
         # window starts with a quiet outbox.
-        devices: list[str] = []
-        for i in range(args.devices):
-            linked = await _link_device(api, base, i, f"62812000{i + 1:05d}")
-            devices.append(linked["device_id"])
-        deadline = time.monotonic() + 60
-        while True:
-            stats = await _get_json(hooks, receiver.base_url + "/stats")
-            if stats["window_events"].get("device_connected", 0) >= args.devices:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"device_connected webhooks missing after 60 s: {stats}")
-            await asyncio.sleep(0.1)
-
+        linking = time.monotonic()
+        devices = await link_devices(api, bases, args.devices)
+        if args.nodes is not None:
+            nodes_owned, _ = await wait_spread(api, gateways, devices)
+            spread_seconds = time.monotonic() - linking
+        await wait_connected_webhooks(hooks, receiver, args.devices)
         # Warm-up (not measured): one message per device, read receipt awaited.
-        warm = [Sent(-1 - i, d, 0.0, 0.0) for i, d in enumerate(devices)]
-        await asyncio.gather(*(_post_message(api, base, w) for w in warm))
-        bad = [w.error for w in warm if not w.message_id]
-        if bad:
-            raise RuntimeError(f"warm-up sends failed: {bad[:3]}")
-        _, _, warm_timed_out = await _wait_reads(
-            hooks, receiver.base_url, {w.message_id for w in warm}, 60, False
-        )
-        if warm_timed_out:
-            raise RuntimeError("warm-up messages got no read receipt within 60 s")
+        await warm_up(api, hooks, bases, receiver, devices)
 
         total = args.devices * args.messages
         items = [Sent(i, devices[i % len(devices)], 0.0, 0.0) for i in range(total)]
@@ -662,12 +895,13 @@ async def run_gateway(
             in_flight += 1
             max_in_flight = max(max_in_flight, in_flight)
             try:
-                await _post_message(api, base, item)
+                # Several nodes: the calls go to each in turn (any node accepts any call).
+                await _post_message(api, bases[item.index % len(bases)], item)
             finally:
                 in_flight -= 1
 
-        cpu_before = tree_cpu_seconds(gateway.proc.pid)
-        own_cpu_before = cpu_seconds(gateway.proc.pid)
+        cpu_before, own_cpu_before = nodes_cpu(gateways)
+        pg_before = await pg_backend_cpu(*pg_admin) if pg_admin else None
         target_rate: float | None = None
         if args.load_fraction is None:
             queue = iter(items)
@@ -699,8 +933,8 @@ async def run_gateway(
             hooks, receiver.base_url, accepted_ids, args.timeout, True
         )
         waited = time.monotonic() - wait_started
-        cpu_after = tree_cpu_seconds(gateway.proc.pid)
-        own_cpu_after = cpu_seconds(gateway.proc.pid)
+        cpu_after, own_cpu_after = nodes_cpu(gateways)
+        pg_after = await pg_backend_cpu(*pg_admin) if pg_admin else None
 
         first_post = min(s.started for s in items)
         last_read = max(reads.values(), default=time.time())
@@ -743,6 +977,13 @@ async def run_gateway(
         server_own_cpu=own_cpu,
         max_in_flight=max_in_flight,
         stuck_sample=stuck_sample,
+        nodes_owned=nodes_owned,
+        spread_seconds=spread_seconds,
+        pg_cpu=(
+            pg_cpu_delta(pg_before, pg_after)
+            if pg_before is not None and pg_after is not None
+            else None
+        ),
     )
 
 
@@ -801,7 +1042,8 @@ def _print_report(
     baseline: BaselineResult | None,
     result: GatewayResult,
     floor: WebhookFloor | None = None,
-) -> None:
+) -> dict[str, Any]:
+    """Prints the report; returns its figures (for `--result-json`)."""
     accepted = result.accepted
     n_acc = len(accepted)
     n_read = len(result.read_times)
@@ -875,6 +1117,12 @@ def _print_report(
         )
     events = ", ".join(f"{k} {v}" for k, v in sorted(result.webhook_events.items()))
     print(f"webhooks in the window by event: {events or 'none'}")
+    if result.nodes_owned:
+        print(
+            f"nodes: {len(result.nodes_owned)}, devices owned per node {result.nodes_owned} "
+            f"(spread and all online {result.spread_seconds:.1f} s after linking began); "
+            "API calls round-robin over the nodes; CPU below summed over all nodes"
+        )
     if result.server_cpu is not None and n_read:
         print(
             f"gateway CPU (all its processes): {result.server_cpu:.1f} s for {n_read} messages "
@@ -888,6 +1136,11 @@ def _print_report(
                 f"and its children (webhook worker, engine workers) "
                 f"{children / n_read * 1000:.2f} ms per message"
             )
+    if result.pg_cpu is not None and n_read:
+        print(
+            f"PostgreSQL backends of the benchmark database: {result.pg_cpu:.1f} s CPU = "
+            f"{result.pg_cpu / n_read * 1000:.2f} ms per message (backends alive at the end)"
+        )
     if baseline is not None and baseline.rate > 0 and not math.isnan(accept_rate):
         print(
             f"ratio accepted msg/s / baseline req/s = {accept_rate / baseline.rate:.3f} "
@@ -922,14 +1175,40 @@ def _print_report(
         problems.append(f"{result.duplicates} webhook deliveries repeated a request_id")
     for problem in problems:
         print("WARNING: " + problem)
+    return {
+        "nodes": len(result.nodes_owned) or 1,
+        "nodes_owned": result.nodes_owned,
+        "spread_seconds": None if math.isnan(result.spread_seconds) else result.spread_seconds,
+        "sent": len(result.sent),
+        "accepted": n_acc,
+        "read": n_read,
+        "accepted_rate": accept_rate,
+        "e2e_rate": e2e_rate,
+        "api_p50_ms": percentile(lat_api, 50) * 1000,
+        "api_p99_ms": percentile(lat_api, 99) * 1000,
+        "read_p50_ms": percentile(lat_202, 50) * 1000,
+        "read_p99_ms": percentile(lat_202, 99) * 1000,
+        "cpu_ms_per_msg": (
+            result.server_cpu / n_read * 1000 if result.server_cpu is not None and n_read else None
+        ),
+        "server_ms_per_msg": (
+            result.server_own_cpu / n_read * 1000
+            if result.server_own_cpu is not None and n_read
+            else None
+        ),
+        "pg_ms_per_msg": (
+            result.pg_cpu / n_read * 1000 if result.pg_cpu is not None and n_read else None
+        ),
+        "problems": problems,
+    }
 
 
-def _report_server_log(gateway: Gateway) -> None:
+def _report_server_log(gateway: Gateway, name: str = "server") -> None:
     lines = [line for line in gateway.logs().splitlines() if line.strip()]
     if not lines:
-        print("server log (level warning): empty")
+        print(f"{name} log (level warning): empty")
         return
-    print(f"server log (level warning): {len(lines)} lines; first ones:")
+    print(f"{name} log (level warning): {len(lines)} lines; first ones:")
     for line in lines[:10]:
         print("  " + line[:300])
 
@@ -1008,6 +1287,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the temp data dir (and server log)"
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="run N gateway nodes on one PostgreSQL database (--postgres or a postgresql "
+        "--database-url) with a shared S3 media store (moto, started here) and a shared "
+        "master key; API calls go round-robin over the nodes. --nodes 1 is one node with the "
+        "same settings: the baseline for N",
+    )
+    parser.add_argument(
+        "--result-json", default="", help="also write the figures as JSON to this file"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.devices, args.messages = 2, 50
@@ -1024,13 +1315,25 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error("--load-fraction must be positive")
     elif args.rate is not None:
         parser.error("--rate is only used with --load-fraction")
+    if args.nodes is not None:
+        if args.nodes < 1:
+            parser.error("--nodes must be at least 1")
+        if not (args.postgres or args.database_url.startswith("postgresql")):
+            parser.error("--nodes needs PostgreSQL: --postgres or a postgresql --database-url")
     return args
 
 
 @contextlib.contextmanager
-def _postgres_database(admin_url: str) -> Iterator[str]:
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh database (dropped afterwards); a clear error when PostgreSQL does not answer."""
     name = f"wagw_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_pg_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # refused, timed out, auth, no such database: say which
+        raise SystemExit(
+            f"error: PostgreSQL at {admin_url} is unreachable ({type(exc).__name__}: {exc}); "
+            "start it or pass --postgres-admin-url"
+        ) from exc
     try:
         yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -1089,7 +1392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stack.callback(shutil.rmtree, tmp, ignore_errors=True)
             database_url = args.database_url
             if args.postgres:
-                database_url = stack.enter_context(_postgres_database(args.postgres_admin_url))
+                database_url = stack.enter_context(postgres_database(args.postgres_admin_url))
             receiver = stack.enter_context(Receiver())
             floor = None
             if not args.no_baseline:
@@ -1098,15 +1401,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     receiver.process.pid or 0,
                     posts=min(4 * total, 8000),
                 )
-            gateway = Gateway(tmp / "data", database_url, dict(args.server_env))
-            stack.callback(gateway.stop)
-            gateway.start()
-            print(f"gateway {gateway.base_url} | receiver {receiver.url}\n", flush=True)
-            result = asyncio.run(run_gateway(args, gateway, receiver))
-            gateway.stop()
-            _print_report(args, baseline, result, floor)
+            if args.nodes is None:
+                gateway = Gateway(tmp / "data", database_url, dict(args.server_env))
+                stack.callback(gateway.stop)
+                gateway.start()
+                gateways = [gateway]
+            else:
+                env = {**cluster_env(stack), **dict(args.server_env)}
+                gateways = start_nodes(stack, tmp, database_url, args.nodes, env)
+            print(
+                f"gateway {' '.join(g.base_url for g in gateways)} | receiver {receiver.url}\n",
+                flush=True,
+            )
+            pg_admin = (
+                (args.postgres_admin_url, database_name(database_url)) if args.postgres else None
+            )
+            result = asyncio.run(run_gateway(args, gateways, receiver, pg_admin))
+            for gateway in gateways:
+                gateway.stop()
+            figures = _print_report(args, baseline, result, floor)
+            if args.result_json:
+                Path(args.result_json).write_text(json.dumps(figures, indent=1))
             print()
-            _report_server_log(gateway)
+            for n, gateway in enumerate(gateways):
+                _report_server_log(gateway, "server" if len(gateways) == 1 else f"node {n}")
         except KeyboardInterrupt:
             print("\ninterrupted; cleaning up", file=sys.stderr)
             return 130
