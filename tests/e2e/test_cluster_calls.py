@@ -11,10 +11,10 @@ import signal
 import time
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
+from tests.support.cluster import node_id_of
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from wagateway.cluster.signals import listen_dsn
@@ -45,10 +45,6 @@ def _owner_node(url: str, device_id: str) -> str | None:
     return asyncio.run(read())
 
 
-def _node_id(node: GatewayServer) -> str:
-    return str(httpx.get(node.base_url + "/health").json()["checks"]["cluster"]["node_id"])
-
-
 def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
     postgresql: DatabaseProvider,
     tmp_path_factory: pytest.TempPathFactory,
@@ -76,7 +72,7 @@ def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
         b.start()
         creds = a.create_app("calls", receiver.url)
         api_a, api_b = a.client(creds["app_token"]), b.client(creds["app_token"])
-        node_a = _node_id(a)
+        node_a = node_id_of(a)
 
         # A pairing window belongs to the node that opened it; the simulated phone scans
         # its QR through the other node.
@@ -138,7 +134,7 @@ def test_calls_made_on_any_node_reach_the_node_that_holds_the_device(
 
         # Two linked devices on two nodes: one each (the first node gave one back). From now
         # on `owner` holds the first device, and calls reach it through `other`.
-        nodes = {node_a: a, _node_id(b): b}
+        nodes = {node_a: a, node_id_of(b): b}
         wait_until(
             lambda: {_owner_node(url, d) for d in (device_id, second["device_id"])} == set(nodes),
             timeout=20,

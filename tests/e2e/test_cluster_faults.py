@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.test_device_flow import create_device, scan
+from tests.support.cluster import all_online, devices_owned, node_id_of
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from tests.support.private_postgres import PrivatePostgres
@@ -44,22 +45,34 @@ def _env(shared_media: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _owned(node: GatewayServer) -> int:
-    answer = httpx.get(node.base_url + "/health", timeout=5).json()
-    return int(answer["checks"]["cluster"]["devices_owned"])
-
-
-def _node_id(node: GatewayServer) -> str:
-    answer = httpx.get(node.base_url + "/health", timeout=5).json()
-    return str(answer["checks"]["cluster"]["node_id"])
-
-
-def _all_online(api: httpx.Client, ids: list[str]) -> bool:
-    return all(
-        (d := api.get(f"/devices/{i}").json())["status"] == "connected"
-        and d["connection"] == "online"
-        for i in ids
+def _linked_then_spread(
+    first: GatewayServer,
+    second: GatewayServer,
+    receiver: WebhookReceiver,
+    app_name: str,
+    phone_prefix: str,
+) -> tuple[dict[str, str], list[str]]:
+    """`first` starts alone and links DEVICES devices (it holds them all); then `second`
+    starts, takes half, and every device is online again. The app's credentials and the
+    device ids."""
+    first.start()
+    creds = first.create_app(app_name, receiver.url)
+    api = first.client(creds["app_token"])
+    ids = []
+    for n in range(DEVICES):
+        created = create_device(api, f"desk {n}")
+        scan(api, created["qr"], phone=f"{phone_prefix}{n:05d}")
+        ids.append(created["device_id"])
+    wait_until(lambda: all_online(api, ids), what="all linked")
+    second.start()
+    half = DEVICES // 2
+    wait_until(
+        lambda: [devices_owned(first), devices_owned(second)] == [half, half],
+        timeout=30,
+        what="spread",
     )
+    wait_until(lambda: all_online(api, ids), timeout=30, what="moved devices online")
+    return creds, ids
 
 
 def _logged(node: GatewayServer, event: str) -> list[dict[str, Any]]:
@@ -216,21 +229,11 @@ def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_
     b = GatewayServer(tmp_path_factory.mktemp("node-b"), through_proxy, extra_env=dict(env))
     receiver = WebhookReceiver().start()
     try:
-        a.start()
-        creds = a.create_app("partition", receiver.url)
+        creds, ids = _linked_then_spread(a, b, receiver, "partition", "62812200")
         api_a = a.client(creds["app_token"])
-        ids = []
-        for n in range(DEVICES):
-            created = create_device(api_a, f"desk {n}")
-            scan(api_a, created["qr"], phone=f"62812200{n:05d}")
-            ids.append(created["device_id"])
-        wait_until(lambda: _all_online(api_a, ids), what="all linked")
-        b.start()
         half = DEVICES // 2
-        wait_until(lambda: [_owned(a), _owned(b)] == [half, half], timeout=30, what="spread")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
         api_b = b.client(creds["app_token"])
-        b_node = _node_id(b)
+        b_node = node_id_of(b)
         traffic = Traffic(ids, [api_a, api_b]).start()
         watch = SessionWatch(a.client(creds["app_token"]), ids).start()
         time.sleep(1.5)
@@ -245,7 +248,7 @@ def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_
             lambda: _logged(b, "cluster_sessions_stopped"), timeout=3 * LEASE, what="b fenced"
         )
         wait_until(
-            lambda: _owned(a) == DEVICES and _all_online(api_a, ids),
+            lambda: devices_owned(a) == DEVICES and all_online(api_a, ids),
             timeout=6 * LEASE,
             interval=0.1,
             what="b's devices owned and online on a",
@@ -278,9 +281,11 @@ def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_
             lambda: _logged(b, "cluster_node_expelled"), timeout=4 * LEASE, what="b expelled"
         )
         wait_until(
-            lambda: _owned(b) == half and _owned(a) == half, timeout=30, what="b's share back"
+            lambda: devices_owned(b) == half and devices_owned(a) == half,
+            timeout=30,
+            what="b's share back",
         )
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="all online after the heal")
+        wait_until(lambda: all_online(api_a, ids), timeout=30, what="all online after the heal")
         print(f"b back with its share {time.time() - healed:.1f} s after the heal")
         assert len(_logged(b, "cluster_joined")) == 2
         sent_before_heal = {d: len(m) for d, m in traffic.accepted.items()}
@@ -355,19 +360,8 @@ def test_postgresql_restarted_under_load_loses_nothing_and_every_node_recovers(
     b = GatewayServer(tmp_path_factory.mktemp("node-b"), url, extra_env=dict(env))
     receiver = WebhookReceiver().start()
     try:
-        a.start()
-        creds = a.create_app("restart", receiver.url)
+        creds, ids = _linked_then_spread(a, b, receiver, "restart", "62812300")
         api_a = a.client(creds["app_token"])
-        ids = []
-        for n in range(DEVICES):
-            created = create_device(api_a, f"desk {n}")
-            scan(api_a, created["qr"], phone=f"62812300{n:05d}")
-            ids.append(created["device_id"])
-        wait_until(lambda: _all_online(api_a, ids), what="all linked")
-        b.start()
-        half = DEVICES // 2
-        wait_until(lambda: [_owned(a), _owned(b)] == [half, half], timeout=30, what="spread")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
         api_b = b.client(creds["app_token"])
         traffic = Traffic(ids, [api_a, api_b], strict=False).start()
         time.sleep(1.5)
@@ -382,7 +376,7 @@ def test_postgresql_restarted_under_load_loses_nothing_and_every_node_recovers(
             lambda: _healthy(a) and _healthy(b), timeout=30, interval=0.2, what="nodes healthy"
         )
         wait_until(
-            lambda: _owned(a) + _owned(b) == DEVICES and _all_online(api_a, ids),
+            lambda: devices_owned(a) + devices_owned(b) == DEVICES and all_online(api_a, ids),
             timeout=30,
             interval=0.2,
             what="every device owned and online again",
@@ -438,20 +432,10 @@ def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_ses
     c = GatewayServer(tmp_path_factory.mktemp("node-c"), url, extra_env=dict(env))
     receiver = WebhookReceiver().start()
     try:
-        a.start()
-        creds = a.create_app("freeze", receiver.url)
+        creds, ids = _linked_then_spread(a, c, receiver, "freeze", "62812400")
         api_a = a.client(creds["app_token"])
-        ids = []
-        for n in range(DEVICES):
-            created = create_device(api_a, f"desk {n}")
-            scan(api_a, created["qr"], phone=f"62812400{n:05d}")
-            ids.append(created["device_id"])
-        wait_until(lambda: _all_online(api_a, ids), what="all linked")
-        c.start()
         half = DEVICES // 2
-        wait_until(lambda: [_owned(a), _owned(c)] == [half, half], timeout=30, what="spread")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
-        c_node = _node_id(c)
+        c_node = node_id_of(c)
         api_c = c.client(creds["app_token"])
         traffic = Traffic(ids, [api_a, api_c]).start()
         time.sleep(1.5)
@@ -463,7 +447,7 @@ def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_ses
         frozen = time.time()
         try:
             wait_until(
-                lambda: _owned(a) == DEVICES and _all_online(api_a, ids),
+                lambda: devices_owned(a) == DEVICES and all_online(api_a, ids),
                 timeout=6 * LEASE,
                 interval=0.1,
                 what="a frozen node's devices owned and online elsewhere",
@@ -489,8 +473,8 @@ def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_ses
         # it could act (each send checks the hold itself).
         assert stopped["devices"] == half
         assert frozen < _at(stopped) < thawed + 1.5
-        wait_until(lambda: _owned(c) == half, timeout=30, what="c's share back")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="all online again")
+        wait_until(lambda: devices_owned(c) == half, timeout=30, what="c's share back")
+        wait_until(lambda: all_online(api_a, ids), timeout=30, what="all online again")
         time.sleep(1)
         # Nothing more went out for the devices c lost. The network's log may still gain
         # a send c had handed over before it froze (its record, written by c's group

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
+from tests.support.cluster import all_online, devices_owned
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
@@ -27,20 +28,8 @@ DEVICES = 9
 TO = "6281299990000"
 
 
-def _owned(node: GatewayServer) -> int:
-    return int(httpx.get(node.base_url + "/health").json()["checks"]["cluster"]["devices_owned"])
-
-
-def _all_online(api: httpx.Client, ids: list[str]) -> bool:
-    return all(
-        (d := api.get(f"/devices/{i}").json())["status"] == "connected"
-        and d["connection"] == "online"
-        for i in ids
-    )
-
-
 def _spread(nodes: list[GatewayServer]) -> list[int]:
-    return [_owned(node) for node in nodes]
+    return [devices_owned(node) for node in nodes]
 
 
 def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
@@ -70,14 +59,14 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
             created = create_device(api_a, f"desk {n}")
             scan(api_a, created["qr"], phone=f"62812100{n:05d}")
             ids.append(created["device_id"])
-        wait_until(lambda: _all_online(api_a, ids), what="all linked")
-        assert _owned(a) == DEVICES
+        wait_until(lambda: all_online(api_a, ids), what="all linked")
+        assert devices_owned(a) == DEVICES
 
         # Nodes that join take their share: the first gives back what is above its own.
         b.start()
         c.start()
         wait_until(lambda: _spread([a, b, c]) == [3, 3, 3], timeout=30, what="devices spread")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="moved devices online")
+        wait_until(lambda: all_online(api_a, ids), timeout=30, what="moved devices online")
 
         # Messages flow through the nodes while one is killed and another frozen. Calls go
         # only to nodes that answer: one accepted by a node killed before it answered would
@@ -109,7 +98,7 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         b.kill9()
         died = time.monotonic()
         wait_until(
-            lambda: _owned(a) + _owned(c) == DEVICES and _all_online(api_a, ids),
+            lambda: devices_owned(a) + devices_owned(c) == DEVICES and all_online(api_a, ids),
             timeout=30,
             interval=0.2,
             what="the dead node's devices owned and online elsewhere",
@@ -125,13 +114,15 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         assert c.proc is not None
         c.proc.send_signal(signal.SIGSTOP)
         try:
-            wait_until(lambda: _owned(a) == DEVICES, timeout=30, what="a frozen node's devices")
-            wait_until(lambda: _all_online(api_a, ids), timeout=30, what="taken devices online")
+            wait_until(
+                lambda: devices_owned(a) == DEVICES, timeout=30, what="a frozen node's devices"
+            )
+            wait_until(lambda: all_online(api_a, ids), timeout=30, what="taken devices online")
         finally:
             c.proc.send_signal(signal.SIGCONT)
         wait_until(lambda: "cluster_node_expelled" in c.logs(), timeout=30, what="c expelled")
         wait_until(
-            lambda: _owned(a) + _owned(c) == DEVICES and _owned(c) > 0,
+            lambda: devices_owned(a) + devices_owned(c) == DEVICES and devices_owned(c) > 0,
             timeout=30,
             what="devices spread again",
         )
@@ -195,8 +186,8 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
 
         # SIGTERM: the node hands its devices over before it exits.
         c.stop()
-        wait_until(lambda: _owned(a) == DEVICES, timeout=10, what="c's devices handed to a")
-        wait_until(lambda: _all_online(api_a, ids), timeout=30, what="handed-over devices online")
+        wait_until(lambda: devices_owned(a) == DEVICES, timeout=10, what="c's devices handed to a")
+        wait_until(lambda: all_online(api_a, ids), timeout=30, what="handed-over devices online")
         assert "devices_handed_over" in c.logs()
     finally:
         for node in (a, b, c):

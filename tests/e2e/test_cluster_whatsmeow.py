@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.cluster import devices_owned
 from tests.support.databases import DatabaseProvider
 from tests.support.fake_neonize import read_jsonl
 from tests.support.harness import GatewayServer, wait_until
@@ -34,10 +35,6 @@ pytestmark = [
 LEASE = 3.0
 DEVICES = 4
 TO = "6285550001111"
-
-
-def _owned(node: GatewayServer) -> int:
-    return int(httpx.get(node.base_url + "/health").json()["checks"]["cluster"]["devices_owned"])
 
 
 def _devices(api: httpx.Client) -> dict[str, dict]:
@@ -98,10 +95,14 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             assert api_a.post("/devices", json={"device_name": f"desk {n}"}).status_code == 201
         wait_until(lambda: _all_online(api_a), timeout=60, what="all linked by the fake phones")
         accounts = {i: d["wa_device_jid"] for i, d in _devices(api_a).items()}
-        assert all(accounts.values()) and _owned(a) == DEVICES
+        assert all(accounts.values()) and devices_owned(a) == DEVICES
 
         b.start()
-        wait_until(lambda: [_owned(a), _owned(b)] == [2, 2], timeout=30, what="devices spread")
+        wait_until(
+            lambda: [devices_owned(a), devices_owned(b)] == [2, 2],
+            timeout=30,
+            what="devices spread",
+        )
         wait_until(lambda: _all_online(api_a), timeout=30, what="moved devices online")
 
         accepted: list[str] = []
@@ -134,12 +135,14 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             assert b.proc is not None
             b.proc.send_signal(signal.SIGSTOP)
             try:
-                wait_until(lambda: _owned(a) == DEVICES, timeout=30, what="a frozen node's devices")
+                wait_until(
+                    lambda: devices_owned(a) == DEVICES, timeout=30, what="a frozen node's devices"
+                )
                 wait_until(lambda: _all_online(api_a), timeout=30, what="taken devices online")
             finally:
                 b.proc.send_signal(signal.SIGCONT)
             wait_until(lambda: "cluster_node_expelled" in b.logs(), timeout=30, what="b expelled")
-            wait_until(lambda: _owned(b) > 0, timeout=30, what="b has a share again")
+            wait_until(lambda: devices_owned(b) > 0, timeout=30, what="b has a share again")
             wait_until(lambda: _all_online(api_a), timeout=30, what="devices online again")
 
             # A killed: B resumes A's devices from the shared store.
@@ -150,7 +153,7 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             for pid in workers_of_a:
                 dead_at[pid] = time.time()
             wait_until(
-                lambda: _owned(b) == DEVICES and _all_online(api_b),
+                lambda: devices_owned(b) == DEVICES and _all_online(api_b),
                 timeout=30,
                 interval=0.2,
                 what="the dead node's devices resumed on b",
