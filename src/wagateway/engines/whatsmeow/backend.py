@@ -292,7 +292,7 @@ class WhatsmeowBackend:
         link: StoredLink | None = await self._stores.stored_link(device_id)
         if link is None:
             return None
-        return link.wa_device_jid if await self._stores.opens_by_jid() else ""
+        return link.wa_device_jid if self._stores.opens_by_jid else ""
 
     async def request_pairing_code(self, device_id: str, epoch: int, phone: str) -> str:
         session = self._sessions.get(device_id)

@@ -44,8 +44,8 @@ from wagateway.engines.base import EngineError
 log = structlog.get_logger(__name__)
 
 LINKS_TABLE = "wagw_whatsmeow_links"
-# Advisory lock keys (pg_advisory_lock(bigint)) of the shared store: one for its schema
-# (whatsmeow's tables and ours), one per device for an import. Arbitrary, fixed numbers.
+# The shared store's advisory lock (pg_advisory_xact_lock(bigint)), held to create or
+# upgrade its tables and to import a node's session file. An arbitrary, fixed number.
 SCHEMA_LOCK = 0x5761_6777_6D01
 # lib/pq's URL parameters a store URL keeps from the gateway's database URL: lib/pq sends
 # any other parameter to the server as a setting, which it may refuse.
@@ -67,10 +67,13 @@ class StoredLink:
 class SessionStores(Protocol):
     """What the backend needs of a place for sessions."""
 
+    # Whether a client opens its device's session by JID (a shared store); else the store's
+    # only device is the device's own.
+    opens_by_jid: bool
+
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     def neonize_name(self, device_id: str) -> str: ...
-    async def opens_by_jid(self) -> bool: ...
     async def stored_link(self, device_id: str) -> StoredLink | None: ...
     async def record_link(self, device_id: str, link: StoredLink) -> None: ...
     async def failed_attempts(self, device_id: str) -> int: ...
@@ -87,6 +90,8 @@ def _checked(device_id: str) -> str:
 
 class FileStores:
     """A SQLite store per device in one node's data dir."""
+
+    opens_by_jid = False
 
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
@@ -110,9 +115,6 @@ class FileStores:
         # WAL and a busy timeout: several goroutines of one client write the same store. The
         # trailing dummy parameter absorbs the suffix neonize appends.
         return f"{self.store(device_id)}?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_x="
-
-    async def opens_by_jid(self) -> bool:
-        return False  # the store's only device is the device's own
 
     async def stored_link(self, device_id: str) -> StoredLink | None:
         return _link_of_marker(self._marker(device_id))
@@ -177,6 +179,8 @@ class PostgresStores:
     the schema lock), as whatsmeow creates its own: it lives with the sessions, which may be
     in another database than the gateway's (`WAGW_WHATSMEOW_STORE_URL`)."""
 
+    opens_by_jid = True
+
     def __init__(self, url: str, store_dir: Path) -> None:
         self.url = url
         # Session files of this node from before the shared store: imported at start.
@@ -214,9 +218,6 @@ class PostgresStores:
     def neonize_name(self, device_id: str) -> str:
         _checked(device_id)
         return self.url
-
-    async def opens_by_jid(self) -> bool:
-        return True
 
     async def stored_link(self, device_id: str) -> StoredLink | None:
         """The device's session, if whatsmeow's store still has it: a link whose device row
@@ -319,8 +320,7 @@ class PostgresStores:
             if link is None or not link.wa_device_jid:
                 log.warning("whatsmeow_store_import_skipped", device_id=device_id, why="marker")
                 continue
-            async with self.pool.acquire() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+            async with self._locked_schema() as connection:
                 copied = await _copy_session(connection, store, link.wa_device_jid)
                 await connection.execute(
                     f"""INSERT INTO {LINKS_TABLE} (device_id, wa_device_jid, wa_number)
