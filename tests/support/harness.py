@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import itertools
 import json
@@ -271,8 +272,14 @@ class GatewayServer:
                 answer = probe.get(self.base_url + "/health")
             except httpx.HTTPError:
                 return False
-            # Started means its devices are up too (a node answers while it restores them).
-            return answer.status_code == 200 and not answer.json().get("restoring")
+            # Started means its devices are up too (a node answers while it restores them),
+            # and its webhook worker (the node answers while that starts, too).
+            body = answer.json()
+            return (
+                answer.status_code == 200
+                and not body.get("restoring")
+                and body["checks"]["webhook_dispatcher"]["ok"]
+            )
 
         try:
             # Generous: a loaded machine (two test runs at once) can take half a minute.
@@ -357,9 +364,9 @@ class Delivery:
     peer: str = ""  # the address the request came from
     path: str = ""
 
-    @property
+    @functools.cached_property
     def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
+        return json.loads(self.body)  # parsed once: tests scan thousands of deliveries
 
 
 class WebhookReceiver:

@@ -10,14 +10,19 @@ from sqlalchemy import event
 from wagateway.core.db import Database
 
 
-def recorded_statements(db: Database) -> list[str]:
-    """Every SQL statement the writer runs from now on (a list that keeps filling)."""
+def recorded_statements(db: Database, *, reads: bool = False) -> list[str]:
+    """Every SQL statement the writer runs from now on (a list that keeps filling); with
+    `reads`, the read snapshots' too (`Database.read`, a pool of its own on SQLite)."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    engines = {db.engine.sync_engine}
+    if reads:
+        engines.add(db._read_engine.sync_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     return statements
 
 

@@ -25,8 +25,6 @@ from typing import Any, Literal
 
 import structlog
 from prometheus_client import Counter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from wagateway.core.rate_limit import Limits, RateLimiter, Refusal, wanted_buckets
 
@@ -115,6 +113,12 @@ class SharedRateLimiter(RateLimiter):
         self._server_clock = clock is None
         self._prefix = prefix
         self._timeout = timeout
+        # Imported here: a node without Redis starts sooner.
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
+        # What Redis not answering raises.
+        self._unanswered = (RedisError, OSError, TimeoutError)
         self._redis: Redis = Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -134,7 +138,7 @@ class SharedRateLimiter(RateLimiter):
         if self._alone_until is not None and time.monotonic() >= self._alone_until:
             try:
                 await self.ping()
-            except (RedisError, OSError, TimeoutError) as exc:
+            except self._unanswered as exc:
                 self._decide_alone(exc)
             else:
                 self._shared_again()
@@ -166,7 +170,7 @@ class SharedRateLimiter(RateLimiter):
                 answer = await self._take(
                     keys=[bucket_key(self._prefix, key) for _, key, _, _ in wanted], args=args
                 )
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._unanswered as exc:
             self._decide_alone(exc)
             LOCAL_DECISIONS.inc()
             return self.take_here(app_id, device_id, limits, spend)

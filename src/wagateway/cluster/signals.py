@@ -17,11 +17,13 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import structlog
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = structlog.get_logger(__name__)
 
@@ -92,6 +94,8 @@ class Signals:
             connection.terminate()
 
     async def _run(self) -> None:
+        import asyncpg  # here: only PostgreSQL needs it, and SQLite nodes start sooner
+
         while True:
             try:
                 await self._connect()
@@ -103,6 +107,8 @@ class Signals:
 
     async def _connect(self) -> None:
         assert self._dsn is not None
+        import asyncpg
+
         connection = await asyncio.wait_for(asyncpg.connect(self._dsn), 10)
         self._connection = connection
         self._own_pid = connection.get_server_pid()

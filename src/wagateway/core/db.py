@@ -11,7 +11,7 @@ import asyncio
 import fcntl
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import Context, ContextVar
 from datetime import UTC, datetime
@@ -457,13 +457,19 @@ async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
     keys_of: dict[type[Any], set[Any]] = {}
     for entity, key in rows:
         keys_of.setdefault(entity, set()).add(key)
-    held: list[Any] = session.info.setdefault("wagateway.preloaded", [])
     for entity, keys in keys_of.items():
         if len(keys) > 1:
             primary_key = inspect(entity).primary_key[0]
             loaded = await session.execute(select(entity).where(primary_key.in_(keys)))
-            # The identity map holds clean rows weakly: keep them for the units' `get`.
-            held.extend(loaded.scalars())
+            keep_for_the_group(session, loaded.scalars())
+
+
+def keep_for_the_group(session: AsyncSession, rows: Iterable[Any]) -> None:
+    """Keep these rows in the session's identity map while its transaction lasts, for the
+    `session.get`s of the group's later units: the map holds clean rows weakly, so a row no
+    unit still refers to would be read again."""
+    held: list[Any] = session.info.setdefault("wagateway.preloaded", [])
+    held.extend(rows)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

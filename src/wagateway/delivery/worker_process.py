@@ -84,6 +84,7 @@ class WebhookProcess:
         self._unregister: Callable[[], None] = lambda: None
         self._wake_queued = False
         self._ready = asyncio.Event()
+        self._watch_start: asyncio.Task[None] | None = None
         self.last_loop_at = 0.0
         self._worker_healthy = False
 
@@ -112,6 +113,11 @@ class WebhookProcess:
             name="webhook-process",
             context=Context(),
         )
+        # Not waited for: the gateway answers while the worker starts (its events wait in
+        # the outbox meanwhile, and `/health` says the dispatcher is not ready yet).
+        self._watch_start = asyncio.create_task(self._say_if_never_ready(), context=Context())
+
+    async def _say_if_never_ready(self) -> None:
         try:
             await asyncio.wait_for(self._ready.wait(), START_TIMEOUT)
         except TimeoutError:
@@ -138,6 +144,8 @@ class WebhookProcess:
         if self._process is not None:
             # End of stream: the worker finishes its deliveries and exits.
             await stop_child(self._process, self._writer, self._settings.webhook_timeout + 5)
+        if self._watch_start is not None:
+            self._watch_start.cancel()
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)

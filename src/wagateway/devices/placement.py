@@ -33,6 +33,9 @@ from wagateway.devices.state import Status
 
 log = structlog.get_logger(__name__)
 
+# How many devices a transaction takes (`_take_free`).
+TAKE_AT_ONCE = 500
+
 
 class Placement:
     def __init__(
@@ -96,10 +99,10 @@ class Placement:
                 active = {d: t for d, t in mine.items() if statuses.get(d) in SESSIONFUL}
                 pairing = {d for d, status in statuses.items() if status == Status.QR_GENERATED}
                 share = await self._share(session)
-                taken: dict[str, int] = {}
+                seen: list[tuple[str, str | None]] = []
                 if len(active) < share:
                     seen = await self._free_devices(session, engines, share - len(active))
-                    taken = await self._ownership.take_free(session, seen, now)
+            taken = await self._take_free(seen)
             if time.monotonic() >= self._ownership.valid_until:
                 return  # the pass outlived the hold it began with: the fence has it now
             held = self._ownership.held()
@@ -129,6 +132,21 @@ class Placement:
                 log.info("devices_taken", count=len(adopt), share=share)
             await self._runtime.take_over(list(adopt))
             await self._give_back(giving_back)
+
+    async def _take_free(self, seen: list[tuple[str, str | None]]) -> dict[str, int]:
+        """Take the devices seen free, a bounded number per transaction: a node taking
+        thousands (a restart) keeps answering calls meanwhile. Each is taken from the owner
+        it was seen with, so one another node took since is left out."""
+        taken: dict[str, int] = {}
+        for start in range(0, len(seen), TAKE_AT_ONCE):
+            if time.monotonic() >= self._ownership.valid_until:
+                break  # the fence has it now: nothing more is taken
+            async with self._db.transaction() as session:
+                now = await database_now(session)
+                chunk = seen[start : start + TAKE_AT_ONCE]
+                taken |= await self._ownership.take_free(session, chunk, now)
+            await asyncio.sleep(0)  # the calls waiting meanwhile go first
+        return taken
 
     async def _share(self, session: AsyncSession) -> int:
         """A node's fair share of the devices with a session: the same for every live node,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
 from wagateway.cluster.ownership import Ownership
-from wagateway.core.db import Database, lock_rows, locks_rows, utcnow
+from wagateway.core.db import Database, keep_for_the_group, lock_rows, locks_rows, utcnow
 from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
@@ -58,6 +58,8 @@ log = structlog.get_logger(__name__)
 
 # How many devices a node restores side by side (`take_over`).
 RESTORES_AT_ONCE = 64
+# How many devices one transaction marks taken over (`take_over`).
+TAKE_OVER_AT_ONCE = 500
 # How many presence_mode pushes after a Connected run at once.
 MODE_PUSHES_AT_ONCE = 8
 
@@ -71,6 +73,15 @@ TakeoverListener = Callable[[list[str]], Awaitable[None]]
 # Sends the automatic reply to a rejected call, queued as the app's message with `source:
 # "auto"`: (app_id, device_id, to, text). The messages side provides it (`gateway.py`).
 CallReply = Callable[[str, str, str, str], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class _ModePush:
+    """A device's presence_mode, for its engine (`push_presence_mode`)."""
+
+    device_id: str
+    engine: str
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,7 @@ class SessionRuntime:
         # must not take every connection of the read pool.
         self._mode_push_turns = asyncio.Semaphore(MODE_PUSHES_AT_ONCE)
         self._history = HistoryLane(
-            lambda batch: self._db.submit(lambda session: self._apply_event(session, batch))
+            lambda batch: self._db.submit(lambda session: self._apply_history(session, batch))
         )
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -197,14 +208,6 @@ class SessionRuntime:
         """
         if not device_ids:
             return
-        # No claims for them until the sends their previous owner left are back in the queue.
-        self._taking_over.update(device_ids)
-        try:
-            to_restore = await self._mark_taken_over(device_ids)
-            for listener in self._takeover_listeners:
-                await listener([device_id for device_id, *_ in to_restore])
-        finally:
-            self._taking_over.difference_update(device_ids)
         # Side by side, a bounded number at a time: a restore waits on its engine (a worker
         # process, WhatsApp's servers), and thousands at once would swamp both.
         turns = asyncio.Semaphore(RESTORES_AT_ONCE)
@@ -228,7 +231,23 @@ class SessionRuntime:
                         )
                     return False
 
-        done = await asyncio.gather(*(restore(*device) for device in to_restore))
+        restores: list[asyncio.Future[bool]] = []
+        # A bounded number per transaction: thousands in one (a restart) would hold up every
+        # call the node answers meanwhile. A chunk's restores begin while the next is written.
+        for start in range(0, len(device_ids), TAKE_OVER_AT_ONCE):
+            chunk = device_ids[start : start + TAKE_OVER_AT_ONCE]
+            # No claims for them until the sends their previous owner left are back in the
+            # queue.
+            self._taking_over.update(chunk)
+            try:
+                to_restore = await self._mark_taken_over(chunk)
+                for listener in self._takeover_listeners:
+                    await listener([device_id for device_id, *_ in to_restore])
+            finally:
+                self._taking_over.difference_update(chunk)
+            restores += [asyncio.ensure_future(restore(*device)) for device in to_restore]
+            await asyncio.sleep(0)  # the calls waiting meanwhile go first
+        done = await asyncio.gather(*restores)
         log.info("devices_restored", count=sum(done))
 
     async def _mark_taken_over(self, device_ids: list[str]) -> list[tuple[str, str, int, bool]]:
@@ -289,15 +308,18 @@ class SessionRuntime:
             app = await session.get(App, device.app_id)
             if app is None:
                 return
-            mode, engine_name = presence_mode_of(app, device), device.engine
-        try:
-            await self.engine_for(engine_name).set_presence_mode(device_id, mode)
-        except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
-            log.warning("presence_mode_not_applied", device_id=device_id, error=exc.message)
+            push = _ModePush(device_id, device.engine, presence_mode_of(app, device))
+        await self._push_mode(push)
 
-    async def _push_presence_mode_in_turn(self, device_id: str) -> None:
+    async def _push_mode(self, push: _ModePush) -> None:
+        try:
+            await self.engine_for(push.engine).set_presence_mode(push.device_id, push.mode)
+        except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
+            log.warning("presence_mode_not_applied", device_id=push.device_id, error=exc.message)
+
+    async def _push_mode_in_turn(self, push: _ModePush) -> None:
         async with self._mode_push_turns:
-            await self.push_presence_mode(device_id)
+            await self._push_mode(push)
 
     async def push_history_limit(self, device_id: str) -> None:
         """Tell the engine of a pairing device whether its coming link imports history
@@ -362,6 +384,7 @@ class SessionRuntime:
         for every engine (a lone surrogate becomes U+FFFD; the message is kept).
         """
         event = with_valid_text(event)
+        written: Awaitable[object]
         if isinstance(event, Receipt):
             written = self._receipts.add(None, event, member=event.device_id)
         elif isinstance(event, HistoryBatch):
@@ -371,13 +394,18 @@ class SessionRuntime:
             written = self._history.add(event)
         else:
             self._receipts.close(None, member=event.device_id)
-            written = self._db.submit(lambda session: self._apply_event(session, event))
+            # The device row is the unit's first read: the group reads its units' at once.
+            written = self._db.submit(
+                lambda session: self._apply_event(session, event), (Device, event.device_id)
+            )
         return self._after_write(event, written)
 
-    async def _after_write(self, event: EngineEvent, written: Awaitable[None]) -> None:
+    async def _after_write(self, event: EngineEvent, written: Awaitable[object]) -> None:
         rejection = None
+        mode_push = None
         try:
-            await written
+            outcome = await written
+            mode_push = outcome if isinstance(outcome, _ModePush) else None
         except IllegalTransition as exc:
             log.warning("engine_event_refused", device_id=event.device_id, error=str(exc))
             return
@@ -386,10 +414,10 @@ class SessionRuntime:
                 rejection = self._rejections.pop((event.device_id, event.call_id), None)
         if isinstance(event, IncomingCall) and rejection is not None:
             await self._reject_call(event, rejection)
-        if isinstance(event, Connected):
+        if mode_push is not None:
             # Every connection starts unavailable: the engine learns the device's
             # presence_mode anew (always_online: it goes available now).
-            task = asyncio.create_task(self._push_presence_mode_in_turn(event.device_id))
+            task = asyncio.create_task(self._push_mode_in_turn(mode_push))
             self._mode_pushes.add(task)
             task.add_done_callback(self._mode_pushes.discard)
         if isinstance(event, QrCode):
@@ -447,14 +475,26 @@ class SessionRuntime:
         ]
         await self._sink.apply_receipts(session, current)
 
-    async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> None:
+    async def _apply_history(self, session: AsyncSession, batch: HistoryBatch) -> None:
+        await self._apply_event(session, batch)
+
+    async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> _ModePush | None:
+        """Write the event; for a Connected, the presence_mode to push once it committed
+        (read here, in the write, rather than by a read of its own per connection)."""
         device = await session.get(Device, event.device_id, with_for_update=locks_rows(self._db))
         if device is None or device.status == Status.DESTROYED:
-            return
+            return None
         if device.session_epoch != event.epoch:
             log.debug("stale_engine_event", device_id=event.device_id, kind=type(event).__name__)
-            return
+            return None
         await self._apply(session, device, event)
+        if not isinstance(event, Connected):
+            return None
+        app = await session.get(App, device.app_id)
+        if app is None:
+            return None
+        keep_for_the_group(session, [app])  # one read per app in a group, not per device
+        return _ModePush(device.id, device.engine, presence_mode_of(app, device))
 
     @staticmethod
     def _clear_pairing(device: Device) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.core.db import Database, table_of, upsert_insert, utcnow
+from wagateway.core.joined_reads import JoinedReads
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.engines.base import (
@@ -113,6 +114,15 @@ def qr_lifetimes(time_scale: float) -> list[float]:
     return [lifetime * factor for lifetime in QR_CODE_LIFETIMES]
 
 
+async def _stored_sessions(
+    session: AsyncSession, device_ids: list[str]
+) -> dict[str, SandboxSession]:
+    rows = await session.scalars(
+        select(SandboxSession).where(SandboxSession.device_id.in_(device_ids))
+    )
+    return {stored.device_id: stored for stored in rows}
+
+
 def _b64(n: int) -> str:
     return base64.b64encode(secrets.token_bytes(n)).decode()
 
@@ -195,7 +205,9 @@ class SandboxEngine:
         # gives it the node's identity and connection.
         # Reads of the session store: a restart reconnects thousands of devices at once,
         # which must not take every connection of the read pool.
-        self._store_reads = asyncio.Semaphore(16)
+        # A restart brings every session back at once: their stored sessions are read
+        # together, a query for many instead of a snapshot each.
+        self._stored_sessions: JoinedReads[str, SandboxSession] = JoinedReads(db, _stored_sessions)
         self.witness = SessionWitness(db)
         self.use_witness(self.witness)
 
@@ -961,8 +973,7 @@ class SandboxEngine:
 
     async def _come_back_online(self, device_id: str, sim: _Sim) -> bool:
         """Reconnect from the stored session; False when there is none to reconnect from."""
-        async with self._store_reads, self._db.read() as session:
-            stored = await session.get(SandboxSession, device_id)
+        stored = await self._stored_sessions.get(device_id)
         if stored is None:
             return False
         async with sim.lock:

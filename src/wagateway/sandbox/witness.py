@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import asyncpg
 import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.core.db import Database, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.sandbox.models import SandboxSessionRecord
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = structlog.get_logger(__name__)
 
@@ -293,6 +296,8 @@ class SessionWitness:
             )
 
     async def _keep_connection(self) -> None:
+        import asyncpg  # here: only PostgreSQL needs it, and SQLite nodes start sooner
+
         assert self._dsn is not None
         while True:
             try:

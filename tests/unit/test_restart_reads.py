@@ -1,0 +1,110 @@
+"""A restart brings every linked device back at once (issue 20: 10,000 online within
+10 s, benchmarks/startup.py). What makes that possible is that the reads do not grow with
+the devices: the stored sessions are read together (core/joined_reads.py), each
+`Connected` write finds its device among those its group loaded at once, and the
+presence_mode pushed after it is read in that write, not by a read of its own. Checked
+here with the real sandbox engine on SQLite by counting the queries of a restore."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tests.support.sql import recorded_statements, selects_from
+from wagateway.apps.models import App
+from wagateway.core.db import Database
+from wagateway.core.migrate import upgrade_to_head
+from wagateway.core.settings import Settings
+from wagateway.devices.models import Device
+from wagateway.devices.runtime import SessionRuntime
+from wagateway.media.store import LocalMediaStore
+from wagateway.messages.early_receipts import EarlyReceipts
+from wagateway.messages.sink import InboundMessages
+from wagateway.sandbox.engine import SandboxEngine
+from wagateway.sandbox.models import SandboxNetworkEntry, SandboxSession
+
+DEVICES = 40
+
+
+def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    url = settings.resolved_database_url
+
+    async def scenario() -> tuple[list[str], int, int]:
+        await asyncio.to_thread(upgrade_to_head, url)
+        db = Database(url)
+        now = datetime.now(UTC)
+        async with db.transaction() as session:
+            session.add(
+                App(
+                    id="app",
+                    name="shop",
+                    engine="sandbox",
+                    webhook_secret_enc="x",
+                    presence_mode="always_online",  # each push shows in the network log
+                )
+            )
+            for n in range(DEVICES):
+                phone = f"62812{n:08d}"
+                session.add(
+                    Device(
+                        id=f"dev{n:03d}",
+                        app_id="app",
+                        name=f"d{n}",
+                        engine="sandbox",
+                        status="connected",
+                        connection="offline",
+                        wa_number=phone,
+                        wa_device_jid=f"{phone}:2@s.whatsapp.net",
+                        linked_at=now,
+                        session_epoch=1,
+                    )
+                )
+                session.add(
+                    SandboxSession(
+                        device_id=f"dev{n:03d}",
+                        phone=phone,
+                        device_jid=f"{phone}:2@s.whatsapp.net",
+                        linked_at=now,
+                    )
+                )
+        engine = SandboxEngine(settings, db)
+        runtime = SessionRuntime(
+            db, [engine], InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts())
+        )
+        statements = recorded_statements(db, reads=True)
+        try:
+            await runtime.start()  # on its own, a runtime takes over every linked device
+            deadline = time.monotonic() + 30
+            while True:
+                async with db.read() as session:
+                    online = await session.scalar(
+                        select(func.count())
+                        .select_from(Device)
+                        .where(Device.connection == "online")
+                    )
+                    pushed = await session.scalar(
+                        select(func.count())
+                        .select_from(SandboxNetworkEntry)
+                        .where(SandboxNetworkEntry.kind == "presence")
+                    )
+                if (online, pushed) == (DEVICES, DEVICES) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            recorded = [s for s in statements if "count(" not in s]  # the polling above
+            return recorded, online or 0, pushed or 0
+        finally:
+            await runtime.shutdown()
+            await db.dispose()
+
+    statements, online, pushed = asyncio.run(scenario())
+    assert online == DEVICES
+    assert pushed == DEVICES  # every device was told its presence_mode after connecting
+    # Per device these were one query each: a device, an app, a stored session.
+    for table in ("devices", "apps", "sandbox_sessions"):
+        reads = selects_from(table, statements)
+        assert 1 <= len(reads) < DEVICES // 4, (table, len(reads))
