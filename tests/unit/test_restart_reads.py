@@ -3,7 +3,8 @@
 the devices: the stored sessions are read together (core/joined_reads.py), each
 `Connected` write finds its device among those its group loaded at once, and the
 presence_mode pushed after it is read in that write, not by a read of its own. Checked
-here with the real sandbox engine on SQLite by counting the queries of a restore."""
+here with the real sandbox engine on SQLite by counting the queries of a restore. And a
+restored session stands when the engine cannot be told its history limit."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
+from wagateway.engines.base import Connected, EngineError
 from wagateway.media.store import LocalMediaStore
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.sink import InboundMessages
@@ -108,3 +110,81 @@ def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) 
     for table in ("devices", "apps", "sandbox_sessions"):
         reads = selects_from(table, statements)
         assert 1 <= len(reads) < DEVICES // 4, (table, len(reads))
+
+
+class _HistoryRefusingEngine:
+    """Restores by connecting at once; refuses to be told a history limit."""
+
+    name = "sandbox"
+
+    def __init__(self) -> None:
+        self.sink: object = None
+
+    async def start(self, sink: object) -> None:
+        self.sink = sink
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        assert callable(self.sink)
+        await self.sink(
+            Connected(
+                device_id,
+                epoch,
+                "6281200000001",
+                "6281200000001:2@s.whatsapp.net",
+                datetime.now(UTC),
+                reconnected=True,
+            )
+        )
+
+    async def set_history_limit(self, device_id: str, limit: int) -> None:
+        raise EngineError("engine_error", "the worker could not be told")
+
+    async def set_presence_mode(self, device_id: str, mode: str) -> None:
+        pass
+
+
+def test_a_restored_session_stands_when_its_history_limit_cannot_be_told(
+    tmp_path: Path,
+) -> None:
+    """A device with `history_sync` is told its history limit after its restore; that
+    failing is a warning, not the end of a session that is up."""
+    settings = Settings(data_dir=tmp_path)
+    url = settings.resolved_database_url
+
+    async def scenario() -> tuple[str, str]:
+        await asyncio.to_thread(upgrade_to_head, url)
+        db = Database(url)
+        async with db.transaction() as session:
+            session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
+            session.add(
+                Device(
+                    id="dev",
+                    app_id="app",
+                    name="d",
+                    engine="sandbox",
+                    status="connected",
+                    connection="offline",
+                    session_epoch=1,
+                    history_sync=True,
+                )
+            )
+        runtime = SessionRuntime(
+            db,
+            [_HistoryRefusingEngine()],  # type: ignore[list-item]
+            InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+            history_max_messages=100,
+        )
+        try:
+            await runtime.start()
+            async with db.read() as session:
+                device = await session.get(Device, "dev")
+                assert device is not None
+                return device.status, device.connection
+        finally:
+            await runtime.shutdown()
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == ("connected", "online")

@@ -219,9 +219,6 @@ class SessionRuntime:
                 try:
                     engine = self.engine_for(engine_name)
                     await engine.restore(device_id, epoch)
-                    if history:  # WhatsApp may still be sending it
-                        await engine.set_history_limit(device_id, self.history_max_messages)
-                    return True
                 except EngineError as exc:
                     if self.holds(device_id):  # else: fenced meanwhile, the new owner has it
                         await self.handle(
@@ -230,6 +227,9 @@ class SessionRuntime:
                             )
                         )
                     return False
+                if history:  # WhatsApp may still be sending it
+                    await self._tell_history_limit(engine, device_id, history_sync=True)
+                return True
 
         restores: list[asyncio.Future[bool]] = []
         # A bounded number per transaction: thousands in one (a restart) would hold up every
@@ -329,10 +329,20 @@ class SessionRuntime:
             device = await session.get(Device, device_id)
             if device is None or device.status != Status.QR_GENERATED:
                 return
-            limit = self.history_max_messages if device.history_sync else 0
-            engine_name = device.engine
+            history_sync, engine_name = device.history_sync, device.engine
         try:
-            await self.engine_for(engine_name).set_history_limit(device_id, limit)
+            engine = self.engine_for(engine_name)
+        except EngineError as exc:
+            log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
+            return
+        await self._tell_history_limit(engine, device_id, history_sync)
+
+    async def _tell_history_limit(self, engine: Engine, device_id: str, history_sync: bool) -> None:
+        """How much history the device's session may import (none without `history_sync`).
+        A failure is logged, and the session stands: only its history import is affected."""
+        limit = self.history_max_messages if history_sync else 0
+        try:
+            await engine.set_history_limit(device_id, limit)
         except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
             log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
 
