@@ -46,6 +46,10 @@ API_DESCRIPTION = """
 WA Gateway's runtime API. Authenticate with `Authorization: Bearer <app_token>`.
 Errors always use the envelope `{"error": {"code", "message", "details"}, "request_id"}`;
 each operation lists the codes it can answer with at each of its error statuses.
+Any operation may also answer 503 `internal_error` with `Retry-After` and
+`details.reason: "database_unavailable"` while the database cannot be reached (a restart of
+PostgreSQL, say): retry after `Retry-After` seconds (a send with the same `Idempotency-Key`,
+which answers the first outcome if the send was accepted before the database went away).
 """
 
 
