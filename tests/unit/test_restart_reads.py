@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.support.seeds import linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
-from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
@@ -41,31 +41,11 @@ def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) 
         db = Database(url)
         now = datetime.now(UTC)
         async with db.transaction() as session:
-            session.add(
-                App(
-                    id="app",
-                    name="shop",
-                    engine="sandbox",
-                    webhook_secret_enc="x",
-                    presence_mode="always_online",  # each push shows in the network log
-                )
-            )
+            # always_online: each push shows in the network log.
+            session.add(shop_app(presence_mode="always_online"))
             for n in range(DEVICES):
                 phone = f"62812{n:08d}"
-                session.add(
-                    Device(
-                        id=f"dev{n:03d}",
-                        app_id="app",
-                        name=f"d{n}",
-                        engine="sandbox",
-                        status="connected",
-                        connection="offline",
-                        wa_number=phone,
-                        wa_device_jid=f"{phone}:2@s.whatsapp.net",
-                        linked_at=now,
-                        session_epoch=1,
-                    )
-                )
+                session.add(linked_device(f"dev{n:03d}", phone, linked_at=now))
                 session.add(
                     SandboxSession(
                         device_id=f"dev{n:03d}",
@@ -158,19 +138,8 @@ def test_a_restored_session_stands_when_its_history_limit_cannot_be_told(
         await asyncio.to_thread(upgrade_to_head, url)
         db = Database(url)
         async with db.transaction() as session:
-            session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
-            session.add(
-                Device(
-                    id="dev",
-                    app_id="app",
-                    name="d",
-                    engine="sandbox",
-                    status="connected",
-                    connection="offline",
-                    session_epoch=1,
-                    history_sync=True,
-                )
-            )
+            session.add(shop_app())
+            session.add(linked_device("dev", "6281200000001", history_sync=True))
         runtime = SessionRuntime(
             db,
             [_HistoryRefusingEngine()],  # type: ignore[list-item]
