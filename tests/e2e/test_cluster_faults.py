@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.test_device_flow import create_device, scan
-from tests.support.cluster import all_online, devices_owned, node_id_of
+from tests.support.cluster import all_online, devices_owned, node_id_of, outbound, wait_all_sent
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from tests.support.private_postgres import PrivatePostgres
@@ -195,20 +195,11 @@ def _check_delivered(api: httpx.Client, accepted: dict[str, list[str]]) -> dict[
     """Every accepted message is sent, and the simulated network received each WhatsApp id
     exactly the accepted ones; how many times each id was received."""
 
-    def message(device_id: str, message_id: str) -> dict[str, Any]:
-        return dict(api.get(f"/devices/{device_id}/messages/{message_id}").json())
-
-    def all_sent() -> bool:
-        return all(
-            message(d, m)["status"] in ("sent", "delivered", "read")
-            for d, messages in accepted.items()
-            for m in messages
-        )
-
-    wait_until(all_sent, timeout=60, interval=0.5, what="every accepted message sent")
+    wait_all_sent(api, accepted)
     times: dict[str, int] = {}
     for device_id, messages in accepted.items():
-        wa_ids = sorted(message(device_id, m)["wa_message_id"] for m in messages)
+        listed = outbound(api, device_id)
+        wa_ids = sorted(listed[m]["wa_message_id"] for m in messages)
         received = api.get(f"/sandbox/devices/{device_id}/received").json()["received"]
         assert sorted(r["wa_message_id"] for r in received) == wa_ids, device_id
         times.update({r["wa_message_id"]: r["times_received"] for r in received})

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
-from tests.support.cluster import all_online, devices_owned
+from tests.support.cluster import all_online, devices_owned, outbound, wait_all_sent
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
@@ -139,36 +139,9 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         total = sum(len(m) for m in accepted.values())
         assert total > DEVICES * 5
 
-        def outbound(device_id: str) -> dict[str, dict]:
-            """The device's messages by id: a page of many per call, not a call each."""
-            found: dict[str, dict] = {}
-            cursor = None
-            while True:
-                params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-                page = api_a.get(f"/devices/{device_id}/messages", params=params).json()
-                found |= {m["message_id"]: m for m in page["messages"]}
-                if not (cursor := page["next_cursor"]):
-                    return found
-
-        def unsent() -> list[tuple[str, dict]]:
-            left = []
-            for device_id, messages in accepted.items():
-                listed = outbound(device_id)
-                left += [
-                    (device_id, listed.get(m, {"message_id": m, "status": "missing"}))
-                    for m in messages
-                    if listed.get(m, {}).get("status") not in ("sent", "delivered", "read")
-                ]
-            return left
-
-        try:
-            wait_until(lambda: not unsent(), timeout=60, what="every accepted message sent")
-        except AssertionError:
-            for device_id, got in unsent():  # what was left, for the failure's report
-                print("not sent:", device_id, got)
-            raise
+        wait_all_sent(api_a, accepted)
         for device_id, messages in accepted.items():
-            listed = outbound(device_id)
+            listed = outbound(api_a, device_id)
             wa_ids = {listed[m]["wa_message_id"] for m in messages}
             received = api_a.get(f"/sandbox/devices/{device_id}/received").json()["received"]
             # Once per WhatsApp id: a message the killed node had handed to the network
