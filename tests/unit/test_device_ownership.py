@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
+from tests.support.seeds import linked_device, shop_app
 from wagateway.apps.models import App
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode
@@ -237,6 +238,43 @@ def test_no_send_is_claimed_for_a_device_until_its_takeover_put_back_the_old_own
             await runtime.take_over(["dev-1"])
             assert seen == [False]  # held, but mid-takeover
             assert runtime.holds("dev-1") and runtime.may_send("dev-1")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_devices_whose_takeover_failed_are_not_held_so_the_next_pass_takes_them_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A takeover the database failed half-way (PostgreSQL restarting) restored nothing: its
+    devices must not stay held, or the next placement pass would count them as running and
+    no pass would ever restore them."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            ownership = await _node(db, "new", tmp_path)
+            async with db.transaction() as session:
+                session.add(shop_app())
+                session.add(linked_device("dev-1", "6281200000001"))
+            runtime = SessionRuntime(
+                db,
+                [cast(Engine, _QuietEngine())],
+                InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+                ownership=ownership,
+            )
+
+            async def database_gone(device_ids: list[str]) -> None:
+                raise OSError("connection refused")
+
+            runtime.on_takeover(database_gone)
+            async with db.transaction() as session:
+                token = await ownership.take_for_session(session, "dev-1", utcnow())
+            ownership.add("dev-1", token)
+            with pytest.raises(OSError):
+                await runtime.take_over(["dev-1"])
+            assert not ownership.has("dev-1") and not runtime.may_send("dev-1")
         finally:
             await db.dispose()
 

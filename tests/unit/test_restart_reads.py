@@ -4,7 +4,8 @@ the devices: the stored sessions are read together (core/joined_reads.py), each
 `Connected` write finds its device among those its group loaded at once, and the
 presence_mode pushed after it is read in that write, not by a read of its own. Checked
 here with the real sandbox engine on SQLite by counting the queries of a restore. And a
-restored session stands when the engine cannot be told its history limit."""
+restored session stands when the engine cannot be told its history limit, and a sandbox
+restore whose stored session cannot be read tries again."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
 from tests.support.seeds import linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.core.db import Database
+from wagateway.core.joined_reads import JoinedReads
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
@@ -26,7 +29,7 @@ from wagateway.engines.base import Connected, EngineError
 from wagateway.media.store import LocalMediaStore
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.sink import InboundMessages
-from wagateway.sandbox.engine import SandboxEngine
+from wagateway.sandbox.engine import SandboxEngine, read_stored_sessions
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxSession
 
 DEVICES = 40
@@ -157,3 +160,58 @@ def test_a_restored_session_stands_when_its_history_limit_cannot_be_told(
             await db.dispose()
 
     assert asyncio.run(scenario()) == ("connected", "online")
+
+
+def test_a_sandbox_restore_whose_stored_session_cannot_be_read_tries_again(
+    tmp_path: Path,
+) -> None:
+    """The database out of reach when a session is restored (PostgreSQL restarting, say):
+    the sandbox tries again, as a phone keeps reconnecting, instead of leaving the device
+    without a session while the gateway believes it restored it."""
+    settings = Settings(data_dir=tmp_path, sandbox_time_scale=0.01)
+    url = settings.resolved_database_url
+
+    async def scenario() -> tuple[int, str]:
+        await asyncio.to_thread(upgrade_to_head, url)
+        db = Database(url)
+        async with db.transaction() as session:
+            session.add(shop_app())
+            session.add(linked_device("dev", "6281200000001"))
+            session.add(
+                SandboxSession(
+                    device_id="dev",
+                    phone="6281200000001",
+                    device_jid="6281200000001:2@s.whatsapp.net",
+                    linked_at=datetime.now(UTC),
+                )
+            )
+        engine = SandboxEngine(settings, db)
+        failures = 3
+
+        async def unreachable_at_first(session: Any, keys: list[str]) -> dict[str, Any]:
+            nonlocal failures
+            if failures:
+                failures -= 1
+                raise OSError("connection refused")
+            return await read_stored_sessions(session, keys)
+
+        engine._stored_sessions = JoinedReads(db, unreachable_at_first)
+        runtime = SessionRuntime(
+            db, [engine], InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts())
+        )
+        try:
+            await runtime.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                async with db.read() as session:
+                    device = await session.get(Device, "dev")
+                    assert device is not None
+                if device.connection == "online":
+                    break
+                await asyncio.sleep(0.05)
+            return failures, device.connection
+        finally:
+            await runtime.shutdown()
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == (0, "online")

@@ -243,6 +243,14 @@ class SessionRuntime:
                 to_restore = await self._mark_taken_over(chunk)
                 for listener in self._takeover_listeners:
                     await listener([device_id for device_id, *_ in to_restore])
+            except BaseException:
+                # Not restored (the database went away, say): no longer held here, so that
+                # the next placement pass takes them up again instead of counting them as
+                # running. Held, they would stay without a session, their sends claimed here.
+                if self.ownership is not None:
+                    for device_id in device_ids[start:]:
+                        self.ownership.drop(device_id)
+                raise
             finally:
                 self._taking_over.difference_update(chunk)
             restores += [asyncio.ensure_future(restore(*device)) for device in to_restore]

@@ -114,7 +114,7 @@ def qr_lifetimes(time_scale: float) -> list[float]:
     return [lifetime * factor for lifetime in QR_CODE_LIFETIMES]
 
 
-async def _stored_sessions(
+async def read_stored_sessions(
     session: AsyncSession, device_ids: list[str]
 ) -> dict[str, SandboxSession]:
     rows = await session.scalars(
@@ -207,7 +207,9 @@ class SandboxEngine:
         # which must not take every connection of the read pool.
         # A restart brings every session back at once: their stored sessions are read
         # together, a query for many instead of a snapshot each.
-        self._stored_sessions: JoinedReads[str, SandboxSession] = JoinedReads(db, _stored_sessions)
+        self._stored_sessions: JoinedReads[str, SandboxSession] = JoinedReads(
+            db, read_stored_sessions
+        )
         self.witness = SessionWitness(db)
         self.use_witness(self.witness)
 
@@ -973,7 +975,17 @@ class SandboxEngine:
 
     async def _come_back_online(self, device_id: str, sim: _Sim) -> bool:
         """Reconnect from the stored session; False when there is none to reconnect from."""
-        stored = await self._stored_sessions.get(device_id)
+        while True:
+            try:
+                stored = await self._stored_sessions.get(device_id)
+                break
+            except Exception as exc:
+                # The database is out of reach: try again, as a phone keeps reconnecting,
+                # until the session is closed (which cancels this).
+                log.warning("sandbox_reconnect_retrying", device_id=device_id, error=repr(exc))
+                await asyncio.sleep(
+                    self._settings.sandbox_delay(self._settings.sandbox_reconnect_delay)
+                )
         if stored is None:
             return False
         async with sim.lock:
