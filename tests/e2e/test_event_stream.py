@@ -44,10 +44,12 @@ class SseConsumer:
 
     async def run(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
         async with client.stream("GET", url, headers=headers) as response:
-            self.status = response.status_code
             if response.status_code != 200:
+                # The body first: `sse` hands the consumer over once its status is set.
                 self.body = await response.aread()
+                self.status = response.status_code
                 return
+            self.status = response.status_code
             fields: dict[str, str] = {}
             async for line in response.aiter_lines():
                 if not line:
