@@ -83,6 +83,10 @@ class _ModePush:
     engine: str
     mode: str
 
+    @classmethod
+    def of(cls, device: Device, app: App) -> _ModePush:
+        return cls(device.id, device.engine, presence_mode_of(app, device))
+
 
 @dataclass(frozen=True)
 class _Rejection:
@@ -136,8 +140,8 @@ class SessionRuntime:
         self.call_reply: CallReply | None = None
         self._rejections: dict[tuple[str, str], _Rejection] = {}
         self._mode_pushes: set[asyncio.Task[None]] = set()
-        # Each push reads the database: thousands of devices connecting at once (a restart)
-        # must not take every connection of the read pool.
+        # Each push after a connect is an engine call (to a worker process, for whatsmeow):
+        # thousands of devices connecting at once (a restart) take turns.
         self._mode_push_turns = asyncio.Semaphore(MODE_PUSHES_AT_ONCE)
         self._history = HistoryLane(
             lambda batch: self._db.submit(lambda session: self._apply_history(session, batch))
@@ -228,7 +232,7 @@ class SessionRuntime:
                         )
                     return False
                 if history:  # WhatsApp may still be sending it
-                    await self._tell_history_limit(engine, device_id, history_sync=True)
+                    await self._tell_history_limit(engine_name, device_id, history_sync=True)
                 return True
 
         restores: list[asyncio.Future[bool]] = []
@@ -316,7 +320,7 @@ class SessionRuntime:
             app = await session.get(App, device.app_id)
             if app is None:
                 return
-            push = _ModePush(device_id, device.engine, presence_mode_of(app, device))
+            push = _ModePush.of(device, app)
         await self._push_mode(push)
 
     async def _push_mode(self, push: _ModePush) -> None:
@@ -338,19 +342,16 @@ class SessionRuntime:
             if device is None or device.status != Status.QR_GENERATED:
                 return
             history_sync, engine_name = device.history_sync, device.engine
-        try:
-            engine = self.engine_for(engine_name)
-        except EngineError as exc:
-            log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
-            return
-        await self._tell_history_limit(engine, device_id, history_sync)
+        await self._tell_history_limit(engine_name, device_id, history_sync)
 
-    async def _tell_history_limit(self, engine: Engine, device_id: str, history_sync: bool) -> None:
+    async def _tell_history_limit(
+        self, engine_name: str, device_id: str, history_sync: bool
+    ) -> None:
         """How much history the device's session may import (none without `history_sync`).
         A failure is logged, and the session stands: only its history import is affected."""
         limit = self.history_max_messages if history_sync else 0
         try:
-            await engine.set_history_limit(device_id, limit)
+            await self.engine_for(engine_name).set_history_limit(device_id, limit)
         except (EngineError, ApiError) as exc:  # ApiError: its node did not answer in time
             log.warning("history_limit_not_applied", device_id=device_id, error=exc.message)
 
@@ -512,7 +513,7 @@ class SessionRuntime:
         if app is None:
             return None
         keep_for_the_group(session, [app])  # one read per app in a group, not per device
-        return _ModePush(device.id, device.engine, presence_mode_of(app, device))
+        return _ModePush.of(device, app)
 
     @staticmethod
     def _clear_pairing(device: Device) -> None:

@@ -201,15 +201,13 @@ class SandboxEngine:
         # The simulated contact store, per device: the phone numbers of contacts that wrote to
         # it (as whatsmeow saves the push name of every message received), oldest first.
         self._known_contacts: dict[str, dict[str, None]] = {}
-        # The network's record of live sessions (several nodes: `witness.py`); the gateway
-        # gives it the node's identity and connection.
-        # Reads of the session store: a restart reconnects thousands of devices at once,
-        # which must not take every connection of the read pool.
         # A restart brings every session back at once: their stored sessions are read
-        # together, a query for many instead of a snapshot each.
+        # together, a query (and one read connection) for many instead of a snapshot each.
         self._stored_sessions: JoinedReads[str, SandboxSession] = JoinedReads(
             db, read_stored_sessions
         )
+        # The network's record of live sessions (several nodes: `witness.py`); the gateway
+        # gives it the node's identity and connection.
         self.witness = SessionWitness(db)
         self.use_witness(self.witness)
 
