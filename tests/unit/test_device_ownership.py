@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
-from tests.support.seeds import linked_device, shop_app
+from tests.support.seeds import inbound_sink, linked_device, shop_app
 from wagateway.apps.models import App
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode
@@ -25,9 +25,6 @@ from wagateway.core.db import Database, database_now, utcnow
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Engine
-from wagateway.media.store import LocalMediaStore
-from wagateway.messages.early_receipts import EarlyReceipts
-from wagateway.messages.sink import InboundMessages
 
 
 @pytest.fixture(params=BACKENDS)
@@ -223,7 +220,7 @@ def test_no_send_is_claimed_for_a_device_until_its_takeover_put_back_the_old_own
             runtime = SessionRuntime(
                 db,
                 [cast(Engine, _QuietEngine())],
-                InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+                inbound_sink(tmp_path / "m"),
                 ownership=ownership,
             )
             seen: list[bool] = []
@@ -261,7 +258,7 @@ def test_devices_whose_takeover_failed_are_not_held_so_the_next_pass_takes_them_
             runtime = SessionRuntime(
                 db,
                 [cast(Engine, _QuietEngine())],
-                InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+                inbound_sink(tmp_path / "m"),
                 ownership=ownership,
             )
 

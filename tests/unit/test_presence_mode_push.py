@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.databases import DatabaseProvider
+from tests.support.seeds import inbound_sink
 from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
@@ -17,9 +18,6 @@ from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Connected
-from wagateway.media.store import LocalMediaStore
-from wagateway.messages.early_receipts import EarlyReceipts
-from wagateway.messages.sink import InboundMessages
 
 
 class RecordingEngine:
@@ -70,7 +68,7 @@ def test_the_engine_is_told_the_resolved_mode(backend: DatabaseProvider, tmp_pat
             runtime = SessionRuntime(
                 db,
                 [engine],
-                InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+                inbound_sink(tmp_path / "m"),
             )
             await runtime.push_presence_mode("inherits")  # no app mode: the default
             async with db.transaction() as session:

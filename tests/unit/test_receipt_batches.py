@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.support.seeds import inbound_sink
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.apps.models import App
 from wagateway.core.db import Database
@@ -20,7 +21,6 @@ from wagateway.engines.base import Receipt, SessionEnded
 from wagateway.media.store import LocalMediaStore
 from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
-from wagateway.messages.sink import InboundMessages
 
 CHAT = "6285550001111@s.whatsapp.net"
 
@@ -58,9 +58,7 @@ async def _store(tmp_path: Path, messages: int) -> tuple[Database, SessionRuntim
                     wa_message_id=wa_id,
                 )
             )
-    runtime = SessionRuntime(
-        db, [], InboundMessages(LocalMediaStore(tmp_path / "media"), 1024, EarlyReceipts())
-    )
+    runtime = SessionRuntime(db, [], inbound_sink(tmp_path / "media"))
     return db, runtime, wa_ids
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tests.support.seeds import linked_device, shop_app
+from tests.support.seeds import inbound_sink, linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.core.db import Database
 from wagateway.core.joined_reads import JoinedReads
@@ -26,9 +26,6 @@ from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Connected, EngineError
-from wagateway.media.store import LocalMediaStore
-from wagateway.messages.early_receipts import EarlyReceipts
-from wagateway.messages.sink import InboundMessages
 from wagateway.sandbox.engine import SandboxEngine, read_stored_sessions
 from wagateway.sandbox.models import SandboxNetworkEntry, SandboxSession
 
@@ -58,9 +55,7 @@ def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) 
                     )
                 )
         engine = SandboxEngine(settings, db)
-        runtime = SessionRuntime(
-            db, [engine], InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts())
-        )
+        runtime = SessionRuntime(db, [engine], inbound_sink(tmp_path / "m"))
         statements = recorded_statements(db, reads=True)
         try:
             await runtime.start()  # on its own, a runtime takes over every linked device
@@ -146,7 +141,7 @@ def test_a_restored_session_stands_when_its_history_limit_cannot_be_told(
         runtime = SessionRuntime(
             db,
             [_HistoryRefusingEngine()],  # type: ignore[list-item]
-            InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts()),
+            inbound_sink(tmp_path / "m"),
             history_max_messages=100,
         )
         try:
@@ -196,9 +191,7 @@ def test_a_sandbox_restore_whose_stored_session_cannot_be_read_tries_again(
             return await read_stored_sessions(session, keys)
 
         engine._stored_sessions = JoinedReads(db, unreachable_at_first)
-        runtime = SessionRuntime(
-            db, [engine], InboundMessages(LocalMediaStore(tmp_path / "m"), 1024, EarlyReceipts())
-        )
+        runtime = SessionRuntime(db, [engine], inbound_sink(tmp_path / "m"))
         try:
             await runtime.start()
             deadline = time.monotonic() + 10

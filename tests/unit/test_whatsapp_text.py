@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from tests.support.databases import DatabaseProvider
+from tests.support.seeds import inbound_sink
 from wagateway.apps.models import App
 from wagateway.core.db import Database
 from wagateway.core.migrate import upgrade_to_head
@@ -21,10 +22,7 @@ from wagateway.delivery.leases import LEASED_COLUMNS, Leased
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import InboundMessage, MessageRevoked, with_valid_text
-from wagateway.media.store import LocalMediaStore
-from wagateway.messages.early_receipts import EarlyReceipts
 from wagateway.messages.models import Message
-from wagateway.messages.sink import InboundMessages
 from wagateway.webhooks.models import Event
 
 HALF = "\ud83d"
@@ -59,9 +57,7 @@ def test_inbound_text_with_a_lone_surrogate_is_stored_and_announced(
                         session_epoch=1,
                     )
                 )
-            runtime = SessionRuntime(
-                db, [], InboundMessages(LocalMediaStore(tmp_path / "media"), 1024, EarlyReceipts())
-            )
+            runtime = SessionRuntime(db, [], inbound_sink(tmp_path / "media"))
             await runtime.handle(
                 InboundMessage(
                     "dev",
