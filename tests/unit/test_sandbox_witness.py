@@ -2,11 +2,13 @@
 PostgreSQL database, with two witnesses as two nodes: a second live session of a device
 replaces the first (what a broken fence looks like, and the replaced node's session ends),
 a node that dies or falls silent has its session closed without its cooperation (no
-"replaced"), and on one node (SQLite) the record follows the sessions."""
+"replaced"), and on one node (SQLite) the record follows the sessions. A session never
+closes, in the record, after its successor opened."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +36,12 @@ def _witness(db: Database, node: str) -> SessionWitness:
 
 
 async def _reasons(witness: SessionWitness, device_id: str) -> list[tuple[str, str | None]]:
-    return [(r.node_id, r.close_reason) for r in await witness.sessions(device_id)]
+    records = await witness.sessions(device_id)
+    # Whatever ended a session, the record never shows it closing after its successor
+    # opened (a dead session's end is found only when the next one opens).
+    for before, after in itertools.pairwise(records):
+        assert before.closed_at is not None and before.closed_at <= after.opened_at
+    return [(r.node_id, r.close_reason) for r in records]
 
 
 def test_a_second_live_session_replaces_the_first_and_ends_it_there(pg_url: str) -> None:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -198,8 +200,11 @@ class SessionWitness:
                 replaced_node=row.node_id,
                 by_node=self._node_id,
             )
-        await self._close(session, [row.id for row in replaced], REPLACED)
-        await self._close(session, [row.id for row in older if row.id not in live], CONNECTION_LOST)
+        # Ended no later than the new session opened (a dead one's end is only found now):
+        # the record never shows a session closing after its successor opened.
+        await self._close(session, [row.id for row in replaced], REPLACED, at=now)
+        dead = [row.id for row in older if row.id not in live]
+        await self._close(session, dead, CONNECTION_LOST, at=now)
 
     async def _open_record(self, device_id: str) -> None:
         await self._opens.add(None, device_id)
@@ -226,9 +231,12 @@ class SessionWitness:
                 live = await self._live(still_open)
             except ConnectionError:
                 return rows  # liveness unknown for now: shown open
+            opened_next = {before.id: after.opened_at for before, after in itertools.pairwise(rows)}
             for row in still_open:
                 if row.id not in live:
-                    row.closed_at, row.close_reason = utcnow(), CONNECTION_LOST
+                    # Found dead only now: it ended no later than the next session opened.
+                    row.closed_at = opened_next.get(row.id) or utcnow()
+                    row.close_reason = CONNECTION_LOST
             return rows
 
     async def _live(self, rows: list[SandboxSessionRecord]) -> set[int]:
@@ -266,7 +274,10 @@ class SessionWitness:
             return bool(taken)
 
     @staticmethod
-    async def _close(session: AsyncSession, record_ids: list[int], reason: str) -> None:
+    async def _close(
+        session: AsyncSession, record_ids: list[int], reason: str, at: datetime | None = None
+    ) -> None:
+        """Close these records, at `at` (default: now)."""
         if not record_ids:
             return
         await session.execute(
@@ -274,7 +285,7 @@ class SessionWitness:
             .where(
                 SandboxSessionRecord.id.in_(record_ids), SandboxSessionRecord.closed_at.is_(None)
             )
-            .values(closed_at=utcnow(), close_reason=reason)
+            .values(closed_at=at or utcnow(), close_reason=reason)
         )
 
     # --- the connection that is the sessions' socket ----------------------------------------
