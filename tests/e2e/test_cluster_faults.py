@@ -20,7 +20,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.test_device_flow import create_device, scan
-from tests.support.cluster import all_online, devices_owned, node_id_of, outbound, wait_all_sent
+from tests.support.cluster import (
+    Traffic,
+    all_online,
+    devices_owned,
+    node_id_of,
+    outbound,
+    wait_all_sent,
+)
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 from tests.support.private_postgres import PrivatePostgres
@@ -32,7 +39,6 @@ pytestmark = pytest.mark.e2e
 
 LEASE = 3.0
 DEVICES = 6
-TO = "6281299990000"
 
 
 def _env(shared_media: dict[str, str]) -> dict[str, str]:
@@ -96,66 +102,6 @@ def _ts(value: str | None) -> float:
 
 def _at(entry: dict[str, Any]) -> float:
     return _ts(entry["timestamp"])
-
-
-class Traffic:
-    """Messages sent to the devices through the nodes a test routes them to (none: paused),
-    each accepted one (202) kept per device in order. `strict`: any other answer fails the
-    test; otherwise every other answer (and every failed call) is kept in `refused`."""
-
-    def __init__(self, ids: list[str], targets: list[httpx.Client], strict: bool = True) -> None:
-        self.ids = ids
-        self.targets = list(targets)
-        self.strict = strict
-        self.accepted: dict[str, list[str]] = {i: [] for i in ids}
-        # (time, status or 0, body or error, Retry-After)
-        self.refused: list[tuple[float, int, str, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-        self.failure: str | None = None
-
-    def start(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        for n in itertools.count():
-            if self._stop.is_set():
-                return
-            targets = list(self.targets)
-            if not targets:
-                time.sleep(0.05)
-                continue
-            device_id = self.ids[n % len(self.ids)]
-            api = targets[n % len(targets)]
-            try:
-                r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
-            except httpx.HTTPError as exc:
-                self.refused.append((time.time(), 0, repr(exc), None))
-                if self.strict:
-                    self.failure = repr(exc)
-                    return
-                continue
-            if r.status_code == 202:
-                self.accepted[device_id].append(r.json()["message_id"])
-            else:
-                self.refused.append(
-                    (time.time(), r.status_code, r.text, r.headers.get("retry-after"))
-                )
-                if self.strict:
-                    self.failure = f"{r.status_code} {r.text}"
-                    return
-            time.sleep(0.02)
-
-    def route_to(self, *apis: httpx.Client) -> None:
-        """Send through these nodes only from now on (the call under way has its answer)."""
-        self.targets[:] = apis
-        time.sleep(0.5)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
-        assert self.failure is None, self.failure
 
 
 class SessionWatch:

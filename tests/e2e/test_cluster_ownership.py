@@ -7,18 +7,15 @@ hands its devices over first."""
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from tests.e2e.test_device_flow import create_device, scan
-from tests.support.cluster import all_online, devices_owned, outbound, wait_all_sent
+from tests.support.cluster import Traffic, all_online, devices_owned, outbound, wait_all_sent
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
 
@@ -26,7 +23,6 @@ pytestmark = pytest.mark.e2e
 
 LEASE = 3.0
 DEVICES = 30  # issue 20: 3 nodes, 30 linked devices
-TO = "6281299990000"
 
 
 def _spread(nodes: list[GatewayServer]) -> list[int]:
@@ -77,29 +73,9 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         # only to nodes that answer: one accepted by a node killed before it answered would
         # be sent without the test knowing it was accepted.
         api_b, api_c = b.client(creds["app_token"]), c.client(creds["app_token"])
-        targets = [api_a, api_b, api_c]
-        accepted: dict[str, list[str]] = {i: [] for i in ids}
-        stop = threading.Event()
-
-        def send_all() -> None:
-            for n in itertools.count():
-                if stop.is_set():
-                    return
-                device_id = ids[n % DEVICES]
-                api = targets[n % len(targets)]
-                r = api.post(f"/devices/{device_id}/messages", json={"to": TO, "text": f"m{n}"})
-                assert r.status_code == 202, r.text
-                accepted[device_id].append(r.json()["message_id"])
-                time.sleep(0.01)
-
-        def route_to(*apis: httpx.Client) -> None:
-            targets[:] = apis
-            time.sleep(0.5)  # the call under way (at most one) has its answer
-
-        sender = threading.Thread(target=send_all)
-        sender.start()
+        traffic = Traffic(ids, [api_a, api_b, api_c]).start()
         time.sleep(2)
-        route_to(api_a, api_c)
+        traffic.route_to(api_a, api_c)
         b.kill9()
         died = time.monotonic()
         wait_until(
@@ -115,7 +91,7 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
 
         # A frozen node loses its devices to the others; thawed, it finds itself expelled,
         # drops what it held without acting for it, and joins again.
-        route_to(api_a)
+        traffic.route_to(api_a)
         assert c.proc is not None
         c.proc.send_signal(signal.SIGSTOP)
         try:
@@ -131,10 +107,10 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
             timeout=30,
             what="devices spread again",
         )
-        route_to(api_a, api_c)
+        traffic.route_to(api_a, api_c)
         time.sleep(1)
-        stop.set()
-        sender.join()
+        traffic.stop()
+        accepted = traffic.accepted
 
         total = sum(len(m) for m in accepted.values())
         assert total > DEVICES * 5

@@ -9,11 +9,9 @@ send with a chosen id, CONTRACT §9), and the test allows that and nothing more.
 
 from __future__ import annotations
 
-import itertools
 import os
 import secrets
 import signal
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.cluster import devices_owned
+from tests.support.cluster import Traffic, devices_owned, outbound
 from tests.support.databases import DatabaseProvider
 from tests.support.fake_neonize import read_jsonl
 from tests.support.harness import GatewayServer, wait_until
@@ -105,33 +103,12 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
         )
         wait_until(lambda: _all_online(api_a), timeout=30, what="moved devices online")
 
-        accepted: list[str] = []
-        targets = [api_a, api_b]
-        stop = threading.Event()
-
-        def send_all() -> None:
-            ids = sorted(accounts)
-            for n in itertools.count():
-                if stop.is_set():
-                    return
-                api = targets[n % len(targets)]
-                text = f"m{n}"
-                r = api.post(f"/devices/{ids[n % DEVICES]}/messages", json={"to": TO, "text": text})
-                assert r.status_code == 202, r.text
-                accepted.append(text)
-                time.sleep(0.02)
-
-        def route_to(*apis: httpx.Client) -> None:
-            targets[:] = apis
-            time.sleep(0.5)  # the call under way (at most one) has its answer
-
-        sender = threading.Thread(target=send_all)
-        sender.start()
+        traffic = Traffic(sorted(accounts), [api_a, api_b], to=TO).start()
         try:
             time.sleep(1.5)
             # B frozen: its workers run on, and close B's sessions when B's hold lapses, before
             # A may open them.
-            route_to(api_a)
+            traffic.route_to(api_a)
             assert b.proc is not None
             b.proc.send_signal(signal.SIGSTOP)
             try:
@@ -146,7 +123,7 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             wait_until(lambda: _all_online(api_a), timeout=30, what="devices online again")
 
             # A killed: B resumes A's devices from the shared store.
-            route_to(api_b)
+            traffic.route_to(api_b)
             workers_of_a = [w["pid"] for w in _workers(a)]
             a.kill9()
             died = time.monotonic()
@@ -163,8 +140,13 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             assert took < 2 * LEASE + 3, took
             time.sleep(1)
         finally:
-            stop.set()
-            sender.join()
+            traffic.stop()
+        # What was accepted, by its text (the fake phones' record of what they were sent).
+        accepted = [
+            outbound(api_b, device_id)[message_id]["content"]["text"]
+            for device_id, message_ids in traffic.accepted.items()
+            for message_id in message_ids
+        ]
 
         # No new link anywhere: each device is the account it was linked as.
         assert {i: d["wa_device_jid"] for i, d in _devices(api_b).items()} == accounts

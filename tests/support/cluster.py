@@ -1,8 +1,12 @@
 """What the several-node end-to-end tests ask of their nodes (CONTRACT §9): how many devices a
 node holds and its id, read from its `/health`, whether devices are online, and whether every
-accepted message was sent."""
+accepted message was sent; `Traffic`, the messages a test sends through its nodes meanwhile."""
 
 from __future__ import annotations
+
+import itertools
+import threading
+import time
 
 import httpx
 
@@ -81,3 +85,73 @@ def wait_all_sent(api: httpx.Client, accepted: dict[str, list[str]], timeout: fl
                 },
             )
         raise
+
+
+class Traffic:
+    """Messages sent to the devices through the nodes a test routes them to (none: paused),
+    each accepted one (202) kept per device in order. `strict`: any other answer fails the
+    test; otherwise every other answer (and every failed call) is kept in `refused`."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        targets: list[httpx.Client],
+        strict: bool = True,
+        to: str = "6281299990000",
+    ) -> None:
+        self.ids = ids
+        self.to = to
+        self.targets = list(targets)
+        self.strict = strict
+        self.accepted: dict[str, list[str]] = {i: [] for i in ids}
+        # (time, status or 0, body or error, Retry-After)
+        self.refused: list[tuple[float, int, str, str | None]] = []
+        self._stop = threading.Event()
+        # A daemon: a test that fails before `stop` must not leave pytest waiting on it.
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.failure: str | None = None
+
+    def start(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for n in itertools.count():
+            if self._stop.is_set():
+                return
+            targets = list(self.targets)
+            if not targets:
+                time.sleep(0.05)
+                continue
+            device_id = self.ids[n % len(self.ids)]
+            api = targets[n % len(targets)]
+            try:
+                r = api.post(
+                    f"/devices/{device_id}/messages", json={"to": self.to, "text": f"m{n}"}
+                )
+            except httpx.HTTPError as exc:
+                self.refused.append((time.time(), 0, repr(exc), None))
+                if self.strict:
+                    self.failure = repr(exc)
+                    return
+                continue
+            if r.status_code == 202:
+                self.accepted[device_id].append(r.json()["message_id"])
+            else:
+                self.refused.append(
+                    (time.time(), r.status_code, r.text, r.headers.get("retry-after"))
+                )
+                if self.strict:
+                    self.failure = f"{r.status_code} {r.text}"
+                    return
+            time.sleep(0.02)
+
+    def route_to(self, *apis: httpx.Client) -> None:
+        """Send through these nodes only from now on (the call under way has its answer)."""
+        self.targets[:] = apis
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+        assert self.failure is None, self.failure
