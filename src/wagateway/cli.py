@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-# Only what every database command needs: the server (FastAPI, engines, the webhook
-# dispatcher) is imported by `serve` alone, and the HTTP client by the ops commands.
-from wagateway.apps import service as apps_service
-from wagateway.audit.service import Actor
-from wagateway.cli_context import CliContext, cli_context
-from wagateway.cluster.keys import RefusedToJoin, check_master_key
-from wagateway.core.db import Database
+# Only what parsing a command line needs. The database, the services and the server are
+# imported by the commands that use them: `serve` listens before it loads the gateway
+# (core/starting_front.py), and its first moment should not wait for them.
+from wagateway.apps import MAX_TOKEN_GRACE_SECONDS
 from wagateway.core.errors import ApiError, validation_error
-from wagateway.core.migrate import SchemaAhead, bring_schema_to_head
-from wagateway.core.secrets import create_private_dir, load_master_key
 from wagateway.core.settings import Settings, get_settings, settings_problems
 from wagateway.core.text import has_lone_surrogate, unstorable_field
+
+if TYPE_CHECKING:
+    from wagateway.apps import service as apps_service
+    from wagateway.audit.service import Actor
+    from wagateway.cli_context import CliContext
+    from wagateway.cluster.keys import RefusedToJoin
+    from wagateway.core.migrate import SchemaAhead
 
 cli = typer.Typer(
     help="WA Gateway: a self-hosted, multi-tenant WhatsApp gateway.",
@@ -43,8 +46,13 @@ messages_cli = typer.Typer(
 cli.add_typer(messages_cli, name="messages")
 
 T = TypeVar("T")
-# Who the audit log names for a command: the host's own tool.
-CLI = Actor("cli", "cli")
+
+
+def _cli() -> Actor:
+    """Who the audit log names for a command: the host's own tool."""
+    from wagateway.audit.service import Actor
+
+    return Actor("cli", "cli")
 
 
 class _LoggingOnFirstRecord(logging.Handler):
@@ -87,6 +95,10 @@ def _prepare(*, log_from_the_start: bool = True) -> Settings:
 
 def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
     """Run one async operation against the database, with CLI-friendly errors."""
+    from wagateway.cli_context import cli_context
+    from wagateway.cluster.keys import RefusedToJoin
+    from wagateway.core.migrate import SchemaAhead
+
     settings = _prepare(log_from_the_start=False)
 
     async def main() -> T:
@@ -97,15 +109,30 @@ def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except ApiError as exc:
         _fail(exc)
-    except SchemaAhead as exc:
-        _schema_ahead(exc)
-    except RefusedToJoin as exc:
-        _refused(exc)
+    except (SchemaAhead, RefusedToJoin) as exc:
+        _refuse(exc)
 
 
 def _migrate_loudly(settings: Settings) -> None:
+    """`migrate`: `_bring_schema_to_head`, with its refusals said as the CLI says them."""
+    from wagateway.cluster.keys import RefusedToJoin
+    from wagateway.core.migrate import SchemaAhead
+
+    try:
+        _bring_schema_to_head(settings)
+    except (SchemaAhead, RefusedToJoin) as exc:
+        _refuse(exc)
+
+
+def _bring_schema_to_head(settings: Settings) -> None:
     """`serve` and `migrate`: the schema brought to head, each applied migration logged (an
-    operator upgrading wants to see them); nothing is logged when there is nothing to do."""
+    operator upgrading wants to see them); nothing is logged when there is nothing to do.
+    Raises SchemaAhead, or RefusedToJoin when the database's key is not this node's."""
+    from wagateway.cluster.keys import check_master_key
+    from wagateway.core.db import Database
+    from wagateway.core.migrate import bring_schema_to_head
+    from wagateway.core.secrets import create_private_dir, load_master_key
+
     create_private_dir(settings.data_dir)
 
     async def main() -> None:
@@ -116,21 +143,18 @@ def _migrate_loudly(settings: Settings) -> None:
         finally:
             await db.dispose()
 
-    try:
-        asyncio.run(main())
-    except SchemaAhead as exc:
-        _schema_ahead(exc)
-    except RefusedToJoin as exc:
-        _refused(exc)
+    asyncio.run(main())
 
 
-def _refused(exc: RefusedToJoin) -> NoReturn:
-    typer.echo(f"error: refused: {exc}", err=True)
-    raise typer.Exit(2) from None
+def _refusal(exc: SchemaAhead | RefusedToJoin) -> str:
+    """The line that says why the database is refused."""
+    from wagateway.core.migrate import SchemaAhead
+
+    return f"error: {'schema_ahead' if isinstance(exc, SchemaAhead) else 'refused'}: {exc}"
 
 
-def _schema_ahead(exc: SchemaAhead) -> NoReturn:
-    typer.echo(f"error: schema_ahead: {exc}", err=True)
+def _refuse(exc: SchemaAhead | RefusedToJoin) -> NoReturn:
+    typer.echo(_refusal(exc), err=True)
     raise typer.Exit(2) from None
 
 
@@ -149,35 +173,68 @@ def serve(
     import uvicorn
 
     from wagateway.core.http_protocol import HeadCappedHttpToolsProtocol
-    from wagateway.main import create_app
+    from wagateway.core.starting_front import StartingFront
 
     settings = _prepare()
-    _migrate_loudly(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        # Connection limits (docs/limits.md): above max_connections uvicorn answers 503.
-        # Event streams have a budget of their own on top (delivery/stream.py), so open
-        # streams never take the API's connections.
-        limit_concurrency=(
-            settings.max_connections + settings.stream_max_connections
-            if settings.max_connections is not None
-            else None
-        ),
-        timeout_keep_alive=settings.keepalive_timeout,
-        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
-        # client address before the gateway sees it: a local caller could claim to be any
-        # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
-        # core/client_address.py), which reads the headers itself.
-        proxy_headers=False,
-        server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
-        # httptools, as uvicorn would pick, with a cap on a request's head (docs/limits.md).
-        http=HeadCappedHttpToolsProtocol,
+
+    def load_gateway() -> Any:
+        # Importing the gateway makes objects by the hundred thousand and frees next to none:
+        # the collector would walk them again and again for nothing. It is switched back on
+        # once the gateway has started (core/gc_tuning.py).
+        gc.disable()
+        _bring_schema_to_head(settings)
+        from wagateway.main import create_app
+
+        app = create_app(settings)
+        app.middleware_stack = app.build_middleware_stack()  # else built by the first call
+        return app
+
+    # Listening comes first, the gateway is loaded behind it (core/starting_front.py).
+    def refusal_of(exc: Exception) -> str | None:
+        from wagateway.cluster.keys import RefusedToJoin
+        from wagateway.core.migrate import SchemaAhead
+
+        return _refusal(exc) if isinstance(exc, SchemaAhead | RefusedToJoin) else None
+
+    front = StartingFront(
+        load_gateway,
+        stop_serving=lambda: setattr(server, "should_exit", True),
+        refusal_of=refusal_of,
     )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            front,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            # Connection limits (docs/limits.md): above max_connections uvicorn answers 503.
+            # Event streams have a budget of their own on top (delivery/stream.py), so open
+            # streams never take the API's connections.
+            limit_concurrency=(
+                settings.max_connections + settings.stream_max_connections
+                if settings.max_connections is not None
+                else None
+            ),
+            timeout_keep_alive=settings.keepalive_timeout,
+            # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+            # client address before the gateway sees it: a local caller could claim to be any
+            # allowlisted address. Proxies are the gateway's call (WAGW_TRUSTED_PROXIES,
+            # core/client_address.py), which reads the headers itself.
+            proxy_headers=False,
+            server_header=False,  # no "server: uvicorn" banner to fingerprint the gateway by
+            # httptools, as uvicorn would pick, with a cap on a request's head (docs/limits.md).
+            http=HeadCappedHttpToolsProtocol,
+        )
+    )
+    server.run()
+    if front.refusal is not None:  # said last, after the server's own lines
+        typer.echo(front.refusal, err=True)
+    if front.exit_code is not None:
+        raise typer.Exit(front.exit_code)
+    if not server.started:  # the port taken, say: uvicorn has logged why
+        raise typer.Exit(3)
 
 
 @cli.command()
@@ -201,8 +258,10 @@ def apps_create(
     """Create an app; prints its id, app token and webhook secret (shown once)."""
 
     async def work(ctx: CliContext) -> apps_service.CreatedApp:
+        from wagateway.apps import service as apps_service
+
         return await apps_service.create_app_as(
-            ctx.db, ctx.box, CLI, name, engine, webhook_url, domain_url, rotation_pin
+            ctx.db, ctx.box, _cli(), name, engine, webhook_url, domain_url, rotation_pin
         )
 
     result = _run(work).credentials()
@@ -218,6 +277,8 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List apps (ids, names, engines; never secrets)."""
 
     async def work(ctx: CliContext) -> list[dict[str, str]]:
+        from wagateway.apps import service as apps_service
+
         apps = await apps_service.all_apps(ctx.db)
         return [
             {"app_id": a.id, "name": a.name, "engine": a.engine, "webhook_url": a.webhook_url}
@@ -232,7 +293,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             typer.echo(f"{row['app_id']}  {row['engine']:<9}  {row['name']}")
 
 
-MAX_GRACE = apps_service.MAX_TOKEN_GRACE_SECONDS
+MAX_GRACE = MAX_TOKEN_GRACE_SECONDS
 
 
 @apps_cli.command("rotate-token")
@@ -248,6 +309,8 @@ def apps_rotate_token(
     """Issue a new app token; the old one stops working (after the grace period)."""
 
     async def work(ctx: CliContext) -> str:
+        from wagateway.apps import service as apps_service
+
         grace = (
             ctx.settings.token_rotation_grace_seconds if grace_seconds is None else grace_seconds
         )
@@ -256,7 +319,7 @@ def apps_rotate_token(
             ctx.db,
             ctx.box,
             ctx.settings,
-            CLI,
+            _cli(),
             app_id,
             pin,
             grace,
@@ -271,7 +334,9 @@ def apps_reveal_token(app_id: str) -> None:
     """Print the app's current token."""
 
     async def work(ctx: CliContext) -> str:
-        return await apps_service.reveal_token_as(ctx.db, ctx.box, CLI, app_id)
+        from wagateway.apps import service as apps_service
+
+        return await apps_service.reveal_token_as(ctx.db, ctx.box, _cli(), app_id)
 
     typer.echo(_run(work))
 
@@ -281,7 +346,9 @@ def apps_reveal_webhook_secret(app_id: str) -> None:
     """Print the app's webhook signing secret."""
 
     async def work(ctx: CliContext) -> str:
-        return await apps_service.reveal_webhook_secret_as(ctx.db, ctx.box, CLI, app_id)
+        from wagateway.apps import service as apps_service
+
+        return await apps_service.reveal_webhook_secret_as(ctx.db, ctx.box, _cli(), app_id)
 
     typer.echo(_run(work))
 
@@ -295,8 +362,10 @@ def apps_set_webhook(
     """Set the webhook target: '' (none), an http(s) URL, or a /path."""
 
     async def work(ctx: CliContext) -> None:
+        from wagateway.apps import service as apps_service
+
         await apps_service.change_app(
-            ctx.db, CLI, app_id, webhook_url=webhook_url, domain_url=domain_url
+            ctx.db, _cli(), app_id, webhook_url=webhook_url, domain_url=domain_url
         )
 
     _run(work)
@@ -337,8 +406,10 @@ def apps_set_limits(
         _fail(ApiError(400, "validation_error", exc.errors()[0]["msg"]))
 
     async def work(ctx: CliContext) -> limits.LimitsOut:
+        from wagateway.apps import service as apps_service
+
         return await apps_service.set_limits_as(
-            ctx.db, ctx.settings, CLI, app_id, override, max_devices, reset
+            ctx.db, ctx.settings, _cli(), app_id, override, max_devices, reset
         )
 
     typer.echo(_run(work).model_dump_json())
@@ -362,7 +433,7 @@ def users_create(
 
     async def work(ctx: CliContext) -> str:
         operator = await create_operator_as(
-            ctx.db, ctx.settings, CLI, email, password, is_admin=admin
+            ctx.db, ctx.settings, _cli(), email, password, is_admin=admin
         )
         return operator.email
 
@@ -449,7 +520,12 @@ def _call_device(
             sent = isinstance(answer, dict) and "message_id" in answer
             detail = {"message_id": answer["message_id"]} if sent else {"name": access.device_name}
             await record_done(
-                ctx.db, CLI, audit_action, app_id=access.app_id, device_id=device_id, detail=detail
+                ctx.db,
+                _cli(),
+                audit_action,
+                app_id=access.app_id,
+                device_id=device_id,
+                detail=detail,
             )
         return answer
 

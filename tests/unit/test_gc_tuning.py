@@ -25,6 +25,7 @@ def default_collector() -> Iterator[None]:
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
+    gc.enable()
 
 
 def test_the_gateway_settles_its_heap_once_started(tmp_path: Path, default_collector: None) -> None:
@@ -35,7 +36,9 @@ def test_the_gateway_settles_its_heap_once_started(tmp_path: Path, default_colle
 
     async def run() -> None:
         assert gc.get_freeze_count() == 0
+        gc.disable()  # as `serve` does while it loads the gateway (cli.py)
         async with app.router.lifespan_context(app):
+            seen["collecting"] = gc.isenabled()
             seen["frozen"] = gc.get_freeze_count()
             seen["thresholds"] = gc.get_threshold()
             # What the app built at startup is among the frozen objects.
@@ -46,4 +49,5 @@ def test_the_gateway_settles_its_heap_once_started(tmp_path: Path, default_colle
     asyncio.run(run())
     assert isinstance(seen["frozen"], int) and seen["frozen"] > 1000
     assert seen["thresholds"] == THRESHOLDS
+    assert seen["collecting"] is True
     assert seen["gateway_frozen"] is True

@@ -11,13 +11,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.support.harness import free_port
-from wagateway.core.netguard import (
-    GuardedConnector,
-    OutboundAddressRefused,
-    guarded_session,
-    is_allowed,
-    published_egress,
-)
+from wagateway.core.guarded_http import GuardedConnector, OutboundAddressRefused, guarded_session
+from wagateway.core.netguard import is_allowed, published_egress
 
 REFUSED = [
     "127.0.0.1",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from wagateway.api.apps import AppOut, AppUpdate
 from wagateway.api.deps import AdminCaller
 from wagateway.api.webhooks import SecretRotate
+from wagateway.apps import MAX_TOKEN_GRACE_SECONDS
 from wagateway.apps import service as apps
 from wagateway.apps.limits import LimitsOut, LimitsOverride
 from wagateway.apps.models import App
@@ -83,7 +84,7 @@ class TokenRotate(BaseModel):
     grace_seconds: int | None = Field(
         None,
         ge=0,
-        le=apps.MAX_TOKEN_GRACE_SECONDS,
+        le=MAX_TOKEN_GRACE_SECONDS,
         description="the old token keeps working this long; default WAGW_TOKEN_ROTATION_GRACE_SECONDS",
     )
 

@@ -43,8 +43,6 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 _pin_hasher = PasswordHasher()
 ROTATE_REFUSED = "api_key.rotate_refused"  # audit action: a wrong PIN, or a throttled guess
-# A token rotation's grace period is minutes; past a week is a typo (the CLI, the admin API).
-MAX_TOKEN_GRACE_SECONDS = 7 * 86400
 # A webhook secret's: a day unless told (the old secret signs beside the new one), at most 30.
 WEBHOOK_SECRET_GRACE_SECONDS = 86400
 MAX_WEBHOOK_SECRET_GRACE_SECONDS = 720 * 3600

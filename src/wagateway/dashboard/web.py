@@ -3,16 +3,16 @@ flash messages, security headers, and HTML error pages."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,15 +26,27 @@ from wagateway.gateway import Gateway, GatewayDep
 from wagateway.operators import service as operators
 from wagateway.operators.models import Operator
 
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
 PREFIX = "/dashboard"
 SESSION_COOKIE = "wagw_session"
 LOGIN_CSRF_COOKIE = "wagw_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["ts"] = lambda value: rfc3339(value) or "—"
-templates.env.globals["PREFIX"] = PREFIX
+
+@functools.cache
+def _templates() -> Jinja2Templates:
+    """Made by the first page: Jinja2 is a good part of a node's import, and a node may serve
+    for long before anyone opens the dashboard (core/starting_front.py)."""
+    from fastapi.templating import Jinja2Templates
+
+    templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    templates.env.filters["ts"] = lambda value: rfc3339(value) or "—"
+    templates.env.globals["PREFIX"] = PREFIX
+    return templates
+
 
 # Pages may load only what the gateway serves: no inline script, no CDN, no framing.
 # (`X-Content-Type-Options: nosniff` is on every response: core/request_id.py.)
@@ -158,7 +170,7 @@ ActingViewerDep = Annotated[Viewer, Depends(acting_viewer)]
 def render(
     request: Request, template: str, viewer: Viewer | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return _templates().TemplateResponse(
         request,
         template,
         {"viewer": viewer, "csrf_token": viewer.csrf_token if viewer else "", **context},

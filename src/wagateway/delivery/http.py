@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
 
 from wagateway.apps.models import App
 from wagateway.core.db import utcnow
-from wagateway.core.netguard import guarded_session
 from wagateway.core.secrets import SecretBox
 from wagateway.core.settings import Settings
 from wagateway.core.text import repair_text
@@ -28,6 +27,9 @@ from wagateway.delivery.leases import Leased
 from wagateway.delivery.secrets import signing_secrets
 from wagateway.media.links import MediaLinks
 from wagateway.webhooks.models import DEFAULT_ENDPOINT, WebhookEndpoint
+
+if TYPE_CHECKING:
+    import aiohttp
 from wagateway.webhooks.signing import sign
 from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
 
@@ -119,6 +121,8 @@ class WebhookClient:
         self._http: aiohttp.ClientSession | None = None
 
     def open(self) -> None:
+        from wagateway.core.guarded_http import guarded_session
+
         self._http = guarded_session(
             self._settings.outbound_allowlist,
             self._settings.webhook_timeout,
@@ -157,6 +161,8 @@ class WebhookClient:
                 return Outcome(url=target.url, error=error, undeliverable=True, started_at=utcnow())
 
     async def _post(self, url: str, event: Leased, secrets: list[str]) -> Outcome:
+        import aiohttp  # imported by `open` (core/guarded_http.py), not with this module
+
         assert self._http is not None
         body = envelope(event, self._links)
         timestamp = int(time.time())

@@ -9,8 +9,6 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
-
 
 class MediaStore(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
@@ -114,6 +112,7 @@ class S3MediaStore:
         await (await self._s3()).put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
 
     async def get(self, key: str) -> bytes:
+        import aiohttp  # aiobotocore's client, imported with the session
         from botocore.exceptions import BotoCoreError, ClientError
 
         s3 = await self._s3()

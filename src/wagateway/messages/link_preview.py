@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import re
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
-import aiohttp
 import structlog
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +74,8 @@ def parse(url: str, html: str) -> dict[str, str] | None:
 
 async def fetch_preview(http: aiohttp.ClientSession, text: str) -> dict[str, str] | None:
     """The preview of the text's first URL, or None (no URL, refused, failed, not HTML)."""
+    import aiohttp  # imported by `http`'s maker already (core/guarded_http.py)
+
     url = first_url(text)
     if url is None:
         return None

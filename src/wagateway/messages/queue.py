@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Select, func, or_, select
@@ -28,7 +27,6 @@ from wagateway.apps.models import App
 from wagateway.cluster.signals import Signals
 from wagateway.core.db import Database, idle_wait, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
-from wagateway.core.netguard import guarded_session
 from wagateway.core.settings import Settings
 from wagateway.devices import events as device_events
 from wagateway.devices.models import Device
@@ -42,6 +40,9 @@ from wagateway.messages.link_preview import fetch_preview
 from wagateway.messages.models import Message
 from wagateway.messages.states import MessageStatus
 from wagateway.messages.status_writes import change_all_statuses, change_status
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = structlog.get_logger(__name__)
 
@@ -132,11 +133,6 @@ class OutboundQueue:
                 claimed_by=None,
                 claimed_until=None,
             )
-        self._http = guarded_session(
-            self._settings.outbound_allowlist,
-            self._settings.webhook_timeout * 3,
-            source_address=self._settings.outbound_source_address,
-        )
         self._runtime.on_takeover(self._take_back_sends)
         self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
 
@@ -371,8 +367,9 @@ class OutboundQueue:
         engine = self._runtime.engine_for(device.engine)
         preview = None
         if message.type == "text" and message.content.get("preview_url") is True:
-            assert self._http is not None
-            preview = await fetch_preview(self._http, str(message.content.get("text", "")))
+            preview = await fetch_preview(
+                self._outbound_http(), str(message.content.get("text", ""))
+            )
         outbound = OutboundMessage(
             wa_message_id=message.wa_message_id or "",
             to_jid=message.chat,
@@ -586,11 +583,12 @@ class OutboundQueue:
     async def fetch_url(self, url: str) -> bytes:
         """A media source's `url`, fetched as a message's media is: under the outbound address
         rules, no redirects, at most WAGW_SEND_MEDIA_MAX_BYTES; MediaFetchError otherwise."""
-        assert self._http is not None
+        import aiohttp  # with the client (`_outbound_http`)
+
         try:
             # Redirects are not followed: the next hop would be a destination nobody checked
             # against the outbound address rules (and a 3xx is a failure, as for webhooks).
-            async with self._http.get(url, allow_redirects=False) as resp:
+            async with self._outbound_http().get(url, allow_redirects=False) as resp:
                 if resp.status != 200:
                     note = " (redirects are not followed)" if 300 <= resp.status < 400 else ""
                     raise MediaFetchError(f"fetching media answered HTTP {resp.status}{note}")
@@ -602,10 +600,26 @@ class OutboundQueue:
         except aiohttp.ClientError as exc:
             raise MediaFetchError(f"fetching media failed: {exc}") from exc
 
+    def _outbound_http(self) -> aiohttp.ClientSession:
+        """The client for media URLs and link previews, made by the first of them: most
+        nodes never fetch one, and aiohttp's import is a good part of a node's start
+        (core/guarded_http.py)."""
+        if self._http is None:
+            from wagateway.core.guarded_http import guarded_session
+
+            self._http = guarded_session(
+                self._settings.outbound_allowlist,
+                self._settings.webhook_timeout * 3,
+                source_address=self._settings.outbound_source_address,
+            )
+        return self._http
+
     async def _read_media(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body, or MediaFetchError: over the cap (known from Content-Length, or
         as soon as the bytes read pass it), or cut short (the connection closed before the
         declared length or the final chunk). `read(n)` would return whatever had arrived."""
+        import aiohttp  # with the client (`_outbound_http`)
+
         limit = self._settings.send_media_max_bytes
         too_large = MediaFetchError(f"media is larger than {limit} bytes")
         # Content-Length counts encoded bytes: only then is it the size of what we keep.
