@@ -17,7 +17,7 @@ from tests.support.dashboard import logged_in_admin
 from tests.support.harness import TEST_ADMIN_TOKEN, GatewayServer, WebhookReceiver
 from wagateway.apps import service as apps_service
 from wagateway.audit.models import AuditEntry
-from wagateway.cli import CLI
+from wagateway.audit.service import Actor
 from wagateway.cli_context import CliContext
 from wagateway.core.errors import ApiError
 from wagateway.devices.models import Device
@@ -284,7 +284,7 @@ def test_delete_destroys_the_devices_revokes_the_tokens_and_archives_the_app(
         dash.page(f"/dashboard/projects/{app_id}/settings", expect=404)
 
     async def reveal(ctx: CliContext) -> str:
-        return await apps_service.reveal_token_as(ctx.db, ctx.box, CLI, app_id)
+        return await apps_service.reveal_token_as(ctx.db, ctx.box, Actor("cli", "cli"), app_id)
 
     with pytest.raises(ApiError) as refused:
         server.in_process(reveal)

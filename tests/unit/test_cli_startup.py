@@ -1,5 +1,6 @@
 """What keeps a CLI command's start short: the modules it does not import, and the schema
-head read without Alembic (the e2e side is tests/e2e/test_cli_startup.py)."""
+head read without Alembic (the e2e side is tests/e2e/test_cli_startup.py). `serve` listens
+before it loads anything of the database's (core/starting_front.py)."""
 
 from __future__ import annotations
 
@@ -28,28 +29,43 @@ NOT_FOR_A_DATABASE_COMMAND = (
     "wagateway.delivery",
     "wagateway.local_api",
 )
+# What `serve` must not import before it listens: the command line is parsed, the settings
+# read and logging set up with none of them.
+NOT_BEFORE_LISTENING = (*NOT_FOR_A_DATABASE_COMMAND, "sqlalchemy", "wagateway.apps.service")
 
 
-def test_the_cli_module_imports_no_server_part() -> None:
+def _loaded_by(code: str) -> list[str]:
     loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import json, sys, wagateway.cli; print(json.dumps(sorted(sys.modules)))",
-        ],
+        [sys.executable, "-c", f"import json, sys; {code}; print(json.dumps(sorted(sys.modules)))"],
         check=True,
         capture_output=True,
         text=True,
     )
-    modules = json.loads(loaded.stdout)
-    unexpected = [
-        name
-        for name in modules
-        for heavy in NOT_FOR_A_DATABASE_COMMAND
-        if name == heavy or name.startswith(heavy + ".")
-    ]
-    assert unexpected == []
-    assert "wagateway.apps.service" in modules  # the check looks at a real import
+    return list(json.loads(loaded.stdout))
+
+
+def _among(modules: list[str], heavy: tuple[str, ...]) -> list[str]:
+    return [m for m in modules for h in heavy if m == h or m.startswith(h + ".")]
+
+
+def test_the_cli_module_imports_no_server_part() -> None:
+    assert _among(_loaded_by("import wagateway.cli"), NOT_BEFORE_LISTENING) == []
+    # A database command (`apps create`, say) imports its side of the gateway when it runs,
+    # and still no server part.
+    modules = _loaded_by("import wagateway.cli, wagateway.cli_context, wagateway.apps.service")
+    assert _among(modules, NOT_FOR_A_DATABASE_COMMAND) == []
+    assert "sqlalchemy" in modules  # the check looks at a real import
+
+
+def test_serve_imports_nothing_of_the_database_before_it_listens() -> None:
+    # What `serve` runs before uvicorn listens: its imports, the settings, logging.
+    modules = _loaded_by(
+        "import wagateway.cli as cli, uvicorn; "
+        "from wagateway.core.http_protocol import HeadCappedHttpToolsProtocol; "
+        "from wagateway.core.starting_front import StartingFront; cli._prepare()"
+    )
+    assert "uvicorn" in modules and "wagateway.core.starting_front" in modules
+    assert _among(modules, ("sqlalchemy", "wagateway.apps.service", "fastapi", "aiohttp")) == []
 
 
 def test_the_head_read_without_alembic_is_alembics() -> None:
