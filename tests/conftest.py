@@ -141,6 +141,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    if hasattr(config, "workerinput"):  # an xdist worker: see tests/support/scheduling.py
+        from tests.support.scheduling import longest_scopes_first
+
+        longest_scopes_first(items)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -1,7 +1,8 @@
 """Internal callers (CONTRACT §5): a device-scoped route called without a Bearer token is
 allowed from an address in WAGW_INTERNAL_ALLOWLIST, the app resolved from the device, every
 call audited; proxies' headers are believed only from WAGW_TRUSTED_PROXIES; an optional
-WAGW_INTERNAL_TOKEN is a second factor. Against a real server on both databases."""
+WAGW_INTERNAL_TOKEN is a second factor. Against a real server on both databases; the tests
+of whose address counts (headers alone) and of the logs on SQLite only."""
 
 from __future__ import annotations
 
@@ -143,6 +144,8 @@ def test_without_an_allowlist_a_tokenless_call_is_unauthorized(make_server) -> N
     assert internal_audit(gateway) == []
 
 
+# Which address is the caller's is decided from headers alone (core/client_address.py).
+@pytest.mark.storage_agnostic
 def test_forwarded_addresses_count_only_from_trusted_proxies(make_server) -> None:
     allowlist = "10.0.0.0/8,fd00::/8"  # neither contains the real peer, 127.0.0.1
     untrusting: GatewayServer = make_server(WAGW_INTERNAL_ALLOWLIST=allowlist)
@@ -192,6 +195,8 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(make_server) -> Non
     assert all(e[2] == device_id for e in entries)
 
 
+# Which address is the caller's is decided from headers alone (core/client_address.py).
+@pytest.mark.storage_agnostic
 def test_a_client_the_proxy_does_not_name_never_gets_the_proxys_rights(make_server) -> None:
     """The trusted proxy is allowlisted itself here (a local nginx, local internal callers):
     a client it does not name — no hop, a hop that cannot be parsed, only a header it does
@@ -237,6 +242,8 @@ def test_a_client_the_proxy_does_not_name_never_gets_the_proxys_rights(make_serv
     assert all(e[3]["peer"] == "127.0.0.1" for e in entries)
 
 
+# Which address is the caller's is decided from headers alone (core/client_address.py).
+@pytest.mark.storage_agnostic
 def test_the_internal_token_is_never_logged(make_server) -> None:
     gateway: GatewayServer = make_server(
         WAGW_INTERNAL_ALLOWLIST="127.0.0.0/8", WAGW_INTERNAL_TOKEN=INTERNAL_TOKEN

@@ -1,7 +1,7 @@
 """Limits on a real server (docs/limits.md): per-app and per-device API rate limits with 429
 `rate_limit_exceeded` and `Retry-After`, set per app by the operator; the device quota (409
 `too_many_devices`); request body caps (413 `request_too_large`), also for chunked bodies.
-On both databases."""
+On both databases, but the body caps (the HTTP layer's, before any database) on SQLite only."""
 
 from __future__ import annotations
 
@@ -126,6 +126,8 @@ def test_device_quota_is_409_too_many_devices(make_server) -> None:
         assert codes == [201, 201, 201, 409]
 
 
+# The cap is the HTTP layer's (core/body_limit.py): no database reached.
+@pytest.mark.storage_agnostic
 def test_bodies_over_the_cap_are_413_even_chunked(make_server) -> None:
     gateway: GatewayServer = make_server(WAGW_MAX_REQUEST_BYTES="4096")
     creds = gateway.create_app("bodies")

@@ -3,7 +3,8 @@ verified before a byte of the body is read, so a request without a valid token i
 401 while its client is still sending (no token, a malformed one, an unknown one, one rotated
 out after this process verified it), with `Content-Length` or chunked; a valid token's media
 send still goes through, large or small. Each route's body is capped at what it needs.
-Against a real server on both databases."""
+Against a real server on both databases; what the HTTP layer refuses before a token is
+looked up, on SQLite only."""
 
 from __future__ import annotations
 
@@ -141,6 +142,8 @@ def test_other_authenticated_routes_verify_before_the_body_too(
         assert payload["error"]["code"] == "invalid_api_key"
 
 
+# Refused by the HTTP layer before anything is read or stored.
+@pytest.mark.storage_agnostic
 def test_a_get_with_a_body_is_not_read_past_the_cap(server: GatewayServer) -> None:
     # No route takes a GET body, yet a JSON one was read whole (for the NUL check) unbounded.
     headers = {"Content-Type": "application/json"}
@@ -220,6 +223,8 @@ def test_an_internal_call_with_a_large_body_is_checked_and_audited_once(make_ser
         assert response.status == 404 and payload["error"]["code"] == "not_found"
 
 
+# Refused by the HTTP layer before anything is read or stored.
+@pytest.mark.storage_agnostic
 def test_an_anonymous_dashboard_post_is_held_to_the_request_cap(server: GatewayServer) -> None:
     # The login form takes a body from anyone: WAGW_MAX_REQUEST_BYTES bounds it, unread above.
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -230,6 +235,8 @@ def test_an_anonymous_dashboard_post_is_held_to_the_request_cap(server: GatewayS
         assert response.getheader("connection") == "close"
 
 
+# Refused by the HTTP layer before anything is read or stored.
+@pytest.mark.storage_agnostic
 def test_a_request_head_over_the_cap_is_refused_unread(server: GatewayServer) -> None:
     # httptools has no such cap: a 50 MB header was gathered whole (core/http_protocol.py).
     with socket.create_connection(("127.0.0.1", server.port), timeout=ANSWER_WITHIN) as sock:
