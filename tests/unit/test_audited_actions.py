@@ -45,6 +45,9 @@ class _Engine:
     async def close(self, device_id: str) -> None:
         return None
 
+    async def closes_recorded(self, timeout: float) -> None:
+        return None
+
     async def reconnect(self, device_id: str) -> None:
         return None
 

@@ -73,6 +73,9 @@ class Phone:
     async def close(self, device_id: str) -> None:
         self.calls.append(("close", device_id, None))
 
+    async def closes_recorded(self, timeout: float) -> None:
+        return None
+
 
 @dataclass
 class Node:

@@ -11,9 +11,11 @@ import asyncio
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.databases import DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
@@ -75,6 +77,49 @@ def test_a_second_live_session_replaces_the_first_and_ends_it_there(pg_url: str)
             await a.stop()
             await b.stop()
             await db.dispose()
+
+    asyncio.run(go())
+
+
+class SlowToClose(SessionWitness):
+    """A node whose closes take a while to be written (a busy database)."""
+
+    async def _write_closes(self, session: AsyncSession, key: None, closes: Any) -> None:
+        await asyncio.sleep(0.5)
+        await super()._write_closes(session, key, closes)
+
+
+def test_a_handover_waits_for_the_closes_so_the_next_owner_replaces_nothing(
+    pg_url: str,
+) -> None:
+    """`closed` returns at once (a fenced node stops without waiting for the database); a node
+    handing devices over waits for `closes_written` before it releases them
+    (devices/placement.py): without that wait, the next owner finds the session live."""
+
+    async def go() -> None:
+        # A database each, as two nodes have (one process's writes queue behind each other).
+        db, b_db = Database(pg_url), Database(pg_url)
+        a = _witness(db, "a")
+        b = SlowToClose(b_db, "b", lambda: "b-instance", listen_dsn(db.url), idle_timeout=IDLE)
+        try:
+            await a.start()
+            await b.start()
+            for device_id in ("dev-1", "dev-2"):
+                await b.opened(device_id)
+            # Not waited for: a's session opens while b's close is still being written.
+            await b.closed("dev-1", "closed")
+            await a.opened("dev-1")
+            assert await _reasons(a, "dev-1") == [("b", REPLACED), ("a", None)]
+            # Waited for, as a handover does.
+            await b.closed("dev-2", "closed")
+            await b.closes_written(5)
+            await a.opened("dev-2")
+            assert await _reasons(a, "dev-2") == [("b", "closed"), ("a", None)]
+        finally:
+            await a.stop()
+            await b.stop()
+            await db.dispose()
+            await b_db.dispose()
 
     asyncio.run(go())
 

@@ -35,6 +35,9 @@ log = structlog.get_logger(__name__)
 
 # How many devices a transaction takes (`_take_free`).
 TAKE_AT_ONCE = 500
+# How long a handover (a rebalance, a drain) waits for the network to record the ends of the
+# sessions it closed before it releases their devices; a database out of reach ends it sooner.
+HANDOVER_WAIT_SECONDS = 5.0
 
 
 class Placement:
@@ -188,6 +191,7 @@ class Placement:
         if not device_ids:
             return
         await self._runtime.let_go(device_ids)
+        await self._runtime.closes_recorded(HANDOVER_WAIT_SECONDS)
         async with self._db.transaction() as session:
             await self._ownership.release(session, device_ids)
         log.info("devices_given_back", count=len(device_ids))
@@ -203,6 +207,7 @@ class Placement:
             await self._runtime.let_go(held)
             if not held:
                 return
+            await self._runtime.closes_recorded(HANDOVER_WAIT_SECONDS)
             try:
                 async with self._db.transaction() as session:
                     await self._ownership.release(session, held)

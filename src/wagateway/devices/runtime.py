@@ -309,6 +309,13 @@ class SessionRuntime:
                 except EngineError as exc:
                     log.warning("session_close_failed", device_id=device_id, error=exc.message)
 
+    async def closes_recorded(self, timeout: float) -> None:
+        """Wait (at most `timeout`) until every engine's network has recorded the ends of the
+        sessions `let_go` closed: before devices are released to another node."""
+        await asyncio.gather(
+            *(engine.closes_recorded(timeout) for engine in self._own_sessions.values())
+        )
+
     async def push_presence_mode(self, device_id: str) -> None:
         """Tell the engine of a connected device its presence_mode (CONTRACT §8.1: the device's,
         else its app's, else on_demand): after each Connected, and after a settings change

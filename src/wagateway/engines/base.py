@@ -417,6 +417,11 @@ class Engine(Protocol):
     async def close(self, device_id: str) -> None:
         """Stop this device's session without unlinking; no events follow."""
 
+    async def closes_recorded(self, timeout: float) -> None:
+        """Return once the network has recorded the ends of the sessions closed here (at most
+        `timeout`). A node handing devices over waits for it before it releases them, so
+        that their next owner's sessions never find these still live ("replaced")."""
+
     async def logout(self, device_id: str) -> None:
         """Unlink the device from the phone and erase its session material; no events follow."""
 

@@ -252,6 +252,9 @@ class SandboxEngine:
     async def close(self, device_id: str) -> None:
         await self._end_session(device_id, "closed")
 
+    async def closes_recorded(self, timeout: float) -> None:
+        await self.witness.closes_written(timeout)
+
     async def logout(self, device_id: str) -> None:
         await self._end_session(device_id, "logged_out")
         await self._erase_session(device_id)

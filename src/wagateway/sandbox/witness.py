@@ -95,8 +95,7 @@ class SessionWitness:
                 await asyncio.wait_for(self._connected.wait(), 10)
 
     async def stop(self) -> None:
-        if self._settling:  # the sessions closed last (a drain) are recorded as closed
-            await asyncio.wait(set(self._settling), timeout=STOP_WAIT_SECONDS)
+        await self.closes_written(STOP_WAIT_SECONDS)  # a drain's are recorded as closed
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,6 +112,13 @@ class SessionWitness:
             await self._open_record(device_id)
         except Exception as exc:
             log.warning("sandbox_session_not_recorded", device_id=device_id, error=repr(exc))
+
+    async def closes_written(self, timeout: float) -> None:
+        """Wait (at most `timeout`) until the closes of the sessions ended so far are written
+        and their locks let go of: a node handing devices over waits for it, so that the next
+        owner does not find them live."""
+        if self._settling:
+            await asyncio.wait(set(self._settling), timeout=timeout)
 
     async def closed(self, device_id: str, reason: str) -> None:
         """A session of the device ended here. Returns at once: the record's close is

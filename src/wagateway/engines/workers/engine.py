@@ -48,6 +48,10 @@ class WorkerEngine:
         if self.pool.worker_pid(device_id) is not None:
             await self._call(device_id, "close")
 
+    async def closes_recorded(self, timeout: float) -> None:
+        """Nothing to wait for: `close` returns once the worker has closed the socket, which
+        is how WhatsApp learns of it."""
+
     async def logout(self, device_id: str) -> None:
         if self.pool.worker_pid(device_id) is None:
             # No live session (never linked here, or its worker is gone): a worker erases
