@@ -1,6 +1,7 @@
 """Device ownership's rules (cluster/ownership.py), against real SQLite and PostgreSQL: a
 free device goes to one taker only, a node found dead loses its devices and learns it at its
-next beat, and a node acts for a device only while its last renewal is fresh."""
+next beat, a node acts for a device only while its last renewal is fresh, and a node handing
+devices over releases them only once their sessions' ends are recorded."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from tests.support.migrated import migrated_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from wagateway.apps.models import App
 from wagateway.cluster.membership import Membership
-from wagateway.cluster.models import ClusterNode
+from wagateway.cluster.models import ClusterNode, DeviceOwner
 from wagateway.cluster.ownership import FENCE_FRACTION, Ownership, expel_dead
 from wagateway.core.db import Database, database_now, utcnow
 from wagateway.devices.models import Device
+from wagateway.devices.placement import Placement
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Engine
 
@@ -272,6 +274,58 @@ def test_devices_whose_takeover_failed_are_not_held_so_the_next_pass_takes_them_
             with pytest.raises(OSError):
                 await runtime.take_over(["dev-1"])
             assert not ownership.has("dev-1") and not runtime.may_send("dev-1")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+class _HandingOverEngine(_QuietEngine):
+    """Notes its closes, and who owned the device when the closes' record was waited for."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.events: list[tuple[str, str]] = []
+
+    async def close(self, device_id: str) -> None:
+        self.events.append(("closed", device_id))
+
+    async def closes_recorded(self, timeout: float) -> None:
+        async with self.db.read() as session:
+            owner = await session.get(DeviceOwner, "dev-1")
+        self.events.append(("recorded, owner then", owner.instance if owner else "none"))
+
+
+def test_a_drain_releases_its_devices_only_once_their_sessions_ends_are_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Released first, the next owner could open a session while this one's end was still
+    being written: the sandbox would call that a replacement (sandbox/witness.py)."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            membership = Membership(db, "old", tmp_path / "old", 15)
+            await membership.join()
+            ownership = Ownership(membership)
+            async with db.transaction() as session:
+                session.add(shop_app())
+                session.add(linked_device("dev-1", "6281200000001"))
+            async with db.transaction() as session:
+                ownership.add("dev-1", await ownership.take_for_session(session, "dev-1", utcnow()))
+            engine = _HandingOverEngine(db)
+            runtime = SessionRuntime(
+                db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
+            )
+            await Placement(db, runtime, ownership, membership).drain()
+
+            assert engine.events == [
+                ("closed", "dev-1"),
+                ("recorded, owner then", membership.instance),  # still held: not released
+            ]
+            async with db.read() as session:
+                owner = await session.get(DeviceOwner, "dev-1")
+            assert owner is not None and owner.instance == ""  # released after
         finally:
             await db.dispose()
 
