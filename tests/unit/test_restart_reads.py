@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from tests.support.migrated import migrated_sqlite_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.core.db import Database
 from wagateway.core.joined_reads import JoinedReads
-from wagateway.core.migrate import upgrade_to_head
 from wagateway.core.settings import Settings
 from wagateway.devices.models import Device
 from wagateway.devices.runtime import SessionRuntime
@@ -34,11 +34,9 @@ DEVICES = 40
 
 def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    url = settings.resolved_database_url
 
     async def scenario() -> tuple[list[str], int, int]:
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
+        db = Database(await migrated_sqlite_url(tmp_path))
         now = datetime.now(UTC)
         async with db.transaction() as session:
             # always_online: each push shows in the network log.
@@ -129,12 +127,9 @@ def test_a_restored_session_stands_when_its_history_limit_cannot_be_told(
 ) -> None:
     """A device with `history_sync` is told its history limit after its restore; that
     failing is a warning, not the end of a session that is up."""
-    settings = Settings(data_dir=tmp_path)
-    url = settings.resolved_database_url
 
     async def scenario() -> tuple[str, str]:
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
+        db = Database(await migrated_sqlite_url(tmp_path))
         async with db.transaction() as session:
             session.add(shop_app())
             session.add(linked_device("dev", "6281200000001", history_sync=True))
@@ -164,11 +159,9 @@ def test_a_sandbox_restore_whose_stored_session_cannot_be_read_tries_again(
     the sandbox tries again, as a phone keeps reconnecting, instead of leaving the device
     without a session while the gateway believes it restored it."""
     settings = Settings(data_dir=tmp_path, sandbox_time_scale=0.01)
-    url = settings.resolved_database_url
 
     async def scenario() -> tuple[int, str]:
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
+        db = Database(await migrated_sqlite_url(tmp_path))
         async with db.transaction() as session:
             session.add(shop_app())
             session.add(linked_device("dev", "6281200000001"))

@@ -26,26 +26,18 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from starlette.types import Receive, Scope, Send  # type names alone: no Starlette import
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 HOLD_SECONDS = 10.0
 
 _log = logging.getLogger(__name__)
-
-
-class LoadedApp(Protocol):
-    """A Starlette (FastAPI) application: callable, with its lifespan on its router."""
-
-    router: Any
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 
 class StartingFront:
@@ -58,7 +50,7 @@ class StartingFront:
 
     def __init__(
         self,
-        load: Callable[[], LoadedApp],
+        load: Callable[[], Starlette],
         stop_serving: Callable[[], None],
         refusal_of: Callable[[Exception], str | None],
         *,
@@ -68,7 +60,7 @@ class StartingFront:
         self._stop_serving = stop_serving
         self._refusal_of = refusal_of
         self._hold_seconds = hold_seconds
-        self._app: LoadedApp | None = None
+        self._app: Starlette | None = None
         self._settled: asyncio.Event | None = None
         self._loading: asyncio.Task[None] | None = None
         self._lifespans = AsyncExitStack()

@@ -27,11 +27,11 @@ from wagateway.delivery.leases import Leased
 from wagateway.delivery.secrets import signing_secrets
 from wagateway.media.links import MediaLinks
 from wagateway.webhooks.models import DEFAULT_ENDPOINT, WebhookEndpoint
+from wagateway.webhooks.signing import sign
+from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
 
 if TYPE_CHECKING:
     import aiohttp
-from wagateway.webhooks.signing import sign
-from wagateway.webhooks.targets import UnresolvableTarget, resolve_webhook_target
 
 log = structlog.get_logger(__name__)
 
