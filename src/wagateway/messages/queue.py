@@ -10,6 +10,7 @@ leases back and the message is sent again *with the same wa_message_id*, which W
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -99,6 +100,10 @@ class OutboundQueue:
         self._node_id = node_id
         self._pacer = pacing.Pacer(rng)
         self._workers: dict[str, asyncio.Task[None]] = {}
+        # Devices whose sender left claims of this node unfinished (it died on an error, or
+        # a `sent` could not be written: the database went away mid-run). They go back to
+        # the queue before the device gets a sender again (`_put_back_orphaned_claims`).
+        self._orphaned: set[str] = set()
         self._recheck: set[str] = set()
         self._next_expiry_scan = 0.0
         self._capped_until: dict[str, datetime] = {}
@@ -202,12 +207,16 @@ class OutboundQueue:
                     # accepted message must not cost a write transaction each.
                     self._next_expiry_scan = time.monotonic() + EXPIRY_SCAN_SECONDS
                     await self._expire_overdue()
+                if self._orphaned:
+                    await self._put_back_orphaned_claims()
                 for device_id in await self._devices_with_due_work():
                     worker = self._workers.get(device_id)
                     if worker is None or worker.done():
-                        self._workers[device_id] = asyncio.create_task(
+                        worker = asyncio.create_task(
                             self._device_worker(device_id), name=f"sender:{device_id}"
                         )
+                        worker.add_done_callback(functools.partial(self._sender_ended, device_id))
+                        self._workers[device_id] = worker
                     else:
                         # It may be about to find its queue empty and stop: make it look again.
                         self._recheck.add(device_id)
@@ -219,6 +228,34 @@ class OutboundQueue:
                 )
             except TimeoutError:
                 pass
+
+    def _sender_ended(self, device_id: str, worker: asyncio.Task[None]) -> None:
+        if worker.cancelled() or worker.exception() is None:
+            return
+        log.error("sender_failed", device_id=device_id, error=repr(worker.exception()))
+        self._orphaned.add(device_id)
+        self._wake.set()
+
+    async def _put_back_orphaned_claims(self) -> None:
+        """The claims of this node that a sender left unfinished go back to the queue, to be
+        sent again with the same wa_message_id (as after a crash: WhatsApp dedupes by it).
+        None of those devices has a sender now; a failure (the database still away) leaves
+        them for the next look. Claims another node took back are its own already."""
+        devices = [d for d in self._orphaned if d not in self._workers or self._workers[d].done()]
+        if not devices:
+            return
+        async with self._db.transaction() as session:
+            await change_all_statuses(
+                session,
+                MessageStatus.SENDING,
+                MessageStatus.QUEUED,
+                Message.claimed_by == self._node_id,
+                Message.device_id.in_(devices),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        self._orphaned.difference_update(devices)
+        log.warning("orphaned_sends_put_back", devices=len(devices))
 
     async def _devices_with_due_work(self) -> list[str]:
         now = utcnow()
@@ -289,6 +326,7 @@ class OutboundQueue:
                     await written
                 except Exception:
                     log.exception("mark_sent_failed", device_id=device_id)
+                    self._orphaned.add(device_id)  # sent, but still `sending`
             if stopped:
                 self._wake.set()  # what it handed back may fall due before the next poll
                 return
