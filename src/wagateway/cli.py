@@ -97,8 +97,10 @@ def _run(work: Callable[[CliContext], Awaitable[T]]) -> T:
     """Run one async operation against the database, with CLI-friendly errors."""
     from wagateway.cli_context import cli_context
     from wagateway.cluster.keys import RefusedToJoin
+    from wagateway.core.gc_tuning import settle_after_startup
     from wagateway.core.migrate import SchemaAhead
 
+    settle_after_startup()  # the imports are done: the collector back on (main())
     settings = _prepare(log_from_the_start=False)
 
     async def main() -> T:
@@ -178,9 +180,8 @@ def serve(
     settings = _prepare()
 
     def load_gateway() -> Any:
-        # Importing the gateway makes objects by the hundred thousand and frees next to none:
-        # the collector would walk them again and again for nothing. It is switched back on
-        # once the gateway has started (core/gc_tuning.py).
+        # Still off from main(), or off here when called otherwise (tests): the collector is
+        # switched back on once the gateway has started (core/gc_tuning.py).
         gc.disable()
         _bring_schema_to_head(settings)
         from wagateway.main import create_app
@@ -711,6 +712,10 @@ def _refuse_unencodable_arguments(argv: list[str]) -> None:
 
 
 def main() -> None:
+    # A command's imports make objects by the hundred thousand and free next to none: the
+    # collector would walk them again and again for nothing. Switched back on once they are
+    # done (`_run`; `serve` once the gateway has started: core/gc_tuning.py).
+    gc.disable()
     try:
         _refuse_unencodable_arguments(sys.argv)
     except typer.Exit as exc:  # outside a command: no typer to turn it into the exit status

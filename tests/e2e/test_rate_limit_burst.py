@@ -16,7 +16,7 @@ from tests.support.load_tool import start_wrk, wrk_path, wrk_result
 
 pytestmark = [pytest.mark.e2e, pytest.mark.storage_agnostic]
 
-RATE, BURST, SECONDS = 50, 50, 4
+RATE, BURST, SECONDS = 20, 20, 4
 
 
 def latencies(client, count: int, pace: float) -> tuple[list[float], list[int]]:

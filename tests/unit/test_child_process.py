@@ -4,6 +4,7 @@ children: `python -c ...` given their end of the socketpair as `--fd N`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from wagateway.core.child_process import (
     RestartBackoff,
+    python_module,
     spawn_child,
     stop_child,
     supervise,
@@ -152,3 +154,22 @@ def test_a_child_dies_with_its_parent_even_when_the_parent_is_killed() -> None:
         pytest.fail("the child outlived its parent")
     finally:
         parent.kill()
+
+
+def test_a_module_child_imports_with_the_collector_off_and_switches_it_on_once_started() -> None:
+    """`python_module` runs a module as `python -m` would (as `__main__`, with its arguments),
+    the collector off while it imports: imports make objects by the hundred thousand and
+    free next to none. The child switches it back on once started."""
+    result = subprocess.run(
+        python_module("tests.support.collector_probe", "--fd", "7"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(result.stdout) == {
+        "while_imported": False,
+        "once_started": True,
+        "argv": ["--fd", "7"],
+        "main": "__main__",
+    }

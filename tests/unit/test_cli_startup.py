@@ -114,3 +114,39 @@ def test_scripts_the_reader_cannot_follow_are_left_to_alembic(
     )
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", merged)
     assert declared_head() == "d"
+
+
+def test_a_command_imports_with_the_collector_off_and_runs_with_it_on(tmp_path: Path) -> None:
+    """`wagateway` switches the collector off before a command imports (imports make objects
+    by the hundred thousand and free next to none) and back on before the command's work."""
+    probe = (
+        "import gc, json, sys\n"
+        "import wagateway.core.gc_tuning as tuning\n"
+        "settle, seen = tuning.settle_after_startup, {}\n"
+        "def watched():\n"
+        "    seen['collecting_before'] = gc.isenabled()\n"
+        "    seen['database_side_imported'] = 'wagateway.cli_context' in sys.modules\n"
+        "    settle()\n"
+        "tuning.settle_after_startup = watched\n"
+        "sys.argv = ['wagateway', 'apps', 'list', '--json']\n"
+        "from wagateway.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "seen['collecting_after'] = gc.isenabled()\n"
+        "print(json.dumps(seen), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "WAGW_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == {
+        "collecting_before": False,
+        "database_side_imported": True,
+        "collecting_after": True,
+    }

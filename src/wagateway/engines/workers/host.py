@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wagateway.core.child_process import die_with_parent
+from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.engines.base import Engine, EngineEvent
 from wagateway.engines.workers import protocol
 
@@ -139,6 +140,7 @@ async def run(fd: int, factory: BackendFactory, config: dict[str, Any]) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=protocol.MAX_FRAME_BYTES)
     backend = factory(config)
+    settle_after_startup()  # started with the collector off (core/child_process.py)
     await WorkerServer(backend, reader, writer).serve()
     writer.close()
 
