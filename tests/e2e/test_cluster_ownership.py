@@ -76,6 +76,7 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         traffic = Traffic(ids, [api_a, api_b, api_c]).start()
         time.sleep(2)
         traffic.route_to(api_a, api_c)
+        accepted_before_the_kill = traffic.total_accepted()
         b.kill9()
         died = time.monotonic()
         wait_until(
@@ -112,8 +113,11 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         traffic.stop()
         accepted = traffic.accepted
 
-        total = sum(len(m) for m in accepted.values())
-        assert total > DEVICES * 5
+        # Traffic went on through it all (how much depends on the machine's speed): every
+        # device got messages, and some were accepted after the kill.
+        assert accepted_before_the_kill > 0
+        assert traffic.total_accepted() > accepted_before_the_kill
+        assert all(len(messages) >= 2 for messages in accepted.values()), accepted
 
         wait_all_sent(api_a, accepted)
         for device_id, messages in accepted.items():

@@ -115,6 +115,9 @@ class Traffic:
         self._thread.start()
         return self
 
+    def total_accepted(self) -> int:
+        return sum(len(messages) for messages in list(self.accepted.values()))
+
     def _run(self) -> None:
         for n in itertools.count():
             if self._stop.is_set():
