@@ -80,15 +80,27 @@ def test_devices_spread_move_on_a_crash_and_are_handed_over_on_sigterm(
         b.kill9()
         died = time.monotonic()
         wait_until(
-            lambda: devices_owned(a) + devices_owned(c) == DEVICES and all_online(api_a, ids),
+            lambda: devices_owned(a) + devices_owned(c) == DEVICES,
             timeout=30,
             interval=0.2,
-            what="the dead node's devices owned and online elsewhere",
+            what="the dead node's devices owned elsewhere",
         )
-        took = time.monotonic() - died
-        print(f"takeover after SIGKILL: {took:.1f} s (lease {LEASE:g} s)")
-        # Lease, plus up to a beat to notice, plus the restore: within two leases.
-        assert took < 2 * LEASE + 2, took
+        owned_after = time.monotonic() - died
+        wait_until(
+            lambda: all_online(api_a, ids), timeout=30, interval=0.2, what="online elsewhere"
+        )
+        online_after = time.monotonic() - died
+        print(
+            f"takeover after SIGKILL: owned after {owned_after:.1f} s, online after "
+            f"{online_after:.1f} s (lease {LEASE:g} s)"
+        )
+        # The bound of docs/behaviour.md ("Takeover time"): the lease, plus up to a beat for
+        # another node to notice (two seconds more for this test's polls, and the beats, on a
+        # machine the whole suite loads)...
+        assert owned_after < LEASE * 1.25 + 2, owned_after
+        # ...plus the restore, which takes what opening the sessions takes, whatever the
+        # lease: under the 11 s that keep a default lease's takeover under two leases.
+        assert online_after - owned_after < 11, online_after - owned_after
 
         # A frozen node loses its devices to the others; thawed, it finds itself expelled,
         # drops what it held without acting for it, and joins again.

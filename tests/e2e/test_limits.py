@@ -1,7 +1,10 @@
 """Limits on a real server (docs/limits.md): per-app and per-device API rate limits with 429
 `rate_limit_exceeded` and `Retry-After`, set per app by the operator; the device quota (409
 `too_many_devices`); request body caps (413 `request_too_large`), also for chunked bodies.
-On both databases, but the body caps (the HTTP layer's, before any database) on SQLite only."""
+The device quota (a count the database answers) on both databases;
+the rate limits (token buckets in the node's memory: the database only keeps an app's own
+limits, set and read back on both databases in tests/unit/test_audited_actions.py) and the
+body caps (the HTTP layer's, before any database) on SQLite only."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ def assert_rate_limited(response: httpx.Response, scope: str) -> None:
     assert response.headers["ratelimit-remaining"] == "0"
 
 
+@pytest.mark.storage_agnostic
 def test_app_and_device_rate_limits_per_app(make_server) -> None:
     gateway: GatewayServer = make_server()
     limited = gateway.create_app("limited")
@@ -77,6 +81,7 @@ def test_app_and_device_rate_limits_per_app(make_server) -> None:
         assert all(api.get("/devices").status_code == 200 for _ in range(20))
 
 
+@pytest.mark.storage_agnostic
 def test_the_send_route_is_limited_too_and_a_bad_token_is_still_401(make_server) -> None:
     gateway: GatewayServer = make_server()
     creds = gateway.create_app("sender")
