@@ -4,6 +4,7 @@ without one device slowing another, TTL, WhatsApp's throttling, the daily cap.""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -83,7 +84,16 @@ def test_kill9_with_500_queued_messages_loses_and_doubles_nothing(make_server) -
             )
 
         t1 = time.time()
-        wait_until(all_sent, timeout=60, interval=0.5, what="every message received")
+        try:
+            wait_until(all_sent, timeout=60, interval=0.5, what="every message received")
+        except AssertionError as exc:  # say where it stopped: which devices, in which state
+            stuck = {}
+            for device_id in ids:
+                received = api.get(f"/sandbox/devices/{device_id}/received").json()["received"]
+                if len(received) != per_device:
+                    statuses = Counter(m["status"] for m in all_messages(api, device_id))
+                    stuck[device_id] = (len(received), dict(statuses))
+            raise AssertionError(f"{exc}; devices short of {per_device}: {stuck}") from exc
         print(f"before={before} drained in {time.time() - t1:.1f}s")
         resent = 0
         for device_id in ids:
