@@ -92,7 +92,8 @@ class SessionWitness:
         if self._dsn is not None:
             self._task = asyncio.create_task(self._keep_connection(), name="sandbox-witness")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._connected.wait(), 10)
+                async with asyncio.timeout(10):
+                    await self._connected.wait()
 
     async def stop(self) -> None:
         await self.closes_written(STOP_WAIT_SECONDS)  # a drain's are recorded as closed
@@ -264,19 +265,15 @@ class SessionWitness:
         async with self._talking:
             if self._connection is None:
                 raise ConnectionError("the witness connection is down: liveness unknown")
-            taken = await asyncio.wait_for(
-                self._connection.fetchval(
+            async with asyncio.timeout(5):
+                taken = await self._connection.fetchval(
                     "SELECT pg_try_advisory_lock($1, $2)", LOCK_NAMESPACE, key
-                ),
-                5,
-            )
-            if taken:
-                await asyncio.wait_for(
-                    self._connection.execute(
-                        "SELECT pg_advisory_unlock($1, $2)", LOCK_NAMESPACE, key
-                    ),
-                    5,
                 )
+            if taken:
+                async with asyncio.timeout(5):
+                    await self._connection.execute(
+                        "SELECT pg_advisory_unlock($1, $2)", LOCK_NAMESPACE, key
+                    )
             return bool(taken)
 
     @staticmethod
@@ -303,30 +300,29 @@ class SessionWitness:
         async with self._talking:
             if self._connection is None:
                 return  # the locks are taken again when it comes back
-            await asyncio.wait_for(
-                self._connection.execute(
+            async with asyncio.timeout(5):
+                await self._connection.execute(
                     f"SELECT {function}($1, k) FROM unnest($2::int[]) AS k",
                     LOCK_NAMESPACE,
                     [_lock_key(r) for r in record_ids],
-                ),
-                5,
-            )
+                )
 
+    # asyncio.timeout, never wait_for, in this module: on Python 3.11 wait_for can swallow a
+    # cancel that lands as its call completes, and `stop` then waited for this loop forever
+    # (seen once: a test hung until its 300 s timeout).
     async def _keep_connection(self) -> None:
         import asyncpg  # here: only PostgreSQL needs it, and SQLite nodes start sooner
 
         assert self._dsn is not None
         while True:
             try:
-                connection = await asyncio.wait_for(
-                    asyncpg.connect(
+                async with asyncio.timeout(10):
+                    connection = await asyncpg.connect(
                         self._dsn,
                         server_settings={
                             "idle_session_timeout": str(int(self._idle_timeout * 1000))
                         },
-                    ),
-                    10,
-                )
+                    )
                 async with self._talking:
                     self._connection = connection
                 await self._reopen_all()
@@ -360,14 +356,12 @@ class SessionWitness:
         mine = {record_id: device_id for device_id, record_id in self._open.items()}
         async with self._talking:
             assert self._connection is not None
-            rows = await asyncio.wait_for(
-                self._connection.fetch(
+            async with asyncio.timeout(5):
+                rows = await self._connection.fetch(
                     "SELECT id, close_reason FROM sandbox_session_records"
                     " WHERE id = ANY($1::bigint[]) AND closed_at IS NOT NULL",
                     list(mine),
-                ),
-                5,
-            )
+                )
         for row in rows:
             device_id = mine[row["id"]]
             if self._open.get(device_id) != row["id"]:
