@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps import pacing
@@ -128,16 +128,8 @@ class OutboundQueue:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        async with self._db.transaction() as session:
-            # Our own leases from before a crash: send again, same wa_message_id.
-            await change_all_statuses(
-                session,
-                MessageStatus.SENDING,
-                MessageStatus.QUEUED,
-                Message.claimed_by == self._node_id,
-                claimed_by=None,
-                claimed_until=None,
-            )
+        # Our own leases from before a crash: send again, same wa_message_id.
+        await self._requeue_claims(Message.claimed_by == self._node_id)
         self._runtime.on_takeover(self._take_back_sends)
         self._task = asyncio.create_task(self._supervise(), name="outbound-queue")
 
@@ -147,13 +139,20 @@ class OutboundQueue:
         (that node can no longer act for the device: it stopped, or is fenced)."""
         if not device_ids:
             return
+        await self._requeue_claims(
+            Message.device_id.in_(device_ids),
+            or_(Message.claimed_by.is_(None), Message.claimed_by != self._node_id),
+        )
+
+    async def _requeue_claims(self, *where: ColumnElement[bool]) -> None:
+        """The `sending` messages `where` selects go back to `queued`, their claims undone:
+        sent again with the same wa_message_id, which WhatsApp dedupes."""
         async with self._db.transaction() as session:
             await change_all_statuses(
                 session,
                 MessageStatus.SENDING,
                 MessageStatus.QUEUED,
-                Message.device_id.in_(device_ids),
-                or_(Message.claimed_by.is_(None), Message.claimed_by != self._node_id),
+                *where,
                 claimed_by=None,
                 claimed_until=None,
             )
@@ -244,16 +243,9 @@ class OutboundQueue:
         devices = [d for d in self._orphaned if d not in self._workers or self._workers[d].done()]
         if not devices:
             return
-        async with self._db.transaction() as session:
-            await change_all_statuses(
-                session,
-                MessageStatus.SENDING,
-                MessageStatus.QUEUED,
-                Message.claimed_by == self._node_id,
-                Message.device_id.in_(devices),
-                claimed_by=None,
-                claimed_until=None,
-            )
+        await self._requeue_claims(
+            Message.claimed_by == self._node_id, Message.device_id.in_(devices)
+        )
         self._orphaned.difference_update(devices)
         log.warning("orphaned_sends_put_back", devices=len(devices))
 
