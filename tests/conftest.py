@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.harness import GatewayServer, SharedServers, WebhookReceiver, free_port
+from tests.support.harness import (
+    STARTED,
+    GatewayServer,
+    SharedServers,
+    WebhookReceiver,
+    free_port,
+)
 from tests.support.migrated import migrated_url
 
 
@@ -119,6 +125,30 @@ def app_creds(server: GatewayServer, receiver: WebhookReceiver) -> dict[str, str
 def api(server: GatewayServer, app_creds: dict[str, str]) -> Iterator[httpx.Client]:
     with server.client(app_creds["app_token"]) as client:
         yield client
+
+
+# How many servers had started before a test's setup (`STARTED`).
+_SERVERS_BEFORE = pytest.StashKey[int]()
+# How much of each server's log a failed test's report shows.
+LOG_LINES_IN_REPORT = 120
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_SERVERS_BEFORE] = len(STARTED)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report ends with the logs of the servers it started: a node's side of
+    a failure (a takeover that never came, a heartbeat that failed) is in its log alone, and
+    its data dir is gone by the time anyone reads CI's output."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        for gateway in STARTED[item.stash.get(_SERVERS_BEFORE, len(STARTED)) :]:
+            lines = gateway.logs().splitlines()[-LOG_LINES_IN_REPORT:]
+            report.sections.append((f"server log (port {gateway.port})", "\n".join(lines)))
+    return report
 
 
 def error_code(response: httpx.Response) -> Any:

@@ -154,6 +154,11 @@ TEST_ENV = {
 }
 
 
+# Every server this test process started, in order: a failed test's report carries the logs
+# of those started while it ran (conftest.py), the only account of what a node did.
+STARTED: list[GatewayServer] = []
+
+
 @dataclass
 class GatewayServer:
     data_dir: Path
@@ -262,6 +267,7 @@ class GatewayServer:
             stderr=subprocess.STDOUT,
         )
         log.close()
+        STARTED.append(self)
 
         probe = loopback_client(timeout=1)
 
