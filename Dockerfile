@@ -13,7 +13,11 @@
 # base it makes itself with debootstrap (scripts/build-image), the same Debian as this default.
 ARG BASE_IMAGE=debian:bookworm-slim
 
-FROM ${BASE_IMAGE} AS core
+# Stages: `python` (Debian's Python, the user, what every variant declares), then each
+# variant's dependencies in a layer of their own, keyed on pyproject.toml alone, then the
+# code. A change to the code rebuilds only the code's layer (seconds); the dependencies are
+# downloaded and installed again only when pyproject.toml changes.
+FROM ${BASE_IMAGE} AS python
 # Early, so every layer built here carries it (scripts/build-image prunes its old ones by it).
 LABEL org.opencontainers.image.title="WA Gateway"
 ARG DEBIAN_FRONTEND=noninteractive
@@ -28,19 +32,10 @@ RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home 
         --shell /usr/sbin/nologin wagateway \
     && install -d -o wagateway -g wagateway -m 0700 /data
 COPY LICENSE /usr/share/doc/wagateway/LICENSE
-COPY pyproject.toml README.md /tmp/wagateway-src/
-COPY src /tmp/wagateway-src/src
-RUN python3 -m venv /opt/wagateway \
-    && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
-        /tmp/wagateway-src \
-    && rm -rf /tmp/wagateway-src
 ENV PATH=/opt/wagateway/bin:$PATH \
     WAGW_DATA_DIR=/data \
     WAGW_HOST=0.0.0.0 \
     WAGW_PORT=8080
-LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox engine only" \
-      org.opencontainers.image.licenses="MIT"
-USER wagateway
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
@@ -49,15 +44,47 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('WAGW_PORT', '8080'), timeout=4)"]
 CMD ["wagateway", "serve"]
 
-FROM core AS whatsmeow
-USER root
+FROM python AS core-dependencies
+COPY pyproject.toml /tmp/wagateway-deps/
+RUN python3 -m venv /opt/wagateway \
+    && python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/wagateway-deps/pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        >/tmp/wagateway-deps/requirements.txt \
+    && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
+        -r /tmp/wagateway-deps/requirements.txt \
+    && rm -rf /tmp/wagateway-deps
+
+FROM core-dependencies AS whatsmeow-dependencies
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmagic1 \
     && apt-get clean && rm -rf /var/lib/apt/lists/*
-# The extra of the wagateway already installed (its pinned neonize), nothing else.
-RUN version=$(/opt/wagateway/bin/python -c 'import importlib.metadata as m; print(m.version("wagateway"))') \
+# The `whatsmeow` extra (its pinned neonize), nothing else.
+COPY pyproject.toml /tmp/wagateway-deps/
+RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/wagateway-deps/pyproject.toml", "rb"))["project"]["optional-dependencies"]["whatsmeow"]))' \
+        >/tmp/wagateway-deps/requirements.txt \
     && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
-        "wagateway[whatsmeow]==$version"
+        -r /tmp/wagateway-deps/requirements.txt \
+    && rm -rf /tmp/wagateway-deps
+
+# The code, on either variant's dependencies (the same three steps in both): installed without
+# them, then `pip check` fails the build if the dependencies layer does not satisfy it.
+FROM core-dependencies AS core
+COPY pyproject.toml README.md /tmp/wagateway-src/
+COPY src /tmp/wagateway-src/src
+RUN /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        /tmp/wagateway-src \
+    && /opt/wagateway/bin/pip check \
+    && rm -rf /tmp/wagateway-src
+LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox engine only" \
+      org.opencontainers.image.licenses="MIT"
+USER wagateway
+
+FROM whatsmeow-dependencies AS whatsmeow
+COPY pyproject.toml README.md /tmp/wagateway-src/
+COPY src /tmp/wagateway-src/src
+RUN /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        /tmp/wagateway-src \
+    && /opt/wagateway/bin/pip check \
+    && rm -rf /tmp/wagateway-src
 LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox and real WhatsApp (neonize/whatsmeow) engines" \
       org.opencontainers.image.licenses="MIT AND Apache-2.0 AND MPL-2.0 AND GPL-3.0"
 USER wagateway
