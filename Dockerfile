@@ -44,47 +44,56 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('WAGW_PORT', '8080'), timeout=4)"]
 CMD ["wagateway", "serve"]
 
+# Each variant's pinned requirements, read from pyproject.toml: the project's dependencies
+# (core.txt) and the `whatsmeow` extra's (whatsmeow.txt).
+FROM python AS requirements
+COPY pyproject.toml /tmp/pyproject.toml
+RUN mkdir /requirements && python3 -c 'import tomllib; \
+project = tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]; \
+open("/requirements/core.txt", "w").write("\n".join(project["dependencies"])); \
+open("/requirements/whatsmeow.txt", "w").write("\n".join(project["optional-dependencies"]["whatsmeow"]))'
+
 FROM python AS core-dependencies
-COPY pyproject.toml /tmp/wagateway-deps/
+COPY --from=requirements /requirements/core.txt /tmp/requirements/
 RUN python3 -m venv /opt/wagateway \
-    && python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/wagateway-deps/pyproject.toml", "rb"))["project"]["dependencies"]))' \
-        >/tmp/wagateway-deps/requirements.txt \
     && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
-        -r /tmp/wagateway-deps/requirements.txt \
-    && rm -rf /tmp/wagateway-deps
+        -r /tmp/requirements/core.txt \
+    && rm -rf /tmp/requirements
 
 FROM core-dependencies AS whatsmeow-dependencies
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmagic1 \
     && apt-get clean && rm -rf /var/lib/apt/lists/*
-# The `whatsmeow` extra (its pinned neonize), nothing else.
-COPY pyproject.toml /tmp/wagateway-deps/
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/wagateway-deps/pyproject.toml", "rb"))["project"]["optional-dependencies"]["whatsmeow"]))' \
-        >/tmp/wagateway-deps/requirements.txt \
-    && /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
-        -r /tmp/wagateway-deps/requirements.txt \
-    && rm -rf /tmp/wagateway-deps
+COPY --from=requirements /requirements/whatsmeow.txt /tmp/requirements/
+RUN /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check \
+        -r /tmp/requirements/whatsmeow.txt \
+    && rm -rf /tmp/requirements
 
-# The code, on either variant's dependencies (the same three steps in both): installed without
-# them, then `pip check` fails the build if the dependencies layer does not satisfy it.
-FROM core-dependencies AS core
+# The code, built once into a wheel for both variants.
+FROM core-dependencies AS wheel
 COPY pyproject.toml README.md /tmp/wagateway-src/
 COPY src /tmp/wagateway-src/src
+RUN /opt/wagateway/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-deps \
+        --wheel-dir /wheel /tmp/wagateway-src
+
+# Each variant: the wheel installed on its dependencies, without them; `pip check` fails the
+# build if the dependencies layer does not satisfy the code.
+FROM core-dependencies AS core
+COPY --from=wheel /wheel /tmp/wheel
 RUN /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
-        /tmp/wagateway-src \
+        /tmp/wheel/*.whl \
     && /opt/wagateway/bin/pip check \
-    && rm -rf /tmp/wagateway-src
+    && rm -rf /tmp/wheel
 LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox engine only" \
       org.opencontainers.image.licenses="MIT"
 USER wagateway
 
 FROM whatsmeow-dependencies AS whatsmeow
-COPY pyproject.toml README.md /tmp/wagateway-src/
-COPY src /tmp/wagateway-src/src
+COPY --from=wheel /wheel /tmp/wheel
 RUN /opt/wagateway/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
-        /tmp/wagateway-src \
+        /tmp/wheel/*.whl \
     && /opt/wagateway/bin/pip check \
-    && rm -rf /tmp/wagateway-src
+    && rm -rf /tmp/wheel
 LABEL org.opencontainers.image.description="Self-hosted multi-tenant WhatsApp gateway: sandbox and real WhatsApp (neonize/whatsmeow) engines" \
       org.opencontainers.image.licenses="MIT AND Apache-2.0 AND MPL-2.0 AND GPL-3.0"
 USER wagateway

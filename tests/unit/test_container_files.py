@@ -64,10 +64,19 @@ def test_two_variants_on_a_base_image_chosen_by_build_argument() -> None:
     # Only the whatsmeow image gets neonize (GPL-3.0 libsignal inside) and the libmagic it needs.
     core, whatsmeow = " ".join(image("core")), " ".join(image("whatsmeow"))
     assert "libmagic1" not in core and "whatsmeow" not in core.replace("WhatsApp", "")
-    assert "libmagic1" in whatsmeow and '["optional-dependencies"]["whatsmeow"]' in whatsmeow
-    # Each installs the code itself, after its dependencies, and checks they satisfy it.
+    assert "libmagic1" in whatsmeow and "/requirements/whatsmeow.txt" in whatsmeow
+    requirements = " ".join(stages()["requirements"])
+    assert '["optional-dependencies"]["whatsmeow"]' in requirements
+    assert 'open("/requirements/whatsmeow.txt", "w")' in requirements
+    # Each installs the code itself (one wheel, built from the sources), after its
+    # dependencies, and checks they satisfy it.
+    assert "COPY src" in " ".join(stages()["wheel"])
     for built in (core, whatsmeow):
-        assert built.index("pyproject.toml") < built.index("COPY src") < built.index("pip check")
+        assert (
+            built.index("/requirements/core.txt")
+            < built.index("COPY --from=wheel")
+            < built.index("pip check")
+        )
     assert 'licenses="MIT"' in core
     assert 'licenses="MIT AND Apache-2.0 AND MPL-2.0 AND GPL-3.0"' in whatsmeow
 
