@@ -17,6 +17,10 @@ its next look (every ping) and ends it there (`device_disconnected`, reason "rep
 A node whose witness connection comes back opens its sessions again (as a phone's client
 reconnects), those of the devices it still holds only. On SQLite (one node) a record is
 live while this process has it open.
+
+Timeouts here are `asyncio.timeout`, never `wait_for`: on Python 3.11 `wait_for` can swallow
+a cancel that lands as its call completes, and `stop` then waited for the connection's loop
+forever (seen once: a test hung until its 300 s timeout).
 """
 
 from __future__ import annotations
@@ -307,9 +311,6 @@ class SessionWitness:
                     [_lock_key(r) for r in record_ids],
                 )
 
-    # asyncio.timeout, never wait_for, in this module: on Python 3.11 wait_for can swallow a
-    # cancel that lands as its call completes, and `stop` then waited for this loop forever
-    # (seen once: a test hung until its 300 s timeout).
     async def _keep_connection(self) -> None:
         import asyncpg  # here: only PostgreSQL needs it, and SQLite nodes start sooner
 
