@@ -330,3 +330,123 @@ def test_a_drain_releases_its_devices_only_once_their_sessions_ends_are_recorded
             await db.dispose()
 
     asyncio.run(go())
+
+
+class _SlowRestoreEngine(_HandingOverEngine):
+    """Its restores of the devices in `slow` wait for `opened` (WhatsApp's servers, slow to
+    answer); a session counts as open from then until it is closed."""
+
+    def __init__(self, db: Database, slow: set[str]) -> None:
+        super().__init__(db)
+        self.slow = slow
+        self.opened = asyncio.Event()
+        self.open: set[str] = set()
+
+    async def restore(self, device_id: str, epoch: int) -> None:
+        self.events.append(("restoring", device_id))
+        if device_id in self.slow:
+            await self.opened.wait()
+        self.open.add(device_id)
+        self.events.append(("restored", device_id))
+
+    async def close(self, device_id: str) -> None:
+        self.open.discard(device_id)
+        await super().close(device_id)
+
+
+def test_a_slow_restore_does_not_hold_up_the_next_pass_that_takes_a_dead_nodes_devices(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A restore can wait a minute on WhatsApp (whatsmeow's connect): the pass that took the
+    device must not wait for it, or a node dying meanwhile would keep its devices offline
+    past the contract's takeover bound."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            membership = Membership(db, "new", tmp_path / "new", 15)
+            await membership.join()
+            ownership = Ownership(membership)
+            dying = await _node(db, "dying", tmp_path)
+            async with db.transaction() as session:
+                session.add(shop_app())
+                session.add(linked_device("dev-1", "6281200000001"))
+                session.add(linked_device("dev-2", "6281200000002"))
+            async with db.transaction() as session:
+                await dying.take_free(session, [("dev-2", None)], utcnow())
+            engine = _SlowRestoreEngine(db, slow={"dev-1"})
+            runtime = SessionRuntime(
+                db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
+            )
+            placement = Placement(db, runtime, ownership, membership)
+            placement._started = True  # its passes alone: no first pass, no fence watch
+
+            async with asyncio.timeout(5):
+                await placement.place()  # its share of two live nodes: the free dev-1
+            assert engine.events == [("restoring", "dev-1")]  # under way, not waited for
+
+            async with db.transaction() as session:  # the other node dies
+                now = await database_now(session)
+                await session.execute(
+                    update(ClusterNode)
+                    .where(ClusterNode.node_id == "dying")
+                    .values(last_seen=now - timedelta(seconds=16))
+                )
+            async with asyncio.timeout(5):
+                await placement.place()
+            assert ownership.has("dev-2")
+            assert ("restored", "dev-2") in engine.events
+            assert "dev-1" not in engine.open  # its restore still waits on the network
+
+            engine.opened.set()
+            async with asyncio.timeout(5):
+                await runtime.restores_settled()
+            assert engine.open == {"dev-1", "dev-2"}
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_drain_during_a_restore_waits_for_it_and_closes_the_session_it_opened(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Let go of while its restore is under way, a device's close can come before its
+    session exists; the restore ending later must not leave that session open, and the
+    device is released only after it (else the next owner's session meets this one's)."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        try:
+            membership = Membership(db, "old", tmp_path / "old", 15)
+            await membership.join()
+            ownership = Ownership(membership)
+            async with db.transaction() as session:
+                session.add(shop_app())
+                session.add(linked_device("dev-1", "6281200000001"))
+            async with db.transaction() as session:
+                ownership.add("dev-1", await ownership.take_for_session(session, "dev-1", utcnow()))
+            engine = _SlowRestoreEngine(db, slow={"dev-1"})
+            runtime = SessionRuntime(
+                db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
+            )
+            await runtime.begin_take_over(["dev-1"])
+            asyncio.get_running_loop().call_later(0.3, engine.opened.set)
+            async with asyncio.timeout(10):
+                await Placement(db, runtime, ownership, membership).drain()
+
+            assert engine.events == [
+                ("restoring", "dev-1"),
+                ("closed", "dev-1"),  # let go of: nothing open to close yet
+                ("restored", "dev-1"),
+                ("closed", "dev-1"),  # the session the restore opened, closed at once
+                ("recorded, owner then", membership.instance),
+            ]
+            assert engine.open == set()
+            async with db.read() as session:
+                owner = await session.get(DeviceOwner, "dev-1")
+            assert owner is not None and owner.instance == ""
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())

@@ -35,8 +35,9 @@ log = structlog.get_logger(__name__)
 
 # How many devices a transaction takes (`_take_free`).
 TAKE_AT_ONCE = 500
-# How long a handover (a rebalance, a drain) waits for the network to record the ends of the
-# sessions it closed before it releases their devices; a database out of reach ends it sooner.
+# How long a handover (a rebalance, a drain) waits for its devices' restores under way to end,
+# then as long for the network to record the ends of the sessions it closed, before it
+# releases the devices; a database out of reach ends it sooner.
 HANDOVER_WAIT_SECONDS = 5.0
 
 
@@ -67,10 +68,11 @@ class Placement:
             await self.place()
         except Exception:
             log.exception("placement_failed")  # the next beat's pass tries again
+        await self._runtime.restores_settled()  # `restoring` until this node's share is up
 
     @property
     def restoring(self) -> bool:
-        """Whether the first pass (taking this node's share, restoring it) is under way."""
+        """Whether the first pass (taking this node's share) or its restores are under way."""
         return self._first_pass is None or not self._first_pass.done()
 
     async def stop(self) -> None:
@@ -133,7 +135,9 @@ class Placement:
                 self._ownership.add(device_id, token)
             if adopt:
                 log.info("devices_taken", count=len(adopt), share=share)
-            await self._runtime.take_over(list(adopt))
+            # Their restores go on after this pass: a slow one (whatsmeow's connect) must not
+            # hold up the next pass, which may have a dead node's devices to take.
+            await self._runtime.begin_take_over(list(adopt))
             await self._give_back(giving_back)
 
     async def _take_free(self, seen: list[tuple[str, str | None]]) -> dict[str, int]:
@@ -190,8 +194,7 @@ class Placement:
         """Let go of these devices here, then release them to the other nodes."""
         if not device_ids:
             return
-        await self._runtime.let_go(device_ids)
-        await self._runtime.closes_recorded(HANDOVER_WAIT_SECONDS)
+        await self._let_go_for_handover(device_ids)
         async with self._db.transaction() as session:
             await self._ownership.release(session, device_ids)
         log.info("devices_given_back", count=len(device_ids))
@@ -204,10 +207,9 @@ class Placement:
         self._draining = True
         async with self._lock:
             held = list(self._ownership.held())
-            await self._runtime.let_go(held)
             if not held:
                 return
-            await self._runtime.closes_recorded(HANDOVER_WAIT_SECONDS)
+            await self._let_go_for_handover(held)
             try:
                 async with self._db.transaction() as session:
                     await self._ownership.release(session, held)
@@ -215,6 +217,14 @@ class Placement:
                 log.warning("drain_release_failed", count=len(held), error=repr(exc))
                 return
             log.info("devices_handed_over", count=len(held))
+
+    async def _let_go_for_handover(self, device_ids: list[str]) -> None:
+        """Close these devices' sessions here before they are released: their restores still
+        under way end first (one ending after the release would open a session the next owner
+        also opens), then the network records the closes."""
+        await self._runtime.let_go(device_ids)
+        await self._runtime.restores_settled(device_ids, HANDOVER_WAIT_SECONDS)
+        await self._runtime.closes_recorded(HANDOVER_WAIT_SECONDS)
 
     async def forget_all(self) -> None:
         """This node was found dead: every device it held is another's already."""

@@ -130,6 +130,10 @@ class SessionRuntime:
         self._own_sessions: dict[str, Engine] = {engine.name: engine for engine in engines}
         self._takeover_listeners: list[TakeoverListener] = []
         self._taking_over: set[str] = set()  # see `may_send`
+        # Restores under way (`begin_take_over`), by device; their turns are the node's, not
+        # one takeover's: passes that overlap share the bound.
+        self._restoring: dict[str, asyncio.Future[bool]] = {}
+        self._restore_turns = asyncio.Semaphore(RESTORES_AT_ONCE)
         # Receipts that arrive while their write waits join it, whatever their device
         # (`handle`): one device query and one message query for the lot.
         self._receipts: JoinedWrites[None, Receipt] = JoinedWrites(db, self._apply_receipts)
@@ -164,6 +168,8 @@ class SessionRuntime:
 
     async def shutdown(self) -> None:
         self.started = False
+        for restore in list(self._restoring.values()):
+            restore.cancel()
         for task in list(self._mode_pushes):
             task.cancel()
         for engine in self.engines.values():
@@ -203,7 +209,19 @@ class SessionRuntime:
         return engine
 
     async def take_over(self, device_ids: list[str]) -> None:
+        """Take these newly held devices over (`begin_take_over`) and wait for their
+        restores."""
+        await self.begin_take_over(device_ids)
+        await self.restores_settled(device_ids)
+
+    async def begin_take_over(self, device_ids: list[str]) -> None:
         """Bring this node's newly held devices up from their stored sessions; no scan needed.
+
+        Returns once their new session epochs are written and the takeover listeners have
+        run; their restores go on in the background (`restores_settled` waits for them). A
+        restore waits on its engine (a worker process, WhatsApp's servers: up to a minute),
+        and the placement pass that took them must not: the next one may have a dead node's
+        devices to take within the contract's bound.
 
         A pairing window cannot move (its codes lived in the process that opened it: a dead
         node, or this one before a restart), so devices caught mid-pairing become `expired`:
@@ -212,29 +230,6 @@ class SessionRuntime:
         """
         if not device_ids:
             return
-        # Side by side, a bounded number at a time: a restore waits on its engine (a worker
-        # process, WhatsApp's servers), and thousands at once would swamp both.
-        turns = asyncio.Semaphore(RESTORES_AT_ONCE)
-
-        async def restore(device_id: str, engine_name: str, epoch: int, history: bool) -> bool:
-            async with turns:
-                if not self.holds(device_id):
-                    return False
-                try:
-                    engine = self.engine_for(engine_name)
-                    await engine.restore(device_id, epoch)
-                except EngineError as exc:
-                    if self.holds(device_id):  # else: fenced meanwhile, the new owner has it
-                        await self.handle(
-                            SessionEnded(
-                                device_id, epoch, reason="engine_error", detail=exc.message
-                            )
-                        )
-                    return False
-                if history:  # WhatsApp may still be sending it
-                    await self._tell_history_limit(engine_name, device_id, history_sync=True)
-                return True
-
         restores: list[asyncio.Future[bool]] = []
         # A bounded number per transaction: thousands in one (a restart) would hold up every
         # call the node answers meanwhile. A chunk's restores begin while the next is written.
@@ -257,10 +252,64 @@ class SessionRuntime:
                 raise
             finally:
                 self._taking_over.difference_update(chunk)
-            restores += [asyncio.ensure_future(restore(*device)) for device in to_restore]
+            for device in to_restore:
+                restores.append(self._start_restore(*device))
             await asyncio.sleep(0)  # the calls waiting meanwhile go first
-        done = await asyncio.gather(*restores)
-        log.info("devices_restored", count=sum(done))
+        if restores:
+            counted = asyncio.ensure_future(asyncio.gather(*restores))
+            counted.add_done_callback(_log_restored)
+
+    def _start_restore(
+        self, device_id: str, engine_name: str, epoch: int, history: bool
+    ) -> asyncio.Future[bool]:
+        future = asyncio.ensure_future(self._restore(device_id, engine_name, epoch, history))
+        self._restoring[device_id] = future
+
+        def forget(done: asyncio.Future[bool]) -> None:
+            if self._restoring.get(device_id) is done:
+                del self._restoring[device_id]
+
+        future.add_done_callback(forget)
+        return future
+
+    async def _restore(self, device_id: str, engine_name: str, epoch: int, history: bool) -> bool:
+        """Restore one device's session, in its turn; whether it was."""
+        async with self._restore_turns:
+            if not self.holds(device_id):
+                return False
+            try:
+                engine = self.engine_for(engine_name)
+                await engine.restore(device_id, epoch)
+            except EngineError as exc:
+                if self.holds(device_id):  # else: fenced meanwhile, the new owner has it
+                    await self.handle(
+                        SessionEnded(device_id, epoch, reason="engine_error", detail=exc.message)
+                    )
+                return False
+            if not self._still_held_here(device_id):
+                # Let go of while its session was being opened: `let_go`'s close may have
+                # come before the session existed to be closed.
+                await self._close_here(device_id)
+                return False
+            if history:  # WhatsApp may still be sending it
+                await self._tell_history_limit(engine_name, device_id, history_sync=True)
+            return True
+
+    def _still_held_here(self, device_id: str) -> bool:
+        """Whether this node still holds the device or holds it again (`let_go` drops it,
+        a pairing window opened here meanwhile takes it back)."""
+        return self.ownership is None or self.ownership.has(device_id)
+
+    async def restores_settled(
+        self, device_ids: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None:
+        """Wait until the restores under way (of these devices, or all) have ended, at most
+        `timeout` seconds: before a handover releases devices, whose sessions a restore
+        ending later would open again."""
+        wanted = self._restoring if device_ids is None else device_ids
+        pending = [self._restoring[d] for d in wanted if d in self._restoring]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     async def _mark_taken_over(self, device_ids: list[str]) -> list[tuple[str, str, int, bool]]:
         """The devices' new session epoch, written before their sessions are restored here:
@@ -303,11 +352,15 @@ class SessionRuntime:
         for device_id in device_ids:
             if self.ownership is not None and self.ownership.has(device_id):
                 continue  # held again meanwhile (a pairing window opened here): its session
-            for engine in self._own_sessions.values():
-                try:
-                    await engine.close(device_id)
-                except EngineError as exc:
-                    log.warning("session_close_failed", device_id=device_id, error=exc.message)
+            await self._close_here(device_id)
+
+    async def _close_here(self, device_id: str) -> None:
+        """Close this node's own session of the device, on whichever engine has one."""
+        for engine in self._own_sessions.values():
+            try:
+                await engine.close(device_id)
+            except EngineError as exc:
+                log.warning("session_close_failed", device_id=device_id, error=exc.message)
 
     async def closes_recorded(self, timeout: float) -> None:
         """Wait (at most `timeout`) until every engine's network has recorded the ends of the
@@ -610,3 +663,13 @@ class SessionRuntime:
                 log.warning("unknown_engine_event", kind=type(event).__name__)
                 return
         device.updated_at = utcnow()
+
+
+def _log_restored(restores: asyncio.Future[list[bool]]) -> None:
+    if restores.cancelled():
+        return
+    error = restores.exception()
+    if error is not None:  # the database gone mid-restore, say: the device stays reconnecting
+        log.error("restore_failed", error=repr(error))
+        return
+    log.info("devices_restored", count=sum(restores.result()))
