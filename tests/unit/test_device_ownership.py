@@ -296,6 +296,25 @@ class _HandingOverEngine(_QuietEngine):
         self.events.append(("recorded, owner then", owner.instance if owner else "none"))
 
 
+async def _holder_of_dev_1(
+    db: Database, engine: _HandingOverEngine, tmp_path: Path
+) -> tuple[Membership, Ownership, SessionRuntime]:
+    """A node "old" holding the linked device dev-1 (its session started there), its runtime
+    on `engine`."""
+    membership = Membership(db, "old", tmp_path / "old", 15)
+    await membership.join()
+    ownership = Ownership(membership)
+    async with db.transaction() as session:
+        session.add(shop_app())
+        session.add(linked_device("dev-1", "6281200000001"))
+    async with db.transaction() as session:
+        ownership.add("dev-1", await ownership.take_for_session(session, "dev-1", utcnow()))
+    runtime = SessionRuntime(
+        db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
+    )
+    return membership, ownership, runtime
+
+
 def test_a_drain_releases_its_devices_only_once_their_sessions_ends_are_recorded(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -305,18 +324,8 @@ def test_a_drain_releases_its_devices_only_once_their_sessions_ends_are_recorded
     async def go() -> None:
         db = Database(database_url)
         try:
-            membership = Membership(db, "old", tmp_path / "old", 15)
-            await membership.join()
-            ownership = Ownership(membership)
-            async with db.transaction() as session:
-                session.add(shop_app())
-                session.add(linked_device("dev-1", "6281200000001"))
-            async with db.transaction() as session:
-                ownership.add("dev-1", await ownership.take_for_session(session, "dev-1", utcnow()))
             engine = _HandingOverEngine(db)
-            runtime = SessionRuntime(
-                db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
-            )
+            membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)
             await Placement(db, runtime, ownership, membership).drain()
 
             assert engine.events == [
@@ -418,18 +427,8 @@ def test_a_drain_during_a_restore_waits_for_it_and_closes_the_session_it_opened(
     async def go() -> None:
         db = Database(database_url)
         try:
-            membership = Membership(db, "old", tmp_path / "old", 15)
-            await membership.join()
-            ownership = Ownership(membership)
-            async with db.transaction() as session:
-                session.add(shop_app())
-                session.add(linked_device("dev-1", "6281200000001"))
-            async with db.transaction() as session:
-                ownership.add("dev-1", await ownership.take_for_session(session, "dev-1", utcnow()))
             engine = _SlowRestoreEngine(db, slow={"dev-1"})
-            runtime = SessionRuntime(
-                db, [cast(Engine, engine)], inbound_sink(tmp_path / "m"), ownership=ownership
-            )
+            membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)
             await runtime.begin_take_over(["dev-1"])
             asyncio.get_running_loop().call_later(0.3, engine.opened.set)
             async with asyncio.timeout(10):
