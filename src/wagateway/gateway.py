@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Annotated, cast
 
@@ -15,6 +16,7 @@ from wagateway.cluster.membership import Membership
 from wagateway.cluster.ownership import Ownership
 from wagateway.cluster.rate_limits import SharedRateLimiter
 from wagateway.cluster.signals import Signals, listen_dsn
+from wagateway.core import task_dump
 from wagateway.core.db import Database
 from wagateway.core.node import node_id
 from wagateway.core.rate_limit import RateLimiter
@@ -252,6 +254,7 @@ class Gateway:
         self.placement.start()  # its first pass restores this node's share meanwhile
         self.streams.start()
         await self._say_whom_limits_hold_for()
+        task_dump.install(asyncio.get_running_loop())  # kill -USR1: what each task waits for
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def _say_whom_limits_hold_for(self) -> None:
@@ -282,6 +285,7 @@ class Gateway:
     async def stop(self) -> None:
         """Stop sending, hand this node's devices over (their sessions close here first),
         leave the nodes, then stop the rest."""
+        task_dump.uninstall(asyncio.get_running_loop())
         await self.queue.stop()
         await self.membership.stop_beating()
         await self.placement.stop()

@@ -27,6 +27,7 @@ from tests.support.cluster import (
     node_id_of,
     outbound,
     wait_all_sent,
+    wait_explained,
 )
 from tests.support.databases import DatabaseProvider
 from tests.support.harness import GatewayServer, WebhookReceiver, wait_until
@@ -184,7 +185,9 @@ def test_a_node_cut_off_from_the_database_stops_its_sessions_before_its_devices_
         wait_until(
             lambda: _logged(b, "cluster_sessions_stopped"), timeout=3 * LEASE, what="b fenced"
         )
-        wait_until(
+        wait_explained(
+            url,
+            [a],
             lambda: devices_owned(a) == DEVICES and all_online(api_a, ids),
             timeout=6 * LEASE,
             interval=0.1,
@@ -383,7 +386,9 @@ def test_a_frozen_node_sends_nothing_for_the_devices_it_lost_and_stops_their_ses
         c.proc.send_signal(signal.SIGSTOP)
         frozen = time.time()
         try:
-            wait_until(
+            wait_explained(
+                url,
+                [a],
                 lambda: devices_owned(a) == DEVICES and all_online(api_a, ids),
                 timeout=6 * LEASE,
                 interval=0.1,

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.cluster import Traffic, devices_owned, outbound
+from tests.support.cluster import Traffic, devices_owned, outbound, wait_explained
 from tests.support.databases import DatabaseProvider
 from tests.support.fake_neonize import read_jsonl
 from tests.support.harness import GatewayServer, wait_until
@@ -112,10 +112,16 @@ def test_whatsmeow_devices_move_by_their_shared_sessions_and_are_fenced_at_the_e
             assert b.proc is not None
             b.proc.send_signal(signal.SIGSTOP)
             try:
-                wait_until(
-                    lambda: devices_owned(a) == DEVICES, timeout=30, what="a frozen node's devices"
+                wait_explained(
+                    url,
+                    [a],
+                    lambda: devices_owned(a) == DEVICES,
+                    timeout=30,
+                    what="a frozen node's devices",
                 )
-                wait_until(lambda: _all_online(api_a), timeout=30, what="taken devices online")
+                wait_explained(
+                    url, [a], lambda: _all_online(api_a), timeout=30, what="taken devices online"
+                )
             finally:
                 b.proc.send_signal(signal.SIGCONT)
             wait_until(lambda: "cluster_node_expelled" in b.logs(), timeout=30, what="b expelled")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import subprocess
 from collections.abc import Iterator
 
@@ -232,3 +233,17 @@ def test_a_gateway_that_is_not_running(device: dict, ops: Ops, app_creds: dict) 
     assert "status: " in human.stdout and "data:image" not in human.stdout
 
     assert all(app_creds["app_token"] not in output for output in ops.outputs)
+
+
+def test_sigusr1_logs_what_each_task_of_the_node_waits_for(server: GatewayServer) -> None:
+    """A node that seems stuck shows an operator where each of its tasks waits, and serves
+    on."""
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGUSR1)
+    dump = wait_until(
+        lambda: next((line for line in server.logs().splitlines() if "tasks_dumped" in line), ""),
+        what="the tasks dumped",
+    )
+    assert "cluster-heartbeat" in dump and "membership.py" in dump
+    with server.client() as api:
+        assert api.get("/health").status_code == 200

@@ -5,16 +5,36 @@ accepted message was sent; `Traffic`, the messages a test sends through its node
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
+from tests.support.databases import activity
 from tests.support.harness import GatewayServer, wait_until
+
+T = TypeVar("T")
 
 
 def _cluster_check(node: GatewayServer) -> dict:
     return dict(httpx.get(node.base_url + "/health", timeout=5).json()["checks"]["cluster"])
+
+
+def wait_explained(url: str, nodes: list[GatewayServer], check: Callable[[], T], **wait: Any) -> T:
+    """`wait_until`, whose failure also says what the nodes were waiting for: each running
+    one logs where its tasks wait (SIGUSR1, core/task_dump.py; its log ends the test's
+    report), and the message lists what every connection to their database was doing."""
+    try:
+        return wait_until(check, **wait)
+    except AssertionError as exc:
+        for node in nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)  # the dumps written
+        raise AssertionError(f"{exc}\n{activity(url)}") from exc
 
 
 def devices_owned(node: GatewayServer) -> int:

@@ -30,6 +30,31 @@ async def _pg(sql: str) -> None:
         await conn.close()
 
 
+def activity(url: str) -> str:
+    """What every connection to the PostgreSQL database at `url` is doing, a line each, for
+    a failed test's report: a wait on a lock names the processes that hold it."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+    async def read() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            return await conn.fetch(
+                "SELECT pid, application_name, state, wait_event_type, wait_event,"
+                " pg_blocking_pids(pid) AS blocked_by,"
+                " round(extract(epoch FROM now() - xact_start)::numeric, 1) AS in_transaction,"
+                " left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query"
+                " FROM pg_stat_activity WHERE datname = $1 ORDER BY pid",
+                name,
+            )
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(read())
+    return f"connections to {name}:\n" + "\n".join(str(dict(row)) for row in rows)
+
+
 def _pg_reachable() -> str | None:
     try:
         asyncio.run(_pg("SELECT 1"))

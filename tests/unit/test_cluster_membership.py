@@ -5,11 +5,13 @@ check, joining, beating, leaving, and a copied data dir refused while its origin
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
@@ -141,6 +143,28 @@ def test_a_restart_takes_its_row_over_and_a_dead_originals_copy_waits_for_it_to_
             assert 0.5 < loop.time() - started < 2.5
             rows = [n.node_id for n in await moved.view()]
             assert rows == ["node-id"]
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_nodes_connections_say_which_process_they_are_and_end_its_frozen_transactions(
+    postgresql: DatabaseProvider, tmp_path: Path
+) -> None:
+    """`pg_stat_activity` names the process behind each connection (a failed cluster test's
+    report lists them), and a transaction left open by a frozen node ends by itself."""
+
+    url = migrated_url(postgresql, tmp_path)
+
+    async def go() -> None:
+        db = Database(url)
+        try:
+            async with db.read() as session:
+                name = await session.scalar(text("SHOW application_name"))
+                idle = await session.scalar(text("SHOW idle_in_transaction_session_timeout"))
+            assert name == f"wagateway pid {os.getpid()}"
+            assert idle == "5s"
         finally:
             await db.dispose()
 

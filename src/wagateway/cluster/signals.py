@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.engine import make_url
 
+from wagateway.core.db import connection_label
+
 if TYPE_CHECKING:
     import asyncpg
 
@@ -109,7 +111,10 @@ class Signals:
         assert self._dsn is not None
         import asyncpg
 
-        connection = await asyncio.wait_for(asyncpg.connect(self._dsn), 10)
+        connection = await asyncio.wait_for(
+            asyncpg.connect(self._dsn, server_settings={"application_name": connection_label()}),
+            10,
+        )
         self._connection = connection
         self._own_pid = connection.get_server_pid()
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -184,7 +184,10 @@ def create_engine(
     # A transaction left open by a process that froze or lost its way (several nodes) would
     # hold its row locks, and with them the other nodes' takeover of its devices: the server
     # ends it after a while, long after any transaction of ours that is still working.
-    settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+    settings = {
+        "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+        "application_name": connection_label(),
+    }
     return create_async_engine(
         url,
         pool_size=10,
@@ -193,6 +196,12 @@ def create_engine(
         connect_args={"server_settings": settings},
         **common,
     )
+
+
+def connection_label() -> str:
+    """The `application_name` of this process's PostgreSQL connections: `pg_stat_activity`
+    then says which process (a node, its webhook worker, a command) each connection is."""
+    return f"wagateway pid {os.getpid()}"
 
 
 def _configure_sqlite(sync_engine: Engine, *, read_only: bool = False) -> None:

@@ -36,7 +36,7 @@ import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, utcnow
+from wagateway.core.db import Database, connection_label, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.sandbox.models import SandboxSessionRecord
 
@@ -321,7 +321,8 @@ class SessionWitness:
                     connection = await asyncpg.connect(
                         self._dsn,
                         server_settings={
-                            "idle_session_timeout": str(int(self._idle_timeout * 1000))
+                            "idle_session_timeout": str(int(self._idle_timeout * 1000)),
+                            "application_name": connection_label(),
                         },
                     )
                 async with self._talking:
