@@ -13,7 +13,7 @@ from wagateway.apps.tokens import TokenClaims
 from wagateway.cluster.calls import NodeCalls
 from wagateway.cluster.keys import RefusedToJoin, check_master_key, check_media_store
 from wagateway.cluster.membership import Membership
-from wagateway.cluster.ownership import Ownership
+from wagateway.cluster.ownership import Ownership, connections_label
 from wagateway.cluster.rate_limits import SharedRateLimiter
 from wagateway.cluster.signals import Signals, listen_dsn
 from wagateway.core import task_dump
@@ -103,7 +103,13 @@ class Gateway:
         self.settings = settings
         if not create_private_dir(settings.data_dir):
             log.warning("data_dir_open_to_other_users", data_dir=str(settings.data_dir))
-        self.db = Database(settings.resolved_database_url, settings.database_read_pool_size)
+        self.node_id = node_id(settings.data_dir)
+        # Named after the node: a node that finds this one dead ends them (`expel_dead`).
+        self.db = Database(
+            settings.resolved_database_url,
+            settings.database_read_pool_size,
+            application_name=connections_label(self.node_id),
+        )
         master_key = load_master_key(settings.secret_key, settings.data_dir)
         self.box = SecretBox(master_key)
         self.media_links = MediaLinks(
@@ -116,7 +122,6 @@ class Gateway:
             if settings.redis_url
             else RateLimiter()
         )
-        self.node_id = node_id(settings.data_dir)
         self._master_key = master_key
         self.sandbox = SandboxEngine(settings, self.db)
         self.media = media_store_for(settings)
@@ -141,7 +146,7 @@ class Gateway:
         self.ownership = Ownership(self.membership)
         # Several nodes (PostgreSQL): wake-ups between them, and calls for a device carried
         # to the node that holds it. On SQLite there is one node, which holds every device.
-        self.signals = Signals(listen_dsn(self.db.url))
+        self.signals = Signals(listen_dsn(self.db.url), self.db.application_name)
         self.node_calls = NodeCalls(
             self.db, self.signals, self.ownership, timeout=settings.node_call_timeout
         )

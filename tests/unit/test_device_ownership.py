@@ -7,21 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
+import asyncpg
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+from structlog.testing import capture_logs
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.databases import BACKENDS, PG_ADMIN_URL, DatabaseProvider, provider_for
 from tests.support.migrated import migrated_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from wagateway.apps.models import App
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode, DeviceOwner
-from wagateway.cluster.ownership import FENCE_FRACTION, Ownership, expel_dead
+from wagateway.cluster.ownership import (
+    FENCE_FRACTION,
+    Ownership,
+    connections_label,
+    expel_dead,
+)
 from wagateway.core.db import Database, database_now, utcnow
 from wagateway.devices.models import Device
 from wagateway.devices.placement import Placement
@@ -447,5 +456,104 @@ def test_a_drain_during_a_restore_waits_for_it_and_closes_the_session_it_opened(
             assert owner is not None and owner.instance == ""
         finally:
             await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_finding_a_node_dead_ends_its_connections_and_the_row_locks_they_held(
+    postgresql: DatabaseProvider, tmp_path: Path
+) -> None:
+    """A node frozen inside a transaction keeps its row locks until the server ends that
+    transaction; one frozen in the middle of a statement's messages is not idle, so the
+    server's idle-in-transaction timeout (5 s) never ends it. The node that finds it dead
+    ends its connections, so the takeover waits for nothing: here well under that timeout."""
+    url = migrated_url(postgresql, tmp_path)
+
+    async def go() -> None:
+        frozen_db = Database(url, application_name=connections_label("frozen"))
+        survivor_db = Database(url)
+        try:
+            frozen = await _node(frozen_db, "frozen", tmp_path)
+            survivor = await _node(survivor_db, "survivor", tmp_path)
+            async with frozen_db.transaction() as session:
+                await frozen.take_free(session, [("dev-1", None)], utcnow())
+            locked, thawed = asyncio.Event(), asyncio.Event()
+
+            async def claim_then_freeze() -> None:
+                async with frozen_db.transaction() as session:
+                    assert await frozen.owns_locked(session, "dev-1")  # its row locked
+                    locked.set()
+                    await thawed.wait()
+                    await session.execute(select(1))  # its connection was ended meanwhile
+
+            claim = asyncio.create_task(claim_then_freeze())
+            await locked.wait()
+            async with survivor_db.transaction() as session:
+                now = await database_now(session)
+                await session.execute(
+                    update(ClusterNode)
+                    .where(ClusterNode.node_id == "frozen")
+                    .values(last_seen=now - timedelta(seconds=16))
+                )
+            async with survivor_db.transaction() as session:
+                assert await expel_dead(session, await database_now(session), 15) == ["frozen"]
+            async with asyncio.timeout(2):  # not the 5 s the server's timeout would take
+                async with survivor_db.transaction() as session:
+                    taken = await survivor.take_free(
+                        session, [("dev-1", frozen.instance)], utcnow()
+                    )
+            assert taken == {"dev-1": 2}
+            thawed.set()
+            with pytest.raises(DBAPIError):
+                await claim
+        finally:
+            await frozen_db.dispose()
+            await survivor_db.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_node_that_may_not_end_the_dead_nodes_connections_still_expels_it(
+    postgresql: DatabaseProvider, tmp_path: Path
+) -> None:
+    """Nodes connecting as roles that may not end each other's connections: the dead node is
+    removed all the same (its connections are left to the server's timeouts), with a
+    warning."""
+    url = migrated_url(postgresql, tmp_path)
+    role = f"wagw_plain_{uuid.uuid4().hex[:8]}"
+    database = url.rsplit("/", 1)[-1]
+
+    async def admin(sql: str, on: str = "test") -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{on}", timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def go() -> None:
+        await admin(f"CREATE ROLE {role} LOGIN")
+        await admin(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}", on=database)
+        frozen_db = Database(url, application_name=connections_label("frozen"))  # a superuser
+        survivor_db = Database(url.replace("//postgres@", f"//{role}@"))
+        try:
+            await _node(frozen_db, "frozen", tmp_path)
+            async with frozen_db.transaction() as session:
+                await session.execute(
+                    update(ClusterNode)
+                    .where(ClusterNode.node_id == "frozen")
+                    .values(last_seen=await database_now(session) - timedelta(seconds=16))
+                )
+            with capture_logs() as logs:
+                async with survivor_db.transaction() as session:
+                    dead = await expel_dead(session, await database_now(session), 15)
+            assert dead == ["frozen"]
+            assert [e["event"] for e in logs] == ["dead_node_connections_not_ended"]
+            async with survivor_db.read() as session:
+                assert await session.get(ClusterNode, "frozen") is None  # removed all the same
+        finally:
+            await frozen_db.dispose()
+            await survivor_db.dispose()
+            await admin(f"DROP OWNED BY {role}", on=database)
+            await admin(f"DROP ROLE {role}")
 
     asyncio.run(go())

@@ -13,6 +13,11 @@ The rules, and why they fence:
 - Finding a node dead is deleting its row (`expel_dead`), re-checked under the row lock its
   own beat takes: a beat that wins keeps the node alive, one that loses finds its row gone
   and knows it was expelled (it drops every session and joins as a new instance).
+- Finding a node dead also ends its connections to the database (PostgreSQL; they are named
+  after it, `connections_label`). A frozen process's transaction holds its row locks until
+  the server ends it, and the server's idle-in-transaction timeout misses one frozen in the
+  middle of a statement's messages (seen: `active`, waiting to read from its client, for
+  over 30 s); the takeover would wait for it (the owner rows, the messages it was sending).
 - A device is taken by compare-and-set on its owner row: only from the owner seen free (no
   row, released, or an instance without a node row, which never comes back), so two nodes
   taking at once cannot both win. `token` counts the changes of owner.
@@ -24,13 +29,17 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+import structlog
+from sqlalchemy import delete, func, or_, select, text, tuple_, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode, DeviceOwner
 from wagateway.core.db import locks_rows, upsert_insert
+
+log = structlog.get_logger(__name__)
 
 # What part of the lease a node may act on after its last heartbeat began: the rest is
 # the time its sessions have to stop before another node may take the devices over.
@@ -176,14 +185,35 @@ def free_owner() -> ColumnElement[bool]:
     )
 
 
+def connections_label(node_id: str) -> str:
+    """The `application_name` of a node's own connections to the database: another node
+    that finds it dead ends them by it (`expel_dead`)."""
+    return f"wagateway node {node_id}"
+
+
 async def expel_dead(session: AsyncSession, now: datetime, lease_seconds: float) -> list[str]:
     """Remove the rows of nodes whose last heartbeat is over a lease old (they died, froze,
-    or lost the database): their devices are free from now on. The node ids removed."""
+    or lost the database), and end their connections: their devices are free from now on,
+    and nothing they left half done holds a row the takeover needs. The node ids removed."""
     stale = now - timedelta(seconds=lease_seconds)
     removed = await session.execute(
         delete(ClusterNode).where(ClusterNode.last_seen < stale).returning(ClusterNode.node_id)
     )
-    return list(removed.scalars())
+    dead = list(removed.scalars())
+    if dead and locks_rows(session):  # PostgreSQL: SQLite has one node
+        try:
+            async with session.begin_nested():  # refused, it must not undo the removal
+                await session.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND application_name = ANY(:names)"
+                    ),
+                    {"names": [connections_label(node_id) for node_id in dead]},
+                )
+        except DBAPIError as exc:  # nodes connecting as roles that may not end each other's
+            log.warning("dead_node_connections_not_ended", node_ids=dead, error=str(exc.orig))
+    return dead
 
 
 async def live_node_count(session: AsyncSession) -> int:

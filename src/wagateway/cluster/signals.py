@@ -48,8 +48,9 @@ def listen_dsn(database_url: str) -> str | None:
 
 
 class Signals:
-    def __init__(self, dsn: str | None) -> None:
+    def __init__(self, dsn: str | None, application_name: str | None = None) -> None:
         self._dsn = dsn
+        self._application_name = application_name or connection_label()
         self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
         self._outbox: dict[str, dict[str, None]] = {}  # channel → payloads (ordered set)
         self._outbox_ready = asyncio.Event()
@@ -112,7 +113,9 @@ class Signals:
         import asyncpg
 
         connection = await asyncio.wait_for(
-            asyncpg.connect(self._dsn, server_settings={"application_name": connection_label()}),
+            asyncpg.connect(
+                self._dsn, server_settings={"application_name": self._application_name}
+            ),
             10,
         )
         self._connection = connection

@@ -159,7 +159,11 @@ IDLE_IN_TRANSACTION_MS = 5000
 
 
 def create_engine(
-    url: str, *, read_only: bool = False, read_pool_size: int = DEFAULT_READ_POOL_SIZE
+    url: str,
+    *,
+    read_only: bool = False,
+    read_pool_size: int = DEFAULT_READ_POOL_SIZE,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     # hide_parameters: a database error's message would otherwise quote the statement's
     # values (a session's CSRF token, a flash message…) into whatever logs the error.
@@ -186,7 +190,7 @@ def create_engine(
     # ends it after a while, long after any transaction of ours that is still working.
     settings = {
         "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
-        "application_name": connection_label(),
+        "application_name": application_name or connection_label(),
     }
     return create_async_engine(
         url,
@@ -199,8 +203,9 @@ def create_engine(
 
 
 def connection_label() -> str:
-    """The `application_name` of this process's PostgreSQL connections: `pg_stat_activity`
-    then says which process (a node, its webhook worker, a command) each connection is."""
+    """The `application_name` of this process's PostgreSQL connections, unless it names them
+    itself (a node: `cluster/ownership.py`): `pg_stat_activity` then says which process (a
+    node, its webhook worker, a command) each connection is."""
     return f"wagateway pid {os.getpid()}"
 
 
@@ -273,9 +278,17 @@ MAX_GROUP = 256
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
-    def __init__(self, url: str, read_pool_size: int = DEFAULT_READ_POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        read_pool_size: int = DEFAULT_READ_POOL_SIZE,
+        *,
+        application_name: str | None = None,
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        # What its PostgreSQL connections are called (`connection_label`).
+        self.application_name = application_name or connection_label()
+        self.engine = create_engine(url, application_name=self.application_name)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         install_deferred_writes()
         # SQLite has one writer. Letting tasks race for it inside SQLite means sleeping in its

@@ -36,7 +36,7 @@ import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wagateway.core.db import Database, connection_label, utcnow
+from wagateway.core.db import Database, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.sandbox.models import SandboxSessionRecord
 
@@ -322,7 +322,7 @@ class SessionWitness:
                         self._dsn,
                         server_settings={
                             "idle_session_timeout": str(int(self._idle_timeout * 1000)),
-                            "application_name": connection_label(),
+                            "application_name": self._db.application_name,
                         },
                     )
                 async with self._talking:
