@@ -45,6 +45,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     provider.cleanup()
 
 
+async def _age_last_beat(db: Database, node_id: str) -> None:
+    """The node's last beat over a lease (15 s) old by the database's clock: the next look
+    finds it dead."""
+    async with db.transaction() as session:
+        now = await database_now(session)
+        await session.execute(
+            update(ClusterNode)
+            .where(ClusterNode.node_id == node_id)
+            .values(last_seen=now - timedelta(seconds=16))
+        )
+
+
 async def _node(db: Database, name: str, tmp_path: Path, lease: float = 15) -> Ownership:
     membership = Membership(db, name, tmp_path / name, lease)
     await membership.join()
@@ -98,13 +110,7 @@ def test_a_node_found_dead_loses_its_devices_and_learns_it_at_its_next_beat(
 
             frozen._membership.on_expelled = on_expelled
             # Its last beat is over a lease old (by the database's clock): found dead.
-            async with db.transaction() as session:
-                now = await database_now(session)
-                await session.execute(
-                    update(ClusterNode)
-                    .where(ClusterNode.node_id == "frozen")
-                    .values(last_seen=now - timedelta(seconds=16))
-                )
+            await _age_last_beat(db, "frozen")
             async with db.transaction() as session:
                 assert await expel_dead(session, await database_now(session), 15) == ["frozen"]
             async with db.transaction() as session:
@@ -403,13 +409,7 @@ def test_a_slow_restore_does_not_hold_up_the_next_pass_that_takes_a_dead_nodes_d
                 await placement.place()  # its share of two live nodes: the free dev-1
             assert engine.events == [("restoring", "dev-1")]  # under way, not waited for
 
-            async with db.transaction() as session:  # the other node dies
-                now = await database_now(session)
-                await session.execute(
-                    update(ClusterNode)
-                    .where(ClusterNode.node_id == "dying")
-                    .values(last_seen=now - timedelta(seconds=16))
-                )
+            await _age_last_beat(db, "dying")  # the other node dies
             async with asyncio.timeout(5):
                 await placement.place()
             assert ownership.has("dev-2")
@@ -488,13 +488,7 @@ def test_finding_a_node_dead_ends_its_connections_and_the_row_locks_they_held(
 
             claim = asyncio.create_task(claim_then_freeze())
             await locked.wait()
-            async with survivor_db.transaction() as session:
-                now = await database_now(session)
-                await session.execute(
-                    update(ClusterNode)
-                    .where(ClusterNode.node_id == "frozen")
-                    .values(last_seen=now - timedelta(seconds=16))
-                )
+            await _age_last_beat(survivor_db, "frozen")
             async with survivor_db.transaction() as session:
                 assert await expel_dead(session, await database_now(session), 15) == ["frozen"]
             async with asyncio.timeout(2):  # not the 5 s the server's timeout would take
@@ -537,12 +531,7 @@ def test_a_node_that_may_not_end_the_dead_nodes_connections_still_expels_it(
         survivor_db = Database(url.replace("//postgres@", f"//{role}@"))
         try:
             await _node(frozen_db, "frozen", tmp_path)
-            async with frozen_db.transaction() as session:
-                await session.execute(
-                    update(ClusterNode)
-                    .where(ClusterNode.node_id == "frozen")
-                    .values(last_seen=await database_now(session) - timedelta(seconds=16))
-                )
+            await _age_last_beat(frozen_db, "frozen")
             with capture_logs() as logs:
                 async with survivor_db.transaction() as session:
                     dead = await expel_dead(session, await database_now(session), 15)
