@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wagateway.cluster.membership import Membership
 from wagateway.cluster.models import ClusterNode, DeviceOwner
-from wagateway.core.db import locks_rows, upsert_insert
+from wagateway.core.db import dialect_of, locks_rows, upsert_insert
 
 log = structlog.get_logger(__name__)
 
@@ -200,7 +200,7 @@ async def expel_dead(session: AsyncSession, now: datetime, lease_seconds: float)
         delete(ClusterNode).where(ClusterNode.last_seen < stale).returning(ClusterNode.node_id)
     )
     dead = list(removed.scalars())
-    if dead and locks_rows(session):  # PostgreSQL: SQLite has one node
+    if dead and dialect_of(session) == "postgresql":  # SQLite has one node
         try:
             async with session.begin_nested():  # refused, it must not undo the removal
                 await session.execute(
