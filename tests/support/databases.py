@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.support.requirements import missing
 
@@ -20,12 +21,18 @@ PG_ADMIN_URL = os.environ.get("WAGW_TEST_POSTGRES_URL", "postgresql://postgres@1
 BACKENDS = ["sqlite", "postgresql"]
 
 
-async def _pg(sql: str) -> None:
+async def pg_admin(sql: str, *args: object, database: str | None = None) -> list[Any]:
+    """Run `sql` as the test server's administrator, on `database` (else the admin URL's);
+    its rows, if it returns any."""
     import asyncpg
 
-    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    url = PG_ADMIN_URL if database is None else PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+    conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(sql)
+        if args:
+            return list(await conn.fetch(sql, *args))
+        await conn.execute(sql)  # a statement that returns nothing (CREATE DATABASE…)
+        return []
     finally:
         await conn.close()
 
@@ -33,31 +40,23 @@ async def _pg(sql: str) -> None:
 def activity(url: str) -> str:
     """What every connection to the PostgreSQL database at `url` is doing, a line each, for
     a failed test's report: a wait on a lock names the processes that hold it."""
-    import asyncpg
-
     name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-
-    async def read() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            return await conn.fetch(
-                "SELECT pid, application_name, state, wait_event_type, wait_event,"
-                " pg_blocking_pids(pid) AS blocked_by,"
-                " round(extract(epoch FROM now() - xact_start)::numeric, 1) AS in_transaction,"
-                " left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query"
-                " FROM pg_stat_activity WHERE datname = $1 ORDER BY pid",
-                name,
-            )
-        finally:
-            await conn.close()
-
-    rows = asyncio.run(read())
+    rows = asyncio.run(
+        pg_admin(
+            "SELECT pid, application_name, state, wait_event_type, wait_event,"
+            " pg_blocking_pids(pid) AS blocked_by,"
+            " round(extract(epoch FROM now() - xact_start)::numeric, 1) AS in_transaction,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query"
+            " FROM pg_stat_activity WHERE datname = $1 ORDER BY pid",
+            name,
+        )
+    )
     return f"connections to {name}:\n" + "\n".join(str(dict(row)) for row in rows)
 
 
 def _pg_reachable() -> str | None:
     try:
-        asyncio.run(_pg("SELECT 1"))
+        asyncio.run(pg_admin("SELECT 1"))
     except Exception as exc:  # any failure to connect means "not available here"
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -74,7 +73,7 @@ class DatabaseProvider:
         if self.backend == "sqlite":
             return ""  # the gateway's default: SQLite inside its data dir
         name = f"wagw_t_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
@@ -90,14 +89,14 @@ class DatabaseProvider:
             shutil.copyfile(template, data_dir / "wagateway.db")
             return ""  # the gateway's default: SQLite inside its data dir
         name = f"wagw_t_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         self._created.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
     def cleanup(self) -> None:
         for name in self._created:
             try:
-                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception:  # best effort: a leftover test database harms nothing
                 pass
         self._created.clear()
@@ -130,7 +129,7 @@ def _template(backend: str) -> str:
             _templates[backend] = str(directory / "wagateway.db")
         else:
             name = f"wagw_template_{uuid.uuid4().hex[:12]}"
-            asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
             atexit.register(_drop_quietly, name)
             plain = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
             upgrade_to_head(Settings(database_url=plain).resolved_database_url, quiet=True)  # type: ignore[call-arg]
@@ -140,6 +139,6 @@ def _template(backend: str) -> str:
 
 def _drop_quietly(name: str) -> None:
     try:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     except Exception:  # best effort: a leftover test database harms nothing
         pass

@@ -13,13 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
-import asyncpg
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from structlog.testing import capture_logs
 
-from tests.support.databases import BACKENDS, PG_ADMIN_URL, DatabaseProvider, provider_for
+from tests.support.databases import BACKENDS, DatabaseProvider, pg_admin, provider_for
 from tests.support.migrated import migrated_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from wagateway.apps.models import App
@@ -517,16 +516,9 @@ def test_a_node_that_may_not_end_the_dead_nodes_connections_still_expels_it(
     role = f"wagw_plain_{uuid.uuid4().hex[:8]}"
     database = url.rsplit("/", 1)[-1]
 
-    async def admin(sql: str, on: str = "test") -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{on}", timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     async def go() -> None:
-        await admin(f"CREATE ROLE {role} LOGIN")
-        await admin(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}", on=database)
+        await pg_admin(f"CREATE ROLE {role} LOGIN")
+        await pg_admin(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}", database=database)
         frozen_db = Database(url, application_name=connections_label("frozen"))  # a superuser
         survivor_db = Database(url.replace("//postgres@", f"//{role}@"))
         try:
@@ -542,7 +534,7 @@ def test_a_node_that_may_not_end_the_dead_nodes_connections_still_expels_it(
         finally:
             await frozen_db.dispose()
             await survivor_db.dispose()
-            await admin(f"DROP OWNED BY {role}", on=database)
-            await admin(f"DROP ROLE {role}")
+            await pg_admin(f"DROP OWNED BY {role}", database=database)
+            await pg_admin(f"DROP ROLE {role}")
 
     asyncio.run(go())
