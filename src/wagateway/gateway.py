@@ -256,10 +256,12 @@ class Gateway:
         await self.runtime.start()
         await self.node_calls.start()
         await self.queue.start()
-        self.placement.start()  # its first pass restores this node's share meanwhile
         self.streams.start()
         await self._say_whom_limits_hold_for()
         task_dump.install(asyncio.get_running_loop())  # kill -USR1: what each task waits for
+        # Last: its first pass (taking and restoring this node's share) goes on in the
+        # background, and nothing of the start waits behind it for the loop or the database.
+        self.placement.start()
         log.info("gateway_started", node_id=self.node_id, database=self.db.dialect)
 
     async def _say_whom_limits_hold_for(self) -> None:

@@ -36,6 +36,7 @@ from wagateway.core.errors import install_error_handlers
 from wagateway.core.gc_tuning import settle_after_startup
 from wagateway.core.openapi import describe_api
 from wagateway.core.request_id import RequestIdMiddleware
+from wagateway.core.routing import add_routes_of
 from wagateway.core.settings import Settings, get_settings
 from wagateway.core.text_guard import RefuseUnstorableTextMiddleware
 from wagateway.dashboard.router import mount_dashboard
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # metrics are Prometheus.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    install_error_handlers(app, page_for_error)
+    install_error_handlers(app, page_for_error, asyncpg_errors=settings.reaches_postgresql)
     # Innermost first. The owed token check sees every answer, the error handlers'
     # included; the body's cap and its sender's check run before the text check reads a
     # body (and before the route does).
@@ -98,8 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(DashboardHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    # Routes are matched in order, each included router costing a walk of its routes:
-    # the send route, hit once per message at volume, comes first.
+    # Routes are matched in order, each a walk past those before it: the send route, hit
+    # once per message at volume, comes first.
     for router in (
         messages_router,
         health_router,
@@ -117,9 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chats_router,
         events_router,
     ):
-        app.include_router(router)
+        add_routes_of(router, app)
     if settings.admin_token:  # no admin token, no admin API: /admin is 404 (docs/behaviour.md)
-        app.include_router(admin_router)
+        add_routes_of(admin_router, app)
     mount_dashboard(app)
     describe_api(
         app,

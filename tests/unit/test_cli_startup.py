@@ -68,6 +68,31 @@ def test_serve_imports_nothing_of_the_database_before_it_listens() -> None:
     assert _among(modules, ("sqlalchemy", "wagateway.apps.service", "fastapi", "aiohttp")) == []
 
 
+# What the gateway imports only once it needs it: the first migration, dashboard page,
+# webhook or media fetch, whatsmeow store on PostgreSQL, Redis limiter, whatsmeow worker or S3
+# read. Each is a share of the time before a node answers (benchmarks/README.md, "Start-up
+# with many devices").
+LOADED_ON_DEMAND = (
+    "alembic",
+    "jinja2",
+    "aiohttp",
+    "asyncpg",
+    "redis",
+    "neonize",
+    "aiobotocore",
+    "botocore",
+)
+
+
+def test_the_loaded_gateway_leaves_what_it_needs_only_at_times_to_then(tmp_path: Path) -> None:
+    modules = _loaded_by(
+        "from wagateway.core.settings import Settings; from wagateway.main import create_app; "
+        f"create_app(Settings(data_dir={str(tmp_path)!r}))"
+    )
+    assert "wagateway.main" in modules and "fastapi" in modules
+    assert _among(modules, LOADED_ON_DEMAND) == []
+
+
 def test_the_head_read_without_alembic_is_alembics() -> None:
     assert declared_head() == migration_scripts().get_current_head()
 

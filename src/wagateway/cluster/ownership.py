@@ -142,12 +142,15 @@ class Ownership:
         taken: dict[str, int] = {}
         if fresh:
             insert = upsert_insert(session, DeviceOwner.__table__)  # type: ignore[arg-type]
-            stmt = (
-                insert.values([{"device_id": d, "token": 1, **self._as_owner(now)} for d in fresh])
-                .on_conflict_do_nothing(index_elements=[DeviceOwner.device_id])
-                .returning(DeviceOwner.device_id, DeviceOwner.token)
+            stmt = insert.on_conflict_do_nothing(index_elements=[DeviceOwner.device_id]).returning(
+                DeviceOwner.device_id, DeviceOwner.token
             )
-            taken.update({d: t for d, t in await session.execute(stmt)})
+            # Parameters apart from the statement: one statement compiled once and cached,
+            # the rows sent in batches by SQLAlchemy ("insertmanyvalues"), where a VALUES
+            # list of thousands of rows would be compiled anew each time.
+            owner = self._as_owner(now)
+            rows = [{"device_id": d, "token": 1, **owner} for d in fresh]
+            taken.update({d: t for d, t in await session.execute(stmt, rows)})
         pairs = [(device_id, owner) for device_id, owner in seen if owner is not None]
         if pairs:
             moved = (

@@ -162,7 +162,11 @@ def _describe(err: dict[str, Any], field: str | None) -> str:
 PageForError = Callable[["Request", "ApiError"], "Response | None"]
 
 
-def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
+def install_error_handlers(
+    app: FastAPI, page_for_error: PageForError | None = None, *, asyncpg_errors: bool = True
+) -> None:
+    """The error envelope for every failure. `asyncpg_errors`: whether asyncpg's own errors
+    may reach a route (the node reaches PostgreSQL); off, asyncpg is not imported for them."""
     import structlog
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -218,13 +222,15 @@ def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = N
             return respond(request, unavailable(request, exc))
         raise exc  # anything else is unexpected: `_unhandled` answers it
 
-    try:
-        from asyncpg import InterfaceError as AsyncpgInterfaceError
-        from asyncpg import PostgresError
-    except ImportError:  # SQLite-only install
-        driver_errors: tuple[type[Exception], ...] = ()
-    else:
-        driver_errors = (PostgresError, AsyncpgInterfaceError)
+    driver_errors: tuple[type[Exception], ...] = ()
+    if asyncpg_errors:
+        try:
+            from asyncpg import InterfaceError as AsyncpgInterfaceError
+            from asyncpg import PostgresError
+        except ImportError:  # SQLite-only install
+            pass
+        else:
+            driver_errors = (PostgresError, AsyncpgInterfaceError)
     from sqlalchemy.exc import SQLAlchemyError
 
     for kind in (OSError, SQLAlchemyError, *driver_errors):

@@ -395,6 +395,14 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def reaches_postgresql(self) -> bool:
+        """Whether this node talks to PostgreSQL with asyncpg: its database is there, or
+        the whatsmeow engine's store."""
+        return self.resolved_database_url.startswith("postgresql") or bool(
+            self.whatsmeow_store_url.strip()
+        )
+
+    @property
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL: drivers are chosen here so operators can write plain URLs."""
         url = self.database_url.strip()

@@ -80,7 +80,9 @@ class StartingFront:
     async def _hold(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._settled is not None  # uvicorn runs the lifespan before it listens
         try:
-            await asyncio.wait_for(self._settled.wait(), self._hold_seconds)
+            # In this task (wait_for would make one): released, the call goes on at once.
+            async with asyncio.timeout(self._hold_seconds):
+                await self._settled.wait()
         except TimeoutError:
             pass
         if self._app is not None:

@@ -25,7 +25,7 @@ from wagateway.dashboard.web import (
 from wagateway.gateway import Gateway, GatewayDep
 from wagateway.operators import service as operators
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 
 def _secure_cookies(request: Request, gw: Gateway) -> bool:

@@ -10,12 +10,12 @@ from fastapi.responses import Response
 
 from wagateway.core.errors import ApiError
 from wagateway.dashboard.projects import device_url, project_of
-from wagateway.dashboard.web import ActingViewerDep, act, audit_device_action
+from wagateway.dashboard.web import PREFIX, ActingViewerDep, act, audit_device_action
 from wagateway.devices.models import Device
 from wagateway.devices.state import Status
 from wagateway.gateway import Gateway, GatewayDep
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 log = structlog.get_logger(__name__)
 
 

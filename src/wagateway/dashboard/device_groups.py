@@ -11,14 +11,14 @@ from fastapi.responses import Response
 from wagateway.core.addresses import normalise_recipient
 from wagateway.core.errors import validation_error
 from wagateway.dashboard.projects import device_url, project_of
-from wagateway.dashboard.web import ActingViewerDep, act, audit_device_action
+from wagateway.dashboard.web import PREFIX, ActingViewerDep, act, audit_device_action
 from wagateway.devices.models import Device
 from wagateway.devices.refusals import group_refusal, not_connected
 from wagateway.devices.state import Status
 from wagateway.engines.base import EngineError, GroupInfo, with_valid_text
 from wagateway.gateway import Gateway, GatewayDep
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 
 async def groups_of(gw: Gateway, device: Device) -> list[GroupInfo] | None:

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from wagateway.dashboard.projects import device_url, project_of
-from wagateway.dashboard.web import ActingViewerDep, Viewer, act, audit_device_action
+from wagateway.dashboard.web import PREFIX, ActingViewerDep, Viewer, act, audit_device_action
 from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.edits import OUT_OF_DEVICE
 from wagateway.messages.models import Message
 from wagateway.messages.schemas import SendMessageRequest
 from wagateway.messages.states import MessageStatus
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 # The emoji the reaction field suggests (any emoji may be typed).
 REACTIONS = ("👍", "❤️", "😂", "😮", "😢", "🙏")

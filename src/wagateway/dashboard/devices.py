@@ -26,6 +26,7 @@ from wagateway.dashboard.projects import (
     project_url,
 )
 from wagateway.dashboard.web import (
+    PREFIX,
     ActingViewerDep,
     Viewer,
     ViewerDep,
@@ -44,7 +45,7 @@ from wagateway.messages.schemas import SendMessageRequest
 from wagateway.sandbox.controls import InboundRequest
 from wagateway.webhooks import service as deliveries
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 LIVE_POLL_SECONDS = 0.5
 # A stream ends after this long and the browser's EventSource reconnects by itself, which
 # also re-checks the login: a logged-out browser stops receiving within a minute.

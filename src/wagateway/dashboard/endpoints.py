@@ -18,6 +18,7 @@ from wagateway.apps.models import App
 from wagateway.core.errors import ApiError, validation_error
 from wagateway.dashboard.projects import project_of, project_url
 from wagateway.dashboard.web import (
+    PREFIX,
     ActingViewerDep,
     Viewer,
     ViewerDep,
@@ -32,7 +33,7 @@ from wagateway.webhooks import service as deliveries
 from wagateway.webhooks.event_names import EVENT_NAMES
 from wagateway.webhooks.models import DEFAULT_ENDPOINT
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 EVENT_CHOICES = sorted(EVENT_NAMES)
 MAX_GRACE_HOURS = apps.MAX_WEBHOOK_SECRET_GRACE_SECONDS / 3600
 DEFAULT_GRACE_HOURS = apps.WEBHOOK_SECRET_GRACE_SECONDS / 3600

@@ -32,7 +32,7 @@ from wagateway.gateway import Gateway, GatewayDep
 from wagateway.messages.overview import project_overviews
 from wagateway.operators import service as operators
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 PACING_FIELDS = ("rate_per_second", "jitter", "typing_seconds", "daily_cap")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from wagateway.core.routing import add_routes_of
 from wagateway.dashboard import (
     auth,
     device_account,
@@ -31,13 +32,11 @@ PARTS = (
     device_account.router,
     device_groups.router,
 )
-router = APIRouter(prefix=PREFIX)
-for part in PARTS:
-    router.include_router(part)
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    app.include_router(router)
+    for part in PARTS:
+        add_routes_of(part, app)
     app.mount(
         f"{PREFIX}/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

@@ -13,11 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 from wagateway.apps import endpoints
 from wagateway.core.netguard import published_egress
 from wagateway.dashboard.projects import project_of, project_url
-from wagateway.dashboard.web import ActingViewerDep, ViewerDep, act, back_to, flash, render
+from wagateway.dashboard.web import PREFIX, ActingViewerDep, ViewerDep, act, back_to, flash, render
 from wagateway.gateway import GatewayDep
 from wagateway.webhooks import service as deliveries
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 PAGE = 50
 
 

@@ -64,6 +64,10 @@ class Placement:
         self._first_pass = asyncio.create_task(self._place_first(), name="placement-first")
 
     async def _place_first(self) -> None:
+        # A turn of the loop first: the calls held while the node started (its starting
+        # front releases them in the step that ends the gateway's start, this task already
+        # queued) are answered before this pass takes the loop for its thousands of devices.
+        await asyncio.sleep(0)
         try:
             await self.place()
         except Exception:

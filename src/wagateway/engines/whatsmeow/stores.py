@@ -33,13 +33,15 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import asyncpg
 import structlog
 
 from wagateway.engines.base import EngineError
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = structlog.get_logger(__name__)
 
@@ -189,6 +191,8 @@ class PostgresStores:
         self._schema_settled = False
 
     async def start(self) -> None:
+        import asyncpg  # here: a node on SQLite, or with no whatsmeow device, never needs it
+
         # statement_cache_size=0: the store URL may be PgBouncer in transaction mode, where
         # a prepared statement does not outlive its transaction.
         self._pool = await asyncpg.create_pool(
