@@ -3,7 +3,8 @@
 Runs as root inside a private mount namespace (`unshare --mount`), given the image's root
 file system (`podman image mount`, read-only) and its config (`podman image inspect`):
 
-- the config has a non-root USER, a /data VOLUME, EXPOSE 8080 and a HEALTHCHECK;
+- the config has a non-root USER, a /data VOLUME, EXPOSE 8080 and a HEALTHCHECK; the code
+  (the gateway's, and its dependencies') was compiled to bytecode when it was installed;
 - `/proc`, `/dev`, a fresh `/tmp` and a fresh data dir are bound in, and the image's command
   (`wagateway serve`) starts with chroot as the image's user, with the image's environment
   and working dir (a loopback port instead of 0.0.0.0:8080);
@@ -117,6 +118,11 @@ def main() -> None:
     licences = (config.get("Labels") or {}).get("org.opencontainers.image.licenses", "")
     expected = "MIT" if args.variant == "core" else "MIT AND Apache-2.0 AND MPL-2.0 AND GPL-3.0"
     check(licences == expected, f"the image's licence label is {expected!r}")
+    # Compiled when installed: else each start compiles the code anew, for a second or more.
+    site = next((root / "opt/wagateway/lib").glob("python3*/site-packages"))
+    for package, module in (("wagateway", "main"), ("sqlalchemy", "__init__")):
+        compiled = list((site / package / "__pycache__").glob(f"{module}.cpython-*.pyc"))
+        check(bool(compiled), f"{package}/{module}.py is installed with its bytecode")
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     workdir = config.get("WorkingDir") or "/"
 
