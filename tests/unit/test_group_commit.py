@@ -1,53 +1,79 @@
-"""Group commit (core/db.py) against the real store (SQLite): the rows a group's units say
-they will `session.get` are loaded with one query per class, and stay loaded for them."""
+"""Group commit (core/db.py) against the real stores: the rows a group's units say they will
+`session.get` (or lock) are loaded with one query per class, and stay loaded for them."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.migrated import migrated_url
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.apps.models import App
-from wagateway.core.db import Database
+from wagateway.core.db import Database, Preload, get_locked
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.devices.models import Device
 
 
-def test_preloaded_rows_serve_every_units_get_with_one_query(tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    provider: DatabaseProvider = provider_for(request.param)
+    yield migrated_url(provider, tmp_path)
+    provider.cleanup()
+
+
+def test_preloaded_rows_serve_every_units_get_with_one_query(database_url: str) -> None:
+    """Rows read to be changed (`get_locked`) are preloaded locked, where rows are locked
+    (PostgreSQL: a locked `Session.get` would query each time); a row some units read plainly
+    and others locked is read once, locked."""
+
     async def scenario() -> tuple[list[str], list[str]]:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
+        db = Database(database_url)
         async with db.transaction() as session:
             session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
             for n in range(4):
                 session.add(
                     Device(id=f"dev{n}", app_id="app", name=f"d{n}", engine="sandbox", status="new")
                 )
-        statements = recorded_statements(db)
+        statements = recorded_statements(db, reads=True)
 
-        def reads(device_id: str):  # type: ignore[no-untyped-def]
+        def reads(device_id: str, locked: bool):  # type: ignore[no-untyped-def]
             async def unit(session: AsyncSession) -> str:
                 gc.collect()  # the identity map holds clean rows weakly: they must be kept
-                device = await session.get(Device, device_id)
+                if locked:
+                    device = await get_locked(session, Device, device_id)
+                else:
+                    device = await session.get(Device, device_id)
                 assert device is not None
                 return device.name
 
             return unit
 
-        names = await asyncio.gather(
-            *(db.submit(reads(f"dev{n % 4}"), preload=(Device, f"dev{n % 4}")) for n in range(12))
-        )
+        units = []
+        for n in range(12):
+            # dev0 and dev2 read locked by their first units, plainly by the rest.
+            device_id, locked = f"dev{n % 4}", n in (0, 2)
+            units.append(db.submit(reads(device_id, locked), Preload(Device, device_id, locked)))
+        names = await asyncio.gather(*units)
         await db.dispose()
         return list(names), statements
 
     names, statements = asyncio.run(scenario())
     assert names == [f"d{n % 4}" for n in range(12)]
     device_queries = selects_from("devices", statements)
-    assert len(device_queries) == 1, device_queries
+    locked, plain = (
+        [q for q in device_queries if "FOR UPDATE" in q],
+        [q for q in device_queries if "FOR UPDATE" not in q],
+    )
+    if database_url.startswith("postgresql"):
+        assert (len(locked), len(plain)) == (1, 1), device_queries
+    else:  # nothing to lock: the same two queries, without FOR UPDATE
+        assert (len(locked), len(plain)) == (0, 2), device_queries
 
 
 def test_write_at_once_takes_turns_with_the_async_writers_and_rolls_back_on_error(

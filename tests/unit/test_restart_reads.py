@@ -3,7 +3,8 @@
 the devices: the stored sessions are read together (core/joined_reads.py), each
 `Connected` write finds its device among those its group loaded at once, and the
 presence_mode pushed after it is read in that write, not by a read of its own. Checked
-here with the real sandbox engine on SQLite by counting the queries of a restore. And a
+here with the real sandbox engine on SQLite and PostgreSQL (where the device rows are read
+locked) by counting the queries of a restore. And a
 restored session stands when the engine cannot be told its history limit, and a sandbox
 restore whose stored session cannot be read tries again."""
 
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from tests.support.migrated import migrated_sqlite_url
+from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.migrated import migrated_sqlite_url, migrated_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.core.db import Database
@@ -32,11 +36,20 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxSession
 DEVICES = 40
 
 
-def test_restoring_many_devices_reads_in_batches_not_per_device(tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    provider: DatabaseProvider = provider_for(request.param)
+    yield migrated_url(provider, tmp_path)
+    provider.cleanup()
+
+
+def test_restoring_many_devices_reads_in_batches_not_per_device(
+    database_url: str, tmp_path: Path
+) -> None:
     settings = Settings(data_dir=tmp_path)
 
     async def scenario() -> tuple[list[str], int, int]:
-        db = Database(await migrated_sqlite_url(tmp_path))
+        db = Database(database_url)
         now = datetime.now(UTC)
         async with db.transaction() as session:
             # always_online: each push shows in the network log.

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import Context, ContextVar
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -269,9 +269,20 @@ _in_transaction: ContextVar[bool] = ContextVar("wagateway_in_transaction", defau
 
 T = TypeVar("T")
 Unit = Callable[[AsyncSession], Awaitable[Any]]
-# A row a unit will `session.get`: (mapped class, primary key). The group loads the rows its
-# units name with one query per class before running them, instead of one query each.
-Preload = tuple[type[Any], Any]
+
+
+class Preload(NamedTuple):
+    """A row a unit will `session.get` (or `get_locked`, if `locked`). The group loads the
+    rows its units name with one query per class before running them, instead of one query
+    each; those to be locked, with FOR UPDATE where rows are locked (`locks_rows`)."""
+
+    entity: type[Any]
+    key: Any
+    locked: bool = False
+
+
+# session.info: the (class, key) of the rows a group's preload read locked.
+_LOCKED_BY_PRELOAD = "wagateway.locked_by_preload"
 MAX_GROUP = 256
 
 
@@ -475,15 +486,38 @@ class Database:
 
 async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
     """Load the rows a group's units will `session.get` into the session, one query per
-    class; a single row is left to its unit's own `get` (the same one query)."""
-    keys_of: dict[type[Any], set[Any]] = {}
-    for entity, key in rows:
-        keys_of.setdefault(entity, set()).add(key)
-    for entity, keys in keys_of.items():
+    class (and per locked or not); a single row is left to its unit's own `get` (the same
+    one query). A row any unit locks is read locked, in key order (as every reader that locks
+    several rows does: no two of them wait for each other)."""
+    plain_keys: dict[type[Any], set[Any]] = {}
+    locked_keys: dict[type[Any], set[Any]] = {}
+    for preload in rows:
+        (locked_keys if preload.locked else plain_keys).setdefault(preload.entity, set()).add(
+            preload.key
+        )
+    for entity, keys in plain_keys.items():
+        keys -= locked_keys.get(entity, set())
         if len(keys) > 1:
             primary_key = inspect(entity).primary_key[0]
             loaded = await session.execute(select(entity).where(primary_key.in_(keys)))
             keep_for_the_group(session, loaded.scalars())
+    for entity, keys in locked_keys.items():
+        if len(keys) > 1:
+            primary_key = inspect(entity).primary_key[0]
+            stmt = select(entity).where(primary_key.in_(keys)).order_by(primary_key)
+            rows_read = list((await session.execute(lock_rows(stmt, session))).scalars())
+            keep_for_the_group(session, rows_read)
+            locked = session.info.setdefault(_LOCKED_BY_PRELOAD, set())
+            locked.update((entity, getattr(row, primary_key.key)) for row in rows_read)
+
+
+async def get_locked(session: AsyncSession, entity: type[T], key: Any) -> T | None:
+    """The row, locked until the transaction ends where rows are locked (`locks_rows`): from
+    the group's preload when it read it so (`Preload(..., locked=True)`), else read FOR
+    UPDATE now (`Session.get` with a lock always queries, the identity map notwithstanding)."""
+    if (entity, key) in session.info.get(_LOCKED_BY_PRELOAD, ()):
+        return await session.get(entity, key)
+    return await session.get(entity, key, with_for_update=locks_rows(session))
 
 
 def keep_for_the_group(session: AsyncSession, rows: Iterable[Any]) -> None:

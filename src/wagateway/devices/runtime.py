@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.models import App
 from wagateway.cluster.ownership import Ownership
-from wagateway.core.db import Database, keep_for_the_group, lock_rows, locks_rows, utcnow
+from wagateway.core.db import (
+    Database,
+    Preload,
+    get_locked,
+    keep_for_the_group,
+    lock_rows,
+    utcnow,
+)
 from wagateway.core.errors import ApiError
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.devices import events
@@ -473,9 +480,11 @@ class SessionRuntime:
             written = self._history.add(event)
         else:
             self._receipts.close(None, member=event.device_id)
-            # The device row is the unit's first read: the group reads its units' at once.
+            # The device row is the unit's first read, locked: the group reads its units' at
+            # once (a restart's thousands of connects: one query a group, not one each).
             written = self._db.submit(
-                lambda session: self._apply_event(session, event), (Device, event.device_id)
+                lambda session: self._apply_event(session, event),
+                Preload(Device, event.device_id, locked=True),
             )
         return self._after_write(event, written)
 
@@ -560,7 +569,7 @@ class SessionRuntime:
     async def _apply_event(self, session: AsyncSession, event: EngineEvent) -> _ModePush | None:
         """Write the event; for a Connected, the presence_mode to push once it committed
         (read here, in the write, rather than by a read of its own per connection)."""
-        device = await session.get(Device, event.device_id, with_for_update=locks_rows(self._db))
+        device = await get_locked(session, Device, event.device_id)
         if device is None or device.status == Status.DESTROYED:
             return None
         if device.session_epoch != event.epoch:

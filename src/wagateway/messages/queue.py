@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wagateway.apps import pacing
 from wagateway.apps.models import App
 from wagateway.cluster.signals import Signals
-from wagateway.core.db import Database, idle_wait, lock_rows, locks_rows, utcnow
+from wagateway.core.db import Database, Preload, idle_wait, lock_rows, locks_rows, utcnow
 from wagateway.core.joined_writes import JoinedWrites
 from wagateway.core.settings import Settings
 from wagateway.devices import events as device_events
@@ -110,7 +110,7 @@ class OutboundQueue:
         self._next_due: datetime | None = None  # when the idle supervisor saw a message due
         # Sends of one device that finish while their `sent` bookkeeping waits join it.
         self._bookkeeping: JoinedWrites[str, tuple[Message, SentMessage]] = JoinedWrites(
-            db, self._mark_sent, preload=lambda device_id: (Device, device_id)
+            db, self._mark_sent, preload=lambda device_id: Preload(Device, device_id)
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -371,7 +371,7 @@ class OutboundQueue:
                 )
             return Claim(device, app, plan, messages)
 
-        return await self._db.grouped(unit, preload=(Device, device_id))
+        return await self._db.grouped(unit, preload=Preload(Device, device_id))
 
     async def _still_owner(self, session: AsyncSession, device_id: str) -> bool:
         """Whether this node owns the device, its owner row locked until the claim commits:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagateway.apps.tokens import DeferredTokenCheck
-from wagateway.core.db import Database, new_id, table_of, utcnow
+from wagateway.core.db import Database, Preload, new_id, table_of, utcnow
 from wagateway.core.deferred_writes import RowDefaults, defer_insert
 from wagateway.core.errors import ApiError, not_found, validation_error
 from wagateway.core.settings import Settings
@@ -229,7 +229,7 @@ class MessageService:
             return None if wait else SendResult(202, answer)
 
         try:
-            result = await self._db.grouped(accept, preload=(Device, device_id))
+            result = await self._db.grouped(accept, preload=Preload(Device, device_id))
         except IntegrityError:
             # The same key raced in from another request: answer as its twin would.
             if idempotency_key is None:

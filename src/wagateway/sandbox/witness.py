@@ -162,12 +162,21 @@ class SessionWitness:
 
     async def _write_opens(self, session: AsyncSession, _: None, device_ids: list[str]) -> None:
         unique = list(dict.fromkeys(device_ids))
+        opened: list[int] = []
         for start in range(0, len(unique), STATEMENT_ROWS):  # a statement's parameters are few
-            await self._write_some_opens(session, unique[start : start + STATEMENT_ROWS])
+            opened += await self._write_some_opens(session, unique[start : start + STATEMENT_ROWS])
+        # Their locks in one statement, before the commit shows the records: live as soon as
+        # another node can see them, and the thousands of opens of a restart cost a round
+        # trip per write, not one each (benchmarks/README.md, "Start-up with many devices").
+        try:
+            await self._lock_all(opened)
+        except Exception as exc:  # a unit may not raise once it has written
+            log.warning("sandbox_session_locks_not_taken", count=len(opened), error=repr(exc))
 
-    async def _write_some_opens(self, session: AsyncSession, device_ids: list[str]) -> None:
+    async def _write_some_opens(self, session: AsyncSession, device_ids: list[str]) -> list[int]:
         """Record the sessions, and settle each device's older open records: `replaced`
-        when live, `connection_lost` when their node's connection had gone."""
+        when live, `connection_lost` when their node's connection had gone. The new
+        records' ids."""
         previous = [self._open[d] for d in device_ids if d in self._open]
         if previous:
             await self._close(session, previous, "reconnected")
@@ -202,7 +211,7 @@ class SessionWitness:
         try:
             live = await self._live(older)
         except ConnectionError:
-            return  # settled by the next open, or by a read of the record
+            return list(new_ids.values())  # settled by the next open, or a read of the record
         replaced = [row for row in older if row.id in live]
         for row in replaced:
             log.warning(
@@ -216,12 +225,10 @@ class SessionWitness:
         await self._close(session, [row.id for row in replaced], REPLACED, at=now)
         dead = [row.id for row in older if row.id not in live]
         await self._close(session, dead, CONNECTION_LOST, at=now)
+        return list(new_ids.values())
 
     async def _open_record(self, device_id: str) -> None:
-        await self._opens.add(None, device_id)
-        record_id = self._open.get(device_id)
-        if record_id is not None:
-            await self._lock_all([record_id])
+        await self._opens.add(None, device_id)  # recorded, its lock taken (`_write_opens`)
 
     async def _lock_all(self, record_ids: list[int]) -> None:
         await self._talk_all("pg_advisory_lock", record_ids)
