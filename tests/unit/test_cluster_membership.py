@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.databases import DatabaseProvider
 from tests.support.migrated import migrated_url
 from wagateway.cluster.keys import RefusedToJoin, check_master_key, check_media_store
 from wagateway.cluster.membership import Membership
@@ -21,16 +20,9 @@ from wagateway.cluster.models import ClusterNode
 from wagateway.core.db import Database, utcnow
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
-
-
-def test_a_node_with_another_master_key_is_refused(database_url: str) -> None:
+def test_a_node_with_another_master_key_is_refused(migrated_db_url: str) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             await check_master_key(db, b"k" * 32)  # the first one records its check
             await check_master_key(db, b"k" * 32)
@@ -43,12 +35,12 @@ def test_a_node_with_another_master_key_is_refused(database_url: str) -> None:
 
 
 def test_nodes_share_one_media_store_and_a_node_alone_may_change_it(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     s3 = "s3 http://127.0.0.1:9000 media/"
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             await check_media_store(db, "local node-one", "node-one", 15)  # alone: recorded
             await check_media_store(db, s3, "node-one", 15)  # alone again: it may change
@@ -70,9 +62,9 @@ def _owned() -> int:
     return 4
 
 
-def test_nodes_join_beat_and_leave(database_url: str, tmp_path: Path) -> None:
+def test_nodes_join_beat_and_leave(migrated_db_url: str, tmp_path: Path) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             one = Membership(db, "node-one", tmp_path / "one", 15, devices_owned=_owned)
             two = Membership(db, "node-two", tmp_path / "two", 15)
@@ -97,10 +89,10 @@ def test_nodes_join_beat_and_leave(database_url: str, tmp_path: Path) -> None:
 
 
 def test_a_copied_data_dir_is_refused_while_its_original_beats(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             original = Membership(db, "same-id", tmp_path / "original", 3)
             await original.join()
@@ -117,10 +109,10 @@ def test_a_copied_data_dir_is_refused_while_its_original_beats(
 
 
 def test_a_restart_takes_its_row_over_and_a_dead_originals_copy_waits_for_it_to_lapse(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             crashed = Membership(db, "node-id", tmp_path / "dir", 2)
             await crashed.join()  # and never beats again: killed

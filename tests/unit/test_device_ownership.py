@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
@@ -18,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from structlog.testing import capture_logs
 
-from tests.support.databases import BACKENDS, DatabaseProvider, pg_admin, provider_for
+from tests.support.databases import DatabaseProvider, pg_admin
 from tests.support.migrated import migrated_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from wagateway.apps.models import App
@@ -35,13 +34,6 @@ from wagateway.devices.models import Device
 from wagateway.devices.placement import Placement
 from wagateway.devices.runtime import SessionRuntime
 from wagateway.engines.base import Engine
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
 
 
 async def _age_last_beat(db: Database, node_id: str) -> None:
@@ -63,10 +55,10 @@ async def _node(db: Database, name: str, tmp_path: Path, lease: float = 15) -> O
 
 
 def test_a_free_device_goes_to_one_taker_and_each_change_of_owner_counts(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             one, two = await _node(db, "one", tmp_path), await _node(db, "two", tmp_path)
             async with db.transaction() as session:
@@ -95,10 +87,10 @@ def test_a_free_device_goes_to_one_taker_and_each_change_of_owner_counts(
 
 
 def test_a_node_found_dead_loses_its_devices_and_learns_it_at_its_next_beat(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             survivor = await _node(db, "survivor", tmp_path)
             frozen = await _node(db, "frozen", tmp_path)
@@ -135,10 +127,10 @@ def test_a_node_found_dead_loses_its_devices_and_learns_it_at_its_next_beat(
 
 
 def test_a_node_acts_for_a_device_only_while_its_last_renewal_is_fresh(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             lease = 3.0
             node = await _node(db, "node", tmp_path, lease)
@@ -156,13 +148,15 @@ def test_a_node_acts_for_a_device_only_while_its_last_renewal_is_fresh(
     asyncio.run(go())
 
 
-def test_a_takeover_waits_for_the_owners_claim_under_way(database_url: str, tmp_path: Path) -> None:
+def test_a_takeover_waits_for_the_owners_claim_under_way(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
     """The send queue claims a device's messages with its owner row locked (`owns_locked`):
     a node taking the device over meanwhile waits for that claim to commit (on SQLite the
     single writer orders them already), and the old owner owns nothing after."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             old, new = await _node(db, "old", tmp_path), await _node(db, "new", tmp_path)
             async with db.transaction() as session:
@@ -213,14 +207,14 @@ class _QuietEngine:
 
 
 def test_no_send_is_claimed_for_a_device_until_its_takeover_put_back_the_old_owners(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """Between taking a device and putting its previous owner's unfinished sends back in the
     queue (the takeover listeners), the new owner claims none of its sends: a claim then
     would send the messages after those first."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             ownership = await _node(db, "new", tmp_path)
             async with db.transaction() as session:
@@ -261,14 +255,14 @@ def test_no_send_is_claimed_for_a_device_until_its_takeover_put_back_the_old_own
 
 
 def test_devices_whose_takeover_failed_are_not_held_so_the_next_pass_takes_them_again(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """A takeover the database failed half-way (PostgreSQL restarting) restored nothing: its
     devices must not stay held, or the next placement pass would count them as running and
     no pass would ever restore them."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             ownership = await _node(db, "new", tmp_path)
             async with db.transaction() as session:
@@ -333,13 +327,13 @@ async def _holder_of_dev_1(
 
 
 def test_a_drain_releases_its_devices_only_once_their_sessions_ends_are_recorded(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """Released first, the next owner could open a session while this one's end was still
     being written: the sandbox would call that a replacement (sandbox/witness.py)."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             engine = _HandingOverEngine(db)
             membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)
@@ -381,14 +375,14 @@ class _SlowRestoreEngine(_HandingOverEngine):
 
 
 def test_a_slow_restore_does_not_hold_up_the_next_pass_that_takes_a_dead_nodes_devices(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """A restore can wait a minute on WhatsApp (whatsmeow's connect): the pass that took the
     device must not wait for it, or a node dying meanwhile would keep its devices offline
     past the contract's takeover bound."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             membership = Membership(db, "new", tmp_path / "new", 15)
             await membership.join()
@@ -429,14 +423,14 @@ def test_a_slow_restore_does_not_hold_up_the_next_pass_that_takes_a_dead_nodes_d
 
 
 def test_a_drain_during_a_restore_waits_for_it_and_closes_the_session_it_opened(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """Let go of while its restore is under way, a device's close can come before its
     session exists; the restore ending later must not leave that session open, and the
     device is released only after it (else the next owner's session meets this one's)."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             engine = _SlowRestoreEngine(db, slow={"dev-1"})
             membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)
@@ -463,14 +457,14 @@ def test_a_drain_during_a_restore_waits_for_it_and_closes_the_session_it_opened(
 
 
 def test_the_first_pass_lets_the_calls_held_while_the_node_started_go_first(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """The starting front (core/starting_front.py) releases the calls it held in the step
     that ends the gateway's start, the one that started the first pass: they are answered
     before the pass takes the loop (with 10,000 devices, tens of milliseconds)."""
 
     async def go() -> None:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         try:
             engine = _SlowRestoreEngine(db, slow=set())
             membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.migrated import migrated_url
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.apps.models import App
 from wagateway.core.db import Database, Preload, get_locked
@@ -20,20 +16,13 @@ from wagateway.core.migrate import upgrade_to_head
 from wagateway.devices.models import Device
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
-
-
-def test_preloaded_rows_serve_every_units_get_with_one_query(database_url: str) -> None:
+def test_preloaded_rows_serve_every_units_get_with_one_query(migrated_db_url: str) -> None:
     """Rows read to be changed (`get_locked`) are preloaded locked, where rows are locked
     (PostgreSQL: a locked `Session.get` would query each time); a row some units read plainly
     and others locked is read once, locked."""
 
     async def scenario() -> tuple[list[str], list[str]]:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         async with db.transaction() as session:
             session.add(App(id="app", name="shop", engine="sandbox", webhook_secret_enc="x"))
             for n in range(4):
@@ -70,7 +59,7 @@ def test_preloaded_rows_serve_every_units_get_with_one_query(database_url: str) 
         [q for q in device_queries if "FOR UPDATE" in q],
         [q for q in device_queries if "FOR UPDATE" not in q],
     )
-    if database_url.startswith("postgresql"):
+    if migrated_db_url.startswith("postgresql"):
         assert (len(locked), len(plain)) == (1, 1), device_queries
     else:  # nothing to lock: the same two queries, without FOR UPDATE
         assert (len(locked), len(plain)) == (0, 2), device_queries

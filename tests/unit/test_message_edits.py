@@ -6,16 +6,12 @@ text, or finds nothing to send."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.migrated import migrated_url
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.errors import ApiError
@@ -25,13 +21,6 @@ from wagateway.messages.edits import MessageEdits
 from wagateway.messages.models import Message
 from wagateway.messages.queue import devices_with_due_messages
 from wagateway.webhooks.models import Event
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
 
 
 async def _store(url: str) -> tuple[Database, Message]:
@@ -75,9 +64,9 @@ def _edits(db: Database, stale: Message, announced: list[str] | None = None) -> 
     return edits
 
 
-def test_a_claim_that_commits_first_wins(database_url: str) -> None:
+def test_a_claim_that_commits_first_wins(migrated_db_url: str) -> None:
     async def main() -> None:
-        db, stale = await _store(database_url)
+        db, stale = await _store(migrated_db_url)
         async with db.transaction() as session:  # the queue's claim
             await session.execute(
                 update(Message).where(Message.seq == stale.seq).values(status="sending")
@@ -98,9 +87,9 @@ def test_a_claim_that_commits_first_wins(database_url: str) -> None:
     asyncio.run(main())
 
 
-def test_a_request_that_commits_first_wins(database_url: str) -> None:
+def test_a_request_that_commits_first_wins(migrated_db_url: str) -> None:
     async def main() -> None:
-        db, stale = await _store(database_url)
+        db, stale = await _store(migrated_db_url)
         edits = _edits(db, stale)
         edited = await edits.edit("app", "dev", stale.id, "baru")
         assert edited.status == "queued" and edited.content["text"] == "baru"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,13 @@ import pytest
 from sqlalchemy import ClauseElement
 from sqlalchemy.orm import Session
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
 from tests.support.events import insert_events
-from tests.support.migrated import migrated_url
 from wagateway.apps.models import App
 from wagateway.core.db import Database, utcnow
 from wagateway.core.migrate import upgrade_to_head
 from wagateway.devices.models import Device
 from wagateway.messages.models import Message
 from wagateway.messages.queue import devices_with_due_messages, earliest_queued_per_device
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
 
 
 async def _with_app(url: str, work: Any) -> Any:
@@ -44,7 +34,7 @@ async def _with_app(url: str, work: Any) -> Any:
         await db.dispose()
 
 
-def test_devices_with_due_messages(database_url: str) -> None:
+def test_devices_with_due_messages(migrated_db_url: str) -> None:
     now = utcnow()
     devices = {  # id: (status, connection, [(message status, due in seconds)])
         "due": ("connected", "online", [("sent", -5), ("queued", -1)]),
@@ -84,7 +74,7 @@ def test_devices_with_due_messages(database_url: str) -> None:
         earliest = {device: at for device, at in session.execute(earliest_queued_per_device())}
         return sorted(session.execute(devices_with_due_messages(now)).scalars()), earliest
 
-    due_now, earliest = asyncio.run(_with_app(database_url, due))
+    due_now, earliest = asyncio.run(_with_app(migrated_db_url, due))
     assert due_now == ["due"]
     # What an idle supervisor sleeps until: the connected, online devices' earliest queued
     # message, sent ones not counted; none for a device with nothing queued.

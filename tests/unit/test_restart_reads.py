@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
-from tests.support.migrated import migrated_sqlite_url, migrated_url
+from tests.support.migrated import migrated_sqlite_url
 from tests.support.seeds import inbound_sink, linked_device, shop_app
 from tests.support.sql import recorded_statements, selects_from
 from wagateway.core.db import Database
@@ -36,20 +33,13 @@ from wagateway.sandbox.models import SandboxNetworkEntry, SandboxSession
 DEVICES = 40
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
-
-
 def test_restoring_many_devices_reads_in_batches_not_per_device(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path)
 
     async def scenario() -> tuple[list[str], int, int]:
-        db = Database(database_url)
+        db = Database(migrated_db_url)
         now = datetime.now(UTC)
         async with db.transaction() as session:
             # always_online: each push shows in the network log.

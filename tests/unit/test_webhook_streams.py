@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import ClauseElement, insert, select
 from sqlalchemy.orm import Session
 
-from tests.support.databases import BACKENDS, DatabaseProvider, provider_for
+from tests.support.databases import DatabaseProvider
 from tests.support.events import insert_events
 from tests.support.migrated import migrated_url
 from wagateway.apps.models import App
@@ -35,13 +34,6 @@ from wagateway.webhooks.models import (
 )
 
 SCHEDULE = [10.0, 60.0]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    provider: DatabaseProvider = provider_for(request.param)
-    yield migrated_url(provider, tmp_path)
-    provider.cleanup()
 
 
 def _run(url: str, tmp_path: Path, work: Callable[[Session, Leases], Any]) -> Any:
@@ -97,7 +89,7 @@ def _record(session: Session, claimed: Claimed, statuses: dict[str, int], now: d
 
 
 def test_each_endpoint_gets_its_events_in_order_through_its_filters(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     def work(session: Session, leases: Leases) -> tuple[list[int], dict[Any, list[int]]]:
         _endpoint(session, "messages", events=["message"])
@@ -109,7 +101,7 @@ def test_each_endpoint_gets_its_events_in_order_through_its_filters(
         seqs += insert_events(session, ["dev-b"], name="receipt")
         return seqs, _runs(leases.lease(session, utcnow()))
 
-    seqs, runs = _run(database_url, tmp_path, work)
+    seqs, runs = _run(migrated_db_url, tmp_path, work)
     a_msg, b_msg, a_receipt, _test, app_msg, _b_receipt = seqs
     assert runs == {
         ("messages", "dev-a"): [a_msg],
@@ -121,7 +113,9 @@ def test_each_endpoint_gets_its_events_in_order_through_its_filters(
     }
 
 
-def test_a_failing_head_holds_back_only_its_own_stream(database_url: str, tmp_path: Path) -> None:
+def test_a_failing_head_holds_back_only_its_own_stream(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
     def work(session: Session, leases: Leases) -> dict[str, Any]:
         _endpoint(session, "down")
         _endpoint(session, "up")
@@ -141,7 +135,7 @@ def test_a_failing_head_holds_back_only_its_own_stream(database_url: str, tmp_pa
         seen["seqs"] = (first, second, third)
         return seen
 
-    seen = _run(database_url, tmp_path, work)
+    seen = _run(migrated_db_url, tmp_path, work)
     first, second, third = seen["seqs"]
     assert seen["first"] == {("down", "dev-a"): [first, second], ("up", "dev-a"): [first, second]}
     assert seen["at_once"] == {("up", "dev-a"): [third]}
@@ -150,7 +144,7 @@ def test_a_failing_head_holds_back_only_its_own_stream(database_url: str, tmp_pa
 
 
 def test_a_head_given_up_on_is_failed_and_its_stream_goes_on(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     def work(session: Session, leases: Leases) -> tuple[list[int], list[Any], dict[Any, Any]]:
         _endpoint(session, "down")
@@ -164,13 +158,13 @@ def test_a_head_given_up_on_is_failed_and_its_stream_goes_on(
         failures = [(f.endpoint_id, f.event_seq) for f in session.scalars(select(WebhookFailure))]
         return seqs, failures, _runs(leases.lease(session, now + timedelta(seconds=1000)))
 
-    seqs, failures, after = _run(database_url, tmp_path, work)
+    seqs, failures, after = _run(migrated_db_url, tmp_path, work)
     assert failures == [("down", seqs[0])]
     assert after == {("down", "dev-a"): [seqs[1]]}
 
 
 def test_a_new_endpoint_gets_only_later_events_and_an_idle_stream_wakes(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     def work(session: Session, leases: Leases) -> dict[str, Any]:
         early = insert_events(session, ["dev-a"])
@@ -189,7 +183,7 @@ def test_a_new_endpoint_gets_only_later_events_and_an_idle_stream_wakes(
         seen["seqs"] = early + later + newest
         return seen
 
-    seen = _run(database_url, tmp_path, work)
+    seen = _run(migrated_db_url, tmp_path, work)
     _early, later, newest = seen["seqs"]
     assert seen["nothing_yet"] == {}
     assert seen["later"] == {("late", "dev-a"): [later]}
@@ -198,7 +192,7 @@ def test_a_new_endpoint_gets_only_later_events_and_an_idle_stream_wakes(
 
 
 def test_postgresql_reads_up_to_the_first_gap_until_it_settles(
-    database_url: str, tmp_path: Path
+    migrated_db_url: str, tmp_path: Path
 ) -> None:
     """Two transactions may commit out of `seq` order on PostgreSQL: a gap is an event not
     visible yet, and a stream must not move past it before it has had time to appear."""
@@ -211,7 +205,7 @@ def test_postgresql_reads_up_to_the_first_gap_until_it_settles(
         settled = Horizon(settle_seconds=0).of(session, 0)
         return locks_rows(session), seqs, waiting, settled
 
-    postgresql, seqs, waiting, settled = _run(database_url, tmp_path, work)
+    postgresql, seqs, waiting, settled = _run(migrated_db_url, tmp_path, work)
     assert settled == seqs[-1] + 2
     # SQLite has one writer: what is visible is all there is.
     assert waiting == (seqs[-1] if postgresql else seqs[-1] + 2)
