@@ -489,26 +489,24 @@ async def _preload(session: AsyncSession, rows: list[Preload]) -> None:
     class (and per locked or not); a single row is left to its unit's own `get` (the same
     one query). A row any unit locks is read locked, in key order (as every reader that locks
     several rows does: no two of them wait for each other)."""
-    plain_keys: dict[type[Any], set[Any]] = {}
-    locked_keys: dict[type[Any], set[Any]] = {}
-    for preload in rows:
-        (locked_keys if preload.locked else plain_keys).setdefault(preload.entity, set()).add(
-            preload.key
-        )
-    for entity, keys in plain_keys.items():
-        keys -= locked_keys.get(entity, set())
-        if len(keys) > 1:
-            primary_key = inspect(entity).primary_key[0]
-            loaded = await session.execute(select(entity).where(primary_key.in_(keys)))
-            keep_for_the_group(session, loaded.scalars())
-    for entity, keys in locked_keys.items():
-        if len(keys) > 1:
-            primary_key = inspect(entity).primary_key[0]
-            stmt = select(entity).where(primary_key.in_(keys)).order_by(primary_key)
-            rows_read = list((await session.execute(lock_rows(stmt, session))).scalars())
-            keep_for_the_group(session, rows_read)
-            locked = session.info.setdefault(_LOCKED_BY_PRELOAD, set())
-            locked.update((entity, getattr(row, primary_key.key)) for row in rows_read)
+    locked_if_any: dict[tuple[type[Any], Any], bool] = {}
+    for entity, key, locked in rows:
+        locked_if_any[entity, key] = locked_if_any.get((entity, key), False) or locked
+    keys_of: dict[tuple[type[Any], bool], list[Any]] = {}
+    for (entity, key), locked in locked_if_any.items():
+        keys_of.setdefault((entity, locked), []).append(key)
+    for (entity, locked), keys in keys_of.items():
+        if len(keys) < 2:
+            continue
+        primary_key = inspect(entity).primary_key[0]
+        stmt = select(entity).where(primary_key.in_(keys))
+        if locked:
+            stmt = lock_rows(stmt.order_by(primary_key), session)
+        rows_read = list((await session.execute(stmt)).scalars())
+        keep_for_the_group(session, rows_read)
+        if locked:
+            locked_here = session.info.setdefault(_LOCKED_BY_PRELOAD, set())
+            locked_here.update((entity, getattr(row, primary_key.key)) for row in rows_read)
 
 
 async def get_locked(session: AsyncSession, entity: type[T], key: Any) -> T | None:
