@@ -3,7 +3,8 @@ node answers after it starts, how soon all its devices are online again, and its
 
 Method (SQLite in a temporary data dir, or `--postgres`: a fresh PostgreSQL database): N
 linked sandbox devices are seeded in process with the gateway's own models (an app, N
-`connected` devices, their sandbox session store rows) — not N API calls. Then `wagateway serve` runs twice:
+`connected` devices, their sandbox session store rows) — not N API calls. Then
+`wagateway serve` runs twice:
 
 - run 1 (the "before"): started, left until every device is online and 5 s more; its RSS;
 - run 2 (the restart): stopped with SIGTERM, started again; from the process start, the

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.databases import DatabaseProvider
 from tests.support.pgbouncer import PgBouncer
@@ -262,7 +263,7 @@ def test_the_shared_store_through_pgbouncer_in_transaction_mode_shares_server_co
     work; the database sees at most the pool's 2 connections while all six clients are open.
     Directly, each open client holds connections of its own (printed)."""
     database = postgresql.new_url(tmp_path)
-    database_name = database.rsplit("/", 1)[1]
+    database_name = make_url(database).database
     bouncer = PgBouncer(database, pool_size=2).start() if path == "pgbouncer" else None
     direct_url = store_url_for(database)
     assert direct_url is not None

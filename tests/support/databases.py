@@ -15,10 +15,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from tests.support.requirements import missing
 
 PG_ADMIN_URL = os.environ.get("WAGW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pg_database_url(database: str) -> str:
+    """The URL of the test server's database `database`, as its administrator."""
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
 
 
 async def pg_admin(sql: str, *args: object, database: str | None = None) -> list[Any]:
@@ -26,8 +33,9 @@ async def pg_admin(sql: str, *args: object, database: str | None = None) -> list
     its rows, if it returns any."""
     import asyncpg
 
-    url = PG_ADMIN_URL if database is None else PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
-    conn = await asyncpg.connect(url, timeout=5)
+    conn = await asyncpg.connect(
+        PG_ADMIN_URL if database is None else pg_database_url(database), timeout=5
+    )
     try:
         if args:
             return list(await conn.fetch(sql, *args))
@@ -40,7 +48,7 @@ async def pg_admin(sql: str, *args: object, database: str | None = None) -> list
 def activity(url: str) -> str:
     """What every connection to the PostgreSQL database at `url` is doing, a line each, for
     a failed test's report: a wait on a lock names the processes that hold it."""
-    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    name = make_url(url).database
     rows = asyncio.run(
         pg_admin(
             "SELECT pid, application_name, state, wait_event_type, wait_event,"
@@ -75,7 +83,7 @@ class DatabaseProvider:
         name = f"wagw_t_{uuid.uuid4().hex[:12]}"
         asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
         self._created.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        return pg_database_url(name)
 
     def migrated_url(self, data_dir: Path) -> str:
         """Like `new_url`, but the database is at the current schema already: a copy of one
@@ -91,7 +99,7 @@ class DatabaseProvider:
         name = f"wagw_t_{uuid.uuid4().hex[:12]}"
         asyncio.run(pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         self._created.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        return pg_database_url(name)
 
     def cleanup(self) -> None:
         for name in self._created:
@@ -131,7 +139,7 @@ def _template(backend: str) -> str:
             name = f"wagw_template_{uuid.uuid4().hex[:12]}"
             asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
             atexit.register(_drop_quietly, name)
-            plain = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            plain = pg_database_url(name)
             upgrade_to_head(Settings(database_url=plain).resolved_database_url, quiet=True)  # type: ignore[call-arg]
             _templates[backend] = name
     return _templates[backend]

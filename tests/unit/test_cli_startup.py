@@ -84,7 +84,7 @@ LOADED_ON_DEMAND = (
 )
 
 
-def test_the_loaded_gateway_leaves_what_it_needs_only_at_times_to_then(tmp_path: Path) -> None:
+def test_the_loaded_gateway_imports_nothing_it_uses_only_on_demand(tmp_path: Path) -> None:
     modules = _loaded_by(
         "from wagateway.core.settings import Settings; from wagateway.main import create_app; "
         f"create_app(Settings(data_dir={str(tmp_path)!r}))"

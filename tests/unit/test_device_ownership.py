@@ -14,6 +14,7 @@ from typing import cast
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from structlog.testing import capture_logs
 
@@ -466,7 +467,7 @@ def test_the_first_pass_lets_the_calls_held_while_the_node_started_go_first(
     async def go() -> None:
         db = Database(migrated_db_url)
         try:
-            engine = _SlowRestoreEngine(db, slow=set())
+            engine = _HandingOverEngine(db)
             membership, ownership, runtime = await _holder_of_dev_1(db, engine, tmp_path)
             placement = Placement(db, runtime, ownership, membership)
             order: list[str] = []
@@ -555,7 +556,7 @@ def test_a_node_that_may_not_end_the_dead_nodes_connections_still_expels_it(
     warning."""
     url = migrated_url(postgresql, tmp_path)
     role = f"wagw_plain_{uuid.uuid4().hex[:8]}"
-    database = url.rsplit("/", 1)[-1]
+    database = make_url(url).database
 
     async def go() -> None:
         await pg_admin(f"CREATE ROLE {role} LOGIN")
