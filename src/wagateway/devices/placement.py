@@ -104,10 +104,9 @@ class Placement:
                 if dead:
                     log.warning("cluster_nodes_found_dead", node_ids=dead)
                 mine = await self._ownership.owned(session)
-                statuses = await self._statuses(session, list(mine))
+                statuses, share = await self._statuses_and_share(session, list(mine))
                 active = {d: t for d, t in mine.items() if statuses.get(d) in SESSIONFUL}
                 pairing = {d for d, status in statuses.items() if status == Status.QR_GENERATED}
-                share = await self._share(session)
                 seen: list[tuple[str, str | None]] = []
                 if len(active) < share:
                     seen = await self._free_devices(session, engines, share - len(active))
@@ -159,25 +158,27 @@ class Placement:
             await asyncio.sleep(0)  # the calls waiting meanwhile go first
         return taken
 
-    async def _share(self, session: AsyncSession) -> int:
-        """A node's fair share of the devices with a session: the same for every live node,
-        rounded up, so that together they always cover all of them."""
-        devices = await session.scalar(
+    @staticmethod
+    async def _statuses_and_share(
+        session: AsyncSession, device_ids: list[str]
+    ) -> tuple[dict[str, Status], int]:
+        """These devices' statuses (those with none in SESSIONFUL have no session any more:
+        unlinked, expired, deleted), and a node's fair share of the devices with a session:
+        the same for every live node, rounded up, so that together they always cover all of
+        them. Both from one statement, so one snapshot: read apart, a device unlinked in
+        between counted among these devices' sessions but not among all sessions, and a lone
+        node gave a live session back."""
+        with_a_session = (
             select(func.count()).select_from(Device).where(Device.status.in_(SESSIONFUL))
         )
+        rows = []
+        if device_ids:
+            stmt = select(Device.id, Device.status, with_a_session.scalar_subquery())
+            rows = list(await session.execute(stmt.where(Device.id.in_(device_ids))))
+        devices = rows[0][2] if rows else await session.scalar(with_a_session)
         nodes = max(await live_node_count(session), 1)
-        return math.ceil((devices or 0) / nodes)
-
-    @staticmethod
-    async def _statuses(session: AsyncSession, device_ids: list[str]) -> dict[str, Status]:
-        """These devices' statuses (those with none in SESSIONFUL have no session any more:
-        unlinked, expired, deleted)."""
-        if not device_ids:
-            return {}
-        rows = await session.execute(
-            select(Device.id, Device.status).where(Device.id.in_(device_ids))
-        )
-        return {device_id: Status(status) for device_id, status in rows}
+        statuses = {device_id: Status(status) for device_id, status, _ in rows}
+        return statuses, math.ceil((devices or 0) / nodes)
 
     async def _free_devices(
         self, session: AsyncSession, engines: list[str], wanted: int
